@@ -1,0 +1,43 @@
+# flightpaths: the two commands a newcomer needs are `make demo` and `make test`.
+# Both create the virtual environment in .venv on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install browser default-model bench notebook clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/flightpaths demo
+
+# The labeler's end-to-end test drives Debian's Chromium; install it when missing (as root).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium and chromium-driver for the browser test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install Chromium; the browser test will be skipped"; \
+	  else echo "warning: Chromium missing and not root; the browser test will be skipped"; fi; \
+	fi
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+default-model: $(STAMP)
+	$(BIN)/python benchmarks/make_default_model.py
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[test,bench]"
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

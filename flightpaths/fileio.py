@@ -1,0 +1,75 @@
+"""Safe file writing: atomic replacement, no silent overwrite, names from data checked.
+
+Nothing a user made is overwritten without asking: :func:`check_output` refuses an existing
+output unless ``overwrite=True`` (the CLI's ``--overwrite``). Writes go to a temporary file in
+the same folder and are moved into place, so a crash never leaves half a file.
+:func:`safe_name` turns a name that came from data (a callsign, a class name) into a file
+name that cannot escape its folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from .errors import FlightpathsError, InputError
+
+__all__ = [
+    "OutputExistsError",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_output",
+    "safe_name",
+]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class OutputExistsError(FlightpathsError, FileExistsError):
+    """An output that already exists and was not allowed to be replaced."""
+
+
+def check_output(path: str | Path, *, overwrite: bool = False) -> Path:
+    """Return *path* as a Path if it may be written; raise if it exists and *overwrite* is off."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise OutputExistsError(f"{p} already exists; pass --overwrite to replace it")
+    return p
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write *data* to *path* atomically (temporary file in the same folder, then rename)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write *text* (UTF-8) to *path* atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def safe_name(name: str, *, what: str = "name", max_len: int = 100) -> str:
+    """A file-name-safe version of *name* from data: letters, digits, ``.``, ``_``, ``-`` only.
+
+    >>> safe_name("N917PD 2019/03/25")
+    'N917PD_2019_03_25'
+    >>> safe_name("../../etc/passwd")
+    'etc_passwd'
+    """
+    cleaned = re.sub(r"\.{2,}", ".", _UNSAFE.sub("_", str(name))).strip("._")[:max_len]
+    if not cleaned:
+        raise InputError(f"{what} {name!r} has no usable characters for a file name")
+    return cleaned
