@@ -1,0 +1,182 @@
+"""The labeler's HTTP server: token, Host check, actions, hostile input, and a crash mid-burst."""
+
+from __future__ import annotations
+
+import csv
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_label import HOSTILE_CALLSIGN, make_render_folder
+
+from flightpaths.label.dataset import Dataset, load_images
+from flightpaths.label.server import LabelApp, LabelServer, ServerSettings
+from flightpaths.label.session import rule_frame
+
+
+class Client:
+    """A tiny HTTP client for the labeler (stdlib only)."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port, self.token = port, token
+
+    def request(
+        self, method: str, path: str, body: Any = None, *, token: str | None = None, header: bool = True,
+        host: str | None = None, ctype: str = "application/json",
+    ) -> tuple[int, Any]:  # fmt: skip
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Host": host or f"127.0.0.1:{self.port}"}
+        if header:
+            headers["X-Token"] = self.token if token is None else token
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = ctype
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+        conn.close()
+        if resp.getheader("Content-Type", "").startswith("application/json"):
+            return resp.status, json.loads(raw)
+        return resp.status, raw
+
+
+@pytest.fixture()
+def served(tmp_path: Path) -> Iterator[tuple[Client, Dataset, LabelServer]]:
+    make_render_folder(tmp_path / "renders", ["circle", "line", "bend", "circle"], hostile_at=1)
+    images = load_images(tmp_path / "renders")
+    ds = Dataset.open(tmp_path / "ds", images, classes=["circling", "straight"])
+    server = LabelServer(LabelApp(ds, images, rules=rule_frame(images)), ServerSettings()).start()
+    try:
+        yield Client(server.port, server.token), ds, server
+    finally:
+        server.shutdown()
+        ds.close()
+
+
+def test_every_request_needs_the_token_and_the_right_host(served: tuple[Client, Dataset, LabelServer]) -> None:
+    client, _, server = served
+    assert server.url.startswith("http://127.0.0.1:") and f"token={server.token}" in server.url
+    assert client.request("GET", "/", header=False)[0] == 403
+    assert client.request("GET", "/?token=wrong", header=False)[0] == 403
+    assert client.request("GET", "/api/image/0", header=False)[0] == 403
+    assert client.request("GET", "/static/app.js", header=False)[0] == 403
+    status, page = client.request("GET", f"/?token={client.token}", header=False)
+    assert status == 200 and f"/static/app.js?token={client.token}".encode() in page
+    assert client.request("GET", f"/static/app.js?token={client.token}", header=False)[0] == 200
+    assert client.request("GET", "/api/state", host="evil.example:80")[0] == 403  # DNS rebinding
+    # the API takes the token only from a header (a cross-site form cannot send one)
+    assert client.request("POST", f"/api/label?token={client.token}", {"ids": [0], "label": "circling"}, header=False)[0] == 403
+    assert client.request("POST", "/api/label", {"ids": [0], "label": "circling"}, ctype="text/plain")[0] == 415
+
+
+def test_actions_label_skip_undo_and_hostile_input(served: tuple[Client, Dataset, LabelServer]) -> None:
+    client, ds, _ = served
+    status, state = client.request("GET", "/api/state")
+    assert status == 200 and state["classes"] == ["circling", "straight"] and state["total"] == 4
+    assert state["order_by"] == "rule score"
+    assert state["items"][0]["rule"]["label"] == "circling"  # highest rule score first
+    hostile = [it for it in state["items"] if it["callsign"] == HOSTILE_CALLSIGN]
+    assert len(hostile) == 1  # passed through as data; the page sets it with textContent
+    first, second = state["items"][0]["id"], state["items"][1]["id"]
+    status, result = client.request("POST", "/api/label", {"ids": [first, second], "label": "circling"})
+    assert status == 200 and result["counts"]["circling"] == 2 and result["can_undo"]
+    assert {it["label"] for it in result["changed"]} == {"circling"}
+    client.request("POST", "/api/skip", {"ids": [first]})
+    status, result = client.request("POST", "/api/undo", {})
+    assert result["undone"] and result["changed"][0]["label"] == "circling"
+    assert ds.counts()["circling"] == 2
+    for bad in ({"ids": [99], "label": "circling"}, {"ids": ["../x"], "label": "circling"},
+                {"ids": [0], "label": "nope"}, {"ids": [], "label": "circling"}):  # fmt: skip
+        status, body = client.request("POST", "/api/label", bad)
+        assert status == 400 and body["error"]
+    status, body = client.request("POST", "/api/classes", {"name": "<img src=x onerror=alert(1)>"})
+    assert status == 400 and "not allowed" in body["error"]
+    status, body = client.request("POST", "/api/classes", {"name": "hover"})
+    assert status == 200 and body["classes"] == ["circling", "straight", "hover"]
+    assert client.request("GET", "/api/image/99")[0] == 404
+    assert client.request("GET", "/api/image/..%2f..%2fetc%2fpasswd")[0] == 404
+    status, png = client.request("GET", "/api/image/0")
+    assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.request("POST", "/api/explode", {})[0] == 404
+
+
+def _start_cli(renders: Path, ds: Path) -> tuple[subprocess.Popen[str], Client]:
+    cmd = [sys.executable, "-c", "from flightpaths.cli import main; main()", "label", str(renders), "-o", str(ds),
+           "--no-browser", "--port", "0"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)", line)
+    if not match:
+        proc.kill()
+        raise AssertionError(f"no URL printed: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+    return proc, Client(int(match.group(1)), match.group(2))
+
+
+@pytest.mark.slow
+def test_killing_the_server_mid_burst_loses_at_most_the_decision_in_flight(tmp_path: Path) -> None:
+    kinds = ["circle", "line", "bend"] * 20
+    make_render_folder(tmp_path / "renders", kinds)
+    ds_root = tmp_path / "ds"
+    proc, client = _start_cli(tmp_path / "renders", ds_root)
+    acked: list[tuple[int, str]] = []
+    sent: list[tuple[int, str]] = []
+
+    def burst() -> None:
+        for i in range(len(kinds)):
+            label = "circling" if i % 2 else "straight"
+            sent.append((i, label))
+            try:
+                status, _ = client.request("POST", "/api/label", {"ids": [i], "label": label})
+            except (ConnectionError, http.client.HTTPException, OSError):
+                return
+            if status == 200:
+                acked.append((i, label))
+
+    thread = threading.Thread(target=burst)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while len(acked) < 12 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up
+    thread.join(timeout=15)
+    proc.wait(timeout=10)
+    assert 12 <= len(acked) < len(kinds), "the kill should land in the middle of the burst"
+    in_flight = [s for s in sent if s not in acked]
+    assert len(in_flight) <= 1
+    # labels.csv is rewritten atomically: readable, and holding every acknowledged decision
+    with open(ds_root / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) >= len(acked)
+
+    proc, client = _start_cli(tmp_path / "renders", ds_root)  # restart: replay and repair
+    try:
+        status, state = client.request("GET", "/api/state")
+        assert status == 200
+        labels = {it["id"]: it["label"] for it in state["items"] if it["label"]}
+        for i, label in acked:
+            assert labels[i] == label
+        assert set(labels) - {i for i, _ in acked} <= {i for i, _ in in_flight}
+        names = {it["id"]: it["name"] for it in state["items"]}
+        on_disk = {p.relative_to(ds_root).as_posix() for p in ds_root.glob("*/*.png")}
+        assert on_disk == {f"{labels[i]}/{names[i]}" for i in labels}
+        # and labelling goes on where it stopped
+        nxt = state["items"][0]["id"]
+        assert nxt not in labels
+        assert client.request("POST", "/api/label", {"ids": [nxt], "label": "circling"})[0] == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert f"{len(labels) + 1} labelled" in out
