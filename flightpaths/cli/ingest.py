@@ -1,0 +1,64 @@
+"""``flightpaths ingest``: read logs into one points table (or tracks as LineStrings)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import InputError
+from ..fileio import check_output
+from ..ingest import FORMATS, IngestSettings, parse_columns, read_logs
+from ..ingest.output import OUTPUT_SUFFIXES, write_points
+from ..settings import resolve, write_settings
+from .options import DURATION, overwrite_option, progress_enabled
+
+__all__ = ["command"]
+
+_COLUMNS_HELP = (
+    "For a CSV of another layout: FIELD=COLUMN pairs, comma-separated, optional :UNIT after the column, e.g. "
+    "'id=adshex,time=timestamp,lat=latitude,lon=longitude,altitude=altitude,track=heading,callsign=name'. "
+    "Fields: id time lat lon x y altitude speed track vrate callsign squawk on_ground registration type category "
+    "button state. Units: altitude ft|m, speed kt|mps|kmh|mph, vrate fpm|mps, time auto|s|ms|iso "
+    "(default: the first). Default: none (recognised column names are used)."
+)
+
+
+@click.command("ingest")
+@click.argument("logs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help=f"Output file by suffix: points table ({', '.join(OUTPUT_SUFFIXES[:2])}) or tracks as LineStrings (.gpkg, .geojson).")
+@click.option("--format", "fmt", type=click.Choice(["auto", *sorted(FORMATS)]), default=None,
+              help="Log format (default: auto, detected from each file's content).")
+@click.option("--tz", default=None, help="Time zone of times written without one, e.g. an SBS receiver's clock (default: UTC).")
+@click.option("--strict", is_flag=True, default=None, help="Stop at the first malformed row, naming file, line and field (default: skip and count).")
+@click.option("--columns", default=None, help=_COLUMNS_HELP)
+@click.option("--merge-tolerance", type=DURATION, default=None, help="SBS: merge position and velocity messages this close in time (default: 2s).")
+@overwrite_option
+def command(logs: tuple[str, ...], output: Path, fmt: str | None, tz: str | None, strict: bool | None,
+            columns: str | None, merge_tolerance: float | None, overwrite: bool) -> None:
+    """Read LOG files, directories or globs (.gz too; formats detected from content) into one table.
+
+    Prints a summary: objects, rows kept and dropped by reason (first examples as file:line: reason),
+    time span and formats. Writes OUTPUT and OUTPUT.settings.json beside it.
+    """
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise click.BadParameter(f"{output.name!r} must end in one of {', '.join(OUTPUT_SUFFIXES)}", param_hint="'-o/--output'")
+    try:
+        mapping = parse_columns(columns)
+        settings = resolve(IngestSettings, fmt=fmt, tz=tz, strict=strict, columns=mapping,
+                           merge_tolerance_s=merge_tolerance, progress=progress_enabled())
+    except InputError as exc:
+        hint = "'--columns'" if exc.column == "columns" else "'--tz'"
+        raise click.BadParameter(exc.message, param_hint=hint) from exc
+    meta = output.with_name(output.name + ".settings.json")
+    check_output(output, overwrite=overwrite)
+    check_output(meta, overwrite=overwrite)
+    result = read_logs(logs, settings=settings)
+    click.echo(result.report.summary())
+    if not len(result.points):
+        raise InputError("no points kept from the input; see the summary above for why")
+    write_points(result.points, output, overwrite=overwrite)
+    write_settings(meta, ingest=settings, inputs=list(logs))
+    click.echo(f"wrote {output}", file=sys.stdout)

@@ -1,0 +1,54 @@
+"""Read the movement logs people really have into one points table.
+
+``read_logs(paths, settings=IngestSettings())`` reads files, directories and globs (``.gz``
+transparent), detects each file's format from its content, and returns an
+:class:`IngestResult`: the validated points table (:mod:`flightpaths.schema`) and an
+:class:`IngestReport` (rows kept, dropped by reason with ``file:line: reason`` examples,
+formats per file, objects, time span; ``.summary()``).
+
+Formats (the registry :data:`FORMATS`, one module per family): SBS-1 (:mod:`.sbs`),
+dump1090/readsb ``aircraft.json`` and ``history_N.json`` (:mod:`.aircraft_json`), readsb/tar1090
+traces (:mod:`.trace`), OpenSky state vectors, Flightradar24 exports, traffic record files
+(:mod:`.tables`), any CSV with a column mapping (:mod:`.generic`), and mouse telemetry
+(:mod:`.mouse`).
+
+Line-based formats (SBS, CSV) stream in chunks, so memory stays bounded on multi-GB logs
+(the returned table itself is in memory); JSON files (snapshots, traces, FR24, traffic) are
+read one whole file at a time, as their structure requires. :func:`iter_sbs` yields SBS
+points chunk by chunk for callers that want to stream further. Writing tables and
+LineStrings lives in :mod:`.output`.
+"""
+
+from __future__ import annotations
+
+from . import aircraft_json, generic, mouse, sbs, tables, trace  # noqa: F401 - register the formats
+from ._core import (
+    FORMATS,
+    Format,
+    IngestReport,
+    IngestResult,
+    IngestSettings,
+    detect_format,
+    expand_paths,
+    get_format,
+    read_logs,
+    register_format,
+)
+from .generic import parse_columns
+from .sbs import iter_sbs, read_sbs
+
+__all__ = [
+    "FORMATS",
+    "Format",
+    "IngestReport",
+    "IngestResult",
+    "IngestSettings",
+    "detect_format",
+    "expand_paths",
+    "get_format",
+    "iter_sbs",
+    "parse_columns",
+    "read_logs",
+    "read_sbs",
+    "register_format",
+]

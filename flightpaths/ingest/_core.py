@@ -1,0 +1,979 @@
+"""The machinery every reader shares: settings, the format registry, sources, the ledger of
+dropped rows, value conversion, and :func:`read_logs` which ties them together.
+
+A reader is a generator ``read(source, settings, ledger)`` registered with
+:func:`register_format`. It yields chunks of points (a DataFrame with some of the columns of
+:data:`flightpaths.schema.POINT_COLUMNS` plus ``source_line``) and tells the :class:`Ledger`
+about every row it drops and why. :func:`read_logs` checks the chunks once more (ids, times,
+coordinates), removes duplicates, orders each object's points by time and validates the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import gzip
+import io
+import re
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import IO, Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, UnsupportedFormatError
+from ..schema import OPTIONAL_COLUMNS, POINT_COLUMNS, empty_points, validate_points
+
+__all__ = [
+    "Col",
+    "FORMATS",
+    "Format",
+    "Head",
+    "IngestReport",
+    "IngestResult",
+    "IngestSettings",
+    "Ledger",
+    "Source",
+    "build_points",
+    "csv_header",
+    "detect_format",
+    "expand_paths",
+    "get_format",
+    "iter_blocks",
+    "iter_csv",
+    "read_logs",
+    "register_format",
+]
+
+HEAD_BYTES: Final = 65536
+#: inputs bigger than this (bytes on disk) get a progress bar when progress is on
+PROGRESS_MIN_BYTES: Final = 4 * 1024 * 1024
+#: suffixes skipped when walking a directory (documentation and pictures beside logs)
+NOT_LOGS: Final = frozenset({".md", ".rst", ".html", ".htm", ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".svg"})
+
+
+# --------------------------------------------------------------------------------------------
+# settings and report
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IngestSettings:
+    """How logs are read.
+
+    fmt: a name from :data:`FORMATS`, or ``"auto"`` to detect each file from its content.
+    tz: the zone of times written without one (SBS receivers log their local clock).
+    strict: stop at the first malformed row (file, line, field) instead of skipping it.
+    columns: for generic CSV, point field -> source column (``{"id": "adshex", ...}``), with an
+        optional unit after a colon (``"altitude": "alt:m"``); see :mod:`.generic`.
+    merge_tolerance_s: SBS position and velocity messages of one aircraft further apart than
+        this are not merged.
+    chunk_rows: rows per chunk while streaming (bounds memory).
+    max_examples: how many ``file:line: reason`` examples the report keeps.
+    dedupe: drop rows that repeat an earlier row of the same object exactly.
+    progress: show a tqdm bar on stderr for inputs over a few MB.
+    """
+
+    fmt: str = "auto"
+    tz: str = "UTC"
+    strict: bool = False
+    columns: Mapping[str, str] | None = None
+    merge_tolerance_s: float = 2.0
+    chunk_rows: int = 500_000
+    max_examples: int = 8
+    dedupe: bool = True
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InputError(f"unknown time zone {self.tz!r}; use an IANA name such as UTC or Europe/Paris") from exc
+        if not self.merge_tolerance_s > 0:
+            raise InputError(f"merge_tolerance_s must be positive, got {self.merge_tolerance_s!r}")
+        if self.chunk_rows < 1:
+            raise InputError(f"chunk_rows must be at least 1, got {self.chunk_rows!r}")
+        if self.fmt != "auto":
+            get_format(self.fmt)
+
+
+@dataclass
+class IngestReport:
+    """What happened while reading: rows kept, dropped by reason, examples, formats per file."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    rows_kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+    objects: int = 0
+    time_start: pd.Timestamp | None = None
+    time_end: pd.Timestamp | None = None
+
+    @property
+    def rows_dropped(self) -> int:
+        """Total rows dropped, all reasons together."""
+        return sum(self.dropped.values())
+
+    def summary(self) -> str:
+        """A few human-readable lines: objects, rows kept and dropped by reason, span, formats."""
+        lines = [f"read {len(self.files)} file(s): {self.rows_kept:,} point(s) kept from {self.objects:,} object(s)"]
+        if self.time_start is not None and self.time_end is not None:
+            lines.append(f"time span: {self.time_start:%Y-%m-%d %H:%M:%S} .. {self.time_end:%Y-%m-%d %H:%M:%S} UTC")
+        formats = Counter(self.files.values())
+        lines.append("formats: " + ", ".join(f"{name} ({n})" for name, n in sorted(formats.items())))
+        if self.dropped:
+            lines.append(f"dropped {self.rows_dropped:,} row(s):")
+            lines.extend(f"  {n:>10,}  {reason}" for reason, n in sorted(self.dropped.items(), key=lambda kv: -kv[1]))
+        else:
+            lines.append("dropped 0 rows")
+        lines.extend(f"note: {reason} ({n:,})" for reason, n in sorted(self.notes.items()))
+        if self.examples:
+            lines.append("first problems:")
+            lines.extend(f"  {e}" for e in self.examples)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The points table and the report of how it was read."""
+
+    points: pd.DataFrame
+    report: IngestReport
+
+
+# --------------------------------------------------------------------------------------------
+# the ledger of dropped rows
+# --------------------------------------------------------------------------------------------
+class Ledger:
+    """Counts dropped rows by reason and keeps the first few as ``file:line: reason``.
+
+    ``bad=True`` marks malformed rows: with ``strict`` they raise :class:`InputError` (the
+    earliest line of the chunk, via :meth:`raise_pending`). Other drops (non-position messages,
+    duplicates, no-fix placeholders) are expected filtering and never raise.
+    """
+
+    def __init__(self, *, strict: bool = False, max_examples: int = 8) -> None:
+        self.strict = strict
+        self.max_examples = max_examples
+        self.dropped: Counter[str] = Counter()
+        self.notes: Counter[str] = Counter()
+        self.examples: list[str] = []
+        self._pending: list[tuple[str, int, str | None, str]] = []
+        self._per_reason: Counter[str] = Counter()
+
+    def drop(
+        self,
+        path: str,
+        lines: Iterable[int] | np.ndarray,
+        reason: str,
+        *,
+        column: str | None = None,
+        detail: Callable[[int], str] | None = None,
+        bad: bool = True,
+    ) -> None:
+        """Record that the rows at *lines* of *path* were dropped for *reason*.
+
+        *detail(i)* gives the full message for the i-th of *lines* (for examples and strict).
+        """
+        lines = np.asarray(list(lines) if not isinstance(lines, np.ndarray) else lines, dtype=np.int64)
+        if lines.size == 0:
+            return
+        self.dropped[reason] += int(lines.size)
+        order = np.argsort(lines, kind="stable")
+        if bad and self.strict:
+            i = int(order[0])
+            msg = detail(i) if detail else reason
+            if column is not None:
+                msg = re.sub(r"^column '[^']*': ", "", msg)
+            self._pending.append((path, int(lines[i]), column, msg))
+            return
+        room = min(self.max_examples - len(self.examples), 2 - self._per_reason[reason])
+        self._per_reason[reason] += max(room, 0)
+        for i in order[: max(room, 0)]:
+            msg = detail(int(i)) if detail else reason
+            self.examples.append(f"{path}:{int(lines[i])}: {msg}")
+
+    def note(self, reason: str, count: int = 1, *, example: str | None = None) -> None:
+        """Count something worth telling that did not drop rows (e.g. re-sorted times)."""
+        if count:
+            self.notes[reason] += count
+            if example and len(self.examples) < self.max_examples:
+                self.examples.append(example)
+
+    def raise_pending(self) -> None:
+        """In strict mode, raise the earliest malformed row recorded so far."""
+        if self._pending:
+            path, line, column, msg = min(self._pending, key=lambda p: p[1])
+            self._pending.clear()
+            raise InputError(msg, path=path, line=line, column=column)
+
+
+# --------------------------------------------------------------------------------------------
+# sources: files, gzip, sniffing heads
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Head:
+    """The first bytes of a (decompressed) file, for content-based format detection."""
+
+    path: Path
+    data: bytes
+    gzipped: bool
+
+    @property
+    def is_parquet(self) -> bool:
+        return self.data[:4] == b"PAR1"
+
+    @property
+    def is_binary(self) -> bool:
+        if self.is_parquet or not self.data:
+            return False
+        sample = self.data[:4096]
+        if b"\x00" in sample:
+            return True
+        text = sample.decode("utf-8", errors="replace")
+        odd = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\r\n\t\f"))
+        return odd > max(2, len(text) // 50)
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+    def lines(self, n: int = 5) -> list[str]:
+        """The first *n* non-empty lines (the last one may be cut short)."""
+        return [ln.strip() for ln in self.text.splitlines() if ln.strip()][:n]
+
+    @property
+    def first_char(self) -> str:
+        stripped = self.text.lstrip()
+        return stripped[:1]
+
+    def parquet_columns(self) -> list[str]:
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(self.path).names)
+        except Exception:  # noqa: BLE001 - a broken parquet file is simply not this format
+            return []
+
+
+class Source:
+    """One input file: its name for messages, its size, and (gzip-transparent) opening."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = str(path)
+        self.size = path.stat().st_size
+        with open(path, "rb") as fh:
+            self.gzipped = fh.read(2) == b"\x1f\x8b"
+
+    def open(self) -> IO[bytes]:
+        """A binary stream of the content, decompressed when the file is gzip."""
+        raw = open(self.path, "rb")  # noqa: SIM115 - closed by the caller through the wrapper
+        if self.gzipped:
+            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return raw
+
+    def head(self) -> Head:
+        """The first 64 KiB of content; a corrupt gzip raises :class:`InputError`."""
+        try:
+            with self.open() as fh:
+                data = fh.read(HEAD_BYTES)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"corrupt gzip file ({exc})", path=self.name) from exc
+        return Head(self.path, data, self.gzipped)
+
+    def read_all(self) -> bytes:
+        """The whole content (for JSON and other formats that cannot be streamed by line)."""
+        try:
+            with self.open() as fh:
+                return fh.read()
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"corrupt gzip file ({exc})", path=self.name) from exc
+
+
+def iter_blocks(source: Source, *, block_bytes: int = 1 << 24, progress: bool = False) -> Iterator[tuple[bytes, int]]:
+    """Yield ``(block, first_line)`` pieces of *source* cut at line ends; lines are 1-based."""
+    from tqdm import tqdm
+
+    line = 1
+    rest = b""
+    show = progress and source.size >= PROGRESS_MIN_BYTES
+    with open(source.path, "rb") as raw, tqdm(
+        total=source.size, unit="B", unit_scale=True, desc=source.path.name, disable=not show, leave=False
+    ) as bar:
+        pieces = _gunzip(raw, block_bytes) if source.gzipped else iter(lambda: raw.read(block_bytes), b"")
+        last = 0
+        while True:
+            try:
+                data = next(pieces, b"")
+            except (OSError, EOFError, zlib.error) as exc:
+                if rest:
+                    yield rest + b"\n", line
+                    line += 1
+                raise TruncatedInput(source.name, line, str(exc)) from exc
+            bar.update(raw.tell() - last)
+            last = raw.tell()
+            if not data:
+                break
+            data = rest + data
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                rest = data
+                continue
+            block, rest = data[: cut + 1], data[cut + 1 :]
+            yield block, line
+            line += block.count(b"\n")
+        if rest:
+            yield rest + b"\n", line
+
+
+def _gunzip(raw: IO[bytes], block_bytes: int) -> Iterator[bytes]:
+    """Decompress a (multi-member) gzip stream piece by piece, keeping everything before a break."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    fed = False
+    pending = b""
+    while True:
+        chunk = raw.read(1 << 20)
+        if not chunk:
+            break
+        while chunk:
+            fed = True
+            pending += d.decompress(chunk)
+            chunk = b""
+            if d.eof:
+                chunk, fed = d.unused_data, False
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if len(pending) >= block_bytes:
+            yield pending
+            pending = b""
+    pending += d.flush()
+    if pending:
+        yield pending
+    if fed and not d.eof:
+        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+
+
+class TruncatedInput(Exception):
+    """A compressed stream that broke off part-way (rows before it are kept)."""
+
+    def __init__(self, path: str, line: int, why: str) -> None:
+        super().__init__(f"{path}: corrupt or truncated gzip stream near line {line} ({why})")
+        self.path, self.line, self.why = path, line, why
+
+
+# --------------------------------------------------------------------------------------------
+# the registry
+# --------------------------------------------------------------------------------------------
+Reader = Callable[[Source, IngestSettings, Ledger], Iterator[pd.DataFrame]]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A registered log format: its name, one-line description, content sniffer and reader."""
+
+    name: str
+    description: str
+    sniff: Callable[[Head], bool]
+    read: Reader
+    priority: int = 50
+
+
+#: name -> :class:`Format`; filled by the reader modules with :func:`register_format`.
+FORMATS: dict[str, Format] = {}
+
+
+def register_format(
+    name: str, *, description: str, sniff: Callable[[Head], bool], priority: int = 50
+) -> Callable[[Reader], Reader]:
+    """Decorator registering a reader under *name*; a name can be registered only once.
+
+    Lower *priority* values are tried first during detection.
+    """
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", name) or name == "auto":
+        raise ValueError(f"format name {name!r} must be lowercase letters, digits, '-' or '_' and not 'auto'")
+
+    def decorate(read: Reader) -> Reader:
+        if name in FORMATS:
+            raise ValueError(f"format {name!r} is already registered")
+        FORMATS[name] = Format(name, description, sniff, read, priority)
+        return read
+
+    return decorate
+
+
+def supported_formats_text() -> str:
+    """``name (description)`` for every format, for error messages."""
+    return "; ".join(f"{f.name} ({f.description})" for f in sorted(FORMATS.values(), key=lambda f: f.name))
+
+
+def get_format(name: str) -> Format:
+    """The registered format *name*; an unknown name raises listing the valid ones."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise UnsupportedFormatError(
+            f"unknown format {name!r}; choose from auto, {', '.join(sorted(FORMATS))}"
+        ) from None
+
+
+def detect_format(source: Source, head: Head | None = None, settings: IngestSettings | None = None) -> Format:
+    """The format of *source* judged from its content (not its suffix).
+
+    Raises :class:`InputError` for empty and binary files and :class:`UnsupportedFormatError`
+    (listing the supported formats) when nothing matches.
+    """
+    head = head if head is not None else source.head()
+    if not head.data.strip():
+        raise InputError("empty file", path=source.name)
+    if head.data[:4] in (b"\x1a1\x00\x00",) or head.data[:2] in (b"\x1a2", b"\x1a3", b"\x1a4"):
+        raise UnsupportedFormatError(
+            "this looks like Beast binary (raw Mode S frames); decode it with dump1090/readsb "
+            f"(SBS on port 30003, or aircraft.json) first. Supported: {supported_formats_text()}",
+            path=source.name,
+        )
+    if head.is_binary:
+        raise UnsupportedFormatError(
+            f"binary data that is not a log this tool reads; supported: {supported_formats_text()}", path=source.name
+        )
+    candidates = sorted(FORMATS.values(), key=lambda f: (f.priority, f.name))
+    if settings is not None and settings.columns and "csv" in FORMATS and looks_like_csv_with(head, settings.columns):
+        return FORMATS["csv"]
+    for fmt in candidates:
+        try:
+            if fmt.sniff(head):
+                return fmt
+        except Exception:  # noqa: BLE001 - a sniffer that chokes simply does not match
+            continue
+    first = head.lines(1)
+    shown = repr(first[0][:80]) if first else "nothing readable"
+    raise UnsupportedFormatError(
+        f"unrecognised log format (starts with {shown}); supported: {supported_formats_text()}; "
+        "for another CSV give --columns",
+        path=source.name,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# paths
+# --------------------------------------------------------------------------------------------
+def _natural_key(path: Path) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
+
+
+def expand_paths(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) -> list[Path]:
+    """Files named by *paths*: globs expanded, directories walked (hidden files and
+    documentation or pictures, :data:`NOT_LOGS`, skipped), in natural order (``history_2`` before ``history_10``), each once.
+
+    A path or pattern that matches nothing raises :class:`InputError`.
+    """
+    if isinstance(paths, (str, PathLike)):
+        paths = [paths]
+    out: list[Path] = []
+    for item in paths:
+        text = str(item)
+        p = Path(text)
+        if p.is_dir():
+            found = [f for f in p.rglob("*") if f.is_file() and f.suffix.lower() not in NOT_LOGS
+                     and not any(part.startswith(".") for part in f.relative_to(p).parts)]
+            out.extend(sorted(found, key=_natural_key))
+        elif p.exists():
+            out.append(p)
+        elif glob.has_magic(text):
+            matched = sorted((Path(m) for m in glob.glob(text, recursive=True)), key=_natural_key)
+            if not matched:
+                raise InputError("no file matches this pattern", path=text)
+            for m in matched:
+                out.extend(expand_paths([m]) if m.is_dir() else [m])
+        else:
+            raise InputError("no such file or directory", path=text)
+    seen: set[Path] = set()
+    unique = []
+    for f in out:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+# --------------------------------------------------------------------------------------------
+# value conversion shared by the readers
+# --------------------------------------------------------------------------------------------
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def blank(raw: pd.Series) -> np.ndarray:
+    """True where *raw* holds no value (None, NaN, empty or blank string)."""
+    isna = raw.isna().to_numpy()
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+        stripped = raw.astype("string").str.strip()
+        return isna | (stripped == "").fillna(True).to_numpy(dtype=bool)
+    return isna
+
+
+def to_float(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, junk)``: floats (NaN where blank or junk) and a mask of non-blank junk."""
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        values = np.array(raw.to_numpy(dtype=float, na_value=np.nan), dtype=float)
+        values[~np.isfinite(values)] = np.nan
+        return values, np.zeros(len(raw), dtype=bool)
+    values = np.array(pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan), dtype=float)
+    junk = np.isnan(values) & ~blank(raw)
+    if junk.any():  # "nan"/"inf" words parse as floats; anything else is junk
+        text = raw[junk].astype("string").str.strip().str.lower()
+        nanword = text.isin(["nan", "null", "none", "na", "n/a"]).to_numpy(dtype=bool)
+        idx = np.flatnonzero(junk)
+        junk[idx[nanword]] = False
+    values[~np.isfinite(values)] = np.nan
+    return values, junk
+
+
+def to_text(raw: pd.Series) -> pd.Series:
+    """Stripped strings; blank becomes <NA>; control characters removed."""
+    s = raw.astype("string").str.replace(r"[\x00-\x1f\x7f]", "", regex=True).str.strip()
+    return s.mask(s == "")
+
+
+def localize(times: pd.Series, tz: str) -> pd.Series:
+    """Naive local times in *tz* -> UTC (ambiguous or non-existent local times become NaT)."""
+    if times.dt.tz is not None:
+        return times.dt.tz_convert("UTC")
+    if tz == "UTC":
+        return times.dt.tz_localize("UTC")
+    return times.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+
+
+def epoch_to_time(values: np.ndarray, unit: str = "auto") -> pd.Series:
+    """Epoch numbers (seconds, or milliseconds when *unit* is ``ms``; auto: each value over 1e11 is ms) -> UTC."""
+    if unit == "auto":  # per value: epoch seconds are < 1e11 until the year 5138
+        scale = np.where(np.abs(values) > 1e11, 1e3, 1e6)
+    else:
+        scale = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}[unit]
+    ns = np.round(values * scale) * 1000.0  # microsecond rounding hides float noise
+    ok = np.isfinite(ns) & (np.abs(ns) < 9.2e18)
+    out = np.full(values.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[ok] = ns[ok].astype(np.int64).astype("datetime64[ns]")
+    return pd.Series(out).dt.tz_localize("UTC")
+
+
+def to_time(raw: pd.Series, *, tz: str = "UTC", unit: str = "auto") -> tuple[pd.Series, np.ndarray]:
+    """``(times UTC, junk)`` from epoch numbers or date-time strings (naive ones are in *tz*)."""
+    raw = raw.reset_index(drop=True)
+    empty = blank(raw)
+    if unit in ("s", "ms", "us", "ns") or pd.api.types.is_numeric_dtype(raw.dtype):
+        values, junk = to_float(raw)
+        if not junk.any() or pd.api.types.is_numeric_dtype(raw.dtype):
+            return epoch_to_time(values, unit if unit != "iso" else "auto"), junk
+    text = raw.astype("string").str.strip()
+    numeric = text.str.fullmatch(r"[-+]?\d+(\.\d+)?").fillna(False).to_numpy(dtype=bool)
+    if numeric.all() or (numeric | empty).all():
+        return epoch_to_time(pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan), unit), np.zeros(len(raw), bool)
+    # "07:41:03Z.515" (FR24 granular) -> "07:41:03.515Z"
+    text = text.str.replace(r"Z\.(\d+)$", r".\1Z", regex=True)
+    aware = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False).to_numpy(dtype=bool)
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    if aware.any():
+        out[aware] = pd.to_datetime(text[aware], errors="coerce", utc=True, format="mixed").astype("datetime64[ns, UTC]")
+    naive = ~aware & ~empty
+    if naive.any():
+        parsed = pd.to_datetime(text[naive], errors="coerce", format="mixed").astype("datetime64[ns]")
+        out[naive] = localize(parsed, tz).astype("datetime64[ns, UTC]")
+    junk = out.isna().to_numpy() & ~empty
+    return out, junk
+
+
+def drop_junk(
+    frame: pd.DataFrame,
+    junk: np.ndarray,
+    raw: pd.Series,
+    column: str,
+    what: str,
+    *,
+    path: str,
+    lines: np.ndarray,
+    ledger: Ledger,
+) -> np.ndarray:
+    """Record rows whose *column* held junk (``'abc' is not a number``); return the keep mask."""
+    if junk.any():
+        idx = np.flatnonzero(junk)
+        values = raw.iloc[idx].astype("string").tolist()
+        ledger.drop(
+            path,
+            lines[idx],
+            f"column {column!r}: not {what}",
+            column=column,
+            detail=lambda i: f"column {column!r}: {str(values[i])[:60]!r} is not {what}",
+        )
+    return ~junk
+
+
+def hex_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``(ids, junk)``: ICAO hex lowercased (``0x`` dropped, ``~`` kept); junk = not hex."""
+    s = to_text(raw).str.lower().str.replace(r"^0x", "", regex=True)
+    ok = s.str.fullmatch(r"~?[0-9a-f]{1,6}").fillna(False).to_numpy(dtype=bool)
+    junk = ~ok & s.notna().to_numpy()
+    s = s.where(ok)
+    padded = s.str.replace(r"^(~?)([0-9a-f]+)$", lambda m: m.group(1) + m.group(2).zfill(6), regex=True)
+    return padded, junk
+
+
+# --------------------------------------------------------------------------------------------
+# checks common to every reader, and read_logs
+# --------------------------------------------------------------------------------------------
+def _finish_chunk(chunk: pd.DataFrame, source: Source, ledger: Ledger) -> pd.DataFrame:
+    """Fill missing columns, then drop rows without id/time/position or with impossible ones."""
+    n = len(chunk)
+    chunk = chunk.reset_index(drop=True)
+    for name, dtype in POINT_COLUMNS.items():
+        if name not in chunk.columns:
+            if name == "new_leg":
+                chunk[name] = False
+            elif name == "source_file":
+                chunk[name] = source.name
+            elif dtype == "float64":
+                chunk[name] = np.nan
+            else:
+                chunk[name] = pd.Series(pd.NA, index=chunk.index, dtype=dtype)
+    lines = chunk["source_line"].to_numpy(dtype=np.int64)
+    keep = np.ones(n, dtype=bool)
+
+    def reject(mask: np.ndarray, reason: str, *, bad: bool, column: str | None = None,
+               detail: Callable[[int], str] | None = None) -> None:
+        mask = mask & keep
+        if mask.any():
+            ledger.drop(source.name, lines[mask], reason, bad=bad, column=column,
+                        detail=(lambda i, d=detail, ix=np.flatnonzero(mask): d(int(ix[i]))) if detail else None)
+            keep[mask] = False
+
+    reject(chunk["object_id"].isna().to_numpy(), "no object id", bad=True, column="object_id")
+    reject(chunk["time"].isna().to_numpy(), "no usable time", bad=True, column="time")
+    lat, lon = chunk["lat"].to_numpy(float), chunk["lon"].to_numpy(float)
+    x, y = chunk["x"].to_numpy(float), chunk["y"].to_numpy(float)
+    geo = np.isnan(x) & np.isnan(y)  # rows without screen coordinates are geographic
+    reject(geo & (np.isnan(lat) | np.isnan(lon)), "no position in this row", bad=False)
+    reject(~geo & (np.isnan(x) | np.isnan(y)), "no position in this row", bad=False)
+    impossible = geo & ((np.abs(lat) > 90) | (np.abs(lon) > 180))
+    reject(impossible, "impossible coordinates", bad=True, column="lat",
+           detail=lambda i: f"impossible coordinates lat={float(lat[i])}, lon={float(lon[i])}")
+    reject(geo & (lat == 0) & (lon == 0), "position 0,0 (no fix)", bad=False)
+    return chunk.loc[keep]
+
+
+def _order_and_dedupe(points: pd.DataFrame, ledger: Ledger, dedupe: bool) -> pd.DataFrame:
+    """Drop exact repeats per object, then sort each object's points by time (noting reversals)."""
+    if points.empty:
+        return points
+    if dedupe:
+        key = [c for c in points.columns if c not in ("source_line", "source_file")]
+        hashed = pd.util.hash_pandas_object(points[key], index=False)
+        dup = hashed.duplicated().to_numpy()
+        if dup.any():
+            for path, grp in points.loc[dup].groupby("source_file", sort=False):
+                ledger.drop(str(path), grp["source_line"].to_numpy(), "duplicate row", bad=False)
+            points = points.loc[~dup]
+    t = points["time"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    prev_max = pd.Series(t, index=points.index).groupby(points["object_id"].to_numpy(), sort=False).cummax()
+    prev = prev_max.groupby(points["object_id"].to_numpy(), sort=False).shift(1).to_numpy()
+    back = np.nan_to_num(prev, nan=-np.inf) > t
+    if back.any():
+        first = points.loc[back].iloc[0]
+        ledger.note(
+            "time going backwards within an object: rows re-sorted by time",
+            int(back.sum()),
+            example=f"{first['source_file']}:{first['source_line']}: time goes backwards for {first['object_id']}",
+        )
+    obj_codes = pd.factorize(points["object_id"], sort=True)[0]
+    file_codes = pd.factorize(points["source_file"], sort=False)[0]
+    order = np.lexsort((points["source_line"].to_numpy(), file_codes, t, obj_codes))
+    return points.take(order)
+
+
+def _finalize(chunks: list[pd.DataFrame], ledger: Ledger, report: IngestReport, dedupe: bool) -> pd.DataFrame:
+    if chunks:
+        optional = [c for c in OPTIONAL_COLUMNS if any(c in ch.columns for ch in chunks)]
+        cols = [*POINT_COLUMNS, *optional]
+        frames = [validate_points(ch.reindex(columns=cols)) for ch in chunks if len(ch)]
+        points = pd.concat(frames, ignore_index=True) if frames else empty_points()
+    else:
+        points = empty_points()
+    points = _order_and_dedupe(points, ledger, dedupe)
+    points = validate_points(points)
+    report.rows_kept = len(points)
+    report.dropped = dict(ledger.dropped)
+    report.notes = dict(ledger.notes)
+    report.examples = list(ledger.examples)
+    report.objects = int(points["object_id"].nunique())
+    if len(points):
+        report.time_start, report.time_end = points["time"].min(), points["time"].max()
+    return points
+
+
+def _read_one(source: Source, fmt: Format, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
+    try:
+        for chunk in fmt.read(source, settings, ledger):
+            ledger.raise_pending()
+            if len(chunk):
+                out = _finish_chunk(chunk, source, ledger)
+                ledger.raise_pending()
+                if len(out):
+                    yield out
+        ledger.raise_pending()
+    except TruncatedInput as exc:
+        if settings.strict:
+            raise InputError(f"corrupt or truncated gzip stream ({exc.why})", path=exc.path, line=exc.line) from exc
+        ledger.note("files cut short by a corrupt gzip stream (rows before the break kept)", 1, example=f"{exc.path}:{exc.line}: {exc.why}")
+
+
+def read_logs(
+    paths: Iterable[str | PathLike[str]] | str | PathLike[str], *, settings: IngestSettings = IngestSettings()
+) -> IngestResult:
+    """Read every log in *paths* (files, directories, globs; ``.gz`` transparent) into one
+    validated points table, with a report of what was kept, dropped and why.
+
+    Files that cannot be read at all (empty, binary, corrupt gzip, unknown format) are skipped
+    and listed in the report; with ``settings.strict`` the first such file or malformed row
+    raises :class:`InputError`. If nothing at all could be read the first file's error is raised.
+    """
+    files = expand_paths(paths)
+    ledger = Ledger(strict=settings.strict, max_examples=settings.max_examples)
+    report = IngestReport()
+    chunks: list[pd.DataFrame] = []
+    first_error: InputError | None = None
+    from tqdm import tqdm
+
+    for path in tqdm(files, unit="file", desc="ingest", leave=False, disable=not settings.progress or len(files) < 20):
+        source = Source(path)
+        try:
+            head = source.head()
+            fmt = get_format(settings.fmt) if settings.fmt != "auto" else detect_format(source, head, settings)
+            if settings.fmt != "auto" and not head.data.strip():
+                raise InputError("empty file", path=source.name)
+        except InputError as exc:
+            if settings.strict:
+                raise
+            first_error = first_error or exc
+            reason = re.sub(r" \(.*", "", exc.message.split(";")[0])
+            report.files[source.name] = f"skipped: {reason}"
+            ledger.note(f"files skipped: {reason}", 1, example=f"{source.name}: {exc.message.split(';')[0]}")
+            continue
+        report.files[source.name] = fmt.name
+        try:
+            chunks.extend(list(_read_one(source, fmt, settings, ledger)))
+        except (InputError, ValueError, KeyError, TypeError, IndexError, UnicodeError) as raw:
+            exc = raw if isinstance(raw, InputError) else InputError(
+                f"could not be read as {fmt.name} ({type(raw).__name__}: {raw})", path=source.name)
+            if settings.strict or exc.line is not None:
+                raise exc from raw
+            first_error = first_error or exc
+            report.files[source.name] = f"skipped: {exc.message}"
+            ledger.note(f"files skipped: {exc.message}", 1, example=f"{source.name}: {exc.message}")
+    points = _finalize(chunks, ledger, report, settings.dedupe)
+    if not len(points) and first_error is not None and all(v.startswith("skipped") for v in report.files.values()):
+        raise first_error
+    return IngestResult(points, report)
+
+
+def replace_settings(settings: IngestSettings, **changes: Any) -> IngestSettings:
+    """A copy of *settings* with *changes* (a small wrapper over dataclasses.replace)."""
+    return dataclasses.replace(settings, **changes)
+
+
+
+# --------------------------------------------------------------------------------------------
+# tabular sources: column specs and chunked CSV reading shared by the table readers
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Col:
+    """Where a point column comes from: a source column, its kind, and a unit scale.
+
+    kind: ``float`` (times *scale*), ``time`` (epoch in *unit*, or date-time text), ``text``,
+    ``hex`` (ICAO address), ``id`` (any id, lowercased), ``bool``.
+    """
+
+    source: str
+    kind: str = "float"
+    scale: float = 1.0
+    unit: str = "auto"
+
+
+_TRUE = {"true", "t", "1", "-1", "yes", "y", "g", "ground"}
+_FALSE = {"false", "f", "0", "no", "n", "a", "air", "airborne"}
+
+
+def to_bool(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``(nullable booleans, junk)`` from true/false, 1/0/-1, yes/no, G/A (ground/air)."""
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype("boolean").reset_index(drop=True), np.zeros(len(raw), bool)
+    text = to_text(raw).str.lower().reset_index(drop=True)
+    out = pd.Series(pd.NA, index=text.index, dtype="boolean")
+    out[text.isin(_TRUE).fillna(False).to_numpy(bool)] = True
+    out[text.isin(_FALSE).fillna(False).to_numpy(bool)] = False
+    junk = out.isna().to_numpy() & text.notna().to_numpy()
+    return out, junk
+
+
+def build_points(
+    raw: pd.DataFrame,
+    spec: Mapping[str, Col],
+    *,
+    lines: np.ndarray,
+    source: Source,
+    ledger: Ledger,
+    settings: IngestSettings,
+) -> pd.DataFrame:
+    """Convert the source columns named in *spec* into point columns; rows with junk are dropped.
+
+    Columns of *spec* absent from *raw* are skipped (the checks in :func:`read_logs` catch a
+    missing id, time or position).
+    """
+    raw = raw.reset_index(drop=True)
+    lines = np.asarray(lines, dtype=np.int64)
+    keep = np.ones(len(raw), dtype=bool)
+    out: dict[str, Any] = {}
+    for name, col in spec.items():
+        if col.source not in raw.columns:
+            continue
+        r = raw[col.source]
+        if col.kind == "float":
+            values, junk = to_float(r)
+            out[name] = values * col.scale
+            what = "a number"
+        elif col.kind == "time":
+            out[name], junk = to_time(r, tz=settings.tz, unit=col.unit)
+            what = "a time"
+        elif col.kind == "hex":
+            out[name], junk = hex_ids(r)
+            what = "an ICAO hex address"
+        elif col.kind == "bool":
+            out[name], junk = to_bool(r)
+            what = "true/false"
+        elif col.kind == "id":
+            out[name], junk = to_text(r).str.lower().reset_index(drop=True), np.zeros(len(r), bool)
+            what = "an id"
+        else:
+            out[name], junk = to_text(r).reset_index(drop=True), np.zeros(len(r), bool)
+            what = "text"
+        keep &= drop_junk(out, junk & keep, r, col.source, what, path=source.name, lines=lines, ledger=ledger)
+    frame = pd.DataFrame(out, index=raw.index)
+    frame["source_line"] = lines
+    return frame.loc[keep]
+
+
+def iter_csv(
+    source: Source,
+    settings: IngestSettings,
+    ledger: Ledger,
+    *,
+    skip_lines: int = 0,
+    exact_width: bool = True,
+    names: list[str] | None = None,
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Yield ``(rows as strings under the header's names, line numbers)`` chunks of a CSV.
+
+    The header is the first line after *skip_lines*. Rows with another number of fields are
+    dropped and counted (trailing empty fields are ignored; with ``exact_width=False`` short
+    rows are padded and long ones cut, for formats with ragged trailing columns).
+    """
+    import csv
+
+    from tqdm import tqdm
+
+    with source.open() as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+        for _ in range(skip_lines):
+            text.readline()
+        reader = csv.reader(text)
+        if names is None:
+            try:
+                header = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise InputError(f"cannot read the CSV header ({exc})", path=source.name, line=skip_lines + 1) from exc
+            names = unique_names([h.strip().lstrip("\ufeff") for h in header])
+        width = len(names)
+        rows: list[list[str]] = []
+        nums: list[int] = []
+        bad_lines: list[int] = []
+        bad_counts: list[int] = []
+        show = settings.progress and source.size >= PROGRESS_MIN_BYTES
+        bar = tqdm(unit=" rows", desc=source.path.name, disable=not show, leave=False)
+        offset = skip_lines
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                ledger.drop(source.name, [reader.line_num + offset], "unreadable CSV row", detail=lambda i, e=exc: f"unreadable CSV row ({e})")
+                continue
+            except (OSError, EOFError, zlib.error) as exc:
+                raise TruncatedInput(source.name, reader.line_num + offset, str(exc)) from exc
+            line = reader.line_num + offset
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != width:
+                while len(row) > width and not row[-1].strip():
+                    row.pop()
+                if len(row) != width:
+                    if exact_width:
+                        bad_lines.append(line)
+                        bad_counts.append(len(row))
+                        continue
+                    row = (row + [""] * width)[:width]
+            rows.append(row)
+            nums.append(line)
+            if len(rows) >= settings.chunk_rows:
+                yield _flush(rows, nums, names, bad_lines, bad_counts, width, source, ledger)
+                bar.update(len(nums))
+                rows, nums, bad_lines, bad_counts = [], [], [], []
+        bar.close()
+        if rows or bad_lines:
+            yield _flush(rows, nums, names, bad_lines, bad_counts, width, source, ledger)
+
+
+def _flush(rows: list[list[str]], nums: list[int], names: list[str], bad_lines: list[int], bad_counts: list[int],
+           width: int, source: Source, ledger: Ledger) -> tuple[pd.DataFrame, np.ndarray]:
+    if bad_lines:
+        ledger.drop(source.name, bad_lines, "wrong number of fields", column="fields",
+                    detail=lambda i: f"{bad_counts[i]} fields, expected {width} (truncated or damaged line?)")
+    frame = pd.DataFrame(rows, columns=names, dtype=object) if rows else pd.DataFrame(columns=names, dtype=object)
+    return frame, np.asarray(nums, dtype=np.int64)
+
+
+def csv_header(head: Head, skip_lines: int = 0) -> list[str]:
+    """The stripped, lowercased column names on the first line (after *skip_lines*) of *head*."""
+    import csv
+
+    lines = head.text.splitlines()[skip_lines:skip_lines + 1]
+    if not lines:
+        return []
+    return [h.strip().strip('"').lower() for h in next(csv.reader(lines))]
+
+
+def unique_names(header: list[str]) -> list[str]:
+    """Column names made unique (``name``, ``name_2``) with blanks named ``_unnamed_<i>``.
+
+    >>> unique_names(["adshex", "name", "name", ""])
+    ['adshex', 'name', 'name_2', '_unnamed_3']
+    """
+    out: list[str] = []
+    for i, h in enumerate(header):
+        name = h if h else f"_unnamed_{i}"
+        base, k = name, 2
+        while name in out:
+            name, k = f"{base}_{k}", k + 1
+        out.append(name)
+    return out
+
+
+def looks_like_csv_with(head: Head, columns: Mapping[str, str]) -> bool:
+    """True when the header of *head* names every source column of a ``--columns`` mapping."""
+    header = set(csv_header(head))
+    wanted = {str(v).split(":")[0].strip().lower() for v in columns.values()}
+    return bool(wanted) and wanted <= header

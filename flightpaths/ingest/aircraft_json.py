@@ -1,0 +1,100 @@
+"""dump1090 / dump1090-fa / readsb / tar1090 ``aircraft.json`` snapshots and ``history_N.json``
+series (pass the directory or a glob; each file is one snapshot).
+
+A snapshot is ``{"now": epoch s, "aircraft": [{...}, ...]}``. Each aircraft with a position
+gives one point at ``now - seen_pos`` (the age of the position; ``seen`` when absent). Both
+field generations are read: dump1090-mutability's ``altitude``, ``speed``, ``vert_rate`` and
+readsb's ``alt_baro`` (or ``"ground"``: on ground, altitude unknown), ``gs``, ``baro_rate`` /
+``geom_rate``, ``category``, ``r``/``t`` (registration, type). A ``lastPosition`` object is
+used when the current position is missing (its own ``seen_pos``). Non-ICAO ids keep their ``~``.
+The same position repeated in later snapshots is dropped as a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ._core import Col, Head, IngestSettings, Ledger, Source, build_points, register_format
+
+__all__ = ["snapshot_rows"]
+
+
+def _sniff(head: Head) -> bool:
+    text = head.text[:8192]
+    return head.first_char == "{" and '"aircraft"' in text and '"now"' in text
+
+
+def _first(ac: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if ac.get(key) is not None:
+            return ac[key]
+    return None
+
+
+def snapshot_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat dict per aircraft of a snapshot, with ``time`` in epoch seconds (or None).
+
+    >>> rows = snapshot_rows({"now": 100.0, "aircraft": [
+    ...     {"hex": "~a1b2c3", "alt_baro": "ground", "lat": 1.0, "lon": 2.0, "seen_pos": 0.5}]})
+    >>> rows[0]["time"], rows[0]["altitude"], rows[0]["on_ground"]
+    (99.5, None, True)
+    """
+    now = snapshot.get("now")
+    out = []
+    for ac in snapshot.get("aircraft") or []:
+        if not isinstance(ac, dict):
+            out.append({})
+            continue
+        lat, lon, seen = ac.get("lat"), ac.get("lon"), _first(ac, "seen_pos", "seen")
+        last = ac.get("lastPosition")
+        if (lat is None or lon is None) and isinstance(last, dict):
+            lat, lon, seen = last.get("lat"), last.get("lon"), last.get("seen_pos")
+        alt = _first(ac, "alt_baro", "altitude", "alt_geom")
+        ground = None
+        if isinstance(alt, str) and alt.strip().lower() == "ground":
+            alt, ground = None, True
+        elif alt is not None:
+            ground = False if "alt_baro" in ac or "altitude" in ac else None
+        try:
+            time = float(now) - float(seen or 0.0) if now is not None else None
+        except (TypeError, ValueError):
+            time = None
+        out.append({
+            "hex": ac.get("hex"), "time": None if time is None else round(time, 3), "lat": lat, "lon": lon,
+            "altitude": alt, "speed": _first(ac, "gs", "speed"), "track": ac.get("track"),
+            "vrate": _first(ac, "baro_rate", "geom_rate", "vert_rate"), "flight": ac.get("flight"),
+            "squawk": ac.get("squawk"), "on_ground": ground, "category": ac.get("category"),
+            "registration": ac.get("r"), "aircraft_type": ac.get("t"),
+        })
+    return out
+
+
+SPEC = {
+    "object_id": Col("hex", "hex"), "time": Col("time", "time", unit="s"), "lat": Col("lat"), "lon": Col("lon"),
+    "altitude_ft": Col("altitude"), "speed_kt": Col("speed"), "track_deg": Col("track"), "vrate_fpm": Col("vrate"),
+    "callsign": Col("flight", "text"), "squawk": Col("squawk", "text"), "on_ground": Col("on_ground", "bool"),
+    "category": Col("category", "text"), "registration": Col("registration", "text"),
+    "aircraft_type": Col("aircraft_type", "text"),
+}
+
+
+@register_format("aircraft-json", description="dump1090/readsb aircraft.json snapshots and history_N.json series", sniff=_sniff, priority=20)
+def read_aircraft_json(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
+    """One snapshot file: a point per aircraft with a position (record number = line)."""
+    try:
+        data = json.loads(source.read_all())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid JSON ({exc})", path=source.name) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("aircraft"), list):
+        raise InputError("expected an object with an 'aircraft' list", path=source.name)
+    rows = snapshot_rows(data)
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=list(snapshot_rows({"now": 0, "aircraft": [{}]})[0]))
+    yield build_points(frame, SPEC, lines=np.arange(1, len(frame) + 1), source=source, ledger=ledger, settings=settings)

@@ -1,0 +1,74 @@
+"""Mouse telemetry: Balabit Mouse Dynamics session CSVs and DELBOT-Mouse files.
+
+One session (Balabit) or one file (DELBOT) is one object, id = the file name (lowercased;
+the folder is left out on purpose: in DELBOT it names the label). Screen pixels go to ``x``,
+``y`` (``lat``/``lon`` stay NaN); times are seconds since the session start, stored as
+1970-01-01 UTC plus that offset (the sources record no wall-clock time). ``button`` and
+``state`` (Move, Pressed, Released, Drag) are kept; clicks are ``state == "Pressed"``.
+Balabit's x or y = 65535 glitches are dropped and counted.
+
+- Balabit: header ``record timestamp,client timestamp,button,state,x,y`` (seconds).
+- DELBOT: first line ``resolution:W,H``, then ``time_ms,event,x,y`` rows (milliseconds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Final
+
+import pandas as pd
+
+from ._core import Col, Head, IngestSettings, Ledger, Source, build_points, csv_header, iter_csv, register_format
+
+__all__ = ["GLITCH"]
+
+GLITCH: Final = 65535
+
+BALABIT_COLUMNS: Final = {
+    "time": Col("record timestamp", "time", unit="s"),
+    "x": Col("x"),
+    "y": Col("y"),
+    "button": Col("button", "text"),
+    "state": Col("state", "text"),
+}
+DELBOT_COLUMNS: Final = {"time": Col("time_ms", "time", unit="ms"), "x": Col("x"), "y": Col("y"), "state": Col("event", "text")}
+
+
+def _object_id(source: Source) -> str:
+    return re.sub(r"\.(txt|csv|gz)$", "", source.path.name.lower()).replace(".txt", "")
+
+
+def _drop_glitches(points: pd.DataFrame, source: Source, ledger: Ledger) -> pd.DataFrame:
+    glitch = ((points["x"] == GLITCH) | (points["y"] == GLITCH)).to_numpy()
+    if glitch.any():
+        ledger.drop(source.name, points["source_line"].to_numpy()[glitch], "mouse glitch (x or y = 65535)", bad=False)
+    return points.loc[~glitch]
+
+
+def _sniff_balabit(head: Head) -> bool:
+    cols = csv_header(head)
+    return {"record timestamp", "button", "state", "x", "y"} <= set(cols)
+
+
+def _sniff_delbot(head: Head) -> bool:
+    return bool(re.match(r"^\s*resolution:\s*\d+\s*,\s*\d+", head.text))
+
+
+@register_format("balabit", description="Balabit mouse-dynamics session CSV (one session = one object)", sniff=_sniff_balabit, priority=40)
+def read_balabit(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
+    """One Balabit session file."""
+    for frame, lines in iter_csv(source, settings, ledger):
+        frame.columns = [c.lower() for c in frame.columns]
+        points = build_points(frame, BALABIT_COLUMNS, lines=lines, source=source, ledger=ledger, settings=settings)
+        points["object_id"] = _object_id(source)
+        yield _drop_glitches(points, source, ledger)
+
+
+@register_format("delbot", description="DELBOT-Mouse trajectory (first line resolution:W,H)", sniff=_sniff_delbot, priority=40)
+def read_delbot(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
+    """One DELBOT file (times in ms); the ``resolution:W,H`` line is skipped (not a point)."""
+    for frame, lines in iter_csv(source, settings, ledger, skip_lines=1, names=["time_ms", "event", "x", "y"]):
+        points = build_points(frame, DELBOT_COLUMNS, lines=lines, source=source, ledger=ledger, settings=settings)
+        points["object_id"] = _object_id(source)
+        yield _drop_glitches(points, source, ledger)

@@ -1,0 +1,100 @@
+"""Writing what ingest read: the points table (parquet or CSV) or tracks as LineStrings.
+
+``.parquet`` and ``.csv`` get the points table. ``.gpkg`` (GeoPackage) and ``.geojson`` get
+one LineString per object and leg (a new leg starts at a readsb new-leg flag or after a gap
+longer than ``gap_s``), with object_id, callsign, start, end, n_points and source_file.
+Writes are atomic and refuse to replace an existing file unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..fileio import atomic_write_bytes, atomic_write_text, check_output
+from ..schema import is_screen
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = ["OUTPUT_SUFFIXES", "points_to_lines", "write_points"]
+
+OUTPUT_SUFFIXES: Final = (".parquet", ".csv", ".gpkg", ".geojson")
+
+
+def points_to_lines(points: pd.DataFrame, *, gap_s: float = 1800.0) -> gpd.GeoDataFrame:
+    """One LineString per object and leg (legs split at new-leg flags and gaps over *gap_s*).
+
+    Legs with fewer than two points are left out. Screen (mouse) tracks raise InputError.
+
+    >>> import flightpaths.ingest as ingest
+    >>> pts = pd.DataFrame({"object_id": ["a"] * 3, "lon": [0.0, 1, 2], "lat": [0.0, 1, 0],
+    ...     "time": pd.to_datetime([0, 60, 120], unit="s", utc=True), "callsign": ["X"] * 3,
+    ...     "new_leg": [False] * 3, "source_file": ["f"] * 3, "x": [np.nan] * 3})
+    >>> points_to_lines(pts)[["object_id", "n_points"]].values.tolist()
+    [['a', 3]]
+    """
+    import geopandas as gpd
+    import shapely
+
+    if len(points) and is_screen(points):
+        raise InputError("screen tracks (mouse telemetry) have no geographic coordinates; write .parquet or .csv instead")
+    pts = points.sort_values(["object_id", "time"], kind="stable").reset_index(drop=True)
+    obj = pts["object_id"].astype(str).to_numpy()
+    t = pts["time"].to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
+    start = np.ones(len(pts), dtype=bool)
+    if len(pts):
+        start[1:] = (obj[1:] != obj[:-1]) | (np.diff(t) > gap_s) | pts["new_leg"].fillna(False).to_numpy(bool)[1:]
+    leg = np.cumsum(start) - 1
+    sizes = np.bincount(leg, minlength=int(leg.max()) + 1 if len(leg) else 0)
+    keep = sizes[leg] >= 2
+    pts, leg = pts.loc[keep].reset_index(drop=True), leg[keep]
+    _, leg = np.unique(leg, return_inverse=True)
+    coords = pts[["lon", "lat"]].to_numpy(dtype=float)
+    lines = shapely.linestrings(coords, indices=leg) if len(pts) else []
+    grouped = pts.groupby(leg, sort=True)
+    table = pd.DataFrame({
+        "object_id": grouped["object_id"].first().astype(str),
+        "callsign": grouped["callsign"].agg(lambda s: s.dropna().mode().iloc[0] if s.notna().any() else None),
+        "start": grouped["time"].min().dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end": grouped["time"].max().dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "n_points": grouped.size().astype(int),
+        "source_file": grouped["source_file"].first().astype(str),
+    }).reset_index(drop=True) if len(pts) else pd.DataFrame(columns=["object_id", "callsign", "start", "end", "n_points", "source_file"])
+    return gpd.GeoDataFrame(table, geometry=list(lines), crs="EPSG:4326")
+
+
+def write_points(points: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write *points* to *path* by its suffix (see :data:`OUTPUT_SUFFIXES`); returns the path."""
+    out = check_output(path, overwrite=overwrite)
+    suffix = out.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"cannot write {suffix or 'a file without suffix'!r}; use one of {', '.join(OUTPUT_SUFFIXES)}", path=str(out))
+    if suffix == ".parquet":
+        buf = io.BytesIO()
+        points.to_parquet(buf, index=False)
+        return atomic_write_bytes(out, buf.getvalue())
+    if suffix == ".csv":
+        frame = points.copy()
+        frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return atomic_write_text(out, frame.to_csv(index=False))
+    lines = points_to_lines(points)
+    if suffix == ".geojson":
+        return atomic_write_text(out, lines.to_json(drop_id=True))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".gpkg", dir=out.parent)
+    os.close(fd)
+    try:
+        Path(tmp).unlink()
+        lines.to_file(tmp, driver="GPKG", layer="tracks")
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return out

@@ -1,0 +1,616 @@
+"""SBS-1 / BaseStation CSV (dump1090 and readsb port 30003): 22 comma-separated fields.
+
+``MSG,<type>,<session>,<aircraft>,<hex>,<flight>,<date gen>,<time gen>,<date log>,<time log>,
+<callsign>,<altitude ft>,<ground speed kt>,<track deg>,<lat>,<lon>,<vertical rate ft/min>,
+<squawk>,<alert>,<emergency>,<spi>,<on ground>``
+
+Positions arrive in ``MSG,3`` (airborne) and ``MSG,2`` (surface) rows and velocities in
+``MSG,4`` rows: each position gets the velocity of the same aircraft nearest in time within
+``merge_tolerance_s`` (values already on the position row win). Callsign (``MSG,1``) and
+squawk (``MSG,5``/``6``) carry forward per aircraft. Times are the generated date/time
+(fields 7-8, falling back to the logged ones, 9-10) on the receiver's clock, read in
+``settings.tz``. CRLF line ends, ``000000`` addresses (dropped and counted) and the ``1,1``
+session/aircraft ids of some feeders are handled. Files without any timestamps cannot give
+tracks: their rows are dropped and counted as "no timestamp".
+
+Parsing is vectorized with pyarrow on 16 MiB blocks, so memory stays flat as the log grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from os import PathLike
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._core import (
+    Head,
+    IngestResult,
+    IngestSettings,
+    Ledger,
+    Source,
+    iter_blocks,
+    localize,
+    read_logs,
+    register_format,
+    replace_settings,
+)
+
+__all__ = ["NON_ICAO_BIT", "SBS_FIELDS", "code_to_hex", "iter_sbs", "read_sbs"]
+
+#: the 22 field names of an SBS-1 line, in order
+SBS_FIELDS: Final = (
+    "message_type", "transmission_type", "session_id", "aircraft_id", "hex_ident", "flight_id",
+    "date_generated", "time_generated", "date_logged", "time_logged", "callsign", "altitude",
+    "ground_speed", "track", "lat", "lon", "vertical_rate", "squawk", "alert", "emergency", "spi",
+    "is_on_ground",
+)
+_OTHER_TYPES: Final = ("SEL", "ID", "AIR", "STA", "CLK")
+_NUMBER_RE: Final = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+def _sniff(head: Head) -> bool:
+    lines = head.lines(5)
+    return bool(lines) and all(
+        ln.split(",", 1)[0] in ("MSG", *_OTHER_TYPES) and ln.count(",") >= 4 for ln in lines[:-1] or lines
+    )
+
+
+def _lines(block: bytes) -> pa.StringArray:
+    """One string per line of *block* (which ends with a newline), line ends included."""
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        block = block.decode("utf-8", errors="replace").encode("utf-8")
+    buf = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    offsets = np.empty(len(ends) + 1, dtype=np.int32)
+    offsets[0] = 0
+    offsets[1:] = ends + 1
+    return pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets.tobytes()), pa.py_buffer(block))
+
+
+def _clean(a: pa.Array) -> pa.Array:
+    """Text from data: control characters removed, surrounding blanks stripped."""
+    return pc.utf8_trim_whitespace(pc.replace_substring_regex(a, r"[\x00-\x1f\x7f]", ""))
+
+
+def _null_empty(a: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(pc.binary_length(a), 0), pa.scalar(None, pa.string()), a)
+
+
+def _num(a: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(float values with NaN, junk mask)`` for a string array."""
+    a = _null_empty(a)
+    try:
+        values = pc.cast(a, pa.float64())
+        junk = np.zeros(len(a), dtype=bool)
+    except pa.ArrowInvalid:
+        ok = pc.match_substring_regex(a, _NUMBER_RE)
+        junk = pc.fill_null(pc.invert(ok), False).to_numpy(zero_copy_only=False)
+        values = pc.cast(pc.if_else(ok, a, pa.scalar(None, pa.string())), pa.float64())
+    out = values.to_numpy(zero_copy_only=False)
+    out = np.where(np.isfinite(out), out, np.nan)
+    return out, junk
+
+
+def _times(date: pa.Array, time: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ns since epoch as int64, missing, junk)`` from SBS date and time strings."""
+    text = pc.binary_join_element_wise(pc.replace_substring(date, "/", "-"), time, " ")
+    missing = pc.or_(pc.equal(pc.binary_length(date), 0), pc.equal(pc.binary_length(time), 0))
+    text = pc.if_else(missing, pa.scalar(None, pa.string()), text)
+    try:
+        ts = pc.cast(text, pa.timestamp("ns"))
+        junk = np.zeros(len(text), dtype=bool)
+    except pa.ArrowInvalid:
+        series = pd.Series(text.to_pylist(), dtype=object)
+        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        missing_np = missing.to_numpy(zero_copy_only=False)
+        junk = parsed.isna().to_numpy() & ~missing_np
+        ns = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        return ns, missing_np, junk
+    ns = ts.to_numpy(zero_copy_only=False).astype("datetime64[ns]").astype(np.int64)
+    return ns, missing.to_numpy(zero_copy_only=False), junk
+
+
+class _Parsed:
+    """The useful rows of one block, as numpy arrays (positions, velocities, identities)."""
+
+    def __init__(self) -> None:
+        self.pos: dict[str, np.ndarray] = {}
+        self.vel: dict[str, np.ndarray] = {}
+        self.ident: dict[str, np.ndarray] = {}
+
+
+_NAT: Final = np.iinfo(np.int64).min
+
+
+def _parse_block(block: bytes, first_line: int, source: Source, settings: IngestSettings, ledger: Ledger) -> _Parsed:
+    lines = _lines(block)
+    n = len(lines)
+    numbers = np.arange(first_line, first_line + n, dtype=np.int64)
+    split = pc.split_pattern(lines, ",")
+    nfields = pc.list_value_length(split).to_numpy(zero_copy_only=False)
+    kind = pc.utf8_trim_whitespace(pc.list_element(split, 0))
+    is_msg = pc.equal(kind, "MSG").to_numpy(zero_copy_only=False)
+    stripped_len = pc.binary_length(pc.utf8_trim_whitespace(lines)).to_numpy(zero_copy_only=False)
+    blank = stripped_len == 0
+    other = pc.is_in(kind, pa.array(_OTHER_TYPES)).to_numpy(zero_copy_only=False)
+    name = source.name
+    if other.any():
+        ledger.note("SBS lines other than MSG (SEL/ID/AIR/STA/CLK) ignored", int(other.sum()))
+    notsbs = ~is_msg & ~other & ~blank
+    if notsbs.any():
+        texts = pc.utf8_trim_whitespace(lines.filter(pa.array(notsbs))).to_pylist()
+        ledger.drop(name, numbers[notsbs], "not an SBS line", detail=lambda i: f"not an SBS line: {texts[i][:60]!r}")
+    wrong = is_msg & (nfields != 22)
+    if wrong.any():
+        counts = nfields[wrong]
+        ledger.drop(name, numbers[wrong], "wrong number of fields", column="fields",
+                    detail=lambda i: f"{counts[i]} fields, expected 22 (truncated or damaged line?)")
+    valid = is_msg & (nfields == 22)
+    rows = split.filter(pa.array(valid))
+    numbers = numbers[valid]
+    field = {k: pc.list_element(rows, i) for i, k in enumerate(SBS_FIELDS) if k in (
+        "transmission_type", "hex_ident", "date_generated", "time_generated", "date_logged", "time_logged",
+        "callsign", "altitude", "ground_speed", "track", "lat", "lon", "vertical_rate", "squawk", "is_on_ground")}
+    out = _Parsed()
+    if not len(rows):
+        return out
+    keep = np.ones(len(rows), dtype=bool)
+    hexes = pc.utf8_lower(pc.utf8_trim_whitespace(field["hex_ident"]))
+    hex_ok = pc.match_substring_regex(hexes, r"^~?[0-9a-f]{6}$").to_numpy(zero_copy_only=False)
+    zero = pc.equal(hexes, "000000").to_numpy(zero_copy_only=False)
+    if (~hex_ok).any():
+        bad_hex = pc.filter(hexes, pa.array(~hex_ok)).to_pylist()
+        ledger.drop(name, numbers[~hex_ok], "column 'hex_ident': not an ICAO hex address", column="hex_ident",
+                    detail=lambda i: f"column 'hex_ident': {bad_hex[i][:20]!r} is not an ICAO hex address")
+    ledger.drop(name, numbers[zero], "address 000000 (no ICAO address)", bad=False)
+    keep &= hex_ok & ~zero
+
+    ns, missing, junk = _times(field["date_generated"], field["time_generated"])
+    if missing.any():
+        ns2, missing2, junk2 = _times(field["date_logged"], field["time_logged"])
+        ns = np.where(missing, ns2, ns)
+        junk = np.where(missing, junk2, junk)
+        missing = missing & missing2
+    jmask = junk & keep
+    if jmask.any():
+        dates = field["date_generated"].filter(pa.array(jmask)).to_pylist()
+        tims = field["time_generated"].filter(pa.array(jmask)).to_pylist()
+        ledger.drop(name, numbers[jmask], "column 'time_generated': not a date and time", column="time_generated",
+                    detail=lambda i: f"column 'time_generated': {dates[i][:12]!r} {tims[i][:16]!r} is not a date and time")
+    ledger.drop(name, numbers[missing & keep], "no timestamp (SBS fields 7-10 empty)", bad=False)
+    keep &= ~junk & ~missing
+
+    ttype = field["transmission_type"]
+    is_pos = pc.is_in(ttype, pa.array(["2", "3"])).to_numpy(zero_copy_only=False)
+    is_vel = pc.is_in(ttype, pa.array(["2", "4"])).to_numpy(zero_copy_only=False)
+
+    def numeric(key: str, where: np.ndarray) -> np.ndarray:
+        values = np.full(len(rows), np.nan)
+        if where.any():
+            sub = field[key].filter(pa.array(where))
+            v, j = _num(sub)
+            idx = np.flatnonzero(where)
+            values[idx] = v
+            if j.any():
+                junk_txt = sub.filter(pa.array(j)).to_pylist()
+                ledger.drop(name, numbers[idx[j]], f"column {key!r}: not a number", column=key,
+                            detail=lambda i: f"column {key!r}: {junk_txt[i].strip()[:30]!r} is not a number")
+                keep[idx[j]] = False
+        return values
+
+    lat = numeric("lat", is_pos & keep)
+    lon = numeric("lon", is_pos & keep)
+    alt = numeric("altitude", is_pos & keep)
+    speed = numeric("ground_speed", (is_pos | is_vel) & keep)
+    track = numeric("track", (is_pos | is_vel) & keep)
+    vrate = numeric("vertical_rate", (is_pos | is_vel) & keep)
+    nopos = is_pos & keep & (np.isnan(lat) | np.isnan(lon))
+    ledger.drop(name, numbers[nopos], "SBS position message without coordinates", bad=False)
+    other_msgs = keep & ~is_pos & ~is_vel
+    ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", int(other_msgs.sum()))
+    ledger.note("SBS velocity messages (MSG,4) merged into positions", int((keep & is_vel & ~is_pos).sum()))
+
+    ground_txt = pc.utf8_trim_whitespace(field["is_on_ground"])
+    ground = pc.fill_null(pc.is_in(ground_txt, pa.array(["-1", "1"])), False).to_numpy(zero_copy_only=False)
+    ground_known = pc.fill_null(pc.is_in(ground_txt, pa.array(["-1", "1", "0"])), False).to_numpy(zero_copy_only=False)
+    hex_np = _hex_codes(np.asarray(hexes.to_numpy(zero_copy_only=False), dtype=object), keep)
+
+    pos = is_pos & keep & ~nopos
+    out.pos = {
+        "object_id": hex_np[pos], "t": ns[pos], "lat": lat[pos], "lon": lon[pos], "altitude_ft": alt[pos],
+        "speed_kt": speed[pos], "track_deg": track[pos], "vrate_fpm": vrate[pos],
+        "on_ground": np.where(ground_known[pos], ground[pos], np.nan).astype(float), "source_line": numbers[pos],
+        "callsign": np.asarray(_clean(field["callsign"].filter(pa.array(pos))).to_numpy(zero_copy_only=False), dtype=object),
+        "squawk": np.asarray(_clean(field["squawk"].filter(pa.array(pos))).to_numpy(zero_copy_only=False), dtype=object),
+    }
+    vel = is_vel & keep & ~(np.isnan(speed) & np.isnan(track) & np.isnan(vrate))
+    out.vel = {"object_id": hex_np[vel], "t": ns[vel], "speed_kt": speed[vel], "track_deg": track[vel], "vrate_fpm": vrate[vel]}
+    cs = _clean(field["callsign"])
+    sq = _clean(field["squawk"])
+    has_ident = keep & (pc.binary_length(cs).to_numpy(zero_copy_only=False) > 0) | keep & (pc.binary_length(sq).to_numpy(zero_copy_only=False) > 0)
+    out.ident = {"object_id": hex_np[has_ident], "t": ns[has_ident],
+                 "callsign": np.asarray(cs.filter(pa.array(has_ident)).to_numpy(zero_copy_only=False), dtype=object),
+                 "squawk": np.asarray(sq.filter(pa.array(has_ident)).to_numpy(zero_copy_only=False), dtype=object)}
+    return out
+
+_HEX_LUT: Final = np.full(256, -1, dtype=np.int64)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX_LUT[_c] = _i
+for _i, _c in enumerate(b"ABCDEF"):
+    _HEX_LUT[_c] = 10 + _i
+NON_ICAO_BIT: Final = 1 << 24
+
+
+def _hex_codes(hexes: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """ICAO hex strings -> int codes (``~`` ids get bit 24); -1 where not kept."""
+    codes = np.full(len(hexes), -1, dtype=np.int64)
+    if keep.any():
+        uniq, inv = np.unique(hexes[keep].astype(str), return_inverse=True)
+        values = np.array([int(h.lstrip("~"), 16) | (NON_ICAO_BIT if h.startswith("~") else 0) for h in uniq], dtype=np.int64)
+        codes[keep] = values[inv]
+    return codes
+
+
+def code_to_hex(codes: np.ndarray, *, as_strings: bool = False) -> Any:
+    """Int codes back to lowercase hex strings (``~`` for non-ICAO ids); a pandas string
+    array when *as_strings*.
+
+    >>> code_to_hex(np.array([0x4CA2D6, NON_ICAO_BIT | 0x1]))
+    array(['4ca2d6', '~000001'], dtype=object)
+    """
+    inv, uniq = pd.factorize(codes)
+    names = [("~" if c & NON_ICAO_BIT else "") + f"{c & 0xFFFFFF:06x}" for c in uniq.tolist()]
+    if as_strings:
+        dictionary = pa.DictionaryArray.from_arrays(pa.array(inv.astype(np.int32)), pa.array(names, pa.string()))
+        return pd.array(pc.cast(dictionary, pa.string()), dtype="string")
+    return np.array(names, dtype=object)[inv]
+
+
+def _string_array(values: np.ndarray) -> Any:
+    """A pandas string array of an object array of str, "" becoming <NA> (fast for few distinct values)."""
+    inv, uniq = pd.factorize(values)
+    names = [None if v == "" else v for v in uniq.tolist()]
+    dictionary = pa.DictionaryArray.from_arrays(pa.array(inv.astype(np.int32)), pa.array(names, pa.string()))
+    return pd.array(pc.cast(dictionary, pa.string()), dtype="string")
+
+
+_FAST_NAMES: Final = [f"f{i}" for i in range(22)]
+_FAST_TYPES: Final = {
+    "f1": pa.int8(), "f4": pa.string(), "f6": pa.timestamp("s"), "f7": pa.time64("ns"),
+    "f10": pa.string(), "f11": pa.float64(), "f12": pa.float64(), "f13": pa.float64(), "f14": pa.float64(),
+    "f15": pa.float64(), "f16": pa.float64(), "f17": pa.string(), "f21": pa.int8(),
+}
+
+
+def _np(col: pa.ChunkedArray | pa.Array, dtype: type = float) -> np.ndarray:
+    arr = col.to_numpy() if isinstance(col, pa.ChunkedArray) else col.to_numpy(zero_copy_only=False)
+    return np.asarray(arr, dtype=dtype)
+
+
+def _floats(col: pa.ChunkedArray) -> np.ndarray:
+    out = np.array(col.to_numpy(), dtype=float)  # nulls -> NaN
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _parse_block_fast(block: bytes, first_line: int, source: Source, ledger: Ledger) -> _Parsed | None:
+    """The common case, fully typed by Arrow's multithreaded CSV parser; None -> use the robust path.
+
+    Applies only when every line is a 22-field MSG line with numbers, dates and 6-digit hex
+    where they belong; any oddity sends the block to :func:`_parse_block`. MSG,5/7/8 lines
+    (altitude-only and all-call messages) are cut out with numpy before Arrow parses the rest.
+    """
+    import pyarrow.csv as pcsv
+
+    buf = np.frombuffer(block, dtype=np.uint8)
+    nl = np.flatnonzero(buf == 10)
+    if not len(nl):
+        return None
+    ls = np.empty(len(nl), dtype=np.int64)
+    ls[0] = 0
+    ls[1:] = nl[:-1] + 1
+    if ((nl - ls) < 7).any():  # blank or stub lines: the robust path explains them
+        return None
+    if not ((buf[ls] == 77) & (buf[ls + 1] == 83) & (buf[ls + 2] == 71) & (buf[ls + 3] == 44) & (buf[ls + 5] == 44)).all():
+        return None  # not all "MSG,<digit>,"
+    kind = buf[ls + 4].astype(np.int64) - 48
+    if ((kind < 1) | (kind > 8)).any():
+        return None
+    # MSG,5/7/8 carry neither position, velocity, callsign nor squawk: skip them before parsing
+    wanted = (kind <= 4) | (kind == 6)
+    ignored = int((~wanted).sum())
+    if ignored:
+        rows = np.flatnonzero(wanted)
+        if not len(rows):
+            ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", ignored)
+            return _Parsed()
+        lengths = nl - ls + 1
+        block = buf[np.repeat(wanted, lengths)].tobytes()
+    else:
+        rows = np.arange(len(nl))
+    try:
+        table = pcsv.read_csv(
+            pa.BufferReader(block),
+            read_options=pcsv.ReadOptions(column_names=_FAST_NAMES, block_size=1 << 22),
+            parse_options=pcsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(column_types=_FAST_TYPES, include_columns=list(_FAST_TYPES),
+                                                timestamp_parsers=["%Y/%m/%d"], strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    n = table.num_rows
+    if n != len(rows):
+        return None
+    if table["f6"].null_count or table["f7"].null_count or table["f1"].null_count:
+        return None
+    hexcol = table["f4"].combine_chunks()
+    if pc.min(pc.binary_length(hexcol)).as_py() != 6 or pc.max(pc.binary_length(hexcol)).as_py() != 6:
+        return None
+    raw = np.frombuffer(hexcol.buffers()[2], dtype=np.uint8)
+    start = hexcol.offset * 6
+    digits = _HEX_LUT[raw[start:start + 6 * n].reshape(n, 6)]
+    if (digits < 0).any():
+        return None
+    codes = digits @ (16 ** np.arange(5, -1, -1, dtype=np.int64))
+    lines = first_line + rows
+    day = pc.cast(table["f6"], pa.int64()).to_numpy() * 1_000_000_000
+    tod = pc.cast(table["f7"], pa.int64()).to_numpy()
+    t = day + tod
+    ttype = _np(table["f1"], np.int8)
+    is_pos = (ttype == 3) | (ttype == 2)
+    is_vel = (ttype == 4) | (ttype == 2)
+    name = source.name
+    zero = codes == 0
+    ledger.drop(name, lines[zero], "address 000000 (no ICAO address)", bad=False)
+    lat, lon = _floats(table["f14"]), _floats(table["f15"])
+    nopos = is_pos & ~zero & (np.isnan(lat) | np.isnan(lon))
+    ledger.drop(name, lines[nopos], "SBS position message without coordinates", bad=False)
+    ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored",
+                int((~is_pos & ~is_vel & ~zero).sum()) + ignored)
+    ledger.note("SBS velocity messages (MSG,4) merged into positions", int((is_vel & ~is_pos & ~zero).sum()))
+    speed, track, vrate = _floats(table["f12"]), _floats(table["f13"]), _floats(table["f16"])
+    ground = table["f21"].to_numpy()
+    ground = np.asarray(ground, dtype=float)
+    on_ground = np.where(np.isnan(ground), np.nan, (ground != 0).astype(float))
+    pos = is_pos & ~zero & ~nopos
+    cs_len = pc.binary_length(table["f10"]).to_numpy() > 0
+    sq_len = pc.binary_length(table["f17"]).to_numpy() > 0
+    cs_all = table["f10"].combine_chunks()
+    sq_all = table["f17"].combine_chunks()
+
+    def text(arr: pa.Array, mask: np.ndarray, present: np.ndarray) -> np.ndarray:
+        out = np.full(int(mask.sum()), "", dtype=object)
+        sub = mask & present
+        if sub.any():
+            vals = np.asarray(_clean(arr.filter(pa.array(sub))).to_numpy(zero_copy_only=False), dtype=object)
+            out[np.flatnonzero(sub[mask])] = vals
+        return out
+
+    out = _Parsed()
+    out.pos = {
+        "object_id": codes[pos], "t": t[pos], "lat": lat[pos], "lon": lon[pos], "altitude_ft": _floats(table["f11"])[pos],
+        "speed_kt": speed[pos], "track_deg": track[pos], "vrate_fpm": vrate[pos], "on_ground": on_ground[pos],
+        "source_line": lines[pos], "callsign": text(cs_all, pos, cs_len), "squawk": text(sq_all, pos, sq_len),
+    }
+    vel = is_vel & ~zero & ~(np.isnan(speed) & np.isnan(track) & np.isnan(vrate))
+    out.vel = {"object_id": codes[vel], "t": t[vel], "speed_kt": speed[vel], "track_deg": track[vel], "vrate_fpm": vrate[vel]}
+    ident = ~zero & (cs_len | sq_len)
+    out.ident = {"object_id": codes[ident], "t": t[ident], "callsign": text(cs_all, ident, cs_len), "squawk": text(sq_all, ident, sq_len)}
+    return out
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    parts = [p for p in parts if p and len(p["t"])]
+    if not parts:
+        return {}
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _take(d: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[mask] for k, v in d.items()}
+
+
+def _nearest(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_t: np.ndarray,
+             tol_ns: int, direction: str = "nearest") -> np.ndarray:
+    """Index into the ref rows of the same code nearest in time within *tol_ns* (-1 if none).
+
+    Both time arrays are int64 in one unit (the merger uses milliseconds, so that code x time
+    fits one int64 key); *direction* is nearest, backward (at or before) or forward. The work
+    is a lexsort plus one searchsorted.
+
+    >>> _nearest(np.array([1, 1, 2]), np.array([10, 50, 10]), np.array([1, 1, 2]), np.array([12, 40, 30]), 5)
+    array([ 0, -1, -1])
+    """
+    if not len(ref_t) or not len(pos_t):
+        return np.full(len(pos_t), -1, dtype=np.int64)
+    order = np.lexsort((ref_t, ref_code))
+    rc, rt = ref_code[order], ref_t[order]
+    tmin = min(int(rt.min()), int(pos_t.min()))
+    span = max(int(rt.max()), int(pos_t.max())) - tmin + 1
+    if span * (int(max(rc.max(), pos_code.max())) + 1) < 2**62:
+        rkey = rc.astype(np.int64) * span + (rt - tmin)
+        pkey = pos_code.astype(np.int64) * span + (pos_t - tmin)
+        right = np.searchsorted(rkey, pkey, side="left")
+    else:  # very long spans with many aircraft: fall back to a per-code search
+        right = np.empty(len(pos_t), dtype=np.int64)
+        starts = np.searchsorted(rc, pos_code, side="left")
+        ends = np.searchsorted(rc, pos_code, side="right")
+        for i in range(len(pos_t)):
+            right[i] = starts[i] + np.searchsorted(rt[starts[i]:ends[i]], pos_t[i], side="left")
+    best = np.full(len(pos_t), -1, dtype=np.int64)
+    best_dt = np.full(len(pos_t), np.iinfo(np.int64).max, dtype=np.int64)
+    candidates = []
+    if direction in ("nearest", "backward"):
+        # for "backward" we want the last ref at or before t: the one before *right*, or right itself if equal
+        candidates.append(right - 1)
+    if direction in ("nearest", "forward"):
+        candidates.append(right)
+    if direction == "backward":
+        candidates.append(right)  # an exact tie at t counts as backward
+    for cand in candidates:
+        ok = (cand >= 0) & (cand < len(rt))
+        c = np.where(ok, cand, 0)
+        ok &= rc[c] == pos_code
+        dt = rt[c] - pos_t
+        if direction == "backward":
+            ok &= dt <= 0
+        elif direction == "forward":
+            ok &= dt >= 0
+        ok &= np.abs(dt) <= tol_ns
+        better = ok & (np.abs(dt) < best_dt)
+        best[better] = order[c[better]]
+        best_dt[better] = np.abs(dt[better])
+    return best
+
+
+class _Merger:
+    """Joins velocities and identities to positions, carrying a tail between blocks."""
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self.tol = int(settings.merge_tolerance_s * 1e9)
+        self.pos: dict[str, np.ndarray] = {}
+        self.vel: dict[str, np.ndarray] = {}
+        self.last_callsign: dict[str, str] = {}
+        self.last_squawk: dict[str, str] = {}
+        self.tz = settings.tz
+
+    def feed(self, parsed: _Parsed, final: bool = False) -> pd.DataFrame | None:
+        pos = _concat([self.pos, parsed.pos])
+        vel = _concat([self.vel, parsed.vel])
+        ident = parsed.ident
+        if not pos:
+            self.pos = {}
+            self.vel = _take(vel, vel["t"] >= vel["t"].max() - 2 * self.tol) if vel else {}
+            self._remember(ident)
+            return None
+        if final:
+            ready = np.ones(len(pos["t"]), dtype=bool)
+        else:
+            horizon = max(int(pos["t"].max()), int(vel["t"].max()) if vel else _NAT) - self.tol
+            ready = pos["t"] <= horizon
+        now = _take(pos, ready)
+        self.pos = _take(pos, ~ready)
+        frame = self._merge(now, vel, ident)
+        if vel:
+            self.vel = _take(vel, vel["t"] >= int(vel["t"].max()) - 2 * self.tol)
+        self._remember(ident)
+        return frame
+
+    def _remember(self, ident: dict[str, np.ndarray]) -> None:
+        if not ident or not len(ident["t"]):
+            return
+        for key, store in (("callsign", self.last_callsign), ("squawk", self.last_squawk)):
+            has = ident[key].astype(bool)
+            codes, values = ident["object_id"][has][::-1], ident[key][has][::-1]
+            uniq, first = np.unique(codes, return_index=True)  # last occurrence in file order
+            store.update(zip(uniq.tolist(), values[first].tolist()))
+
+    def _merge(self, pos: dict[str, np.ndarray], vel: dict[str, np.ndarray], ident: dict[str, np.ndarray]) -> pd.DataFrame:
+        pcode = pos["object_id"]
+        vcode = vel.get("object_id", np.array([], np.int64))
+        pms = pos["t"] // 1_000_000  # merge keys in ms keep code x time within int64
+        if len(vcode):
+            j = _nearest(pcode, pms, vcode, vel["t"] // 1_000_000, self.tol // 1_000_000)
+            hit = j >= 0
+            for key in ("speed_kt", "track_deg", "vrate_fpm"):
+                fill = hit & np.isnan(pos[key])
+                pos[key][fill] = vel[key][j[fill]]
+        callsign = self._fill(pos["callsign"].copy(), pcode, pms, ident, "callsign", self.last_callsign)
+        squawk = self._fill(pos["squawk"].copy(), pcode, pms, ident, "squawk", self.last_squawk)
+        times = localize(pd.Series(pos["t"].astype("datetime64[ns]")), self.tz)
+        on_ground = pd.array(np.where(np.isnan(pos["on_ground"]), None, pos["on_ground"] == 1), dtype="boolean")
+        return pd.DataFrame({
+            "object_id": code_to_hex(pos["object_id"], as_strings=True),
+            "time": times,
+            "lat": pos["lat"], "lon": pos["lon"], "altitude_ft": pos["altitude_ft"],
+            "speed_kt": pos["speed_kt"], "track_deg": pos["track_deg"], "vrate_fpm": pos["vrate_fpm"],
+            "callsign": _string_array(callsign), "squawk": _string_array(squawk),
+            "on_ground": on_ground, "source_line": pos["source_line"],
+        })
+
+    @staticmethod
+    def _fill(arr: np.ndarray, pcode: np.ndarray, pms: np.ndarray, ident: dict[str, np.ndarray], key: str,
+              store: dict[int, str]) -> np.ndarray:
+        """Fill empty *key* values of positions: the latest ident of the same aircraft at or before
+        the position (this block, else remembered from earlier blocks), else the next one after."""
+        need = ~arr.astype(bool)
+        if not need.any():
+            return arr
+        has = ident[key].astype(bool) if ident and len(ident["t"]) else np.zeros(0, bool)
+        icode, ivalue = (ident["object_id"][has], ident[key][has]) if has.any() else (np.zeros(0, np.int64), np.zeros(0, object))
+        # the usual case: one value per aircraft that agrees with what was remembered -> plain lookup
+        pairs = pd.DataFrame({"c": icode, "v": ivalue}).drop_duplicates()
+        counts = pairs["c"].value_counts()
+        simple = {c: v for c, v in zip(pairs["c"].tolist(), pairs["v"].tolist())
+                  if counts[c] == 1 and store.get(c, v) == v}
+        simple.update({c: v for c, v in store.items() if c not in counts.index})
+        idx = np.flatnonzero(need)
+        uniq, inv = np.unique(pcode[idx], return_inverse=True)
+        looked = np.array([simple.get(c, None) for c in uniq.tolist()], dtype=object)[inv]
+        direct = np.array([c in simple for c in uniq.tolist()], dtype=bool)[inv]
+        arr[idx[direct]] = looked[direct]
+        need[idx[direct]] = False
+        big = np.iinfo(np.int64).max // 4
+        for direction in ("backward", "forward"):
+            idx = np.flatnonzero(need)
+            if not idx.size or not len(icode):
+                break
+            j = _nearest(pcode[idx], pms[idx], icode, ident["t"][has] // 1_000_000, big, direction)
+            got = j >= 0
+            arr[idx[got]] = ivalue[j[got]]
+            need[idx[got]] = False
+            if direction == "backward" and store:
+                idx = np.flatnonzero(need)
+                remembered = np.array([store.get(o, "") for o in pcode[idx].tolist()], dtype=object)
+                arr[idx] = remembered
+                need[idx] = ~remembered.astype(bool)
+        return arr
+
+
+@register_format("sbs", description="SBS-1/BaseStation CSV, dump1090/readsb port 30003", sniff=_sniff, priority=10)
+def iter_sbs(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
+    """Yield merged position chunks from one SBS-1 log (see the module docstring)."""
+    merger = _Merger(settings)
+    for block, first_line in iter_blocks(source, progress=settings.progress):
+        parsed = _parse_block_fast(block, first_line, source, ledger)
+        if parsed is None:
+            parsed = _parse_block(block, first_line, source, settings, ledger)
+        frame = merger.feed(parsed)
+        if frame is not None and len(frame):
+            yield _local_time_check(frame, source, ledger)
+        ledger.raise_pending()
+    frame = merger.feed(_Parsed(), final=True)
+    if frame is not None and len(frame):
+        yield _local_time_check(frame, source, ledger)
+
+
+def _local_time_check(frame: pd.DataFrame, source: Source, ledger: Ledger) -> pd.DataFrame:
+    """Rows whose local time does not exist or is ambiguous (DST changes) are dropped."""
+    bad = frame["time"].isna().to_numpy()
+    if bad.any():
+        ledger.drop(source.name, frame["source_line"].to_numpy()[bad],
+                    "local time ambiguous or non-existent (DST change)", bad=False)
+        frame = frame.loc[~bad]
+    return frame
+
+
+def read_sbs(path: str | PathLike[str], *, settings: IngestSettings = IngestSettings()) -> IngestResult:
+    """Read one or more SBS-1 logs (path, directory or glob) into a validated points table.
+
+    >>> import tempfile, pathlib
+    >>> log = pathlib.Path(tempfile.mkdtemp()) / "tiny.sbs"
+    >>> _ = log.write_text(
+    ...     "MSG,3,1,1,4CA2D6,1,2024/05/01,12:00:00.000,2024/05/01,12:00:00.000,,3000,,,51.5,-0.1,,,0,0,0,0\\n"
+    ...     "MSG,4,1,1,4CA2D6,1,2024/05/01,12:00:00.500,2024/05/01,12:00:00.500,,,140,90,,,-64,,0,0,0,0\\n")
+    >>> p = read_sbs(log).points
+    >>> p[["object_id", "lat", "lon", "altitude_ft", "speed_kt", "track_deg"]].values.tolist()
+    [['4ca2d6', 51.5, -0.1, 3000.0, 140.0, 90.0]]
+    """
+    return read_logs(path, settings=replace_settings(settings, fmt="sbs"))

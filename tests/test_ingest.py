@@ -1,0 +1,304 @@
+"""Ingest core: the registry, detection, SBS parsing and merging, and the bad-input corpus."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import flightpaths.ingest as ingest
+from flightpaths.errors import InputError, UnsupportedFormatError
+from flightpaths.ingest import FORMATS, IngestSettings, read_logs, read_sbs, register_format
+from flightpaths.ingest._core import Head, Source, detect_format, expand_paths
+from flightpaths.schema import POINT_COLUMNS
+
+CORPUS = Path(__file__).resolve().parent / "data" / "ingest"
+
+
+def test_public_api_is_explicit_and_sorted() -> None:
+    assert ingest.__all__ == sorted(ingest.__all__)
+    for name in ("FORMATS", "IngestReport", "IngestResult", "IngestSettings", "read_logs", "read_sbs"):
+        assert name in ingest.__all__
+
+
+def test_registry_refuses_duplicates_and_lists_names_for_unknown() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register_format("sbs", description="again", sniff=lambda head: False)(lambda s, st, l: iter(()))
+    with pytest.raises(UnsupportedFormatError, match="choose from auto, aircraft-json.*sbs.*traffic"):
+        IngestSettings(fmt="bogus")
+    assert {"sbs", "aircraft-json", "trace", "opensky", "fr24", "fr24-granular", "fr24-json", "traffic",
+            "csv", "balabit", "delbot"} <= set(FORMATS)
+
+
+def test_settings_reject_bad_values() -> None:
+    with pytest.raises(InputError, match="unknown time zone 'Mars/Olympus'"):
+        IngestSettings(tz="Mars/Olympus")
+    with pytest.raises(InputError, match="merge_tolerance_s"):
+        IngestSettings(merge_tolerance_s=0)
+
+
+def test_good_sbs_merges_velocity_callsign_and_squawk() -> None:
+    points = read_sbs(CORPUS / "good.sbs").points
+    assert list(points.columns[: len(POINT_COLUMNS)]) == list(POINT_COLUMNS)
+    got = points[["object_id", "lat", "lon", "altitude_ft", "speed_kt", "track_deg", "vrate_fpm", "callsign", "squawk", "source_line"]]
+    expected = [
+        # 3c6444: velocity at 02.3 is nearest to both positions (02.0, 04.0); squawk 7000 from MSG,6 at 02.1
+        ["3c6444", 48.1, 11.5, 12000.0, 250.0, 180.0, 0.0, None, "7000", 4],
+        ["3c6444", 48.099, 11.5, 12000.0, 250.0, 180.0, 0.0, None, "7000", 9],
+        # 4ca2d6: velocity at 01.4 (the one at 09.0 is 6 s away, beyond the 2 s tolerance)
+        ["4ca2d6", 51.5, -0.1, 3000.0, 140.0, 90.0, -64.0, "RYR1AB", None, 2],
+        ["4ca2d6", 51.501, -0.098, 3025.0, 140.0, 90.0, -64.0, "RYR1AB", None, 7],
+    ]
+    rows = [[None if v is pd.NA else v for v in row] for row in got.astype(object).values.tolist()]
+    assert rows == expected
+    assert str(points["time"].dtype) == "datetime64[ns, UTC]"
+    assert points["time"].iloc[2] == pd.Timestamp("2024-05-01 12:00:01", tz="UTC")
+
+
+def test_merge_tolerance_is_a_setting() -> None:
+    points = read_sbs(CORPUS / "good.sbs", settings=IngestSettings(merge_tolerance_s=0.1)).points
+    assert points["speed_kt"].isna().all()
+
+
+@pytest.mark.parametrize("name", ["good_crlf.sbs", "good.sbs.gz"])
+def test_crlf_and_gzip_read_the_same(name: str) -> None:
+    a = read_sbs(CORPUS / "good.sbs").points.drop(columns="source_file")
+    b = read_logs(CORPUS / name).points.drop(columns="source_file")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_tz_converts_receiver_local_time_to_utc() -> None:
+    points = read_sbs(CORPUS / "good.sbs", settings=IngestSettings(tz="Asia/Tokyo")).points
+    assert points["time"].min() == pd.Timestamp("2024-05-01 03:00:01", tz="UTC")
+
+
+def _sbs_lines(points: pd.DataFrame) -> str:
+    """A tiny SBS writer (as the simulator writes): MSG,3 position + MSG,4 velocity per point."""
+    out = []
+    for p in points.itertuples():
+        d, t = p.time.strftime("%Y/%m/%d"), p.time.strftime("%H:%M:%S.%f")[:-3]
+        head = f"MSG,{{}},1,1,{p.object_id.upper()},1,{d},{t},{d},{t}"
+        out.append(head.format(3) + f",{p.callsign},{p.altitude_ft:.0f},,,{p.lat:.6f},{p.lon:.6f},,,0,0,0,0\n")
+        out.append(head.format(4) + f",,,{p.speed_kt:.0f},{p.track_deg:.0f},,,{p.vrate_fpm:.0f},,0,0,0,0\n")
+    return "".join(out)
+
+
+def test_sbs_round_trip_gives_the_points_back(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    truth = pd.DataFrame({
+        "object_id": np.where(np.arange(n) % 2, "a1b2c3", "0d0e0f"),
+        "time": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(n) * 1.5, unit="s"),
+        "lat": np.round(rng.uniform(-60, 60, n), 6), "lon": np.round(rng.uniform(-179, 179, n), 6),
+        "altitude_ft": rng.integers(0, 40000, n).astype(float), "speed_kt": rng.integers(50, 500, n).astype(float),
+        "track_deg": rng.integers(0, 360, n).astype(float), "vrate_fpm": rng.integers(-2000, 2000, n).astype(float),
+        "callsign": np.where(np.arange(n) % 2, "ABC123", "XYZ9"),
+    })
+    log = tmp_path / "sim.sbs"
+    log.write_text(_sbs_lines(truth))
+    back = read_sbs(log).points
+    cols = ["object_id", "time", "lat", "lon", "altitude_ft", "speed_kt", "track_deg", "vrate_fpm", "callsign"]
+    expected = truth.sort_values(["object_id", "time"]).reset_index(drop=True)[cols]
+    got = back[cols].reset_index(drop=True)
+    assert got["object_id"].tolist() == expected["object_id"].tolist()
+    assert (got["time"].to_numpy() == expected["time"].to_numpy()).all()
+    for col in cols[2:8]:
+        np.testing.assert_array_equal(got[col].to_numpy(float), expected[col].to_numpy(float), err_msg=col)
+    assert got["callsign"].tolist() == expected["callsign"].tolist()
+
+
+def test_sbs_streaming_across_blocks_matches_one_block(tmp_path: Path) -> None:
+    """Positions near a block boundary still meet their velocity in the next block."""
+    from flightpaths.ingest import _core, sbs
+    from flightpaths.ingest._core import Ledger
+
+    text = (CORPUS / "good.sbs").read_text() * 1
+    log = tmp_path / "x.sbs"
+    log.write_text(text)
+    whole = pd.concat(list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger())))
+    original = _core.iter_blocks
+
+    def tiny_blocks(source, *, block_bytes=1 << 24, progress=False):  # type: ignore[no-untyped-def]
+        return original(source, block_bytes=150, progress=progress)
+
+    sbs.iter_blocks = tiny_blocks  # type: ignore[assignment]
+    try:
+        pieces = pd.concat(list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger())))
+    finally:
+        sbs.iter_blocks = original  # type: ignore[assignment]
+    key = ["object_id", "source_line"]
+    pd.testing.assert_frame_equal(whole.sort_values(key).reset_index(drop=True), pieces.sort_values(key).reset_index(drop=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# the bad-input corpus
+# ---------------------------------------------------------------------------------------------
+def test_truncated_and_wrong_width_lines_are_dropped_and_counted() -> None:
+    result = read_logs(CORPUS / "truncated.sbs")
+    assert len(result.points) == 2
+    assert result.report.dropped == {"wrong number of fields": 3}
+    assert "truncated.sbs:3: 15 fields, expected 22" in result.report.summary()
+    assert "truncated.sbs:5: 24 fields, expected 22" in result.report.summary()
+
+
+def test_junk_values_are_dropped_with_file_line_and_field() -> None:
+    result = read_logs(CORPUS / "junk.sbs")
+    assert result.points["source_line"].tolist() == [1, 6]
+    text = result.report.summary()
+    assert "junk.sbs:2: column 'lat': 'abc' is not a number" in text
+    assert "junk.sbs:3: column 'altitude': '12x' is not a number" in text
+    assert "junk.sbs:4: column 'hex_ident': 'zztop!' is not an ICAO hex address" in text
+    assert "junk.sbs:5: column 'time_generated'" in text
+
+
+def test_strict_stops_at_the_first_bad_row() -> None:
+    with pytest.raises(InputError) as info:
+        read_logs(CORPUS / "junk.sbs", settings=IngestSettings(strict=True))
+    assert str(info.value) == "junk.sbs, line 2, column 'lat': 'abc' is not a number" or info.value.line == 2
+    assert (Path(info.value.path).name, info.value.line, info.value.column) == ("junk.sbs", 2, "lat")
+
+
+def test_empty_file_is_a_clear_error_alone_and_a_counted_skip_among_others() -> None:
+    with pytest.raises(InputError, match="empty.sbs: empty file"):
+        read_logs(CORPUS / "empty.sbs")
+    result = read_logs([CORPUS / "empty.sbs", CORPUS / "good.sbs"])
+    assert len(result.points) == 4
+    assert result.report.files[str(CORPUS / "empty.sbs")] == "skipped: empty file"
+    assert "files skipped: empty file (1)" in result.report.summary()
+
+
+def test_corrupt_gzip_and_binary_junk_never_give_a_traceback() -> None:
+    with pytest.raises(InputError, match="corrupt gzip"):
+        read_logs(CORPUS / "corrupt.sbs.gz")
+    with pytest.raises(UnsupportedFormatError, match="binary data.*supported: aircraft-json"):
+        read_logs(CORPUS / "binary_junk.log")
+    result = read_logs([CORPUS / "corrupt.sbs.gz", CORPUS / "binary_junk.log", CORPUS / "good.sbs"])
+    assert len(result.points) == 4
+    assert sum(v.startswith("skipped") for v in result.report.files.values()) == 2
+
+
+def test_gzip_cut_short_keeps_rows_before_the_break() -> None:
+    result = read_logs(CORPUS / "cut_short.sbs.gz")
+    assert 1000 < len(result.points) < 3000
+    assert result.points["source_line"].is_monotonic_increasing
+    assert any("cut short" in k for k in result.report.notes)
+    with pytest.raises(InputError, match=r"cut_short.sbs.gz, line \d+.*(truncated|fields)"):
+        read_logs(CORPUS / "cut_short.sbs.gz", settings=IngestSettings(strict=True))
+
+
+def test_duplicates_impossible_coordinates_and_backwards_time() -> None:
+    dup = read_logs(CORPUS / "duplicates.sbs")
+    assert len(dup.points) == 2 and dup.report.dropped == {"duplicate row": 2}
+    bad = read_logs(CORPUS / "impossible.sbs")
+    assert bad.points["source_line"].tolist() == [3]
+    assert bad.report.dropped == {"impossible coordinates": 2, "position 0,0 (no fix)": 1}
+    assert "impossible.sbs:1: impossible coordinates lat=95.0, lon=-0.1" in bad.report.summary()
+    back = read_logs(CORPUS / "backwards.sbs")
+    assert back.points["lat"].tolist() == [51.51, 51.52, 51.53]
+    assert back.points["time"].is_monotonic_increasing
+    assert "time going backwards" in back.report.summary()
+    with pytest.raises(InputError, match="impossible.sbs, line 1.*impossible coordinates"):
+        read_logs(CORPUS / "impossible.sbs", settings=IngestSettings(strict=True))
+
+
+def test_hostile_callsign_is_kept_as_plain_text() -> None:
+    points = read_logs(CORPUS / "hostile_callsign.sbs").points
+    assert points["callsign"].tolist() == ["<script>alert(1)</script>../../etc"]
+
+
+def test_sbs_without_timestamps_is_explained_not_guessed() -> None:
+    result = read_logs(CORPUS / "no_timestamps.sbs")
+    assert len(result.points) == 0
+    assert result.report.dropped == {"no timestamp (SBS fields 7-10 empty)": 2}
+
+
+def test_non_msg_lines_are_ignored_not_errors() -> None:
+    result = read_logs(CORPUS / "other_lines.sbs", settings=IngestSettings(strict=True))
+    assert len(result.points) == 1
+    assert "SBS lines other than MSG" in result.report.summary()
+
+
+def test_wrong_column_counts_in_generic_csv() -> None:
+    settings = IngestSettings(columns={"id": "hex", "time": "when", "lat": "latitude", "lon": "longitude", "altitude": "alt"})
+    result = read_logs(CORPUS / "wrong_columns.csv", settings=settings)
+    assert result.points["source_line"].tolist() == [2, 5]
+    assert result.report.dropped == {"wrong number of fields": 2}
+    assert "wrong_columns.csv:3: 4 fields, expected 5" in result.report.summary()
+
+
+def test_detection_is_by_content_not_suffix(tmp_path: Path) -> None:
+    odd = tmp_path / "capture.json"  # an SBS log with a misleading suffix, gzipped without .gz
+    odd.write_bytes(gzip.compress((CORPUS / "good.sbs").read_bytes()))
+    assert detect_format(Source(odd)).name == "sbs"
+    assert len(read_logs(odd).points) == 4
+
+
+def test_unknown_text_format_lists_the_supported_ones(tmp_path: Path) -> None:
+    f = tmp_path / "notes.txt"
+    f.write_text("dear diary,\ntoday I saw a plane\n")
+    with pytest.raises(UnsupportedFormatError, match=r"unrecognised log format.*supported: .*sbs \(SBS-1"):
+        read_logs(f)
+
+
+def test_globs_and_directories_expand_in_natural_order(tmp_path: Path) -> None:
+    for i in (1, 2, 10):
+        (tmp_path / f"history_{i}.json").write_text("{}")
+    (tmp_path / ".hidden").write_text("x")
+    names = [p.name for p in expand_paths([tmp_path])]
+    assert names == ["history_1.json", "history_2.json", "history_10.json"]
+    assert [p.name for p in expand_paths([str(tmp_path / "history_1*.json")])] == ["history_1.json", "history_10.json"]
+    with pytest.raises(InputError, match="no file matches"):
+        expand_paths([str(tmp_path / "nothing*.sbs")])
+    with pytest.raises(InputError, match="no such file"):
+        expand_paths([tmp_path / "missing.sbs"])
+
+
+def test_head_binary_detection() -> None:
+    assert Head(Path("x"), b"\x00\x01\x02" * 100, False).is_binary
+    assert not Head(Path("x"), b"MSG,3,1,1\n", False).is_binary
+    assert not Head(Path("x"), "caf\u00e9 na\u00efve\n".encode(), False).is_binary
+
+
+def test_callsign_changes_carry_forward_in_time(tmp_path: Path) -> None:
+    def msg(t: int, tm: str, rest: str) -> str:
+        return f"MSG,{t},1,1,ABCDEF,1,2024/05/01,{tm},2024/05/01,{tm},{rest}\n"
+
+    log = tmp_path / "change.sbs"
+    log.write_text(
+        msg(3, "10:00:00.000", ",1000,,,10.0,20.0,,,0,0,0,0")  # before any callsign: the first one seen
+        + msg(1, "10:00:01.000", "AAA1,,,,,,,,0,0,0,0")
+        + msg(3, "10:00:02.000", ",1000,,,10.1,20.0,,,0,0,0,0")
+        + msg(1, "10:00:03.000", "BBB2,,,,,,,,0,0,0,0")
+        + msg(3, "10:00:04.000", ",1000,,,10.2,20.0,,,0,0,0,0")
+    )
+    assert read_sbs(log).points["callsign"].tolist() == ["AAA1", "AAA1", "BBB2"]
+
+
+def test_control_characters_are_removed_from_text(tmp_path: Path) -> None:
+    log = tmp_path / "ctl.sbs"
+    log.write_bytes(b"MSG,1,1,1,ABCDEF,1,2024/05/01,10:00:00.000,2024/05/01,10:00:00.000,EVIL\x1b[31m\x07,,,,,,,,0,0,0,0\n"
+                    b"MSG,3,1,1,ABCDEF,1,2024/05/01,10:00:01.000,2024/05/01,10:00:01.000,,1000,,,10.0,20.0,,,0,0,0,0\n")
+    assert read_sbs(log).points["callsign"].tolist() == ["EVIL[31m"]
+
+
+def test_a_file_that_breaks_its_reader_is_skipped_with_a_message(tmp_path: Path) -> None:
+    bad = tmp_path / "trace_full_x.json"
+    bad.write_text('{"icao": "abc123", "timestamp": 1, "trace": 5}')  # trace is not a list
+    good = CORPUS / "good.sbs"
+    result = read_logs([bad, good])
+    assert len(result.points) == 4
+    assert result.report.files[str(bad)].startswith("skipped:")
+    with pytest.raises(InputError, match="trace_full_x.json"):
+        read_logs([bad, good], settings=IngestSettings(strict=True))
+
+
+def test_zero_address_positions_are_dropped_and_counted(tmp_path: Path) -> None:
+    log = tmp_path / "zero.sbs"
+    log.write_text("MSG,3,1,1,000000,1,2024/05/01,10:00:01.000,2024/05/01,10:00:01.000,,1000,,,10.0,20.0,,,0,0,0,0\n"
+                   "MSG,3,1,1,ABCDEF,1,2024/05/01,10:00:01.000,2024/05/01,10:00:01.000,,1000,,,10.0,20.0,,,0,0,0,0\n")
+    result = read_sbs(log)
+    assert result.points["object_id"].tolist() == ["abcdef"]
+    assert result.report.dropped == {"address 000000 (no ICAO address)": 1}
