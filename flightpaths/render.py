@@ -1,0 +1,366 @@
+"""Render stage: windows table -> images, with a manifest and the render config.
+
+The drawing itself is :mod:`rasterize` (pure numpy, knows nothing about aircraft). This
+module maps the windows table (see :mod:`flightpaths.tracks`) onto it:
+
+- ``px``, ``py`` (local metres, or screen pixels with y down when ``units == "px"``),
+- ``pt`` (seconds since window start, for gaps and the ``time``/``progress`` colours),
+- ``pspeed``, ``palt``, ``pturn``, ``pcumturn`` -> the ``speed``, ``altitude``, ``turn``,
+  ``cumturn`` colour variables; ``window_s`` -> the length that ``progress`` divides by,
+- ``ev_x``, ``ev_y``, ``ev_kind`` -> event discs (mouse clicks, coloured by button).
+
+A window whose arrays are unusable (lengths that disagree, text in a number array) is not
+drawn: its manifest row says ``skipped: <reason>`` and the other windows are drawn as usual.
+
+Two entry points: :func:`images_from_windows` returns an ``(N, H, W, C)`` uint8 array for
+training and scoring in memory; :func:`render_windows` writes ``images/{window_id}.png``,
+``manifest.csv`` and ``render_config.json`` into a folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rasterize import RenderConfig, TrackBatch, draw_batch, encode_png
+
+from .errors import InputError
+from .fileio import OutputExistsError, atomic_write_text, check_output, safe_name
+from .tracks import ARRAY_COLUMNS
+
+__all__ = [
+    "MANIFEST_COLUMNS",
+    "VALUE_COLUMNS",
+    "config_from_options",
+    "images_from_windows",
+    "load_render_config",
+    "render_windows",
+    "windows_to_batch",
+]
+
+log = logging.getLogger(__name__)
+
+#: The manifest's first columns (then every scalar column of the windows table, then how it was drawn).
+MANIFEST_COLUMNS = (
+    "image",
+    "window_id",
+    "object_id",
+    "callsign",
+    "start",
+    "end",
+    "source_file",
+    "line_first",
+    "line_last",
+    "status",
+)
+#: Windows-table array column -> rasterize colour variable.
+VALUE_COLUMNS = {"pspeed": "speed", "palt": "altitude", "pturn": "turn", "pcumturn": "cumturn"}
+_RENDER_COLUMNS = ("frame", "units_per_pixel")
+_EMPTY = np.zeros(0)
+
+
+class _BadRow(Exception):
+    pass
+
+
+def _as_array(value: object, column: str, *, text: bool = False) -> np.ndarray:
+    """One cell of an array column as a 1-D array (None/NA -> empty)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return np.zeros(0, dtype=object if text else np.float64)
+    try:
+        arr = np.asarray(value, dtype=object if text else np.float64)
+    except (TypeError, ValueError):
+        raise _BadRow(f"column {column!r} holds values that are not numbers") from None
+    if arr.ndim != 1:
+        raise _BadRow(f"column {column!r} is not a flat list (shape {arr.shape})")
+    return arr
+
+
+def _row_arrays(row: dict[str, object], names: Sequence[str]) -> dict[str, np.ndarray]:
+    out = {"px": _as_array(row["px"], "px"), "py": _as_array(row["py"], "py")}
+    n = len(out["px"])
+    if len(out["py"]) != n:
+        raise _BadRow(f"px has {n} values but py has {len(out['py'])}")
+    for name in names:
+        arr = _as_array(row.get(name), name)
+        if len(arr) == 0 and n:
+            arr = np.full(n, np.nan)  # a missing channel is drawn at its floor
+        if len(arr) != n:
+            raise _BadRow(f"{name} has {len(arr)} values for {n} points")
+        out[name] = arr
+    ex, ey = _as_array(row.get("ev_x"), "ev_x"), _as_array(row.get("ev_y"), "ev_y")
+    ek = _as_array(row.get("ev_kind"), "ev_kind", text=True)
+    if not (len(ex) == len(ey) == len(ek)):
+        raise _BadRow(f"ev_x, ev_y and ev_kind have {len(ex)}, {len(ey)} and {len(ek)} values")
+    out.update(ev_x=ex, ev_y=ey, ev_kind=ek)
+    return out
+
+
+def windows_to_batch(windows: pd.DataFrame) -> TrackBatch:
+    """Pack a windows table into a :class:`rasterize.TrackBatch` (bad rows marked skipped).
+
+    >>> w = pd.DataFrame({"window_id": ["a"], "px": [np.array([0.0, 100.0])], "py": [np.array([0.0, 50.0])]})
+    >>> b = windows_to_batch(w)
+    >>> b.n, b.x.tolist(), b.skip
+    (1, [0.0, 100.0], [''])
+    """
+    missing = [c for c in ("px", "py") if c not in windows.columns]
+    if missing:
+        raise InputError(f"not a windows table: missing column(s) {', '.join(missing)}")
+    names = ["pt", *VALUE_COLUMNS]
+    cols = [c for c in ("px", "py", *names, "ev_x", "ev_y", "ev_kind") if c in windows.columns]
+    records = windows[cols].to_dict("records")
+    units = windows["units"].astype(object).to_numpy() if "units" in windows.columns else np.full(len(windows), "m", object)
+    window_s = pd.to_numeric(windows["window_s"], errors="coerce").to_numpy(float) if "window_s" in windows.columns else np.full(len(windows), np.nan)
+    rows: list[dict[str, np.ndarray]] = []
+    skip: list[str] = []
+    for i, rec in enumerate(records):
+        reason = ""
+        if units[i] not in ("m", "px"):
+            reason = f"skipped: units {units[i]!r} is neither 'm' nor 'px'"
+            units[i] = "m"
+        try:
+            arrays = _row_arrays(rec, names)
+        except _BadRow as exc:
+            reason, arrays = f"skipped: {exc}", {}
+        if reason:
+            arrays = {k: _EMPTY for k in ("px", "py", *names, "ev_x", "ev_y")}
+            arrays["ev_kind"] = np.zeros(0, object)
+        rows.append(arrays)
+        skip.append(reason)
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([r[name] for r in rows]) if rows else np.zeros(0, object if name == "ev_kind" else float)
+
+    counts = np.array([len(r["px"]) for r in rows], np.int64)
+    ev_counts = np.array([len(r["ev_x"]) for r in rows], np.int64)
+    return TrackBatch(
+        x=cat("px"),
+        y=cat("py"),
+        offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        t=cat("pt"),
+        values={var: cat(col) for col, var in VALUE_COLUMNS.items()},
+        ev_x=cat("ev_x"),
+        ev_y=cat("ev_y"),
+        ev_kind=cat("ev_kind").astype(object),
+        ev_offsets=np.concatenate([[0], np.cumsum(ev_counts)]).astype(np.int64),
+        units=units,
+        y_down=units == "px",
+        window_s=window_s,
+        skip=skip,
+    )
+
+
+def _chunks(n: int, workers: int, per_task: int = 512) -> list[tuple[int, int]]:
+    size = max(1, min(per_task, -(-n // max(1, workers))))
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _draw_part(batch: TrackBatch, config_json: str) -> tuple[np.ndarray, list[tuple[str, str, float]]]:
+    images, infos = draw_batch(batch, RenderConfig.from_json(config_json))
+    return images, [(i.status, i.frame, i.units_per_pixel) for i in infos]
+
+
+def _write_part(batch: TrackBatch, config_json: str, paths: list[str | None]) -> list[tuple[str, str, float]]:
+    images, infos = _draw_part(batch, config_json)
+    for img, path, info in zip(images, paths, infos):
+        if path is not None and info[0] == "ok":
+            tmp = f"{path}.tmp{os.getpid()}"
+            with open(tmp, "wb") as fh:
+                fh.write(encode_png(img))
+            os.replace(tmp, path)
+    return infos
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # spawn: safe beside the threads pyarrow and torch start in the parent process
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+
+
+def _run(
+    batch: TrackBatch,
+    config: RenderConfig,
+    workers: int,
+    paths: list[str | None] | None,
+    progress: Callable[[int], None] | None,
+) -> tuple[np.ndarray | None, list[tuple[str, str, float]]]:
+    """Draw (and write, when *paths*) every track, in *workers* processes."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    text = config.to_json()
+    parts = _chunks(batch.n, workers)
+    images = None if paths is not None else np.empty((batch.n, config.size, config.size, config.n_channels), np.uint8)
+    infos: list[tuple[str, str, float]] = []
+
+    def collect(s: int, e: int, result: object) -> None:
+        if paths is None:
+            imgs, part = result  # type: ignore[misc]
+            images[s:e] = imgs  # type: ignore[index]
+        else:
+            part = result
+        infos.extend(part)  # type: ignore[arg-type]
+        if progress is not None:
+            progress(e - s)
+
+    if workers == 1 or len(parts) == 1:
+        for s, e in parts:
+            sub = batch.slice(s, e)
+            collect(s, e, _draw_part(sub, text) if paths is None else _write_part(sub, text, paths[s:e]))
+    else:
+        with _pool(workers) as pool:
+            futures = [
+                pool.submit(_draw_part, batch.slice(s, e), text) if paths is None else pool.submit(_write_part, batch.slice(s, e), text, paths[s:e])
+                for s, e in parts
+            ]
+            for (s, e), fut in zip(parts, futures):
+                collect(s, e, fut.result())
+    return images, infos
+
+
+def images_from_windows(
+    windows: pd.DataFrame, config: RenderConfig | None = None, *, workers: int = 1
+) -> tuple[np.ndarray, list[str]]:
+    """Draw every window in memory: ``(N, H, W, C)`` uint8 images and a status per window.
+
+    Skipped windows (status ``"skipped: ..."``) are background-only images, so rows stay
+    aligned with *windows*.
+
+    >>> w = pd.DataFrame({"window_id": ["a", "b"], "px": [np.array([0.0, 900.0]), np.array([])],
+    ...                   "py": [np.array([0.0, 300.0]), np.array([])]})
+    >>> imgs, status = images_from_windows(w)
+    >>> imgs.shape, status
+    ((2, 128, 128, 3), ['ok', 'skipped: empty window (no points)'])
+    """
+    cfg = config or RenderConfig()
+    images, infos = _run(windows_to_batch(windows), cfg, workers, None, None)
+    if images is None:  # pragma: no cover - _run always returns images when given no paths
+        raise RuntimeError("internal error: no images drawn")
+    return images, [i[0] for i in infos]
+
+
+def _image_names(windows: pd.DataFrame) -> tuple[list[str | None], list[str]]:
+    """File names per window (None where unusable) and a skip reason for those."""
+    ids = windows["window_id"].astype(object).tolist() if "window_id" in windows.columns else [None] * len(windows)
+    names: list[str | None] = []
+    reasons: list[str] = []
+    seen: set[str] = set()
+    for wid in ids:
+        name, reason = None, ""
+        if wid is None or (isinstance(wid, float) and wid != wid) or wid is pd.NA:
+            reason = "skipped: no window_id"
+        else:
+            try:
+                name = safe_name(str(wid), what="window_id") + ".png"
+            except InputError as exc:
+                reason = f"skipped: {exc}"
+            if name is not None and name in seen:
+                name, reason = None, f"skipped: duplicate window_id {wid!r}"
+        if name is not None:
+            seen.add(name)
+        names.append(name)
+        reasons.append(reason)
+    return names, reasons
+
+
+def _check_outputs(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file; the output must be a folder", path=out)
+    check_output(out / "manifest.csv", overwrite=overwrite)
+    check_output(out / "render_config.json", overwrite=overwrite)
+    images = out / "images"
+    if images.is_dir() and any(images.glob("*.png")) and not overwrite:
+        raise OutputExistsError(f"{images} already holds images; pass --overwrite to replace them")
+
+
+def render_windows(
+    windows: pd.DataFrame,
+    out_dir: str | Path,
+    config: RenderConfig | None = None,
+    *,
+    workers: int = 1,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Draw every window to ``out_dir/images/{window_id}.png``; write the manifest and config.
+
+    Returns the manifest (also written as ``out_dir/manifest.csv``): ``image`` (path relative
+    to *out_dir*, empty when skipped), the provenance columns of :data:`MANIFEST_COLUMNS`,
+    every other scalar column of *windows* (the figures), and ``frame``/``units_per_pixel``.
+    Refuses to replace an earlier render unless *overwrite*.
+    """
+    cfg = config or RenderConfig()
+    out = Path(out_dir)
+    _check_outputs(out, overwrite)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    batch = windows_to_batch(windows)
+    names, reasons = _image_names(windows)
+    for i, reason in enumerate(reasons):
+        if reason and not batch.skip[i]:
+            batch.skip[i] = reason
+    paths = [None if n is None else str(out / "images" / n) for n in names]
+    _, infos = _run(batch, cfg, workers, paths, progress)
+    manifest = _manifest(windows, names, infos)
+    atomic_write_text(out / "render_config.json", cfg.to_json())
+    atomic_write_text(out / "manifest.csv", manifest.to_csv(index=False))
+    stale = {p.name for p in (out / "images").glob("*.png")} - {n for n in names if n is not None}
+    if stale:
+        log.warning("%s holds %d older images not in this manifest (left as they were)", out / "images", len(stale))
+    n_ok = int((manifest["status"] == "ok").sum())
+    log.info("rendered %d of %d windows to %s (%d skipped)", n_ok, len(manifest), out / "images", len(manifest) - n_ok)
+    return manifest
+
+
+def _manifest(windows: pd.DataFrame, names: list[str | None], infos: list[tuple[str, str, float]]) -> pd.DataFrame:
+    status = [i[0] for i in infos]
+    scalars = [c for c in windows.columns if c not in ARRAY_COLUMNS and c not in MANIFEST_COLUMNS and c not in _RENDER_COLUMNS]
+    data: dict[str, object] = {
+        "image": [f"images/{n}" if n is not None and s == "ok" else "" for n, s in zip(names, status)],
+    }
+    for col in MANIFEST_COLUMNS[1:-1]:
+        data[col] = windows[col].to_numpy() if col in windows.columns else pd.array([pd.NA] * len(windows))
+    data["status"] = status
+    for col in scalars:
+        data[col] = windows[col].to_numpy()
+    data["frame"] = [i[1] for i in infos]
+    data["units_per_pixel"] = [i[2] if s == "ok" else np.nan for i, s in zip(infos, status)]
+    return pd.DataFrame(data, index=pd.RangeIndex(len(windows)))
+
+
+def load_render_config(path: str | Path) -> RenderConfig:
+    """Read a ``render_config.json`` (InputError naming the file on any problem)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file ({exc.reason})", path=p) from None
+    try:
+        return RenderConfig.from_json(text)
+    except (ValueError, TypeError) as exc:
+        raise InputError(str(exc), path=p) from None
+
+
+def config_from_options(
+    base: RenderConfig | None = None,
+    *,
+    size: int | None = None,
+    color_by: Sequence[str] | None = None,
+    frame: str | None = None,
+) -> RenderConfig:
+    """*base* (default: the recommended config) with the options that are not None applied.
+
+    >>> cfg = config_from_options(size=64, color_by=["speed", "time"], frame="scale")
+    >>> cfg.size, [c.var for c in cfg.channels], cfg.frame
+    (64, ['speed', 'time'], 'scale')
+    """
+    cfg = base or RenderConfig()
+    if color_by is not None:
+        cfg = cfg.with_color_by(list(color_by))
+    changes = {k: v for k, v in {"size": size, "frame": frame}.items() if v is not None}
+    return cfg.replace(**changes) if changes else cfg

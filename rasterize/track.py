@@ -1,0 +1,205 @@
+"""Input containers: one :class:`Track`, or many packed flat as a :class:`TrackBatch`.
+
+A batch holds all points of all tracks in flat arrays plus ``offsets`` (the first point of
+each track, like ``shapely.linestrings(coords, indices=...)``), so the renderer works on
+thousands of tracks in a few numpy calls. Pieces within a track are separated by
+``new_piece`` flags (or by a NaN coordinate); pieces and tracks are never joined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Track", "TrackBatch", "UNITS"]
+
+#: Coordinate units a track may be in: metres (geo, y north) or screen pixels (y down).
+UNITS = ("m", "px")
+
+_EMPTY = np.zeros(0)
+
+
+def _f64(a: object, name: str) -> np.ndarray:
+    arr = np.asarray(a if a is not None else _EMPTY, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    return arr
+
+
+@dataclass(frozen=True)
+class Track:
+    """One track (or window) to draw.
+
+    ``x``, ``y``: coordinates in ``units`` (NaN or inf: a break, that point is not drawn).
+    ``t``: seconds since window start (for gaps, ``time`` and ``progress`` colours).
+    ``values``: per-point arrays by variable name (``speed``, ``altitude``, ``turn``,
+    ``cumturn``) for the colour channels. ``breaks``: indices of points that start a new
+    piece. ``events_*``: discs (mouse clicks) with a kind naming their colour.
+    ``window_s``: window length for ``progress`` (default: the track's time span).
+
+    >>> Track([0, 1, 2], [0, 0, 1]).n_points
+    3
+    """
+
+    x: Sequence[float] | np.ndarray
+    y: Sequence[float] | np.ndarray
+    t: Sequence[float] | np.ndarray | None = None
+    values: Mapping[str, Sequence[float] | np.ndarray] = field(default_factory=dict)
+    breaks: Sequence[int] | np.ndarray | None = None
+    events_x: Sequence[float] | np.ndarray | None = None
+    events_y: Sequence[float] | np.ndarray | None = None
+    events_kind: Sequence[str] | np.ndarray | None = None
+    units: str = "m"
+    y_down: bool = False
+    window_s: float | None = None
+
+    @property
+    def n_points(self) -> int:
+        """Number of points (finite or not)."""
+        return len(np.asarray(self.x))
+
+
+@dataclass
+class TrackBatch:
+    """Many tracks packed into flat arrays (build with :meth:`from_tracks` or directly).
+
+    ``offsets`` has ``n + 1`` entries: track ``i`` owns points ``offsets[i]:offsets[i+1]``
+    (and events ``ev_offsets[i]:ev_offsets[i+1]``). ``skip`` holds a reason per track that
+    must not be drawn ("" to draw it).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    offsets: np.ndarray
+    t: np.ndarray | None = None
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    new_piece: np.ndarray | None = None
+    ev_x: np.ndarray = field(default_factory=lambda: _EMPTY)
+    ev_y: np.ndarray = field(default_factory=lambda: _EMPTY)
+    ev_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    ev_offsets: np.ndarray | None = None
+    units: np.ndarray | None = None
+    y_down: np.ndarray | None = None
+    window_s: np.ndarray | None = None
+    skip: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.x = _f64(self.x, "x")
+        self.y = _f64(self.y, "y")
+        self.offsets = np.asarray(self.offsets, dtype=np.int64)
+        n, p = len(self.offsets) - 1, len(self.x)
+        if n < 0 or self.offsets[0] != 0 or self.offsets[-1] != p or np.any(np.diff(self.offsets) < 0):
+            raise ValueError("offsets must start at 0, never decrease and end at the number of points")
+        if len(self.y) != p:
+            raise ValueError(f"x has {p} values but y has {len(self.y)}")
+        self.t = None if self.t is None else _f64(self.t, "t")
+        for name, arr in [("t", self.t), *self.values.items()]:
+            if arr is not None and len(arr) != p:
+                raise ValueError(f"{name} has {len(arr)} values for {p} points")
+        self.values = {k: _f64(v, k) for k, v in self.values.items()}
+        self.new_piece = np.zeros(p, bool) if self.new_piece is None else np.asarray(self.new_piece, bool)
+        self.ev_x, self.ev_y = _f64(self.ev_x, "ev_x"), _f64(self.ev_y, "ev_y")
+        self.ev_kind = np.asarray(self.ev_kind, dtype=object)
+        if self.ev_offsets is None:
+            self.ev_offsets = np.zeros(n + 1, np.int64)
+        self.ev_offsets = np.asarray(self.ev_offsets, dtype=np.int64)
+        if not (len(self.ev_x) == len(self.ev_y) == len(self.ev_kind) == self.ev_offsets[-1]) or len(self.ev_offsets) != n + 1:
+            raise ValueError("ev_x, ev_y, ev_kind and ev_offsets disagree in length")
+        self.units = np.full(n, "m", dtype=object) if self.units is None else np.asarray(self.units, dtype=object)
+        bad = sorted({str(u) for u in self.units} - set(UNITS))
+        if bad:
+            raise ValueError(f"units {', '.join(map(repr, bad))} unknown; choose from {', '.join(UNITS)}")
+        self.y_down = np.zeros(n, bool) if self.y_down is None else np.asarray(self.y_down, bool)
+        self.window_s = np.full(n, np.nan) if self.window_s is None else _f64(self.window_s, "window_s")
+        self.skip = [""] * n if self.skip is None else list(self.skip)
+
+    @property
+    def n(self) -> int:
+        """Number of tracks."""
+        return len(self.offsets) - 1
+
+    def slice(self, start: int, stop: int) -> TrackBatch:
+        """Tracks ``start:stop`` as a new batch (views, no copies of the point arrays).
+
+        >>> b = TrackBatch.from_tracks([Track([0, 1], [0, 1]), Track([5], [5])]).slice(1, 2)
+        >>> b.x.tolist(), b.offsets.tolist()
+        ([5.0], [0, 1])
+        """
+        p0, p1 = int(self.offsets[start]), int(self.offsets[stop])
+        e0, e1 = int(self.ev_offsets[start]), int(self.ev_offsets[stop])
+        return TrackBatch(
+            x=self.x[p0:p1],
+            y=self.y[p0:p1],
+            offsets=self.offsets[start : stop + 1] - p0,
+            t=None if self.t is None else self.t[p0:p1],
+            values={k: v[p0:p1] for k, v in self.values.items()},
+            new_piece=self.new_piece[p0:p1],
+            ev_x=self.ev_x[e0:e1],
+            ev_y=self.ev_y[e0:e1],
+            ev_kind=self.ev_kind[e0:e1],
+            ev_offsets=self.ev_offsets[start : stop + 1] - e0,
+            units=self.units[start:stop],
+            y_down=self.y_down[start:stop],
+            window_s=self.window_s[start:stop],
+            skip=self.skip[start:stop],
+        )
+
+    @classmethod
+    def from_tracks(cls, tracks: Sequence[Track]) -> TrackBatch:
+        """Pack *tracks* (values missing from a track become NaN: drawn at the channel floor).
+
+        >>> b = TrackBatch.from_tracks([Track([0, 1], [0, 1]), Track([5], [5])])
+        >>> b.offsets.tolist(), b.n
+        ([0, 2, 3], 2)
+        """
+        xs, ys, ts, pieces, evx, evy, evk = [], [], [], [], [], [], []
+        counts, ev_counts, skip = [], [], []
+        keys = sorted({k for tr in tracks for k in tr.values})
+        vals: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+        for i, tr in enumerate(tracks):
+            x, y = _f64(tr.x, f"track {i} x"), _f64(tr.y, f"track {i} y")
+            p = len(x)
+            reason = "" if len(y) == p else f"skipped: x has {p} values but y has {len(y)}"
+            t = np.full(p, np.nan) if tr.t is None else _f64(tr.t, f"track {i} t")
+            arrays = {k: _f64(tr.values[k], f"track {i} {k}") if k in tr.values else np.full(p, np.nan) for k in keys}
+            for name, arr in [("t", t), *arrays.items()]:
+                if len(arr) != p and not reason:
+                    reason = f"skipped: {name} has {len(arr)} values for {p} points"
+            if reason:
+                p, x, y, t = 0, _EMPTY, _EMPTY, _EMPTY
+                arrays = {k: _EMPTY for k in keys}
+            np_ = np.zeros(p, bool)
+            if tr.breaks is not None and p:
+                b = np.asarray(tr.breaks, dtype=np.int64)
+                np_[b[(b >= 0) & (b < p)]] = True
+            ex, ey = _f64(tr.events_x, f"track {i} events_x"), _f64(tr.events_y, f"track {i} events_y")
+            ek = np.asarray(tr.events_kind if tr.events_kind is not None else [""] * len(ex), dtype=object)
+            if not (len(ex) == len(ey) == len(ek)):
+                ex, ey, ek = _EMPTY, _EMPTY, np.zeros(0, dtype=object)
+                reason = reason or "skipped: events_x, events_y and events_kind differ in length"
+            xs.append(x), ys.append(y), ts.append(t), pieces.append(np_)
+            evx.append(ex), evy.append(ey), evk.append(ek)
+            for k in keys:
+                vals[k].append(arrays[k])
+            counts.append(p), ev_counts.append(len(ex)), skip.append(reason)
+        def cat(parts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(parts) if parts else _EMPTY
+
+        return cls(
+            x=cat(xs),
+            y=cat(ys),
+            offsets=np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]),
+            t=cat(ts),
+            values={k: cat(v) for k, v in vals.items()},
+            new_piece=cat(pieces).astype(bool),
+            ev_x=cat(evx),
+            ev_y=cat(evy),
+            ev_kind=np.concatenate(evk) if evk else np.zeros(0, dtype=object),
+            ev_offsets=np.concatenate([[0], np.cumsum(ev_counts, dtype=np.int64)]),
+            units=np.array([tr.units for tr in tracks], dtype=object),
+            y_down=np.array([tr.y_down for tr in tracks], dtype=bool),
+            window_s=np.array([np.nan if tr.window_s is None else tr.window_s for tr in tracks], dtype=np.float64),
+            skip=skip,
+        )
