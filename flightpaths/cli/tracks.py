@@ -1,0 +1,60 @@
+"""``flightpaths tracks``: cut points into tracks and overlapping windows with their figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import InputError
+from ..fileio import check_output
+from ..settings import resolve, write_settings
+from ..tracks import WINDOW_OUTPUT_SUFFIXES, TrackSettings, WindowSettings, load_points, save_windows, windows_with_report
+from .options import DURATION
+
+__all__ = ["command"]
+
+
+def _durations(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[float, ...] | None:
+    """Several durations, from repeated options and/or comma-separated lists."""
+    parts = [p for v in values for p in str(v).split(",") if p.strip()]
+    return tuple(DURATION.convert(p, param, ctx) for p in parts) or None
+
+
+@click.command("tracks")
+@click.argument("points", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Windows file by suffix: .parquet (full table with per-point arrays), .gpkg or .geojson (LineStrings).")
+@click.option("--gap", type=DURATION, default=None, help="A silence longer than this starts a new track (default: 10min).")
+@click.option("--window", multiple=True, callback=_durations,
+              help="Window length; repeat or comma-separate for several, e.g. --window 5min,10min,20min (default: 5min).")
+@click.option("--step", multiple=True, callback=_durations,
+              help="Step between window starts: one for all lengths or one per length (default: half of each length).")
+@click.option("--min-points", type=click.IntRange(1), default=None, help="Drop windows with fewer points (default: 3).")
+@click.option("--projection", type=click.Choice(["local", "pyproj"]), default=None,
+              help="Local AEQD projection: vectorized 'local' or exact 'pyproj' per window (slow) (default: local).")
+@click.option("--overwrite", is_flag=True, default=False, help="Replace outputs that already exist (default: refuse).")
+def command(points: tuple[str, ...], output: Path, gap: float | None, window: tuple[float, ...] | None,
+            step: tuple[float, ...] | None, min_points: int | None, projection: str | None, overwrite: bool) -> None:
+    """Read POINTS (a points .parquet from `flightpaths ingest`, or any log ingest reads), clean them,
+    split them into tracks and cut overlapping windows. Prints what was removed and why;
+    writes OUTPUT and OUTPUT.settings.json beside it."""
+    if output.suffix.lower() not in WINDOW_OUTPUT_SUFFIXES:
+        raise click.BadParameter(f"{output.name!r} must end in one of {', '.join(WINDOW_OUTPUT_SUFFIXES)}", param_hint="'-o/--output'")
+    if step and window and len(step) not in (1, len(window)):
+        raise click.BadParameter(f"{len(step)} steps for {len(window)} window lengths; give one step or one per length",
+                                 param_hint="'--step'")
+    try:
+        track_settings = resolve(TrackSettings, gap_s=gap)
+        window_settings = resolve(WindowSettings, window_s=window, step_s=step, min_points=min_points, projection=projection)
+    except InputError as exc:
+        raise click.BadParameter(exc.message, param_hint="'--window/--step'") from exc
+    meta = output.with_name(output.name + ".settings.json")
+    check_output(output, overwrite=overwrite)
+    check_output(meta, overwrite=overwrite)
+    table = load_points(points)
+    windows, report = windows_with_report(table, window_settings, tracks=track_settings)
+    click.echo(report.summary(), err=True)
+    save_windows(windows, output, settings={"tracks": track_settings, "windows": window_settings})
+    write_settings(meta, tracks=track_settings, windows=window_settings, inputs=list(points), report=report.as_dict())
+    click.echo(f"wrote {len(windows)} window(s) to {output}")
