@@ -13,7 +13,10 @@ squawk (``MSG,5``/``6``) carry forward per aircraft. Times are the generated dat
 session/aircraft ids of some feeders are handled. Files without any timestamps cannot give
 tracks: their rows are dropped and counted as "no timestamp".
 
-Parsing is vectorized with pyarrow on 16 MiB blocks, so memory stays flat as the log grows.
+Logs are read in 16 MiB blocks, so memory stays flat as the log grows. Each block is parsed
+by a compiled one-pass scanner (:mod:`._sbs_scan`, numba; the two halves of a block on two
+threads) or, without numba, by pyarrow's CSV parser; any block with a line either of them
+would not take goes to a robust, vectorized pyarrow path that names every bad line.
 """
 
 from __future__ import annotations
@@ -406,6 +409,113 @@ def _parse_block_fast(block: bytes, first_line: int, source: Source, ledger: Led
     return out
 
 
+
+def _scanner() -> Any:
+    """The compiled scanner module, or None where numba is not installed (then pyarrow parses)."""
+    global _SCAN
+    if _SCAN is False:
+        from . import _sbs_scan
+
+        _SCAN = _sbs_scan if _sbs_scan.COMPILED else None
+    return _SCAN
+
+
+_SCAN: Any = False
+
+
+def _texts(buf: np.ndarray, scan: Any, s: np.ndarray, e: np.ndarray) -> np.ndarray | None:
+    """Cleaned strings ``buf[s:e]`` as an object array ("" for empty); None if not UTF-8."""
+    out = np.full(len(s), "", dtype=object)
+    some = e > s
+    if some.any():
+        data, offsets = scan.gather(buf, s[some], e[some])
+        arr = pa.StringArray.from_buffers(int(some.sum()), pa.py_buffer(offsets), pa.py_buffer(data))
+        try:
+            arr.validate(full=True)
+        except pa.ArrowInvalid:
+            return None
+        out[some] = np.asarray(_clean(arr).to_numpy(zero_copy_only=False), dtype=object)
+    return out
+
+
+_POOL: Any = None
+
+
+def _scan_parallel(scan: Any, buf: np.ndarray) -> tuple | None:
+    """:func:`_sbs_scan.scan_block` on the two halves of a large block at once (the scanner
+    releases the GIL); the halves' results are joined as if scanned in one go."""
+    global _POOL
+    cut = 0
+    if len(buf) >= _PARALLEL_MIN_BYTES:
+        found = np.flatnonzero(buf[len(buf) // 2:len(buf) // 2 + (1 << 16)] == 10)
+        if len(found):
+            cut = len(buf) // 2 + int(found[0]) + 1
+    if not cut or cut == len(buf):
+        ok, _n, *rest = scan.scan_block(buf, scan.POW10)
+        return tuple(rest) if ok else None
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sbs-scan")
+    second = _POOL.submit(scan.scan_block, buf[cut:], scan.POW10)
+    first = scan.scan_block(buf[:cut], scan.POW10)
+    a, b = first, second.result()
+    if not (a[0] and b[0]):
+        return None
+    n1 = a[1]
+    return (a[2] + b[2], np.concatenate([a[3], b[3] + n1]), *(np.concatenate([x, y]) for x, y in zip(a[4:7], b[4:7])),
+            np.concatenate([a[7], b[7]], axis=1), np.concatenate([a[8], b[8]]), np.concatenate([a[9], b[9] + cut], axis=1))
+
+
+_PARALLEL_MIN_BYTES: Final = 1 << 22
+
+
+def _parse_block_scan(block: bytes, first_line: int, source: Source, ledger: Ledger) -> _Parsed | None:
+    """The common case with the compiled scanner: same lines accepted, same results as
+    :func:`_parse_block_fast`; None -> the robust path."""
+    scan = _scanner()
+    if scan is None:
+        return _parse_block_fast(block, first_line, source, ledger)
+    buf = np.frombuffer(block, dtype=np.uint8)
+    scanned = _scan_parallel(scan, buf)
+    if scanned is None:
+        return None
+    ignored, rows, kind, codes, t, num, ground, text = scanned
+    if not len(rows):
+        ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", ignored)
+        return _Parsed()
+    lines = first_line + rows
+    is_pos = (kind == 3) | (kind == 2)
+    is_vel = (kind == 4) | (kind == 2)
+    name = source.name
+    zero = codes == 0
+    ledger.drop(name, lines[zero], "address 000000 (no ICAO address)", bad=False)
+    alt, speed, track, lat, lon, vrate = num
+    nopos = is_pos & ~zero & (np.isnan(lat) | np.isnan(lon))
+    ledger.drop(name, lines[nopos], "SBS position message without coordinates", bad=False)
+    ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored",
+                int((~is_pos & ~is_vel & ~zero).sum()) + ignored)
+    ledger.note("SBS velocity messages (MSG,4) merged into positions", int((is_vel & ~is_pos & ~zero).sum()))
+    pos = is_pos & ~zero & ~nopos
+    vel = is_vel & ~zero & ~(np.isnan(speed) & np.isnan(track) & np.isnan(vrate))
+    ident = ~zero & ((text[1] > text[0]) | (text[3] > text[2]))
+    both = pos | ident
+    callsign = _texts(buf, scan, text[0][both], text[1][both])
+    squawk = _texts(buf, scan, text[2][both], text[3][both])
+    if callsign is None or squawk is None:
+        return None
+    in_pos, in_ident = pos[both], ident[both]
+    out = _Parsed()
+    out.pos = {
+        "object_id": codes[pos], "t": t[pos], "lat": lat[pos], "lon": lon[pos], "altitude_ft": alt[pos],
+        "speed_kt": speed[pos], "track_deg": track[pos], "vrate_fpm": vrate[pos], "on_ground": ground[pos],
+        "source_line": lines[pos], "callsign": callsign[in_pos], "squawk": squawk[in_pos],
+    }
+    out.vel = {"object_id": codes[vel], "t": t[vel], "speed_kt": speed[vel], "track_deg": track[vel], "vrate_fpm": vrate[vel]}
+    out.ident = {"object_id": codes[ident], "t": t[ident], "callsign": callsign[in_ident], "squawk": squawk[in_ident]}
+    return out
+
+
 def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     parts = [p for p in parts if p and len(p["t"])]
     if not parts:
@@ -525,7 +635,7 @@ class _Merger:
         callsign = self._fill(pos["callsign"].copy(), pcode, pms, ident, "callsign", self.last_callsign)
         squawk = self._fill(pos["squawk"].copy(), pcode, pms, ident, "squawk", self.last_squawk)
         times = localize(pd.Series(pos["t"].astype("datetime64[ns]")), self.tz)
-        on_ground = pd.array(np.where(np.isnan(pos["on_ground"]), None, pos["on_ground"] == 1), dtype="boolean")
+        on_ground = pd.arrays.BooleanArray(pos["on_ground"] == 1, np.isnan(pos["on_ground"]))
         return pd.DataFrame({
             "object_id": code_to_hex(pos["object_id"], as_strings=True),
             "time": times,
@@ -547,10 +657,10 @@ class _Merger:
         icode, ivalue = (ident["object_id"][has], ident[key][has]) if has.any() else (np.zeros(0, np.int64), np.zeros(0, object))
         # the usual case: one value per aircraft that agrees with what was remembered -> plain lookup
         pairs = pd.DataFrame({"c": icode, "v": ivalue}).drop_duplicates()
-        counts = pairs["c"].value_counts()
+        counts = pairs["c"].value_counts().to_dict()
         simple = {c: v for c, v in zip(pairs["c"].tolist(), pairs["v"].tolist())
                   if counts[c] == 1 and store.get(c, v) == v}
-        simple.update({c: v for c, v in store.items() if c not in counts.index})
+        simple.update({c: v for c, v in store.items() if c not in counts})
         idx = np.flatnonzero(need)
         uniq, inv = np.unique(pcode[idx], return_inverse=True)
         looked = np.array([simple.get(c, None) for c in uniq.tolist()], dtype=object)[inv]
@@ -579,7 +689,7 @@ def iter_sbs(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterat
     """Yield merged position chunks from one SBS-1 log (see the module docstring)."""
     merger = _Merger(settings)
     for block, first_line in iter_blocks(source, progress=settings.progress):
-        parsed = _parse_block_fast(block, first_line, source, ledger)
+        parsed = _parse_block_scan(block, first_line, source, ledger)
         if parsed is None:
             parsed = _parse_block(block, first_line, source, settings, ledger)
         frame = merger.feed(parsed)

@@ -1,0 +1,298 @@
+"""The compiled SBS-1 scanner behind :mod:`flightpaths.ingest.sbs` (numba; imported lazily).
+
+:func:`scan_block` walks the bytes of a block once and fills typed per-line arrays (message
+kind, ICAO code, generated time in ns, the six numeric fields, on-ground flag, callsign and
+squawk byte ranges), with the same values as the pyarrow fast path
+(:func:`flightpaths.ingest.sbs._parse_block_fast`, used when numba is not installed): exact
+decimal parsing (Clinger's fast path), the same checks. On any line it does not take (a
+rarer number or time form, a damaged line) it answers ``ok=False`` and the caller hands the
+whole block to the robust path, which explains every bad line. The compiled code is cached
+on disk (numba's cache, ``__pycache__``); the first use on a machine compiles it (seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import numpy as np
+
+try:
+    from numba import njit
+
+    COMPILED = True
+except ImportError:  # pragma: no cover - without numba the functions stay plain Python (slow)
+    COMPILED = False
+
+    def njit(**_options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:  # type: ignore[no-redef]
+        """Stand-in for ``numba.njit``: leaves the function as it is."""
+        return lambda func: func
+
+__all__ = ["COMPILED", "POW10", "gather", "scan_block"]
+
+POW10: Final = np.array([10.0 ** k for k in range(23)])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scan_float(buf: np.ndarray, a: int, b: int, pow10: np.ndarray) -> tuple[float, bool]:
+    """Decimal text ``buf[a:b]`` -> (value, ok); empty -> NaN. Exact (Clinger's fast path) or not ok."""
+    if a == b:
+        return np.nan, True
+    i = a
+    neg = False
+    if buf[i] == 45:
+        neg = True
+        i += 1
+    elif buf[i] == 43:
+        i += 1
+    mant = 0
+    digits = 0
+    scale = 0
+    dot = False
+    any_digit = False
+    while i < b:
+        c = buf[i]
+        if 48 <= c <= 57:
+            any_digit = True
+            if digits < 18:
+                mant = mant * 10 + (c - 48)
+                if mant:
+                    digits += 1
+                if dot:
+                    scale -= 1
+            else:
+                return np.nan, False
+            i += 1
+        elif c == 46 and not dot:
+            dot = True
+            i += 1
+        else:
+            break
+    if not any_digit:
+        return np.nan, False
+    if i < b:
+        if buf[i] != 101 and buf[i] != 69:
+            return np.nan, False
+        i += 1
+        eneg = False
+        if i < b and (buf[i] == 45 or buf[i] == 43):
+            eneg = buf[i] == 45
+            i += 1
+        if i == b:
+            return np.nan, False
+        e = 0
+        while i < b:
+            c = buf[i]
+            if not 48 <= c <= 57 or e > 1000:
+                return np.nan, False
+            e = e * 10 + (c - 48)
+            i += 1
+        scale += -e if eneg else e
+    if mant >= 9007199254740992 or scale < -22 or scale > 22:
+        return np.nan, False
+    v = float(mant)
+    if scale < 0:
+        v = v / pow10[-scale]
+    elif scale > 0:
+        v = v * pow10[scale]
+    return (-v if neg else v), True
+
+
+@njit(cache=True, nogil=True)
+def scan_block(buf: np.ndarray, pow10: np.ndarray) -> tuple:
+    """Parse the newline-terminated SBS lines of *buf* (it must end with a newline).
+
+    Returns ``(ok, n, ignored, rows, kind, code, t, num, ground, text)`` for the MSG,1/2/3/4/6 lines
+    only (``rows``: their 0-based line index; MSG,5/7/8 lines are only counted in ``ignored``).
+    ``num`` rows: altitude, speed, track, lat, lon, vertical rate (NaN when empty); ``ground``:
+    NaN/0/1; ``text``: callsign start/end and squawk start/end byte offsets.
+
+    >>> line = b"MSG,3,1,1,4CA2D6,1,2024/05/01,12:00:00.5,2024/05/01,12:00:00.5,,3000,,,51.5,-0.1,,,0,0,0,-1\\r\\n"
+    >>> ok, n, ignored, rows, kind, code, t, num, ground, text = scan_block(np.frombuffer(line, np.uint8), POW10)
+    >>> ok, n, hex(code[0]), str(np.datetime64(int(t[0]), "ns")), num[:, 0].tolist(), ground.tolist()
+    (True, 1, '0x4ca2d6', '2024-05-01T12:00:00.500000000', [3000.0, nan, nan, 51.5, -0.1, nan], [1.0])
+    >>> bool(scan_block(np.frombuffer(line.replace(b"51.5", b"5x"), np.uint8), POW10)[0])
+    False
+    """
+    n = 0
+    for i in range(len(buf)):
+        if buf[i] == 10:
+            n += 1
+    rows = np.zeros(n, np.int64)
+    kind = np.zeros(n, np.int8)
+    code = np.zeros(n, np.int64)
+    t = np.zeros(n, np.int64)
+    num = np.full((6, n), np.nan)
+    ground = np.full(n, np.nan)
+    text = np.zeros((4, n), np.int64)  # callsign start/end, squawk start/end
+    starts = np.zeros(22, np.int64)
+    ends = np.zeros(22, np.int64)
+    pos = 0
+    size = len(buf)
+    row = 0
+    ignored = 0
+    last_date = -1
+    last_days = 0
+    for line in range(n):
+        ls = pos
+        # one pass over the line: field bounds (the 22nd field ends before an optional CR)
+        f = 0
+        starts[0] = ls
+        cr = 0
+        i = ls
+        while True:
+            c = buf[i]
+            if c == 10:
+                break
+            if c == 44:
+                if f < 21:
+                    ends[f] = i
+                    starts[f + 1] = i + 1
+                f += 1
+            elif c == 13:
+                cr += 1
+            i += 1
+        le = i
+        pos = le + 1
+        if le - ls < 7:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+        if not (buf[ls] == 77 and buf[ls + 1] == 83 and buf[ls + 2] == 71 and buf[ls + 3] == 44 and buf[ls + 5] == 44):
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+        k = buf[ls + 4] - 48
+        if k < 1 or k > 8:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+        if k == 5 or k == 7 or k == 8:
+            ignored += 1
+            continue
+        kind[row] = k
+        rows[row] = line
+        end = le
+        if cr and buf[end - 1] == 13:
+            end -= 1
+            cr -= 1
+        if cr or f != 21:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+        ends[21] = end
+        # hex address: exactly six hex digits
+        a = starts[4]
+        if ends[4] - a != 6:
+            return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+        h = 0
+        for i in range(a, a + 6):
+            c = buf[i]
+            if 48 <= c <= 57:
+                d = c - 48
+            elif 97 <= c <= 102:
+                d = c - 87
+            elif 65 <= c <= 70:
+                d = c - 55
+            else:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            h = h * 16 + d
+        code[row] = h
+        # generated date YYYY/MM/DD (the day number is reused while the date text repeats)
+        a = starts[6]
+        same = ends[6] - a == 10 and last_date >= 0
+        if same:
+            for i in range(10):
+                if buf[a + i] != buf[last_date + i]:
+                    same = False
+                    break
+        if not same:
+            if ends[6] - a != 10 or buf[a + 4] != 47 or buf[a + 7] != 47:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            for i in (0, 1, 2, 3, 5, 6, 8, 9):
+                c = buf[a + i]
+                if not 48 <= c <= 57:
+                    return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            y = (buf[a] - 48) * 1000 + (buf[a + 1] - 48) * 100 + (buf[a + 2] - 48) * 10 + (buf[a + 3] - 48)
+            m = (buf[a + 5] - 48) * 10 + (buf[a + 6] - 48)
+            d = (buf[a + 8] - 48) * 10 + (buf[a + 9] - 48)
+            if m < 1 or m > 12 or d < 1:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            mdays = 31
+            if m == 4 or m == 6 or m == 9 or m == 11:
+                mdays = 30
+            elif m == 2:
+                mdays = 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
+            if d > mdays:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            # days from civil (H. Hinnant)
+            yy = y - 1 if m <= 2 else y
+            era = yy // 400
+            yoe = yy - era * 400
+            mp = m - 3 if m > 2 else m + 9
+            doy = (153 * mp + 2) // 5 + d - 1
+            doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+            days = era * 146097 + doe - 719468
+            last_date = a
+            last_days = days
+        days = last_days
+        # generated time HH:MM:SS[.f{1,9}]
+        a = starts[7]
+        w = ends[7] - a
+        if w < 8 or w == 9 or w > 18 or buf[a + 2] != 58 or buf[a + 5] != 58:
+            return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+        for i in (0, 1, 3, 4, 6, 7):
+            c = buf[a + i]
+            if not 48 <= c <= 57:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+        hh = (buf[a] - 48) * 10 + (buf[a + 1] - 48)
+        mm = (buf[a + 3] - 48) * 10 + (buf[a + 4] - 48)
+        ss = (buf[a + 6] - 48) * 10 + (buf[a + 7] - 48)
+        if hh > 23 or mm > 59 or ss > 59:
+            return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+        frac = 0
+        if w > 8:
+            if buf[a + 8] != 46:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            for i in range(a + 9, a + w):
+                c = buf[i]
+                if not 48 <= c <= 57:
+                    return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+                frac = frac * 10 + (c - 48)
+            for i in range(w - 9, 9):
+                frac *= 10
+        t[row] = ((days * 86400 + hh * 3600 + mm * 60 + ss) * 1_000_000_000) + frac
+        for j in range(6):
+            v, ok = _scan_float(buf, starts[11 + j], ends[11 + j], pow10)
+            if not ok:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            num[j, row] = v
+        # on-ground flag: empty, or an integer that fits int8
+        a = starts[21]
+        b = ends[21]
+        if a < b:
+            neg = buf[a] == 45
+            if neg or buf[a] == 43:
+                a += 1
+            if a == b or b - a > 3:
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            g = 0
+            for i in range(a, b):
+                c = buf[i]
+                if not 48 <= c <= 57:
+                    return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+                g = g * 10 + (c - 48)
+            if g > (128 if neg else 127):
+                return False, n, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            ground[row] = 1.0 if g != 0 else 0.0
+        text[0, row] = starts[10]
+        text[1, row] = ends[10]
+        text[2, row] = starts[17]
+        text[3, row] = ends[17]
+        row += 1
+    return (pos == size and n > 0, n, ignored, rows[:row], kind[:row], code[:row], t[:row], num[:, :row], ground[:row],
+            text[:, :row])
+
+
+@njit(cache=True, nogil=True)
+def gather(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple:
+    """The bytes ``buf[s[i]:e[i]]`` one after another, with Arrow-style int32 offsets."""
+    offsets = np.zeros(len(s) + 1, np.int32)
+    for i in range(len(s)):
+        offsets[i + 1] = offsets[i] + (e[i] - s[i])
+    data = np.empty(offsets[-1], np.uint8)
+    for i in range(len(s)):
+        data[offsets[i]:offsets[i + 1]] = buf[s[i]:e[i]]
+    return data, offsets
