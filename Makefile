@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/flightpaths demo
+	$(BIN)/flightpaths demo $(DEMO_ARGS)
 
 # The labeler's end-to-end test drives Debian's Chromium; install it when missing (as root).
 browser:

@@ -1,0 +1,191 @@
+"""Train the built-in circling model and measure it on real flights it never saw.
+
+    .venv/bin/python benchmarks/make_default_model.py            # train, evaluate, install
+    .venv/bin/python benchmarks/make_default_model.py --no-install --out /tmp/dm
+
+(`make default-model` runs the first form.) What it does:
+
+1. Training windows with labels that do NOT come from the turn-counting rule:
+   * simulator ground truth: the shipped ``data/sim/train`` log plus a few more seeded
+     simulations (orbits, wide slow orbits, racetracks vs straight legs, gentle turns,
+     S-turns, surveys, approaches, hovering jitter, parked aircraft; 1-60 s sampling);
+     a window is ``circling`` when at least 60% of it lies in a circling interval and
+     ``straight`` when at most 5% does (the ambiguous rest is left out);
+   * real flights from ``../shared/data`` (when present) of the aircraft NOT held out for
+     evaluation, labelled by the curator's category of their flight segment (negatives only:
+     a positive segment's windows include transit legs, so they are not window labels).
+2. Windows of 5, 10 and 20 minutes, drawn with the default render config; one dataset.
+3. Three heads on the same cached, unchanged ImageNet body (EfficientNet-Lite0): CNN-only,
+   figures-only and hybrid (CNN features + window figures).
+4. Each evaluated per flight segment on the held-out real aircraft next to the rule, with
+   bootstrap intervals over aircraft (``flightpaths.evaluate``); the table is printed and
+   written to OUT/evaluation.md.
+5. The winner (highest held-out average precision) is copied to flightpaths/models/default/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+DEFAULT_DIR = REPO / "flightpaths" / "models" / "default"
+
+sys.path.insert(0, str(REPO))
+
+from flightpaths.ingest import read_logs  # noqa: E402
+from flightpaths.label import session  # noqa: E402
+from flightpaths.render import render_windows  # noqa: E402
+from flightpaths.simulate import SimSettings, label_windows, simulate  # noqa: E402
+from flightpaths.tracks import TrackSettings, WindowSettings, make_windows, split_tracks  # noqa: E402
+from flightpaths.train.engine import TrainSettings, train  # noqa: E402
+
+WINDOWS = WindowSettings(window_s=(300.0, 600.0, 1200.0))
+EXTRA_SIM_SEEDS = (101, 102)
+
+
+def sim_windows(log: logging.Logger) -> pd.DataFrame:
+    """Windows of the shipped training log and extra seeded simulations, labelled by ground truth."""
+    parts = []
+    shipped = read_logs([REPO / "data" / "sim" / "train" / "sim.sbs.gz"]).points
+    truth = pd.read_csv(REPO / "data" / "sim" / "train" / "truth.csv")
+    parts.append((shipped, truth, "sim-train"))
+    for seed in EXTRA_SIM_SEEDS:
+        sim = simulate(SimSettings(seed=seed, hours=2.5, aircraft=30))
+        parts.append((sim.points, sim.truth, f"sim-{seed}"))
+    frames = []
+    for points, truth, name in parts:
+        tracked, _ = split_tracks(points, TrackSettings())
+        windows = make_windows(tracked, WINDOWS)
+        lab = label_windows(windows, truth)
+        frac = lab["circling_fraction"].to_numpy()
+        keep = (frac >= 0.6) | (frac <= 0.05)
+        windows = windows[keep].copy()
+        windows["label"] = np.where(frac[keep] >= 0.6, "circling", "straight")
+        windows["origin"] = name
+        # distinct simulations reuse hex ids: make object ids unique per simulation
+        windows["object_id"] = name + "-" + windows["object_id"].astype(str)
+        windows["window_id"] = name + "-" + windows["window_id"].astype(str)
+        log.info("%s: %d windows (%d circling)", name, len(windows), int((windows["label"] == "circling").sum()))
+        frames.append(windows)
+    return pd.concat(frames, ignore_index=True)
+
+
+def real_negative_windows(log: logging.Logger) -> pd.DataFrame:
+    """Windows of non-held-out real aircraft in negative segments (ordinary traffic, surveys, ground)."""
+    from flightpaths.evaluate import build_shared_set, holdout_aircraft
+
+    data = build_shared_set()
+    held = set(holdout_aircraft(data.segments))
+    segs = data.segments[(~data.segments["object_id"].isin(held)) & (~data.segments["label"].astype(bool))]
+    pts = data.points[data.points["segment_id"].isin(segs.index)]
+    pts = pts.assign(track_id=pts["segment_id"].astype(str))
+    windows = make_windows(pts, WINDOWS)
+    windows["label"] = "straight"
+    windows["origin"] = "real-" + windows["track_id"].map(segs["category"]).astype(str)
+    windows["window_id"] = "real-" + windows["window_id"].astype(str)
+    log.info("real negatives: %d windows of %d segments", len(windows), len(segs))
+    return windows
+
+
+def build_dataset(windows: pd.DataFrame, out: Path, size: int, log: logging.Logger) -> Path:
+    from rasterize import RenderConfig
+
+    render = out / "render"
+    render_windows(windows, render, replace(RenderConfig(), size=size), workers=2, overwrite=True)
+    labels = out / "labels-import.csv"
+    windows[["window_id", "label"]].to_csv(labels, index=False)
+    dataset = out / "dataset"
+    shutil.rmtree(dataset, ignore_errors=True)
+    images, ds = session.open_dataset(render, dataset, classes=("circling", "straight"))
+    with ds:
+        bulk = session.bulk_label(ds, images, import_from=labels)
+        for m in bulk.messages:
+            log.info("%s", m)
+    return dataset
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "default-model")
+    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--freeze-epochs", type=int, default=6)
+    parser.add_argument("--no-install", action="store_true", help="do not copy the winner into the package")
+    parser.add_argument("--heads", default="cnn,figures,hybrid")
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log = logging.getLogger("default-model")
+    t0 = time.perf_counter()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    windows = sim_windows(log)
+    if SHARED.is_dir():
+        windows = pd.concat([windows, real_negative_windows(log)], ignore_index=True)
+    log.info("training windows: %d (%s)", len(windows), windows["label"].value_counts().to_dict())
+    dataset = build_dataset(windows, out, args.size, log)
+
+    from flightpaths.evaluate import EvaluateSettings, build_shared_set, evaluate, metrics_markdown
+
+    results = {}
+    for head in args.heads.split(","):
+        model_dir = out / f"model-{head}"
+        res = train(dataset, model_dir, TrainSettings(size=args.size, freeze_epochs=args.freeze_epochs, epochs=0,
+                                                      head=head, group_by="object"), overwrite=True)
+        _record_windows(model_dir)
+        results[head] = {"model_dir": model_dir, "valid": res.metrics}
+        log.info("%s head: validation %s", head, {k: round(float(v), 3) for k, v in res.metrics.items()
+                                                    if isinstance(v, (int, float))})
+    if not SHARED.is_dir():
+        log.warning("no ../shared/data: cannot evaluate on real flights; installing the hybrid head")
+        best = "hybrid"
+    else:
+        data = build_shared_set()
+        tables = []
+        for head, info in results.items():
+            ev = evaluate(data, info["model_dir"], settings=EvaluateSettings(holdout_only=True, n_boot=args.bootstrap))
+            table = ev.metrics.copy()
+            table.insert(0, "head", head)
+            tables.append(table)
+            info["metrics"] = ev.metrics
+            (out / f"evaluation-{head}.md").write_text(metrics_markdown(ev.metrics), encoding="utf-8")
+            print(f"\n### {head}\n" + metrics_markdown(ev.metrics))
+        best = max(results, key=lambda h: _ap(results[h]["metrics"], h))
+    log.info("best head on held-out real flights: %s", best)
+    if not args.no_install:
+        DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
+        for name in ("model.safetensors", "model.json"):
+            shutil.copy2(results[best]["model_dir"] / name, DEFAULT_DIR / name)
+        log.info("installed %s", DEFAULT_DIR)
+    log.info("done in %.0f s", time.perf_counter() - t0)
+    return 0
+
+
+def _record_windows(model_dir: Path) -> None:
+    """Record the window settings in model.json so scoring cuts windows as in training."""
+    from flightpaths.settings import settings_dict
+
+    path = model_dir / "model.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["window_settings"] = settings_dict(WINDOWS)
+    path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _ap(metrics: pd.DataFrame, head: str) -> float:
+    rows = metrics[(metrics["scorer"] == "model") & (metrics["subset"] == "all")]
+    return float(rows["ap"].iloc[0]) if len(rows) else float("nan")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
