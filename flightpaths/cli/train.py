@@ -1,0 +1,62 @@
+"""``flightpaths train``: fine-tune a pretrained CNN on a class-folder dataset (CPU or GPU, offline)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+
+from ..settings import resolve, write_settings
+from .options import overwrite_option, progress_enabled
+
+__all__ = ["command"]
+
+
+@click.command("train")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", "model_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Model folder to write (model.safetensors, model.json, history, checkpoint).")
+@click.option("--arch", default=None, help="Backbone: efficientnet_lite0 (default, offline), resnet18/34/50, or timm:<name>.")
+@click.option("--weights", default=None, help="Pretrained weights file for the backbone, or 'none' for random init (default: the backbone's own).")
+@click.option("--epochs", type=click.IntRange(0), default=None, help="Epochs with the body unfrozen (default 4).")
+@click.option("--freeze-epochs", type=click.IntRange(0), default=None, help="Epochs training the new head only (default 1).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Base learning rate (default 2e-3).")
+@click.option("--size", type=click.IntRange(16), default=None, help="Image side in pixels (default 128).")
+@click.option("--batch-size", type=click.IntRange(2), default=None, help="Batch size (default 64).")
+@click.option("--group-by", type=click.Choice(["object", "track", "file"]), default=None,
+              help="Keep all images of one object/track/source file on one side of the split (default object).")
+@click.option("--valid-frac", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Validation share (default 0.2).")
+@click.option("--figures/--no-figures", default=None, help="Hybrid head with window figures from manifest.csv (default: when present).")
+@click.option("--figures-only", is_flag=True, help="Train on the window figures alone (no CNN), for comparison.")
+@click.option("--unfreeze", type=click.IntRange(0), default=None, help="Train only the last N body stages in phase 2 (earlier ones are cached); 0 = all (default 1).")
+@click.option("--augment", type=click.Choice(["dihedral", "flips", "none"]), default=None, help="Flips and 90-degree rotations (default dihedral).")
+@click.option("--no-cache", is_flag=True, help="Run the frozen body every epoch instead of caching its features (slower).")
+@click.option("--seed", type=int, default=None, help="Random seed (default 0).")
+@click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:N or mps.")
+@click.option("--resume", is_flag=True, help="Continue from MODEL_DIR/checkpoint with its settings.")
+@overwrite_option
+def command(dataset: Path, model_dir: Path, arch: str | None, weights: str | None, epochs: int | None,
+            freeze_epochs: int | None, lr: float | None, size: int | None, batch_size: int | None, group_by: str | None,
+            valid_frac: float | None, figures: bool | None, figures_only: bool, unfreeze: int | None, augment: str | None,
+            no_cache: bool, seed: int | None, device: str | None, resume: bool, overwrite: bool) -> None:
+    """Fine-tune a pretrained CNN on DATASET (class folders) and write a model bundle to MODEL_DIR."""
+    from ..train.engine import TrainSettings, train
+
+    if device is not None and not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
+        raise click.BadParameter(f"{device!r} is not a device; use auto, cpu, cuda, cuda:N or mps", param_hint="--device")
+    head = "figures" if figures_only else {True: "hybrid", False: "cnn", None: None}[figures]
+    try:
+        settings = resolve(TrainSettings, arch=arch, weights=weights, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
+                           size=size, batch_size=batch_size, group_by=group_by, valid_frac=valid_frac, head=head,
+                           unfreeze=unfreeze, augment=augment, cache_features=False if no_cache else None, seed=seed,
+                           device=device)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    result = train(dataset, model_dir, settings, resume=resume, overwrite=overwrite, progress=progress_enabled())
+    write_settings(model_dir / "train_settings.json", train=result.settings)
+    keep = ("loss", "accuracy", "precision", "recall", "f1", "aupr")
+    summary = {k: round(v, 4) for k, v in result.metrics.items() if k.split("_")[0] in keep and isinstance(v, float)}
+    click.echo(json.dumps({"model": str(model_dir), "head": result.head, "split": result.split.method,
+                           "n_train": len(result.split.train), "n_valid": len(result.split.valid), "metrics": summary}, indent=2))

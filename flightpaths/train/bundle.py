@@ -1,0 +1,266 @@
+"""The model bundle: ``MODEL_DIR/model.safetensors`` + ``MODEL_DIR/model.json``, and checkpoints.
+
+Nothing here ever unpickles: weights are safetensors (plain tensors), everything else JSON.
+``model.json`` records the sha256 of the weights file, so a changed file is refused, and a
+format version, so a bundle from a newer flightpaths is refused with a clear message.
+Checkpoints (``MODEL_DIR/checkpoint/``) hold the last finished epoch for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .. import __version__
+from ..errors import BundleError
+from ..fileio import atomic_write_bytes, atomic_write_text
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "CHECKPOINT_DIR",
+    "Checkpoint",
+    "PICKLE_SUFFIXES",
+    "load_checkpoint",
+    "read_bundle_files",
+    "save_bundle",
+    "save_checkpoint",
+    "save_history",
+]
+
+log = logging.getLogger(__name__)
+
+BUNDLE_FORMAT = "flightpaths-model"
+BUNDLE_VERSION = 1
+CHECKPOINT_DIR = "checkpoint"
+WEIGHTS = "model.safetensors"
+META = "model.json"
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib", ".tar"})
+_REQUIRED = ("format", "format_version", "backbone", "head", "classes", "image_size", "mean", "std", "weights_sha256")
+
+
+def _tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in state.items()}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def save_bundle(out_dir: str | Path, model: nn.Module, meta: dict[str, Any]) -> Path:
+    """Write ``model.safetensors`` and ``model.json`` (weights first, then the metadata naming their hash)."""
+    from safetensors.torch import save
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    blob = save(_tensors(model.state_dict()))
+    atomic_write_bytes(out / WEIGHTS, blob)
+    full = {
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_VERSION,
+        "library_version": __version__,
+        "torch_version": torch.__version__,
+        **meta,
+        "weights_file": WEIGHTS,
+        "weights_sha256": _sha256(blob),
+    }
+    atomic_write_text(out / META, json.dumps(full, indent=2, sort_keys=True, default=_json_default) + "\n")
+    return out
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _refuse_pickle(path: Path) -> None:
+    if path.is_file() and path.suffix.lower() in PICKLE_SUFFIXES:
+        raise BundleError(
+            f"{path}: refusing to load a {path.suffix} file: it may be a pickle, and unpickling runs code."
+            f" A flightpaths model is a folder with {WEIGHTS} and {META}"
+        )
+
+
+def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read and verify a bundle folder (or its ``model.json``): metadata and weights, never unpickling."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    p = Path(path)
+    _refuse_pickle(p)
+    folder = p.parent if p.is_file() and p.name in (META, WEIGHTS) else p
+    if not folder.is_dir():
+        raise BundleError(f"{p}: no such model folder")
+    meta_path, weights_path = folder / META, folder / WEIGHTS
+    if not meta_path.is_file() or not weights_path.is_file():
+        pickles = sorted(f.name for f in folder.iterdir() if f.suffix.lower() in PICKLE_SUFFIXES)
+        extra = f"; found {', '.join(pickles)}, which flightpaths refuses to unpickle" if pickles else ""
+        raise BundleError(f"{folder}: not a flightpaths model: needs {WEIGHTS} and {META}{extra}")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{meta_path}: not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{meta_path}: not a flightpaths model description (format is not {BUNDLE_FORMAT!r})")
+    missing = [k for k in _REQUIRED if k not in meta]
+    if missing:
+        raise BundleError(f"{meta_path}: missing field(s) {', '.join(missing)}")
+    version = meta["format_version"]
+    if not isinstance(version, int) or version > BUNDLE_VERSION or version < 1:
+        raise BundleError(
+            f"{meta_path}: bundle format version {version!r} (made by flightpaths {meta.get('library_version', '?')});"
+            f" this flightpaths {__version__} reads versions 1 to {BUNDLE_VERSION}. Upgrade flightpaths or retrain"
+        )
+    blob = weights_path.read_bytes()
+    digest = _sha256(blob)
+    if digest != meta["weights_sha256"]:
+        raise BundleError(
+            f"{weights_path}: sha256 {digest[:16]}... does not match {meta['weights_sha256'][:16]}... recorded in"
+            f" {META}: the weights were changed or corrupted after training"
+        )
+    try:
+        state = load(blob)
+    except SafetensorError as exc:
+        raise BundleError(f"{weights_path}: not a readable safetensors file ({exc})") from exc
+    return meta, state
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+@dataclass
+class Checkpoint:
+    """The last finished epoch: weights, optimizer moments and the run's bookkeeping."""
+
+    settings: dict[str, Any]
+    phase: int
+    history: list[dict]
+    best: float
+    best_epoch: int
+    done: dict[int, int]
+    stale: int
+    model_state: dict[str, torch.Tensor]
+    optimizer_state: dict[str, Any]
+
+
+def save_checkpoint(out_dir: str | Path, model: nn.Module, opt: torch.optim.Optimizer, settings: Any, phase: int,
+                    history: list[dict], best: float, best_epoch: int, done: dict[int, int], stale: int) -> Path:
+    """Write ``checkpoint/state.safetensors`` + ``checkpoint/state.json`` atomically."""
+    from safetensors.torch import save
+
+    from ..settings import settings_dict
+
+    folder = Path(out_dir) / CHECKPOINT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_state = opt.state_dict()
+    for pid, slots in opt_state["state"].items():
+        for name, value in slots.items():
+            tensors[f"opt.{pid}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    blob = save(_tensors(tensors))
+    atomic_write_bytes(folder / "state.safetensors", blob)
+    meta = {
+        "format": "flightpaths-checkpoint",
+        "format_version": BUNDLE_VERSION,
+        "settings": settings_dict(settings),
+        "phase": phase,
+        "history": history,
+        "best": best,
+        "best_epoch": best_epoch,
+        "done": {str(k): v for k, v in done.items()},
+        "stale": stale,
+        "param_groups": opt_state["param_groups"],
+        "sha256": _sha256(blob),
+    }
+    atomic_write_text(folder / "state.json", json.dumps(meta, indent=1, default=_json_default) + "\n")
+    return folder
+
+
+def load_checkpoint(out_dir: str | Path) -> Checkpoint | None:
+    """The checkpoint in *out_dir*, or None when there is none; a damaged one raises BundleError."""
+    from safetensors.torch import load
+
+    folder = Path(out_dir) / CHECKPOINT_DIR
+    if not (folder / "state.json").is_file():
+        return None
+    try:
+        meta = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        blob = (folder / "state.safetensors").read_bytes()
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{folder}: unreadable checkpoint ({exc})") from exc
+    if meta.get("format") != "flightpaths-checkpoint" or _sha256(blob) != meta.get("sha256"):
+        raise BundleError(f"{folder}: checkpoint does not match its state.json (changed or half-written)")
+    tensors = load(blob)
+    model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    return Checkpoint(
+        settings=meta["settings"],
+        phase=int(meta["phase"]),
+        history=meta["history"],
+        best=float(meta["best"]),
+        best_epoch=int(meta["best_epoch"]),
+        done={int(k): int(v) for k, v in meta["done"].items()},
+        stale=int(meta["stale"]),
+        model_state=model_state,
+        optimizer_state={"state": state, "param_groups": meta["param_groups"]},
+    )
+
+
+# ----------------------------------------------------------------------------- history
+
+
+def save_history(out_dir: str | Path, history: list[dict]) -> tuple[Path, Path | None]:
+    """``history.csv`` (one row per epoch) and ``history.png`` (loss and metrics by epoch)."""
+    out = Path(out_dir)
+    df = pd.DataFrame(history)
+    csv = atomic_write_text(out / "history.csv", df.to_csv(index=False))
+    if df.empty:
+        return csv, None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    x = np.arange(1, len(df) + 1)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    a.plot(x, df["train_loss"], "o-", label="train loss")
+    a.plot(x, df["loss"], "o-", label="valid loss")
+    a.set_xlabel("epoch (head, then body)")
+    a.legend()
+    for name in ("accuracy", "f1", "aupr"):
+        if name in df:
+            b.plot(x, df[name], "o-", label=name)
+            if f"{name}_lo" in df:
+                b.fill_between(x, df[f"{name}_lo"], df[f"{name}_hi"], alpha=0.15)
+    b.set_ylim(0, 1.02)
+    b.set_xlabel("epoch")
+    b.legend(loc="lower right")
+    n_head = int((df["phase"] == "head").sum())
+    for ax in (a, b):
+        if 0 < n_head < len(df):
+            ax.axvline(n_head + 0.5, color="grey", ls=":", lw=1)
+    fig.tight_layout()
+    png = out / "history.png"
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return csv, png

@@ -1,0 +1,469 @@
+"""Labelled images for training: class folders, their groups, duplicates, figures and an honest split.
+
+A dataset is an ImageNet-style folder ``DATASET/<class>/<image>.png`` with, when the labeler
+made it, ``labels.csv`` (image, window_id, object_id, label, source, time), ``manifest.csv``
+(the render manifest rows: figures travel with the images) and ``render_config.json``. A plain
+class-folder tree with nothing else works too, and so does ``DATASET/train/<class>/`` plus
+``DATASET/valid/<class>/`` for an explicit validation set.
+
+The split is by *group*, never by image: all windows of one object (or one track, or one
+source file) fall on the same side, and so do duplicate images, stratified by class.
+
+>>> group_from_name("N917PD2019-03-25_01_10_14.png", "object")
+'N917PD 2019-03-25'
+>>> group_from_name("4b1805_2_20240101T101500_300s.png", "track")
+'4b1805_2'
+>>> group_from_name("4b1805_2_20240101T101500_300s.png", "object")
+'4b1805'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..errors import InputError
+
+__all__ = [
+    "DEFAULT_FIGURES",
+    "GROUP_BY",
+    "IMAGE_SUFFIXES",
+    "KNOWN_FIGURES",
+    "LabelledImages",
+    "Split",
+    "duplicate_groups",
+    "fingerprint",
+    "group_from_name",
+    "load_images",
+    "prepare_array",
+    "read_image",
+    "scan_dataset",
+    "split_dataset",
+]
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+GROUP_BY = ("object", "track", "file")
+#: Window figures the hybrid head uses by default (those present in the manifest).
+DEFAULT_FIGURES = ("net_turn_rev", "straightness", "radius_m", "extent_m", "sample_interval_s", "median_speed_kt")
+#: The scalar window figures of the tracks stage (CONTRACTS.md), read from manifest.csv when present.
+KNOWN_FIGURES = (
+    "n_points", "duration_s", "path_length_m", "net_displacement_m", "straightness", "total_turn_deg",
+    "net_turn_rev", "radius_m", "extent_m", "median_speed_kt", "median_altitude_ft", "sample_interval_s",
+)
+_WINDOW_ID = re.compile(r"^(?P<object>[0-9A-Za-z~]+)_(?P<track>\d+)_\d{8}T\d{6}_\d+s$")
+_NAME_DATE = re.compile(r"^(?P<object>.+?)[-_ .]?(?P<date>(?:19|20)\d\d-?[01]\d-?[0-3]\d)")
+
+
+@dataclass(frozen=True)
+class LabelledImages:
+    """Images with their class, group and (when known) window figures; rows align with ``paths``."""
+
+    root: Path
+    paths: tuple[Path, ...]
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    groups: tuple[str, ...]
+    group_source: str
+    valid_mask: np.ndarray | None = None
+    figures: pd.DataFrame | None = None
+    render_config: dict | None = None
+    warnings: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def relpaths(self) -> list[str]:
+        """Paths relative to the dataset root, with forward slashes."""
+        return [p.relative_to(self.root).as_posix() for p in self.paths]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices of the training and validation images and how they were chosen."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    method: str
+    n_groups_train: int
+    n_groups_valid: int
+    duplicate_sets: int
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self, data: LabelledImages) -> dict:
+        """A JSON-ready summary (for the bundle): method, counts per class, validation images."""
+        rel = data.relpaths
+        per_class = {
+            side: {c: int((data.labels[idx] == k).sum()) for k, c in enumerate(data.classes)}
+            for side, idx in (("train", self.train), ("valid", self.valid))
+        }
+        return {
+            "method": self.method,
+            "n_train": int(len(self.train)),
+            "n_valid": int(len(self.valid)),
+            "groups_train": self.n_groups_train,
+            "groups_valid": self.n_groups_valid,
+            "duplicate_sets": self.duplicate_sets,
+            "per_class": per_class,
+            "valid_images": sorted(rel[i] for i in self.valid),
+            "notes": list(self.notes),
+        }
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def prepare_array(image: np.ndarray, size: int) -> np.ndarray:
+    """An ``H x W x C`` uint8 array as ``size x size x 3`` RGB (alpha over black, padded square, resized)."""
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise InputError(f"expected an H x W x C uint8 image, got {image.dtype} with shape {image.shape}")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    channels = image.shape[2]
+    if channels == 4:
+        alpha = image[:, :, 3:4].astype(np.uint16)
+        image = (image[:, :, :3].astype(np.uint16) * alpha // 255).astype(np.uint8)
+    elif channels == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif channels != 3:
+        raise InputError(f"expected 1, 3 or 4 channels, got {channels}")
+    h, w = image.shape[:2]
+    if h != w:
+        side = max(h, w)
+        padded = np.zeros((side, side, 3), np.uint8)
+        padded[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = image
+        image = padded
+    if image.shape[0] != size:
+        image = np.array(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR))
+    return np.ascontiguousarray(image)
+
+
+def read_image(path: str | Path, size: int) -> np.ndarray:
+    """Read any PIL-readable image as ``size x size x 3`` uint8 RGB (RGBA/palette composited on black)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGBA", "LA", "P", "PA") or "transparency" in im.info:
+                arr = np.asarray(im.convert("RGBA"))
+            else:
+                arr = np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise InputError(f"cannot read image: {exc}", path=path) from exc
+    return prepare_array(arr, size)
+
+
+def load_images(paths: Sequence[Path], size: int, *, progress: bool = False, workers: int | None = None) -> np.ndarray:
+    """Read *paths* into one ``N x size x size x 3`` uint8 array (decoded in *workers* threads)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    out = np.empty((len(paths), size, size, 3), np.uint8)
+    n = workers if workers is not None else min(8, os.cpu_count() or 1)
+
+    def one(i: int) -> None:
+        out[i] = read_image(paths[i], size)
+
+    bar = tqdm(total=len(paths), desc="reading images", unit="img", disable=not progress, leave=False)
+    if n <= 1 or len(paths) < 64:
+        for i in range(len(paths)):
+            one(i)
+            bar.update()
+    else:  # PIL releases the GIL while decoding, so threads overlap
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            for _ in pool.map(one, range(len(paths))):
+                bar.update()
+    bar.close()
+    return out
+
+
+# ----------------------------------------------------------------------------- groups and duplicates
+
+
+def group_from_name(name: str, group_by: str) -> str:
+    """A group key parsed from a file name: window ids, ``TAIL`` + date, else the file itself."""
+    stem = Path(name).stem
+    m = _WINDOW_ID.match(stem)
+    if m and group_by in ("object", "track"):
+        return m["object"] if group_by == "object" else f"{m['object']}_{m['track']}"
+    m = _NAME_DATE.match(stem)
+    if m and group_by in ("object", "track"):
+        return f"{m['object'].strip('-_ .')} {m['date']}"
+    return stem
+
+
+def _byte_duplicate_groups(paths: Sequence[Path]) -> list[int]:
+    ids: dict[str, int] = {}
+    return [ids.setdefault(hashlib.sha256(Path(p).read_bytes()).hexdigest(), len(ids)) for p in paths]
+
+
+def duplicate_groups(paths: Sequence[Path]) -> tuple[list[int], str]:
+    """One duplicate-set id per path, and the method used.
+
+    Uses the labeler's ``find_duplicate_groups`` (byte-identical and perceptually near-identical
+    images) when available, else byte-identical files (sha256).
+    """
+    try:
+        from ..label.duplicates import find_duplicate_groups
+    except ImportError:
+        return _byte_duplicate_groups(paths), "byte-identical (sha256)"
+    ids = list(find_duplicate_groups(list(paths)))
+    if len(ids) != len(paths):
+        log.warning("find_duplicate_groups returned %d ids for %d images; using sha256", len(ids), len(paths))
+        return _byte_duplicate_groups(paths), "byte-identical (sha256)"
+    return [int(i) for i in ids], "byte-identical and perceptual (flightpaths.label.duplicates)"
+
+
+def _merge_groups(groups: Sequence[str], dup_ids: Sequence[int], *, cap: int) -> tuple[list[str], int]:
+    """Union groups that share a duplicate image, unless the union would exceed *cap* images.
+
+    Simple track drawings (a parked aircraft's dot, a straight line) are often near-identical
+    across many aircraft; chaining all of them would leave one giant group and no real split.
+    Duplicates not merged are dealt with after the split (see :func:`split_dataset`).
+    Returns the merged group per image and the number of merges refused.
+    """
+    parent: dict[str, str] = {g: g for g in groups}
+    size: dict[str, int] = {}
+    for g in groups:
+        size[g] = size.get(g, 0) + 1
+
+    def find(g: str) -> str:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    first: dict[int, str] = {}
+    refused = 0
+    for g, d in zip(groups, dup_ids):
+        if d not in first:
+            first[d] = g
+            continue
+        a, b = find(first[d]), find(g)
+        if a == b:
+            continue
+        if size[a] + size[b] > cap:
+            refused += 1
+            continue
+        keep, drop = min(a, b), max(a, b)
+        parent[drop] = keep
+        size[keep] += size.pop(drop)
+    return [find(g) for g in groups], refused
+
+
+# ----------------------------------------------------------------------------- scanning
+
+
+def _class_folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable CSV: {exc}", path=path) from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(map(repr, missing))}", path=path, line=1)
+    return df
+
+
+def _metadata_groups(
+    root: Path, paths: list[Path], group_by: str, labels_csv: pd.DataFrame | None, manifest: pd.DataFrame | None
+) -> tuple[list[str | None], list[str | None]]:
+    """Group key and window id per image from labels.csv / manifest.csv (None where unknown)."""
+    rel = [p.relative_to(root).as_posix() for p in paths]
+    by_rel: dict[str, dict[str, str]] = {}
+    by_name: dict[str, dict[str, str]] = {}
+    if labels_csv is not None:
+        for row in labels_csv.to_dict("records"):
+            by_rel[str(row["image"]).lstrip("./")] = row
+            by_name[Path(str(row["image"])).name] = row
+    man: dict[str, dict[str, str]] = {}
+    if manifest is not None and "window_id" in manifest.columns:
+        man = {str(r["window_id"]): r for r in manifest.to_dict("records")}
+    groups: list[str | None] = []
+    windows: list[str | None] = []
+    for r, p in zip(rel, paths):
+        row = by_rel.get(r) or by_name.get(p.name) or {}
+        wid = row.get("window_id") or (p.stem if p.stem in man else None)
+        windows.append(wid or None)
+        mrow = man.get(wid or "", {})
+        key: str | None = None
+        if group_by == "object":
+            key = row.get("object_id") or mrow.get("object_id")
+        elif group_by == "track" and wid:
+            m = _WINDOW_ID.match(wid)
+            key = f"{m['object']}_{m['track']}" if m else None
+        elif group_by == "file":
+            key = mrow.get("source_file") or None
+        groups.append(f"{group_by}:{key}" if key else None)
+    return groups, windows
+
+
+def _figures_table(manifest: pd.DataFrame | None, windows: list[str | None]) -> pd.DataFrame | None:
+    if manifest is None or "window_id" not in manifest.columns or not any(windows):
+        return None
+    cols = [c for c in KNOWN_FIGURES if c in manifest.columns]
+    if not cols:
+        return None
+    table = manifest.drop_duplicates("window_id").set_index("window_id")[cols]
+    table = table.apply(pd.to_numeric, errors="coerce")
+    return table.reindex([w or "" for w in windows]).reset_index(drop=True)
+
+
+def scan_dataset(root: str | Path, *, group_by: str = "object") -> LabelledImages:
+    """Find the classes, images, groups and figures of a dataset folder."""
+    if group_by not in GROUP_BY:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY)}, not {group_by!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("dataset folder not found", path=root)
+    explicit = (root / "train").is_dir() and (root / "valid").is_dir()
+    sides = [root / "train", root / "valid"] if explicit else [root]
+    classes = sorted({c.name for side in sides for c in _class_folders(side)})
+    if len(classes) < 2:
+        raise InputError(f"found {len(classes)} class folder(s) {classes}; need at least two, e.g. DATASET/circling/ and DATASET/other/", path=root)
+    paths: list[Path] = []
+    labels: list[int] = []
+    valid: list[bool] = []
+    for side in sides:
+        for k, c in enumerate(classes):
+            found = _images_in(side / c) if (side / c).is_dir() else []
+            paths += found
+            labels += [k] * len(found)
+            valid += [side.name == "valid" and explicit] * len(found)
+    counts = {c: labels.count(k) for k, c in enumerate(classes)}
+    empty = [c for c, n in counts.items() if n == 0]
+    if empty:
+        raise InputError(f"class folder(s) {', '.join(empty)} hold no images ({', '.join(sorted(IMAGE_SUFFIXES))})", path=root)
+    labels_csv = _read_csv(root / "labels.csv", ["image"])
+    manifest = _read_csv(root / "manifest.csv", ["window_id"])
+    meta_groups, windows = _metadata_groups(root, paths, group_by, labels_csv, manifest)
+    from_meta = sum(g is not None for g in meta_groups)
+    groups = [g or f"name:{group_from_name(p.name, group_by)}" for g, p in zip(meta_groups, paths)]
+    source = f"{group_by} from labels.csv/manifest.csv" if from_meta == len(paths) else (
+        f"{group_by} from file names" if from_meta == 0 else f"{group_by} from metadata ({from_meta}) and file names")
+    warnings = [f"{n} image(s) of class {c!r}: fewer than 30, so metrics are rough" for c, n in counts.items() if n < 30]
+    render_config = None
+    if (root / "render_config.json").is_file():
+        try:
+            render_config = json.loads((root / "render_config.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON: {exc.msg}", path=root / "render_config.json", line=exc.lineno) from exc
+    return LabelledImages(
+        root=root,
+        paths=tuple(paths),
+        labels=np.asarray(labels, np.int64),
+        classes=tuple(classes),
+        groups=tuple(groups),
+        group_source=source,
+        valid_mask=np.asarray(valid, bool) if explicit else None,
+        figures=_figures_table(manifest, windows),
+        render_config=render_config,
+        warnings=tuple(warnings),
+    )
+
+
+def fingerprint(data: LabelledImages) -> str:
+    """sha256 over every image's relative path, class and content: which data a model saw."""
+    h = hashlib.sha256()
+    for rel, label, path in sorted(zip(data.relpaths, data.labels.tolist(), data.paths)):
+        h.update(f"{rel}\t{data.classes[label]}\t".encode())
+        h.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- the split
+
+
+def split_dataset(data: LabelledImages, *, valid_frac: float = 0.2, seed: int = 0, dedupe: bool = True) -> Split:
+    """Grouped, stratified split; duplicate images always fall on the same side."""
+    if not 0.0 < valid_frac < 1.0:
+        raise ValueError(f"valid_frac must be between 0 and 1, not {valid_frac}")
+    dup_ids, dup_method = duplicate_groups(data.paths) if dedupe else (list(range(len(data))), "off")
+    n_dup_sets = sum(1 for n in np.bincount(np.asarray(dup_ids)) if n > 1) if len(dup_ids) else 0
+    notes = [f"groups: {data.group_source}", f"duplicates: {dup_method}, {n_dup_sets} set(s) of repeated images"]
+    if data.valid_mask is not None:
+        train, valid = np.flatnonzero(~data.valid_mask), np.flatnonzero(data.valid_mask)
+        leaked = set(np.asarray(dup_ids)[train]) & set(np.asarray(dup_ids)[valid])
+        if leaked:
+            notes.append(f"warning: {len(leaked)} duplicate image set(s) appear in both train/ and valid/")
+        shared = {data.groups[i] for i in train} & {data.groups[i] for i in valid}
+        if shared:
+            notes.append(f"warning: {len(shared)} group(s) appear in both train/ and valid/")
+        for n in notes[2:]:
+            log.warning("%s", n)
+        return Split(train, valid, "explicit valid/ folder", len({data.groups[i] for i in train}),
+                     len({data.groups[i] for i in valid}), n_dup_sets, tuple(notes))
+    cap = max(10, int(0.05 * len(data)))
+    merged, refused = _merge_groups(list(data.groups), dup_ids, cap=cap)
+    if refused:
+        notes.append(f"{refused} duplicate link(s) between groups not merged (they would make a group over {cap} images)")
+    split = _grouped_split(data, merged, valid_frac, seed, n_dup_sets, notes)
+    return _drop_straddling(split, dup_ids)
+
+
+def _drop_straddling(split: Split, dup_ids: Sequence[int]) -> Split:
+    """Validation images with a duplicate in training leave the validation set (no leak, honest figures)."""
+    ids = np.asarray(dup_ids)
+    in_train = set(ids[split.train].tolist())
+    keep = np.array([ids[i] not in in_train for i in split.valid], bool)
+    if keep.all():
+        return split
+    note = f"{int((~keep).sum())} validation image(s) left out: duplicates of training images"
+    log.info("%s", note)
+    return Split(split.train, split.valid[keep], split.method, split.n_groups_train, split.n_groups_valid,
+                 split.duplicate_sets, (*split.notes, note))
+
+
+def _grouped_split(
+    data: LabelledImages, groups: list[str], valid_frac: float, seed: int, n_dup_sets: int, notes: list[str]
+) -> Split:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    codes = pd.factorize(pd.Series(groups))[0]
+    for k, c in enumerate(data.classes):
+        n = len(set(codes[data.labels == k]))
+        if n < 2:
+            raise InputError(
+                f"class {c!r} has images from only {n} group ({data.group_source}); a grouped split needs at"
+                " least two, so that one can be held out. Add data, use --group-by file, or give a valid/ folder",
+                path=data.root,
+            )
+    best: tuple[np.ndarray, np.ndarray] | None = None
+    first = max(2, min(int(round(1.0 / valid_frac)), len(set(codes))))
+    for n_splits in range(first, 1, -1):  # fewer folds when small classes cannot fill every fold
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        for train, valid in folds.split(np.zeros(len(codes)), data.labels, codes):
+            if all((data.labels[valid] == k).any() and (data.labels[train] == k).any() for k in range(len(data.classes))):
+                best = (train, valid)
+                break
+        if best is not None:
+            break
+    if best is None:
+        raise InputError("could not find a grouped split with every class on both sides; add data or use --group-by file",
+                         path=data.root)
+    train, valid = best
+    method = f"grouped stratified {n_splits}-fold (fold 1 held out), seed {seed}"
+    return Split(np.sort(train), np.sort(valid), method, len(set(codes[train])), len(set(codes[valid])),
+                 n_dup_sets, tuple(notes))

@@ -1,0 +1,724 @@
+"""fast.ai's transfer-learning recipe as plain functions, made fast on a CPU.
+
+:func:`train` runs the whole thing:
+
+1. read the dataset and split it by group (:mod:`flightpaths.train.data`);
+2. **phase 1**: body frozen, new head, one-cycle. The frozen body's features are computed
+   once (for a few flips/rotations of every training image) and the head is trained on that
+   cache, which is far cheaper than running the body every epoch;
+3. **phase 2**: unfreeze (all stages, or only the last ``unfreeze`` stages, in which case the
+   frozen stages' outputs are cached too), discriminative learning rates (lower for early
+   stages), one-cycle;
+4. every epoch: validation metrics with intervals, a checkpoint, and the bundle re-written
+   whenever the monitored metric improves (early stopping on it).
+
+Runs are seeded: every epoch reseeds from ``(seed, phase, epoch)``, so a resumed run ends
+with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import math
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..errors import FlightpathsError
+from ..fileio import check_output
+from .backbones import backbone_spec, build_backbone
+from .bundle import (
+    CHECKPOINT_DIR,
+    load_checkpoint,
+    save_bundle,
+    save_checkpoint,
+    save_history,
+)
+from .data import DEFAULT_FIGURES, LabelledImages, Split, fingerprint, load_images, scan_dataset, split_dataset
+from .metrics import METRIC_NAMES, classification_metrics, positive_index
+from .model import HEAD_MODES, Classifier, FigureScaler, dihedral
+
+__all__ = [
+    "AUGMENTS",
+    "Prepared",
+    "TrainResult",
+    "TrainSettings",
+    "TrainingInterrupted",
+    "bundle_meta",
+    "pick_device",
+    "prepare",
+    "train",
+    "tune_allocator",
+]
+
+log = logging.getLogger(__name__)
+
+AUGMENTS = {"none": (0,), "flips": (0, 1, 2, 3), "dihedral": tuple(range(8))}
+
+
+class TrainingInterrupted(FlightpathsError):
+    """Training stopped by Ctrl-C; the checkpoint of the last finished epoch is on disk."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that decides a training run (defaults follow fastai's ``fine_tune``)."""
+
+    arch: str = "efficientnet_lite0"
+    weights: str | None = None  # None = the backbone's pretrained weights; a path; or "none"
+    size: int = 128
+    epochs: int = 4
+    freeze_epochs: int = 1
+    lr: float = 2e-3  # fastai base_lr; phase 2 uses lr/2 with lr_mult spread over stages
+    lr_mult: float = 100.0
+    pct_start: float = 0.3
+    div: float = 5.0
+    wd: float = 0.01
+    batch_size: int = 64
+    valid_frac: float = 0.2
+    seed: int = 0
+    group_by: str = "object"
+    augment: str = "dihedral"
+    weighted_loss: bool = True
+    monitor: str = "aupr"
+    patience: int = 3
+    head: str = "auto"  # auto = hybrid when the dataset has figures, else cnn
+    figure_columns: tuple[str, ...] = DEFAULT_FIGURES
+    hidden: int = 512
+    dropout: float = 0.5
+    unfreeze: int = 1  # k = only the last k body stages train (earlier ones cached: faster); 0 = all
+    cache_features: bool = True
+    device: str = "auto"
+    workers: int | None = None  # threads decoding images (default: up to 8)
+    cache_variants: int = 2  # flips/rotations of each image whose frozen-body features phase 1 caches
+    cache_budget_mb: int = 2048
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.size >= 16, f"size must be at least 16, not {self.size}"),
+            (self.epochs >= 0 and self.freeze_epochs >= 0, "epochs and freeze_epochs must be >= 0"),
+            (self.epochs + self.freeze_epochs > 0, "nothing to train: epochs and freeze_epochs are both 0"),
+            (self.lr > 0 and self.lr_mult >= 1, "lr must be > 0 and lr_mult >= 1"),
+            (self.batch_size >= 2, f"batch_size must be at least 2, not {self.batch_size}"),
+            (self.augment in AUGMENTS, f"augment must be one of {', '.join(AUGMENTS)}, not {self.augment!r}"),
+            (self.monitor in METRIC_NAMES, f"monitor must be one of {', '.join(METRIC_NAMES)}, not {self.monitor!r}"),
+            (self.head in (*HEAD_MODES, "auto"), f"head must be one of auto, {', '.join(HEAD_MODES)}, not {self.head!r}"),
+            (self.unfreeze >= 0, "unfreeze must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the bundle folder, the best epoch's metrics and the history."""
+
+    model_dir: Path
+    metrics: dict[str, float]
+    history: pd.DataFrame
+    split: Split
+    head: str
+    settings: TrainSettings = field(default_factory=lambda: TrainSettings())
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- machine set-up
+
+
+_ALLOCATOR_TUNED = False
+
+
+def tune_allocator() -> bool:
+    """On Linux/glibc, keep freed memory instead of returning it to the OS after every batch.
+
+    Large activation buffers are otherwise ``mmap``-ed and ``munmap``-ed each step; raising
+    ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` (glibc ``mallopt``) avoids that page-fault
+    churn. Returns True when applied.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        ok = libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024) and libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
+    except (OSError, AttributeError):
+        return False
+    _ALLOCATOR_TUNED = bool(ok)
+    return _ALLOCATOR_TUNED
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` = CUDA, else Apple MPS, else CPU; or an explicit ``cpu``/``cuda``/``cuda:N``/``mps``."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise FlightpathsError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise FlightpathsError(f"--device {name}: Apple MPS is not available here; use --device cpu")
+    return device
+
+
+def _set_threads(device: torch.device) -> None:
+    if device.type == "cpu":
+        try:
+            n = len(os.sched_getaffinity(0))
+        except AttributeError:
+            n = os.cpu_count() or 1
+        torch.set_num_threads(max(1, n))
+
+
+@dataclass
+class _Runtime:
+    device: torch.device
+    amp: bool
+    channels_last: bool
+    pin: bool
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp:
+            return torch.autocast(device_type="cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+
+def _runtime(device: torch.device) -> _Runtime:
+    cuda = device.type == "cuda"
+    return _Runtime(device, amp=cuda, channels_last=device.type in ("cuda", "cpu"), pin=cuda)
+
+
+# ----------------------------------------------------------------------------- preparation
+
+
+@dataclass
+class Prepared:
+    """A dataset read, split and loaded, and a fresh model: everything a run (or lr-find) needs."""
+
+    data: LabelledImages
+    split: Split
+    images: np.ndarray | None  # N x S x S x 3 uint8 (None for the figures-only head)
+    figures: np.ndarray | None  # N x k float32, normalised
+    scaler: FigureScaler | None
+    model: Classifier
+    head: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    class_weights: torch.Tensor
+    settings: TrainSettings
+    fingerprint: str
+
+
+def _choose_head(settings: TrainSettings, data: LabelledImages) -> tuple[str, list[str]]:
+    available = [c for c in settings.figure_columns if data.figures is not None and c in data.figures.columns]
+    usable = [c for c in available if data.figures is not None and data.figures[c].notna().any()]
+    head = settings.head
+    if head == "auto":
+        head = "hybrid" if usable else "cnn"
+    if head in ("hybrid", "figures") and not usable:
+        raise FlightpathsError(
+            f"head {head!r} needs window figures ({', '.join(settings.figure_columns)}) in {data.root}/manifest.csv;"
+            " none found. Use --no-figures, or label images rendered by `flightpaths render` (their manifest carries them)"
+        )
+    return head, (usable if head != "cnn" else [])
+
+
+def prepare(dataset: str | Path, settings: TrainSettings, *, progress: bool = False) -> Prepared:
+    """Read and split *dataset*, load its images, fit the figure scaler and build the model."""
+    data = scan_dataset(dataset, group_by=settings.group_by)
+    for w in data.warnings:
+        log.warning("warning: %s", w)
+    split = split_dataset(data, valid_frac=settings.valid_frac, seed=settings.seed)
+    for k, c in enumerate(data.classes):
+        n_valid = int((data.labels[split.valid] == k).sum())
+        if n_valid < 30:
+            log.warning("warning: the validation split holds only %d image(s) of class %r (under 30): read the "
+                        "metrics with their intervals", n_valid, c)
+    head, columns = _choose_head(settings, data)
+    scaler = figures = None
+    if columns:
+        assert data.figures is not None
+        scaler = FigureScaler.fit(data.figures.iloc[split.train], columns)
+        figures = scaler.transform(data.figures)
+    torch.manual_seed(settings.seed)
+    spec = backbone_spec(settings.arch)
+    backbone = build_backbone(settings.arch, weights=settings.weights) if head != "figures" else None
+    model = Classifier(backbone, len(data.classes), n_figures=len(columns), hidden=settings.hidden, dropout=settings.dropout)
+    images = load_images(data.paths, settings.size, progress=progress, workers=settings.workers) if head != "figures" else None
+    counts = np.bincount(data.labels[split.train], minlength=len(data.classes)).astype(np.float64)
+    weights = len(split.train) / (len(data.classes) * np.maximum(counts, 1.0))
+    if not settings.weighted_loss:
+        weights = np.ones_like(weights)
+    return Prepared(data, split, images, figures, scaler, model, head, spec.mean, spec.std,
+                    torch.tensor(weights, dtype=torch.float32), settings, fingerprint(data))
+
+
+def bundle_meta(prep: Prepared, metrics: dict, epoch: int) -> dict:
+    """What ``model.json`` records beside the weights: enough to rebuild, preprocess and judge the model."""
+    from ..settings import settings_dict
+
+    s = prep.settings
+    classes = list(prep.data.classes)
+    return {
+        "backbone": s.arch,
+        "head": prep.head,
+        "hidden": s.hidden,
+        "dropout": s.dropout,
+        "n_figures": prep.model.n_figures,
+        "classes": classes,
+        "positive_class": classes[positive_index(classes)] if len(classes) == 2 else None,
+        "image_size": s.size,
+        "mean": list(prep.mean),
+        "std": list(prep.std),
+        "preprocess": "RGB; alpha composited on black; padded to square; bilinear resize to image_size",
+        "render_config": prep.data.render_config,
+        "figure_columns": list(prep.scaler.columns) if prep.scaler else [],
+        "figure_normalisation": prep.scaler.to_json() if prep.scaler else None,
+        "metrics": metrics,
+        "metrics_note": "validation metrics of the saved epoch (selected on the validation split)",
+        "epoch": epoch,
+        "split": prep.split.to_json(prep.data),
+        "dataset": str(prep.data.root),
+        "data_fingerprint": prep.fingerprint,
+        "settings": settings_dict(s),
+    }
+
+
+# ----------------------------------------------------------------------------- tensors
+
+
+def _to_input(batch: np.ndarray, prep: Prepared, rt: _Runtime, ops: np.ndarray | None = None) -> torch.Tensor:
+    """uint8 ``N x H x W x 3`` -> normalised float ``N x 3 x H x W`` on the device (augmented by *ops*)."""
+    x = torch.from_numpy(batch)
+    if rt.pin:
+        x = x.pin_memory()
+    x = x.to(rt.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(prep.mean, device=rt.device).view(1, 3, 1, 1)
+    std = torch.tensor(prep.std, device=rt.device).view(1, 3, 1, 1)
+    x = (x - mean) / std
+    if ops is not None and np.any(ops):
+        out = torch.empty_like(x)
+        for op in np.unique(ops):
+            sel = torch.from_numpy(np.flatnonzero(ops == op)).to(rt.device)
+            out[sel] = dihedral(x[sel], int(op))
+        x = out
+    return x.contiguous(memory_format=torch.channels_last) if rt.channels_last else x.contiguous()
+
+
+def _batches(n: int, batch_size: int, gen: torch.Generator | None, *, drop_last: bool = False) -> Iterator[np.ndarray]:
+    order = torch.randperm(n, generator=gen).numpy() if gen is not None else np.arange(n)
+    stop = n - n % batch_size if drop_last and n > batch_size else n
+    for i in range(0, stop, batch_size):
+        yield np.sort(order[i : i + batch_size]) if gen is None else order[i : i + batch_size]
+
+
+def _variant_ops(n: int, n_variants: int, augment: str, seed: int) -> np.ndarray:
+    """``n_variants x n`` dihedral ops: each image gets distinct random flips/rotations per slot."""
+    allowed = np.asarray(AUGMENTS[augment])
+    rng = np.random.default_rng(seed)
+    ops = np.stack([rng.permutation(allowed) for _ in range(n)], axis=1) if n else np.zeros((len(allowed), 0), int)
+    return np.resize(ops, (n_variants, n)) if n_variants > len(allowed) else ops[:n_variants]
+
+
+@torch.no_grad()
+def _stage_outputs(model: Classifier, prep: Prepared, rt: _Runtime, idx: np.ndarray, ops: np.ndarray,
+                   stop: int | None, bs: int, desc: str, progress: bool) -> torch.Tensor:
+    """Outputs of stages ``[:stop]`` (pooled features when *stop* is None) for images *idx* with *ops*, on CPU."""
+    from tqdm.auto import tqdm
+
+    assert prep.images is not None
+    model.eval()
+    chunks = []
+    for b in tqdm(list(_batches(len(idx), bs, None)), desc=desc, unit="batch", leave=False, disable=not progress):
+        x = _to_input(prep.images[idx[b]], prep, rt, ops[b])
+        with rt.autocast():
+            if stop is None:
+                y = model.features(x)
+            else:
+                for stage in model.stages[:stop]:
+                    x = stage(x)
+                y = x.half()  # stage outputs: half the memory
+        chunks.append(y.float().cpu() if stop is None else y.cpu())
+    return torch.cat(chunks) if chunks else torch.empty(0)
+
+
+# ----------------------------------------------------------------------------- one epoch
+
+
+@dataclass
+class _Feeds:
+    """Where each phase reads its inputs: cached tensors per variant slot, or images."""
+
+    train_cache: torch.Tensor | None  # V x N_train x ... (pooled features or stage outputs)
+    valid_cache: torch.Tensor | None  # N_valid x ...
+    start: int  # first stage to run (0 = from images); len(stages) = head only
+    ops: np.ndarray | None  # V x N_train dihedral ops of the cached slots
+
+
+def _figs(prep: Prepared, idx: np.ndarray, rt: _Runtime) -> torch.Tensor | None:
+    if prep.figures is None:
+        return None
+    return torch.from_numpy(prep.figures[idx]).to(rt.device, non_blocking=True)
+
+
+def _logits(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, rows: np.ndarray, b: np.ndarray,
+            cache: torch.Tensor | None, ops: np.ndarray | None) -> torch.Tensor:
+    """Logits for batch *b* (positions into *rows*, the dataset indices of this side)."""
+    figs = _figs(prep, rows[b], rt)
+    if prep.head == "figures":
+        return model.head_forward(None, figs)
+    n_stages = len(model.stages)
+    if cache is not None and feeds.start >= n_stages:  # pooled features cached
+        return model.head_forward(cache[b].to(rt.device, non_blocking=True).float(), figs)
+    if cache is not None:
+        x = cache[b].to(rt.device, non_blocking=True).float()
+        if rt.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return model.head_forward(model.features(x, start=feeds.start), figs)
+    assert prep.images is not None
+    x = _to_input(prep.images[rows[b]], prep, rt, ops)
+    if feeds.start:
+        with torch.no_grad():
+            for stage in model.stages[: feeds.start]:
+                x = stage(x)
+    return model.head_forward(model.features(x, start=min(feeds.start, n_stages)), figs)
+
+
+def _set_train_mode(model: Classifier, start: int) -> None:
+    """Train mode for the trainable stages and head; frozen stages keep their BN statistics."""
+    model.train()
+    for stage in model.stages[:start]:
+        stage.eval()
+
+
+def _train_epoch(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, opt: torch.optim.Optimizer,
+                 sched: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
+                 slot: int, gen: torch.Generator, progress: bool, desc: str) -> float:
+    from tqdm.auto import tqdm
+
+    rows = prep.split.train
+    cache = feeds.train_cache[slot] if feeds.train_cache is not None else None
+    labels = torch.from_numpy(prep.data.labels[rows])
+    _set_train_mode(model, feeds.start)
+    total, count = 0.0, 0
+    allowed = np.asarray(AUGMENTS[prep.settings.augment])
+    batches = list(_batches(len(rows), prep.settings.batch_size, gen, drop_last=True))
+    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress)
+    for b in bar:
+        ops = None
+        if cache is None and prep.head != "figures":
+            ops = allowed[torch.randint(len(allowed), (len(b),), generator=gen).numpy()]
+        y = labels[b].to(rt.device, non_blocking=True)
+        with rt.autocast():
+            loss = loss_fn(_logits(model, prep, rt, feeds, rows, b, cache, ops), y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        total += float(loss.detach()) * len(b)
+        count += len(b)
+        bar.set_postfix(loss=f"{total / count:.4f}")
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def _predict_valid(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds) -> np.ndarray:
+    rows = prep.split.valid
+    model.eval()
+    out = []
+    for b in _batches(len(rows), max(prep.settings.batch_size, 128), None):
+        with rt.autocast():
+            out.append(torch.softmax(_logits(model, prep, rt, feeds, rows, b, feeds.valid_cache, None).float(), 1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, len(prep.data.classes)))
+
+
+def _evaluate(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds) -> dict[str, float]:
+    probs = _predict_valid(model, prep, rt, feeds)
+    rows = prep.split.valid
+    groups = [prep.data.groups[i] for i in rows]
+    return classification_metrics(prep.data.labels[rows], probs, prep.data.classes, groups=groups, seed=prep.settings.seed)
+
+
+# ----------------------------------------------------------------------------- phases
+
+
+def _param_groups(model: Classifier, start: int, lr_lo: float, lr_hi: float, head_only: bool) -> list[dict]:
+    stages = [] if head_only else model.stages[start:]
+    modules: list[nn.Module] = [*stages, model.head]
+    lrs = np.geomspace(lr_lo, lr_hi, len(modules)) if len(modules) > 1 else np.array([lr_hi])
+    return [{"params": [p for p in m.parameters() if p.requires_grad], "lr": float(lr)} for m, lr in zip(modules, lrs)]
+
+
+def _make_optimizer(model: Classifier, prep: Prepared, phase: int, feeds: _Feeds, steps: int
+                    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    s = prep.settings
+    for p in model.parameters():
+        p.requires_grad_(False)
+    trainable: list[nn.Module] = [model.head] if phase == 1 else [*model.stages[feeds.start:], model.head]
+    for m in trainable:
+        for p in m.parameters():
+            p.requires_grad_(True)
+    if phase == 1:
+        groups = _param_groups(model, 0, s.lr, s.lr, head_only=True)
+        opt = torch.optim.AdamW(groups, lr=s.lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=s.wd)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=max(steps, 1),
+                                                    pct_start=0.99, div_factor=25.0, final_div_factor=1e5,
+                                                    base_momentum=0.85, max_momentum=0.95)
+    else:
+        base = s.lr / 2 if s.freeze_epochs else s.lr
+        groups = _param_groups(model, feeds.start, base / s.lr_mult, base, head_only=False)
+        opt = torch.optim.AdamW(groups, lr=base, betas=(0.9, 0.99), eps=1e-5, weight_decay=s.wd)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=max(steps, 1),
+                                                    pct_start=s.pct_start, div_factor=s.div, final_div_factor=1e5,
+                                                    base_momentum=0.85, max_momentum=0.95)
+    return opt, sched
+
+
+def _n_variants(prep: Prepared, epochs: int, per_item_bytes: int) -> int:
+    s = prep.settings
+    n = len(prep.split.train)
+    want = min(len(AUGMENTS[s.augment]), max(epochs, 1))
+    fit = max(1, (s.cache_budget_mb * 1024 * 1024) // max(per_item_bytes * max(n, 1), 1))
+    return int(min(want, fit))
+
+
+def _stage_bytes(model: Classifier, prep: Prepared, start: int) -> int:
+    with torch.no_grad():
+        x = torch.zeros(1, 3, prep.settings.size, prep.settings.size)
+        model.eval()
+        for stage in model.stages[:start]:
+            x = stage(x)
+    return int(x.numel() * 2)
+
+
+def _build_feeds(model: Classifier, prep: Prepared, rt: _Runtime, phase: int, progress: bool,
+                 stage_cache: _Feeds | None) -> _Feeds:
+    """Inputs for a phase: cached pooled features (phase 1), cached frozen-stage outputs (phase 2), or images."""
+    s = prep.settings
+    n_stages = len(model.stages)
+    if prep.head == "figures":
+        return _Feeds(None, None, n_stages, None)
+    if phase == 1:
+        if not s.cache_features:  # run the frozen body on every batch (for comparison)
+            return _Feeds(None, None, n_stages, None)
+        v = _n_variants(prep, min(s.freeze_epochs, s.cache_variants), 4 * model.n_cnn)
+        ops = _variant_ops(len(prep.split.train), v, s.augment, s.seed)
+        if stage_cache is not None and stage_cache.train_cache is not None and stage_cache.ops is not None:
+            return _pool_from_stage_cache(model, prep, rt, stage_cache, v, progress)
+        train = torch.stack([
+            _stage_outputs(model, prep, rt, prep.split.train, ops[k], None, s.batch_size * 2, f"features {k + 1}/{v}", progress)
+            for k in range(v)
+        ])
+        valid = _stage_outputs(model, prep, rt, prep.split.valid, np.zeros(len(prep.split.valid), int), None,
+                               s.batch_size * 2, "features valid", progress)
+        return _Feeds(train, valid, n_stages, ops)
+    start = n_stages - s.unfreeze if 0 < s.unfreeze < n_stages else 0
+    if start == 0 or not s.cache_features:
+        return _Feeds(None, None, start, None)
+    return stage_cache if stage_cache is not None else _stage_feeds(model, prep, rt, start, progress)
+
+
+def _stage_feeds(model: Classifier, prep: Prepared, rt: _Runtime, start: int, progress: bool) -> _Feeds:
+    s = prep.settings
+    v = _n_variants(prep, max(s.epochs, s.freeze_epochs), _stage_bytes(model, prep, start))
+    ops = _variant_ops(len(prep.split.train), v, s.augment, s.seed)
+    train = torch.stack([
+        _stage_outputs(model, prep, rt, prep.split.train, ops[k], start, s.batch_size * 2, f"stage cache {k + 1}/{v}", progress)
+        for k in range(v)
+    ])
+    valid = _stage_outputs(model, prep, rt, prep.split.valid, np.zeros(len(prep.split.valid), int), start,
+                           s.batch_size * 2, "stage cache valid", progress)
+    return _Feeds(train, valid, start, ops)
+
+
+@torch.no_grad()
+def _pool_from_stage_cache(model: Classifier, prep: Prepared, rt: _Runtime, sc: _Feeds, v: int, progress: bool) -> _Feeds:
+    assert sc.train_cache is not None and sc.valid_cache is not None
+    model.eval()
+
+    def pool(t: torch.Tensor) -> torch.Tensor:
+        out = []
+        for b in _batches(len(t), prep.settings.batch_size * 2, None):
+            x = t[b].to(rt.device).float()
+            with rt.autocast():
+                out.append(model.features(x.contiguous(memory_format=torch.channels_last) if rt.channels_last else x,
+                                          start=sc.start).float().cpu())
+        return torch.cat(out) if out else torch.empty(0)
+
+    v = min(v, len(sc.train_cache))
+    return _Feeds(torch.stack([pool(sc.train_cache[k]) for k in range(v)]), pool(sc.valid_cache), len(model.stages),
+                  sc.ops[:v] if sc.ops is not None else None)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def _epoch_seed(seed: int, phase: int, epoch: int) -> int:
+    return (seed * 1_000_003 + phase * 10_007 + epoch) % (2**63 - 1)
+
+
+def _format_row(row: dict) -> str:
+    parts = [f"{row['phase']:>5} {row['epoch']:>3}", f"train_loss {row['train_loss']:.4f}"]
+    for name in METRIC_NAMES:
+        value = row.get(name, float("nan"))
+        ci = f" [{row[name + '_lo']:.3f}, {row[name + '_hi']:.3f}]" if f"{name}_lo" in row else ""
+        parts.append(f"{'valid_' + name if name == 'loss' else name} {value:.4f}{ci}")
+    parts.append(f"{row['seconds']:.1f}s")
+    return "  ".join(parts)
+
+
+@dataclass
+class _State:
+    history: list[dict]
+    best: float
+    best_epoch: int
+    done: dict[int, int]  # phase -> epochs finished
+    stale: int
+
+
+def _better(value: float, best: float, monitor: str, loss: float, best_loss: float) -> bool:
+    """An improvement of the monitored metric; on a tie (e.g. AUPR 1.0 twice), a lower validation loss."""
+    if not math.isfinite(value):
+        return False
+    if value == best and monitor != "loss":
+        return loss < best_loss
+    return value < best if monitor == "loss" else value > best
+
+
+def train(
+    dataset: str | Path,
+    out_dir: str | Path,
+    settings: TrainSettings = TrainSettings(),
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+    on_epoch_end: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Fine-tune a pretrained CNN on *dataset* and write the model bundle to *out_dir*."""
+    t0 = time.perf_counter()
+    tune_allocator()
+    out = Path(out_dir)
+    ckpt = load_checkpoint(out) if resume else None
+    if resume and ckpt is None:
+        raise FlightpathsError(f"{out / CHECKPOINT_DIR}: no checkpoint to resume from; run without --resume")
+    if ckpt is not None:
+        settings = replace(TrainSettings(**{**ckpt.settings, "figure_columns": tuple(ckpt.settings["figure_columns"])}),
+                           device=settings.device, workers=settings.workers)
+    elif out.exists() and any(out.iterdir()):
+        check_output(out, overwrite=overwrite)
+        for stale in ("state.json", "state.safetensors"):  # never resume from an old run by mistake
+            (out / CHECKPOINT_DIR / stale).unlink(missing_ok=True)
+    device = pick_device(settings.device)
+    _set_threads(device)
+    rt = _runtime(device)
+    prep = prepare(dataset, settings, progress=progress)
+    model = prep.model.to(device)
+    if rt.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    timings = {"prepare_s": time.perf_counter() - t0}
+    minimise = settings.monitor == "loss"
+    state = _State([], math.inf if minimise else -math.inf, -1, {1: 0, 2: 0}, 0)
+    if ckpt is not None:
+        model.load_state_dict(ckpt.model_state, strict=True)
+        state = _State(ckpt.history, ckpt.best, ckpt.best_epoch, ckpt.done, ckpt.stale)
+        log.info("resuming after phase %d epoch %d", max(p for p, n in ckpt.done.items() if n) if any(ckpt.done.values()) else 1,
+                 max(ckpt.done.values()))
+    loss_fn = nn.CrossEntropyLoss(weight=prep.class_weights.to(device))
+    log.info("%d images, %d classes %s; split: %s; %d train / %d valid; head %s; device %s",
+             len(prep.data), len(prep.data.classes), list(prep.data.classes), prep.split.method,
+             len(prep.split.train), len(prep.split.valid), prep.head, device)
+    phases = [(1, settings.freeze_epochs + (settings.epochs if prep.head == "figures" else 0))]
+    if prep.head != "figures":
+        phases.append((2, settings.epochs))
+    stage_cache: _Feeds | None = None
+    n_stages = len(model.stages)
+    try:
+        if settings.cache_features and prep.head != "figures" and 0 < settings.unfreeze < n_stages and settings.epochs:
+            t = time.perf_counter()
+            stage_cache = _stage_feeds(model, prep, rt, n_stages - settings.unfreeze, progress)
+            timings["stage_cache_s"] = time.perf_counter() - t
+        for phase, n_epochs in phases:
+            if n_epochs == 0 or state.done[phase] >= n_epochs or (state.stale >= settings.patience and phase == 2 and state.done[2]):
+                continue
+            t = time.perf_counter()
+            feeds = _build_feeds(model, prep, rt, phase, progress, stage_cache)
+            timings[f"phase{phase}_cache_s"] = time.perf_counter() - t
+            steps_per_epoch = max(1, len(prep.split.train) // settings.batch_size) if len(prep.split.train) > settings.batch_size else 1
+            opt, sched = _make_optimizer(model, prep, phase, feeds, steps_per_epoch * n_epochs)
+            grad_scaler = torch.amp.GradScaler("cuda", enabled=rt.amp)
+            if ckpt is not None and ckpt.phase == phase and state.done[phase]:
+                _restore_optimizer(opt, sched, ckpt, steps_per_epoch * state.done[phase])
+            elif phase == 2:
+                state.stale = 0  # early stopping counts epochs of this phase
+            t_phase = time.perf_counter()
+            for epoch in range(state.done[phase], n_epochs):
+                te = time.perf_counter()
+                torch.manual_seed(_epoch_seed(settings.seed, phase, epoch))
+                gen = torch.Generator().manual_seed(_epoch_seed(settings.seed, phase, epoch))
+                slot = epoch % len(feeds.train_cache) if feeds.train_cache is not None else 0
+                label = "head" if phase == 1 else "body"
+                train_loss = _train_epoch(model, prep, rt, feeds, opt, sched, grad_scaler, loss_fn, slot, gen,
+                                          progress, f"{label} epoch {epoch + 1}/{n_epochs}")
+                metrics = _evaluate(model, prep, rt, feeds)
+                row = {"phase": label, "epoch": epoch + 1, "train_loss": train_loss, **metrics,
+                       "lr": max(g["lr"] for g in opt.param_groups), "seconds": time.perf_counter() - te}
+                state.history.append(row)
+                state.done[phase] = epoch + 1
+                log.info("%s", _format_row(row))
+                value = metrics.get(settings.monitor, float("nan"))
+                best_loss = state.history[state.best_epoch - 1]["loss"] if state.best_epoch > 0 else math.inf
+                if _better(value, state.best, settings.monitor, metrics["loss"], best_loss):
+                    state.best, state.best_epoch, state.stale = value, len(state.history), 0
+                    save_bundle(out, model, bundle_meta(prep, row, len(state.history)))
+                else:
+                    state.stale += 1
+                save_checkpoint(out, model, opt, settings, phase, state.history, state.best, state.best_epoch,
+                                state.done, state.stale)
+                if on_epoch_end is not None:
+                    on_epoch_end(row)
+                if phase == 2 and state.stale >= settings.patience:
+                    log.info("early stop: %s has not improved for %d epochs", settings.monitor, state.stale)
+                    break
+            timings[f"phase{phase}_train_s"] = time.perf_counter() - t_phase
+    except KeyboardInterrupt as exc:
+        raise TrainingInterrupted(
+            f"interrupted; the last finished epoch is saved in {out / CHECKPOINT_DIR} and the best model so far in"
+            f" {out}. Continue with: flightpaths train {dataset} -o {out} --resume"
+        ) from exc
+    if state.best_epoch < 0:  # nothing improved (e.g. NaN metrics): still leave a usable bundle
+        save_bundle(out, model, bundle_meta(prep, state.history[-1] if state.history else {}, len(state.history)))
+    save_history(out, state.history)
+    timings["total_s"] = time.perf_counter() - t0
+    best = state.history[state.best_epoch - 1] if state.best_epoch > 0 else (state.history[-1] if state.history else {})
+    return TrainResult(out, best, pd.DataFrame(state.history), prep.split, prep.head, settings, timings)
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler, ckpt: object, steps: int) -> None:
+    """Replay the schedule to where the checkpoint stopped, then load the optimizer's moments."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(steps):
+            sched.step()
+    opt.load_state_dict(ckpt.optimizer_state)  # type: ignore[attr-defined]

@@ -1,0 +1,111 @@
+"""Validation metrics: accuracy, precision, recall, F1, average precision, with bootstrap intervals.
+
+For two classes the *positive* class is the one that is not named like a negative (``not_*``,
+``no_*``, ``non_*``, ``other``, ``negative``, ``background``), else the second; for more, the
+figures are macro averages over classes (one-vs-rest for average precision).
+
+>>> average_precision(np.array([1, 0, 1, 0]), np.array([0.9, 0.8, 0.7, 0.1]))
+0.8333333333333333
+>>> positive_index(["circling", "not_circling"])
+0
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["METRIC_NAMES", "average_precision", "classification_metrics", "positive_index"]
+
+METRIC_NAMES = ("loss", "accuracy", "precision", "recall", "f1", "aupr")
+_NEGATIVE = re.compile(r"^(not|no|non)[_\- ]|^(other|others|negative|background|none|normal)$", re.I)
+
+
+def positive_index(classes: Sequence[str]) -> int:
+    """Index of the positive class of a two-class problem."""
+    negative = [bool(_NEGATIVE.search(c)) for c in classes]
+    if len(classes) == 2 and negative.count(True) == 1:
+        return negative.index(False)
+    return len(classes) - 1
+
+
+def average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    """Average precision (area under the precision-recall curve, step-wise as in scikit-learn)."""
+    n_pos = int(y.sum())
+    if n_pos == 0:
+        return float("nan")
+    order = np.argsort(-score, kind="mergesort")
+    ys, ss = y[order], score[order]
+    last = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]  # ends of runs of tied scores
+    tp = np.cumsum(ys)[last]
+    precision = tp / (last + 1)
+    recall_step = np.diff(np.r_[0, tp]) / n_pos
+    return float((precision * recall_step).sum())
+
+
+def _point(labels: np.ndarray, probs: np.ndarray, pos: int | None) -> dict[str, float]:
+    pred = probs.argmax(1)
+    k = probs.shape[1]
+    classes = [pos] if pos is not None else list(range(k))
+    prec, rec, f1, ap = [], [], [], []
+    for c in classes:
+        tp = float(((pred == c) & (labels == c)).sum())
+        fp = float(((pred == c) & (labels != c)).sum())
+        fn = float(((pred != c) & (labels == c)).sum())
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        prec.append(p)
+        rec.append(r)
+        f1.append(2 * p * r / (p + r) if p + r else 0.0)
+        ap.append(average_precision((labels == c).astype(np.int64), probs[:, c]))
+    return {
+        "accuracy": float((pred == labels).mean()) if len(labels) else float("nan"),
+        "precision": float(np.mean(prec)),
+        "recall": float(np.mean(rec)),
+        "f1": float(np.mean(f1)),
+        "aupr": float(np.nanmean(ap)) if not np.all(np.isnan(ap)) else float("nan"),
+    }
+
+
+def classification_metrics(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    classes: Sequence[str],
+    *,
+    groups: Sequence[str] | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    small: int = 1000,
+) -> dict[str, float]:
+    """Point metrics, plus 95% bootstrap intervals (``<name>_lo``/``_hi``) when fewer than *small* images.
+
+    With *groups* the bootstrap resamples whole groups (aircraft), not images.
+    """
+    labels = np.asarray(labels, np.int64)
+    probs = np.asarray(probs, np.float64)
+    pos = positive_index(classes) if len(classes) == 2 else None
+    out = _point(labels, probs, pos)
+    eps = 1e-12
+    out["loss"] = float(-np.log(probs[np.arange(len(labels)), labels] + eps).mean()) if len(labels) else float("nan")
+    if 0 < len(labels) < small and n_boot > 0:
+        rng = np.random.default_rng(seed)
+        if groups is not None:
+            codes = np.unique(np.asarray(groups), return_inverse=True)[1]
+            members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+        else:
+            members = [np.array([i]) for i in range(len(labels))]
+        samples = {name: [] for name in ("accuracy", "f1", "aupr")}
+        for _ in range(n_boot):
+            pick = rng.integers(0, len(members), len(members))
+            idx = np.concatenate([members[g] for g in pick])
+            m = _point(labels[idx], probs[idx], pos)
+            for name in samples:
+                samples[name].append(m[name])
+        for name, vals in samples.items():
+            arr = np.asarray(vals, np.float64)
+            arr = arr[np.isfinite(arr)]
+            if len(arr):
+                out[f"{name}_lo"], out[f"{name}_hi"] = (float(v) for v in np.percentile(arr, [2.5, 97.5]))
+    return out

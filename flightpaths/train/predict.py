@@ -1,0 +1,130 @@
+"""Use a trained model: ``load_bundle(MODEL_DIR).predict_images(images, figures)``.
+
+Preprocessing (size, mean/std, alpha, padding) and the figure normalisation come from the
+bundle, never from flags that could disagree with how the model was trained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..errors import BundleError, InputError
+from .backbones import build_backbone
+from .bundle import read_bundle_files
+from .data import prepare_array
+from .model import Classifier, FigureScaler
+
+__all__ = ["Bundle", "load_bundle"]
+
+
+@dataclass
+class Bundle:
+    """A loaded model: its classes, preprocessing, render config and figure columns."""
+
+    path: Path
+    meta: dict[str, Any]
+    model: Classifier
+    scaler: FigureScaler | None
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names, in the order of the probability columns."""
+        return list(self.meta["classes"])
+
+    @property
+    def render_config(self) -> dict | None:
+        """The render config of the training images (draw new windows the same way), or None."""
+        return self.meta.get("render_config")
+
+    @property
+    def figure_columns(self) -> list[str]:
+        """Window figures the model needs beside the images (empty for a CNN-only model)."""
+        return list(self.scaler.columns) if self.scaler is not None else []
+
+    @property
+    def image_size(self) -> int:
+        """Side of the square images the model reads (inputs of other sizes are resized)."""
+        return int(self.meta["image_size"])
+
+    @property
+    def head(self) -> str:
+        """``cnn``, ``hybrid`` or ``figures``."""
+        return str(self.meta["head"])
+
+    def _input(self, images: np.ndarray | Sequence[np.ndarray], idx: np.ndarray) -> torch.Tensor:
+        size = self.image_size
+        batch = np.stack([prepare_array(np.asarray(images[i]), size) for i in idx])
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+        mean = torch.tensor(self.meta["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(self.meta["std"], dtype=torch.float32).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    def predict_images(
+        self,
+        images: np.ndarray | Sequence[np.ndarray] | None,
+        figures: pd.DataFrame | None = None,
+        *,
+        batch_size: int = 64,
+        device: str | torch.device | None = None,
+    ) -> np.ndarray:
+        """Class probabilities ``(N, n_classes)`` for uint8 ``N x H x W x C`` images (+ figures for hybrid models).
+
+        Images of another size or with an alpha channel are converted as in training. A
+        figures-only model takes ``images=None``.
+        """
+        n = len(images) if images is not None else (len(figures) if figures is not None else 0)
+        figs = None
+        if self.scaler is not None:
+            if figures is None:
+                raise InputError(f"this {self.head} model needs window figures: {', '.join(self.figure_columns)}")
+            if len(figures) != n:
+                raise InputError(f"got {n} images but {len(figures)} rows of figures")
+            figs = torch.from_numpy(self.scaler.transform(figures.reset_index(drop=True)))
+        dev = torch.device(device) if device is not None else _auto_device()
+        model = self.model.to(dev).eval()
+        cuda = dev.type == "cuda"
+        out = []
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                idx = np.arange(start, min(n, start + batch_size))
+                f = figs[idx].to(dev) if figs is not None else None
+                x = None
+                if self.head != "figures":
+                    if images is None:
+                        raise InputError("this model needs images")
+                    x = self._input(images, idx).to(dev, non_blocking=True)
+                    if dev.type in ("cpu", "cuda"):
+                        x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast("cuda", dtype=torch.float16) if cuda else contextlib.nullcontext():
+                    out.append(torch.softmax(model(x, f).float(), 1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
+
+
+def _auto_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Load a model folder (``model.safetensors`` + ``model.json``), verifying hash and version; never unpickles."""
+    meta, state = read_bundle_files(path)
+    try:
+        backbone = build_backbone(meta["backbone"], weights="none") if meta["head"] != "figures" else None
+        model = Classifier(backbone, len(meta["classes"]), n_figures=int(meta.get("n_figures", 0)),
+                           hidden=int(meta.get("hidden", 512)), dropout=float(meta.get("dropout", 0.5)))
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise BundleError(f"{path}: the weights do not fit the model described in model.json ({exc})") from exc
+    norm = meta.get("figure_normalisation")
+    scaler = FigureScaler.from_json(norm) if norm else None
+    folder = Path(path)
+    return Bundle(folder if folder.is_dir() else folder.parent, meta, model.eval(), scaler)
