@@ -1,0 +1,57 @@
+"""``flightpaths score``: score new logs in bulk into windows, episodes and a tip sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import FlightpathsError
+from .options import DURATION, overwrite_option, progress_enabled
+
+__all__ = ["DEFAULT_MODEL", "command"]
+
+#: Where the built-in model ships (``make default-model``).
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
+
+
+@click.command("score")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Model bundle folder from `flightpaths train` (default: the built-in model).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="Probability for a positive window (default 0.5).")
+@click.option("--class", "positive_class", default=None, help="Class to make episodes for (default: every class but not_*/other).")
+@click.option("--tz", "local_tz", default=None, help="Local time zone shown beside UTC in the tip sheet (default UTC).")
+@click.option("--input-tz", default=None, help="Zone of log times written without one (default UTC).")
+@click.option("--merge-gap", type=DURATION, default=None, help="Merge positive windows up to this far apart (default 0s).")
+@click.option("--resume", is_flag=True, default=None, help="Skip inputs already scored with this model (default: off).")
+@click.option("--dask", default=None, help="Dask scheduler address, or 'local' for a local cluster (default: no Dask).")
+@click.option("--workers", type=click.IntRange(0), default=None, help="Drawing processes, 0 = all cores (default 0).")
+@click.option("--batch-size", type=click.IntRange(1), default=None, help="Images per inference batch (default 64).")
+@click.option("--chunk-lines", type=click.IntRange(1000), default=None, help="Log lines read at a time (default 1000000).")
+@overwrite_option
+def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, overwrite: bool, **options: object) -> None:
+    """Score LOG_OR_POINTS... (logs of any format `ingest` reads, or points .parquet) into OUT/.
+
+    Writes windows.parquet, episodes.csv/.geojson/.kml and report.html (the tip sheet).
+    """
+    from ..score import ScoreSettings, score_logs
+    from ..settings import resolve
+    from ..train.predict import load_bundle
+
+    if model_dir is None:
+        if not (DEFAULT_MODEL / "model.json").is_file():
+            raise click.UsageError(f"no built-in model at {DEFAULT_MODEL} yet; pass --model MODEL_DIR (a folder made by `flightpaths train`)")
+        model_dir = DEFAULT_MODEL
+    try:
+        settings = resolve(ScoreSettings, progress=progress_enabled(), **options)
+    except FlightpathsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    bundle = load_bundle(model_dir)
+    if settings.positive_class is not None and settings.positive_class not in bundle.classes:
+        raise click.BadParameter(f"{settings.positive_class!r} is not a class of this model; choose from {', '.join(bundle.classes)}",
+                                 param_hint="--class")
+    result = score_logs(list(inputs), out_dir, bundle, settings, overwrite=overwrite)
+    click.echo(result.summary())
+    click.echo(f"tip sheet: {result.outputs['report.html']}")

@@ -1,0 +1,63 @@
+"""Bulk scoring: new logs -> window probabilities -> episodes -> a ranked, sourced tip sheet.
+
+The stages, each usable on its own:
+
+- :func:`score_windows`: a windows table + a model bundle -> the same table with ``p_<class>``
+  columns (drawn with the bundle's render config, batched inference).
+- :func:`merge_episodes`: scored windows -> one row per episode (consecutive or overlapping
+  positive windows of one object), ranked by peak probability.
+- writers: ``windows.parquet``, ``episodes.csv``, ``episodes.geojson``, ``episodes.kml`` and
+  the self-contained tip sheet ``report.html``.
+- :func:`score_logs`: the whole chain over many files, streaming, resumable, optionally on a
+  Dask cluster.
+"""
+
+from __future__ import annotations
+
+from .episodes import EPISODE_COLUMNS, merge_episodes, probability_columns
+from .pipeline import (
+    OUTPUT_NAMES,
+    ScoreResult,
+    bundle_fingerprint,
+    iter_point_chunks,
+    score_input,
+    score_logs,
+    score_windows,
+    windows_from_chunks,
+)
+from .settings import ScoreSettings, episode_classes
+from .tipsheet import CAVEAT, adsbx_url, episode_tracks, thumbnail_png, tip_sheet_html, write_tip_sheet
+from .writers import (
+    scalar_windows,
+    write_episodes_csv,
+    write_episodes_geojson,
+    write_episodes_kml,
+    write_windows_parquet,
+)
+
+__all__ = [
+    "CAVEAT",
+    "EPISODE_COLUMNS",
+    "OUTPUT_NAMES",
+    "ScoreResult",
+    "ScoreSettings",
+    "adsbx_url",
+    "bundle_fingerprint",
+    "episode_classes",
+    "episode_tracks",
+    "iter_point_chunks",
+    "merge_episodes",
+    "probability_columns",
+    "scalar_windows",
+    "score_input",
+    "score_logs",
+    "score_windows",
+    "thumbnail_png",
+    "tip_sheet_html",
+    "windows_from_chunks",
+    "write_episodes_csv",
+    "write_episodes_geojson",
+    "write_episodes_kml",
+    "write_tip_sheet",
+    "write_windows_parquet",
+]

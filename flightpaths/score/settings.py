@@ -1,0 +1,100 @@
+"""Settings for bulk scoring: one frozen dataclass with every default in one place.
+
+The drawing settings are deliberately absent: scoring always draws with the render config
+stored in the model bundle, because a CNN trained on one drawing scale fails on another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import FlightpathsError
+
+__all__ = ["NEGATIVE_NAMES", "ScoreSettings", "episode_classes"]
+
+#: Class names that mean "nothing to report" and never become episodes by default.
+NEGATIVE_NAMES = frozenset({"other", "negative", "background", "none", "normal", "ordinary", "straight"})
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """How to turn logs into scored windows and episodes.
+
+    threshold: a window is positive for a class when ``p_<class> >= threshold``.
+    positive_class: the class episodes are made for; ``None`` = every class whose name does not
+        mean "nothing" (``not_*``, ``no_*``, ``non_*``, ``other``, ...), e.g. ``circling``.
+    chunk_lines: text logs are read this many lines at a time (bounded memory).
+    batch_size: images per inference batch.
+    workers: drawing processes; 0 = all cores.
+    merge_gap_s: positive windows of one object merge when the next starts at most this long
+        after the previous one ends (0 = they must touch or overlap).
+    local_tz: IANA zone shown beside UTC in the tip sheet (e.g. ``America/New_York``).
+    input_tz: zone of timestamps in logs that carry no zone (SBS receivers often log local time).
+    resume: skip inputs already scored with the same model (state file in the output folder).
+    dask: ``None`` (this machine), ``"local"`` (a local Dask cluster) or a scheduler address.
+    progress: show a progress bar on stderr.
+    """
+
+    threshold: float = 0.5
+    positive_class: str | None = None
+    chunk_lines: int = 1_000_000
+    batch_size: int = 64
+    workers: int = 0
+    merge_gap_s: float = 0.0
+    local_tz: str = "UTC"
+    input_tz: str = "UTC"
+    resume: bool = False
+    dask: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise FlightpathsError(f"threshold {self.threshold!r} must be between 0 and 1")
+        if self.chunk_lines < 1000:
+            raise FlightpathsError(f"chunk_lines {self.chunk_lines!r} must be at least 1000")
+        if self.batch_size < 1:
+            raise FlightpathsError(f"batch_size {self.batch_size!r} must be at least 1")
+        if self.workers < 0:
+            raise FlightpathsError(f"workers {self.workers!r} must be 0 (all cores) or more")
+        if self.merge_gap_s < 0:
+            raise FlightpathsError(f"merge_gap_s {self.merge_gap_s!r} must not be negative")
+        for name in ("local_tz", "input_tz"):
+            try:
+                ZoneInfo(getattr(self, name))
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise FlightpathsError(
+                    f"{name} {getattr(self, name)!r} is not a time zone; use an IANA name such as "
+                    "'UTC' or 'America/New_York'"
+                ) from exc
+
+    def replace(self, **changes: object) -> ScoreSettings:
+        """A copy with *changes* applied (the settings are frozen)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _looks_negative(name: str) -> bool:
+    low = name.lower()
+    return low.startswith(("not_", "not-", "no_", "no-", "non_", "non-")) or low in NEGATIVE_NAMES
+
+
+def episode_classes(classes: tuple[str, ...] | list[str], positive_class: str | None = None) -> list[str]:
+    """The classes that episodes are made for.
+
+    >>> episode_classes(["circling", "not_circling"])
+    ['circling']
+    >>> episode_classes(["orbit", "survey", "other"])
+    ['orbit', 'survey']
+    >>> episode_classes(["a", "b"], "b")
+    ['b']
+    """
+    classes = list(classes)
+    if positive_class is not None:
+        if positive_class not in classes:
+            raise FlightpathsError(
+                f"class {positive_class!r} is not one the model knows; choose from {', '.join(classes)}"
+            )
+        return [positive_class]
+    chosen = [c for c in classes if not _looks_negative(c)]
+    return chosen or classes[-1:]

@@ -1,0 +1,184 @@
+"""Writers for scoring outputs: windows.parquet, episodes.csv, episodes.geojson, episodes.kml.
+
+Every writer goes through :mod:`flightpaths.fileio` (atomic, never overwrites without
+``overwrite=True``). Text from data (callsigns, ids, file names) is escaped for the format
+it lands in: KML is built with :mod:`xml.etree.ElementTree`, which escapes ``<``, ``&`` and
+quotes, after characters that XML 1.0 cannot hold at all are removed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..fileio import atomic_write_bytes, atomic_write_text, check_output
+
+__all__ = [
+    "KML_NS",
+    "array_columns",
+    "scalar_windows",
+    "write_episodes_csv",
+    "write_episodes_geojson",
+    "write_episodes_kml",
+    "write_windows_parquet",
+    "xml_text",
+]
+
+KML_NS = "http://www.opengis.net/kml/2.2"
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(value: object) -> str:
+    """Text for XML: missing values become ``""``; characters XML cannot hold are dropped.
+
+    >>> xml_text("N1\\x00<b>")
+    'N1<b>'
+    >>> xml_text(float("nan"))
+    ''
+    """
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return _iso(value)
+    return _XML_BAD.sub("", str(value))
+
+
+def _iso(value: pd.Timestamp) -> str:
+    if pd.isna(value):
+        return ""
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def array_columns(windows: pd.DataFrame) -> list[str]:
+    """Columns that hold per-point arrays (numpy arrays or lists) rather than scalars."""
+    out = []
+    for name in windows.columns:
+        if windows[name].dtype != object or windows.empty:
+            continue
+        first = windows[name].dropna()
+        if len(first) and isinstance(first.iloc[0], (np.ndarray, list, tuple)):
+            out.append(name)
+    return out
+
+
+def scalar_windows(windows: pd.DataFrame) -> pd.DataFrame:
+    """The windows table without its per-point array columns."""
+    return windows.drop(columns=array_columns(windows))
+
+
+def write_windows_parquet(windows: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write every window's scalar columns and ``p_<class>`` columns to a parquet file."""
+    target = check_output(path, overwrite=overwrite)
+    buf = io.BytesIO()
+    scalar_windows(windows).reset_index(drop=True).to_parquet(buf, index=False)
+    return atomic_write_bytes(target, buf.getvalue())
+
+
+def _csv_ready(episodes: pd.DataFrame) -> pd.DataFrame:
+    out = episodes.copy()
+    for name in ("start", "end"):
+        if name in out:
+            out[name] = out[name].map(lambda v: _iso(v) if not pd.isna(v) else "")
+    return out
+
+
+def write_episodes_csv(episodes: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write the episodes table as CSV (times as ISO 8601 UTC, ``Z`` suffix)."""
+    target = check_output(path, overwrite=overwrite)
+    return atomic_write_text(target, _csv_ready(episodes).to_csv(index=False, float_format="%.6g"))
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return _iso(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(float(value)) else float(value)
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    return str(value) if not isinstance(value, (int, str)) else value
+
+
+def write_episodes_geojson(episodes: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write episodes as a GeoJSON FeatureCollection of points (WGS84 lon/lat centroids).
+
+    Screen episodes (no lat/lon) are written with a ``null`` geometry, as GeoJSON allows.
+    """
+    target = check_output(path, overwrite=overwrite)
+    features = []
+    for row in episodes.to_dict(orient="records"):
+        lat, lon = row.get("lat"), row.get("lon")
+        geometry = None
+        if lat is not None and lon is not None and np.isfinite(lat) and np.isfinite(lon):
+            geometry = {"type": "Point", "coordinates": [round(float(lon), 7), round(float(lat), 7)]}
+        props = {k: _json_value(v) for k, v in row.items() if k not in ("lat", "lon")}
+        props["lat"], props["lon"] = _json_value(lat), _json_value(lon)
+        features.append({"type": "Feature", "id": props.get("episode_id"), "geometry": geometry, "properties": props})
+    doc = {"type": "FeatureCollection", "features": features}
+    return atomic_write_text(target, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+
+
+def _sub(parent: ET.Element, tag: str, text: object | None = None, **attrib: str) -> ET.Element:
+    el = ET.SubElement(parent, f"{{{KML_NS}}}{tag}", attrib)
+    if text is not None:
+        el.text = xml_text(text)
+    return el
+
+
+def write_episodes_kml(
+    episodes: pd.DataFrame, path: str | Path, *, overwrite: bool = False, name: str = "flightpaths episodes"
+) -> Path:
+    """Write episodes as KML 2.2 Placemarks (point, time span, fields) for Google Earth and QGIS.
+
+    One Placemark per episode that has a position; every field is XML-escaped.
+    """
+    target = check_output(path, overwrite=overwrite)
+    ET.register_namespace("", KML_NS)
+    root = ET.Element(f"{{{KML_NS}}}kml")
+    doc = _sub(root, "Document")
+    _sub(doc, "name", name)
+    style = _sub(doc, "Style", id="episode")
+    icon_style = _sub(style, "IconStyle")
+    _sub(icon_style, "color", "ff0055ff")
+    icon = _sub(icon_style, "Icon")
+    _sub(icon, "href", "http://maps.google.com/mapfiles/kml/shapes/target.png")
+    for row in episodes.to_dict(orient="records"):
+        lat, lon = row.get("lat"), row.get("lon")
+        if lat is None or lon is None or not (np.isfinite(lat) and np.isfinite(lon)):
+            continue
+        pm = _sub(doc, "Placemark", id=f"ep{int(row.get('rank', 0) or 0)}")
+        label = xml_text(row.get("callsign")) or xml_text(row.get("object_id"))
+        _sub(pm, "name", f"#{row.get('rank')} {label} p={float(row.get('peak_p', float('nan'))):.2f}")
+        _sub(
+            pm,
+            "description",
+            f"{xml_text(row.get('class'))} episode of {xml_text(row.get('object_id'))} "
+            f"({xml_text(row.get('callsign'))}) from {xml_text(row.get('start'))} to "
+            f"{xml_text(row.get('end'))}; a pattern is not a mission: verify before reporting.",
+        )
+        span = _sub(pm, "TimeSpan")
+        _sub(span, "begin", row.get("start"))
+        _sub(span, "end", row.get("end"))
+        _sub(pm, "styleUrl", "#episode")
+        ext = _sub(pm, "ExtendedData")
+        for key, value in row.items():
+            data = _sub(ext, "Data", name=xml_text(key))
+            _sub(data, "value", _json_value(value) if not isinstance(value, str) else value)
+        point = _sub(pm, "Point")
+        _sub(point, "coordinates", f"{float(lon):.7f},{float(lat):.7f},0")
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode", xml_declaration=False)
+    return atomic_write_text(target, '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n")
