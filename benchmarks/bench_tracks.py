@@ -167,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio vectorized ({n:,} points, median) / naive: {rate / naive_rate:,.1f}x wall, "
           f"{(n / cpu) / (len(subset) / naive_cpu):,.1f}x per CPU-second")
     print(f"target {TARGET:,} points/s: {'met' if rate >= TARGET else 'NOT met'} ({rate / TARGET:.2f} of target)")
-    print(f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f} (figures are noisy when loaded)")
+    print(f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f} (figures are noisy when loaded); "
+          f"the timed runs got {cpu / med:.2f} cores on average (CPU / wall), so at full use of "
+          f"{os.cpu_count()} core(s) the wall rate would be about {min(os.cpu_count() or 1, args.workers or 8) * n / cpu:,.0f} points/s "
+          f"if the work split perfectly (an upper bound)")
     return 0
 
 

@@ -322,8 +322,43 @@ def _float(frame: pd.DataFrame, name: str) -> np.ndarray:
         raise SchemaError(f"cannot read as numbers: {exc}", column=name) from exc
 
 
+def _map(fn: Any, items: Sequence[Any], workers: int) -> list[Any]:
+    """``[fn(x) for x in items]``, on *workers* threads when more than one (numpy releases the
+    GIL in elementwise work, gathers and filters)."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+_BLOCK: Final = 1 << 17  # points per block of elementwise work: temporaries stay in cache
+
+
+def _parts(n: int, block: int = _BLOCK) -> list[tuple[int, int]]:
+    """[start, stop) ranges cutting ``range(n)`` into blocks of about *block* (one when small):
+    elementwise work on big tables runs block by block, so its temporaries are reused from
+    cache instead of being fresh pages of the table's size."""
+    k = max(1, n // block)
+    cuts = [n * i // k for i in range(k + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
 def _wrap180(deg: np.ndarray) -> np.ndarray:
-    return (deg + 180.0) % 360.0 - 180.0
+    """``(deg + 180) % 360 - 180``, bit for bit, without the slow float modulo when every value
+    lies in [-360, 360] (differences of two headings): there ``x % 360`` of ``x = deg + 180``
+    is ``x + 360`` below 0 (numpy's fmod-and-adjust rounds the same way), ``x - 360`` from 360
+    on (exact) and ``x`` otherwise.
+
+    >>> d = np.array([-360.0, -350.0, -180.0, -1e-17, 0.0, 179.5, 180.0, 350.0, 360.0])
+    >>> bool(np.array_equal(_wrap180(d), (d + 180.0) % 360.0 - 180.0))
+    True
+    >>> _wrap180(np.array([-350.0, 350.0, 540.0])).tolist()
+    [10.0, -10.0, -180.0]
+    """
+    x = deg + 180.0
+    if not (len(x) and np.abs(deg).max() <= 360.0):  # NaN or large values: the general rule
+        return x % 360.0 - 180.0
+    return np.where(x < 0.0, x + 360.0, np.where(x >= 360.0, x - 360.0, x)) - 180.0
 
 
 def _next_true(mask: np.ndarray) -> np.ndarray:
@@ -352,14 +387,21 @@ def _segment_median(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     if nseg == 0 or len(values) == 0:
         return out
     counts = np.diff(offsets)
-    seg = np.repeat(np.arange(nseg, dtype=np.float64), counts)
     finite = np.isfinite(values)
-    if not finite.any():
+    good = values[finite]
+    if not len(good):
         return out
-    vmin = float(values[finite].min())
-    span = float(values[finite].max()) - vmin or 1.0
-    frac = np.where(finite, (values - vmin) / span * 0.5, 0.75)
-    keys = np.sort(seg + frac)
+    vmin = float(good.min())
+    span = float(good.max()) - vmin or 1.0
+    del good
+    frac = values - vmin
+    frac /= span
+    frac *= 0.5
+    frac[~finite] = 0.75
+    keys = np.repeat(np.arange(nseg, dtype=np.float64), counts)
+    keys += frac
+    del frac
+    keys.sort()
     nvalid = np.add.reduceat(finite, offsets[:-1]) if len(values) else np.zeros(nseg, int)
     nvalid = np.where(counts > 0, nvalid, 0)
     ok = nvalid > 0
@@ -422,6 +464,64 @@ def _aeqd_trig(
     w = 1.0 - _WGS84_E2 * sin2_mid
     m = _WGS84_A * (1.0 - _WGS84_E2) / (w * np.sqrt(w))
     return n * k * xs, m * k * ys
+
+
+def _aeqd_windows(
+    trig: tuple[np.ndarray, ...], gidx: np.ndarray, trig0: Sequence[np.ndarray], n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_aeqd_trig` of the points ``gidx`` (sines and cosines *trig* per point) about
+    their window's centre (*trig0* per window, *n* points each): the same operations in the
+    same order, so the same bits, but in place on a few buffers, with the prime-vertical
+    radius (which depends on the point only) computed once per point rather than per window
+    it falls in."""
+    sp_all, cp_all, sl_all, cl_all = trig
+    rad_n = sp_all * _WGS84_E2
+    rad_n *= sp_all
+    np.subtract(1.0, rad_n, out=rad_n)
+    np.sqrt(rad_n, out=rad_n)
+    np.divide(_WGS84_A, rad_n, out=rad_n)  # _WGS84_A / sqrt(1 - E2 * sp * sp), per point
+    sp0, cp0, sl0, cl0 = (np.repeat(v, n) for v in trig0)
+    sp, cp, sl, cl = (v[gidx] for v in trig)
+    sdl = sl * cl0
+    tmp = cl * sl0
+    sdl -= tmp  # sin(lon - lon0)
+    cdl = np.multiply(cl, cl0, out=cl)
+    np.multiply(sl, sl0, out=tmp)
+    cdl += tmp  # cos(lon - lon0)
+    xs = np.multiply(cp, sdl, out=sdl)
+    ys = np.multiply(cp0, sp, out=sl)
+    np.multiply(sp0, cp, out=tmp)
+    tmp *= cdl
+    ys -= tmp
+    s2 = np.multiply(xs, xs, out=tmp)
+    s2 += ys * ys
+    k = s2 * (5.0 / 112.0)
+    k += 3.0 / 40.0
+    k *= s2
+    k += 1.0 / 6.0
+    k *= s2
+    k += 1.0  # arcsin(s)/s, s < 0.05
+    far = s2 > 0.0025
+    if np.any(far):
+        s = np.sqrt(s2[far])
+        k[far] = np.arcsin(np.minimum(s, 1.0)) / s
+    # sin^2((lat + lat0) / 2) = 0.5 * (1 - (cp * cp0 - sp * sp0)), then w = 1 - E2 * that
+    w = np.multiply(cp, cp0, out=cp)
+    np.multiply(sp, sp0, out=s2)
+    w -= s2
+    np.subtract(1.0, w, out=w)
+    w *= 0.5
+    w *= _WGS84_E2
+    np.subtract(1.0, w, out=w)
+    m = np.sqrt(w, out=s2)
+    m *= w
+    np.divide(_WGS84_A * (1.0 - _WGS84_E2), m, out=m)
+    x = rad_n[gidx]
+    x *= k
+    x *= xs
+    m *= k
+    m *= ys
+    return x, m
 
 
 def inverse_local_aeqd(
@@ -496,12 +596,28 @@ class _Prepared:
     kinds: np.ndarray | None = None  # screen tracks: button, lowercased
 
 
-def _codes(frame: pd.DataFrame, name: str, order: np.ndarray, *, clean: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Factorized column *name* in track order: codes (-1 for missing) and the distinct values."""
+def _factorize(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes per row of column *name* (-1 for missing) and its distinct values (None when the
+    column is absent)."""
     if name not in frame.columns:
-        return np.full(len(order), -1, dtype=np.int64), np.empty(0, dtype=object)
+        return None
     codes, uniques = pd.factorize(frame[name].astype("string"))
-    values = np.asarray(uniques.astype(object), dtype=object)
+    if len(uniques) < 2**31 - 1:  # codes only index the distinct values: 4 bytes a row do
+        codes = codes.astype(np.int32)
+    return codes, np.asarray(uniques.astype(object), dtype=object)
+
+
+def _codes(
+    frame: pd.DataFrame, name: str, order: np.ndarray, *, clean: bool = False,
+    factorized: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Factorized column *name* in track order: codes (-1 for missing) and the distinct values.
+    *factorized*: :func:`_factorize` of the column, done before (or a future of it)."""
+    found = _factorize(frame, name) if factorized is None else (
+        factorized.result() if hasattr(factorized, "result") else factorized)
+    if found is None:
+        return np.full(len(order), -1, dtype=np.int64), np.empty(0, dtype=object)
+    codes, values = found
     codes = codes[order]
     if clean and len(values):  # blank strings count as missing
         blank = np.array([str(v).strip() == "" for v in values] + [True])
@@ -509,15 +625,17 @@ def _codes(frame: pd.DataFrame, name: str, order: np.ndarray, *, clean: bool = F
     return codes, values
 
 
-def _attach(prep: _Prepared) -> _Prepared:
-    """Fill the per-point attribute arrays of *prep* once (cheap: factorized strings)."""
+def _attach(prep: _Prepared, factorized: dict[str, Any] | None = None) -> _Prepared:
+    """Fill the per-point attribute arrays of *prep* once (cheap: factorized strings).
+    *factorized*: column name to :func:`_factorize` result (or future), when started early."""
     frame, order = prep.frame, prep.order
+    factorized = factorized or {}
     if "source_line" in frame.columns:
         prep.line = frame["source_line"].to_numpy(dtype=np.float64, na_value=np.nan)[order]
     else:
         prep.line = np.full(len(order), np.nan)
-    prep.file_code, prep.files = _codes(frame, "source_file", order)
-    prep.call_code, prep.calls = _codes(frame, "callsign", order, clean=True)
+    prep.file_code, prep.files = _codes(frame, "source_file", order, factorized=factorized.get("source_file"))
+    prep.call_code, prep.calls = _codes(frame, "callsign", order, clean=True, factorized=factorized.get("callsign"))
     if prep.screen and "state" in frame.columns:
         prep.clicks = _click_mask(frame)[order]
         if "button" in frame.columns:
@@ -568,7 +686,28 @@ def _is_screen(frame: pd.DataFrame) -> bool:
     return bool(len(frame)) and not np.isfinite(lat).any() and bool(np.isfinite(x).any())
 
 
-def _step_lengths(a: np.ndarray, b: np.ndarray, screen: bool) -> np.ndarray:
+def _step_lengths(a: np.ndarray, b: np.ndarray, screen: bool, workers: int = 1) -> np.ndarray:
+    """:func:`_step_lengths_one` in blocks on *workers* threads (elementwise: the same bits).
+
+    >>> a, b = np.linspace(59.0, 61.0, 300_001), np.linspace(179.0, 181.0, 300_001) % 360 - 180
+    >>> bool(np.array_equal(_step_lengths(a, b, False, 2), _step_lengths_one(a, b, False), equal_nan=True))
+    True
+    """
+    parts = _parts(len(a))
+    if len(parts) == 1:
+        return _step_lengths_one(a, b, screen)
+    dist = np.empty(len(a))
+
+    def one(part: tuple[int, int]) -> None:
+        lo, hi = part
+        first = max(lo - 1, 0)  # the step into lo starts at lo - 1
+        dist[lo:hi] = _step_lengths_one(a[first:hi], b[first:hi], screen)[lo - first:]
+
+    _map(one, parts, workers)
+    return dist
+
+
+def _step_lengths_one(a: np.ndarray, b: np.ndarray, screen: bool) -> np.ndarray:
     """Length (m, or px for screen tracks) of each step i-1 -> i; element 0 is NaN.
 
     Geographic steps use the WGS84 radii of curvature at the step's mean latitude on a local
@@ -588,15 +727,16 @@ def _step_lengths(a: np.ndarray, b: np.ndarray, screen: bool) -> np.ndarray:
     w = 1.0 - _WGS84_E2 * s2
     n_mid = _WGS84_A / np.sqrt(w)
     m_mid = n_mid * (1.0 - _WGS84_E2) / w
-    dlon = (np.diff(b) + 180.0) % 360.0 - 180.0
+    dlon = _wrap180(np.diff(b))  # same bits as (d + 180) % 360 - 180
     dx = np.radians(dlon) * c_mid * n_mid
     dy = np.radians(np.diff(a)) * m_mid
     dist[1:] = np.hypot(dx, dy)
     return dist
 
 
-def _prepare(points: pd.DataFrame, settings: TrackSettings, report: CleanReport) -> _Prepared:
-    """Clean, sort and split *points* into tracks, counting every removal (vectorized)."""
+def _prepare(points: pd.DataFrame, settings: TrackSettings, report: CleanReport, workers: int = 1) -> _Prepared:
+    """Clean, sort and split *points* into tracks, counting every removal (vectorized; gathers,
+    filters and step lengths on *workers* threads)."""
     _check_columns(points)
     n = len(points)
     report.points_in += n
@@ -644,24 +784,32 @@ def _prepare(points: pd.DataFrame, settings: TrackSettings, report: CleanReport)
         pre = idx
     pre = pre[np.argsort(t[pre], kind="stable")]
     order = pre[np.argsort(codes[pre].astype(small), kind="stable")]
+    # object codes in that order: sorted, so counted rather than gathered
+    c_o = np.repeat(np.arange(len(uniques), dtype=np.int64), np.bincount(codes[idx], minlength=len(uniques)))
     # rows that came before an earlier report of the same object in the input
-    c_o = codes[order]
     report.reordered += int(np.sum((np.diff(order) < 0) & (c_o[1:] == c_o[:-1])))
 
     # Duplicate timestamps (keep the first: for screen tracks the click).
-    c_o, t_o = codes[order], t[order]
+    c_o, t_o = c_o.astype(np.int64, copy=False), t[order]
     dup = np.zeros(len(order), bool)
     dup[1:] = (c_o[1:] == c_o[:-1]) & (t_o[1:] == t_o[:-1])
-    report.count("removed", "duplicate time", int(dup.sum()))
-    order = order[~dup]
+    n_dup = int(dup.sum())
+    report.count("removed", "duplicate time", n_dup)
+    if n_dup:
+        keep_o = ~dup
+        order, c_o, t_o = order[keep_o], c_o[keep_o], t_o[keep_o]
 
+    # Every column is gathered into track order once; later steps filter these in order.
     speed = _float(frame, "speed_kt")
     alt = _float(frame, "altitude_ft")
-    order, jump_split, dist = _remove_spikes(order, codes, t, a, b, speed, screen, settings, report)
+    pts = _Ordered(order, c_o, t_o, *_map(lambda v: v[order], (a, b, speed), workers))
+    del codes, t, a, b, speed, idx, pre, keep  # table-sized arrays no longer needed (peak memory)
+    pts, jump_split, dist = _remove_spikes(pts, screen, settings, report, workers)
+    order, c_o, t_o = pts.order, pts.codes, pts.t
 
     # Values out of range are blanked, not dropped.
     lo_alt, hi_alt = settings.altitude_range_ft
-    sp, al = speed[order].copy(), alt[order].copy()
+    sp, al = pts.speed.copy(), alt[order]
     bad_alt = np.isfinite(al) & ((al < lo_alt) | (al > hi_alt))
     bad_sp = np.isfinite(sp) & ((sp < 0) | (sp > settings.max_reported_speed_kt))
     report.count("blanked", "altitude out of range", int(bad_alt.sum()))
@@ -670,7 +818,6 @@ def _prepare(points: pd.DataFrame, settings: TrackSettings, report: CleanReport)
     sp[bad_sp] = np.nan
 
     # Track starts: new object, time gap, new-leg flag, unresolved jump.
-    c_o, t_o = codes[order], t[order]
     m = len(order)
     new_obj = np.ones(m, bool)
     new_obj[1:] = c_o[1:] != c_o[:-1]
@@ -700,15 +847,17 @@ def _prepare(points: pd.DataFrame, settings: TrackSettings, report: CleanReport)
     obj_of_track = np.searchsorted(obj_first, starts, side="right") - 1
     track_no = (track_idx - first_track_of_obj[obj_of_track])[ok]
     track_object = np.asarray(uniques, dtype=object)[c_o[starts]][ok]
-    order = order[keep_pt]
+    all_kept = bool(ok.all())
+    if not all_kept:
+        order = order[keep_pt]
     counts = counts[ok]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     report.points_kept += int(len(order))
     report.tracks += int(len(counts))
     return _Prepared(
         frame=frame, order=order, offsets=offsets, track_object=track_object, track_no=track_no,
-        screen=screen, t=t[order], a=a[order], b=b[order], speed=sp[keep_pt], alt=al[keep_pt],
-        dist=dist[keep_pt],
+        screen=screen, **dict(zip(("t", "a", "b", "speed", "alt", "dist"), _map(
+            lambda v: v if all_kept else v[keep_pt], (t_o, pts.a, pts.b, sp, al, dist), workers))),
     )
 
 
@@ -724,61 +873,84 @@ def _click_mask(frame: pd.DataFrame) -> np.ndarray:
     return (frame["state"].astype("string").str.lower() == "pressed").to_numpy(dtype=bool, na_value=False)
 
 
+@dataclass
+class _Ordered:
+    """Kept points in track order: row positions and the columns cleaning needs (internal)."""
+
+    order: np.ndarray
+    codes: np.ndarray  # object code per point
+    t: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    speed: np.ndarray  # reported speed (NaN when absent)
+
+    def compress(self, keep: np.ndarray, workers: int = 1) -> _Ordered:
+        """The points where *keep* is true (sequential filtering; no gathers from the table)."""
+        cols = (self.order, self.codes, self.t, self.a, self.b, self.speed)
+        return _Ordered(*_map(lambda v: v[keep], cols, workers))
+
+
 def _too_fast(
-    order: np.ndarray, codes: np.ndarray, t: np.ndarray, a: np.ndarray, b: np.ndarray,
-    speed: np.ndarray, screen: bool, settings: TrackSettings,
+    pts: _Ordered, screen: bool, settings: TrackSettings, workers: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per point of *order*: is the step into it impossible, is it an object's first point, and
+    """Per point of *pts*: is the step into it impossible, is it an object's first point, and
     the step's length."""
-    m = len(order)
-    dist = _step_lengths(a[order], b[order], screen)
-    c_o = codes[order]
+    m = len(pts.order)
+    aa, bb, tt, c_o = pts.a, pts.b, pts.t, pts.codes
+    dist = _step_lengths(aa, bb, screen, workers)
     same = np.zeros(m, bool)
     same[1:] = c_o[1:] == c_o[:-1]
     # time since the previous *distinct* position: receivers often repeat a stale position
-    aa, bb, tt = a[order], b[order], t[order]
     repeat = np.zeros(m, bool)
     repeat[1:] = same[1:] & (aa[1:] == aa[:-1]) & (bb[1:] == bb[:-1])
     run_start = _prev_true(~repeat)
     dt = np.zeros(m)
     dt[1:] = (tt[1:] - tt[run_start[:-1]]) / _NS
-    if screen:
-        allowed = settings.max_speed_px_s * np.maximum(dt, 0.01) + 50.0
-    else:
-        sp = np.nan_to_num(speed[order])
-        rep = np.maximum(sp, np.concatenate([[0.0], sp[:-1]]))
-        lim_kt = np.maximum(settings.max_speed_kt, settings.jump_factor * rep)
-        allowed = lim_kt / KT_PER_MPS * np.maximum(dt, 1.0) + settings.jump_tolerance_m
-    with np.errstate(invalid="ignore"):
-        return same & (dist > allowed), ~same, dist
+    bad = np.empty(m, bool)
+
+    def one(part: tuple[int, int]) -> None:  # elementwise, block by block
+        lo, hi = part
+        if screen:
+            allowed = settings.max_speed_px_s * np.maximum(dt[lo:hi], 0.01) + 50.0
+        else:
+            sp = np.nan_to_num(pts.speed[max(lo - 1, 0):hi])
+            prev = np.concatenate([[0.0], sp[:-1]]) if lo == 0 else sp[:-1]
+            sp = sp if lo == 0 else sp[1:]
+            rep = np.maximum(sp, prev)
+            lim_kt = np.maximum(settings.max_speed_kt, settings.jump_factor * rep)
+            allowed = lim_kt / KT_PER_MPS * np.maximum(dt[lo:hi], 1.0) + settings.jump_tolerance_m
+        with np.errstate(invalid="ignore"):
+            bad[lo:hi] = same[lo:hi] & (dist[lo:hi] > allowed)
+
+    _map(one, _parts(m), workers)
+    return bad, ~same, dist
 
 
 def _remove_spikes(
-    order: np.ndarray, codes: np.ndarray, t: np.ndarray, a: np.ndarray, b: np.ndarray,
-    speed: np.ndarray, screen: bool, settings: TrackSettings, report: CleanReport,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Remove single-point spikes (an impossible step in and out); return the order, per kept
-    point whether an impossible step that no single point explains leads into it, and the
+    pts: _Ordered, screen: bool, settings: TrackSettings, report: CleanReport, workers: int = 1,
+) -> tuple[_Ordered, np.ndarray, np.ndarray]:
+    """Remove single-point spikes (an impossible step in and out); return the kept points, per
+    kept point whether an impossible step that no single point explains leads into it, and the
     length of the step into each point."""
     for _ in range(4):
-        if len(order) < 2:
-            return order, np.zeros(len(order), bool), _step_lengths(a[order], b[order], screen)
-        bad_in, first, dist = _too_fast(order, codes, t, a, b, speed, screen, settings)
+        if len(pts.order) < 2:
+            return pts, np.zeros(len(pts.order), bool), _step_lengths(pts.a, pts.b, screen)
+        bad_in, first, dist = _too_fast(pts, screen, settings, workers)
         if not bad_in.any():
-            return order, bad_in, dist
+            return pts, bad_in, dist
         bad_out = np.append(bad_in[1:], False)
         next_out = np.append(bad_out[1:], False)
         last = np.append(first[1:], True)
         prev_in = np.concatenate([[False], bad_in[:-1]])
         spike = (bad_in & bad_out) | (first & bad_out & ~next_out) | (last & bad_in & ~prev_in & ~first)
         if not spike.any():
-            return order, bad_in, dist
+            return pts, bad_in, dist
         report.count("removed", "impossible jump", int(spike.sum()))
-        order = order[~spike]
-    if len(order) < 2:
-        return order, np.zeros(len(order), bool), _step_lengths(a[order], b[order], screen)
-    bad_in, _first, dist = _too_fast(order, codes, t, a, b, speed, screen, settings)
-    return order, bad_in, dist
+        pts = pts.compress(~spike, workers)
+    if len(pts.order) < 2:
+        return pts, np.zeros(len(pts.order), bool), _step_lengths(pts.a, pts.b, screen)
+    bad_in, _first, dist = _too_fast(pts, screen, settings, workers)
+    return pts, bad_in, dist
 
 
 def split_tracks(points: pd.DataFrame, settings: TrackSettings | None = None) -> tuple[pd.DataFrame, CleanReport]:
@@ -865,10 +1037,15 @@ def _object_column(parts: Sequence[np.ndarray]) -> np.ndarray:
     return col
 
 
-def _split(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """An object column of views ``values[offsets[i]:offsets[i+1]]`` (one slice per window)."""
+def _slices(offsets: np.ndarray) -> list[slice]:
+    """``slice(offsets[i], offsets[i+1])`` for every i (built once, used for every column)."""
     bounds = offsets.tolist()
-    return _object_column([values[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
+    return list(map(slice, bounds[:-1], bounds[1:]))
+
+
+def _split(values: np.ndarray, slices: Sequence[slice]) -> np.ndarray:
+    """An object column of views ``values[s]`` for each slice (one view per window)."""
+    return np.fromiter(map(values.__getitem__, slices), dtype=object, count=len(slices))
 
 
 def _constant_column(value: np.ndarray, n: int) -> np.ndarray:
@@ -911,7 +1088,10 @@ def _window_ranges(prep: _Prepared, window_s: float, step_s: float, report: Clea
     return lo[keep], hi[keep], win_track[keep], nominal[keep]
 
 
-def _windows_one(prep: _Prepared, window_s: float, step_s: float, ws: WindowSettings, report: CleanReport) -> pd.DataFrame:
+def _windows_one(
+    prep: _Prepared, window_s: float, step_s: float, ws: WindowSettings, report: CleanReport
+) -> dict[str, Any] | None:
+    """The raw columns of the windows of *prep* at one length (None when there are none)."""
     lo, hi, wtrack, nominal = _window_ranges(prep, window_s, step_s, report)
     n = hi - lo
     few = n < ws.min_points
@@ -919,7 +1099,7 @@ def _windows_one(prep: _Prepared, window_s: float, step_s: float, ws: WindowSett
     lo, hi, wtrack, nominal, n = lo[~few], hi[~few], wtrack[~few], nominal[~few], n[~few]
     nw = len(lo)
     if nw == 0:
-        return empty_windows()
+        return None
     screen = prep.screen
     m = len(prep.t)
     offsets = prep.offsets
@@ -960,7 +1140,7 @@ def _windows_one(prep: _Prepared, window_s: float, step_s: float, ws: WindowSett
         if ws.projection == "pyproj":
             px, py = _pyproj_aeqd(prep.a[gidx], prep.b[gidx], goff, lat_c, lon_c)
         else:
-            px, py = _aeqd_trig(*(v[gidx] for v in trig), *(np.repeat(v, n) for v in trig0))
+            px, py = _aeqd_windows(trig, gidx, trig0, n)
         net = np.hypot(px[goff[1:] - 1] - px[goff[:-1]], py[goff[1:] - 1] - py[goff[:-1]])
     extent = np.maximum(
         np.maximum.reduceat(px, goff[:-1]) - np.minimum.reduceat(px, goff[:-1]),
@@ -1017,49 +1197,84 @@ def _windows_one(prep: _Prepared, window_s: float, step_s: float, ws: WindowSett
     window_id = _window_ids(safe_tracks[wtrack], nominal, window_s)
 
     ev_x, ev_y, ev_kind = _events(prep, gidx, goff, px, py)
-    out = pd.DataFrame(
-        {
-            "window_id": pd.array(window_id, dtype="string"),
-            "object_id": pd.array(track_obj, dtype="string"),
-            "track_id": pd.array(track_ids[wtrack], dtype="string"),
-            "callsign": pd.array(callsign, dtype="string"),
-            "start": pd.DatetimeIndex(t_first.view("datetime64[ns]")).tz_localize("UTC"),
-            "end": pd.DatetimeIndex(t_last.view("datetime64[ns]")).tz_localize("UTC"),
-            "window_s": np.full(nw, float(window_s)),
-            "source_file": pd.array(source_file, dtype="string"),
-            "line_first": np.where(np.isfinite(line_first), line_first, -1).astype(np.int64),
-            "line_last": np.where(np.isfinite(line_last), line_last, -1).astype(np.int64),
-            "lat": lat_c,
-            "lon": lon_c,
-            "units": pd.array(["px" if screen else "m"] * nw, dtype="string"),
-            "n_points": n.astype(np.int64),
-            "duration_s": (t_last - t_first) / _NS,
-            "path_length_m": path,
-            "net_displacement_m": net,
-            "straightness": straight,
-            "total_turn_deg": tot_turn,
-            "net_turn_rev": net_turn / 360.0,
-            "radius_m": radius,
-            "extent_m": extent,
-            "median_speed_kt": med_speed,
-            "median_altitude_ft": med_alt,
-            "sample_interval_s": med_dt,
-            "few_points": n < ws.few_points,
-            "px": _split(px, goff),
-            "py": _split(py, goff),
-            "pt": _split(pt, goff),
-            "pspeed": _split(gspeed, goff),
-            "palt": _split(galt, goff),
-            "pturn": _split(pturn, goff),
-            "pcumturn": _split(pcum, goff),
-            "ev_x": ev_x,
-            "ev_y": ev_y,
-            "ev_kind": ev_kind,
-        }
-    )
+    slices = _slices(goff)
+    few_points = n < ws.few_points
     report.windows += nw
-    report.few_point_windows += int(out["few_points"].sum())
-    return out
+    report.few_point_windows += int(few_points.sum())
+    # Raw columns; windows_with_report builds one table from all chunks (see _assemble).
+    return {
+        "window_id": window_id,
+        "object_id": track_obj,
+        "track_id": track_ids[wtrack],
+        "callsign": callsign,
+        "start": t_first,
+        "end": t_last,
+        "window_s": np.full(nw, float(window_s)),
+        "source_file": source_file,
+        "line_first": np.where(np.isfinite(line_first), line_first, -1).astype(np.int64),
+        "line_last": np.where(np.isfinite(line_last), line_last, -1).astype(np.int64),
+        "lat": lat_c,
+        "lon": lon_c,
+        "units": "px" if screen else "m",
+        "n_points": n.astype(np.int64),
+        "duration_s": (t_last - t_first) / _NS,
+        "path_length_m": path,
+        "net_displacement_m": net,
+        "straightness": straight,
+        "total_turn_deg": tot_turn,
+        "net_turn_rev": net_turn / 360.0,
+        "radius_m": radius,
+        "extent_m": extent,
+        "median_speed_kt": med_speed,
+        "median_altitude_ft": med_alt,
+        "sample_interval_s": med_dt,
+        "few_points": few_points,
+        "px": _split(px, slices),
+        "py": _split(py, slices),
+        "pt": _split(pt, slices),
+        "pspeed": _split(gspeed, slices),
+        "palt": _split(galt, slices),
+        "pturn": _split(pturn, slices),
+        "pcumturn": _split(pcum, slices),
+        "ev_x": ev_x,
+        "ev_y": ev_y,
+        "ev_kind": ev_kind,
+    }
+
+
+_STRING_COLUMNS: Final = ("object_id", "track_id", "callsign", "source_file")
+
+
+def _assemble(parts: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One windows table from the raw columns of every chunk (one copy per column, no
+    per-chunk tables to concatenate)."""
+    import pyarrow as pa
+
+    if not parts:
+        return empty_windows()
+
+    def cat(name: str) -> np.ndarray:
+        cols = [p[name] for p in parts]
+        return cols[0] if len(cols) == 1 else np.concatenate(cols)
+
+    ids = [p["window_id"] for p in parts]
+    counts = [len(p["n_points"]) for p in parts]
+    cols: dict[str, Any] = {}
+    for name in SCALAR_COLUMNS:
+        if name == "window_id":
+            cols[name] = pd.array(ids[0] if len(ids) == 1 else pa.concat_arrays(ids), dtype="string")
+        elif name in _STRING_COLUMNS:
+            cols[name] = pd.array(cat(name), dtype="string")
+        elif name in ("start", "end"):
+            cols[name] = pd.DatetimeIndex(cat(name).view("datetime64[ns]")).tz_localize("UTC")
+        elif name == "units":
+            units = np.array([p["units"] for p in parts], dtype=object)
+            cols[name] = pd.array(np.repeat(units, counts), dtype="string")
+        else:
+            cols[name] = cat(name)
+    for name in ARRAY_COLUMNS:
+        cols[name] = cat(name)
+    return pd.DataFrame(cols)
 
 
 def _window_ids(tracks: np.ndarray, nominal_ns: np.ndarray, window_s: float) -> Any:
@@ -1147,7 +1362,8 @@ def _events(prep: _Prepared, gidx: np.ndarray, goff: np.ndarray, px: np.ndarray,
     counts = np.add.reduceat(gclick.astype(np.int64), goff[:-1])
     eoff = np.concatenate([[0], np.cumsum(counts)])
     kinds = np.asarray(prep.kinds[gidx][gclick], dtype=str)
-    return _split(px[gclick], eoff), _split(py[gclick], eoff), _split(kinds, eoff)
+    sl = _slices(eoff)
+    return _split(px[gclick], sl), _split(py[gclick], sl), _split(kinds, sl)
 
 
 def _settings_list(settings: WindowSettings | Sequence[WindowSettings] | None) -> list[WindowSettings]:
@@ -1178,18 +1394,24 @@ def windows_with_report(
 
     Tracks are processed in chunks of about *chunk_points* points, which bounds the memory of
     the intermediate arrays, on *workers* threads (numpy releases the GIL; default: the number
-    of CPUs, at most 8). The result does not depend on either (beyond rounding: centroid sums
+    of CPUs, at most 8); cleaning uses them too, for its gathers, filters and step lengths, and
+    the string columns are factorized beside it. The result does not depend on either (beyond rounding: centroid sums
     run over a chunk, so coordinates may differ in the ninth decimal of a metre).
     """
     report = CleanReport()
     _check_columns(points)
-    if "track_id" in points.columns:
-        prep = _prepare_tracked(points, report)
-    else:
-        prep = _prepare(points, tracks or TrackSettings(), report)
-    if not len(prep.t):
-        return empty_windows(), report
-    _attach(prep)
+    n_threads = workers or min(os.cpu_count() or 1, 8)
+    with ThreadPoolExecutor(max_workers=2) as side:
+        # the string columns are factorized beside the cleaning and sorting (Arrow drops the GIL)
+        factorized = {name: side.submit(_factorize, points, name) for name in ("source_file", "callsign")} \
+            if n_threads > 1 and len(points) >= 200_000 else {}
+        if "track_id" in points.columns:
+            prep = _prepare_tracked(points, report)
+        else:
+            prep = _prepare(points, tracks or TrackSettings(), report, n_threads)
+        if not len(prep.t):
+            return empty_windows(), report
+        _attach(prep, factorized)
     bounds = _chunk_bounds(prep.offsets, chunk_points)
     jobs = [
         (ws, window_s, step_s, first, last)
@@ -1198,12 +1420,12 @@ def windows_with_report(
         for first, last in zip(bounds[:-1], bounds[1:])
     ]
 
-    def run(job: tuple[WindowSettings, float, float, int, int]) -> tuple[pd.DataFrame, CleanReport]:
+    def run(job: tuple[WindowSettings, float, float, int, int]) -> tuple[dict[str, Any] | None, CleanReport]:
         ws, window_s, step_s, first, last = job
         part = CleanReport()
         return _windows_one(_chunk(prep, first, last), window_s, step_s, ws, part), part
 
-    n_workers = min(len(jobs), workers or min(os.cpu_count() or 1, 8))
+    n_workers = min(len(jobs), n_threads)
     if n_workers > 1:
         with ThreadPoolExecutor(max_workers=n_workers) as pool:
             results = list(pool.map(run, jobs))
@@ -1211,11 +1433,7 @@ def windows_with_report(
         results = [run(job) for job in jobs]
     for _, part in results:
         report.merge(part)
-    frames = [f for f, _ in results if len(f)]
-    if not frames:
-        return empty_windows(), report
-    out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return out, report
+    return _assemble([cols for cols, _ in results if cols is not None]), report
 
 
 def _chunk_bounds(offsets: np.ndarray, chunk_points: int) -> list[int]:

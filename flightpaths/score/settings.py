@@ -15,7 +15,7 @@ from ..errors import FlightpathsError
 __all__ = ["NEGATIVE_NAMES", "ScoreSettings", "episode_classes"]
 
 #: Class names that mean "nothing to report" and never become episodes by default.
-NEGATIVE_NAMES = frozenset({"other", "negative", "background", "none", "normal", "ordinary", "straight"})
+NEGATIVE_NAMES = frozenset({"other", "others", "negative", "background", "none", "normal", "ordinary", "straight", "human"})
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,18 @@ import numpy as np
 __all__ = ["METRIC_NAMES", "average_precision", "classification_metrics", "positive_index"]
 
 METRIC_NAMES = ("loss", "accuracy", "precision", "recall", "f1", "aupr")
-_NEGATIVE = re.compile(r"^(not|no|non)[_\- ]|^(other|others|negative|background|none|normal)$", re.I)
+#: Class names that mean "nothing of interest" (the scorer uses the same list): the other class is positive.
+_NEGATIVE = re.compile(r"^(not|no|non)[_\- ]|^(other|others|negative|background|none|normal|ordinary|straight|human)$", re.I)
 
 
 def positive_index(classes: Sequence[str]) -> int:
-    """Index of the positive class of a two-class problem."""
+    """Index of the positive class of a two-class problem.
+
+    >>> positive_index(["circling", "straight"]), positive_index(["circling", "not_circling"])
+    (0, 0)
+    >>> positive_index(["bot", "human"]), positive_index(["a", "b"])
+    (0, 1)
+    """
     negative = [bool(_NEGATIVE.search(c)) for c in classes]
     if len(classes) == 2 and negative.count(True) == 1:
         return negative.index(False)
