@@ -164,12 +164,27 @@ def main(argv: list[str] | None = None) -> int:
         best = max(results, key=lambda h: _ap(results[h]["metrics"], h))
     log.info("best head on held-out real flights: %s", best)
     if not args.no_install:
-        DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
-        for name in ("model.safetensors", "model.json"):
-            shutil.copy2(results[best]["model_dir"] / name, DEFAULT_DIR / name)
-        log.info("installed %s", DEFAULT_DIR)
+        install(results[best]["model_dir"], log)
     log.info("done in %.0f s", time.perf_counter() - t0)
     return 0
+
+
+def install(model_dir: Path, log: logging.Logger) -> None:
+    """Copy a bundle into the package as the built-in model, head-only (the body is the pretrained one)."""
+    from flightpaths.train.backbones import build_backbone
+    from flightpaths.train.bundle import head_only
+
+    DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "model.json"):
+        shutil.copy2(model_dir / name, DEFAULT_DIR / name)
+    meta_path = DEFAULT_DIR / "model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["dataset"] = "built by benchmarks/make_default_model.py"
+    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    body = build_backbone(meta["backbone"]).body.state_dict() if meta["head"] != "figures" else None
+    if body is not None:
+        head_only(DEFAULT_DIR, body)
+    log.info("installed %s (%d bytes of weights)", DEFAULT_DIR, (DEFAULT_DIR / "model.safetensors").stat().st_size)
 
 
 def _record_windows(model_dir: Path) -> None:
@@ -183,8 +198,9 @@ def _record_windows(model_dir: Path) -> None:
 
 
 def _ap(metrics: pd.DataFrame, head: str) -> float:
-    rows = metrics[(metrics["scorer"] == "model") & (metrics["subset"] == "all")]
-    return float(rows["ap"].iloc[0]) if len(rows) else float("nan")
+    """The model's held-out average precision over all segments."""
+    rows = metrics[(metrics["scorer"] == "model") & (metrics["subset"] == "all") & (metrics["metric"] == "AP")]
+    return float(rows["value"].iloc[0]) if len(rows) else float("nan")
 
 
 if __name__ == "__main__":

@@ -294,14 +294,20 @@ def baseline_table(
         rows.append(summary_row(name, y, rule.score(valid_figures), rule.decide(valid_figures), features="net_turn_rev, straightness"))
         if curves is not None:
             curves.append(("rule", y, rule.score(valid_figures)))
-    if len(set(train_labels.tolist())) >= 2:
-        forest = fit_forest_baseline(train_figures, train_labels)
-        proba = forest.predict_proba(valid_figures[train_figures.columns].to_numpy(float))
+    usable = [c for c in train_figures.columns if train_figures[c].notna().any() and c in valid_figures.columns]
+    forest = None
+    if len(set(train_labels.tolist())) >= 2 and usable:
+        try:
+            forest = fit_forest_baseline(train_figures[usable], train_labels)
+        except ValueError as exc:  # e.g. too few rows to bin the features
+            log.warning("gradient-boosted baseline skipped: %s", exc)
+    if forest is not None:
+        proba = forest.predict_proba(valid_figures[usable].to_numpy(float))
         col = list(forest.classes_).index(pos) if pos in forest.classes_ else None
         if col is not None:
             score = proba[:, col]
             decided = np.asarray(forest.classes_)[proba.argmax(1)] == pos
-            rows.append(summary_row("gradient-boosted trees", y, score, decided, features=figure_note or ", ".join(train_figures.columns)))
+            rows.append(summary_row("gradient-boosted trees", y, score, decided, features=figure_note or ", ".join(usable)))
             if curves is not None:
                 curves.append(("gradient-boosted trees", y, score))
     return pd.DataFrame(rows)

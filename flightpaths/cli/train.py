@@ -37,10 +37,13 @@ __all__ = ["command"]
 @click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Continue from MODEL_DIR/checkpoint with its settings.")
 @overwrite_option
+@click.option("--report/--no-report", default=True, show_default=True,
+              help="Write the interpretation report (confusion, PR curve, top losses, baselines) to MODEL_DIR/report.")
 def command(dataset: Path, model_dir: Path, arch: str | None, weights: str | None, epochs: int | None,
             freeze_epochs: int | None, lr: float | None, size: int | None, batch_size: int | None, group_by: str | None,
             valid_frac: float | None, figures: bool | None, figures_only: bool, unfreeze: int | None, augment: str | None,
-            no_cache: bool, seed: int | None, device: str | None, resume: bool, overwrite: bool) -> None:
+            no_cache: bool, seed: int | None, device: str | None, resume: bool, overwrite: bool,
+            report: bool) -> None:
     """Fine-tune a pretrained CNN on DATASET (class folders) and write a model bundle to MODEL_DIR."""
     from ..train.engine import TrainSettings, train
 
@@ -56,6 +59,11 @@ def command(dataset: Path, model_dir: Path, arch: str | None, weights: str | Non
         raise click.UsageError(str(exc)) from exc
     result = train(dataset, model_dir, settings, resume=resume, overwrite=overwrite, progress=progress_enabled())
     write_settings(model_dir / "train_settings.json", train=result.settings)
+    if report:
+        from ..report import interpretation_report
+
+        click.echo(f"interpretation report: {interpretation_report(model_dir, dataset, model_dir / 'report', overwrite=True)}",
+                   err=True)
     keep = ("loss", "accuracy", "precision", "recall", "f1", "aupr")
     summary = {k: round(v, 4) for k, v in result.metrics.items() if k.split("_")[0] in keep and isinstance(v, float)}
     click.echo(json.dumps({"model": str(model_dir), "head": result.head, "split": result.split.method,

@@ -30,6 +30,7 @@ __all__ = [
     "CHECKPOINT_DIR",
     "Checkpoint",
     "PICKLE_SUFFIXES",
+    "head_only",
     "load_checkpoint",
     "read_bundle_files",
     "save_bundle",
@@ -139,6 +140,34 @@ def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], dict[str, torch
     except SafetensorError as exc:
         raise BundleError(f"{weights_path}: not a readable safetensors file ({exc})") from exc
     return meta, state
+
+
+def head_only(model_dir: str | Path, pretrained_body: dict[str, torch.Tensor]) -> Path:
+    """Rewrite a bundle whose body is the unchanged pretrained body to hold only its head.
+
+    A model trained with the body frozen throughout (``epochs=0``) differs from the pretrained
+    backbone only in its head, so the bundle can ship the head alone (kilobytes to a few MB
+    instead of the whole network) and ``body: "pretrained"`` in ``model.json``; loading then
+    rebuilds the body from the backbone's own weights. *pretrained_body* is that body's state
+    dict; every body tensor of the bundle must equal it exactly, else this raises.
+    """
+    from safetensors.torch import save
+
+    meta, state = read_bundle_files(model_dir)
+    body = {k: v for k, v in state.items() if k.startswith("body.")}
+    if set(body) != {f"body.{k}" for k in pretrained_body}:
+        raise BundleError(f"{model_dir}: the bundle's body does not have the pretrained body's layers")
+    changed = [k for k, v in body.items() if not torch.equal(v, pretrained_body[k[len("body."):]].to(v.dtype))]
+    if changed:
+        raise BundleError(f"{model_dir}: {len(changed)} body tensor(s) differ from the pretrained weights "
+                          f"(e.g. {changed[0]}); only a model trained with the body frozen can ship head-only")
+    head = {k: v for k, v in state.items() if not k.startswith("body.")}
+    blob = save(_tensors(head))
+    out = Path(model_dir)
+    atomic_write_bytes(out / WEIGHTS, blob)
+    meta.update(body="pretrained", weights_sha256=_sha256(blob))
+    atomic_write_text(out / META, json.dumps(meta, indent=2, sort_keys=True, default=_json_default) + "\n")
+    return out
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -118,10 +118,18 @@ def load_bundle(path: str | Path) -> Bundle:
     """Load a model folder (``model.safetensors`` + ``model.json``), verifying hash and version; never unpickles."""
     meta, state = read_bundle_files(path)
     try:
-        backbone = build_backbone(meta["backbone"], weights="none") if meta["head"] != "figures" else None
+        pretrained_body = meta.get("body") == "pretrained"  # a head-only bundle (see bundle.head_only)
+        weights = None if pretrained_body else "none"
+        backbone = build_backbone(meta["backbone"], weights=weights) if meta["head"] != "figures" else None
         model = Classifier(backbone, len(meta["classes"]), n_figures=int(meta.get("n_figures", 0)),
                            hidden=int(meta.get("hidden", 512)), dropout=float(meta.get("dropout", 0.5)))
-        model.load_state_dict(state, strict=True)
+        if pretrained_body:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            stray = [k for k in missing if not k.startswith("body.")] + list(unexpected)
+            if stray:
+                raise RuntimeError(f"head weights do not fit: {', '.join(stray[:5])}")
+        else:
+            model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, KeyError) as exc:
         raise BundleError(f"{path}: the weights do not fit the model described in model.json ({exc})") from exc
     norm = meta.get("figure_normalisation")
