@@ -166,7 +166,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
     done()
 
     done = _stage(echo, "2. tracks and windows")
-    windows = _windows(ingest.points, out, echo, 30.0 if settings.mouse else 300.0)
+    windows = _windows(ingest.points, out, echo, 20.0 if settings.mouse else 300.0)
     done()
 
     done = _stage(echo, "3. render")
@@ -191,8 +191,9 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
     trained = train(
         out / "dataset",
         out / "model",
-        TrainSettings(size=settings.size, freeze_epochs=settings.freeze_epochs, epochs=settings.epochs,
-                      group_by="object", device=settings.device),
+        TrainSettings(size=settings.size, freeze_epochs=settings.freeze_epochs * (2 if settings.mouse else 1),
+                      epochs=settings.epochs, group_by="object", device=settings.device,
+                      batch_size=16 if settings.mouse else 64),  # few mouse windows: smaller batches
         overwrite=True,
         progress=False,
     )
