@@ -25,8 +25,20 @@ except ImportError:  # pragma: no cover - without numba the functions stay plain
     COMPILED = False
 
     def njit(**_options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:  # type: ignore[no-redef]
-        """Stand-in for ``numba.njit``: leaves the function as it is."""
-        return lambda func: func
+        """Stand-in for ``numba.njit``: plain Python, with byte arrays widened to int64 first.
+
+        numba promotes ``uint8`` arithmetic to 64-bit integers; numpy scalars would overflow.
+        """
+
+        def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+            def widened(*args: Any) -> Any:
+                return func(*(a.astype(np.int64) if isinstance(a, np.ndarray) and a.dtype == np.uint8 else a
+                              for a in args))
+
+            widened.__doc__, widened.__name__, widened.__wrapped__ = func.__doc__, func.__name__, func  # type: ignore[attr-defined]
+            return widened
+
+        return wrap
 
 __all__ = ["COMPILED", "POW10", "gather", "scan_block"]
 
