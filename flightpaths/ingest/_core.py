@@ -14,6 +14,7 @@ import dataclasses
 import glob
 import gzip
 import io
+import json
 import re
 import zlib
 from collections import Counter
@@ -294,6 +295,13 @@ class Source:
                 return fh.read()
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"corrupt gzip file ({exc})", path=self.name) from exc
+
+    def read_json(self) -> Any:
+        """The whole content parsed as JSON; invalid JSON is an :class:`InputError` naming the file."""
+        try:
+            return json.loads(self.read_all())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"not valid JSON ({exc})", path=self.name) from exc
 
 
 def iter_blocks(source: Source, *, block_bytes: int = 1 << 24, progress: bool = False) -> Iterator[tuple[bytes, int]]:

@@ -12,7 +12,6 @@ The same position repeated in later snapshots is dropped as a duplicate.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,10 +86,7 @@ SPEC = {
 @register_format("aircraft-json", description="dump1090/readsb aircraft.json snapshots and history_N.json series", sniff=_sniff, priority=20)
 def read_aircraft_json(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
     """One snapshot file: a point per aircraft with a position (record number = line)."""
-    try:
-        data = json.loads(source.read_all())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON ({exc})", path=source.name) from exc
+    data = source.read_json()
     if not isinstance(data, dict) or not isinstance(data.get("aircraft"), list):
         raise InputError("expected an object with an 'aircraft' list", path=source.name)
     rows = snapshot_rows(data)

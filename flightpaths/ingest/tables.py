@@ -21,7 +21,6 @@ Units are converted on the way in:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -158,10 +157,7 @@ def read_opensky(source: Source, settings: IngestSettings, ledger: Ledger) -> It
 
 
 def _records_json(source: Source) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(source.read_all())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON ({exc})", path=source.name) from exc
+    data = source.read_json()
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise InputError("expected a JSON array of records (objects)", path=source.name)
     return data
@@ -238,10 +234,7 @@ def _fr24_track(data: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None,
 @register_format("fr24-json", description="Flightradar24 flight JSON (track or trail list)", sniff=_sniff_fr24_json, priority=25)
 def read_fr24_json(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
     """Flightradar24 JSON: one flight's track (feet, knots, ft/min, epoch seconds)."""
-    try:
-        data = json.loads(source.read_all())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON ({exc})", path=source.name) from exc
+    data = source.read_json()
     track, hexid, callsign, extra = _fr24_track(data if isinstance(data, dict) else {})
     if not isinstance(track, list) or not track:
         raise InputError("no track or trail list in this Flightradar24 JSON", path=source.name)

@@ -10,7 +10,6 @@ callsign comes from the details objects (``flight``) and carries forward.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,10 +75,7 @@ SPEC = {
 @register_format("trace", description="readsb/tar1090/ADS-B Exchange trace_full/trace_recent JSON", sniff=_sniff, priority=20)
 def read_trace(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
     """One aircraft's trace; record number (1-based trace index) as the line."""
-    try:
-        data = json.loads(source.read_all())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON ({exc})", path=source.name) from exc
+    data = source.read_json()
     if not isinstance(data, dict) or not isinstance(data.get("trace"), list):
         raise InputError("expected an object with a 'trace' list", path=source.name)
     hexid = str(data.get("icao", "")).strip().lower()
