@@ -17,13 +17,18 @@
 2. Windows of 5, 10 and 20 minutes, drawn with the default render config; one dataset.
 3. Three heads on the same cached, unchanged ImageNet body (EfficientNet-Lite0): CNN-only,
    figures-only and hybrid (CNN features + window figures).
-4. Each evaluated per flight segment on the held-out real aircraft next to the rule, with
-   bootstrap intervals over aircraft (``flightpaths.evaluate``); the table is printed and
-   written to OUT/evaluation.md.
-5. The hybrid head (or ``--install-head best``) is copied to flightpaths/models/default/,
-   head-only: its body is the unchanged pretrained one. Measured on 2026-11-22 no head beat the
-   rule with an interval above zero (README, "The built-in model"); the hybrid was kept for its
-   better worst case (dense tracks) than figures-only, whose overall AP was 0.01 higher.
+4. A segment aggregator for the hybrid head (``flightpaths.score.aggregate``): a logistic
+   regression over segment features (in-window turn-counting statistic at 5/10/20 minutes,
+   revisits, window probabilities), fitted on the real flight segments of the aircraft NOT held
+   out, labelled by the curator's category; their window probabilities come from heads trained
+   without them (``--folds`` out-of-fold splits by aircraft), so the aggregator does not learn
+   from over-confident in-sample probabilities. Stored as JSON in the hybrid's model.json.
+5. Each head evaluated per flight segment on the held-out real aircraft next to the rule, with
+   bootstrap intervals over aircraft (``flightpaths.evaluate``): the best window per segment
+   for every head, and the learned aggregator for the hybrid; each table is printed and
+   written to OUT/evaluation-<head>.md.
+6. The hybrid head with its aggregator (or ``--install-head``) is copied to
+   flightpaths/models/default/, head-only: its body is the unchanged pretrained one.
 """
 
 from __future__ import annotations
@@ -125,10 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--freeze-epochs", type=int, default=6)
     parser.add_argument("--no-install", action="store_true", help="do not copy a model into the package")
     parser.add_argument("--install-head", default="hybrid",
-                        help="which head to install: hybrid (default; see the README for why), cnn, figures, or "
+                        help="which head to install: hybrid (default: with its segment aggregator), cnn, figures, or "
                              "best (highest held-out AP)")
     parser.add_argument("--heads", default="cnn,figures,hybrid")
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--aggregator-head", default="hybrid",
+                        help="the head whose bundle gets a learned segment aggregator (fitted on real flights of "
+                             "aircraft not held out, with out-of-fold window probabilities)")
+    parser.add_argument("--folds", type=int, default=2, help="out-of-fold splits of the real training aircraft")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log = logging.getLogger("default-model")
@@ -142,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("training windows: %d (%s)", len(windows), windows["label"].value_counts().to_dict())
     dataset = build_dataset(windows, out, args.size, log)
 
-    from flightpaths.evaluate import EvaluateSettings, build_shared_set, evaluate, metrics_markdown
+    from flightpaths.evaluate import EvaluateSettings, _ground_summary, build_shared_set, evaluate, metrics_markdown
 
     results = {}
     for head in args.heads.split(","):
@@ -154,26 +163,106 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s head: validation %s", head, {k: round(float(v), 3) for k, v in res.metrics.items()
                                                     if isinstance(v, (int, float))})
     if not SHARED.is_dir():
-        log.warning("no ../shared/data: cannot evaluate on real flights; installing the hybrid head")
+        log.warning("no ../shared/data: cannot fit a segment aggregator or evaluate on real flights; "
+                    "installing the hybrid head")
         best = "hybrid"
     else:
         data = build_shared_set()
-        tables = []
-        for head, info in results.items():
-            ev = evaluate(data, info["model_dir"], settings=EvaluateSettings(holdout_only=True, n_boot=args.bootstrap))
-            table = ev.metrics.copy()
-            table.insert(0, "head", head)
-            tables.append(table)
-            info["metrics"] = ev.metrics
-            (out / f"evaluation-{head}.md").write_text(metrics_markdown(ev.metrics), encoding="utf-8")
-            print(f"\n### {head}\n" + metrics_markdown(ev.metrics))
-        best = max(results, key=lambda h: _ap(results[h]["metrics"], h))
+        agg_head = args.aggregator_head
+        if agg_head in results:
+            fit_aggregator(data, dataset, results[agg_head]["model_dir"], args, out, log)
+        for head, info in list(results.items()):
+            modes = ("max", "learned") if head == agg_head else ("max",)
+            for how in modes:
+                ev = evaluate(data, info["model_dir"], settings=EvaluateSettings(
+                    holdout_only=True, n_boot=args.bootstrap, aggregate=how))
+                name = head if how == "max" else f"{head}+segments"
+                results.setdefault(name, {**info})["metrics"] = ev.metrics
+                report = metrics_markdown(ev.metrics, notes=ev.notes, ground=_ground_summary(ev.scores, ev.segments))
+                (out / f"evaluation-{name}.md").write_text(report, encoding="utf-8")
+                print(f"\n### {name} ({how})\n" + metrics_markdown(ev.metrics, notes=ev.notes))
+        best = max((h for h in results if "metrics" in results[h]), key=lambda h: _ap(results[h]["metrics"], h))
     log.info("best head by held-out AP: %s", best)
     chosen = best if args.install_head == "best" else args.install_head
     if not args.no_install:
         install(results[chosen]["model_dir"], log)
     log.info("done in %.0f s", time.perf_counter() - t0)
     return 0
+
+
+def _fold_of(object_id: str, folds: int) -> int:
+    import hashlib
+
+    return int(hashlib.sha256(f"fold:{object_id}".encode()).hexdigest(), 16) % folds
+
+
+def _subset_dataset(dataset: Path, dest: Path, leave_out: set[str]) -> Path:
+    """A copy of *dataset* (images hard-linked) without the windows of *leave_out* aircraft."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for name in ("labels.csv", "manifest.csv"):
+        table = pd.read_csv(dataset / name, dtype=str, keep_default_na=False)
+        table = table[~table["object_id"].isin(leave_out)]
+        table.to_csv(dest / name, index=False)
+        if name == "labels.csv":
+            images = table["image"].tolist()
+    for name in ("render_config.json", "dataset.json"):
+        if (dataset / name).exists():
+            shutil.copy2(dataset / name, dest / name)
+    for rel in images:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            (dest / rel).hardlink_to(dataset / rel)
+        except OSError:
+            shutil.copy2(dataset / rel, dest / rel)
+    return dest
+
+
+def fit_aggregator(data, dataset: Path, model_dir: Path, args: argparse.Namespace, out: Path,
+                   log: logging.Logger) -> None:
+    """Fit the segment aggregator on real segments of the aircraft NOT held out, and store it.
+
+    The window model saw the negative windows of these aircraft in training, so their window
+    probabilities would be too confident; each fold's probabilities come instead from a head
+    trained without that fold's aircraft (sim windows always in). The aggregator never sees
+    a held-out aircraft.
+    """
+    from flightpaths.evaluate import _window_segments, holdout_aircraft
+    from flightpaths.score import score_windows
+    from flightpaths.score.aggregate import SegmentAggregator, add_window_geometry, segment_features
+    from flightpaths.train.predict import load_bundle
+
+    held = set(holdout_aircraft(data.segments))
+    train_segs = data.segments[~data.segments["object_id"].isin(held)]
+    meta = json.loads((model_dir / "model.json").read_text(encoding="utf-8"))
+    tables = []
+    for fold in range(args.folds):
+        members = {a for a in train_segs["object_id"].unique() if _fold_of(str(a), args.folds) == fold}
+        segs = train_segs[train_segs["object_id"].isin(members)]
+        sub = _subset_dataset(dataset, out / f"dataset-fold{fold}", members)
+        fold_dir = out / f"model-{args.aggregator_head}-fold{fold}"
+        train(sub, fold_dir, TrainSettings(size=args.size, freeze_epochs=args.freeze_epochs, epochs=0,
+                                           head=meta["head"], group_by="object"), overwrite=True)
+        _record_windows(fold_dir)
+        bundle = load_bundle(fold_dir)
+        pts = data.points[data.points["segment_id"].isin(segs.index)]
+        windows = make_windows(pts.assign(track_id=pts["segment_id"].astype(str)), WINDOWS)
+        probs = score_windows(windows, bundle)["p_circling"].astype(float).fillna(0.0).to_numpy()
+        geo = add_window_geometry(windows.reset_index(drop=True)).assign(p=probs)
+        table = segment_features(geo, _window_segments(windows, segs).to_numpy())
+        tables.append(table.reindex(segs.index).fillna(0.0))
+        log.info("fold %d: %d aircraft, %d segments, %d windows scored out of fold", fold, len(members), len(segs),
+                 len(windows))
+    table = pd.concat(tables)
+    labels = train_segs.loc[table.index, "label"].astype(bool).to_numpy()
+    table.assign(label=labels).to_csv(out / "aggregator-train.csv")
+    agg = SegmentAggregator.fit(table, labels, note=(
+        f"fitted by benchmarks/make_default_model.py on {len(table)} real segments of "
+        f"{train_segs['object_id'].nunique()} aircraft not held out ({int(labels.sum())} circling), "
+        f"window probabilities out of {args.folds} folds"))
+    meta["segment_aggregator"] = agg.to_dict()
+    (model_dir / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    log.info("segment aggregator: %s", {k: round(v, 2) for k, v in agg.explain().items()})
 
 
 def install(model_dir: Path, log: logging.Logger) -> None:

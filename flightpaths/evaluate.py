@@ -67,6 +67,7 @@ import pandas as pd
 
 from .errors import BundleError, FlightpathsError, InputError
 from .fileio import atomic_write_bytes, atomic_write_text, safe_name
+from .score.aggregate import add_window_geometry, local_xy, max_net_turn_deg, segment_features
 
 __all__ = [
     "DEFAULT_DATA_ROOT",
@@ -117,7 +118,6 @@ log = logging.getLogger(__name__)
 #: ``../shared/data`` beside the checkout (the repository's parent folder holds ``shared/``).
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
-_EARTH_M = 6_371_008.8
 
 
 # ----------------------------------------------------------------------------- the real set
@@ -314,21 +314,6 @@ def load_source_points(root: str | Path, source: EvalSource) -> list[pd.DataFram
     if not files:
         raise InputError(f"no file matches {source.pattern!r} (category {source.category})", path=root)
     return [read_points_file(f) for f in files]
-
-
-def local_xy(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Metres east and north of the points' mean position (equirectangular; fine below ~200 km).
-
-    >>> x, y = local_xy(np.array([0.0, 0.0]), np.array([0.0, 1.0]))
-    >>> round(float(x[1] - x[0]))
-    111195
-    """
-    lat0 = math.radians(float(np.nanmean(lat)))
-    lon0 = float(np.nanmean(lon))
-    dlon = (np.asarray(lon, float) - lon0 + 180.0) % 360.0 - 180.0
-    x = np.radians(dlon) * _EARTH_M * math.cos(lat0)
-    y = np.radians(np.asarray(lat, float) - math.degrees(lat0)) * _EARTH_M
-    return x, y
 
 
 def segment_points(points: pd.DataFrame, *, category: str, label: bool,
@@ -532,49 +517,6 @@ class Scorer(Protocol):
         ...
 
 
-def _thin(x: np.ndarray, y: np.ndarray, min_m: float) -> np.ndarray:
-    """Indices of points kept when each must be at least *min_m* from the last one kept."""
-    keep = [0]
-    lx, ly = x[0], y[0]
-    d2 = min_m * min_m
-    for i in range(1, len(x)):
-        if (x[i] - lx) ** 2 + (y[i] - ly) ** 2 >= d2:
-            keep.append(i)
-            lx, ly = x[i], y[i]
-    return np.asarray(keep)
-
-
-def max_net_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, window_s: float = 300.0,
-                     thin_m: float = 50.0) -> float:
-    """The turn-counting rule: the largest net signed heading change (deg) in any window.
-
-    Points are first thinned so that each is at least *thin_m* from the previous one kept
-    (GPS jitter of a parked aircraft then adds no turns); the cumulative signed heading
-    change is taken along the thinned points, and the result is the largest absolute change
-    between two points at most *window_s* apart. One full circle gives about 360.
-
-    >>> a = np.linspace(0, 2 * np.pi, 61)
-    >>> round(max_net_turn_deg(np.arange(61) * 5.0, 1000 * np.cos(a), 1000 * np.sin(a)))
-    354
-    >>> max_net_turn_deg(np.arange(10) * 5.0, np.arange(10) * 100.0, np.zeros(10))
-    0.0
-    """
-    t, x, y = (np.asarray(v, float) for v in (t, x, y))
-    if len(t) < 3:
-        return 0.0
-    k = _thin(x, y, thin_m)
-    if len(k) < 3:
-        return 0.0
-    heading = np.degrees(np.arctan2(np.diff(y[k]), np.diff(x[k])))
-    dh = (np.diff(heading) + 180.0) % 360.0 - 180.0
-    cum = np.r_[0.0, np.cumsum(dh)]
-    tk = np.r_[t[k[0]], t[k[1:-1]]]
-    series = pd.Series(cum, index=pd.to_datetime(tk, unit="s"))
-    roll = series.rolling(pd.Timedelta(seconds=window_s), closed="both")
-    net = np.maximum(roll.max().to_numpy() - cum, cum - roll.min().to_numpy())
-    return float(np.nanmax(net)) if len(net) else 0.0
-
-
 @dataclass(frozen=True)
 class RuleScorer:
     """The turn-counting rule per segment (see :func:`max_net_turn_deg`); score in degrees."""
@@ -656,13 +598,17 @@ class ModelScorer:
     Windows come from :func:`flightpaths.tracks.make_windows` with the bundle's window
     settings (each segment is one track); images and probabilities from
     :func:`flightpaths.score.score_windows` (the bundle's render config, figures for hybrid
-    bundles). The segment score is the ``max`` or ``topk`` mean of its windows'
-    probabilities of *positive_class*; segments with no drawable window score 0.
+    bundles). The segment score is, with *how*: ``learned``, the bundle's segment aggregator
+    (:class:`flightpaths.score.aggregate.SegmentAggregator`, stored in model.json) over the
+    segment's features; ``max`` or ``topk``, the maximum or the mean of the *k* best windows'
+    probabilities of *positive_class*; ``auto`` (default), ``learned`` when the bundle has
+    an aggregator, else ``max``. Segments with no drawable window score 0 on the window
+    probabilities (the learned score still sees their geometry).
     """
 
     bundle_path: Path | None
     positive_class: str = "circling"
-    how: str = "max"
+    how: str = "auto"
     k: int = 3
     name: str = "model"
     bundle: Any = None  # an already loaded bundle (anything with classes, render_config, predict_images)
@@ -670,6 +616,7 @@ class ModelScorer:
     def segment_scores(self, data: EvalSet) -> pd.Series:
         try:
             from .score import score_windows
+            from .score.pipeline import bundle_aggregator
             from .tracks import make_windows
             from .train.predict import load_bundle
         except ImportError as exc:
@@ -685,9 +632,18 @@ class ModelScorer:
         if windows.empty:
             return pd.Series(0.0, index=data.segments.index, name=self.name)
         scored = score_windows(windows, bundle)
-        probs = scored[f"p_{self.positive_class}"].astype(float).fillna(0.0)
-        scores = aggregate_windows(probs.reset_index(drop=True), _window_segments(windows, data.segments),
-                                   how=self.how, k=self.k)
+        probs = scored[f"p_{self.positive_class}"].astype(float).fillna(0.0).reset_index(drop=True)
+        window_segment = _window_segments(windows, data.segments)
+        aggregator = bundle_aggregator(bundle)
+        how = ("learned" if aggregator is not None else "max") if self.how == "auto" else self.how
+        if how == "learned":
+            if aggregator is None:
+                raise BundleError(f"{self.bundle_path}: this model has no segment aggregator; use how='max'")
+            geo = add_window_geometry(windows.reset_index(drop=True)).assign(p=probs.to_numpy())
+            table = segment_features(geo, window_segment.to_numpy())
+            table = table.reindex(data.segments.index).fillna(0.0)
+            return pd.Series(aggregator.predict(table), index=table.index, name=self.name)
+        scores = aggregate_windows(probs, window_segment, how=how, k=self.k)
         return scores.rename(self.name).reindex(data.segments.index, fill_value=0.0)
 
 
@@ -1165,7 +1121,7 @@ class EvaluateSettings:
     holdout_fraction: float = 0.3
     n_boot: int = 1000
     seed: int = 0
-    aggregate: str = "max"
+    aggregate: str = "auto"  # auto = the bundle's learned segment aggregator when it has one, else max
     top_k: int = 3
     positive_class: str = "circling"
     contact_n: int = 12
@@ -1219,8 +1175,13 @@ def run_evaluation(data: EvalSet, scorers: Sequence[Scorer], *,
     for name in list(columns):
         if name == settings.baseline or "+" in name:
             continue
+        labels = data.segments["label"].to_numpy(float)
+        raw = scores[name].to_numpy(float)
+        if len(raw) and np.nanmin(raw) >= 0.0 and np.nanmax(raw) <= 1.0:
+            extra.append(f"{name}: expected calibration error of its own probabilities = "
+                         f"{expected_calibration_error(raw, labels):.3f}")
         cal = cross_fit_calibration(scores[name], data.segments, seed=settings.seed)
-        ece = expected_calibration_error(cal.to_numpy(), data.segments["label"].to_numpy(float))
+        ece = expected_calibration_error(cal.to_numpy(), labels)
         scores[cal.name] = cal
         extra.append(f"{name}: expected calibration error after isotonic calibration "
                      f"(2-fold cross-fitted by aircraft) = {ece:.3f}")

@@ -205,6 +205,9 @@ class WindowSettings:
     ``min_segment_m`` (metres, or pixels for screen tracks) do not set a heading, so GPS
     jitter on a near-stationary aircraft adds less false turning. ``projection`` is
     ``"local"`` (vectorized) or ``"pyproj"`` (exact, one transformer per window, slow).
+    ``airborne_only``: points the transponder reports on the ground are left out before
+    windows are cut (counted as removed "on ground"): a parked or taxiing aircraft is not
+    circling, and its GPS jitter and taxiway turns look like orbits when drawn to fit.
     """
 
     window_s: float | tuple[float, ...] = 300.0
@@ -213,6 +216,7 @@ class WindowSettings:
     few_points: int = 5
     min_segment_m: float = 0.0
     projection: str = "local"
+    airborne_only: bool = True
 
     def __post_init__(self) -> None:
         lengths = _as_tuple(self.window_s) or ()
@@ -1103,7 +1107,6 @@ def _windows_one(
     screen = prep.screen
     m = len(prep.t)
     offsets = prep.offsets
-    counts_tr = np.diff(offsets)
     track_start = np.zeros(m, bool)
     track_start[offsets[:-1]] = True
 
@@ -1400,6 +1403,7 @@ def windows_with_report(
     """
     report = CleanReport()
     _check_columns(points)
+    points, n_ground = _airborne(points, _settings_list(settings))
     n_threads = workers or min(os.cpu_count() or 1, 8)
     with ThreadPoolExecutor(max_workers=2) as side:
         # the string columns are factorized beside the cleaning and sorting (Arrow drops the GIL)
@@ -1409,6 +1413,9 @@ def windows_with_report(
             prep = _prepare_tracked(points, report)
         else:
             prep = _prepare(points, tracks or TrackSettings(), report, n_threads)
+        if n_ground:
+            report.points_in += n_ground
+            report.count("removed", "on ground", n_ground)
         if not len(prep.t):
             return empty_windows(), report
         _attach(prep, factorized)
@@ -1434,6 +1441,18 @@ def windows_with_report(
     for _, part in results:
         report.merge(part)
     return _assemble([cols for cols, _ in results if cols is not None]), report
+
+
+def _airborne(points: pd.DataFrame, settings: list[WindowSettings]) -> tuple[pd.DataFrame, int]:
+    """*points* without those reported on the ground (when the settings ask), and how many went."""
+    wanted = {bool(ws.airborne_only) for ws in settings}
+    if len(wanted) > 1:
+        raise InputError("window settings disagree on airborne_only; use one value for all lengths")
+    if not wanted.pop() or "on_ground" not in points.columns or not len(points):
+        return points, 0
+    ground = points["on_ground"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    n = int(ground.sum())
+    return (points[~ground], n) if n else (points, 0)
 
 
 def _chunk_bounds(offsets: np.ndarray, chunk_points: int) -> list[int]:
@@ -1588,7 +1607,6 @@ def to_geodataframe(windows: pd.DataFrame) -> gpd.GeoDataFrame:
     """Windows as a GeoDataFrame: one LineString per window (lon/lat, EPSG:4326; pixels and no
     CRS for screen tracks) plus every scalar column."""
     import geopandas as gpd
-    import shapely
 
     n = len(windows)
     scalar = windows[[c for c in windows.columns if c not in ARRAY_COLUMNS]].reset_index(drop=True)

@@ -34,7 +34,8 @@ SMALL = SimSettings(seed=7, hours=1.0, aircraft=6)
 def big():
     """Enough traffic for every behaviour (deterministic: a fixed seed)."""
     sim = simulate(SimSettings(seed=11, hours=3.0, aircraft=40))
-    windows = make_windows(sim.points, WindowSettings(window_s=(300, 1200)))
+    # parked aircraft report "on the ground": keep those points to check they look parked
+    windows = make_windows(sim.points, WindowSettings(window_s=(300, 1200), airborne_only=False))
     return sim, pd.concat([windows, label_windows(windows, sim.truth)], axis=1)
 
 
@@ -76,7 +77,7 @@ def test_every_behaviour_occurs_with_the_circling_rule(big) -> None:
 
 
 def test_behaviours_look_like_themselves_in_windows(big) -> None:
-    _, w = big
+    sim, w = big
     five = w[(w["window_s"] == 300) & (w["n_points"] >= 5) & (w["behaviour_fraction"] > 0.9)].assign(turns=lambda d: d["net_turn_rev"].abs())
     by = five.groupby("behaviour")
     med = lambda col: by[col].median()  # noqa: E731
@@ -93,6 +94,8 @@ def test_behaviours_look_like_themselves_in_windows(big) -> None:
     assert med("median_speed_kt")["wide_orbit"] > med("median_speed_kt")["hover"]
     all_five = w[w["window_s"] == 300]
     assert 0.2 < all_five["circling"].mean() < 0.6  # a healthy share of circling windows
+    airborne = make_windows(sim.points, WindowSettings(window_s=300))  # the default leaves the ground out
+    assert "parked" not in set(label_windows(airborne, sim.truth)["behaviour"]) and len(airborne) < len(all_five)
 
 
 def test_sampling_modes(big) -> None:

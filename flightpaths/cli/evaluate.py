@@ -43,8 +43,9 @@ __all__ = ["command"]
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=1), default=None,
               help="Bootstrap replicates over aircraft (default: 1000).")
 @click.option("--seed", type=int, default=None, help="Seed of the bootstrap and of the hold-out choice (default: 0).")
-@click.option("--aggregate", type=click.Choice(["max", "topk"]), default=None,
-              help="Window probabilities -> segment score (default: max).")
+@click.option("--aggregate", type=click.Choice(["auto", "learned", "max", "topk"]), default=None,
+              help="Window probabilities -> segment score: the model's learned segment aggregator, the best "
+                   "window, or the mean of the 3 best (default: auto = learned when the model has one, else max).")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder for metrics.md/.csv, segments.csv, contact_sheet.png.")
 @overwrite_option

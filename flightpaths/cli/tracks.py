@@ -33,9 +33,12 @@ def _durations(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
 @click.option("--min-points", type=click.IntRange(1), default=None, help="Drop windows with fewer points (default: 3).")
 @click.option("--projection", type=click.Choice(["local", "pyproj"]), default=None,
               help="Local AEQD projection: vectorized 'local' or exact 'pyproj' per window (slow) (default: local).")
+@click.option("--airborne-only/--keep-ground", "airborne_only", default=None,
+              help="Leave out points reported on the ground before cutting windows (default: --airborne-only).")
 @click.option("--overwrite", is_flag=True, default=False, help="Replace outputs that already exist (default: refuse).")
 def command(points: tuple[str, ...], output: Path, gap: float | None, window: tuple[float, ...] | None,
-            step: tuple[float, ...] | None, min_points: int | None, projection: str | None, overwrite: bool) -> None:
+            step: tuple[float, ...] | None, min_points: int | None, projection: str | None,
+            airborne_only: bool | None, overwrite: bool) -> None:
     """Read POINTS (a points .parquet from `flightpaths ingest`, or any log ingest reads), clean them,
     split them into tracks and cut overlapping windows. Prints what was removed and why;
     writes OUTPUT and OUTPUT.settings.json beside it."""
@@ -46,7 +49,8 @@ def command(points: tuple[str, ...], output: Path, gap: float | None, window: tu
                                  param_hint="'--step'")
     try:
         track_settings = resolve(TrackSettings, gap_s=gap)
-        window_settings = resolve(WindowSettings, window_s=window, step_s=step, min_points=min_points, projection=projection)
+        window_settings = resolve(WindowSettings, window_s=window, step_s=step, min_points=min_points, projection=projection,
+                                  airborne_only=airborne_only)
     except InputError as exc:
         raise click.BadParameter(exc.message, param_hint="'--window/--step'") from exc
     meta = output.with_name(output.name + ".settings.json")

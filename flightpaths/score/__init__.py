@@ -5,7 +5,10 @@ The stages, each usable on its own:
 - :func:`score_windows`: a windows table + a model bundle -> the same table with ``p_<class>``
   columns (drawn with the bundle's render config, batched inference).
 - :func:`merge_episodes`: scored windows -> one row per episode (consecutive or overlapping
-  positive windows of one object), ranked by peak probability.
+  positive windows of one object), ranked by peak probability; with a bundle that carries a
+  segment aggregator (the built-in model does), :func:`add_segment_probability` gives each
+  episode ``p_segment``, the calibrated probability that the flight circled then, and ranks
+  by it (:mod:`flightpaths.score.aggregate`).
 - writers: ``windows.parquet``, ``episodes.csv``, ``episodes.geojson``, ``episodes.kml`` and
   the self-contained tip sheet ``report.html``.
 - :func:`score_logs`: the whole chain over many files, streaming, resumable, optionally on a
@@ -14,6 +17,7 @@ The stages, each usable on its own:
 
 from __future__ import annotations
 
+from .aggregate import SEGMENT_FEATURES, SegmentAggregator, add_segment_probability, add_window_geometry
 from .episodes import EPISODE_COLUMNS, merge_episodes, probability_columns
 from .pipeline import (
     OUTPUT_NAMES,
@@ -39,8 +43,12 @@ __all__ = [
     "CAVEAT",
     "EPISODE_COLUMNS",
     "OUTPUT_NAMES",
+    "SEGMENT_FEATURES",
+    "SegmentAggregator",
     "ScoreResult",
     "ScoreSettings",
+    "add_segment_probability",
+    "add_window_geometry",
     "adsbx_url",
     "bundle_fingerprint",
     "episode_classes",

@@ -35,6 +35,7 @@ EPISODE_COLUMNS: tuple[str, ...] = (
     "spread_m",
     "peak_p",
     "mean_p",
+    "p_segment",
     "n_windows",
     "peak_window_id",
     "window_ids",
@@ -107,6 +108,7 @@ def _one_episode(group: pd.DataFrame, cls: str) -> dict[str, object]:
         "spread_m": spread,
         "peak_p": float(p.max()),
         "mean_p": float(p.mean()),
+        "p_segment": float("nan"),
         "n_windows": int(len(group)),
         "peak_window_id": str(group["window_id"].iloc[int(p.argmax())]),
         "window_ids": ";".join(group["window_id"].astype(str)),
@@ -120,7 +122,7 @@ def _empty_episodes() -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype=object) for c in EPISODE_COLUMNS})
     frame["start"] = pd.Series(dtype="datetime64[ns, UTC]")
     frame["end"] = pd.Series(dtype="datetime64[ns, UTC]")
-    for c in ("duration_s", "lat", "lon", "radius_m", "spread_m", "peak_p", "mean_p"):
+    for c in ("duration_s", "lat", "lon", "radius_m", "spread_m", "peak_p", "mean_p", "p_segment"):
         frame[c] = pd.Series(dtype=float)
     for c in ("rank", "n_windows"):
         frame[c] = pd.Series(dtype="int64")

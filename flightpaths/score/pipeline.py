@@ -40,6 +40,7 @@ from ..errors import FlightpathsError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
 from ..schema import validate_points
 from ..settings import settings_dict
+from .aggregate import SegmentAggregator, add_segment_probability
 from .episodes import merge_episodes
 from .settings import ScoreSettings, episode_classes
 from .tipsheet import write_tip_sheet
@@ -423,9 +424,28 @@ def _thumb(arr: Any) -> np.ndarray | None:
     return a
 
 
-def _slim(scored: pd.DataFrame, classes: list[str], threshold: float) -> pd.DataFrame:
-    """Scalar columns plus decimated points of the windows that may join an episode."""
+def bundle_aggregator(bundle: Any) -> SegmentAggregator | None:
+    """The learned segment aggregator stored in a bundle's model.json (``segment_aggregator``), if any."""
+    meta = getattr(bundle, "meta", None)
+    value = meta.get("segment_aggregator") if isinstance(meta, dict) else None
+    return SegmentAggregator.from_dict(value) if value is not None else None
+
+
+def _positive_class(bundle: Any) -> str:
+    meta = getattr(bundle, "meta", None)
+    value = meta.get("positive_class") if isinstance(meta, dict) else None
+    return str(value) if value else str(list(bundle.classes)[0])
+
+
+def _slim(scored: pd.DataFrame, classes: list[str], threshold: float, *, geometry: bool = False) -> pd.DataFrame:
+    """Scalar columns plus decimated points of the windows that may join an episode (and, with
+    *geometry*, their ``turn_thin_deg``/``revisit_1km`` for the segment aggregator)."""
     arrays = array_columns(scored)
+    if geometry and len(scored):
+        from .aggregate import add_window_geometry
+
+        pmax = scored[[f"p_{c}" for c in classes]].max(axis=1).to_numpy() >= threshold
+        scored = add_window_geometry(scored, rows=pmax)
     out = scored.drop(columns=arrays)
     if {"px", "py"} <= set(scored.columns) and len(scored):
         pmax = scored[[f"p_{c}" for c in classes]].max(axis=1).to_numpy() >= threshold
@@ -459,6 +479,7 @@ def score_input(
     """
     track_settings, window_settings = _track_settings(bundle)
     classes = episode_classes(list(bundle.classes), settings.positive_class)
+    geometry = bundle_aggregator(bundle) is not None
     parts = []
     read = [0, 0]  # bytes read, bytes reported: the bar moves when a chunk's windows are scored
 
@@ -479,7 +500,7 @@ def score_input(
                 pool = stack.enter_context(_drawing_pool(workers))
             scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, pool=pool,
                                     progress=on_windows)
-            parts.append(_slim(scored, classes, settings.threshold))
+            parts.append(_slim(scored, classes, settings.threshold, geometry=geometry))
             report()
     report()
     if not parts:
@@ -650,6 +671,9 @@ def _write_outputs(
     if windows.empty:
         windows = _empty_windows(classes)
     episodes = merge_episodes(windows, threshold=settings.threshold, classes=ep_classes, merge_gap_s=settings.merge_gap_s)
+    aggregator = bundle_aggregator(bundle)
+    if aggregator is not None and len(episodes) and "turn_thin_deg" in windows.columns:
+        episodes = add_segment_probability(episodes, windows, aggregator, positive_class=_positive_class(bundle))
     meta = {
         "model": fingerprint,
         "classes": ", ".join(classes),

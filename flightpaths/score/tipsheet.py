@@ -246,10 +246,19 @@ def _row_html(ep: Mapping[str, object], thumb: bytes | None, tz: ZoneInfo) -> st
     source = _e(ep.get("source_file"))
     lines = f", lines {_e(ep.get('line_first'))}–{_e(ep.get('line_last'))}" if _e(ep.get("line_first")) else ""
     peak = float(ep.get("peak_p", 0.0))  # type: ignore[arg-type]
+    mean = float(ep.get("mean_p", 0.0))  # type: ignore[arg-type]
+    raw = ep.get("p_segment")
+    segment = float(raw) if raw is not None else float("nan")  # type: ignore[arg-type]
+    if np.isfinite(segment):  # the learned flight-segment probability leads; the windows' figures follow
+        shown = segment
+        detail = f"flight segment<br>peak window {peak:.2f} · mean {mean:.2f}"
+    else:
+        shown = peak
+        detail = f"peak window<br>mean {mean:.2f}"
     return (
-        f'<tr data-class="{_e(ep.get("class"))}" data-p="{peak:.6f}">'
+        f'<tr data-class="{_e(ep.get("class"))}" data-p="{shown:.6f}">'
         f'<td class="num">{_e(ep.get("rank"))}</td><td>{img}</td>'
-        f'<td><span class="p">{peak:.2f}</span><br><span class="small">mean {float(ep.get("mean_p", 0.0)):.2f}'  # type: ignore[arg-type]
+        f'<td><span class="p">{shown:.2f}</span><br><span class="small">{detail}'
         f'<br>{_e(ep.get("class"))}</span></td>'
         f'<td><code>{_e(ep.get("object_id"))}</code><br>{_e(ep.get("callsign"))}</td>'
         f"<td>{_e(start_utc)}<br>{_e(end_utc)}<br><span class=\"small\">{_e(start_local)} – {_e(end_local)}</span></td>"
@@ -258,6 +267,15 @@ def _row_html(ep: Mapping[str, object], thumb: bytes | None, tz: ZoneInfo) -> st
         f'<td>{_e(place)}<br><span class="small">{_e(radius_txt)}</span><br>{" · ".join(links)}</td>'
         f'<td class="small">{source}{lines}<br>peak window <code>{_e(ep.get("peak_window_id"))}</code></td></tr>'
     )
+
+
+def _ranked(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Episodes in their rank order (``rank``; else by peak and mean window probability)."""
+    if not len(episodes):
+        return episodes
+    if "rank" in episodes.columns and episodes["rank"].notna().all():
+        return episodes.sort_values("rank", kind="stable")
+    return episodes.sort_values(["peak_p", "mean_p"], ascending=False, kind="stable")
 
 
 def tip_sheet_html(
@@ -273,7 +291,7 @@ def tip_sheet_html(
     """The tip sheet as one HTML string (no external resources at all)."""
     tz = ZoneInfo(local_tz)
     thumbnails = thumbnails or {}
-    episodes = episodes.sort_values(["peak_p", "mean_p"], ascending=False, kind="stable") if len(episodes) else episodes
+    episodes = _ranked(episodes)
     rows = [_row_html(ep, thumbnails.get(str(ep["episode_id"])), tz) for ep in episodes.to_dict(orient="records")]
     shown = sorted(set(classes) | {str(c) for c in episodes.get("class", pd.Series(dtype=str))})
     options = "".join(f'<option value="{_e(c)}">{_e(c)}</option>' for c in shown)
@@ -323,7 +341,7 @@ def write_tip_sheet(
     target = check_output(path, overwrite=overwrite)
     thumbs: dict[str, bytes] = {}
     if windows is not None and len(episodes):
-        best = episodes.sort_values(["peak_p", "mean_p"], ascending=False, kind="stable").head(max_thumbnails)
+        best = _ranked(episodes).head(max_thumbnails)
         screen = {str(e.episode_id): not (isinstance(e.lat, float) and np.isfinite(e.lat)) for e in best.itertuples()}
         for eid, (x, y) in episode_tracks(best, windows).items():
             thumbs[eid] = thumbnail_png(x, y, y_down=screen.get(eid, False))

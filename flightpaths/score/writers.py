@@ -161,7 +161,9 @@ def write_episodes_kml(
             continue
         pm = _sub(doc, "Placemark", id=f"ep{int(row.get('rank', 0) or 0)}")
         label = xml_text(row.get("callsign")) or xml_text(row.get("object_id"))
-        _sub(pm, "name", f"#{row.get('rank')} {label} p={float(row.get('peak_p', float('nan'))):.2f}")
+        p_seg = row.get("p_segment")
+        p_show = float(p_seg) if p_seg is not None and np.isfinite(float(p_seg)) else float(row.get("peak_p", float("nan")))
+        _sub(pm, "name", f"#{row.get('rank')} {label} p={p_show:.2f}")
         _sub(
             pm,
             "description",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,40 @@ from .bundle import read_bundle_files
 from .data import prepare_array
 from .model import Classifier, FigureScaler
 
-__all__ = ["Bundle", "load_bundle"]
+__all__ = ["Bundle", "fold_batchnorm", "load_bundle"]
+
+
+def fold_batchnorm(model: torch.nn.Module) -> tuple[torch.nn.Module, int]:
+    """An inference copy of *model* with each BatchNorm folded into the convolution before it.
+
+    A ``Conv2d`` directly followed (among its parent's children) by a ``BatchNorm2d`` of the
+    same width becomes one convolution with a bias; the norm's own activation and dropout (timm's
+    ``BatchNormAct2d``) stay. Returns the copy and how many pairs were folded. The result must
+    be checked against the original (:func:`_checked_fold` does), since registration order
+    is not forward order in every architecture.
+    """
+    import copy
+
+    model = copy.deepcopy(model).eval()
+    folded = 0
+    for parent in list(model.modules()):
+        kids = list(parent.named_children())
+        for (_, conv), (bn_name, bn) in zip(kids, kids[1:]):
+            if not (isinstance(conv, torch.nn.Conv2d) and type(bn).__name__ in ("BatchNorm2d", "BatchNormAct2d")
+                    and isinstance(bn, torch.nn.BatchNorm2d) and bn.track_running_stats
+                    and conv.out_channels == bn.num_features):
+                continue
+            with torch.no_grad():
+                weight = bn.weight if bn.affine else torch.ones_like(bn.running_var)
+                shift = bn.bias if bn.affine else torch.zeros_like(bn.running_mean)
+                scale = weight / torch.sqrt(bn.running_var + bn.eps)
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+                conv.weight.mul_(scale.view(-1, 1, 1, 1))
+                conv.bias = torch.nn.Parameter(shift + (bias - bn.running_mean) * scale)
+            rest = [getattr(bn, k) for k in ("drop", "act") if isinstance(getattr(bn, k, None), torch.nn.Module)]
+            setattr(parent, bn_name, torch.nn.Sequential(*rest) if rest else torch.nn.Identity())
+            folded += 1
+    return model, folded
 
 
 @dataclass
@@ -33,6 +66,14 @@ class Bundle:
     meta: dict[str, Any]
     model: Classifier
     scaler: FigureScaler | None
+    _fast: Any = field(default=None, repr=False)  # CPU inference copy, BatchNorms folded (built on first use)
+
+    def _cpu_model(self) -> torch.nn.Module:
+        """The model for CPU inference: BatchNorms folded when that gives the same outputs."""
+        if self._fast is None:
+            self._fast = _checked_fold(self.model, self.image_size, int(self.meta.get("n_figures", 0)),
+                                       self.head)
+        return self._fast
 
     @property
     def classes(self) -> list[str]:
@@ -89,7 +130,11 @@ class Bundle:
                 raise InputError(f"got {n} images but {len(figures)} rows of figures")
             figs = torch.from_numpy(self.scaler.transform(figures.reset_index(drop=True)))
         dev = torch.device(device) if device is not None else _auto_device()
-        model = self.model.to(dev).eval()
+        if dev.type == "cpu":
+            from .engine import tune_allocator
+
+            tune_allocator()  # keep freed activation buffers in the process: 10-20% faster here
+        model = self._cpu_model() if dev.type == "cpu" else self.model.to(dev).eval()
         cuda = dev.type == "cuda"
         out = []
         with torch.inference_mode():
@@ -106,6 +151,20 @@ class Bundle:
                 with torch.autocast("cuda", dtype=torch.float16) if cuda else contextlib.nullcontext():
                     out.append(torch.softmax(model(x, f).float(), 1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
+
+
+def _checked_fold(model: Classifier, size: int, n_figures: int, head: str) -> torch.nn.Module:
+    """:func:`fold_batchnorm` of *model* if it gives the same probabilities on a random batch, else *model*."""
+    model = model.cpu().eval()
+    fast, folded = fold_batchnorm(model)
+    if not folded:
+        return model
+    gen = torch.Generator().manual_seed(0)
+    x = None if head == "figures" else torch.randn(4, 3, size, size, generator=gen)
+    f = torch.randn(4, n_figures, generator=gen) if n_figures else None
+    with torch.inference_mode():
+        same = torch.allclose(torch.softmax(model(x, f), 1), torch.softmax(fast(x, f), 1), atol=1e-4)
+    return fast if same else model
 
 
 def _auto_device() -> torch.device:
