@@ -196,3 +196,21 @@ def test_cuda_uses_mixed_precision_and_channels_last(tmp_path: Path) -> None:
     result = train(ds, tmp_path / "m", TrainSettings(**{**FAST, "unfreeze": 0, "device": "cuda"}))
     assert np.isfinite(result.metrics["loss"])
     assert load_bundle(tmp_path / "m").predict_images(np.zeros((2, 32, 32, 3), np.uint8), device="cuda").shape == (2, 2)
+
+
+def test_small_datasets_get_a_smaller_batch_and_honest_intervals(trained: tuple[Path, Path], caplog) -> None:
+    """32 images: 64 a batch would leave one step an epoch; the auto batch size gives several.
+    Two validation aircraft: the intervals resample images and the trainer says so."""
+    import logging
+
+    from flightpaths.train.engine import prepare
+
+    ds, out = trained
+    meta = json.loads((out / "model.json").read_text())
+    if FAST.get("batch_size") is None:
+        assert meta["settings"]["batch_size"] == 8
+    with caplog.at_level(logging.WARNING, logger="flightpaths.train.engine"):
+        prep = prepare(ds, TrainSettings(**{**FAST, "batch_size": None}))
+    assert prep.settings.batch_size == 8
+    assert "intervals resample images" in caplog.text
+    assert meta["metrics"]["accuracy_lo"] <= meta["metrics"]["accuracy"] <= meta["metrics"]["accuracy_hi"]

@@ -24,7 +24,7 @@ __all__ = ["command"]
 @click.option("--freeze-epochs", type=click.IntRange(0), default=None, help="Epochs training the new head only (default 1).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Base learning rate (default 2e-3).")
 @click.option("--size", type=click.IntRange(16), default=None, help="Image side in pixels (default 128).")
-@click.option("--batch-size", type=click.IntRange(2), default=None, help="Batch size (default 64).")
+@click.option("--batch-size", type=click.IntRange(2), default=None, help="Batch size (default: 64, smaller for small datasets so an epoch has at least 8 steps).")
 @click.option("--group-by", type=click.Choice(["object", "track", "file"]), default=None,
               help="Keep all images of one object/track/source file on one side of the split (default object).")
 @click.option("--valid-frac", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Validation share (default 0.2).")

@@ -46,7 +46,7 @@ from .bundle import (
     save_history,
 )
 from .data import DEFAULT_FIGURES, LabelledImages, Split, fingerprint, load_images, scan_dataset, split_dataset
-from .metrics import METRIC_NAMES, classification_metrics, positive_index
+from .metrics import METRIC_NAMES, MIN_GROUPS, classification_metrics, positive_index
 from .model import HEAD_MODES, Classifier, FigureScaler, dihedral
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "TrainResult",
     "TrainSettings",
     "TrainingInterrupted",
+    "auto_batch_size",
     "bundle_meta",
     "pick_device",
     "prepare",
@@ -85,7 +86,7 @@ class TrainSettings:
     pct_start: float = 0.3
     div: float = 5.0
     wd: float = 0.01
-    batch_size: int = 64
+    batch_size: int | None = None  # None = auto: 64, or smaller so that an epoch has at least 8 steps
     valid_frac: float = 0.2
     seed: int = 0
     group_by: str = "object"
@@ -110,7 +111,7 @@ class TrainSettings:
             (self.epochs >= 0 and self.freeze_epochs >= 0, "epochs and freeze_epochs must be >= 0"),
             (self.epochs + self.freeze_epochs > 0, "nothing to train: epochs and freeze_epochs are both 0"),
             (self.lr > 0 and self.lr_mult >= 1, "lr must be > 0 and lr_mult >= 1"),
-            (self.batch_size >= 2, f"batch_size must be at least 2, not {self.batch_size}"),
+            (self.batch_size is None or self.batch_size >= 2, f"batch_size must be at least 2, not {self.batch_size}"),
             (self.augment in AUGMENTS, f"augment must be one of {', '.join(AUGMENTS)}, not {self.augment!r}"),
             (self.monitor in METRIC_NAMES, f"monitor must be one of {', '.join(METRIC_NAMES)}, not {self.monitor!r}"),
             (self.head in (*HEAD_MODES, "auto"), f"head must be one of auto, {', '.join(HEAD_MODES)}, not {self.head!r}"),
@@ -243,6 +244,23 @@ def _choose_head(settings: TrainSettings, data: LabelledImages) -> tuple[str, li
     return head, (usable if head != "cnn" else [])
 
 
+_MIN_STEPS = 8
+
+
+def auto_batch_size(n_train: int, *, largest: int = 64, smallest: int = 8) -> int:
+    """The batch size when none is given: *largest*, halved until an epoch of *n_train* images
+    has at least 8 steps, never below *smallest* (fastai's 64 leaves a 150-image dataset two
+    steps an epoch, too few for a one-cycle schedule).
+
+    >>> auto_batch_size(10_000), auto_batch_size(146), auto_batch_size(20)
+    (64, 16, 8)
+    """
+    size = largest
+    while size > smallest and n_train < _MIN_STEPS * size:
+        size //= 2
+    return max(size, smallest)
+
+
 def prepare(dataset: str | Path, settings: TrainSettings, *, progress: bool = False) -> Prepared:
     """Read and split *dataset*, load its images, fit the figure scaler and build the model."""
     data = scan_dataset(dataset, group_by=settings.group_by)
@@ -254,6 +272,15 @@ def prepare(dataset: str | Path, settings: TrainSettings, *, progress: bool = Fa
         if n_valid < 30:
             log.warning("warning: the validation split holds only %d image(s) of class %r (under 30): read the "
                         "metrics with their intervals", n_valid, c)
+    n_groups = len(set(np.asarray(data.groups, dtype=object)[split.valid].tolist()))
+    if 0 < n_groups < MIN_GROUPS:
+        log.warning("warning: the validation split holds %d group(s) (%s); metric intervals resample images, which "
+                    "understates the uncertainty when the images of one group are alike", n_groups, data.group_source)
+    if settings.batch_size is None:
+        settings = replace(settings, batch_size=auto_batch_size(len(split.train)))
+        if settings.batch_size < 64:
+            log.info("batch size %d for %d training images (at least %d steps per epoch; --batch-size to choose)",
+                     settings.batch_size, len(split.train), _MIN_STEPS)
     head, columns = _choose_head(settings, data)
     scaler = figures = None
     if columns:
@@ -665,7 +692,8 @@ def train(
             t = time.perf_counter()
             feeds = _build_feeds(model, prep, rt, phase, progress, stage_cache)
             timings[f"phase{phase}_cache_s"] = time.perf_counter() - t
-            steps_per_epoch = max(1, len(prep.split.train) // settings.batch_size) if len(prep.split.train) > settings.batch_size else 1
+            bs = prep.settings.batch_size
+            steps_per_epoch = max(1, len(prep.split.train) // bs) if len(prep.split.train) > bs else 1
             opt, sched = _make_optimizer(model, prep, phase, feeds, steps_per_epoch * n_epochs)
             grad_scaler = torch.amp.GradScaler("cuda", enabled=rt.amp)
             if ckpt is not None and ckpt.phase == phase and state.done[phase]:

@@ -93,7 +93,7 @@ def lr_find(
     model.train()
     for stage in model.stages[: feeds.start]:
         stage.eval()
-    bs = min(settings.batch_size, max(2, len(rows)))
+    bs = min(prep.settings.batch_size or 64, max(2, len(rows)))
     from tqdm.auto import tqdm
 
     for i, lr in enumerate(tqdm(lrs, desc="lr-find", unit="batch", leave=False, disable=not progress)):

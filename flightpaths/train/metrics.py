@@ -17,8 +17,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["METRIC_NAMES", "average_precision", "classification_metrics", "positive_index"]
+__all__ = ["METRIC_NAMES", "MIN_GROUPS", "average_precision", "classification_metrics", "positive_index"]
 
+#: Fewer validation groups than this: bootstrap intervals resample images, not groups.
+MIN_GROUPS = 5
 METRIC_NAMES = ("loss", "accuracy", "precision", "recall", "f1", "aupr")
 #: Class names that mean "nothing of interest" (the scorer uses the same list): the other class is positive.
 _NEGATIVE = re.compile(r"^(not|no|non)[_\- ]|^(other|others|negative|background|none|normal|ordinary|straight|human)$", re.I)
@@ -88,7 +90,17 @@ def classification_metrics(
 ) -> dict[str, float]:
     """Point metrics, plus 95% bootstrap intervals (``<name>_lo``/``_hi``) when fewer than *small* images.
 
-    With *groups* the bootstrap resamples whole groups (aircraft), not images.
+    With *groups* the bootstrap resamples whole groups (aircraft), not images; with fewer than
+    :data:`MIN_GROUPS` groups that would give a degenerate interval (one aircraft-day drawn
+    again and again), so it resamples images instead; the interval is then too narrow for
+    images that are alike within a group (the trainer says so).
+
+    >>> labels = np.array([0, 1] * 20)
+    >>> guess = np.where(np.arange(40) < 4, 1 - labels, labels)  # 4 of 40 wrong
+    >>> probs = np.column_stack([1 - guess * 0.8 - 0.1, guess * 0.8 + 0.1])
+    >>> m = classification_metrics(labels, probs, ["circling", "straight"], groups=["one-day"] * 40)
+    >>> m["accuracy"], bool(m["accuracy_lo"] < 0.9 < m["accuracy_hi"])  # not collapsed onto 0.9
+    (0.9, True)
     """
     labels = np.asarray(labels, np.int64)
     probs = np.asarray(probs, np.float64)
@@ -98,8 +110,10 @@ def classification_metrics(
     out["loss"] = float(-np.log(probs[np.arange(len(labels)), labels] + eps).mean()) if len(labels) else float("nan")
     if 0 < len(labels) < small and n_boot > 0:
         rng = np.random.default_rng(seed)
-        if groups is not None:
-            codes = np.unique(np.asarray(groups), return_inverse=True)[1]
+        codes = np.unique(np.asarray(groups), return_inverse=True)[1] if groups is not None else None
+        if codes is not None and codes.max() + 1 < MIN_GROUPS:
+            codes = None  # too few groups to resample (the trainer warns once)
+        if codes is not None:
             members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
         else:
             members = [np.array([i]) for i in range(len(labels))]
