@@ -331,6 +331,11 @@ class SegmentAggregator:
         return dict(zip(self.features, self.coef))
 
 
+def _ns(values: pd.Series) -> np.ndarray:
+    """UTC nanoseconds of a datetime column, whatever its unit."""
+    return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+
+
 def add_segment_probability(episodes: pd.DataFrame, windows: pd.DataFrame, aggregator: SegmentAggregator, *,
                             positive_class: str, context_s: float = 1800.0) -> pd.DataFrame:
     """*episodes* with ``p_segment`` filled for episodes of *positive_class*, re-ranked by it.
@@ -347,18 +352,21 @@ def add_segment_probability(episodes: pd.DataFrame, windows: pd.DataFrame, aggre
     if len(mine) and column in windows.columns and len(windows):
         ids = windows["window_id"].astype(str).to_numpy()
         obj = windows["object_id"].astype(str).to_numpy()
-        start = pd.to_datetime(windows["start"], utc=True)
-        end = pd.to_datetime(windows["end"], utc=True)
-        pad = pd.Timedelta(seconds=context_s)
+        start = _ns(windows["start"])
+        end = _ns(windows["end"])
+        pad = int(context_s * 1e9)
+        by_object = pd.Series(np.arange(len(windows))).groupby(obj).indices  # object -> its rows
+        none = np.zeros(0, dtype=np.int64)
         parts = []
         for i in mine:
             ep = out.loc[i]
             eid = str(ep["episode_id"])
-            members = np.isin(ids, str(ep["window_ids"]).split(";"))
-            around = (obj == str(ep["object_id"])) & (end >= ep["start"] - pad).to_numpy() \
-                & (start <= ep["end"] + pad).to_numpy()
-            parts.append(windows[members].assign(_key=eid, _ctx=""))
-            parts.append(windows[around].assign(_key="", _ctx=eid))
+            rows = by_object.get(str(ep["object_id"]), none)
+            members = rows[np.isin(ids[rows], str(ep["window_ids"]).split(";"))]
+            t0, t1 = _ns(pd.Series([ep["start"], ep["end"]]))
+            around = rows[(end[rows] >= t0 - pad) & (start[rows] <= t1 + pad)]
+            parts.append(windows.iloc[members].assign(_key=eid, _ctx=""))
+            parts.append(windows.iloc[around].assign(_key="", _ctx=eid))
         frame = pd.concat(parts, ignore_index=True)
         table = segment_features(frame.rename(columns={column: "_p"}), frame["_key"].to_numpy(),
                                  probability="_p", context=frame["_ctx"].to_numpy())
