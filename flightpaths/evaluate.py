@@ -67,7 +67,7 @@ import pandas as pd
 
 from .errors import BundleError, FlightpathsError, InputError
 from .fileio import atomic_write_bytes, atomic_write_text, safe_name
-from .score.aggregate import add_window_geometry, local_xy, max_net_turn_deg, segment_features
+from .score.aggregate import add_window_geometry, epoch_ns, local_xy, max_net_turn_deg, segment_features
 
 __all__ = [
     "DEFAULT_DATA_ROOT",
@@ -379,7 +379,7 @@ def segment_points(points: pd.DataFrame, *, category: str, label: bool,
 
 def _seconds(time: pd.Series) -> np.ndarray:
     """Epoch seconds of a tz-aware time column, whatever its resolution (ns, us, ...)."""
-    return pd.to_datetime(time, utc=True).astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e9
+    return epoch_ns(time) / 1e9
 
 
 def _first_text(values: pd.Series) -> str:

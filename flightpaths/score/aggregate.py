@@ -57,6 +57,7 @@ __all__ = [
     "SegmentAggregator",
     "add_segment_probability",
     "add_window_geometry",
+    "epoch_ns",
     "local_xy",
     "max_net_turn_deg",
     "revisit_fraction",
@@ -72,6 +73,11 @@ SEGMENT_FEATURES: Final[tuple[str, ...]] = (
 #: Window lengths (s) of the ``turn_*`` features.
 _TURN_WINDOWS: Final[dict[str, float]] = {"turn_5min": 300.0, "turn_10min": 600.0, "turn_20min": 1200.0}
 _EARTH_M: Final = 6_371_008.8
+#: Points closer than this to the last one kept are dropped before turns and revisits are counted.
+THIN_M: Final = 50.0
+#: ``revisit_1km``: within this distance (m), this many seconds apart (min, max).
+REVISIT_M: Final = 1000.0
+REVISIT_GAP_S: Final = (150.0, 1800.0)
 AGGREGATOR_FORMAT: Final = 1
 
 
@@ -106,8 +112,29 @@ def thin_indices(x: np.ndarray, y: np.ndarray, min_m: float) -> np.ndarray:
     return np.asarray(keep)
 
 
+def _cumulative_turn(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """Cumulative signed heading change (deg) at each turn along already-thinned points; None under 3."""
+    if len(x) < 3:
+        return None
+    heading = np.degrees(np.arctan2(np.diff(y), np.diff(x)))
+    return np.r_[0.0, np.cumsum((np.diff(heading) + 180.0) % 360.0 - 180.0)]
+
+
+def _revisits(tk: np.ndarray, xk: np.ndarray, yk: np.ndarray, radius_m: float, min_gap_s: float,
+              max_gap_s: float) -> float:
+    """:func:`revisit_fraction` on already-thinned points."""
+    from scipy.spatial import cKDTree
+
+    xy = np.c_[xk, yk]
+    hits = 0
+    for i, near in enumerate(cKDTree(xy).query_ball_point(xy, radius_m)):
+        lag = tk[i] - tk[np.asarray(near, dtype=np.int64)]
+        hits += bool(np.any((lag >= min_gap_s) & (lag <= max_gap_s)))
+    return hits / len(tk)
+
+
 def max_net_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, window_s: float = 300.0,
-                     thin_m: float = 50.0) -> float:
+                     thin_m: float = THIN_M) -> float:
     """The turn-counting rule: the largest net signed heading change (deg) in any window.
 
     Points are first thinned so that each is at least *thin_m* from the previous one kept
@@ -125,11 +152,9 @@ def max_net_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, window_s: f
     if len(t) < 3:
         return 0.0
     k = thin_indices(x, y, thin_m)
-    if len(k) < 3:
+    cum = _cumulative_turn(x[k], y[k])
+    if cum is None:
         return 0.0
-    heading = np.degrees(np.arctan2(np.diff(y[k]), np.diff(x[k])))
-    dh = (np.diff(heading) + 180.0) % 360.0 - 180.0
-    cum = np.r_[0.0, np.cumsum(dh)]
     tk = np.r_[t[k[0]], t[k[1:-1]]]
     series = pd.Series(cum, index=pd.to_datetime(tk, unit="s"))
     roll = series.rolling(pd.Timedelta(seconds=window_s), closed="both")
@@ -137,8 +162,9 @@ def max_net_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, window_s: f
     return float(np.nanmax(net)) if len(net) else 0.0
 
 
-def revisit_fraction(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, radius_m: float = 1000.0,
-                     min_gap_s: float = 150.0, max_gap_s: float = 1800.0, thin_m: float = 50.0) -> float:
+def revisit_fraction(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, radius_m: float = REVISIT_M,
+                     min_gap_s: float = REVISIT_GAP_S[0], max_gap_s: float = REVISIT_GAP_S[1],
+                     thin_m: float = THIN_M) -> float:
     """Fraction of thinned points within *radius_m* of a point *min_gap_s*..*max_gap_s* earlier.
 
     An orbit keeps coming back over the same ground; a transit or a survey line does not.
@@ -149,21 +175,14 @@ def revisit_fraction(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, radius_m: f
     >>> revisit_fraction(np.arange(100) * 10.0, np.arange(100) * 600.0, np.zeros(100))
     0.0
     """
-    from scipy.spatial import cKDTree
-
     t, x, y = (np.asarray(v, float) for v in (t, x, y))
     if len(t) < 3:
         return 0.0
     k = thin_indices(x, y, thin_m)
-    tk, xy = t[k], np.c_[x[k], y[k]]
-    hits = 0
-    for i, near in enumerate(cKDTree(xy).query_ball_point(xy, radius_m)):
-        lag = tk[i] - tk[np.asarray(near, dtype=np.int64)]
-        hits += bool(np.any((lag >= min_gap_s) & (lag <= max_gap_s)))
-    return hits / len(k)
+    return _revisits(t[k], x[k], y[k], radius_m, min_gap_s, max_gap_s)
 
 
-def window_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, thin_m: float = 50.0) -> float:
+def window_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, thin_m: float = THIN_M) -> float:
     """The turn-counting statistic inside one window: the range of the cumulative signed
     heading change along its points thinned to *thin_m* (a window is never longer than the
     rule's span, so every pair of points counts).
@@ -176,11 +195,8 @@ def window_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, thin_m: floa
     if len(x) < 3:
         return 0.0
     k = thin_indices(x, y, thin_m)
-    if len(k) < 3:
-        return 0.0
-    heading = np.degrees(np.arctan2(np.diff(y[k]), np.diff(x[k])))
-    cum = np.r_[0.0, np.cumsum((np.diff(heading) + 180.0) % 360.0 - 180.0)]
-    return float(np.ptp(cum))
+    cum = _cumulative_turn(x[k], y[k])
+    return float(np.ptp(cum)) if cum is not None else 0.0
 
 
 def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
@@ -199,8 +215,13 @@ def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -
             if t is None or len(t) == 0:
                 continue
             t, x, y = np.asarray(t, float), np.asarray(x, float), np.asarray(y, float)
-            turn[i] = window_turn_deg(t, x, y)
-            revisit[i] = revisit_fraction(t, x, y)
+            if len(t) < 3:  # as window_turn_deg and revisit_fraction
+                turn[i] = revisit[i] = 0.0
+                continue
+            k = thin_indices(x, y, THIN_M)  # once for both features
+            cum = _cumulative_turn(x[k], y[k])
+            turn[i] = float(np.ptp(cum)) if cum is not None else 0.0
+            revisit[i] = _revisits(t[k], x[k], y[k], REVISIT_M, *REVISIT_GAP_S)
     out["turn_thin_deg"] = turn
     out["revisit_1km"] = revisit
     return out
@@ -331,7 +352,7 @@ class SegmentAggregator:
         return dict(zip(self.features, self.coef))
 
 
-def _ns(values: pd.Series) -> np.ndarray:
+def epoch_ns(values: pd.Series) -> np.ndarray:
     """UTC nanoseconds of a datetime column, whatever its unit."""
     return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]").astype("int64").to_numpy()
 
@@ -352,8 +373,8 @@ def add_segment_probability(episodes: pd.DataFrame, windows: pd.DataFrame, aggre
     if len(mine) and column in windows.columns and len(windows):
         ids = windows["window_id"].astype(str).to_numpy()
         obj = windows["object_id"].astype(str).to_numpy()
-        start = _ns(windows["start"])
-        end = _ns(windows["end"])
+        start = epoch_ns(windows["start"])
+        end = epoch_ns(windows["end"])
         pad = int(context_s * 1e9)
         by_object = pd.Series(np.arange(len(windows))).groupby(obj).indices  # object -> its rows
         none = np.zeros(0, dtype=np.int64)
@@ -363,7 +384,7 @@ def add_segment_probability(episodes: pd.DataFrame, windows: pd.DataFrame, aggre
             eid = str(ep["episode_id"])
             rows = by_object.get(str(ep["object_id"]), none)
             members = rows[np.isin(ids[rows], str(ep["window_ids"]).split(";"))]
-            t0, t1 = _ns(pd.Series([ep["start"], ep["end"]]))
+            t0, t1 = epoch_ns(pd.Series([ep["start"], ep["end"]]))
             around = rows[(end[rows] >= t0 - pad) & (start[rows] <= t1 + pad)]
             parts.append(windows.iloc[members].assign(_key=eid, _ctx=""))
             parts.append(windows.iloc[around].assign(_key="", _ctx=eid))

@@ -7,7 +7,8 @@ column per class) into one row per episode, ranked by peak probability.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 from ..errors import SchemaError
 from .settings import episode_classes
 
-__all__ = ["EARTH_RADIUS_M", "EPISODE_COLUMNS", "merge_episodes", "probability_columns"]
+__all__ = ["EARTH_RADIUS_M", "EPISODE_COLUMNS", "headline_probability", "merge_episodes", "probability_columns"]
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -45,6 +46,22 @@ EPISODE_COLUMNS: tuple[str, ...] = (
 )
 
 _REQUIRED = ("window_id", "object_id", "start", "end")
+
+
+def headline_probability(episode: Mapping[str, object]) -> tuple[float, bool]:
+    """The probability an episode is shown and filtered by: its ``p_segment`` when it has one
+    (True), else its peak window probability (False).
+
+    >>> headline_probability({"peak_p": 0.9, "p_segment": float("nan")})
+    (0.9, False)
+    >>> headline_probability({"peak_p": 0.9, "p_segment": 0.4})
+    (0.4, True)
+    """
+    raw = episode.get("p_segment")
+    segment = float(raw) if raw is not None else float("nan")  # type: ignore[arg-type]
+    if math.isfinite(segment):
+        return segment, True
+    return float(episode.get("peak_p", float("nan"))), False  # type: ignore[arg-type]
 
 
 def probability_columns(windows: pd.DataFrame) -> list[str]:

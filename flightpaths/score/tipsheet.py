@@ -25,6 +25,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from ..fileio import atomic_write_text, check_output
+from .episodes import headline_probability
 
 __all__ = [
     "CAVEAT",
@@ -247,14 +248,8 @@ def _row_html(ep: Mapping[str, object], thumb: bytes | None, tz: ZoneInfo) -> st
     lines = f", lines {_e(ep.get('line_first'))}–{_e(ep.get('line_last'))}" if _e(ep.get("line_first")) else ""
     peak = float(ep.get("peak_p", 0.0))  # type: ignore[arg-type]
     mean = float(ep.get("mean_p", 0.0))  # type: ignore[arg-type]
-    raw = ep.get("p_segment")
-    segment = float(raw) if raw is not None else float("nan")  # type: ignore[arg-type]
-    if np.isfinite(segment):  # the learned flight-segment probability leads; the windows' figures follow
-        shown = segment
-        detail = f"flight segment<br>peak window {peak:.2f} · mean {mean:.2f}"
-    else:
-        shown = peak
-        detail = f"peak window<br>mean {mean:.2f}"
+    shown, is_segment = headline_probability(ep)  # the learned flight-segment probability leads
+    detail = f"flight segment<br>peak window {peak:.2f} · mean {mean:.2f}" if is_segment else f"peak window<br>mean {mean:.2f}"
     return (
         f'<tr data-class="{_e(ep.get("class"))}" data-p="{shown:.6f}">'
         f'<td class="num">{_e(ep.get("rank"))}</td><td>{img}</td>'

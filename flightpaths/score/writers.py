@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
+from .episodes import headline_probability
 
 __all__ = [
     "KML_NS",
@@ -161,9 +162,7 @@ def write_episodes_kml(
             continue
         pm = _sub(doc, "Placemark", id=f"ep{int(row.get('rank', 0) or 0)}")
         label = xml_text(row.get("callsign")) or xml_text(row.get("object_id"))
-        p_seg = row.get("p_segment")
-        p_show = float(p_seg) if p_seg is not None and np.isfinite(float(p_seg)) else float(row.get("peak_p", float("nan")))
-        _sub(pm, "name", f"#{row.get('rank')} {label} p={p_show:.2f}")
+        _sub(pm, "name", f"#{row.get('rank')} {label} p={headline_probability(row)[0]:.2f}")
         _sub(
             pm,
             "description",
