@@ -114,6 +114,27 @@ def test_chunked_reading_gives_the_same_windows(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(_episodes(tmp_path / "whole"), _episodes(tmp_path / "parts"))
 
 
+def test_bad_lines_are_reported_with_their_line_in_the_original_file(tmp_path: Path, caplog) -> None:
+    """Scoring keeps the good rows of a damaged log and names each bad line of the file itself,
+    also in a later chunk (where the reader saw a temporary chunk file)."""
+    import logging
+
+    log = write_sbs(tmp_path / "a.sbs", aircraft=3)
+    lines = log.read_text().splitlines(keepends=True)
+    lines.insert(1500, "MSG,3,1,1,ABC123,1,2024/05/01,10:00:00.000,2024/05/01,10:00:00.000,,1500,,,999.0,4.0,,,,,,0\n")
+    lines.insert(10, "this is not an SBS line\n")
+    damaged = tmp_path / "damaged.sbs"
+    damaged.write_text("".join(lines))
+    clean = score_logs([log], tmp_path / "clean", LitPixelModel(), ScoreSettings(progress=False, chunk_lines=1000))
+    with caplog.at_level(logging.WARNING, logger="flightpaths.score.pipeline"):
+        hurt = score_logs([damaged], tmp_path / "hurt", LitPixelModel(), ScoreSettings(progress=False, chunk_lines=1000))
+    assert hurt.n_windows == clean.n_windows and hurt.n_episodes == clean.n_episodes  # good rows all kept
+    assert "2 row(s) dropped" in caplog.text
+    assert f"{damaged}:11: not an SBS line" in caplog.text
+    assert f"{damaged}:1502: impossible coordinates lat=999.0" in caplog.text
+    assert "flightpaths-score-" not in caplog.text  # never the temporary chunk file
+
+
 def test_concatenated_logs_out_of_time_order_lose_no_window(tmp_path: Path) -> None:
     later = write_sbs(tmp_path / "later.sbs", day="2024-05-02")
     earlier = write_sbs(tmp_path / "earlier.sbs", day="2024-05-01", aircraft=3)

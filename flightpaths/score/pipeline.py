@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -246,42 +247,74 @@ def _is_line_log(path: Path) -> bool:
     return bool(stripped) and stripped[0] not in "[{" and "\x00" not in head
 
 
-def _ingest_file(path: Path, settings: ScoreSettings) -> pd.DataFrame:
+def _ingest_file(path: Path, settings: ScoreSettings, report: Any = None) -> pd.DataFrame:
+    """The points of *path*; its dropped rows are added to *report* (an ``IngestReport``), if given."""
     from ..ingest import IngestSettings, read_logs
 
     result = read_logs([path], settings=IngestSettings(tz=settings.input_tz))
+    if report is not None:
+        _merge_dropped(report, result.report)
     return result.points
 
 
+_EXAMPLE = re.compile(r"^(?P<path>.*):(?P<line>\d+): (?P<msg>.*)$", re.S)
+
+
+def _merge_dropped(into: Any, part: Any, *, chunk: Path | None = None, original: Path | None = None,
+                   line_shift: int = 0) -> None:
+    """Add *part*'s dropped rows to *into*; examples from a chunk file name the original file and line."""
+    for reason, n in part.dropped.items():
+        into.dropped[reason] = into.dropped.get(reason, 0) + n
+    for example in part.examples:
+        m = _EXAMPLE.match(example)
+        if chunk is not None and m and m["path"] == str(chunk):
+            example = f"{original}:{int(m['line']) + line_shift}: {m['msg']}"
+        if len(into.examples) < _MAX_EXAMPLES:
+            into.examples.append(example)
+
+
+_MAX_EXAMPLES = 10
+
+
 def _ingest_lines(
-    lines: list[str], header: str | None, name: str, original: Path, offset: int, settings: ScoreSettings, tmp: Path
+    lines: list[str], header: str | None, name: str, original: Path, offset: int, settings: ScoreSettings, tmp: Path,
+    report: Any = None,
 ) -> pd.DataFrame:
+    from ..ingest import IngestReport
+
     chunk = tmp / name
+    shift = offset - (1 if header is not None else 0)  # chunk line -> line of the original file
     with open(chunk, "w", encoding="utf-8", newline="") as fh:
         if header is not None:
             fh.write(header)
         fh.writelines(lines)
+    part = IngestReport()
     try:
-        points = _ingest_file(chunk, settings)
+        points = _ingest_file(chunk, settings, part)
     except InputError as exc:
         raise InputError(f"{exc} (in the chunk starting at line {offset + 1})", path=original) from exc
     finally:
         chunk.unlink(missing_ok=True)
+    if report is not None:
+        _merge_dropped(report, part, chunk=chunk, original=original, line_shift=shift)
     if len(points):
         points["source_file"] = pd.array([str(original)] * len(points), dtype="string")
-        points["source_line"] = points["source_line"].astype("int64") + (offset - (1 if header is not None else 0))
+        points["source_line"] = points["source_line"].astype("int64") + shift
     return points
 
 
 def iter_point_chunks(
-    path: str | Path, settings: ScoreSettings, *, on_bytes: Callable[[int], None] | None = None
+    path: str | Path, settings: ScoreSettings, *, on_bytes: Callable[[int], None] | None = None,
+    report: Any = None,
 ) -> Iterator[pd.DataFrame]:
     """Yield the points of one input, a chunk at a time (bounded memory).
 
     Text logs (SBS, CSV, mouse sessions) are read ``settings.chunk_lines`` lines at a time; a
     header line, when the format has one, is repeated in every chunk; ``source_line`` always
     counts lines of the original file. Points tables (``.parquet``) are read by record batch.
-    Other formats (JSON, binary) are read whole.
+    Other formats (JSON, binary) are read whole. Rows dropped on the way (malformed lines,
+    impossible values) are counted in *report* (an ``IngestReport``), with the first few as
+    ``file:line: reason`` of the original file.
     """
     path = Path(path)
     size = path.stat().st_size
@@ -298,7 +331,7 @@ def iter_point_chunks(
             yield frame
         return
     if not _is_line_log(path):
-        points = _ingest_file(path, settings)
+        points = _ingest_file(path, settings, report)
         if on_bytes:
             on_bytes(size)
         yield points
@@ -321,7 +354,7 @@ def iter_point_chunks(
                 break
             if first and not lines[0].lstrip().startswith(_SBS_PREFIXES) and not lines[0][:1].isdigit():
                 header = lines[0]
-            points = _ingest_lines(lines, None if first else header, name, path, start, settings, tmp)
+            points = _ingest_lines(lines, None if first else header, name, path, start, settings, tmp, report)
             start += len(lines)
             first = False
             if on_bytes:
@@ -491,7 +524,10 @@ def score_input(
             on_bytes(read[0] - read[1])
             read[1] = read[0]
 
-    chunks = iter_point_chunks(path, settings, on_bytes=count)
+    from ..ingest import IngestReport
+
+    dropped = IngestReport()
+    chunks = iter_point_chunks(path, settings, on_bytes=count, report=dropped)
     workers = settings.workers or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         pool = None
@@ -503,6 +539,10 @@ def score_input(
             parts.append(_slim(scored, classes, settings.threshold, geometry=geometry))
             report()
     report()
+    if dropped.dropped:  # the good rows were scored; say which were not, and why
+        reasons = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(dropped.dropped.items(), key=lambda kv: -kv[1]))
+        log.warning("%s: %d row(s) dropped (%s); first: %s", path, dropped.rows_dropped, reasons,
+                    "; ".join(dropped.examples[:3]))
     if not parts:
         return pd.DataFrame()
     return _dedupe(pd.concat(parts, ignore_index=True))
