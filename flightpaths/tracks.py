@@ -65,6 +65,7 @@ import pandas as pd
 
 from .errors import InputError, SchemaError
 from .fileio import safe_name
+from .runtime import gc_paused, tune_allocator
 from .schema import KT_PER_MPS, POINT_COLUMNS, empty_points
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -306,6 +307,20 @@ class CleanReport:
 # --------------------------------------------------------------------------------------------
 # Small vectorized helpers
 # --------------------------------------------------------------------------------------------
+
+
+_KERNEL: Any = False  # the compiled loops once looked up; None where numba is missing
+
+
+def _kernel() -> Any:
+    """The compiled loops (:mod:`._window_kernel`), or None where numba is not installed (then
+    the vectorized numpy code here runs: the same results to rounding, slower)."""
+    global _KERNEL
+    if _KERNEL is False:
+        from . import _window_kernel
+
+        _KERNEL = _window_kernel if _window_kernel.COMPILED else None
+    return _KERNEL
 
 
 def _time_ns(series: pd.Series) -> np.ndarray:
@@ -719,6 +734,9 @@ def _step_lengths_one(a: np.ndarray, b: np.ndarray, screen: bool) -> np.ndarray:
     Callers mask steps that cross a track boundary.
     """
     n = len(a)
+    kernel = _kernel()
+    if kernel is not None:  # compiled: the same formulas, one pass, no temporaries
+        return kernel.step_lengths(a, b, screen)
     dist = np.full(n, np.nan)
     if n < 2:
         return dist
@@ -738,9 +756,13 @@ def _step_lengths_one(a: np.ndarray, b: np.ndarray, screen: bool) -> np.ndarray:
     return dist
 
 
-def _prepare(points: pd.DataFrame, settings: TrackSettings, report: CleanReport, workers: int = 1) -> _Prepared:
+def _prepare(
+    points: pd.DataFrame, settings: TrackSettings, report: CleanReport, workers: int = 1,
+    ground: np.ndarray | None = None,
+) -> _Prepared:
     """Clean, sort and split *points* into tracks, counting every removal (vectorized; gathers,
-    filters and step lengths on *workers* threads)."""
+    filters and step lengths on *workers* threads). Rows where *ground* is true are removed
+    first, counted as "on ground" (the table itself is not copied)."""
     _check_columns(points)
     n = len(points)
     report.points_in += n
@@ -767,6 +789,9 @@ def _prepare(points: pd.DataFrame, settings: TrackSettings, report: CleanReport,
         null_island = ~pos_na & (a == 0) & (b == 0)
 
     keep = np.ones(n, bool)
+    if ground is not None:
+        keep &= ~ground
+        report.count("removed", "on ground", int(ground.sum()))
     for reason, bad in (
         ("missing object id", obj_na),
         ("missing time", t_na),
@@ -786,8 +811,12 @@ def _prepare(points: pd.DataFrame, settings: TrackSettings, report: CleanReport,
         pre = idx[np.argsort(not_click[idx], kind="stable")]
     else:
         pre = idx
-    pre = pre[np.argsort(t[pre], kind="stable")]
-    order = pre[np.argsort(codes[pre].astype(small), kind="stable")]
+    kernel = _kernel()
+    if kernel is not None:  # a counting sort by object, then time only where a log is out of order
+        order = kernel.track_order(pre, codes, t, len(uniques))
+    else:
+        pre = pre[np.argsort(t[pre], kind="stable")]
+        order = pre[np.argsort(codes[pre].astype(small), kind="stable")]
     # object codes in that order: sorted, so counted rather than gathered
     c_o = np.repeat(np.arange(len(uniques), dtype=np.int64), np.bincount(codes[idx], minlength=len(uniques)))
     # rows that came before an earlier report of the same object in the input
@@ -1041,10 +1070,21 @@ def _object_column(parts: Sequence[np.ndarray]) -> np.ndarray:
     return col
 
 
-def _slices(offsets: np.ndarray) -> list[slice]:
-    """``slice(offsets[i], offsets[i+1])`` for every i (built once, used for every column)."""
+def _slices(offsets: np.ndarray, stops: np.ndarray | None = None) -> list[slice]:
+    """``slice(offsets[i], offsets[i+1])`` for every i (built once, used for every column), or
+    ``slice(offsets[i], stops[i])`` when *stops* is given."""
+    if stops is not None:
+        return list(map(slice, offsets.tolist(), stops.tolist()))
     bounds = offsets.tolist()
     return list(map(slice, bounds[:-1], bounds[1:]))
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """A read-only view of *values*: windows that overlap share their points' speeds and
+    altitudes, so no window may change them in place."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
 
 
 def _split(values: np.ndarray, slices: Sequence[slice]) -> np.ndarray:
@@ -1092,42 +1132,151 @@ def _window_ranges(prep: _Prepared, window_s: float, step_s: float, report: Clea
     return lo[keep], hi[keep], win_track[keep], nominal[keep]
 
 
-def _windows_one(
-    prep: _Prepared, window_s: float, step_s: float, ws: WindowSettings, report: CleanReport
-) -> dict[str, Any] | None:
-    """The raw columns of the windows of *prep* at one length (None when there are none)."""
+@dataclass
+class _Plan:
+    """The windows of one chunk of tracks at one length, before their figures (internal)."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    wtrack: np.ndarray
+    nominal: np.ndarray
+
+    @property
+    def points(self) -> int:
+        return int((self.hi - self.lo).sum())
+
+
+def _plan_windows(prep: _Prepared, window_s: float, step_s: float, ws: WindowSettings, report: CleanReport) -> _Plan:
+    """The windows of *prep* at one length with at least ``ws.min_points`` points."""
     lo, hi, wtrack, nominal = _window_ranges(prep, window_s, step_s, report)
-    n = hi - lo
-    few = n < ws.min_points
+    few = hi - lo < ws.min_points
     report.count("windows_dropped", f"fewer than {ws.min_points} points", int(few.sum()))
-    lo, hi, wtrack, nominal, n = lo[~few], hi[~few], wtrack[~few], nominal[~few], n[~few]
+    return _Plan(lo[~few], hi[~few], wtrack[~few], nominal[~few])
+
+
+def _windows_one(
+    prep: _Prepared, window_s: float, step_s: float, ws: WindowSettings, report: CleanReport,
+    plan: _Plan | None = None, out: np.ndarray | None = None,
+) -> dict[str, Any] | None:
+    """The raw columns of the windows of *prep* at one length (None when there are none).
+    *plan*: its windows, when planned before; *out*: a buffer for the per-point arrays (see
+    :func:`._window_kernel.window_figures`)."""
+    plan = plan or _plan_windows(prep, window_s, step_s, ws, report)
+    lo, hi, wtrack, nominal = plan.lo, plan.hi, plan.wtrack, plan.nominal
+    n = hi - lo
     nw = len(lo)
     if nw == 0:
         return None
     screen = prep.screen
-    m = len(prep.t)
-    offsets = prep.offsets
-    track_start = np.zeros(m, bool)
-    track_start[offsets[:-1]] = True
+    t_first, t_last = prep.t[lo], prep.t[hi - 1]
+    kernel = _kernel() if ws.projection != "pyproj" else None
+    dist = prep.dist if prep.dist is not None else _step_lengths(prep.a, prep.b, screen)
+    if kernel is not None:  # compiled: one pass over the points, then one over each window's points
+        trig, dt, pspeed_all = kernel.point_arrays(prep.t, prep.a, prep.b, prep.speed, dist, prep.offsets,
+                                                   screen=screen, kt_per_mps=KT_PER_MPS)
+        goff, pp, fig = kernel.window_figures(lo, hi, prep.t, trig, prep.a, prep.b, pspeed_all, prep.alt, dt,
+                                              prep.line, screen=screen, min_segment_m=ws.min_segment_m, out=out)
+        px, py, pt, pturn, pcum = (pp[k] for k in _PER_POINT)
+        lat_c, lon_c, net, extent, radius, path = (fig[k] for k in ("lat", "lon", "net", "extent", "radius", "path"))
+        net_turn, tot_turn = fig["net_turn_deg"], fig["total_turn_deg"]
+        med_speed, med_alt, med_dt = fig["median_speed"], fig["median_alt"], fig["median_dt"]
+        line_first, line_last = fig["line_first"], fig["line_last"]
+        gidx = None
+    else:
+        dt, pspeed_all = _point_speeds(prep, dist)
+        (goff, px, py, pt, pturn, pcum, lat_c, lon_c, net, extent, radius, path, net_turn, tot_turn,
+         med_speed, med_alt, med_dt, line_first, line_last, gidx) = _figures_numpy(
+            prep, lo, hi, n, ws, dt, pspeed_all, t_first)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        straight = np.where(path > 0, np.minimum(net / np.where(path > 0, path, 1.0), 1.0), 1.0)
 
-    # Point-level steps (for speeds derived from positions; continuous across windows).
-    dist = prep.dist.copy() if prep.dist is not None else _step_lengths(prep.a, prep.b, screen)
+    # Provenance and identity.
+    files = np.append(prep.files, None)
+    source_file = files[prep.file_code[lo]]
+    callsign = _window_callsigns(prep, lo, hi, wtrack)
+    track_obj = prep.track_object[wtrack]
+    track_ids = np.array([f"{o}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
+    safe_tracks = np.array([f"{_safe_id(o)}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
+    window_id = _window_ids(safe_tracks[wtrack], nominal, window_s)
+
+    ev_x, ev_y, ev_kind = _events(prep, lo, gidx, goff, px, py)
+    slices = _slices(goff)
+    own = _slices(lo, hi)  # each window's own points, in track order
+    few_points = n < ws.few_points
+    report.windows += nw
+    report.few_point_windows += int(few_points.sum())
+    # Raw columns; windows_with_report builds one table from all chunks (see _assemble).
+    return {
+        "window_id": window_id,
+        "object_id": track_obj,
+        "track_id": track_ids[wtrack],
+        "callsign": callsign,
+        "start": t_first,
+        "end": t_last,
+        "window_s": np.full(nw, float(window_s)),
+        "source_file": source_file,
+        "line_first": line_first.astype(np.int64),
+        "line_last": line_last.astype(np.int64),
+        "lat": lat_c,
+        "lon": lon_c,
+        "units": "px" if screen else "m",
+        "n_points": n.astype(np.int64),
+        "duration_s": (t_last - t_first) / _NS,
+        "path_length_m": path,
+        "net_displacement_m": net,
+        "straightness": straight,
+        "total_turn_deg": tot_turn,
+        "net_turn_rev": net_turn / 360.0,
+        "radius_m": radius,
+        "extent_m": extent,
+        "median_speed_kt": med_speed,
+        "median_altitude_ft": med_alt,
+        "sample_interval_s": med_dt,
+        "few_points": few_points,
+        "px": _split(px, slices),
+        "py": _split(py, slices),
+        "pt": _split(pt, slices),
+        "pspeed": _split(_read_only(pspeed_all), own),  # speeds and altitudes: views, not copies
+        "palt": _split(_read_only(prep.alt), own),
+        "pturn": _split(pturn, slices),
+        "pcumturn": _split(pcum, slices),
+        "ev_x": ev_x,
+        "ev_y": ev_y,
+        "ev_kind": ev_kind,
+    }
+
+
+def _point_speeds(prep: _Prepared, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds since the previous point of the track (NaN at track starts) and the speed per
+    point: reported (kt), else derived from the step into it (the step out of it at a track's
+    start); px/s for screen tracks. The numpy twin of :func:`._window_kernel.point_arrays`."""
+    m = len(prep.t)
+    track_start = np.zeros(m, bool)
+    track_start[prep.offsets[:-1]] = True
+    dist = dist.copy()
     dist[track_start] = np.nan
     dt = np.full(m, np.nan)
     dt[1:] = np.diff(prep.t) / _NS
     dt[track_start] = np.nan
-    # derived speed (m/s or px/s) from the step into each point; a track's first point uses the next step
     with np.errstate(invalid="ignore", divide="ignore"):
         dspeed = dist / dt
     dspeed[~np.isfinite(dspeed)] = np.nan
     nxt = np.append(dspeed[1:], np.nan)
     dspeed = np.where(track_start, nxt, dspeed)
-    if screen:
-        pspeed_all = dspeed
-    else:
-        pspeed_all = np.where(np.isfinite(prep.speed), prep.speed, dspeed * KT_PER_MPS)
-    t_first, t_last = prep.t[lo], prep.t[hi - 1]
+    if prep.screen:
+        return dt, dspeed
+    return dt, np.where(np.isfinite(prep.speed), prep.speed, dspeed * KT_PER_MPS)
 
+
+def _figures_numpy(
+    prep: _Prepared, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, ws: WindowSettings, dt: np.ndarray,
+    pspeed_all: np.ndarray, t_first: np.ndarray,
+) -> tuple[Any, ...]:
+    """The per-point arrays and per-window figures of :func:`_windows_one`, vectorized with numpy
+    (where numba is not installed, and for the exact pyproj projection): the reference the
+    compiled kernel (:mod:`._window_kernel`) is tested against."""
+    screen = prep.screen
+    nw = len(lo)
     # Gather per-point arrays.
     goff = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
     total = int(goff[-1])
@@ -1179,73 +1328,21 @@ def _windows_one(
     pt = (prep.t[gidx] - np.repeat(t_first, n)) / _NS
     gspeed = pspeed_all[gidx]
     galt = prep.alt[gidx]
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        straight = np.where(path > 0, np.minimum(net / np.where(path > 0, path, 1.0), 1.0), 1.0)
     med_speed = _segment_median(gspeed, goff)
     med_alt = _segment_median(galt, goff)
     med_dt = _segment_median(gdt, goff)
-
-    # Provenance and identity.
     gline = prep.line[gidx]
     finite_line = np.isfinite(gline)
     line_first = np.minimum.reduceat(np.where(finite_line, gline, np.inf), starts)
     line_last = np.maximum.reduceat(np.where(finite_line, gline, -np.inf), starts)
-    files = np.append(prep.files, None)
-    source_file = files[prep.file_code[lo]]
-    callsign = _window_callsigns(prep, lo, hi, wtrack)
-    track_obj = prep.track_object[wtrack]
-    track_ids = np.array([f"{o}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
-    safe_tracks = np.array([f"{_safe_id(o)}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
-    window_id = _window_ids(safe_tracks[wtrack], nominal, window_s)
-
-    ev_x, ev_y, ev_kind = _events(prep, gidx, goff, px, py)
-    slices = _slices(goff)
-    few_points = n < ws.few_points
-    report.windows += nw
-    report.few_point_windows += int(few_points.sum())
-    # Raw columns; windows_with_report builds one table from all chunks (see _assemble).
-    return {
-        "window_id": window_id,
-        "object_id": track_obj,
-        "track_id": track_ids[wtrack],
-        "callsign": callsign,
-        "start": t_first,
-        "end": t_last,
-        "window_s": np.full(nw, float(window_s)),
-        "source_file": source_file,
-        "line_first": np.where(np.isfinite(line_first), line_first, -1).astype(np.int64),
-        "line_last": np.where(np.isfinite(line_last), line_last, -1).astype(np.int64),
-        "lat": lat_c,
-        "lon": lon_c,
-        "units": "px" if screen else "m",
-        "n_points": n.astype(np.int64),
-        "duration_s": (t_last - t_first) / _NS,
-        "path_length_m": path,
-        "net_displacement_m": net,
-        "straightness": straight,
-        "total_turn_deg": tot_turn,
-        "net_turn_rev": net_turn / 360.0,
-        "radius_m": radius,
-        "extent_m": extent,
-        "median_speed_kt": med_speed,
-        "median_altitude_ft": med_alt,
-        "sample_interval_s": med_dt,
-        "few_points": few_points,
-        "px": _split(px, slices),
-        "py": _split(py, slices),
-        "pt": _split(pt, slices),
-        "pspeed": _split(gspeed, slices),
-        "palt": _split(galt, slices),
-        "pturn": _split(pturn, slices),
-        "pcumturn": _split(pcum, slices),
-        "ev_x": ev_x,
-        "ev_y": ev_y,
-        "ev_kind": ev_kind,
-    }
+    line_first = np.where(np.isfinite(line_first), line_first, -1)
+    line_last = np.where(np.isfinite(line_last), line_last, -1)
+    return (goff, px, py, pt, pturn, pcum, lat_c, lon_c, net, extent, radius, path, net_turn, tot_turn,
+            med_speed, med_alt, med_dt, line_first, line_last, gidx)
 
 
 _STRING_COLUMNS: Final = ("object_id", "track_id", "callsign", "source_file")
+_PER_POINT: Final = ("px", "py", "pt", "pturn", "pcumturn")  # as _window_kernel.PER_POINT
 
 
 def _assemble(parts: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -1356,11 +1453,16 @@ def _window_callsigns(prep: _Prepared, lo: np.ndarray, hi: np.ndarray, wtrack: n
     return out
 
 
-def _events(prep: _Prepared, gidx: np.ndarray, goff: np.ndarray, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Click events per window (screen tracks), in the window's frame; empty arrays otherwise."""
+def _events(
+    prep: _Prepared, lo: np.ndarray, gidx: np.ndarray | None, goff: np.ndarray, px: np.ndarray, py: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Click events per window (screen tracks), in the window's frame; empty arrays otherwise.
+    *gidx*: the track-order index of each window point (built here from *lo* when None)."""
     nw = len(goff) - 1
     if prep.clicks is None or not prep.clicks.any():
         return _constant_column(_EMPTY_F, nw), _constant_column(_EMPTY_F, nw), _constant_column(_EMPTY_S, nw)
+    if gidx is None:
+        gidx = np.repeat(lo - goff[:-1], np.diff(goff)) + np.arange(int(goff[-1]))
     gclick = prep.clicks[gidx]
     counts = np.add.reduceat(gclick.astype(np.int64), goff[:-1])
     eoff = np.concatenate([[0], np.cumsum(counts)])
@@ -1399,23 +1501,39 @@ def windows_with_report(
     the intermediate arrays, on *workers* threads (numpy releases the GIL; default: the number
     of CPUs, at most 8); cleaning uses them too, for its gathers, filters and step lengths, and
     the string columns are factorized beside it. The result does not depend on either (beyond rounding: centroid sums
-    run over a chunk, so coordinates may differ in the ninth decimal of a metre).
+    run over a chunk, so coordinates may differ in the ninth decimal of a metre). Python's
+    garbage collector is paused meanwhile (see :func:`.runtime.gc_paused`).
     """
+    with gc_paused():  # hundreds of thousands of array views: no full collections meanwhile
+        return _windows_with_report(points, settings, tracks, workers, chunk_points)
+
+
+def _windows_with_report(
+    points: pd.DataFrame,
+    settings: WindowSettings | Sequence[WindowSettings] | None,
+    tracks: TrackSettings | None,
+    workers: int | None,
+    chunk_points: int,
+) -> tuple[pd.DataFrame, CleanReport]:
     report = CleanReport()
     _check_columns(points)
-    points, n_ground = _airborne(points, _settings_list(settings))
+    tune_allocator()  # per-chunk temporaries reuse freed memory instead of faulting in fresh pages
+    ground = _ground_mask(points, _settings_list(settings))
     n_threads = workers or min(os.cpu_count() or 1, 8)
     with ThreadPoolExecutor(max_workers=2) as side:
         # the string columns are factorized beside the cleaning and sorting (Arrow drops the GIL)
         factorized = {name: side.submit(_factorize, points, name) for name in ("source_file", "callsign")} \
             if n_threads > 1 and len(points) >= 200_000 else {}
         if "track_id" in points.columns:
+            if ground is not None:  # already tracked: a filtered copy (rare; tracks stay as split)
+                factorized = {}
+                points = points[~ground]
             prep = _prepare_tracked(points, report)
+            if ground is not None:
+                report.points_in += int(ground.sum())
+                report.count("removed", "on ground", int(ground.sum()))
         else:
-            prep = _prepare(points, tracks or TrackSettings(), report, n_threads)
-        if n_ground:
-            report.points_in += n_ground
-            report.count("removed", "on ground", n_ground)
+            prep = _prepare(points, tracks or TrackSettings(), report, n_threads, ground)
         if not len(prep.t):
             return empty_windows(), report
         _attach(prep, factorized)
@@ -1427,32 +1545,45 @@ def windows_with_report(
         for first, last in zip(bounds[:-1], bounds[1:])
     ]
 
-    def run(job: tuple[WindowSettings, float, float, int, int]) -> tuple[dict[str, Any] | None, CleanReport]:
+    def plan(job: tuple[WindowSettings, float, float, int, int]) -> tuple[_Plan, CleanReport]:
         ws, window_s, step_s, first, last = job
         part = CleanReport()
-        return _windows_one(_chunk(prep, first, last), window_s, step_s, ws, part), part
+        return _plan_windows(_chunk(prep, first, last), window_s, step_s, ws, part), part
 
     n_workers = min(len(jobs), n_threads)
-    if n_workers > 1:
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
-            results = list(pool.map(run, jobs))
-    else:
-        results = [run(job) for job in jobs]
+    plans = _map(plan, jobs, n_workers)
+    # One buffer for every window's per-point arrays: a single large allocation, which the OS
+    # backs with huge pages where it can (5x fewer page-fault costs than many chunk-sized ones).
+    sizes = [p.points for p, _ in plans]
+    bases = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    flat = np.empty((len(_PER_POINT), int(bases[-1]))) if _kernel() is not None else None
+
+    def run(k: int) -> tuple[dict[str, Any] | None, CleanReport]:
+        ws, window_s, step_s, first, last = jobs[k]
+        part = plans[k][1]
+        out = None if flat is None else flat[:, bases[k]:bases[k + 1]]
+        return _windows_one(_chunk(prep, first, last), window_s, step_s, ws, part, plans[k][0], out), part
+
+    results = _map(run, list(range(len(jobs))), n_workers)
     for _, part in results:
         report.merge(part)
     return _assemble([cols for cols, _ in results if cols is not None]), report
 
 
-def _airborne(points: pd.DataFrame, settings: list[WindowSettings]) -> tuple[pd.DataFrame, int]:
-    """*points* without those reported on the ground (when the settings ask), and how many went."""
+def _ground_mask(points: pd.DataFrame, settings: list[WindowSettings]) -> np.ndarray | None:
+    """Rows of *points* reported on the ground, when the settings ask for airborne points only
+    and there are any (else None)."""
     wanted = {bool(ws.airborne_only) for ws in settings}
     if len(wanted) > 1:
         raise InputError("window settings disagree on airborne_only; use one value for all lengths")
     if not wanted.pop() or "on_ground" not in points.columns or not len(points):
-        return points, 0
-    ground = points["on_ground"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    n = int(ground.sum())
-    return (points[~ground], n) if n else (points, 0)
+        return None
+    col = points["on_ground"]
+    if col.dtype == bool:
+        ground = col.to_numpy()
+    else:
+        ground = col.astype("boolean").to_numpy(dtype=bool, na_value=False)
+    return ground if ground.any() else None
 
 
 def _chunk_bounds(offsets: np.ndarray, chunk_points: int) -> list[int]:

@@ -36,6 +36,19 @@ from flightpaths.tracks import (
 T0 = pd.Timestamp("2024-06-01T12:00:00Z")
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def both_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on numba's compiled loops (what users get) and on the numpy code that runs
+    where numba is missing: both must give the answers checked by eye."""
+    import flightpaths.tracks as tracks_module
+
+    if request.param == "compiled":
+        assert tracks_module._kernel() is not None, "numba is a dependency: the compiled loops must load"
+    else:
+        monkeypatch.setattr(tracks_module, "_KERNEL", None)
+    return request.param
+
+
 def geo_points(lat, lon, seconds, *, object_id="abc123", speed=np.nan, callsign="TEST1", **extra) -> pd.DataFrame:
     n = len(lat)
     frame = pd.DataFrame(
@@ -77,6 +90,7 @@ def square_twice(side_m: float = 1000.0, per_side: int = 10, clockwise: bool = T
 # ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_gap_splits_tracks_and_is_counted() -> None:
     sec = np.r_[np.arange(0, 300, 10), np.arange(1200, 1500, 10)]  # a 15-minute silence
     pts = local_points(sec * 50.0, np.zeros(len(sec)), sec)
@@ -94,6 +108,7 @@ def test_new_leg_flag_splits_tracks() -> None:
     assert split_tracks(pts, TrackSettings(split_on_new_leg=False))[0]["track_id"].nunique() == 1
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_cleaning_counts_every_removal_by_reason() -> None:
     sec = np.arange(0, 600, 10.0)
     x = sec * 60.0
@@ -116,6 +131,7 @@ def test_cleaning_counts_every_removal_by_reason() -> None:
     assert "impossible jump" in report.summary()
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_non_monotonic_time_is_sorted_and_counted() -> None:
     sec = np.arange(0, 300, 10.0)
     pts = local_points(sec * 50.0, np.zeros(len(sec)), sec)
@@ -128,6 +144,7 @@ def test_non_monotonic_time_is_sorted_and_counted() -> None:
     np.testing.assert_allclose(w1["path_length_m"], w2["path_length_m"])
 
 
+@pytest.mark.usefixtures("both_paths")
 @pytest.mark.parametrize(
     "frame",
     [
@@ -169,6 +186,7 @@ def test_missing_columns_are_a_schema_error() -> None:
 # ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_square_flown_twice_turns_720_degrees() -> None:
     x, y = square_twice(clockwise=True)
     sec = np.arange(len(x)) * 5.0
@@ -187,6 +205,7 @@ def test_square_flown_twice_turns_720_degrees() -> None:
     assert w2.loc[0, "net_turn_rev"] == pytest.approx(-2.0, abs=1e-6)
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_straight_line_has_straightness_one_and_no_turn() -> None:
     sec = np.arange(0, 300, 5.0)
     w = make_windows(local_points(sec * 60.0, sec * 20.0, sec))
@@ -216,6 +235,7 @@ def test_windows_cover_the_track_with_overlap_and_stable_ids() -> None:
     assert listed.groupby("window_s").size().to_dict() == {300.0: 7, 600.0: 2}
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_few_point_windows_are_kept_and_marked() -> None:
     sec = np.arange(0, 3600, 80.0)  # sparser than ADS-B Exchange's one point a minute
     pts = local_points(np.cos(sec / 600) * 3000, np.sin(sec / 600) * 3000, sec)
@@ -227,6 +247,7 @@ def test_few_point_windows_are_kept_and_marked() -> None:
     assert (fewer["n_points"] >= 5).all() and sum(rep2.windows_dropped.values()) > 0
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_per_point_channels() -> None:
     sec = np.arange(0, 120, 10.0)
     speeds = np.where(np.arange(len(sec)) % 2 == 0, 150.0, np.nan)  # reported on every other point
@@ -242,6 +263,7 @@ def test_per_point_channels() -> None:
         assert len(row[name]) == row["n_points"]
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_turn_rate_of_a_steady_orbit() -> None:
     sec = np.arange(0, 300, 2.0)
     ang = np.radians(3.0 * sec)  # 3 deg/s anticlockwise, radius 800 m
@@ -257,6 +279,7 @@ def test_turn_rate_of_a_steady_orbit() -> None:
 # ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("both_paths")
 @pytest.mark.parametrize("lat0", [0.0, 60.0, 78.0, -45.0])
 def test_a_500_m_circle_measures_500_m_at_any_latitude(lat0: float) -> None:
     from pyproj import Geod
@@ -307,6 +330,7 @@ def test_pyproj_projection_option_gives_the_same_figures() -> None:
 # ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_screen_tracks_stay_in_pixels_with_click_events() -> None:
     n = 40
     sec = np.arange(n) * 0.05
@@ -497,3 +521,53 @@ def test_split_tracks_output_windows_like_raw_points() -> None:
     tracked, _ = split_tracks(pts)
     a, b = make_windows(pts), make_windows(tracked)
     pd.testing.assert_frame_equal(a[list(SCALAR_COLUMNS)], b[list(SCALAR_COLUMNS)])
+
+
+def test_compiled_and_numpy_paths_give_the_same_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flightpaths.tracks as tracks_module
+    from flightpaths.simulate import SimSettings, simulate
+
+    pts = simulate(SimSettings(seed=5, hours=1.0, aircraft=10)).points
+    pts = pts.sample(frac=1.0, random_state=1).reset_index(drop=True)  # rows out of order, as in a merged log
+    settings = WindowSettings(window_s=(300, 600))
+    fast, rep1 = windows_with_report(pts, settings)
+    monkeypatch.setattr(tracks_module, "_KERNEL", None)
+    slow, rep2 = windows_with_report(pts, settings)
+    assert len(fast) > 50 and rep1.as_dict() == rep2.as_dict()
+    assert rep1.reordered > 0
+    pd.testing.assert_frame_equal(fast[list(SCALAR_COLUMNS)], slow[list(SCALAR_COLUMNS)], rtol=1e-9)
+    for name in ARRAY_COLUMNS:
+        for a, b in zip(fast[name], slow[name]):
+            if a.dtype.kind == "f":
+                np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-4)  # metres: centroid sums round differently
+            else:
+                assert list(a) == list(b)
+
+
+def test_window_speeds_and_altitudes_cannot_be_changed_in_place() -> None:
+    # overlapping windows share their points' speeds and altitudes: writing to one would change
+    # its neighbour, so they are read-only
+    x = np.linspace(0, 20_000, 121)
+    w = make_windows(local_points(x, np.zeros_like(x), np.arange(121) * 5.0, speed=120.0))
+    assert len(w) >= 2
+    for name in ("pspeed", "palt"):
+        with pytest.raises(ValueError, match="read-only"):
+            w[name].iloc[0][0] = 1.0
+    first = w["px"].iloc[0].copy()
+    first[0] = 1.0  # a copy is the user's own
+
+
+def test_windowing_leaves_the_garbage_collector_as_it_was() -> None:
+    import gc
+
+    x = np.linspace(0, 20_000, 121)
+    pts = local_points(x, np.zeros_like(x), np.arange(121) * 5.0)
+    assert gc.isenabled()
+    make_windows(pts)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        make_windows(pts)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

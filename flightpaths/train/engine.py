@@ -19,11 +19,9 @@ with the same weights as an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import math
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -37,6 +35,7 @@ from torch import nn
 
 from ..errors import FlightpathsError
 from ..fileio import check_output
+from ..runtime import tune_allocator
 from .backbones import backbone_spec, build_backbone
 from .bundle import (
     CHECKPOINT_DIR,
@@ -136,31 +135,6 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------------------- machine set-up
-
-
-_ALLOCATOR_TUNED = False
-
-
-def tune_allocator() -> bool:
-    """On Linux/glibc, keep freed memory instead of returning it to the OS after every batch.
-
-    Large activation buffers are otherwise ``mmap``-ed and ``munmap``-ed each step; raising
-    ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` (glibc ``mallopt``) avoids that page-fault
-    churn. Returns True when applied.
-    """
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED:
-        return True
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        ok = libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024) and libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
-    except (OSError, AttributeError):
-        return False
-    _ALLOCATOR_TUNED = bool(ok)
-    return _ALLOCATOR_TUNED
 
 
 def pick_device(name: str = "auto") -> torch.device:
