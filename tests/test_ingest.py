@@ -302,3 +302,36 @@ def test_zero_address_positions_are_dropped_and_counted(tmp_path: Path) -> None:
     result = read_sbs(log)
     assert result.points["object_id"].tolist() == ["abcdef"]
     assert result.report.dropped == {"address 000000 (no ICAO address)": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# the compiled reader (numba, a dependency) and the pyarrow reader that runs without it
+# ---------------------------------------------------------------------------------------------
+def test_compiled_and_pyarrow_readers_give_the_same_points_and_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flightpaths.ingest import sbs
+
+    assert sbs._scanner() is not None, "numba is a dependency: the compiled scanner must load"
+    repo = Path(__file__).resolve().parent.parent
+    files = [repo / "data" / "sim" / "score" / "sim.sbs.gz", *sorted(CORPUS.glob("*.sbs"))]
+    fast = read_logs(files)
+    monkeypatch.setattr(sbs, "_SCAN", None)
+    slow = read_logs(files)
+    assert len(fast.points) > 10_000 and fast.points["callsign"].notna().any()
+    pd.testing.assert_frame_equal(fast.points, slow.points)
+    assert fast.report.summary() == slow.report.summary()
+
+
+def test_nearest_in_time_compiled_matches_the_sort_and_search() -> None:
+    from flightpaths.ingest import sbs
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # small random cases: ties, out-of-order times, codes either side of 13-bit digits
+        n, m = int(rng.integers(1, 50)), int(rng.integers(1, 50))
+        scale = rng.choice([1, 8191, 8192, 1 << 24, 0x1000001])
+        ref_code, pos_code = rng.integers(0, 5, n) * scale, rng.integers(0, 6, m) * scale
+        ref_t, pos_t = rng.integers(0, 40, n), rng.integers(0, 40, m)
+        for direction in ("nearest", "backward", "forward"):
+            tol = int(rng.integers(0, 15)) if direction == "nearest" else 10**12
+            fast = sbs._nearest(pos_code, pos_t, ref_code, ref_t, tol, direction)
+            slow = sbs._nearest_numpy(pos_code, pos_t, ref_code, ref_t, tol, direction)
+            assert fast.tolist() == slow.tolist(), (direction, tol)

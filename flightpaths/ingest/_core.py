@@ -304,40 +304,96 @@ class Source:
             raise InputError(f"not valid JSON ({exc})", path=self.name) from exc
 
 
-def iter_blocks(source: Source, *, block_bytes: int = 1 << 24, progress: bool = False) -> Iterator[tuple[bytes, int]]:
-    """Yield ``(block, first_line)`` pieces of *source* cut at line ends; lines are 1-based."""
+def iter_blocks(
+    source: Source, *, block_bytes: int = 1 << 24, progress: bool = False
+) -> Iterator[tuple[np.ndarray, int]]:
+    """Yield ``(block, first_line)`` pieces of *source* cut at line ends; lines are 1-based.
+
+    Each block is a new uint8 array of whole lines (the last one ends with a newline). Plain
+    files are read straight into it (no copies of the bytes); gzip files are decompressed
+    piece by piece. A gzip stream that breaks off raises :class:`TruncatedInput` after the
+    lines before the break have been yielded.
+    """
     from tqdm import tqdm
 
-    line = 1
-    rest = b""
     show = progress and source.size >= PROGRESS_MIN_BYTES
     with open(source.path, "rb") as raw, tqdm(
         total=source.size, unit="B", unit_scale=True, desc=source.path.name, disable=not show, leave=False
     ) as bar:
-        pieces = _gunzip(raw, block_bytes) if source.gzipped else iter(lambda: raw.read(block_bytes), b"")
+        carry: list[np.ndarray] = []  # the unfinished last line, which a plain-file read puts first
+        pieces = _gunzip_arrays(raw, block_bytes) if source.gzipped else _read_arrays(raw, block_bytes, carry)
+        line = 1
+        rest = np.empty(0, np.uint8)
         last = 0
         while True:
+            carry[:] = [rest]
             try:
-                data = next(pieces, b"")
+                data = next(pieces, None)
             except (OSError, EOFError, zlib.error) as exc:
-                if rest:
-                    yield rest + b"\n", line
+                if len(rest):
+                    yield np.append(rest, np.uint8(10)), line
                     line += 1
                 raise TruncatedInput(source.name, line, str(exc)) from exc
             bar.update(raw.tell() - last)
             last = raw.tell()
-            if not data:
+            if data is None:
                 break
-            data = rest + data
-            cut = data.rfind(b"\n")
+            if len(rest) and source.gzipped:  # a plain-file read already put it first
+                data = np.concatenate([rest, data])
+            cut = _last_newline(data)
             if cut < 0:
                 rest = data
                 continue
-            block, rest = data[: cut + 1], data[cut + 1 :]
+            block, rest = data[: cut + 1], data[cut + 1 :].copy()
             yield block, line
-            line += block.count(b"\n")
-        if rest:
-            yield rest + b"\n", line
+            line += count_lines(block)
+        if len(rest):
+            yield np.append(rest, np.uint8(10)), line
+
+
+def _read_arrays(raw: IO[bytes], block_bytes: int, carry: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """A plain file in pieces of about *block_bytes*, each read straight into a new array after
+    ``carry[0]`` (the caller's unfinished last line), so no bytes are copied twice."""
+    while True:
+        rest = carry[0] if carry else np.empty(0, np.uint8)
+        buf = np.empty(len(rest) + block_bytes, np.uint8)
+        buf[: len(rest)] = rest
+        got = raw.readinto(memoryview(buf)[len(rest):])  # type: ignore[attr-defined]
+        if not got:
+            return
+        yield buf[: len(rest) + got]
+
+
+def _gunzip_arrays(raw: IO[bytes], block_bytes: int) -> Iterator[np.ndarray]:
+    for piece in _gunzip(raw, block_bytes):
+        yield np.frombuffer(piece, np.uint8)
+
+
+def _last_newline(data: np.ndarray) -> int:
+    """Index of the last newline in *data* (-1 when none)."""
+    tail = 1 << 16
+    while True:
+        found = data[-tail:].tobytes().rfind(b"\n")
+        if found >= 0:
+            return len(data) - min(tail, len(data)) + found
+        if tail >= len(data):
+            return -1
+        tail *= 16
+
+
+def count_lines(block: np.ndarray) -> int:
+    """Newlines in *block* (compiled where numba is installed)."""
+    global _COUNT
+    if _COUNT is None:
+        try:
+            from ._sbs_scan import COMPILED, count_newlines
+        except ImportError:  # pragma: no cover
+            COMPILED = False
+        _COUNT = count_newlines if COMPILED else (lambda b: int(np.count_nonzero(b == 10)))
+    return int(_COUNT(block))
+
+
+_COUNT: Any = None
 
 
 def _gunzip(raw: IO[bytes], block_bytes: int) -> Iterator[bytes]:

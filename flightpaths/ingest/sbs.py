@@ -15,13 +15,16 @@ tracks: their rows are dropped and counted as "no timestamp".
 
 Logs are read in 16 MiB blocks, so memory stays flat as the log grows. Each block is parsed
 by a compiled one-pass scanner (:mod:`._sbs_scan`, numba; the two halves of a block on two
-threads) or, without numba, by pyarrow's CSV parser; any block with a line either of them
-would not take goes to a robust, vectorized pyarrow path that names every bad line.
+threads while the previous block is merged) or, without numba, by pyarrow's CSV parser; any
+block with a line either of them would not take goes to a robust, vectorized pyarrow path
+that names every bad line. Merging is integer work: the nearest velocity is found by a
+compiled radix sort and search (numpy's lexsort where numba is missing), and callsigns and
+squawks travel as ids into one table of distinct strings per log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from os import PathLike
 from typing import Any, Final
 
@@ -127,6 +130,9 @@ class _Parsed:
         self.pos: dict[str, np.ndarray] = {}
         self.vel: dict[str, np.ndarray] = {}
         self.ident: dict[str, np.ndarray] = {}
+        # callsign and squawk are either object arrays of str ("" = none) or, when a key is
+        # here, int32 ids into these values (id 0 = "")
+        self.texts: dict[str, list[str]] = {}
 
 
 _NAT: Final = np.iinfo(np.int64).min
@@ -276,14 +282,6 @@ def code_to_hex(codes: np.ndarray, *, as_strings: bool = False) -> Any:
     return np.array(names, dtype=object)[inv]
 
 
-def _string_array(values: np.ndarray) -> Any:
-    """A pandas string array of an object array of str, "" becoming <NA> (fast for few distinct values)."""
-    inv, uniq = pd.factorize(values)
-    names = [None if v == "" else v for v in uniq.tolist()]
-    dictionary = pa.DictionaryArray.from_arrays(pa.array(inv.astype(np.int32)), pa.array(names, pa.string()))
-    return pd.array(pc.cast(dictionary, pa.string()), dtype="string")
-
-
 _FAST_NAMES: Final = [f"f{i}" for i in range(22)]
 _FAST_TYPES: Final = {
     "f1": pa.int8(), "f4": pa.string(), "f6": pa.timestamp("s"), "f7": pa.time64("ns"),
@@ -303,7 +301,7 @@ def _floats(col: pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def _parse_block_fast(block: bytes, first_line: int, source: Source, ledger: Ledger) -> _Parsed | None:
+def _parse_block_fast(block: bytes | np.ndarray, first_line: int, source: Source, ledger: Ledger) -> _Parsed | None:
     """The common case, fully typed by Arrow's multithreaded CSV parser; None -> use the robust path.
 
     Applies only when every line is a 22-field MSG line with numbers, dates and 6-digit hex
@@ -423,9 +421,11 @@ def _scanner() -> Any:
 _SCAN: Any = False
 
 
-def _texts(buf: np.ndarray, scan: Any, s: np.ndarray, e: np.ndarray) -> np.ndarray | None:
-    """Cleaned strings ``buf[s:e]`` as an object array ("" for empty); None if not UTF-8."""
-    out = np.full(len(s), "", dtype=object)
+def _texts(buf: np.ndarray, scan: Any, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
+    """Cleaned strings ``buf[s:e]`` as int32 ids into a list of distinct values (id 0 = "",
+    also for empty fields); None if not UTF-8."""
+    ids = np.zeros(len(s), dtype=np.int32)
+    values = [""]
     some = e > s
     if some.any():
         data, offsets = scan.gather(buf, s[some], e[some])
@@ -434,16 +434,22 @@ def _texts(buf: np.ndarray, scan: Any, s: np.ndarray, e: np.ndarray) -> np.ndarr
             arr.validate(full=True)
         except pa.ArrowInvalid:
             return None
-        out[some] = np.asarray(_clean(arr).to_numpy(zero_copy_only=False), dtype=object)
-    return out
+        encoded = pc.dictionary_encode(_clean(arr))
+        found = encoded.dictionary.to_pylist()
+        remap = np.array([0 if v == "" else k + 1 for k, v in enumerate(found)], dtype=np.int32)
+        ids[some] = remap[encoded.indices.to_numpy(zero_copy_only=False)]
+        values += found
+    return ids, values
 
 
 _POOL: Any = None
 
 
-def _scan_parallel(scan: Any, buf: np.ndarray) -> tuple | None:
-    """:func:`_sbs_scan.scan_block` on the two halves of a large block at once (the scanner
-    releases the GIL); the halves' results are joined as if scanned in one go."""
+def _start_scan(scan: Any, buf: np.ndarray) -> Callable[[], tuple | None]:
+    """Start :func:`_sbs_scan.scan_block` on the two halves of a large block on the scanner's
+    two threads (it releases the GIL) and return a function that waits for both and joins
+    their results as if scanned in one go (None when either half found a line it does not
+    take). The caller works on the previous block meanwhile."""
     global _POOL
     cut = 0
     if len(buf) >= _PARALLEL_MIN_BYTES:
@@ -452,67 +458,74 @@ def _scan_parallel(scan: Any, buf: np.ndarray) -> tuple | None:
             cut = len(buf) // 2 + int(found[0]) + 1
     if not cut or cut == len(buf):
         ok, _n, *rest = scan.scan_block(buf, scan.POW10)
-        return tuple(rest) if ok else None
+        done = tuple(rest) if ok else None
+        return lambda: done
     if _POOL is None:
         from concurrent.futures import ThreadPoolExecutor
 
         _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sbs-scan")
+    first = _POOL.submit(scan.scan_block, buf[:cut], scan.POW10)
     second = _POOL.submit(scan.scan_block, buf[cut:], scan.POW10)
-    first = scan.scan_block(buf[:cut], scan.POW10)
-    a, b = first, second.result()
-    if not (a[0] and b[0]):
-        return None
-    n1 = a[1]
-    return (a[2] + b[2], np.concatenate([a[3], b[3] + n1]), *(np.concatenate([x, y]) for x, y in zip(a[4:7], b[4:7])),
-            np.concatenate([a[7], b[7]], axis=1), np.concatenate([a[8], b[8]]), np.concatenate([a[9], b[9] + cut], axis=1))
+
+    def join() -> tuple | None:
+        a, b = first.result(), second.result()
+        if not (a[0] and b[0]):
+            return None
+        n1 = a[1]
+        return (a[2] + b[2], np.concatenate([a[3], b[3] + n1]), *(np.concatenate([x, y]) for x, y in zip(a[4:7], b[4:7])),
+                np.concatenate([a[7], b[7]], axis=1), np.concatenate([a[8], b[8]]), np.concatenate([a[9], b[9] + cut], axis=1))
+
+    return join
 
 
 _PARALLEL_MIN_BYTES: Final = 1 << 22
 
 
-def _parse_block_scan(block: bytes, first_line: int, source: Source, ledger: Ledger) -> _Parsed | None:
+def _parse_block_scan(
+    block: bytes | np.ndarray, first_line: int, source: Source, ledger: Ledger,
+    scanning: Callable[[], tuple | None] | None = None,
+) -> _Parsed | None:
     """The common case with the compiled scanner: same lines accepted, same results as
-    :func:`_parse_block_fast`; None -> the robust path."""
+    :func:`_parse_block_fast`; None -> the robust path. *scanning*: the block's scan, when
+    started before (:func:`_start_scan`)."""
     scan = _scanner()
     if scan is None:
         return _parse_block_fast(block, first_line, source, ledger)
     buf = np.frombuffer(block, dtype=np.uint8)
-    scanned = _scan_parallel(scan, buf)
+    scanned = (scanning or _start_scan(scan, buf))()
     if scanned is None:
         return None
     ignored, rows, kind, codes, t, num, ground, text = scanned
     if not len(rows):
         ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", ignored)
         return _Parsed()
-    lines = first_line + rows
-    is_pos = (kind == 3) | (kind == 2)
-    is_vel = (kind == 4) | (kind == 2)
     name = source.name
-    zero = codes == 0
-    ledger.drop(name, lines[zero], "address 000000 (no ICAO address)", bad=False)
-    alt, speed, track, lat, lon, vrate = num
-    nopos = is_pos & ~zero & (np.isnan(lat) | np.isnan(lon))
-    ledger.drop(name, lines[nopos], "SBS position message without coordinates", bad=False)
-    ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored",
-                int((~is_pos & ~is_vel & ~zero).sum()) + ignored)
-    ledger.note("SBS velocity messages (MSG,4) merged into positions", int((is_vel & ~is_pos & ~zero).sum()))
-    pos = is_pos & ~zero & ~nopos
-    vel = is_vel & ~zero & ~(np.isnan(speed) & np.isnan(track) & np.isnan(vrate))
-    ident = ~zero & ((text[1] > text[0]) | (text[3] > text[2]))
-    both = pos | ident
-    callsign = _texts(buf, scan, text[0][both], text[1][both])
-    squawk = _texts(buf, scan, text[2][both], text[3][both])
-    if callsign is None or squawk is None:
+    pos, vel, ident, zero, nopos, other, vel_only = scan.split_rows(kind, codes, num, text)
+    if len(zero):
+        ledger.drop(name, first_line + rows[zero], "address 000000 (no ICAO address)", bad=False)
+    if len(nopos):
+        ledger.drop(name, first_line + rows[nopos], "SBS position message without coordinates", bad=False)
+    ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", other + ignored)
+    ledger.note("SBS velocity messages (MSG,4) merged into positions", vel_only)
+    # callsign and squawk ids for every row that has one (id 0 elsewhere)
+    callsign = np.zeros(len(rows), np.int32)
+    squawk = np.zeros(len(rows), np.int32)
+    found_callsigns = _texts(buf, scan, text[0][ident], text[1][ident])
+    found_squawks = _texts(buf, scan, text[2][ident], text[3][ident])
+    if found_callsigns is None or found_squawks is None:
         return None
-    in_pos, in_ident = pos[both], ident[both]
+    callsign[ident], squawk[ident] = found_callsigns[0], found_squawks[0]
     out = _Parsed()
+    out.texts = {"callsign": found_callsigns[1], "squawk": found_squawks[1]}
+    c, tt, nn, g, r = scan.take_rows(pos, codes, t, num, ground, rows)
+    alt, speed, track, lat, lon, vrate = nn
     out.pos = {
-        "object_id": codes[pos], "t": t[pos], "lat": lat[pos], "lon": lon[pos], "altitude_ft": alt[pos],
-        "speed_kt": speed[pos], "track_deg": track[pos], "vrate_fpm": vrate[pos], "on_ground": ground[pos],
-        "source_line": lines[pos], "callsign": callsign[in_pos], "squawk": squawk[in_pos],
+        "object_id": c, "t": tt, "lat": lat, "lon": lon, "altitude_ft": alt, "speed_kt": speed, "track_deg": track,
+        "vrate_fpm": vrate, "on_ground": g, "source_line": first_line + r, "callsign": callsign[pos], "squawk": squawk[pos],
     }
-    out.vel = {"object_id": codes[vel], "t": t[vel], "speed_kt": speed[vel], "track_deg": track[vel], "vrate_fpm": vrate[vel]}
-    out.ident = {"object_id": codes[ident], "t": t[ident], "callsign": callsign[in_ident], "squawk": squawk[in_ident]}
+    c, tt, nn, _g, _r = scan.take_rows(vel, codes, t, num, ground, rows)
+    out.vel = {"object_id": c, "t": tt, "speed_kt": nn[1], "track_deg": nn[2], "vrate_fpm": nn[5]}
+    out.ident = {"object_id": codes[ident], "t": t[ident], "callsign": callsign[ident], "squawk": squawk[ident]}
     return out
 
 
@@ -531,15 +544,29 @@ def _nearest(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_
              tol_ns: int, direction: str = "nearest") -> np.ndarray:
     """Index into the ref rows of the same code nearest in time within *tol_ns* (-1 if none).
 
-    Both time arrays are int64 in one unit (the merger uses milliseconds, so that code x time
-    fits one int64 key); *direction* is nearest, backward (at or before) or forward. The work
-    is a lexsort plus one searchsorted.
+    Both time arrays are int64 in one unit (the merger uses milliseconds); *direction* is
+    nearest (an earlier one wins a tie), backward (at or before; one at the same time wins) or
+    forward. Compiled where numba is installed (:func:`._sbs_scan.nearest_index`), else numpy.
 
     >>> _nearest(np.array([1, 1, 2]), np.array([10, 50, 10]), np.array([1, 1, 2]), np.array([12, 40, 30]), 5)
     array([ 0, -1, -1])
     """
     if not len(ref_t) or not len(pos_t):
         return np.full(len(pos_t), -1, dtype=np.int64)
+    scan = _scanner()
+    if scan is not None:  # compiled: a radix sort by code and a binary search per position
+        as64 = np.ascontiguousarray
+        return scan.nearest_index(as64(pos_code, np.int64), as64(pos_t, np.int64), as64(ref_code, np.int64),
+                                  as64(ref_t, np.int64), int(tol_ns), _DIRECTIONS[direction])
+    return _nearest_numpy(pos_code, pos_t, ref_code, ref_t, tol_ns, direction)
+
+
+_DIRECTIONS: Final = {"nearest": 0, "backward": 1, "forward": 2}
+
+
+def _nearest_numpy(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_t: np.ndarray,
+                   tol_ns: int, direction: str = "nearest") -> np.ndarray:
+    """:func:`_nearest` with numpy (where numba is not installed): a lexsort plus one searchsorted."""
     order = np.lexsort((ref_t, ref_code))
     rc, rt = ref_code[order], ref_t[order]
     tmin = min(int(rt.min()), int(pos_t.min()))
@@ -581,17 +608,47 @@ def _nearest(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_
 
 
 class _Merger:
-    """Joins velocities and identities to positions, carrying a tail between blocks."""
+    """Joins velocities and identities to positions, carrying a tail between blocks.
+
+    Callsigns and squawks travel as int32 ids into one table of distinct strings per log
+    (id 0 = none), so filling them in is integer work and the output columns are built from
+    a small dictionary."""
 
     def __init__(self, settings: IngestSettings) -> None:
         self.tol = int(settings.merge_tolerance_s * 1e9)
         self.pos: dict[str, np.ndarray] = {}
         self.vel: dict[str, np.ndarray] = {}
-        self.last_callsign: dict[str, str] = {}
-        self.last_squawk: dict[str, str] = {}
+        self.last: dict[str, dict[int, int]] = {"callsign": {}, "squawk": {}}  # aircraft -> latest id
+        self.strings: list[str] = [""]
+        self.string_ids: dict[str, int] = {"": 0}
+        self._dictionary: pa.Array | None = None
         self.tz = settings.tz
 
+    def _ids(self, parsed: _Parsed) -> None:
+        """Turn the callsign/squawk columns of *parsed* into ids of this log's string table."""
+        for key in ("callsign", "squawk"):
+            local_values = parsed.texts.get(key)
+            for part in (parsed.pos, parsed.ident):
+                if not part or key not in part:
+                    continue
+                col = part[key]
+                if local_values is None:  # object arrays of str from the pyarrow paths
+                    codes, uniq = pd.factorize(col)
+                    values = [str(v) for v in uniq.tolist()]
+                else:
+                    codes, values = col, local_values
+                table = np.array([self._intern(v) for v in values] or [0], dtype=np.int32)
+                part[key] = table[codes] if len(codes) else np.zeros(0, np.int32)
+
+    def _intern(self, value: str) -> int:
+        found = self.string_ids.get(value)
+        if found is None:
+            found = self.string_ids[value] = len(self.strings)
+            self.strings.append(value)
+        return found
+
     def feed(self, parsed: _Parsed, final: bool = False) -> pd.DataFrame | None:
+        self._ids(parsed)
         pos = _concat([self.pos, parsed.pos])
         vel = _concat([self.vel, parsed.vel])
         ident = parsed.ident
@@ -616,8 +673,8 @@ class _Merger:
     def _remember(self, ident: dict[str, np.ndarray]) -> None:
         if not ident or not len(ident["t"]):
             return
-        for key, store in (("callsign", self.last_callsign), ("squawk", self.last_squawk)):
-            has = ident[key].astype(bool)
+        for key, store in self.last.items():
+            has = ident[key] != 0
             codes, values = ident["object_id"][has][::-1], ident[key][has][::-1]
             uniq, first = np.unique(codes, return_index=True)  # last occurrence in file order
             store.update(zip(uniq.tolist(), values[first].tolist()))
@@ -625,15 +682,15 @@ class _Merger:
     def _merge(self, pos: dict[str, np.ndarray], vel: dict[str, np.ndarray], ident: dict[str, np.ndarray]) -> pd.DataFrame:
         pcode = pos["object_id"]
         vcode = vel.get("object_id", np.array([], np.int64))
-        pms = pos["t"] // 1_000_000  # merge keys in ms keep code x time within int64
+        pms = pos["t"] // 1_000_000  # merge keys in ms
         if len(vcode):
             j = _nearest(pcode, pms, vcode, vel["t"] // 1_000_000, self.tol // 1_000_000)
             hit = j >= 0
             for key in ("speed_kt", "track_deg", "vrate_fpm"):
                 fill = hit & np.isnan(pos[key])
                 pos[key][fill] = vel[key][j[fill]]
-        callsign = self._fill(pos["callsign"].copy(), pcode, pms, ident, "callsign", self.last_callsign)
-        squawk = self._fill(pos["squawk"].copy(), pcode, pms, ident, "squawk", self.last_squawk)
+        callsign = self._fill(pos["callsign"].copy(), pcode, pms, ident, "callsign")
+        squawk = self._fill(pos["squawk"].copy(), pcode, pms, ident, "squawk")
         times = localize(pd.Series(pos["t"].astype("datetime64[ns]")), self.tz)
         on_ground = pd.arrays.BooleanArray(pos["on_ground"] == 1, np.isnan(pos["on_ground"]))
         return pd.DataFrame({
@@ -641,64 +698,83 @@ class _Merger:
             "time": times,
             "lat": pos["lat"], "lon": pos["lon"], "altitude_ft": pos["altitude_ft"],
             "speed_kt": pos["speed_kt"], "track_deg": pos["track_deg"], "vrate_fpm": pos["vrate_fpm"],
-            "callsign": _string_array(callsign), "squawk": _string_array(squawk),
+            "callsign": self._strings_of(callsign), "squawk": self._strings_of(squawk),
             "on_ground": on_ground, "source_line": pos["source_line"],
         })
 
-    @staticmethod
-    def _fill(arr: np.ndarray, pcode: np.ndarray, pms: np.ndarray, ident: dict[str, np.ndarray], key: str,
-              store: dict[int, str]) -> np.ndarray:
-        """Fill empty *key* values of positions: the latest ident of the same aircraft at or before
-        the position (this block, else remembered from earlier blocks), else the next one after."""
-        need = ~arr.astype(bool)
+    def _strings_of(self, ids: np.ndarray) -> Any:
+        """A pandas string column of string ids (0 -> <NA>): a dictionary array of this log's
+        strings, cast (one take in Arrow)."""
+        if self._dictionary is None or len(self._dictionary) != len(self.strings):
+            self._dictionary = pa.array([v or None for v in self.strings], pa.string())
+        dictionary = pa.DictionaryArray.from_arrays(pa.array(ids.astype(np.int32, copy=False)), self._dictionary)
+        return pd.array(pc.cast(dictionary, pa.string()), dtype="string")
+
+    def _fill(self, arr: np.ndarray, pcode: np.ndarray, pms: np.ndarray, ident: dict[str, np.ndarray], key: str) -> np.ndarray:
+        """Fill empty (id 0) *key* values of positions: the latest ident of the same aircraft at
+        or before the position (this block), else the one remembered from earlier blocks, else
+        the next one after (this block)."""
+        need = arr == 0
         if not need.any():
             return arr
-        has = ident[key].astype(bool) if ident and len(ident["t"]) else np.zeros(0, bool)
-        icode, ivalue = (ident["object_id"][has], ident[key][has]) if has.any() else (np.zeros(0, np.int64), np.zeros(0, object))
-        # the usual case: one value per aircraft that agrees with what was remembered -> plain lookup
-        pairs = pd.DataFrame({"c": icode, "v": ivalue}).drop_duplicates()
-        counts = pairs["c"].value_counts().to_dict()
-        simple = {c: v for c, v in zip(pairs["c"].tolist(), pairs["v"].tolist())
-                  if counts[c] == 1 and store.get(c, v) == v}
-        simple.update({c: v for c, v in store.items() if c not in counts})
-        idx = np.flatnonzero(need)
-        uniq, inv = np.unique(pcode[idx], return_inverse=True)
-        looked = np.array([simple.get(c, None) for c in uniq.tolist()], dtype=object)[inv]
-        direct = np.array([c in simple for c in uniq.tolist()], dtype=bool)[inv]
-        arr[idx[direct]] = looked[direct]
-        need[idx[direct]] = False
+        icode = ivalue = ims = np.zeros(0, np.int64)
+        if ident and len(ident["t"]):
+            has = ident[key] != 0
+            icode, ivalue, ims = ident["object_id"][has], ident[key][has], ident["t"][has] // 1_000_000
         big = np.iinfo(np.int64).max // 4
-        for direction in ("backward", "forward"):
-            idx = np.flatnonzero(need)
-            if not idx.size or not len(icode):
-                break
-            j = _nearest(pcode[idx], pms[idx], icode, ident["t"][has] // 1_000_000, big, direction)
+        idx = np.flatnonzero(need)
+        if len(icode):
+            j = _nearest(pcode[idx], pms[idx], icode, ims, big, "backward")
             got = j >= 0
             arr[idx[got]] = ivalue[j[got]]
-            need[idx[got]] = False
-            if direction == "backward" and store:
-                idx = np.flatnonzero(need)
-                remembered = np.array([store.get(o, "") for o in pcode[idx].tolist()], dtype=object)
-                arr[idx] = remembered
-                need[idx] = ~remembered.astype(bool)
+            idx = idx[~got]
+        store = self.last[key]
+        if store and len(idx):
+            keys = np.fromiter(store.keys(), np.int64, len(store))
+            values = np.fromiter(store.values(), np.int64, len(store))
+            order = np.argsort(keys)
+            keys, values = keys[order], values[order]
+            at = np.minimum(np.searchsorted(keys, pcode[idx]), len(keys) - 1)
+            got = keys[at] == pcode[idx]
+            arr[idx[got]] = values[at[got]]
+            idx = idx[~got]
+        if len(icode) and len(idx):
+            j = _nearest(pcode[idx], pms[idx], icode, ims, big, "forward")
+            got = j >= 0
+            arr[idx[got]] = ivalue[j[got]]
         return arr
 
 
 @register_format("sbs", description="SBS-1/BaseStation CSV, dump1090/readsb port 30003", sniff=_sniff, priority=10)
 def iter_sbs(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
-    """Yield merged position chunks from one SBS-1 log (see the module docstring)."""
+    """Yield merged position chunks from one SBS-1 log (see the module docstring). With the
+    compiled scanner, each block is scanned on two threads while the previous one is merged."""
     merger = _Merger(settings)
+    scan = _scanner()
+    ahead: tuple[np.ndarray, int, Callable[[], tuple | None] | None] | None = None
     for block, first_line in iter_blocks(source, progress=settings.progress):
-        parsed = _parse_block_scan(block, first_line, source, ledger)
-        if parsed is None:
-            parsed = _parse_block(block, first_line, source, settings, ledger)
-        frame = merger.feed(parsed)
-        if frame is not None and len(frame):
-            yield _local_time_check(frame, source, ledger)
-        ledger.raise_pending()
+        scanning = _start_scan(scan, np.frombuffer(block, dtype=np.uint8)) if scan is not None else None
+        if ahead is not None:
+            yield from _finish_block(*ahead, source, settings, ledger, merger)
+        ahead = (block, first_line, scanning)
+    if ahead is not None:
+        yield from _finish_block(*ahead, source, settings, ledger, merger)
     frame = merger.feed(_Parsed(), final=True)
     if frame is not None and len(frame):
         yield _local_time_check(frame, source, ledger)
+
+
+def _finish_block(
+    block: np.ndarray, first_line: int, scanning: Callable[[], tuple | None] | None, source: Source,
+    settings: IngestSettings, ledger: Ledger, merger: _Merger,
+) -> Iterator[pd.DataFrame]:
+    parsed = _parse_block_scan(block, first_line, source, ledger, scanning)
+    if parsed is None:
+        parsed = _parse_block(bytes(block), first_line, source, settings, ledger)
+    frame = merger.feed(parsed)
+    if frame is not None and len(frame):
+        yield _local_time_check(frame, source, ledger)
+    ledger.raise_pending()
 
 
 def _local_time_check(frame: pd.DataFrame, source: Source, ledger: Ledger) -> pd.DataFrame:
