@@ -395,15 +395,17 @@ def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.n
     """For each position, the index of the reference row of the same code nearest in time
     within *tol* (-1 if none): *direction* 0 nearest (an earlier one wins a tie), 1 backward
     (at or before; one at the same time wins), 2 forward (at or after). The same answers as
-    ``sbs._nearest``'s sort-and-search, in linear time for logs in time order."""
+    ``sbs._nearest``'s sort-and-search: both sides are grouped by code and sorted by time
+    (radix sort; stable), then each group of positions walks its group of references once."""
     m = len(pcode)
     best = np.full(m, -1, np.int64)
     if len(rcode) == 0 or m == 0:
         return best
     idx, bounds, codes, table = _group_refs(rcode, rt)
+    pidx, pbounds, pcodes, _ptable = _group_refs(pcode, pt)
     size = len(table)
-    for i in range(m):
-        c = pcode[i]
+    for pg in range(len(pbounds) - 1):
+        c = pcodes[pg]
         h = (c * 0x9E3779B1) & (size - 1)
         g = -1
         while table[h] >= 0:
@@ -414,26 +416,23 @@ def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.n
         if g < 0:
             continue
         s, e = bounds[g], bounds[g + 1]
-        t = pt[i]
-        lo, hi = s, e  # first row of the group with time >= t
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if rt[idx[mid]] < t:
-                lo = mid + 1
-            else:
-                hi = mid
-        right = lo
-        pick = -1
-        pick_dt = tol + 1
-        if direction != 2 and right - 1 >= s:
-            dt = t - rt[idx[right - 1]]  # > 0
-            if dt <= tol:
-                pick, pick_dt = idx[right - 1], dt
-        if right < e:
-            dt = rt[idx[right]] - t  # >= 0
-            if (direction != 1 or dt == 0) and dt <= tol and dt < pick_dt:
-                pick = idx[right]
-        best[i] = pick
+        right = s  # first reference with time >= t; positions come in time order
+        for q in range(pbounds[pg], pbounds[pg + 1]):
+            i = pidx[q]
+            t = pt[i]
+            while right < e and rt[idx[right]] < t:
+                right += 1
+            pick = -1
+            pick_dt = tol + 1
+            if direction != 2 and right - 1 >= s:
+                dt = t - rt[idx[right - 1]]  # > 0
+                if dt <= tol:
+                    pick, pick_dt = idx[right - 1], dt
+            if right < e:
+                dt = rt[idx[right]] - t  # >= 0
+                if (direction != 1 or dt == 0) and dt <= tol and dt < pick_dt:
+                    pick = idx[right]
+            best[i] = pick
     return best
 
 
