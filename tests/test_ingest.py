@@ -335,3 +335,23 @@ def test_nearest_in_time_compiled_matches_the_sort_and_search() -> None:
             fast = sbs._nearest(pos_code, pos_t, ref_code, ref_t, tol, direction)
             slow = sbs._nearest_numpy(pos_code, pos_t, ref_code, ref_t, tol, direction)
             assert fast.tolist() == slow.tolist(), (direction, tol)
+
+
+@pytest.mark.parametrize("block_bytes", [97, 1000, 1 << 24])
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_blocks_cut_at_line_ends_whatever_their_size(tmp_path: Path, block_bytes: int, gzipped: bool) -> None:
+    """Every line comes back once, whole, with its line number: blocks smaller than a line,
+    a last line without a newline, a line longer than the block, gzip or not."""
+    from flightpaths.ingest._core import iter_blocks
+
+    lines = [f"line {i}," + "x" * (i % 7) for i in range(300)]
+    lines[150] = "long," + "y" * 70_000  # longer than the 64 KiB looked at first for a line end
+    text = "\n".join(lines)  # no newline after the last line
+    path = tmp_path / ("log.txt.gz" if gzipped else "log.txt")
+    path.write_bytes(gzip.compress(text.encode()) if gzipped else text.encode())
+    got = []
+    for block, first_line in iter_blocks(Source(path), block_bytes=block_bytes):
+        assert block[-1] == 10  # whole lines only
+        pieces = bytes(block).decode().split("\n")[:-1]
+        got += [(first_line + k, p) for k, p in enumerate(pieces)]
+    assert got == [(k + 1, line) for k, line in enumerate(lines)]
