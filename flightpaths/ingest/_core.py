@@ -729,31 +729,46 @@ def _finish_chunk(chunk: pd.DataFrame, source: Source, ledger: Ledger) -> pd.Dat
 
 
 def _order_and_dedupe(points: pd.DataFrame, ledger: Ledger, dedupe: bool) -> pd.DataFrame:
-    """Drop exact repeats per object, then sort each object's points by time (noting reversals)."""
+    """Drop exact repeats per object, then sort each object's points by time (noting reversals).
+
+    A repeat has its original's object and time, so only rows that tie on both are hashed
+    (usually a handful); the first of each set of equal rows, in input order, is kept.
+    """
     if points.empty:
         return points
-    if dedupe:
-        key = [c for c in points.columns if c not in ("source_line", "source_file")]
-        hashed = pd.util.hash_pandas_object(points[key], index=False)
-        dup = hashed.duplicated().to_numpy()
-        if dup.any():
-            for path, grp in points.loc[dup].groupby("source_file", sort=False):
-                ledger.drop(str(path), grp["source_line"].to_numpy(), "duplicate row", bad=False)
-            points = points.loc[~dup]
     t = points["time"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    prev_max = pd.Series(t, index=points.index).groupby(points["object_id"].to_numpy(), sort=False).cummax()
-    prev = prev_max.groupby(points["object_id"].to_numpy(), sort=False).shift(1).to_numpy()
-    back = np.nan_to_num(prev, nan=-np.inf) > t
+    obj_codes = pd.factorize(points["object_id"], sort=True)[0]
+    file_codes = pd.factorize(points["source_file"], sort=False)[0]
+    order = np.lexsort((points["source_line"].to_numpy(), file_codes, t, obj_codes))
+    keep = np.ones(len(points), dtype=bool)
+    if dedupe:
+        so, st = obj_codes[order], t[order]
+        same = (so[1:] == so[:-1]) & (st[1:] == st[:-1])
+        tie = np.zeros(len(order), dtype=bool)
+        tie[1:] |= same
+        tie[:-1] |= same
+        candidates = np.sort(order[tie])  # in input order
+        if len(candidates):
+            key = [c for c in points.columns if c not in ("source_line", "source_file")]
+            hashed = pd.util.hash_pandas_object(points.iloc[candidates][key], index=False)
+            dup = candidates[hashed.duplicated().to_numpy()]
+            if len(dup):
+                for path, grp in points.iloc[dup].groupby("source_file", sort=False):
+                    ledger.drop(str(path), grp["source_line"].to_numpy(), "duplicate row", bad=False)
+                keep[dup] = False
+    rows = np.flatnonzero(keep)
+    # a row is out of order when an earlier row of its object (input order) is later in time
+    running = pd.Series(t[rows]).groupby(obj_codes[rows], sort=False).cummax().to_numpy()
+    back = t[rows] < running
     if back.any():
-        first = points.loc[back].iloc[0]
+        first = points.iloc[int(rows[np.argmax(back)])]
         ledger.note(
             "time going backwards within an object: rows re-sorted by time",
             int(back.sum()),
             example=f"{first['source_file']}:{first['source_line']}: time goes backwards for {first['object_id']}",
         )
-    obj_codes = pd.factorize(points["object_id"], sort=True)[0]
-    file_codes = pd.factorize(points["source_file"], sort=False)[0]
-    order = np.lexsort((points["source_line"].to_numpy(), file_codes, t, obj_codes))
+    if len(rows) < len(points):
+        order = order[keep[order]]
     return points.take(order)
 
 

@@ -632,9 +632,9 @@ class _Merger:
                 if not part or key not in part:
                     continue
                 col = part[key]
-                if local_values is None:  # object arrays of str from the pyarrow paths
-                    codes, uniq = pd.factorize(col)
-                    values = [str(v) for v in uniq.tolist()]
+                if local_values is None:  # object arrays of str ("" = none) from the pyarrow paths
+                    codes, uniq = pd.factorize(col, use_na_sentinel=False)
+                    values = ["" if v is None or v is pd.NA or v != v else str(v) for v in uniq.tolist()]
                 else:
                     codes, values = col, local_values
                 table = np.array([self._intern(v) for v in values] or [0], dtype=np.int32)
