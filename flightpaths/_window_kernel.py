@@ -22,6 +22,8 @@ import numpy as np
 try:
     from numba import njit
 
+    from .ingest._sbs_scan import sort_groups_by_time
+
     COMPILED = True
 except ImportError:  # pragma: no cover - the numpy path in tracks runs instead
     COMPILED = False
@@ -273,16 +275,7 @@ def _track_order(pre: np.ndarray, codes: np.ndarray, t: np.ndarray, ncodes: int)
         c = codes[i]
         order[fill[c]] = i
         fill[c] += 1
-    for g in range(ncodes):  # most logs are in time order already: sort only the objects that are not
-        s, e = start[g], start[g + 1]
-        for k in range(s + 1, e):
-            if t[order[k]] < t[order[k - 1]]:
-                rows = order[s:e].copy()
-                keys = np.empty(e - s, np.int64)
-                for q in range(e - s):
-                    keys[q] = t[rows[q]]
-                order[s:e] = rows[np.argsort(keys, kind="mergesort")]
-                break
+    sort_groups_by_time(order, start, t)
     return order
 
 

@@ -1159,13 +1159,12 @@ def _plan_windows(prep: _Prepared, window_s: float, step_s: float, ws: WindowSet
 
 
 def _windows_one(
-    prep: _Prepared, window_s: float, step_s: float, ws: WindowSettings, report: CleanReport,
-    plan: _Plan | None = None, out: np.ndarray | None = None,
+    prep: _Prepared, window_s: float, ws: WindowSettings, report: CleanReport, plan: _Plan,
+    out: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
     """The raw columns of the windows of *prep* at one length (None when there are none).
-    *plan*: its windows, when planned before; *out*: a buffer for the per-point arrays (see
+    *plan*: its windows (:func:`_plan_windows`); *out*: a buffer for the per-point arrays (see
     :func:`._window_kernel.window_figures`)."""
-    plan = plan or _plan_windows(prep, window_s, step_s, ws, report)
     lo, hi, wtrack, nominal = plan.lo, plan.hi, plan.wtrack, plan.nominal
     n = hi - lo
     nw = len(lo)
@@ -1180,7 +1179,7 @@ def _windows_one(
                                                    screen=screen, kt_per_mps=KT_PER_MPS)
         goff, pp, fig = kernel.window_figures(lo, hi, prep.t, trig, prep.a, prep.b, pspeed_all, prep.alt, dt,
                                               prep.line, screen=screen, min_segment_m=ws.min_segment_m, out=out)
-        px, py, pt, pturn, pcum = (pp[k] for k in _PER_POINT)
+        px, py, pt, pturn, pcum = (pp[k] for k in kernel.PER_POINT)
         lat_c, lon_c, net, extent, radius, path = (fig[k] for k in ("lat", "lon", "net", "extent", "radius", "path"))
         net_turn, tot_turn = fig["net_turn_deg"], fig["total_turn_deg"]
         med_speed, med_alt, med_dt = fig["median_speed"], fig["median_alt"], fig["median_dt"]
@@ -1346,7 +1345,6 @@ def _figures_numpy(
 
 
 _STRING_COLUMNS: Final = ("object_id", "track_id", "callsign", "source_file")
-_PER_POINT: Final = ("px", "py", "pt", "pturn", "pcumturn")  # as _window_kernel.PER_POINT
 
 
 def _assemble(parts: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -1560,13 +1558,14 @@ def _windows_with_report(
     # backs with huge pages where it can (5x fewer page-fault costs than many chunk-sized ones).
     sizes = [p.points for p, _ in plans]
     bases = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    flat = np.empty((len(_PER_POINT), int(bases[-1]))) if _kernel() is not None else None
+    kernel = _kernel()
+    flat = np.empty((len(kernel.PER_POINT), int(bases[-1]))) if kernel is not None else None
 
     def run(k: int) -> tuple[dict[str, Any] | None, CleanReport]:
-        ws, window_s, step_s, first, last = jobs[k]
+        ws, window_s, _step_s, first, last = jobs[k]
         part = plans[k][1]
         out = None if flat is None else flat[:, bases[k]:bases[k + 1]]
-        return _windows_one(_chunk(prep, first, last), window_s, step_s, ws, part, plans[k][0], out), part
+        return _windows_one(_chunk(prep, first, last), window_s, ws, part, plans[k][0], out), part
 
     results = _map(run, list(range(len(jobs))), n_workers)
     for _, part in results:

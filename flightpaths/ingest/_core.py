@@ -385,10 +385,8 @@ def count_lines(block: np.ndarray) -> int:
     """Newlines in *block* (compiled where numba is installed)."""
     global _COUNT
     if _COUNT is None:
-        try:
-            from ._sbs_scan import COMPILED, count_newlines
-        except ImportError:  # pragma: no cover
-            COMPILED = False
+        from ._sbs_scan import COMPILED, count_newlines
+
         _COUNT = count_newlines if COMPILED else (lambda b: int(np.count_nonzero(b == 10)))
     return int(_COUNT(block))
 

@@ -40,7 +40,8 @@ except ImportError:  # pragma: no cover - without numba the functions stay plain
 
         return wrap
 
-__all__ = ["COMPILED", "POW10", "count_newlines", "gather", "nearest_index", "scan_block", "split_rows", "take_rows"]
+__all__ = ["COMPILED", "POW10", "count_newlines", "gather", "nearest_index", "scan_block", "sort_groups_by_time", "split_rows",
+           "take_rows"]
 
 POW10: Final = np.array([10.0 ** k for k in range(23)])
 
@@ -337,10 +338,25 @@ def gather(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple:
 
 
 @njit(cache=True, nogil=True)
-def _group_refs(rcode: np.ndarray, rt: np.ndarray) -> tuple:
-    """Reference rows sorted by code, then time, stably (an LSD radix sort on the code's two
-    13-bit halves, then a merge sort of the few groups whose times are out of file order);
-    the distinct codes, their group bounds, and an open-addressing table code -> group."""
+def sort_groups_by_time(idx: np.ndarray, bounds: np.ndarray, t: np.ndarray) -> None:
+    """Order the rows ``idx[bounds[g]:bounds[g+1]]`` of each group by ``t[row]``, stably, in
+    place; most logs are in time order already, so only the groups that are not get sorted."""
+    for g in range(len(bounds) - 1):
+        s, e = bounds[g], bounds[g + 1]
+        for k in range(s + 1, e):
+            if t[idx[k]] < t[idx[k - 1]]:
+                rows = idx[s:e].copy()
+                keys = np.empty(e - s, np.int64)
+                for q in range(e - s):
+                    keys[q] = t[rows[q]]
+                idx[s:e] = rows[np.argsort(keys, kind="mergesort")]
+                break
+
+
+@njit(cache=True, nogil=True)
+def _group_rows(rcode: np.ndarray, rt: np.ndarray) -> tuple:
+    """Rows sorted by code, then time, stably (an LSD radix sort on the code's two 13-bit
+    halves, then :func:`sort_groups_by_time`); the group bounds and each group's code."""
     n = len(rcode)
     idx = np.arange(n)
     tmp = np.empty(n, np.int64)
@@ -368,26 +384,24 @@ def _group_refs(rcode: np.ndarray, rt: np.ndarray) -> tuple:
     ngroups = len(bounds) - 1
     codes = np.empty(ngroups, np.int64)
     for g in range(ngroups):
-        s, e = bounds[g], bounds[g + 1]
-        codes[g] = rcode[idx[s]]
-        for k in range(s + 1, e):
-            if rt[idx[k]] < rt[idx[k - 1]]:
-                rows = idx[s:e].copy()
-                keys = np.empty(e - s, np.int64)
-                for q in range(e - s):
-                    keys[q] = rt[rows[q]]
-                idx[s:e] = rows[np.argsort(keys, kind="mergesort")]
-                break
+        codes[g] = rcode[idx[bounds[g]]]
+    sort_groups_by_time(idx, bounds, rt)
+    return idx, bounds, codes
+
+
+@njit(cache=True, nogil=True)
+def _code_table(codes: np.ndarray) -> np.ndarray:
+    """An open-addressing hash table code -> position in *codes* (-1 = empty slot)."""
     size = 16
-    while size < 2 * ngroups:
+    while size < 2 * len(codes):
         size *= 2
     table = np.full(size, -1, np.int64)
-    for g in range(ngroups):
+    for g in range(len(codes)):
         h = (codes[g] * 0x9E3779B1) & (size - 1)
         while table[h] >= 0:
             h = (h + 1) & (size - 1)
         table[h] = g
-    return idx, bounds, codes, table
+    return table
 
 
 @njit(cache=True, nogil=True)
@@ -401,8 +415,9 @@ def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.n
     best = np.full(m, -1, np.int64)
     if len(rcode) == 0 or m == 0:
         return best
-    idx, bounds, codes, table = _group_refs(rcode, rt)
-    pidx, pbounds, pcodes, _ptable = _group_refs(pcode, pt)
+    idx, bounds, codes = _group_rows(rcode, rt)
+    table = _code_table(codes)
+    pidx, pbounds, pcodes = _group_rows(pcode, pt)
     size = len(table)
     for pg in range(len(pbounds) - 1):
         c = pcodes[pg]
