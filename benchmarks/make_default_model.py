@@ -89,12 +89,16 @@ def sim_windows(log: logging.Logger) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def real_negative_windows(log: logging.Logger) -> pd.DataFrame:
-    """Windows of non-held-out real aircraft in negative segments (ordinary traffic, surveys, ground)."""
+def real_negative_windows(log: logging.Logger, *, all_aircraft: bool = False) -> pd.DataFrame:
+    """Windows of real aircraft in negative segments (ordinary traffic, surveys, ground).
+
+    Only the aircraft not held out for evaluation, unless *all_aircraft* (cross-fitting picks
+    its own folds: benchmarks/crossfit_default_model.py).
+    """
     from flightpaths.evaluate import build_shared_set, holdout_aircraft
 
     data = build_shared_set()
-    held = set(holdout_aircraft(data.segments))
+    held = set() if all_aircraft else set(holdout_aircraft(data.segments))
     segs = data.segments[(~data.segments["object_id"].isin(held)) & (~data.segments["label"].astype(bool))]
     pts = data.points[data.points["segment_id"].isin(segs.index)]
     pts = pts.assign(track_id=pts["segment_id"].astype(str))

@@ -121,8 +121,8 @@ def test_sbs_streaming_across_blocks_matches_one_block(tmp_path: Path) -> None:
     whole = pd.concat(list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger())))
     original = _core.iter_blocks
 
-    def tiny_blocks(source, *, block_bytes=1 << 24, progress=False):  # type: ignore[no-untyped-def]
-        return original(source, block_bytes=150, progress=progress)
+    def tiny_blocks(source, *, block_bytes=1 << 24, **kwargs):  # type: ignore[no-untyped-def]
+        return original(source, block_bytes=150, **kwargs)
 
     sbs.iter_blocks = tiny_blocks  # type: ignore[assignment]
     try:
@@ -181,9 +181,15 @@ def test_corrupt_gzip_and_binary_junk_never_give_a_traceback() -> None:
 
 
 def test_gzip_cut_short_keeps_rows_before_the_break() -> None:
+    import zlib
+
     result = read_logs(CORPUS / "cut_short.sbs.gz")
-    assert 1000 < len(result.points) < 3000
+    readable = zlib.decompressobj(31).decompress((CORPUS / "cut_short.sbs.gz").read_bytes())
+    whole_lines = readable.count(b"\n")  # every complete position line before the break
+    assert 1000 < whole_lines < 3000
+    assert len(result.points) == whole_lines  # the last seconds, still waiting to be merged, too
     assert result.points["source_line"].is_monotonic_increasing
+    assert f"cut_short.sbs.gz:{whole_lines + 1}: " in "\n".join(result.report.examples)  # the cut line named
     assert any("cut short" in k for k in result.report.notes)
     with pytest.raises(InputError, match=r"cut_short.sbs.gz, line \d+.*(truncated|fields)"):
         read_logs(CORPUS / "cut_short.sbs.gz", settings=IngestSettings(strict=True))
@@ -321,6 +327,42 @@ def test_compiled_and_pyarrow_readers_give_the_same_points_and_report(monkeypatc
     assert fast.report.summary() == slow.report.summary()
 
 
+def test_scanner_shortcuts_give_the_values_of_the_general_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled scanner's fast paths (logged date/time equal to the generated ones,
+    eight-byte field search, plain decimals) and their fall-backs (logged time differing,
+    exponents, long fields, blanks in skipped fields, a new day) give what pyarrow gives."""
+    from flightpaths.ingest import sbs
+
+    def line(kind: int, hex_: str, date: str, time: str, rest: str, *, logged: str | None = None, ids: str = "1,1") -> str:
+        return f"MSG,{kind},{ids},{hex_},1,{date},{time},{logged or date + ',' + time},{rest}\r\n"
+
+    d = "2024/05/01"
+    rows = [
+        line(3, "4CA2D6", d, "23:59:58.000", ",3000,,,51.5,-0.1,,,0,0,0,0"),
+        line(4, "4CA2D6", d, "23:59:58.400", ",,140,90,,,-64,,0,0,0,0", logged=f"{d},23:59:58.417"),
+        line(3, "4ca2d6", d, "23:59:59", ",+1.5e3,,,51.123456789,-000.10,,,0,0,0,0"),  # exponent, long field
+        line(1, "4CA2D6", d, "23:59:59.5", "BAW123  ,,,,,,,,0,0,0,", logged="2024/05/02,00:00:00.001"),
+        line(6, "ABCDEF", d, "23:59:59.123456789", ",,,,,,,7700,0,0,0,0", ids="1 ,1"),  # a blank in a skipped field
+        line(3, "ABCDEF", "2024/05/02", "00:00:01.000", ",2500,,,48.8,2.35,,,0,0,0,-1"),  # a new day
+        line(4, "ABCDEF", "2024/05/02", "00:00:01.250", ",,5.,.5,,,-0,,0,0,0,0"),
+    ]
+    log = tmp_path / "shortcuts.sbs"
+    log.write_text("".join(rows), newline="")
+    text = np.frombuffer(log.read_bytes(), np.uint8)
+    assert sbs._scanner().scan_split(text, sbs._scanner().POW10)[0], "the compiled scanner takes every line"
+    fast = read_logs(log)
+    monkeypatch.setattr(sbs, "_SCAN", None)
+    slow = read_logs(log)
+    pd.testing.assert_frame_equal(fast.points, slow.points)
+    assert fast.report.summary() == slow.report.summary()
+    first = fast.points.set_index("source_line")
+    assert first.index.tolist() == [1, 3, 6]
+    assert first.loc[3, ["altitude_ft", "lat", "lon"]].tolist() == [1500.0, 51.123456789, -0.1]
+    assert first.loc[3, "callsign"] == "BAW123" and first.loc[6, "squawk"] == "7700"
+    assert first.loc[6, "time"] == pd.Timestamp("2024-05-02 00:00:01", tz="UTC")
+    assert first.loc[6, ["speed_kt", "track_deg"]].tolist() == [5.0, 0.5]
+
+
 def test_nearest_in_time_compiled_matches_the_sort_and_search() -> None:
     from flightpaths.ingest import sbs
 
@@ -335,6 +377,19 @@ def test_nearest_in_time_compiled_matches_the_sort_and_search() -> None:
             fast = sbs._nearest(pos_code, pos_t, ref_code, ref_t, tol, direction)
             slow = sbs._nearest_numpy(pos_code, pos_t, ref_code, ref_t, tol, direction)
             assert fast.tolist() == slow.tolist(), (direction, tol)
+    # codes beyond the direct look-up table on one side only, and a table left dirty
+    pos_code, ref_code = np.array([1, 1 << 30, 7, 3]), np.array([1 << 30, 1, 7, 9])
+    pos_t, ref_t = np.array([5, 5, 5, 5]), np.array([4, 6, 5, 5])
+    expected = sbs._nearest_numpy(pos_code, pos_t, ref_code, ref_t, 2, "nearest").tolist()
+    assert sbs._nearest(pos_code, pos_t, ref_code, ref_t, 2, "nearest").tolist() == expected == [1, 0, 2, -1]
+    assert sbs._nearest(pos_code, pos_t, ref_code[1:], ref_t[1:], 2, "nearest").tolist() == [0, -1, 1, -1]
+    slots = sbs._slots()
+    slots[[1, 3, 7, 9]] = [5, 1, 2, 1]  # stale entries must not be taken for this call's groups
+    try:
+        assert sbs._nearest(pos_code, pos_t, ref_code[1:], ref_t[1:], 2, "nearest").tolist() == [0, -1, 1, -1]
+        assert sbs.code_to_hex(np.array([9, 7, 9, 1])).tolist() == ["000009", "000007", "000009", "000001"]
+    finally:
+        slots[[1, 3, 7, 9]] = 0
 
 
 @pytest.mark.parametrize("block_bytes", [97, 1000, 1 << 24])

@@ -19,6 +19,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -305,68 +306,78 @@ class Source:
 
 
 def iter_blocks(
-    source: Source, *, block_bytes: int = 1 << 24, progress: bool = False
+    source: Source, *, block_bytes: int = 1 << 24, progress: bool = False, count: bool = True
 ) -> Iterator[tuple[np.ndarray, int]]:
     """Yield ``(block, first_line)`` pieces of *source* cut at line ends; lines are 1-based.
 
     Each block is a new uint8 array of whole lines (the last one ends with a newline). Plain
     files are read straight into it (no copies of the bytes); gzip files are decompressed
     piece by piece. A gzip stream that breaks off raises :class:`TruncatedInput` after the
-    lines before the break have been yielded.
+    lines before the break have been yielded. Without *count* the lines are not counted
+    (``first_line`` is 0, also in the :class:`TruncatedInput`): for a reader that counts them
+    while parsing.
     """
     from tqdm import tqdm
 
     show = progress and source.size >= PROGRESS_MIN_BYTES
     with open(source.path, "rb") as raw, tqdm(
         total=source.size, unit="B", unit_scale=True, desc=source.path.name, disable=not show, leave=False
-    ) as bar:
-        carry: list[np.ndarray] = []  # the unfinished last line, which a plain-file read puts first
-        pieces = _gunzip_arrays(raw, block_bytes) if source.gzipped else _read_arrays(raw, block_bytes, carry)
-        line = 1
+    ) as bar, ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+        pieces = _gunzip_arrays(raw, block_bytes) if source.gzipped else _read_arrays(raw, block_bytes)
+        line = 1 if count else 0
         rest = np.empty(0, np.uint8)
         last = 0
+        ahead = pool.submit(next, pieces, None)  # the next piece is read while the caller works
         while True:
-            carry[:] = [rest]
             try:
-                data = next(pieces, None)
+                got = ahead.result()
             except (OSError, EOFError, zlib.error) as exc:
                 if len(rest):
                     yield np.append(rest, np.uint8(10)), line
-                    line += 1
+                    line += 1 if count else 0
                 raise TruncatedInput(source.name, line, str(exc)) from exc
-            bar.update(raw.tell() - last)
-            last = raw.tell()
-            if data is None:
+            if got is None:
                 break
-            if len(rest) and source.gzipped:  # a plain-file read already put it first
-                data = np.concatenate([rest, data])
+            piece, head, where = got
+            ahead = pool.submit(next, pieces, None)
+            bar.update(where - last)
+            last = where
+            if len(rest) <= head:  # a plain-file piece leaves room before its bytes for the last line
+                data = piece[head - len(rest):]
+                if len(rest):
+                    data[: len(rest)] = rest
+            else:
+                data = np.concatenate([rest, piece[head:]])
             cut = _last_newline(data)
             if cut < 0:
                 rest = data
                 continue
             block, rest = data[: cut + 1], data[cut + 1 :].copy()
             yield block, line
-            line += count_lines(block)
+            line += count_lines(block) if count else 0
         if len(rest):
             yield np.append(rest, np.uint8(10)), line
 
 
-def _read_arrays(raw: IO[bytes], block_bytes: int, carry: list[np.ndarray]) -> Iterator[np.ndarray]:
-    """A plain file in pieces of about *block_bytes*, each read straight into a new array after
-    ``carry[0]`` (the caller's unfinished last line), so no bytes are copied twice."""
+_HEAD: Final = 1 << 16  # room before each plain-file piece for the previous piece's unfinished line
+
+
+def _read_arrays(raw: IO[bytes], block_bytes: int) -> Iterator[tuple[np.ndarray, int, int]]:
+    """A plain file in pieces of about *block_bytes*: ``(array, head, position)``, the bytes in
+    ``array[head:]`` read straight into it after :data:`_HEAD` free bytes (where the caller puts
+    the unfinished last line of the piece before, so no bytes are copied twice); *position*
+    is the file offset after the piece."""
     while True:
-        rest = carry[0] if carry else np.empty(0, np.uint8)
-        buf = np.empty(len(rest) + block_bytes, np.uint8)
-        buf[: len(rest)] = rest
-        got = raw.readinto(memoryview(buf)[len(rest):])  # type: ignore[attr-defined]
+        buf = np.empty(_HEAD + block_bytes, np.uint8)
+        got = raw.readinto(memoryview(buf)[_HEAD:])  # type: ignore[attr-defined]
         if not got:
             return
-        yield buf[: len(rest) + got]
+        yield buf[: _HEAD + got], _HEAD, raw.tell()
 
 
-def _gunzip_arrays(raw: IO[bytes], block_bytes: int) -> Iterator[np.ndarray]:
+def _gunzip_arrays(raw: IO[bytes], block_bytes: int) -> Iterator[tuple[np.ndarray, int, int]]:
     for piece in _gunzip(raw, block_bytes):
-        yield np.frombuffer(piece, np.uint8)
+        yield np.frombuffer(piece, np.uint8), 0, raw.tell()
 
 
 def _last_newline(data: np.ndarray) -> int:

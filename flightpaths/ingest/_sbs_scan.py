@@ -1,13 +1,19 @@
 """The compiled SBS-1 scanner behind :mod:`flightpaths.ingest.sbs` (numba; imported lazily).
 
-:func:`scan_block` walks the bytes of a block once and fills typed per-line arrays (message
-kind, ICAO code, generated time in ns, the six numeric fields, on-ground flag, callsign and
-squawk byte ranges), with the same values as the pyarrow fast path
+:func:`scan_split` walks the bytes of a block once and writes the rows the reader needs
+straight into typed arrays of positions, velocities and identities (ICAO code, generated
+time in ns, the numeric fields, on-ground flag, callsign and squawk byte ranges, line
+numbers), with the same values as the pyarrow fast path
 (:func:`flightpaths.ingest.sbs._parse_block_fast`, used when numba is not installed): exact
-decimal parsing (Clinger's fast path), the same checks. On any line it does not take (a
-rarer number or time form, a damaged line) it answers ``ok=False`` and the caller hands the
-whole block to the robust path, which explains every bad line. The compiled code is cached
-on disk (numba's cache, ``__pycache__``); the first use on a machine compiles it (seconds).
+decimal parsing (Clinger's fast path), the same checks. Fields are found eight bytes at a
+time (SWAR), hex digits through a table, and the logged date and time, which most feeders
+copy from the generated ones, are compared as words instead of being split, so the common
+line costs few mispredicted branches. On any line it does not take (a rarer number or time
+form, a damaged line) it answers ``ok=False`` and the caller hands the whole block to the
+robust path, which explains every bad line. The merge helpers (:func:`nearest_index`,
+:func:`intern_ranges`, :func:`factorize_codes`) group rows by aircraft through a table
+indexed by the ICAO code. The compiled code is cached on disk (numba's cache,
+``__pycache__``); the first use on a machine compiles it (seconds).
 """
 
 from __future__ import annotations
@@ -40,10 +46,15 @@ except ImportError:  # pragma: no cover - without numba the functions stay plain
 
         return wrap
 
-__all__ = ["COMPILED", "POW10", "count_newlines", "gather", "nearest_index", "scan_block", "sort_groups_by_time", "split_rows",
-           "take_rows"]
+__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "intern_ranges", "nearest_index",
+           "scan_split", "sort_groups_by_time"]
 
 POW10: Final = np.array([10.0 ** k for k in range(23)])
+#: value of each byte as a hex digit, -1 for bytes that are not one
+HEX_VALUE: Final = np.full(256, -1, np.int64)
+HEX_VALUE[48:58] = np.arange(10)
+HEX_VALUE[97:103] = np.arange(10, 16)
+HEX_VALUE[65:71] = np.arange(10, 16)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -111,141 +122,242 @@ def _scan_float(buf: np.ndarray, a: int, b: int, pow10: np.ndarray) -> tuple[flo
     return (-v if neg else v), True
 
 
-@njit(cache=True, nogil=True)
-def scan_block(buf: np.ndarray, pow10: np.ndarray) -> tuple:
-    """Parse the newline-terminated SBS lines of *buf* (it must end with a newline).
+@njit(cache=True, nogil=True, inline="always")
+def _plain_float(buf: np.ndarray, a: int, b: int, pow10: np.ndarray) -> tuple[float, bool]:
+    """:func:`_scan_float` for the usual ``[-]digits[.digits]`` without a branch per digit
+    (the dot's place varies from line to line); anything else is left to :func:`_scan_float`."""
+    if a == b:
+        return np.nan, True
+    i = a
+    neg = buf[i] == 45
+    if neg or buf[i] == 43:
+        i += 1
+    mant = 0
+    dots = 0
+    dot_at = b - 1
+    bad = 0
+    for q in range(i, b):
+        c = buf[q]
+        d = c - 48
+        is_dot = c == 46
+        dots += is_dot
+        dot_at = q if is_dot else dot_at
+        mant = mant if is_dot else mant * 10 + d
+        bad |= (d < 0 or d > 9) and not is_dot
+    digits = b - i - dots
+    if bad or dots > 1 or digits == 0 or digits > 18 or mant >= 9007199254740992:
+        return _scan_float(buf, a, b, pow10)
+    scale = b - 1 - dot_at  # digits after the dot
+    if scale > 22:
+        return _scan_float(buf, a, b, pow10)
+    v = float(mant)
+    if scale > 0:
+        v = v / pow10[scale]
+    return (-v if neg else v), True
 
-    Returns ``(ok, n, ignored, rows, kind, code, t, num, ground, text)`` for the MSG,1/2/3/4/6 lines
-    only (``rows``: their 0-based line index; MSG,5/7/8 lines are only counted in ``ignored``).
-    ``num`` rows: altitude, speed, track, lat, lon, vertical rate (NaN when empty); ``ground``:
-    NaN/0/1; ``text``: callsign start/end and squawk start/end byte offsets.
+
+if COMPILED:
+    from llvmlite import ir
+    from numba import types
+    from numba.cpython.unsafe.numbers import trailing_zeros
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _load8(typingctx: Any, arr: Any, idx: Any) -> Any:
+        """The 8 bytes ``arr[idx:idx + 8]`` as one little-endian uint64 (an unaligned load;
+        the caller keeps ``idx + 8 <= len(arr)``)."""
+        if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.ndim == 1 and arr.layout == "C"):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            ptr = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(64).as_pointer())
+            return builder.load(ptr, align=1)
+
+        return types.uint64(arr, types.intp), codegen
+else:  # pragma: no cover - the plain-Python stand-ins
+
+    def _load8(arr: np.ndarray, idx: int) -> int:
+        return int.from_bytes(bytes(np.asarray(arr[idx:idx + 8], np.uint8)), "little")
+
+    def trailing_zeros(x: int) -> int:
+        return (x & -x).bit_length() - 1
+
+_LOW45: Final = np.uint64(0x2D2D2D2D2D2D2D2D)
+_HIGH: Final = np.uint64(0x8080808080808080)
+_ONES: Final = np.uint64(0x0101010101010101)
+_NEWLINES: Final = np.uint64(0x0A0A0A0A0A0A0A0A)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _skip_field(buf: np.ndarray, i: int) -> int:
+    """Index of the byte that ends the field starting at *i*: a comma, CR or LF.
+
+    Eight bytes at a time: the first byte below 45 (',' is 44, CR 13, LF 10) in a word is
+    found without a branch per byte (SWAR), so short fields of varying width cost no
+    mispredicted loop exits; other bytes below 45 (a space, '+') are stepped over."""
+    size = len(buf)
+    while i + 8 <= size:
+        x = _load8(buf, i)
+        m = (x - _LOW45) & ~x & _HIGH  # the lowest flagged byte is the first one below 45
+        if m == 0:
+            i += 8
+            continue
+        i += int(trailing_zeros(m)) >> 3
+        c = buf[i]
+        if c == 44 or c == 10 or c == 13:
+            return i
+        i += 1
+    while True:
+        c = buf[i]
+        if c > 44 or (c != 44 and c != 10 and c != 13):
+            i += 1
+        else:
+            return i
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _skip_fields(buf: np.ndarray, i: int, k: int) -> int:
+    """Index of the comma that ends the *k* fields starting at *i*, or -1 when one of them
+    ends the line instead."""
+    for _ in range(k):
+        i = _skip_field(buf, i)
+        if buf[i] != 44:
+            return -1
+        i += 1
+    return i - 1
+
+
+@njit(cache=True, nogil=True)
+def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
+    """Parse the newline-terminated SBS lines of *buf* (it must end with a newline) straight
+    into positions, velocities and identities, walking each line's bytes once.
+
+    Returns ``(ok, n, ignored, other, vel_only, zero, nopos, pos, vel, ident)``: *n* lines
+    seen, *ignored* MSG,5/7/8 lines (only counted), *other* MSG,1/6 lines, *vel_only* MSG,4
+    lines; *zero* and *nopos* the 0-based line numbers of rows with address 000000 and of
+    position messages without coordinates. ``pos = (code, t, line, ident_row, num)`` for
+    MSG,2/3 rows with coordinates (``num`` rows: altitude, speed, track, lat, lon, vertical
+    rate, on-ground as NaN/0/1; ``ident_row``: the row's index in *ident*, or -1);
+    ``vel = (code, t, num)`` for MSG,2/4 rows with a speed, track or rate (``num`` rows:
+    speed, track, vertical rate); ``ident = (code, t, text)`` for rows with a callsign or
+    squawk (``text`` rows: callsign start/end, squawk start/end byte offsets). Every row
+    has a non-zero address. ``ok`` is False (and the rest empty) on any line it does not
+    take: a rarer number or time form, a damaged line; the caller then hands the block to
+    the robust path, which explains every bad line.
 
     >>> line = b"MSG,3,1,1,4CA2D6,1,2024/05/01,12:00:00.5,2024/05/01,12:00:00.5,,3000,,,51.5,-0.1,,,0,0,0,-1\\r\\n"
-    >>> ok, n, ignored, rows, kind, code, t, num, ground, text = scan_block(np.frombuffer(line, np.uint8), POW10)
-    >>> ok, n, hex(code[0]), str(np.datetime64(int(t[0]), "ns")), num[:, 0].tolist(), ground.tolist()
-    (True, 1, '0x4ca2d6', '2024-05-01T12:00:00.500000000', [3000.0, nan, nan, 51.5, -0.1, nan], [1.0])
-    >>> bool(scan_block(np.frombuffer(line.replace(b"51.5", b"5x"), np.uint8), POW10)[0])
+    >>> ok, n, ignored, other, vel_only, zero, nopos, pos, vel, ident = scan_split(np.frombuffer(line, np.uint8), POW10)
+    >>> code, t, row, ident_row, num = pos
+    >>> ok, n, hex(code[0]), str(np.datetime64(int(t[0]), "ns")), num[:, 0].tolist(), len(vel[0]), len(ident[0])
+    (True, 1, '0x4ca2d6', '2024-05-01T12:00:00.500000000', [3000.0, nan, nan, 51.5, -0.1, nan, 1.0], 0, 0)
+    >>> bool(scan_split(np.frombuffer(line.replace(b"51.5", b"5x"), np.uint8), POW10)[0])
     False
     """
     size = len(buf)
     # a line that is kept has 21 commas and a date and time: at least 26 bytes. The arrays are
     # sized for that many rows but not written beforehand, so only the rows used cost memory.
     cap = size // 26 + 2
-    rows = np.empty(cap, np.int64)
-    kind = np.empty(cap, np.int8)
-    code = np.empty(cap, np.int64)
-    t = np.empty(cap, np.int64)
-    num = np.empty((6, cap))
-    ground = np.empty(cap)
-    text = np.empty((4, cap), np.int64)  # callsign start/end, squawk start/end
-    starts = np.zeros(22, np.int64)
-    ends = np.zeros(22, np.int64)
-    pos = 0
-    row = 0
+    p_code = np.empty(cap, np.int64)
+    p_t = np.empty(cap, np.int64)
+    p_line = np.empty(cap, np.int64)
+    p_ident = np.empty(cap, np.int64)
+    p_num = np.empty((7, cap))
+    v_code = np.empty(cap, np.int64)
+    v_t = np.empty(cap, np.int64)
+    v_num = np.empty((3, cap))
+    i_code = np.empty(cap, np.int64)
+    i_t = np.empty(cap, np.int64)
+    i_text = np.empty((4, cap), np.int64)
+    zero = np.empty(cap, np.int64)
+    nopos = np.empty(cap, np.int64)
+    vals = np.empty(6)
+    npos = nvel = nident = nzero = nnopos = 0
+    other = 0
+    vel_only = 0
     ignored = 0
     last_date = -1
     last_days = 0
-    n = 0  # lines seen
+    pos = 0
+    n = 0
+    ok = True
     while pos < size:
         ls = pos
         line = n
         n += 1
-        # MSG,5/7/8 lines are only counted: skip to their end without splitting them
-        if (ls + 6 <= size and buf[ls] == 77 and buf[ls + 1] == 83 and buf[ls + 2] == 71 and buf[ls + 3] == 44
-                and buf[ls + 5] == 44 and (buf[ls + 4] == 53 or buf[ls + 4] == 55 or buf[ls + 4] == 56)):
+        if ls + 6 >= size or not (buf[ls] == 77 and buf[ls + 1] == 83 and buf[ls + 2] == 71 and buf[ls + 3] == 44
+                                  and buf[ls + 5] == 44):
+            ok = False
+            break
+        k = buf[ls + 4] - 48
+        if k < 1 or k > 8:
+            ok = False
+            break
+        if k == 5 or k == 7 or k == 8:  # only counted: skip to the line's end without splitting it
             i = ls + 6
+            while i + 8 <= size:  # eight bytes at a time (SWAR) to the newline
+                x = _load8(buf, i) ^ _NEWLINES
+                m = (x - _ONES) & ~x & _HIGH
+                if m != 0:
+                    i += int(trailing_zeros(m)) >> 3
+                    break
+                i += 8
             while buf[i] != 10:
                 i += 1
-            if i - ls < 7:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
             pos = i + 1
             ignored += 1
             continue
-        # one pass over the line: field bounds (the 22nd field ends before an optional CR)
-        f = 0
-        starts[0] = ls
-        cr = 0
-        i = ls
-        while True:
-            c = buf[i]
-            if c > 44:  # most bytes: digits, letters, '.', '-', '/', ':'
-                i += 1
-                continue
-            if c == 10:
-                break
-            if c == 44:
-                if f < 21:
-                    ends[f] = i
-                    starts[f + 1] = i + 1
-                f += 1
-            elif c == 13:
-                cr += 1
-            i += 1
-        le = i
-        pos = le + 1
-        if le - ls < 7:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
-        if not (buf[ls] == 77 and buf[ls + 1] == 83 and buf[ls + 2] == 71 and buf[ls + 3] == 44 and buf[ls + 5] == 44):
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
-        k = buf[ls + 4] - 48
-        if k < 1 or k > 8:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
-        if k == 5 or k == 7 or k == 8:
-            ignored += 1
-            continue
-        kind[row] = k
-        rows[row] = line
-        end = le
-        if cr and buf[end - 1] == 13:
-            end -= 1
-            cr -= 1
-        if cr or f != 21:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
-        ends[21] = end
-        # hex address: exactly six hex digits
-        a = starts[4]
-        if ends[4] - a != 6:
-            return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+        # fields 2, 3 (session and aircraft ids): not read
+        i = _skip_fields(buf, ls + 6, 2)
+        if i < 0:
+            ok = False
+            break
+        # field 4: hex address, exactly six hex digits
+        a = i + 1
         h = 0
-        for i in range(a, a + 6):
-            c = buf[i]
-            if 48 <= c <= 57:
-                d = c - 48
-            elif 97 <= c <= 102:
-                d = c - 87
-            elif 65 <= c <= 70:
-                d = c - 55
-            else:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+        bad = 0
+        for q in range(6):  # a table look-up per digit: no branch on digit or letter
+            d = HEX_VALUE[buf[a + q]]
+            bad |= d
             h = h * 16 + d
-        code[row] = h
-        # generated date YYYY/MM/DD (the day number is reused while the date text repeats)
-        a = starts[6]
-        same = ends[6] - a == 10 and last_date >= 0
-        if same:
-            for i in range(10):
-                if buf[a + i] != buf[last_date + i]:
-                    same = False
-                    break
-        if not same:
-            if ends[6] - a != 10 or buf[a + 4] != 47 or buf[a + 7] != 47:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
-            for i in (0, 1, 2, 3, 5, 6, 8, 9):
-                c = buf[a + i]
+        if bad < 0 or buf[a + 6] != 44:
+            ok = False
+            break
+        # field 5 (flight id): not read
+        i = _skip_fields(buf, a + 7, 1)
+        if i < 0:
+            ok = False
+            break
+        # field 6: generated date YYYY/MM/DD (the day number is reused while the date text repeats)
+        a = i + 1
+        if (last_date >= 0 and a + 11 <= size and _load8(buf, a) == _load8(buf, last_date)
+                and buf[a + 8] == buf[last_date + 8] and buf[a + 9] == buf[last_date + 9] and buf[a + 10] == 44):
+            e = a + 10  # the date of the line before (no separator inside)
+        else:
+            e = _skip_field(buf, a)
+            if buf[e] != 44 or e - a != 10:
+                ok = False
+                break
+            if buf[a + 4] != 47 or buf[a + 7] != 47:
+                ok = False
+                break
+            for q in (0, 1, 2, 3, 5, 6, 8, 9):
+                c = buf[a + q]
                 if not 48 <= c <= 57:
-                    return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+                    ok = False
+            if not ok:
+                break
             y = (buf[a] - 48) * 1000 + (buf[a + 1] - 48) * 100 + (buf[a + 2] - 48) * 10 + (buf[a + 3] - 48)
             m = (buf[a + 5] - 48) * 10 + (buf[a + 6] - 48)
             d = (buf[a + 8] - 48) * 10 + (buf[a + 9] - 48)
-            if m < 1 or m > 12 or d < 1:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
             mdays = 31
             if m == 4 or m == 6 or m == 9 or m == 11:
                 mdays = 30
             elif m == 2:
                 mdays = 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
-            if d > mdays:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            if m < 1 or m > 12 or d < 1 or d > mdays:
+                ok = False
+                break
             # days from civil (H. Hinnant)
             yy = y - 1 if m <= 2 else y
             era = yy // 400
@@ -253,67 +365,166 @@ def scan_block(buf: np.ndarray, pow10: np.ndarray) -> tuple:
             mp = m - 3 if m > 2 else m + 9
             doy = (153 * mp + 2) // 5 + d - 1
             doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-            days = era * 146097 + doe - 719468
+            last_days = era * 146097 + doe - 719468
             last_date = a
-            last_days = days
-        days = last_days
-        # generated time HH:MM:SS[.f{1,9}]
-        a = starts[7]
-        w = ends[7] - a
-        if w < 8 or w == 9 or w > 18 or buf[a + 2] != 58 or buf[a + 5] != 58:
-            return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
-        for i in (0, 1, 3, 4, 6, 7):
-            c = buf[a + i]
+        date_a = a
+        # field 7: generated time HH:MM:SS[.f{1,9}]
+        a = e + 1
+        e = _skip_field(buf, a)
+        w = e - a
+        if buf[e] != 44 or w < 8 or w == 9 or w > 18 or buf[a + 2] != 58 or buf[a + 5] != 58:
+            ok = False
+            break
+        for q in (0, 1, 3, 4, 6, 7):
+            c = buf[a + q]
             if not 48 <= c <= 57:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+                ok = False
+        if not ok:
+            break
         hh = (buf[a] - 48) * 10 + (buf[a + 1] - 48)
         mm = (buf[a + 3] - 48) * 10 + (buf[a + 4] - 48)
         ss = (buf[a + 6] - 48) * 10 + (buf[a + 7] - 48)
         if hh > 23 or mm > 59 or ss > 59:
-            return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+            ok = False
+            break
         frac = 0
         if w > 8:
             if buf[a + 8] != 46:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
-            for i in range(a + 9, a + w):
-                c = buf[i]
+                ok = False
+                break
+            for q in range(a + 9, e):
+                c = buf[q]
                 if not 48 <= c <= 57:
-                    return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+                    ok = False
                 frac = frac * 10 + (c - 48)
-            for i in range(w - 9, 9):
-                frac *= 10
-        t[row] = ((days * 86400 + hh * 3600 + mm * 60 + ss) * 1_000_000_000) + frac
-        for j in range(6):
-            v, ok = _scan_float(buf, starts[11 + j], ends[11 + j], pow10)
             if not ok:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
-            num[j, row] = v
-        # on-ground flag: empty, or an integer that fits int8
-        ground[row] = np.nan
-        a = starts[21]
-        b = ends[21]
+                break
+            for q in range(w - 9, 9):
+                frac *= 10
+        tt = ((last_days * 86400 + hh * 3600 + mm * 60 + ss) * 1_000_000_000) + frac
+        # fields 8, 9 (logged date and time): not read; most feeders repeat the generated ones
+        i = e + 1
+        j = i + 11 + w
+        if (w <= 16 and j + 8 <= size and _load8(buf, i) == _load8(buf, date_a)
+                and buf[i + 8] == buf[date_a + 8] and buf[i + 9] == buf[date_a + 9] and buf[i + 10] == 44
+                and _load8(buf, i + 11) == _load8(buf, a) and _load8(buf, j - 8) == _load8(buf, e - 8)
+                and buf[j] == 44):
+            i = j
+        else:
+            i = _skip_fields(buf, i, 2)
+            if i < 0:
+                ok = False
+                break
+        # field 10: callsign (byte range)
+        cs_s = i + 1
+        cs_e = _skip_fields(buf, cs_s, 1)
+        if cs_e < 0:
+            ok = False
+            break
+        # fields 11-16: altitude, speed, track, lat, lon, vertical rate
+        a = cs_e + 1
+        for j in range(6):
+            e = _skip_field(buf, a)
+            if buf[e] != 44:
+                ok = False
+                break
+            v, good = _plain_float(buf, a, e, pow10)
+            if not good:
+                ok = False
+                break
+            vals[j] = v
+            a = e + 1
+        if not ok:
+            break
+        # field 17: squawk (byte range)
+        sq_s = a
+        sq_e = _skip_fields(buf, sq_s, 1)
+        if sq_e < 0:
+            ok = False
+            break
+        # fields 18-20 (alert, emergency, SPI): not read
+        i = _skip_fields(buf, sq_e + 1, 3)
+        if i < 0:
+            ok = False
+            break
+        # field 21: on-ground flag, empty or an integer that fits int8; then CR LF or LF
+        a = i + 1
+        b = _skip_field(buf, a)
+        if buf[b] == 13:
+            if buf[b + 1] != 10:
+                ok = False
+                break
+            pos = b + 2
+        elif buf[b] == 10:
+            pos = b + 1
+        else:
+            ok = False
+            break
+        ground = np.nan
         if a < b:
             neg = buf[a] == 45
             if neg or buf[a] == 43:
                 a += 1
             if a == b or b - a > 3:
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+                ok = False
+                break
             g = 0
-            for i in range(a, b):
-                c = buf[i]
+            for q in range(a, b):
+                c = buf[q]
                 if not 48 <= c <= 57:
-                    return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
+                    ok = False
                 g = g * 10 + (c - 48)
-            if g > (128 if neg else 127):
-                return False, 0, 0, rows[:0], kind[:0], code[:0], t[:0], num[:, :0], ground[:0], text[:, :0]
-            ground[row] = 1.0 if g != 0 else 0.0
-        text[0, row] = starts[10]
-        text[1, row] = ends[10]
-        text[2, row] = starts[17]
-        text[3, row] = ends[17]
-        row += 1
-    return (pos == size and n > 0, n, ignored, rows[:row], kind[:row], code[:row], t[:row], num[:, :row], ground[:row],
-            text[:, :row])
+            if not ok or g > (128 if neg else 127):
+                ok = False
+                break
+            ground = 1.0 if g != 0 else 0.0
+        # sort the row: positions, velocities, identities
+        if h == 0:
+            zero[nzero] = line
+            nzero += 1
+            continue
+        is_pos = k == 3 or k == 2
+        is_vel = k == 4 or k == 2
+        has_text = cs_e > cs_s or sq_e > sq_s
+        if has_text:
+            i_code[nident] = h
+            i_t[nident] = tt
+            i_text[0, nident] = cs_s
+            i_text[1, nident] = cs_e
+            i_text[2, nident] = sq_s
+            i_text[3, nident] = sq_e
+        if is_pos:
+            if vals[3] != vals[3] or vals[4] != vals[4]:
+                nopos[nnopos] = line
+                nnopos += 1
+            else:
+                p_code[npos] = h
+                p_t[npos] = tt
+                p_line[npos] = line
+                p_ident[npos] = nident if has_text else -1
+                for j in range(6):
+                    p_num[j, npos] = vals[j]
+                p_num[6, npos] = ground
+                npos += 1
+        if is_vel and not (vals[1] != vals[1] and vals[2] != vals[2] and vals[5] != vals[5]):
+            v_code[nvel] = h
+            v_t[nvel] = tt
+            v_num[0, nvel] = vals[1]
+            v_num[1, nvel] = vals[2]
+            v_num[2, nvel] = vals[5]
+            nvel += 1
+        if not is_pos and not is_vel:
+            other += 1
+        elif not is_pos:
+            vel_only += 1
+        if has_text:
+            nident += 1
+    if not ok or n == 0:
+        npos = nvel = nident = nzero = nnopos = 0
+    return (ok and n > 0, n, ignored, other, vel_only, zero[:nzero], nopos[:nnopos],
+            (p_code[:npos], p_t[:npos], p_line[:npos], p_ident[:npos], p_num[:, :npos]),
+            (v_code[:nvel], v_t[:nvel], v_num[:, :nvel]),
+            (i_code[:nident], i_t[:nident], i_text[:, :nident]))
 
 
 @njit(cache=True, nogil=True)
@@ -337,6 +548,93 @@ def gather(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple:
     return data, offsets
 
 
+
+@njit(cache=True, nogil=True)
+def intern_ranges(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple:
+    """Distinct byte strings ``buf[s[i]:e[i]]``: an id per row (0 for an empty one, else
+    1, 2, ... in order of first appearance) and the start/end of each distinct string's
+    first occurrence. Callsigns and squawks repeat across thousands of rows, so the text
+    work that follows (UTF-8 checks, cleaning) runs once per distinct value."""
+    n = len(s)
+    ids = np.zeros(n, np.int32)
+    size = 64
+    table = np.full(size, -1, np.int64)  # slot -> distinct number
+    hashes = np.empty(16, np.int64)
+    rep = np.empty(16, np.int64)  # row of the first occurrence of each distinct string
+    k = 0
+    for i in range(n):
+        a, b = s[i], e[i]
+        if b <= a:
+            continue
+        h = 1469598103934665603
+        for q in range(a, b):
+            h = (h ^ buf[q]) * 1099511628211
+        slot = h & (size - 1)
+        found = -1
+        while table[slot] >= 0:
+            d = table[slot]
+            if hashes[d] == h:
+                r = rep[d]
+                if e[r] - s[r] == b - a:
+                    same = True
+                    for q in range(b - a):
+                        if buf[s[r] + q] != buf[a + q]:
+                            same = False
+                            break
+                    if same:
+                        found = d
+                        break
+            slot = (slot + 1) & (size - 1)
+        if found < 0:
+            found = k
+            k += 1
+            if found == len(rep):
+                rep = np.concatenate((rep, np.empty(len(rep), np.int64)))
+                hashes = np.concatenate((hashes, np.empty(len(hashes), np.int64)))
+            rep[found] = i
+            hashes[found] = h
+            table[slot] = found
+            if 2 * k > size:
+                size *= 4
+                table = np.full(size, -1, np.int64)
+                for d in range(k):
+                    slot = hashes[d] & (size - 1)
+                    while table[slot] >= 0:
+                        slot = (slot + 1) & (size - 1)
+                    table[slot] = d
+        ids[i] = found + 1
+    first = rep[:k]
+    return ids, s[first], e[first]
+
+
+@njit(cache=True, nogil=True)
+def factorize_codes(codes: np.ndarray, slots: np.ndarray) -> tuple:
+    """``(inverse, uniques)`` of *codes* in order of first appearance (as ``pd.factorize``),
+    through *slots*, an all-zero int32 array indexed by code that is left all zero; None
+    when a code does not fit in it."""
+    for i in range(len(codes)):
+        if codes[i] < 0 or codes[i] >= len(slots):
+            return None
+    inverse = np.empty(len(codes), np.int32)
+    uniques = np.empty(16, np.int64)
+    k = 0
+    for i in range(len(codes)):
+        c = codes[i]
+        g = slots[c] - 1
+        if g >= k or (g >= 0 and uniques[g] != c):  # a slot left over: not this call's
+            g = -1
+        if g < 0:
+            g = k
+            k += 1
+            if g == len(uniques):
+                uniques = np.concatenate((uniques, np.empty(len(uniques), np.int64)))
+            uniques[g] = c
+            slots[c] = g + 1
+        inverse[i] = g
+    for g in range(k):
+        slots[uniques[g]] = 0
+    return inverse, uniques[:k]
+
 @njit(cache=True, nogil=True)
 def sort_groups_by_time(idx: np.ndarray, bounds: np.ndarray, t: np.ndarray) -> None:
     """Order the rows ``idx[bounds[g]:bounds[g+1]]`` of each group by ``t[row]``, stably, in
@@ -354,162 +652,140 @@ def sort_groups_by_time(idx: np.ndarray, bounds: np.ndarray, t: np.ndarray) -> N
 
 
 @njit(cache=True, nogil=True)
-def _group_rows(rcode: np.ndarray, rt: np.ndarray) -> tuple:
-    """Rows sorted by code, then time, stably (an LSD radix sort on the code's two 13-bit
-    halves, then :func:`sort_groups_by_time`); the group bounds and each group's code."""
+def _group_by_code(rcode: np.ndarray, rt: np.ndarray, slots: np.ndarray) -> tuple:
+    """Rows grouped by code (groups in order of first appearance, rows in file order within
+    a group: a counting sort on group numbers), then each group ordered by time, stably
+    (:func:`sort_groups_by_time`). Returns the rows, the group bounds and each group's code.
+
+    Group numbers are looked up directly in *slots* (``slots[code] - 1``; all zero on entry)
+    when every code fits in it, else in a hash table; *slots* is left holding the groups
+    (see :func:`_find_group`) or, after the hash table, an empty array in the tuple's last
+    place: ``(idx, bounds, codes, table)`` with ``table`` the hash table or an empty array."""
     n = len(rcode)
-    idx = np.arange(n)
-    tmp = np.empty(n, np.int64)
-    for shift in (0, 13):
-        count = np.zeros(8193, np.int64)
-        for i in range(n):
-            count[((rcode[idx[i]] >> shift) & 8191) + 1] += 1
-        for k in range(8192):
-            count[k + 1] += count[k]
-        for i in range(n):
-            key = (rcode[idx[i]] >> shift) & 8191
-            tmp[count[key]] = idx[i]
-            count[key] += 1
-        idx, tmp = tmp, idx
-    for i in range(n):  # codes above 26 bits (never from a scanner): a final stable pass on the rest
-        if rcode[i] >> 26:
-            idx = idx[np.argsort(rcode[idx] >> 26, kind="mergesort")]
+    direct = True
+    for i in range(n):
+        if rcode[i] < 0 or rcode[i] >= len(slots):
+            direct = False
             break
-    starts = [0]
-    for i in range(1, n):
-        if rcode[idx[i]] != rcode[idx[i - 1]]:
-            starts.append(i)
-    starts.append(n)
-    bounds = np.array(starts, np.int64)
-    ngroups = len(bounds) - 1
-    codes = np.empty(ngroups, np.int64)
-    for g in range(ngroups):
-        codes[g] = rcode[idx[bounds[g]]]
-    sort_groups_by_time(idx, bounds, rt)
-    return idx, bounds, codes
-
-
-@njit(cache=True, nogil=True)
-def _code_table(codes: np.ndarray) -> np.ndarray:
-    """An open-addressing hash table code -> position in *codes* (-1 = empty slot)."""
-    size = 16
-    while size < 2 * len(codes):
-        size *= 2
+    size = 64 if not direct else 0
     table = np.full(size, -1, np.int64)
-    for g in range(len(codes)):
-        h = (codes[g] * 0x9E3779B1) & (size - 1)
-        while table[h] >= 0:
-            h = (h + 1) & (size - 1)
-        table[h] = g
-    return table
+    codes = np.empty(16, np.int64)
+    ngroups = 0
+    group = np.empty(n, np.int64)
+    for i in range(n):
+        c = rcode[i]
+        if direct:
+            g = slots[c] - 1
+            if g >= ngroups or (g >= 0 and codes[g] != c):  # a slot left over: not this call's
+                g = -1
+        else:
+            h = (c * 0x9E3779B1) & (size - 1)
+            while table[h] >= 0 and codes[table[h]] != c:
+                h = (h + 1) & (size - 1)
+            g = table[h]
+        if g < 0:
+            g = ngroups
+            ngroups += 1
+            if g == len(codes):
+                codes = np.concatenate((codes, np.empty(len(codes), np.int64)))
+            codes[g] = c
+            if direct:
+                slots[c] = g + 1
+            else:
+                table[h] = g
+                if 2 * ngroups > size:  # keep the table at most half full
+                    size *= 4
+                    table = np.full(size, -1, np.int64)
+                    for q in range(ngroups):
+                        h = (codes[q] * 0x9E3779B1) & (size - 1)
+                        while table[h] >= 0:
+                            h = (h + 1) & (size - 1)
+                        table[h] = q
+        group[i] = g
+    bounds = np.zeros(ngroups + 1, np.int64)
+    for i in range(n):
+        bounds[group[i] + 1] += 1
+    for g in range(ngroups):
+        bounds[g + 1] += bounds[g]
+    fill = bounds[:-1].copy()
+    idx = np.empty(n, np.int64)
+    for i in range(n):
+        g = group[i]
+        idx[fill[g]] = i
+        fill[g] += 1
+    sort_groups_by_time(idx, bounds, rt)
+    return idx, bounds, codes[:ngroups], table
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _find_group(table: np.ndarray, codes: np.ndarray, slots: np.ndarray, c: int) -> int:
+    """The group of code *c* after :func:`_group_by_code` (its hash *table*, or *slots*
+    when the table is empty), or -1."""
+    size = len(table)
+    if size == 0:
+        g = slots[c] - 1 if 0 <= c < len(slots) else -1
+        return g if 0 <= g < len(codes) and codes[g] == c else -1
+    h = (c * 0x9E3779B1) & (size - 1)
+    while table[h] >= 0:
+        if codes[table[h]] == c:
+            return table[h]
+        h = (h + 1) & (size - 1)
+    return -1
 
 
 @njit(cache=True, nogil=True)
-def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.ndarray, tol: int, direction: int) -> np.ndarray:
+def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.ndarray, tol: int, direction: int,
+                  slots: np.ndarray) -> np.ndarray:
     """For each position, the index of the reference row of the same code nearest in time
     within *tol* (-1 if none): *direction* 0 nearest (an earlier one wins a tie), 1 backward
     (at or before; one at the same time wins), 2 forward (at or after). The same answers as
-    ``sbs._nearest``'s sort-and-search: both sides are grouped by code and sorted by time
-    (radix sort; stable), then each group of positions walks its group of references once."""
+    ``sbs._nearest``'s sort-and-search: the references are grouped by code and ordered by
+    time (stably), then each position finds its group in a hash table and the first
+    reference at or after its time (and the one before) by stepping on from where the
+    previous position of its code stopped, or by binary search when time went back.
+    *slots*: an all-zero int32 array indexed by code (see :func:`_group_by_code`), which
+    is left all zero."""
     m = len(pcode)
     best = np.full(m, -1, np.int64)
     if len(rcode) == 0 or m == 0:
         return best
-    idx, bounds, codes = _group_rows(rcode, rt)
-    table = _code_table(codes)
-    pidx, pbounds, pcodes = _group_rows(pcode, pt)
-    size = len(table)
-    for pg in range(len(pbounds) - 1):
-        c = pcodes[pg]
-        h = (c * 0x9E3779B1) & (size - 1)
-        g = -1
-        while table[h] >= 0:
-            if codes[table[h]] == c:
-                g = table[h]
-                break
-            h = (h + 1) & (size - 1)
+    idx, bounds, codes, table = _group_by_code(rcode, rt, slots)
+    st = np.empty(len(idx), np.int64)  # the references' times, grouped and sorted
+    for q in range(len(idx)):
+        st[q] = rt[idx[q]]
+    cursor = bounds[:-1].copy()  # per group: where the previous position of that code landed
+    for i in range(m):
+        g = _find_group(table, codes, slots, pcode[i])
         if g < 0:
             continue
         s, e = bounds[g], bounds[g + 1]
-        right = s  # first reference with time >= t; positions come in time order
-        for q in range(pbounds[pg], pbounds[pg + 1]):
-            i = pidx[q]
-            t = pt[i]
-            while right < e and rt[idx[right]] < t:
-                right += 1
-            pick = -1
-            pick_dt = tol + 1
-            if direction != 2 and right - 1 >= s:
-                dt = t - rt[idx[right - 1]]  # > 0
-                if dt <= tol:
-                    pick, pick_dt = idx[right - 1], dt
-            if right < e:
-                dt = rt[idx[right]] - t  # >= 0
-                if (direction != 1 or dt == 0) and dt <= tol and dt < pick_dt:
-                    pick = idx[right]
-            best[i] = pick
+        t = pt[i]
+        lo = cursor[g]  # first reference with time >= t: positions mostly come in time order,
+        if lo > s and st[lo - 1] >= t:  # so it is found by stepping on from the last one;
+            hi = lo  # an earlier time than the code's previous position: binary search
+            lo = s
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if st[mid] < t:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        else:
+            while lo < e and st[lo] < t:
+                lo += 1
+        cursor[g] = lo
+        pick = -1
+        pick_dt = tol + 1
+        if direction != 2 and lo - 1 >= s:
+            dt = t - st[lo - 1]  # > 0
+            if dt <= tol:
+                pick, pick_dt = idx[lo - 1], dt
+        if lo < e:
+            dt = st[lo] - t  # >= 0
+            if (direction != 1 or dt == 0) and dt <= tol and dt < pick_dt:
+                pick = idx[lo]
+        best[i] = pick
+    if len(table) == 0:
+        for g in range(len(codes)):  # leave the slots empty for the next call
+            slots[codes[g]] = 0
     return best
-
-
-@njit(cache=True, nogil=True)
-def split_rows(kind: np.ndarray, code: np.ndarray, num: np.ndarray, text: np.ndarray) -> tuple:
-    """Sort scanned rows into positions (MSG,2/3 with an address and coordinates), velocities
-    (MSG,2/4 with an address and a value) and identities (an address and a callsign or
-    squawk): the indices of each, plus those of rows without an address and of positions
-    without coordinates (to be reported), in one pass."""
-    n = len(kind)
-    pos = np.empty(n, np.int64)
-    vel = np.empty(n, np.int64)
-    ident = np.empty(n, np.int64)
-    zero = np.empty(n, np.int64)
-    nopos = np.empty(n, np.int64)
-    npos = nvel = nident = nzero = nnopos = 0
-    other = 0  # rows that are neither position nor velocity (callsign/squawk messages)
-    vel_only = 0  # MSG,4 rows
-    for i in range(n):
-        k = kind[i]
-        if code[i] == 0:
-            zero[nzero] = i
-            nzero += 1
-            continue
-        is_pos = k == 3 or k == 2
-        is_vel = k == 4 or k == 2
-        if is_pos:
-            if num[3, i] != num[3, i] or num[4, i] != num[4, i]:
-                nopos[nnopos] = i
-                nnopos += 1
-            else:
-                pos[npos] = i
-                npos += 1
-        if is_vel and not (num[1, i] != num[1, i] and num[2, i] != num[2, i] and num[5, i] != num[5, i]):
-            vel[nvel] = i
-            nvel += 1
-        if not is_pos and not is_vel:
-            other += 1
-        elif not is_pos:
-            vel_only += 1
-        if text[1, i] > text[0, i] or text[3, i] > text[2, i]:
-            ident[nident] = i
-            nident += 1
-    return pos[:npos], vel[:nvel], ident[:nident], zero[:nzero], nopos[:nnopos], other, vel_only
-
-
-@njit(cache=True, nogil=True)
-def take_rows(idx: np.ndarray, code: np.ndarray, t: np.ndarray, num: np.ndarray, ground: np.ndarray, rows: np.ndarray) -> tuple:
-    """The columns of rows *idx*: code, time, the six numbers (a 6 x len(idx) array), the
-    on-ground flag and the row number, in one pass."""
-    m = len(idx)
-    c = np.empty(m, np.int64)
-    tt = np.empty(m, np.int64)
-    nn = np.empty((6, m))
-    g = np.empty(m)
-    r = np.empty(m, np.int64)
-    for j in range(m):
-        i = idx[j]
-        c[j] = code[i]
-        tt[j] = t[i]
-        for k in range(6):
-            nn[k, j] = num[k, i]
-        g[j] = ground[i]
-        r[j] = rows[i]
-    return c, tt, nn, g, r

@@ -13,18 +13,21 @@ squawk (``MSG,5``/``6``) carry forward per aircraft. Times are the generated dat
 session/aircraft ids of some feeders are handled. Files without any timestamps cannot give
 tracks: their rows are dropped and counted as "no timestamp".
 
-Logs are read in 16 MiB blocks, so memory stays flat as the log grows. Each block is parsed
+Logs are read in 16 MiB blocks (the next one read, or decompressed, on another thread while
+this one is parsed), so memory stays flat as the log grows. Each block is parsed
 by a compiled one-pass scanner (:mod:`._sbs_scan`, numba; the two halves of a block on two
 threads while the previous block is merged) or, without numba, by pyarrow's CSV parser; any
 block with a line either of them would not take goes to a robust, vectorized pyarrow path
 that names every bad line. Merging is integer work: the nearest velocity is found by a
-compiled radix sort and search (numpy's lexsort where numba is missing), and callsigns and
-squawks travel as ids into one table of distinct strings per log.
+compiled grouping by aircraft and a walk in time order (numpy's lexsort and search where
+numba is missing), and callsigns and squawks travel as ids into one table of distinct
+strings per log (each distinct byte string is checked and cleaned once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Generator, Iterator
 from os import PathLike
 from typing import Any, Final
 
@@ -39,6 +42,8 @@ from ._core import (
     IngestSettings,
     Ledger,
     Source,
+    TruncatedInput,
+    count_lines,
     iter_blocks,
     localize,
     read_logs,
@@ -133,6 +138,7 @@ class _Parsed:
         # callsign and squawk are either object arrays of str ("" = none) or, when a key is
         # here, int32 ids into these values (id 0 = "")
         self.texts: dict[str, list[str]] = {}
+        self.lines = 0  # lines of the log this part covers (set by the compiled scanner's path)
 
 
 _NAT: Final = np.iinfo(np.int64).min
@@ -274,7 +280,9 @@ def code_to_hex(codes: np.ndarray, *, as_strings: bool = False) -> Any:
     >>> code_to_hex(np.array([0x4CA2D6, NON_ICAO_BIT | 0x1]))
     array(['4ca2d6', '~000001'], dtype=object)
     """
-    inv, uniq = pd.factorize(codes)
+    scan = _scanner()
+    found = scan.factorize_codes(np.ascontiguousarray(codes, np.int64), _slots()) if scan is not None else None
+    inv, uniq = found if found is not None else pd.factorize(codes)
     names = [("~" if c & NON_ICAO_BIT else "") + f"{c & 0xFFFFFF:06x}" for c in uniq.tolist()]
     if as_strings:
         dictionary = pa.DictionaryArray.from_arrays(pa.array(inv.astype(np.int32)), pa.array(names, pa.string()))
@@ -423,33 +431,50 @@ _SCAN: Any = False
 
 def _texts(buf: np.ndarray, scan: Any, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
     """Cleaned strings ``buf[s:e]`` as int32 ids into a list of distinct values (id 0 = "",
-    also for empty fields); None if not UTF-8."""
-    ids = np.zeros(len(s), dtype=np.int32)
+    also for empty fields and for values that clean to nothing); None if not UTF-8. Only the
+    distinct byte strings are checked and cleaned."""
+    raw_ids, rs, re_ = scan.intern_ranges(buf, s, e)
     values = [""]
-    some = e > s
-    if some.any():
-        data, offsets = scan.gather(buf, s[some], e[some])
-        arr = pa.StringArray.from_buffers(int(some.sum()), pa.py_buffer(offsets), pa.py_buffer(data))
-        try:
-            arr.validate(full=True)
-        except pa.ArrowInvalid:
-            return None
-        encoded = pc.dictionary_encode(_clean(arr))
-        found = encoded.dictionary.to_pylist()
-        remap = np.array([0 if v == "" else k + 1 for k, v in enumerate(found)], dtype=np.int32)
-        ids[some] = remap[encoded.indices.to_numpy(zero_copy_only=False)]
-        values += found
-    return ids, values
+    if not len(rs):
+        return raw_ids, values
+    data, offsets = scan.gather(buf, rs, re_)
+    arr = pa.StringArray.from_buffers(len(rs), pa.py_buffer(offsets), pa.py_buffer(data))
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    index = {"": 0}
+    remap = np.zeros(len(rs) + 1, dtype=np.int32)
+    for k, v in enumerate(_clean(arr).to_pylist(), start=1):
+        found = index.get(v)
+        if found is None:
+            found = index[v] = len(values)
+            values.append(v)
+        remap[k] = found
+    return remap[raw_ids], values
 
 
 _POOL: Any = None
 
 
-def _start_scan(scan: Any, buf: np.ndarray) -> Callable[[], tuple | None]:
-    """Start :func:`_sbs_scan.scan_block` on the two halves of a large block on the scanner's
-    two threads (it releases the GIL) and return a function that waits for both and joins
-    their results as if scanned in one go (None when either half found a line it does not
-    take). The caller works on the previous block meanwhile."""
+def _scan_part(scan: Any, buf: np.ndarray) -> tuple[tuple, tuple | None]:
+    """:func:`_sbs_scan.scan_split` of *buf*, and its callsigns and squawks as ids into
+    lists of distinct values (None when one is not UTF-8). Runs on a scanner thread: the
+    compiled parts release the GIL."""
+    scanned = scan.scan_split(buf, scan.POW10)
+    if not scanned[0]:
+        return scanned, None
+    text = scanned[9][2]
+    callsigns, squawks = _texts(buf, scan, text[0], text[1]), _texts(buf, scan, text[2], text[3])
+    return scanned, (callsigns, squawks) if callsigns is not None and squawks is not None else None
+
+
+def _start_scan(scan: Any, buf: np.ndarray) -> Callable[[], list[tuple] | None]:
+    """Start :func:`_scan_part` on the two halves of a large block on the scanner's two
+    threads and return a function that waits for both and gives ``(scan, texts, lines
+    before, bytes before)`` for each, first half first (None when either found a line it
+    does not take, or text that is not UTF-8). The caller works on the previous block
+    meanwhile."""
     global _POOL
     cut = 0
     if len(buf) >= _PARALLEL_MIN_BYTES:
@@ -457,23 +482,21 @@ def _start_scan(scan: Any, buf: np.ndarray) -> Callable[[], tuple | None]:
         if len(found):
             cut = len(buf) // 2 + int(found[0]) + 1
     if not cut or cut == len(buf):
-        ok, _n, *rest = scan.scan_block(buf, scan.POW10)
-        done = tuple(rest) if ok else None
+        whole, texts = _scan_part(scan, buf)
+        done = [(whole, texts, 0, 0)] if whole[0] and texts is not None else None
         return lambda: done
     if _POOL is None:
         from concurrent.futures import ThreadPoolExecutor
 
         _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sbs-scan")
-    first = _POOL.submit(scan.scan_block, buf[:cut], scan.POW10)
-    second = _POOL.submit(scan.scan_block, buf[cut:], scan.POW10)
+    first = _POOL.submit(_scan_part, scan, buf[:cut])
+    second = _POOL.submit(_scan_part, scan, buf[cut:])
 
-    def join() -> tuple | None:
-        a, b = first.result(), second.result()
-        if not (a[0] and b[0]):
+    def join() -> list[tuple] | None:
+        (a, a_texts), (b, b_texts) = first.result(), second.result()
+        if not (a[0] and b[0]) or a_texts is None or b_texts is None:
             return None
-        n1 = a[1]
-        return (a[2] + b[2], np.concatenate([a[3], b[3] + n1]), *(np.concatenate([x, y]) for x, y in zip(a[4:7], b[4:7])),
-                np.concatenate([a[7], b[7]], axis=1), np.concatenate([a[8], b[8]]), np.concatenate([a[9], b[9] + cut], axis=1))
+        return [(a, a_texts, 0, 0), (b, b_texts, a[1], cut)]
 
     return join
 
@@ -483,49 +506,55 @@ _PARALLEL_MIN_BYTES: Final = 1 << 22
 
 def _parse_block_scan(
     block: bytes | np.ndarray, first_line: int, source: Source, ledger: Ledger,
-    scanning: Callable[[], tuple | None] | None = None,
-) -> _Parsed | None:
+    scanning: Callable[[], list[tuple] | None] | None = None,
+) -> list[_Parsed] | None:
     """The common case with the compiled scanner: same lines accepted, same results as
-    :func:`_parse_block_fast`; None -> the robust path. *scanning*: the block's scan, when
-    started before (:func:`_start_scan`)."""
+    :func:`_parse_block_fast`, one :class:`_Parsed` per part scanned; None -> the robust
+    path. *scanning*: the block's scan, when started before (:func:`_start_scan`)."""
     scan = _scanner()
     if scan is None:
-        return _parse_block_fast(block, first_line, source, ledger)
-    buf = np.frombuffer(block, dtype=np.uint8)
-    scanned = (scanning or _start_scan(scan, buf))()
-    if scanned is None:
+        parsed = _parse_block_fast(block, first_line, source, ledger)
+        if parsed is None:
+            return None
+        parsed.lines = count_lines(np.frombuffer(block, dtype=np.uint8))
+        return [parsed]
+    parts = (scanning or _start_scan(scan, np.frombuffer(block, dtype=np.uint8)))()
+    if parts is None:
         return None
-    ignored, rows, kind, codes, t, num, ground, text = scanned
-    if not len(rows):
-        ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", ignored)
-        return _Parsed()
+    return [_from_scan(scanned, callsigns, squawks, first_line + lines_before, source, ledger)
+            for scanned, (callsigns, squawks), lines_before, _offset in parts]
+
+
+def _from_scan(scanned: tuple, callsigns: tuple[np.ndarray, list[str]], squawks: tuple[np.ndarray, list[str]],
+               first_line: int, source: Source, ledger: Ledger) -> _Parsed:
+    """One :func:`_sbs_scan.scan_split` result (and its text ids) as a :class:`_Parsed`; its
+    drops and notes go to the ledger."""
+    _ok, _n, ignored, other, vel_only, zero, nopos, pos, vel, ident = scanned
     name = source.name
-    pos, vel, ident, zero, nopos, other, vel_only = scan.split_rows(kind, codes, num, text)
     if len(zero):
-        ledger.drop(name, first_line + rows[zero], "address 000000 (no ICAO address)", bad=False)
+        ledger.drop(name, first_line + zero, "address 000000 (no ICAO address)", bad=False)
     if len(nopos):
-        ledger.drop(name, first_line + rows[nopos], "SBS position message without coordinates", bad=False)
+        ledger.drop(name, first_line + nopos, "SBS position message without coordinates", bad=False)
     ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", other + ignored)
     ledger.note("SBS velocity messages (MSG,4) merged into positions", vel_only)
-    # callsign and squawk ids for every row that has one (id 0 elsewhere)
-    callsign = np.zeros(len(rows), np.int32)
-    squawk = np.zeros(len(rows), np.int32)
-    found_callsigns = _texts(buf, scan, text[0][ident], text[1][ident])
-    found_squawks = _texts(buf, scan, text[2][ident], text[3][ident])
-    if found_callsigns is None or found_squawks is None:
-        return None
-    callsign[ident], squawk[ident] = found_callsigns[0], found_squawks[0]
     out = _Parsed()
-    out.texts = {"callsign": found_callsigns[1], "squawk": found_squawks[1]}
-    c, tt, nn, g, r = scan.take_rows(pos, codes, t, num, ground, rows)
-    alt, speed, track, lat, lon, vrate = nn
+    out.lines = scanned[1]
+    out.texts = {"callsign": callsigns[1], "squawk": squawks[1]}
+    out.ident = {"object_id": ident[0], "t": ident[1], "callsign": callsigns[0], "squawk": squawks[0]}
+    code, t, row, ident_row, num = pos
+    has = ident_row >= 0
+    callsign = np.zeros(len(code), np.int32)
+    squawk = np.zeros(len(code), np.int32)
+    if has.any():
+        callsign[has] = callsigns[0][ident_row[has]]
+        squawk[has] = squawks[0][ident_row[has]]
     out.pos = {
-        "object_id": c, "t": tt, "lat": lat, "lon": lon, "altitude_ft": alt, "speed_kt": speed, "track_deg": track,
-        "vrate_fpm": vrate, "on_ground": g, "source_line": first_line + r, "callsign": callsign[pos], "squawk": squawk[pos],
+        "object_id": code, "t": t, "lat": num[3], "lon": num[4], "altitude_ft": num[0], "speed_kt": num[1],
+        "track_deg": num[2], "vrate_fpm": num[5], "on_ground": num[6], "source_line": first_line + row,
+        "callsign": callsign, "squawk": squawk,
     }
-    c, tt, nn, _g, _r = scan.take_rows(vel, codes, t, num, ground, rows)
-    out.vel = {"object_id": c, "t": tt, "speed_kt": nn[1], "track_deg": nn[2], "vrate_fpm": nn[5]}
-    out.ident = {"object_id": codes[ident], "t": t[ident], "callsign": callsign[ident], "squawk": squawk[ident]}
+    v_code, v_t, v_num = vel
+    out.vel = {"object_id": v_code, "t": v_t, "speed_kt": v_num[0], "track_deg": v_num[1], "vrate_fpm": v_num[2]}
     return out
 
 
@@ -538,6 +567,15 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 def _take(d: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v[mask] for k, v in d.items()}
+
+
+def _split(d: dict[str, np.ndarray], first: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The rows of *d* where *first* holds, and (copied) the others. In a log in time order
+    the first rows are a prefix: they are then views, not copies."""
+    k = int(np.count_nonzero(first))
+    if first[:k].all():
+        return {key: v[:k] for key, v in d.items()}, {key: v[k:].copy() for key, v in d.items()}
+    return _take(d, first), _take(d, ~first)
 
 
 def _nearest(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_t: np.ndarray,
@@ -554,14 +592,26 @@ def _nearest(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_
     if not len(ref_t) or not len(pos_t):
         return np.full(len(pos_t), -1, dtype=np.int64)
     scan = _scanner()
-    if scan is not None:  # compiled: a radix sort by code and a binary search per position
+    if scan is not None:  # compiled: references grouped by code, each position steps on from the last
         as64 = np.ascontiguousarray
         return scan.nearest_index(as64(pos_code, np.int64), as64(pos_t, np.int64), as64(ref_code, np.int64),
-                                  as64(ref_t, np.int64), int(tol_ns), _DIRECTIONS[direction])
+                                  as64(ref_t, np.int64), int(tol_ns), _DIRECTIONS[direction], _slots())
     return _nearest_numpy(pos_code, pos_t, ref_code, ref_t, tol_ns, direction)
 
 
 _DIRECTIONS: Final = {"nearest": 0, "backward": 1, "forward": 2}
+_LOCAL = threading.local()
+
+
+def _slots() -> np.ndarray:
+    """An all-zero int32 table indexed by aircraft code (24-bit ICAO address and the ``~``
+    bit) for the compiled group look-ups, which leave it all zero. One per thread (readers
+    may run in threads side by side), allocated once from the OS's zero pages: only the
+    slots of codes seen ever take memory."""
+    slots = getattr(_LOCAL, "slots", None)
+    if slots is None:
+        slots = _LOCAL.slots = np.zeros(1 << 25, np.int32)
+    return slots
 
 
 def _nearest_numpy(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_t: np.ndarray,
@@ -662,11 +712,10 @@ class _Merger:
         else:
             horizon = max(int(pos["t"].max()), int(vel["t"].max()) if vel else _NAT) - self.tol
             ready = pos["t"] <= horizon
-        now = _take(pos, ready)
-        self.pos = _take(pos, ~ready)
+        now, self.pos = _split(pos, ready)
         frame = self._merge(now, vel, ident)
         if vel:
-            self.vel = _take(vel, vel["t"] >= int(vel["t"].max()) - 2 * self.tol)
+            self.vel = _split(vel, vel["t"] < int(vel["t"].max()) - 2 * self.tol)[1]
         self._remember(ident)
         return frame
 
@@ -748,33 +797,55 @@ class _Merger:
 @register_format("sbs", description="SBS-1/BaseStation CSV, dump1090/readsb port 30003", sniff=_sniff, priority=10)
 def iter_sbs(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
     """Yield merged position chunks from one SBS-1 log (see the module docstring). With the
-    compiled scanner, each block is scanned on two threads while the previous one is merged."""
+    compiled scanner, each block is scanned on two threads while the previous one is merged.
+
+    Lines are counted by the parse of each block (the scanner counts them as it goes). A gzip
+    stream that breaks off still gives every row before the break, those waiting to be merged
+    included, then :class:`TruncatedInput` names the line."""
     merger = _Merger(settings)
     scan = _scanner()
-    ahead: tuple[np.ndarray, int, Callable[[], tuple | None] | None] | None = None
-    for block, first_line in iter_blocks(source, progress=settings.progress):
-        scanning = _start_scan(scan, np.frombuffer(block, dtype=np.uint8)) if scan is not None else None
+    line = 1  # first line of the next block to finish
+    ahead: tuple[np.ndarray, Callable[[], list[tuple] | None] | None] | None = None
+    try:
+        for block, _ in iter_blocks(source, progress=settings.progress, count=False):
+            scanning = _start_scan(scan, np.frombuffer(block, dtype=np.uint8)) if scan is not None else None
+            if ahead is not None:
+                line += yield from _finish_block(*ahead, line, source, settings, ledger, merger)
+            ahead = (block, scanning)
+    except TruncatedInput as exc:
         if ahead is not None:
-            yield from _finish_block(*ahead, source, settings, ledger, merger)
-        ahead = (block, first_line, scanning)
+            line += yield from _finish_block(*ahead, line, source, settings, ledger, merger)
+        yield from _flush(merger, source, ledger)
+        raise TruncatedInput(exc.path, line, exc.why) from exc
     if ahead is not None:
-        yield from _finish_block(*ahead, source, settings, ledger, merger)
+        yield from _finish_block(*ahead, line, source, settings, ledger, merger)
+    yield from _flush(merger, source, ledger)
+
+
+def _flush(merger: _Merger, source: Source, ledger: Ledger) -> Iterator[pd.DataFrame]:
+    """The positions the merger still holds (the last seconds of the log)."""
     frame = merger.feed(_Parsed(), final=True)
     if frame is not None and len(frame):
         yield _local_time_check(frame, source, ledger)
 
 
 def _finish_block(
-    block: np.ndarray, first_line: int, scanning: Callable[[], tuple | None] | None, source: Source,
+    block: np.ndarray, scanning: Callable[[], list[tuple] | None] | None, first_line: int, source: Source,
     settings: IngestSettings, ledger: Ledger, merger: _Merger,
-) -> Iterator[pd.DataFrame]:
-    parsed = _parse_block_scan(block, first_line, source, ledger, scanning)
-    if parsed is None:
-        parsed = _parse_block(bytes(block), first_line, source, settings, ledger)
-    frame = merger.feed(parsed)
-    if frame is not None and len(frame):
-        yield _local_time_check(frame, source, ledger)
+) -> Generator[pd.DataFrame, None, int]:
+    """Parse and merge one block; yields its chunks and returns its number of lines."""
+    parts = _parse_block_scan(block, first_line, source, ledger, scanning)
+    if parts is None:
+        parts = [_parse_block(bytes(block), first_line, source, settings, ledger)]
+        lines = count_lines(block)
+    else:
+        lines = sum(p.lines for p in parts)
+    for parsed in parts:
+        frame = merger.feed(parsed)
+        if frame is not None and len(frame):
+            yield _local_time_check(frame, source, ledger)
     ledger.raise_pending()
+    return lines
 
 
 def _local_time_check(frame: pd.DataFrame, source: Source, ledger: Ledger) -> pd.DataFrame:
