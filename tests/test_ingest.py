@@ -363,6 +363,71 @@ def test_scanner_shortcuts_give_the_values_of_the_general_parse(tmp_path: Path, 
     assert first.loc[6, ["speed_kt", "track_deg"]].tolist() == [5.0, 0.5]
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_damaged_values_that_once_sank_the_whole_file_drop_one_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: bool
+) -> None:
+    """Found by fuzzing: a time with a zone-like tail, a year a time in ns cannot hold and a CR
+    before a number each made the whole file unreadable (or, for the year, wrapped silently
+    to 1755). Now the bad row is dropped with its line named and the rest kept, on both paths."""
+    from flightpaths.ingest import sbs
+
+    if not compiled:
+        monkeypatch.setattr(sbs, "_SCAN", None)
+    good = (CORPUS / "good.sbs").read_text()
+    row = "MSG,3,1,1,d4e5f6,1,{d},{t},{d},{t},AAL12,2000,,,40.80000,{lon},,,,,,0\n"
+    cases = {
+        "zone": (row.format(d="2024/05/01", t="12:06:25.0-0", lon="-75.1"), "not a date and time"),
+        "year 2": (row.format(d="0002/05/01", t="12:06:25.000", lon="-75.1"), "not a date and time"),
+        "year 2300": (row.format(d="2300/05/01", t="12:06:25.000", lon="-75.1"), "not a date and time"),
+    }
+    n_good = len(read_logs(CORPUS / "good.sbs").points)
+    for name, (line, reason) in cases.items():
+        log = tmp_path / f"{name}.sbs"
+        log.write_text(good + line)
+        result = read_logs(log)
+        assert len(result.points) == n_good, name
+        assert result.points["time"].min() >= pd.Timestamp("2024-01-01", tz="UTC"), name
+        assert f"{log.name}:{good.count(chr(10)) + 1}: " in "\n".join(result.report.examples), name
+        assert any(reason in k for k in result.report.dropped), (name, result.report.dropped)
+    log = tmp_path / "cr.sbs"  # a CR inside the line, before the longitude: blanks around a number are allowed
+    log.write_text(good + row.format(d="2024/05/01", t="12:06:25.000", lon="\r-75.1"), newline="")
+    kept = read_logs(log).points
+    assert len(kept) == n_good + 1 and kept["lon"].iloc[-1] == -75.1
+
+
+def test_csv_times_out_of_the_ns_range_drop_one_row(tmp_path: Path) -> None:
+    log = tmp_path / "y.csv"
+    log.write_text("hex,when,latitude,longitude\nabc123,2024-05-01 12:00:00,51.5,-0.1\n"
+                   "abc123,0002-05-01 12:00:00,51.5,-0.1\nabc123,2024-05-01T12:00:10Z,51.6,-0.1\n"
+                   "abc123,0002-05-01T12:00:10Z,51.6,-0.1\n")
+    result = read_logs(log, settings=IngestSettings(columns={"id": "hex", "time": "when", "lat": "latitude",
+                                                             "lon": "longitude"}))
+    assert result.points["lat"].tolist() == [51.5, 51.6]
+    assert sum(result.report.dropped.values()) == 2 and "y.csv:3: " in "\n".join(result.report.examples)
+
+
+def test_a_block_split_for_two_scanner_threads_merges_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled scanner reads the two halves of a large block on two threads; the block
+    is still merged whole: a callsign first heard in the second half reaches the positions
+    of the first half, as on the pyarrow path."""
+    from flightpaths.ingest import sbs
+
+    def pos(second: int) -> str:
+        return (f"MSG,3,1,1,4CA2D6,1,2024/05/01,12:{second // 60:02d}:{second % 60:02d}.000,2024/05/01,"
+                f"12:{second // 60:02d}:{second % 60:02d}.000,,3000,,,51.{second:04d},-0.1,,,0,0,0,0\n")
+
+    lines = [pos(s) for s in range(40)]
+    lines.insert(30, "MSG,1,1,1,4CA2D6,1,2024/05/01,12:00:29.500,2024/05/01,12:00:29.500,BAW123,,,,,,,,0,0,0,0\n")
+    log = tmp_path / "halves.sbs"
+    log.write_text("".join(lines))
+    monkeypatch.setattr(sbs, "_PARALLEL_MIN_BYTES", 1000)  # this small log is split in two halves too
+    fast = read_logs(log)
+    assert fast.points["callsign"].eq("BAW123").all() and len(fast.points) == 40
+    monkeypatch.setattr(sbs, "_SCAN", None)
+    pd.testing.assert_frame_equal(fast.points, read_logs(log).points)
+
+
 def test_nearest_in_time_compiled_matches_the_sort_and_search() -> None:
     from flightpaths.ingest import sbs
 

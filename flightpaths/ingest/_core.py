@@ -634,6 +634,15 @@ def epoch_to_time(values: np.ndarray, unit: str = "auto") -> pd.Series:
     return pd.Series(out).dt.tz_localize("UTC")
 
 
+def _within_ns(parsed: pd.Series) -> pd.Series:
+    """*parsed* with NaT for times a datetime64[ns] cannot hold (pandas parses "0002-05-01" at a
+    coarser unit; converting it to ns would fail for the whole column)."""
+    lo, hi = pd.Timestamp("1677-09-22"), pd.Timestamp("2262-04-11")
+    if getattr(parsed.dt, "tz", None) is not None:
+        lo, hi = lo.tz_localize("UTC"), hi.tz_localize("UTC")
+    return parsed.where((parsed >= lo) & (parsed <= hi))
+
+
 def to_time(raw: pd.Series, *, tz: str = "UTC", unit: str = "auto") -> tuple[pd.Series, np.ndarray]:
     """``(times UTC, junk)`` from epoch numbers or date-time strings (naive ones are in *tz*)."""
     raw = raw.reset_index(drop=True)
@@ -651,10 +660,11 @@ def to_time(raw: pd.Series, *, tz: str = "UTC", unit: str = "auto") -> tuple[pd.
     aware = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False).to_numpy(dtype=bool)
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
     if aware.any():
-        out[aware] = pd.to_datetime(text[aware], errors="coerce", utc=True, format="mixed").astype("datetime64[ns, UTC]")
+        parsed = _within_ns(pd.to_datetime(text[aware], errors="coerce", utc=True, format="mixed"))
+        out[aware] = parsed.astype("datetime64[ns, UTC]")
     naive = ~aware & ~empty
     if naive.any():
-        parsed = pd.to_datetime(text[naive], errors="coerce", format="mixed").astype("datetime64[ns]")
+        parsed = _within_ns(pd.to_datetime(text[naive], errors="coerce", format="mixed")).astype("datetime64[ns]")
         out[naive] = localize(parsed, tz).astype("datetime64[ns, UTC]")
     junk = out.isna().to_numpy() & ~empty
     return out, junk

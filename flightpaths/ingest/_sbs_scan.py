@@ -355,7 +355,7 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
                 mdays = 30
             elif m == 2:
                 mdays = 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
-            if m < 1 or m > 12 or d < 1 or d > mdays:
+            if m < 1 or m > 12 or d < 1 or d > mdays or y < 1678 or y > 2261:  # years a time in ns can hold
                 ok = False
                 break
             # days from civil (H. Hinnant)

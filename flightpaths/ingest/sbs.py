@@ -62,6 +62,7 @@ SBS_FIELDS: Final = (
 )
 _OTHER_TYPES: Final = ("SEL", "ID", "AIR", "STA", "CLK")
 _NUMBER_RE: Final = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_PLAIN_TIME_RE: Final = r"^\s*\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?\s*$"
 
 
 def _sniff(head: Head) -> bool:
@@ -101,6 +102,7 @@ def _num(a: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         values = pc.cast(a, pa.float64())
         junk = np.zeros(len(a), dtype=bool)
     except pa.ArrowInvalid:
+        a = pc.utf8_trim_whitespace(a)  # blanks around a number are allowed; Arrow's cast does not take them
         ok = pc.match_substring_regex(a, _NUMBER_RE)
         junk = pc.fill_null(pc.invert(ok), False).to_numpy(zero_copy_only=False)
         values = pc.cast(pc.if_else(ok, a, pa.scalar(None, pa.string())), pa.float64())
@@ -110,22 +112,30 @@ def _num(a: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _times(date: pa.Array, time: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(ns since epoch as int64, missing, junk)`` from SBS date and time strings."""
+    """``(ns since epoch as int64, missing, junk)`` from SBS date and time strings. A year that
+    a time in ns cannot hold (before 1678, after 2261) is junk: it would wrap around silently."""
     text = pc.binary_join_element_wise(pc.replace_substring(date, "/", "-"), time, " ")
     missing = pc.or_(pc.equal(pc.binary_length(date), 0), pc.equal(pc.binary_length(time), 0))
     text = pc.if_else(missing, pa.scalar(None, pa.string()), text)
+    year = pc.struct_field(pc.extract_regex(text, r"^\s*(?P<y>\d{1,9})-"), [0])
+    year = pc.cast(year, pa.int64()).to_numpy(zero_copy_only=False)
+    bad_year = (year < 1678) | (year > 2261)  # NaN (no match) compares False
+    text = pc.if_else(pa.array(bad_year), pa.scalar(None, pa.string()), text)
+    missing_np = missing.to_numpy(zero_copy_only=False)
     try:
         ts = pc.cast(text, pa.timestamp("ns"))
-        junk = np.zeros(len(text), dtype=bool)
+        junk = bad_year.copy()
     except pa.ArrowInvalid:
-        series = pd.Series(text.to_pylist(), dtype=object)
+        # receiver clocks carry no zone: a time with an offset or zone letter ("12:06:25.0-0") is
+        # junk, and left in it would make pandas refuse the whole column (mixed time zones)
+        plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_TIME_RE), False)
+        series = pd.Series(pc.if_else(plain, text, pa.scalar(None, pa.string())).to_pylist(), dtype=object)
         parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
-        missing_np = missing.to_numpy(zero_copy_only=False)
         junk = parsed.isna().to_numpy() & ~missing_np
         ns = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
         return ns, missing_np, junk
     ns = ts.to_numpy(zero_copy_only=False).astype("datetime64[ns]").astype(np.int64)
-    return ns, missing.to_numpy(zero_copy_only=False), junk
+    return ns, missing_np, junk
 
 
 class _Parsed:
@@ -291,6 +301,9 @@ def code_to_hex(codes: np.ndarray, *, as_strings: bool = False) -> Any:
 
 
 _FAST_NAMES: Final = [f"f{i}" for i in range(22)]
+# the dates a time in ns since 1970 (int64) can hold, whole years: 1678-01-01 .. 2261-12-31
+_FIRST_DAY_S: Final = int(np.datetime64("1678-01-01", "s").astype(np.int64))
+_LAST_DAY_S: Final = int(np.datetime64("2261-12-31", "s").astype(np.int64))
 _FAST_TYPES: Final = {
     "f1": pa.int8(), "f4": pa.string(), "f6": pa.timestamp("s"), "f7": pa.time64("ns"),
     "f10": pa.string(), "f11": pa.float64(), "f12": pa.float64(), "f13": pa.float64(), "f14": pa.float64(),
@@ -369,7 +382,10 @@ def _parse_block_fast(block: bytes | np.ndarray, first_line: int, source: Source
         return None
     codes = digits @ (16 ** np.arange(5, -1, -1, dtype=np.int64))
     lines = first_line + rows
-    day = pc.cast(table["f6"], pa.int64()).to_numpy() * 1_000_000_000
+    day_s = pc.cast(table["f6"], pa.int64()).to_numpy()
+    if day_s.min() < _FIRST_DAY_S or day_s.max() > _LAST_DAY_S:  # years a time in ns cannot hold
+        return None
+    day = day_s * 1_000_000_000
     tod = pc.cast(table["f7"], pa.int64()).to_numpy()
     t = day + tod
     ttype = _np(table["f1"], np.int8)
@@ -697,11 +713,15 @@ class _Merger:
             self.strings.append(value)
         return found
 
-    def feed(self, parsed: _Parsed, final: bool = False) -> pd.DataFrame | None:
-        self._ids(parsed)
-        pos = _concat([self.pos, parsed.pos])
-        vel = _concat([self.vel, parsed.vel])
-        ident = parsed.ident
+    def feed(self, parsed: _Parsed | list[_Parsed], final: bool = False) -> pd.DataFrame | None:
+        """Merge what is ready of the held rows and *parsed* (one block, or the parts the
+        scanner split one block into: merged as one block, in one concatenation)."""
+        parts = [parsed] if isinstance(parsed, _Parsed) else parsed
+        for part in parts:
+            self._ids(part)
+        pos = _concat([self.pos, *(p.pos for p in parts)])
+        vel = _concat([self.vel, *(p.vel for p in parts)])
+        ident = parts[0].ident if len(parts) == 1 else _concat([p.ident for p in parts])
         if not pos:
             self.pos = {}
             self.vel = _take(vel, vel["t"] >= vel["t"].max() - 2 * self.tol) if vel else {}
@@ -840,10 +860,9 @@ def _finish_block(
         lines = count_lines(block)
     else:
         lines = sum(p.lines for p in parts)
-    for parsed in parts:
-        frame = merger.feed(parsed)
-        if frame is not None and len(frame):
-            yield _local_time_check(frame, source, ledger)
+    frame = merger.feed(parts)  # the halves of a block merge as one block
+    if frame is not None and len(frame):
+        yield _local_time_check(frame, source, ledger)
     ledger.raise_pending()
     return lines
 
