@@ -61,6 +61,7 @@ from flightpaths.evaluate import (  # noqa: E402
     build_shared_set,
     evaluate_scores,
     expected_calibration_error,
+    main_categories,
     metrics_markdown,
 )
 from flightpaths.score.aggregate import SegmentAggregator, add_window_geometry, segment_features  # noqa: E402
@@ -73,9 +74,7 @@ log = logging.getLogger("crossfit")
 
 def assign_folds(segments: pd.DataFrame, folds: int, seed: int = 0) -> pd.Series:
     """Fold of every aircraft: within each main category, hash-ordered aircraft dealt round-robin."""
-    main = (segments.groupby(["object_id", "category"]).size().rename("n").reset_index()
-            .sort_values(["object_id", "n", "category"], ascending=[True, False, True])
-            .drop_duplicates("object_id"))
+    main = main_categories(segments)
     out: dict[str, int] = {}
     offset = 0
     for _, group in main.groupby("category"):

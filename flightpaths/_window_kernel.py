@@ -22,7 +22,7 @@ import numpy as np
 try:
     from numba import njit
 
-    from .ingest._sbs_scan import sort_groups_by_time
+    from .ingest._sbs_scan import group_rows
 
     COMPILED = True
 except ImportError:  # pragma: no cover - the numpy path in tracks runs instead
@@ -262,23 +262,6 @@ def _point_pass(
             s = speed[i]
             pspeed[i] = s if s == s and abs(s) != math.inf else d * kt_per_mps
 
-def _track_order(pre: np.ndarray, codes: np.ndarray, t: np.ndarray, ncodes: int) -> np.ndarray:
-    """Rows *pre* (in the order ties should keep) sorted by object code, then time."""
-    start = np.zeros(ncodes + 1, np.int64)
-    for i in pre:
-        start[codes[i] + 1] += 1
-    for g in range(ncodes):
-        start[g + 1] += start[g]
-    fill = start[:-1].copy()
-    order = np.empty(len(pre), np.int64)
-    for i in pre:
-        c = codes[i]
-        order[fill[c]] = i
-        fill[c] += 1
-    sort_groups_by_time(order, start, t)
-    return order
-
-
 def _step_lengths(a: np.ndarray, b: np.ndarray, screen: bool, dist: np.ndarray) -> None:
     """Length of each step i-1 -> i into *dist* (element 0: NaN); see ``tracks._step_lengths_one``."""
     n = len(a)
@@ -308,7 +291,6 @@ def _step_lengths(a: np.ndarray, b: np.ndarray, screen: bool, dist: np.ndarray) 
 
 
 if COMPILED:
-    _track_order = njit(cache=True, nogil=True, error_model="numpy")(_track_order)
     _step_lengths = njit(cache=True, nogil=True, error_model="numpy")(_step_lengths)
     _point_pass = njit(cache=True, nogil=True, error_model="numpy")(_point_pass)
     _select = njit(cache=True, nogil=True, error_model="numpy")(_select)
@@ -363,7 +345,7 @@ def track_order(pre: np.ndarray, codes: np.ndarray, t: np.ndarray, ncodes: int) 
     >>> track_order(np.array([0, 1, 2, 3]), np.array([1, 0, 1, 0]), np.array([5, 9, 3, 9]), 2).tolist()
     [1, 3, 2, 0]
     """
-    return _track_order(np.ascontiguousarray(pre, dtype=np.int64), codes, t, int(ncodes))
+    return group_rows(np.ascontiguousarray(pre, dtype=np.int64), codes, t, int(ncodes))[0]
 
 
 def step_lengths(a: np.ndarray, b: np.ndarray, screen: bool) -> np.ndarray:

@@ -101,6 +101,7 @@ __all__ = [
     "holdout_table",
     "load_source_points",
     "local_xy",
+    "main_categories",
     "max_net_turn_deg",
     "metrics_markdown",
     "precision_at_k",
@@ -465,6 +466,14 @@ def _stable_hash(text: str, seed: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{text}".encode()).digest()[:8], "big")
 
 
+def main_categories(segments: pd.DataFrame) -> pd.DataFrame:
+    """One row per aircraft (``object_id``, ``category``): the category where it has most
+    segments (ties: the first by name)."""
+    return (segments.groupby(["object_id", "category"]).size().rename("n").reset_index()
+            .sort_values(["object_id", "n", "category"], ascending=[True, False, True])
+            .drop_duplicates("object_id")[["object_id", "category"]])
+
+
 def holdout_aircraft(segments: pd.DataFrame, *, fraction: float = 0.3, seed: int = 0) -> list[str]:
     """Aircraft to hold out of training, grouped by aircraft and stratified by category.
 
@@ -481,9 +490,7 @@ def holdout_aircraft(segments: pd.DataFrame, *, fraction: float = 0.3, seed: int
     """
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
-    main = (segments.groupby(["object_id", "category"]).size().rename("n").reset_index()
-            .sort_values(["object_id", "n", "category"], ascending=[True, False, True])
-            .drop_duplicates("object_id"))
+    main = main_categories(segments)
     chosen: list[str] = []
     for _, group in main.groupby("category"):
         ids = sorted(group["object_id"], key=lambda a: _stable_hash(str(a), seed))

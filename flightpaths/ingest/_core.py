@@ -404,6 +404,15 @@ def count_lines(block: np.ndarray) -> int:
 
 _COUNT: Any = None
 
+#: value of each byte as a hex digit (ICAO addresses), -1 for bytes that are not one
+HEX_VALUE: Final = np.full(256, -1, np.int64)
+HEX_VALUE[48:58] = np.arange(10)
+HEX_VALUE[97:103] = np.arange(10, 16)
+HEX_VALUE[65:71] = np.arange(10, 16)
+#: the whole years a time in ns since 1970 (int64) can hold; outside them it wraps around silently
+NS_FIRST_YEAR: Final = 1678
+NS_LAST_YEAR: Final = 2261
+
 
 def _gunzip(raw: IO[bytes], block_bytes: int) -> Iterator[bytes]:
     """Decompress a (multi-member) gzip stream piece by piece, keeping everything before a break."""

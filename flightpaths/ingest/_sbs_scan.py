@@ -23,6 +23,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from ._core import HEX_VALUE, NS_FIRST_YEAR, NS_LAST_YEAR
+
 try:
     from numba import njit
 
@@ -46,15 +48,10 @@ except ImportError:  # pragma: no cover - without numba the functions stay plain
 
         return wrap
 
-__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "intern_ranges", "nearest_index",
-           "scan_split", "sort_groups_by_time"]
+__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "group_rows", "intern_ranges",
+           "nearest_index", "scan_split", "sort_groups_by_time"]
 
 POW10: Final = np.array([10.0 ** k for k in range(23)])
-#: value of each byte as a hex digit, -1 for bytes that are not one
-HEX_VALUE: Final = np.full(256, -1, np.int64)
-HEX_VALUE[48:58] = np.arange(10)
-HEX_VALUE[97:103] = np.arange(10, 16)
-HEX_VALUE[65:71] = np.arange(10, 16)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -355,7 +352,7 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
                 mdays = 30
             elif m == 2:
                 mdays = 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
-            if m < 1 or m > 12 or d < 1 or d > mdays or y < 1678 or y > 2261:  # years a time in ns can hold
+            if m < 1 or m > 12 or d < 1 or d > mdays or y < NS_FIRST_YEAR or y > NS_LAST_YEAR:
                 ok = False
                 break
             # days from civil (H. Hinnant)
@@ -608,14 +605,11 @@ def intern_ranges(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple:
 
 
 @njit(cache=True, nogil=True)
-def factorize_codes(codes: np.ndarray, slots: np.ndarray) -> tuple:
-    """``(inverse, uniques)`` of *codes* in order of first appearance (as ``pd.factorize``),
-    through *slots*, an all-zero int32 array indexed by code that is left all zero; None
-    when a code does not fit in it."""
-    for i in range(len(codes)):
-        if codes[i] < 0 or codes[i] >= len(slots):
-            return None
-    inverse = np.empty(len(codes), np.int32)
+def _first_appearance(codes: np.ndarray, slots: np.ndarray) -> tuple:
+    """``(number, uniques)``: each code's number in order of first appearance, through
+    *slots* (``slots[code] - 1``; every code must fit in it, all zero on entry, entries of
+    another call ignored), which is left holding the numbers for the caller to clear."""
+    number = np.empty(len(codes), np.int64)
     uniques = np.empty(16, np.int64)
     k = 0
     for i in range(len(codes)):
@@ -630,10 +624,23 @@ def factorize_codes(codes: np.ndarray, slots: np.ndarray) -> tuple:
                 uniques = np.concatenate((uniques, np.empty(len(uniques), np.int64)))
             uniques[g] = c
             slots[c] = g + 1
-        inverse[i] = g
-    for g in range(k):
+        number[i] = g
+    return number, uniques[:k]
+
+
+@njit(cache=True, nogil=True)
+def factorize_codes(codes: np.ndarray, slots: np.ndarray) -> tuple:
+    """``(inverse, uniques)`` of *codes* in order of first appearance (as ``pd.factorize``),
+    through *slots*, an all-zero int32 array indexed by code that is left all zero; None
+    when a code does not fit in it."""
+    for i in range(len(codes)):
+        if codes[i] < 0 or codes[i] >= len(slots):
+            return None
+    number, uniques = _first_appearance(codes, slots)
+    for g in range(len(uniques)):
         slots[uniques[g]] = 0
-    return inverse, uniques[:k]
+    return number.astype(np.int32), uniques
+
 
 @njit(cache=True, nogil=True)
 def sort_groups_by_time(idx: np.ndarray, bounds: np.ndarray, t: np.ndarray) -> None:
@@ -652,85 +659,43 @@ def sort_groups_by_time(idx: np.ndarray, bounds: np.ndarray, t: np.ndarray) -> N
 
 
 @njit(cache=True, nogil=True)
+def group_rows(pre: np.ndarray, group: np.ndarray, t: np.ndarray, ngroups: int) -> tuple:
+    """Rows *pre* sorted by their group number (``group[row]``, 0 .. *ngroups* - 1; a counting
+    sort, so rows that tie keep their order in *pre*), then by ``t[row]`` within each group,
+    stably (:func:`sort_groups_by_time`). Returns the rows and the groups' bounds in them."""
+    bounds = np.zeros(ngroups + 1, np.int64)
+    for i in pre:
+        bounds[group[i] + 1] += 1
+    for g in range(ngroups):
+        bounds[g + 1] += bounds[g]
+    fill = bounds[:-1].copy()
+    order = np.empty(len(pre), np.int64)
+    for i in pre:
+        g = group[i]
+        order[fill[g]] = i
+        fill[g] += 1
+    sort_groups_by_time(order, bounds, t)
+    return order, bounds
+
+
+@njit(cache=True, nogil=True)
 def _group_by_code(rcode: np.ndarray, rt: np.ndarray, slots: np.ndarray) -> tuple:
     """Rows grouped by code (groups in order of first appearance, rows in file order within
     a group: a counting sort on group numbers), then each group ordered by time, stably
     (:func:`sort_groups_by_time`). Returns the rows, the group bounds and each group's code.
 
-    Group numbers are looked up directly in *slots* (``slots[code] - 1``; all zero on entry)
-    when every code fits in it, else in a hash table; *slots* is left holding the groups
-    (see :func:`_find_group`) or, after the hash table, an empty array in the tuple's last
-    place: ``(idx, bounds, codes, table)`` with ``table`` the hash table or an empty array."""
-    n = len(rcode)
-    direct = True
-    for i in range(n):
-        if rcode[i] < 0 or rcode[i] >= len(slots):
-            direct = False
-            break
-    size = 64 if not direct else 0
-    table = np.full(size, -1, np.int64)
-    codes = np.empty(16, np.int64)
-    ngroups = 0
-    group = np.empty(n, np.int64)
-    for i in range(n):
-        c = rcode[i]
-        if direct:
-            g = slots[c] - 1
-            if g >= ngroups or (g >= 0 and codes[g] != c):  # a slot left over: not this call's
-                g = -1
-        else:
-            h = (c * 0x9E3779B1) & (size - 1)
-            while table[h] >= 0 and codes[table[h]] != c:
-                h = (h + 1) & (size - 1)
-            g = table[h]
-        if g < 0:
-            g = ngroups
-            ngroups += 1
-            if g == len(codes):
-                codes = np.concatenate((codes, np.empty(len(codes), np.int64)))
-            codes[g] = c
-            if direct:
-                slots[c] = g + 1
-            else:
-                table[h] = g
-                if 2 * ngroups > size:  # keep the table at most half full
-                    size *= 4
-                    table = np.full(size, -1, np.int64)
-                    for q in range(ngroups):
-                        h = (codes[q] * 0x9E3779B1) & (size - 1)
-                        while table[h] >= 0:
-                            h = (h + 1) & (size - 1)
-                        table[h] = q
-        group[i] = g
-    bounds = np.zeros(ngroups + 1, np.int64)
-    for i in range(n):
-        bounds[group[i] + 1] += 1
-    for g in range(ngroups):
-        bounds[g + 1] += bounds[g]
-    fill = bounds[:-1].copy()
-    idx = np.empty(n, np.int64)
-    for i in range(n):
-        g = group[i]
-        idx[fill[g]] = i
-        fill[g] += 1
-    sort_groups_by_time(idx, bounds, rt)
-    return idx, bounds, codes[:ngroups], table
+    Group numbers come from :func:`_first_appearance`; *slots* is left holding them (see
+    :func:`_find_group`) for the caller to clear."""
+    group, codes = _first_appearance(rcode, slots)
+    idx, bounds = group_rows(np.arange(len(rcode)), group, rt, len(codes))
+    return idx, bounds, codes
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _find_group(table: np.ndarray, codes: np.ndarray, slots: np.ndarray, c: int) -> int:
-    """The group of code *c* after :func:`_group_by_code` (its hash *table*, or *slots*
-    when the table is empty), or -1."""
-    size = len(table)
-    if size == 0:
-        g = slots[c] - 1 if 0 <= c < len(slots) else -1
-        return g if 0 <= g < len(codes) and codes[g] == c else -1
-    h = (c * 0x9E3779B1) & (size - 1)
-    while table[h] >= 0:
-        if codes[table[h]] == c:
-            return table[h]
-        h = (h + 1) & (size - 1)
-    return -1
+def _find_group(codes: np.ndarray, slots: np.ndarray, c: int) -> int:
+    """The group of code *c* after :func:`_group_by_code`, or -1."""
+    g = slots[c] - 1 if 0 <= c < len(slots) else -1
+    return g if 0 <= g < len(codes) and codes[g] == c else -1
 
 
 @njit(cache=True, nogil=True)
@@ -740,22 +705,22 @@ def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.n
     within *tol* (-1 if none): *direction* 0 nearest (an earlier one wins a tie), 1 backward
     (at or before; one at the same time wins), 2 forward (at or after). The same answers as
     ``sbs._nearest``'s sort-and-search: the references are grouped by code and ordered by
-    time (stably), then each position finds its group in a hash table and the first
-    reference at or after its time (and the one before) by stepping on from where the
-    previous position of its code stopped, or by binary search when time went back.
-    *slots*: an all-zero int32 array indexed by code (see :func:`_group_by_code`), which
-    is left all zero."""
+    time (stably), then each position finds its group in *slots* and the first reference
+    at or after its time (and the one before) by stepping on from where the previous
+    position of its code stopped, or by binary search when time went back. *slots*: an
+    all-zero int32 array indexed by code, in which every reference code fits (see
+    :func:`_group_by_code`); it is left all zero."""
     m = len(pcode)
     best = np.full(m, -1, np.int64)
     if len(rcode) == 0 or m == 0:
         return best
-    idx, bounds, codes, table = _group_by_code(rcode, rt, slots)
+    idx, bounds, codes = _group_by_code(rcode, rt, slots)
     st = np.empty(len(idx), np.int64)  # the references' times, grouped and sorted
     for q in range(len(idx)):
         st[q] = rt[idx[q]]
     cursor = bounds[:-1].copy()  # per group: where the previous position of that code landed
     for i in range(m):
-        g = _find_group(table, codes, slots, pcode[i])
+        g = _find_group(codes, slots, pcode[i])
         if g < 0:
             continue
         s, e = bounds[g], bounds[g + 1]
@@ -785,7 +750,6 @@ def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.n
             if (direction != 1 or dt == 0) and dt <= tol and dt < pick_dt:
                 pick = idx[lo]
         best[i] = pick
-    if len(table) == 0:
-        for g in range(len(codes)):  # leave the slots empty for the next call
-            slots[codes[g]] = 0
+    for g in range(len(codes)):  # leave the slots empty for the next call
+        slots[codes[g]] = 0
     return best

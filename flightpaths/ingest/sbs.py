@@ -37,6 +37,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._core import (
+    HEX_VALUE,
+    NS_FIRST_YEAR,
+    NS_LAST_YEAR,
     Head,
     IngestResult,
     IngestSettings,
@@ -113,13 +116,13 @@ def _num(a: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def _times(date: pa.Array, time: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(ns since epoch as int64, missing, junk)`` from SBS date and time strings. A year that
-    a time in ns cannot hold (before 1678, after 2261) is junk: it would wrap around silently."""
+    a time in ns cannot hold (see :data:`._core.NS_FIRST_YEAR`) is junk: it would wrap around."""
     text = pc.binary_join_element_wise(pc.replace_substring(date, "/", "-"), time, " ")
     missing = pc.or_(pc.equal(pc.binary_length(date), 0), pc.equal(pc.binary_length(time), 0))
     text = pc.if_else(missing, pa.scalar(None, pa.string()), text)
     year = pc.struct_field(pc.extract_regex(text, r"^\s*(?P<y>\d{1,9})-"), [0])
     year = pc.cast(year, pa.int64()).to_numpy(zero_copy_only=False)
-    bad_year = (year < 1678) | (year > 2261)  # NaN (no match) compares False
+    bad_year = (year < NS_FIRST_YEAR) | (year > NS_LAST_YEAR)  # NaN (no match) compares False
     text = pc.if_else(pa.array(bad_year), pa.scalar(None, pa.string()), text)
     missing_np = missing.to_numpy(zero_copy_only=False)
     try:
@@ -265,11 +268,6 @@ def _parse_block(block: bytes, first_line: int, source: Source, settings: Ingest
                  "squawk": np.asarray(sq.filter(pa.array(has_ident)).to_numpy(zero_copy_only=False), dtype=object)}
     return out
 
-_HEX_LUT: Final = np.full(256, -1, dtype=np.int64)
-for _i, _c in enumerate(b"0123456789abcdef"):
-    _HEX_LUT[_c] = _i
-for _i, _c in enumerate(b"ABCDEF"):
-    _HEX_LUT[_c] = 10 + _i
 NON_ICAO_BIT: Final = 1 << 24
 
 
@@ -301,9 +299,9 @@ def code_to_hex(codes: np.ndarray, *, as_strings: bool = False) -> Any:
 
 
 _FAST_NAMES: Final = [f"f{i}" for i in range(22)]
-# the dates a time in ns since 1970 (int64) can hold, whole years: 1678-01-01 .. 2261-12-31
-_FIRST_DAY_S: Final = int(np.datetime64("1678-01-01", "s").astype(np.int64))
-_LAST_DAY_S: Final = int(np.datetime64("2261-12-31", "s").astype(np.int64))
+# the first and last day (in s since 1970) of the years a time in ns can hold
+_FIRST_DAY_S: Final = int(np.datetime64(f"{NS_FIRST_YEAR}-01-01", "s").astype(np.int64))
+_LAST_DAY_S: Final = int(np.datetime64(f"{NS_LAST_YEAR}-12-31", "s").astype(np.int64))
 _FAST_TYPES: Final = {
     "f1": pa.int8(), "f4": pa.string(), "f6": pa.timestamp("s"), "f7": pa.time64("ns"),
     "f10": pa.string(), "f11": pa.float64(), "f12": pa.float64(), "f13": pa.float64(), "f14": pa.float64(),
@@ -377,7 +375,7 @@ def _parse_block_fast(block: bytes | np.ndarray, first_line: int, source: Source
         return None
     raw = np.frombuffer(hexcol.buffers()[2], dtype=np.uint8)
     start = hexcol.offset * 6
-    digits = _HEX_LUT[raw[start:start + 6 * n].reshape(n, 6)]
+    digits = HEX_VALUE[raw[start:start + 6 * n].reshape(n, 6)]
     if (digits < 0).any():
         return None
     codes = digits @ (16 ** np.arange(5, -1, -1, dtype=np.int64))
@@ -488,7 +486,7 @@ def _scan_part(scan: Any, buf: np.ndarray) -> tuple[tuple, tuple | None]:
 def _start_scan(scan: Any, buf: np.ndarray) -> Callable[[], list[tuple] | None]:
     """Start :func:`_scan_part` on the two halves of a large block on the scanner's two
     threads and return a function that waits for both and gives ``(scan, texts, lines
-    before, bytes before)`` for each, first half first (None when either found a line it
+    before)`` for each, first half first (None when either found a line it
     does not take, or text that is not UTF-8). The caller works on the previous block
     meanwhile."""
     global _POOL
@@ -499,7 +497,7 @@ def _start_scan(scan: Any, buf: np.ndarray) -> Callable[[], list[tuple] | None]:
             cut = len(buf) // 2 + int(found[0]) + 1
     if not cut or cut == len(buf):
         whole, texts = _scan_part(scan, buf)
-        done = [(whole, texts, 0, 0)] if whole[0] and texts is not None else None
+        done = [(whole, texts, 0)] if whole[0] and texts is not None else None
         return lambda: done
     if _POOL is None:
         from concurrent.futures import ThreadPoolExecutor
@@ -512,7 +510,7 @@ def _start_scan(scan: Any, buf: np.ndarray) -> Callable[[], list[tuple] | None]:
         (a, a_texts), (b, b_texts) = first.result(), second.result()
         if not (a[0] and b[0]) or a_texts is None or b_texts is None:
             return None
-        return [(a, a_texts, 0, 0), (b, b_texts, a[1], cut)]
+        return [(a, a_texts, 0), (b, b_texts, a[1])]
 
     return join
 
@@ -538,7 +536,7 @@ def _parse_block_scan(
     if parts is None:
         return None
     return [_from_scan(scanned, callsigns, squawks, first_line + lines_before, source, ledger)
-            for scanned, (callsigns, squawks), lines_before, _offset in parts]
+            for scanned, (callsigns, squawks), lines_before in parts]
 
 
 def _from_scan(scanned: tuple, callsigns: tuple[np.ndarray, list[str]], squawks: tuple[np.ndarray, list[str]],
@@ -600,7 +598,8 @@ def _nearest(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_
 
     Both time arrays are int64 in one unit (the merger uses milliseconds); *direction* is
     nearest (an earlier one wins a tie), backward (at or before; one at the same time wins) or
-    forward. Compiled where numba is installed (:func:`._sbs_scan.nearest_index`), else numpy.
+    forward. Compiled where numba is installed (:func:`._sbs_scan.nearest_index`, for codes that
+    fit its table: ICAO addresses and the ``~`` bit), else numpy.
 
     >>> _nearest(np.array([1, 1, 2]), np.array([10, 50, 10]), np.array([1, 1, 2]), np.array([12, 40, 30]), 5)
     array([ 0, -1, -1])
@@ -608,10 +607,12 @@ def _nearest(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_
     if not len(ref_t) or not len(pos_t):
         return np.full(len(pos_t), -1, dtype=np.int64)
     scan = _scanner()
-    if scan is not None:  # compiled: references grouped by code, each position steps on from the last
+    slots = _slots()
+    if scan is not None and ref_code.min() >= 0 and ref_code.max() < len(slots):
+        # compiled: references grouped by code, each position steps on from the last
         as64 = np.ascontiguousarray
         return scan.nearest_index(as64(pos_code, np.int64), as64(pos_t, np.int64), as64(ref_code, np.int64),
-                                  as64(ref_t, np.int64), int(tol_ns), _DIRECTIONS[direction], _slots())
+                                  as64(ref_t, np.int64), int(tol_ns), _DIRECTIONS[direction], slots)
     return _nearest_numpy(pos_code, pos_t, ref_code, ref_t, tol_ns, direction)
 
 
@@ -724,7 +725,7 @@ class _Merger:
         ident = parts[0].ident if len(parts) == 1 else _concat([p.ident for p in parts])
         if not pos:
             self.pos = {}
-            self.vel = _take(vel, vel["t"] >= vel["t"].max() - 2 * self.tol) if vel else {}
+            self.vel = self._recent(vel)
             self._remember(ident)
             return None
         if final:
@@ -734,10 +735,13 @@ class _Merger:
             ready = pos["t"] <= horizon
         now, self.pos = _split(pos, ready)
         frame = self._merge(now, vel, ident)
-        if vel:
-            self.vel = _split(vel, vel["t"] < int(vel["t"].max()) - 2 * self.tol)[1]
+        self.vel = self._recent(vel)
         self._remember(ident)
         return frame
+
+    def _recent(self, vel: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The velocities kept for the next block: those within twice the tolerance of the latest."""
+        return _split(vel, vel["t"] < int(vel["t"].max()) - 2 * self.tol)[1] if vel else {}
 
     def _remember(self, ident: dict[str, np.ndarray]) -> None:
         if not ident or not len(ident["t"]):
