@@ -428,6 +428,46 @@ def test_a_block_split_for_two_scanner_threads_merges_as_one(tmp_path: Path, mon
     pd.testing.assert_frame_equal(fast.points, read_logs(log).points)
 
 
+@pytest.mark.parametrize("order", ["in time order", "time going back"])
+def test_compiled_merge_joins_as_the_numpy_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str) -> None:
+    """Velocities, callsigns and squawks reach the same positions through the compiled
+    one-pass merge (a sweep when time runs forward, a grouped search when it goes back) as
+    through the numpy merge: ties in time, a velocity just outside the tolerance, a callsign
+    heard only after the positions, a squawk heard before them, three aircraft interleaved."""
+    from flightpaths.ingest import sbs
+
+    def line(kind: int, hexid: str, ms: int, tail: str) -> str:
+        stamp = f"2024/05/01,12:{ms // 60000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+        return f"MSG,{kind},1,1,{hexid},1,{stamp},{stamp},{tail}\n"
+
+    rng = np.random.default_rng(5)
+    rows = [(0, line(6, "4CA2D6", 0, ",,,,,,,7000,0,0,0,0"))]
+    for k in range(300):
+        ms = 250 * k
+        hexid = ["4CA2D6", "3C6444", "A1B2C3"][k % 3]
+        rows.append((ms, line(3, hexid, ms, f",3000,,,51.{k:04d},-0.1,,,0,0,0,0")))
+        if rng.random() < 0.6 and k not in (23, 263):  # a velocity at the same time, a little later, or too late
+            at = ms + int(rng.choice([0, 120, 900, 2600]))
+            rows.append((at, line(4, hexid, at, f",,{200 + k},{k % 360},,,-64,,0,0,0,0")))
+    # equally near before and after (the earlier wins), in both halves of the log
+    rows += [(ms + d, line(4, "A1B2C3", ms + d, f",,{speed},90,,,0,,0,0,0,0")) for ms in (5750, 65750)
+             for d, speed in ((-130, 111), (130, 999))]
+    rows.append((80_000, line(1, "3C6444", 80_000, "BAW123,,,,,,,,0,0,0,0")))
+    lines = [text for _, text in sorted(rows, key=lambda r: r[0])]
+    if order == "time going back":
+        lines[100:160] = lines[100:160][::-1]
+    log = tmp_path / "merge.sbs"
+    log.write_text("".join(lines))
+    fast = read_logs(log).points
+    assert fast["speed_kt"].notna().sum() > 100
+    assert fast.loc[fast["object_id"] == "3c6444", "callsign"].eq("BAW123").all()
+    assert fast.loc[fast["object_id"] == "4ca2d6", "squawk"].eq("7000").all()
+    tied = fast[fast["object_id"].eq("a1b2c3") & fast["lat"].isin([51.0023, 51.0263])]
+    assert tied["speed_kt"].tolist() == [111.0, 111.0]
+    monkeypatch.setattr(sbs, "_SCAN", None)
+    pd.testing.assert_frame_equal(fast, read_logs(log).points)
+
+
 def test_nearest_in_time_compiled_matches_the_sort_and_search() -> None:
     from flightpaths.ingest import sbs
 
@@ -437,24 +477,21 @@ def test_nearest_in_time_compiled_matches_the_sort_and_search() -> None:
         scale = rng.choice([1, 8191, 8192, 1 << 24, 0x1000001])
         ref_code, pos_code = rng.integers(0, 5, n) * scale, rng.integers(0, 6, m) * scale
         ref_t, pos_t = rng.integers(0, 40, n), rng.integers(0, 40, m)
-        for direction in ("nearest", "backward", "forward"):
-            tol = int(rng.integers(0, 15)) if direction == "nearest" else 10**12
-            fast = sbs._nearest(pos_code, pos_t, ref_code, ref_t, tol, direction)
-            slow = sbs._nearest_numpy(pos_code, pos_t, ref_code, ref_t, tol, direction)
-            assert fast.tolist() == slow.tolist(), (direction, tol)
-    # codes beyond the direct look-up table on one side only, and a table left dirty
-    pos_code, ref_code = np.array([1, 1 << 30, 7, 3]), np.array([1 << 30, 1, 7, 9])
+        # as they come, and both in time order (most logs; the compiled search then sweeps)
+        for pt, rt in ((pos_t, ref_t), (np.sort(pos_t), np.sort(ref_t))):
+            for direction in ("nearest", "backward", "forward"):
+                tol = int(rng.integers(0, 15)) if direction == "nearest" else 10**12
+                fast = sbs._nearest(pos_code, pt, ref_code, rt, tol, direction)
+                slow = sbs._nearest_numpy(pos_code, pt, ref_code, rt, tol, direction)
+                assert fast.tolist() == slow.tolist(), (direction, tol)
+    # codes of any size (beyond 24 bits), on one side only; a negative position code matches nothing
+    pos_code, ref_code = np.array([1, 1 << 40, 7, 3]), np.array([1 << 40, 1, 7, 9])
     pos_t, ref_t = np.array([5, 5, 5, 5]), np.array([4, 6, 5, 5])
     expected = sbs._nearest_numpy(pos_code, pos_t, ref_code, ref_t, 2, "nearest").tolist()
     assert sbs._nearest(pos_code, pos_t, ref_code, ref_t, 2, "nearest").tolist() == expected == [1, 0, 2, -1]
     assert sbs._nearest(pos_code, pos_t, ref_code[1:], ref_t[1:], 2, "nearest").tolist() == [0, -1, 1, -1]
-    slots = sbs._slots()
-    slots[[1, 3, 7, 9]] = [5, 1, 2, 1]  # stale entries must not be taken for this call's groups
-    try:
-        assert sbs._nearest(pos_code, pos_t, ref_code[1:], ref_t[1:], 2, "nearest").tolist() == [0, -1, 1, -1]
-        assert sbs.code_to_hex(np.array([9, 7, 9, 1])).tolist() == ["000009", "000007", "000009", "000001"]
-    finally:
-        slots[[1, 3, 7, 9]] = 0
+    assert sbs._nearest(np.array([-1, 7]), pos_t[:2], ref_code, ref_t, 2, "nearest").tolist() == [-1, 2]
+    assert sbs.code_to_hex(np.array([9, 7, 9, 1])).tolist() == ["000009", "000007", "000009", "000001"]
 
 
 @pytest.mark.parametrize("block_bytes", [97, 1000, 1 << 24])

@@ -10,9 +10,9 @@ time (SWAR), hex digits through a table, and the logged date and time, which mos
 copy from the generated ones, are compared as words instead of being split, so the common
 line costs few mispredicted branches. On any line it does not take (a rarer number or time
 form, a damaged line) it answers ``ok=False`` and the caller hands the whole block to the
-robust path, which explains every bad line. The merge helpers (:func:`nearest_index`,
-:func:`intern_ranges`, :func:`factorize_codes`) group rows by aircraft through a table
-indexed by the ICAO code. The compiled code is cached on disk (numba's cache,
+robust path, which explains every bad line. The merge helpers (:func:`merge_rows`,
+:func:`nearest_index`, :func:`intern_ranges`, :func:`factorize_codes`) number aircraft
+through small hash tables, and join rows in time order by sweeping, not sorting. The compiled code is cached on disk (numba's cache,
 ``__pycache__``); the first use on a machine compiles it (seconds).
 """
 
@@ -48,7 +48,7 @@ except ImportError:  # pragma: no cover - without numba the functions stay plain
 
         return wrap
 
-__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "group_rows", "intern_ranges",
+__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "group_rows", "intern_ranges", "last_values", "merge_rows",
            "nearest_index", "scan_split", "sort_groups_by_time"]
 
 POW10: Final = np.array([10.0 ** k for k in range(23)])
@@ -604,42 +604,107 @@ def intern_ranges(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple:
     return ids, s[first], e[first]
 
 
+_MIX: Final = -7046029254386353131  # 0x9E3779B97F4A7C15 (Fibonacci hashing) as an int64
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _probe(keys: np.ndarray, shift: int, c: int) -> int:
+    """The slot of code *c* in the open-addressing table *keys* (-1 = empty; its size a power
+    of two, 2 ** (64 - *shift*)): where *c* is, or the empty slot where it would go."""
+    mask = len(keys) - 1
+    h = ((c * _MIX) >> shift) & mask
+    while keys[h] != c and keys[h] != -1:
+        h = (h + 1) & mask
+    return h
+
+
 @njit(cache=True, nogil=True)
-def _first_appearance(codes: np.ndarray, slots: np.ndarray) -> tuple:
-    """``(number, uniques)``: each code's number in order of first appearance, through
-    *slots* (``slots[code] - 1``; every code must fit in it, all zero on entry, entries of
-    another call ignored), which is left holding the numbers for the caller to clear."""
-    number = np.empty(len(codes), np.int64)
-    uniques = np.empty(16, np.int64)
-    k = 0
-    for i in range(len(codes)):
+def _number_run(codes: np.ndarray, start: int, number: np.ndarray, keys: np.ndarray, nums: np.ndarray, shift: int,
+                uniques: np.ndarray, k: int) -> tuple:
+    """:func:`_first_appearance` from row *start* until the table or *uniques* must grow:
+    returns the row reached and the codes numbered so far. (Apart, so that the loop never
+    sees its arrays replaced, which would cost reference counting on every row.)"""
+    limit = len(keys) // 2
+    for i in range(start, len(codes)):
         c = codes[i]
-        g = slots[c] - 1
-        if g >= k or (g >= 0 and uniques[g] != c):  # a slot left over: not this call's
-            g = -1
-        if g < 0:
-            g = k
+        h = _probe(keys, shift, c)
+        if keys[h] == -1:
+            if k + 1 > limit or k == len(uniques):
+                return i, k
+            keys[h] = c
+            nums[h] = k
+            uniques[k] = c
             k += 1
-            if g == len(uniques):
-                uniques = np.concatenate((uniques, np.empty(len(uniques), np.int64)))
-            uniques[g] = c
-            slots[c] = g + 1
-        number[i] = g
-    return number, uniques[:k]
+        number[i] = nums[h]
+    return len(codes), k
 
 
 @njit(cache=True, nogil=True)
-def factorize_codes(codes: np.ndarray, slots: np.ndarray) -> tuple:
-    """``(inverse, uniques)`` of *codes* in order of first appearance (as ``pd.factorize``),
-    through *slots*, an all-zero int32 array indexed by code that is left all zero; None
-    when a code does not fit in it."""
+def _first_appearance(codes: np.ndarray) -> tuple:
+    """``(number, uniques, table)``: each code's number in order of first appearance, and the
+    small hash table ``(keys, numbers, shift)`` that :func:`_find_group` looks codes up in.
+    Codes must be >= 0. (A small table, not one indexed by the code: an ICAO-sized direct
+    table spreads a few hundred aircraft over as many memory pages, and the look-ups then
+    cost more in address translation than the hashing does.)"""
+    number = np.empty(len(codes), np.int64)
+    uniques = np.empty(64, np.int64)
+    shift = 64 - 8
+    keys = np.full(256, -1, np.int64)
+    nums = np.empty(256, np.int64)
+    i = k = 0
+    while True:
+        i, k = _number_run(codes, i, number, keys, nums, shift, uniques, k)
+        if i == len(codes):
+            return number, uniques[:k], (keys, nums, shift)
+        if k == len(uniques):
+            uniques = np.concatenate((uniques, np.empty(len(uniques), np.int64)))
+        if k + 1 > len(keys) // 2:  # keep the table at most half full
+            shift -= 2
+            keys = np.full(4 * len(keys), -1, np.int64)
+            nums = np.empty(len(keys), np.int64)
+            for g in range(k):
+                q = _probe(keys, shift, uniques[g])
+                keys[q] = uniques[g]
+                nums[q] = g
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _find_group(table: tuple, c: int) -> int:
+    """The number :func:`_first_appearance` gave code *c*, or -1."""
+    if c < 0:
+        return -1
+    keys, nums, shift = table
+    h = _probe(keys, shift, c)
+    return nums[h] if keys[h] == c else -1
+
+
+@njit(cache=True, nogil=True)
+def _find_groups(table: tuple, codes: np.ndarray) -> np.ndarray:
+    out = np.empty(len(codes), np.int64)
     for i in range(len(codes)):
-        if codes[i] < 0 or codes[i] >= len(slots):
+        out[i] = _find_group(table, codes[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def factorize_codes(codes: np.ndarray) -> tuple:
+    """``(inverse, uniques)`` of *codes* in order of first appearance (as ``pd.factorize``);
+    None when a code is negative."""
+    for i in range(len(codes)):
+        if codes[i] < 0:
             return None
-    number, uniques = _first_appearance(codes, slots)
-    for g in range(len(uniques)):
-        slots[uniques[g]] = 0
+    number, uniques, _ = _first_appearance(codes)
     return number.astype(np.int32), uniques
+
+
+@njit(cache=True, nogil=True)
+def last_values(codes: np.ndarray, values: np.ndarray) -> tuple:
+    """``(uniques, last)``: the distinct codes (>= 0) and each one's last value in row order."""
+    number, uniques, _ = _first_appearance(codes)
+    last = np.empty(len(uniques), values.dtype)
+    for i in range(len(codes)):
+        last[number[i]] = values[i]
+    return uniques, last
 
 
 @njit(cache=True, nogil=True)
@@ -679,48 +744,50 @@ def group_rows(pre: np.ndarray, group: np.ndarray, t: np.ndarray, ngroups: int) 
 
 
 @njit(cache=True, nogil=True)
-def _group_by_code(rcode: np.ndarray, rt: np.ndarray, slots: np.ndarray) -> tuple:
+def _group_by_code(rcode: np.ndarray, rt: np.ndarray) -> tuple:
     """Rows grouped by code (groups in order of first appearance, rows in file order within
     a group: a counting sort on group numbers), then each group ordered by time, stably
-    (:func:`sort_groups_by_time`). Returns the rows, the group bounds and each group's code.
-
-    Group numbers come from :func:`_first_appearance`; *slots* is left holding them (see
-    :func:`_find_group`) for the caller to clear."""
-    group, codes = _first_appearance(rcode, slots)
+    (:func:`sort_groups_by_time`). Returns the rows, the group bounds and the codes' table
+    (:func:`_find_group`)."""
+    group, codes, table = _first_appearance(rcode)
     idx, bounds = group_rows(np.arange(len(rcode)), group, rt, len(codes))
-    return idx, bounds, codes
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _find_group(codes: np.ndarray, slots: np.ndarray, c: int) -> int:
-    """The group of code *c* after :func:`_group_by_code`, or -1."""
-    g = slots[c] - 1 if 0 <= c < len(slots) else -1
-    return g if 0 <= g < len(codes) and codes[g] == c else -1
+    return idx, bounds, table
 
 
 @njit(cache=True, nogil=True)
-def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.ndarray, tol: int, direction: int,
-                  slots: np.ndarray) -> np.ndarray:
+def _ascending(t: np.ndarray) -> bool:
+    for i in range(1, len(t)):
+        if t[i] < t[i - 1]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.ndarray, tol: int,
+                  direction: int) -> np.ndarray:
     """For each position, the index of the reference row of the same code nearest in time
     within *tol* (-1 if none): *direction* 0 nearest (an earlier one wins a tie), 1 backward
     (at or before; one at the same time wins), 2 forward (at or after). The same answers as
-    ``sbs._nearest``'s sort-and-search: the references are grouped by code and ordered by
-    time (stably), then each position finds its group in *slots* and the first reference
-    at or after its time (and the one before) by stepping on from where the previous
-    position of its code stopped, or by binary search when time went back. *slots*: an
-    all-zero int32 array indexed by code, in which every reference code fits (see
-    :func:`_group_by_code`); it is left all zero."""
+    ``sbs._nearest``'s sort-and-search. Where positions and references are both in time order
+    (most logs) one sweep each way finds them (:func:`_sweep`); otherwise the references are
+    grouped by code and ordered by time (stably), and each position finds the first reference
+    at or after its time (and the one before) by stepping on from where the previous position
+    of its code stopped, or by binary search when time went back. Codes must be >= 0."""
     m = len(pcode)
     best = np.full(m, -1, np.int64)
     if len(rcode) == 0 or m == 0:
         return best
-    idx, bounds, codes = _group_by_code(rcode, rt, slots)
+    if _ascending(pt) and _ascending(rt):
+        group, codes, table = _first_appearance(pcode)
+        return _sweep(pt, group, np.arange(m), rt, _find_groups(table, rcode), np.arange(len(rt)), tol, direction,
+                      len(codes))
+    idx, bounds, table = _group_by_code(rcode, rt)
     st = np.empty(len(idx), np.int64)  # the references' times, grouped and sorted
     for q in range(len(idx)):
         st[q] = rt[idx[q]]
     cursor = bounds[:-1].copy()  # per group: where the previous position of that code landed
     for i in range(m):
-        g = _find_group(codes, slots, pcode[i])
+        g = _find_group(table, pcode[i])
         if g < 0:
             continue
         s, e = bounds[g], bounds[g + 1]
@@ -750,6 +817,148 @@ def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.n
             if (direction != 1 or dt == 0) and dt <= tol and dt < pick_dt:
                 pick = idx[lo]
         best[i] = pick
-    for g in range(len(codes)):  # leave the slots empty for the next call
-        slots[codes[g]] = 0
     return best
+
+
+@njit(cache=True, nogil=True)
+def _sweep(pt: np.ndarray, pg: np.ndarray, pidx: np.ndarray, rt: np.ndarray, rg: np.ndarray, rrows: np.ndarray,
+           tol: int, direction: int, ngroups: int) -> np.ndarray:
+    """:func:`nearest_index` for positions ``pidx`` and references ``rrows`` (both ascending,
+    and their times too) whose codes are numbered (*pg*, *rg*: 0 .. *ngroups* - 1; -1 for a
+    reference no position shares): no sorting; one sweep forward finds each position's
+    latest reference of its code before its time, one backward the first at or after it
+    (the rows the grouped search picks: among references at one time, the last before and
+    the first after in file order). Returns a reference row (or -1) per position."""
+    m = len(pidx)
+    n = len(rrows)
+    best = np.full(m, -1, np.int64)
+    last = np.full(ngroups, -1, np.int64)
+    if direction != 2:  # the latest reference strictly before each position's time
+        r = 0
+        for q in range(m):
+            t = pt[pidx[q]]
+            while r < n and rt[rrows[r]] < t:
+                g = rg[rrows[r]]
+                if g >= 0:
+                    last[g] = rrows[r]
+                r += 1
+            k = last[pg[pidx[q]]]
+            if k >= 0 and t - rt[k] <= tol:
+                best[q] = k
+        last[:] = -1
+    r = n - 1
+    for q in range(m - 1, -1, -1):  # the first reference at or after each position's time
+        t = pt[pidx[q]]
+        while r >= 0 and rt[rrows[r]] >= t:
+            g = rg[rrows[r]]
+            if g >= 0:
+                last[g] = rrows[r]
+            r -= 1
+        k = last[pg[pidx[q]]]
+        if k >= 0:
+            dt = rt[k] - t
+            if dt > tol or (direction == 1 and dt != 0):
+                continue
+            b = best[q]
+            if b < 0 or dt < t - rt[b]:
+                best[q] = k
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _nearest_of(pcode: np.ndarray, pt: np.ndarray, pg: np.ndarray, pidx: np.ndarray, rcode: np.ndarray,
+                rt: np.ndarray, rg: np.ndarray, rrows: np.ndarray, tol: int, direction: int, ngroups: int,
+                in_order: bool) -> np.ndarray:
+    """:func:`nearest_index` of positions *pidx* among references *rrows* (rows of the
+    arrays), through the codes' numbers when both are in time order (*in_order*: all the
+    positions and references are)."""
+    if in_order:
+        return _sweep(pt, pg, pidx, rt, rg, rrows, tol, direction, ngroups)
+    j = nearest_index(pcode[pidx], pt[pidx], rcode[rrows], rt[rrows], tol, direction)
+    out = np.full(len(j), -1, np.int64)
+    for q in range(len(j)):
+        if j[q] >= 0:
+            out[q] = rrows[j[q]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _fill_ids(ids: np.ndarray, pcode: np.ndarray, pms: np.ndarray, pg: np.ndarray, icode: np.ndarray,
+              ims: np.ndarray, ig: np.ndarray, ivalue: np.ndarray, keys: np.ndarray, values: np.ndarray,
+              ngroups: int, in_order: bool) -> np.ndarray:
+    """*ids* (a copy) with its empty (0) entries filled: the latest non-empty identity value of
+    the same code at or before the position's time (*icode*, *ims*, *ivalue*: this block's
+    identity rows, *ig* their codes' numbers), else the value remembered from earlier blocks
+    (*keys* sorted, *values*), else the next one after."""
+    out = ids.copy()
+    idx = np.flatnonzero(out == 0)
+    if len(idx) == 0:
+        return out
+    rows = np.flatnonzero(ivalue != 0)
+    big = np.iinfo(np.int64).max // 4
+    if len(rows):
+        j = _nearest_of(pcode, pms, pg, idx, icode, ims, ig, rows, big, 1, ngroups, in_order)
+        keep = 0
+        for q in range(len(idx)):
+            if j[q] >= 0:
+                out[idx[q]] = ivalue[j[q]]
+            else:
+                idx[keep] = idx[q]
+                keep += 1
+        idx = idx[:keep]
+    if len(keys) and len(idx):
+        keep = 0
+        for q in range(len(idx)):
+            c = pcode[idx[q]]
+            at = min(np.searchsorted(keys, c), len(keys) - 1)
+            if keys[at] == c:
+                out[idx[q]] = values[at]
+            else:
+                idx[keep] = idx[q]
+                keep += 1
+        idx = idx[:keep]
+    if len(rows) and len(idx):
+        j = _nearest_of(pcode, pms, pg, idx, icode, ims, ig, rows, big, 2, ngroups, in_order)
+        for q in range(len(idx)):
+            if j[q] >= 0:
+                out[idx[q]] = ivalue[j[q]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def merge_rows(pcode: np.ndarray, pt: np.ndarray, speed: np.ndarray, track: np.ndarray, vrate: np.ndarray,
+               callsign: np.ndarray, squawk: np.ndarray, vcode: np.ndarray, vt: np.ndarray, vnum: tuple,
+               icode: np.ndarray, it: np.ndarray, icallsign: np.ndarray, isquawk: np.ndarray, known: tuple,
+               tol_ms: int) -> tuple:
+    """The merger's joins in one compiled pass (``sbs._Merger._merge``): each position's empty
+    speed, track and vertical rate from the velocity row of the same code nearest in time
+    within *tol_ms* (filled in place), and its callsign and squawk ids filled as
+    :func:`_fill_ids` does. Times are int64 ns, compared in ms; *vnum* = (speed, track, rate)
+    of the velocity rows; *known* = (callsign keys, values, squawk keys, values) remembered
+    from earlier blocks; codes >= 0. Returns ``(callsign, squawk, number, uniques)``: the
+    filled ids, and the positions' codes numbered in order of first appearance (as
+    :func:`factorize_codes`)."""
+    pg, uniques, table = _first_appearance(pcode)
+    ngroups = len(uniques)
+    pms = pt // 1_000_000
+    every = np.arange(len(pcode))
+    if len(vcode):
+        vms = vt // 1_000_000
+        j = _nearest_of(pcode, pms, pg, every, vcode, vms, _find_groups(table, vcode), np.arange(len(vcode)),
+                        tol_ms, 0, ngroups, _ascending(pms) and _ascending(vms))
+        vspeed, vtrack, vrate_ = vnum
+        for i in range(len(j)):
+            k = j[i]
+            if k >= 0:
+                if np.isnan(speed[i]):
+                    speed[i] = vspeed[k]
+                if np.isnan(track[i]):
+                    track[i] = vtrack[k]
+                if np.isnan(vrate[i]):
+                    vrate[i] = vrate_[k]
+    ims = it // 1_000_000
+    ig = _find_groups(table, icode)
+    in_order = _ascending(pms) and _ascending(ims)
+    return (_fill_ids(callsign, pcode, pms, pg, icode, ims, ig, icallsign, known[0], known[1], ngroups, in_order),
+            _fill_ids(squawk, pcode, pms, pg, icode, ims, ig, isquawk, known[2], known[3], ngroups, in_order),
+            pg.astype(np.int32), uniques)

@@ -16,17 +16,19 @@ tracks: their rows are dropped and counted as "no timestamp".
 Logs are read in 16 MiB blocks (the next one read, or decompressed, on another thread while
 this one is parsed), so memory stays flat as the log grows. Each block is parsed
 by a compiled one-pass scanner (:mod:`._sbs_scan`, numba; the two halves of a block on two
-threads while the previous block is merged) or, without numba, by pyarrow's CSV parser; any
-block with a line either of them would not take goes to a robust, vectorized pyarrow path
-that names every bad line. Merging is integer work: the nearest velocity is found by a
-compiled grouping by aircraft and a walk in time order (numpy's lexsort and search where
-numba is missing), and callsigns and squawks travel as ids into one table of distinct
-strings per log (each distinct byte string is checked and cleaned once).
+threads, two blocks ahead of the one being merged) or, without numba, by pyarrow's CSV
+parser; any block with a line either of them would not take goes to a robust, vectorized
+pyarrow path that names every bad line. Merging is integer work, compiled in one pass per
+block (:func:`._sbs_scan.merge_rows`): aircraft are numbered through a small hash table, and
+the nearest velocity, and the callsign and squawk to carry, are found by one sweep each way
+through rows in time order (grouping by aircraft and a walk when time goes back; numpy's
+lexsort and search where numba is missing). Callsigns and squawks travel as ids into one
+table of distinct strings per log (each distinct byte string is checked and cleaned once).
 """
 
 from __future__ import annotations
 
-import threading
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from os import PathLike
 from typing import Any, Final
@@ -155,6 +157,7 @@ class _Parsed:
 
 
 _NAT: Final = np.iinfo(np.int64).min
+_UTC: Final = pd.DatetimeTZDtype(tz="UTC")
 
 
 def _parse_block(block: bytes, first_line: int, source: Source, settings: IngestSettings, ledger: Ledger) -> _Parsed:
@@ -289,13 +292,22 @@ def code_to_hex(codes: np.ndarray, *, as_strings: bool = False) -> Any:
     array(['4ca2d6', '~000001'], dtype=object)
     """
     scan = _scanner()
-    found = scan.factorize_codes(np.ascontiguousarray(codes, np.int64), _slots()) if scan is not None else None
+    found = scan.factorize_codes(np.ascontiguousarray(codes, np.int64)) if scan is not None else None
     inv, uniq = found if found is not None else pd.factorize(codes)
-    names = [("~" if c & NON_ICAO_BIT else "") + f"{c & 0xFFFFFF:06x}" for c in uniq.tolist()]
     if as_strings:
-        dictionary = pa.DictionaryArray.from_arrays(pa.array(inv.astype(np.int32)), pa.array(names, pa.string()))
-        return pd.array(pc.cast(dictionary, pa.string()), dtype="string")
-    return np.array(names, dtype=object)[inv]
+        return _hex_column(inv, uniq)
+    return np.array(_hex_names(uniq), dtype=object)[inv]
+
+
+def _hex_names(uniq: np.ndarray) -> list[str]:
+    return [("~" if c & NON_ICAO_BIT else "") + f"{c & 0xFFFFFF:06x}" for c in uniq.tolist()]
+
+
+def _hex_column(inv: np.ndarray, uniq: np.ndarray) -> Any:
+    """A pandas string column of the codes ``uniq[inv]`` as hex."""
+    dictionary = pa.DictionaryArray.from_arrays(pa.array(inv.astype(np.int32, copy=False)),
+                                                pa.array(_hex_names(uniq), pa.string()))
+    return pd.array(pc.cast(dictionary, pa.string()), dtype="string")
 
 
 _FAST_NAMES: Final = [f"f{i}" for i in range(22)]
@@ -516,6 +528,9 @@ def _start_scan(scan: Any, buf: np.ndarray) -> Callable[[], list[tuple] | None]:
 
 
 _PARALLEL_MIN_BYTES: Final = 1 << 22
+#: blocks scanned ahead of the one being merged: with two, the scanner threads stay busy while
+#: the merge of a block takes longer than their scan of the next
+_SCAN_AHEAD: Final = 2
 
 
 def _parse_block_scan(
@@ -598,8 +613,7 @@ def _nearest(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_
 
     Both time arrays are int64 in one unit (the merger uses milliseconds); *direction* is
     nearest (an earlier one wins a tie), backward (at or before; one at the same time wins) or
-    forward. Compiled where numba is installed (:func:`._sbs_scan.nearest_index`, for codes that
-    fit its table: ICAO addresses and the ``~`` bit), else numpy.
+    forward. Compiled where numba is installed (:func:`._sbs_scan.nearest_index`), else numpy.
 
     >>> _nearest(np.array([1, 1, 2]), np.array([10, 50, 10]), np.array([1, 1, 2]), np.array([12, 40, 30]), 5)
     array([ 0, -1, -1])
@@ -607,28 +621,14 @@ def _nearest(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_
     if not len(ref_t) or not len(pos_t):
         return np.full(len(pos_t), -1, dtype=np.int64)
     scan = _scanner()
-    slots = _slots()
-    if scan is not None and ref_code.min() >= 0 and ref_code.max() < len(slots):
-        # compiled: references grouped by code, each position steps on from the last
+    if scan is not None and ref_code.min() >= 0:
         as64 = np.ascontiguousarray
         return scan.nearest_index(as64(pos_code, np.int64), as64(pos_t, np.int64), as64(ref_code, np.int64),
-                                  as64(ref_t, np.int64), int(tol_ns), _DIRECTIONS[direction], slots)
+                                  as64(ref_t, np.int64), int(tol_ns), _DIRECTIONS[direction])
     return _nearest_numpy(pos_code, pos_t, ref_code, ref_t, tol_ns, direction)
 
 
 _DIRECTIONS: Final = {"nearest": 0, "backward": 1, "forward": 2}
-_LOCAL = threading.local()
-
-
-def _slots() -> np.ndarray:
-    """An all-zero int32 table indexed by aircraft code (24-bit ICAO address and the ``~``
-    bit) for the compiled group look-ups, which leave it all zero. One per thread (readers
-    may run in threads side by side), allocated once from the OS's zero pages: only the
-    slots of codes seen ever take memory."""
-    slots = getattr(_LOCAL, "slots", None)
-    if slots is None:
-        slots = _LOCAL.slots = np.zeros(1 << 25, np.int32)
-    return slots
 
 
 def _nearest_numpy(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_t: np.ndarray,
@@ -695,17 +695,19 @@ class _Merger:
         """Turn the callsign/squawk columns of *parsed* into ids of this log's string table."""
         for key in ("callsign", "squawk"):
             local_values = parsed.texts.get(key)
+            table = None if local_values is None else self._table(local_values)
             for part in (parsed.pos, parsed.ident):
                 if not part or key not in part:
                     continue
-                col = part[key]
+                codes = part[key]
                 if local_values is None:  # object arrays of str ("" = none) from the pyarrow paths
-                    codes, uniq = pd.factorize(col, use_na_sentinel=False)
-                    values = ["" if v is None or v is pd.NA or v != v else str(v) for v in uniq.tolist()]
-                else:
-                    codes, values = col, local_values
-                table = np.array([self._intern(v) for v in values] or [0], dtype=np.int32)
+                    codes, uniq = pd.factorize(codes, use_na_sentinel=False)
+                    table = self._table(["" if v is None or v is pd.NA or v != v else str(v) for v in uniq.tolist()])
                 part[key] = table[codes] if len(codes) else np.zeros(0, np.int32)
+
+    def _table(self, values: list[str]) -> np.ndarray:
+        """Ids in this log's string table of *values* (a part's distinct strings)."""
+        return np.array([self._intern(v) for v in values] or [0], dtype=np.int32)
 
     def _intern(self, value: str) -> int:
         found = self.string_ids.get(value)
@@ -746,15 +748,58 @@ class _Merger:
     def _remember(self, ident: dict[str, np.ndarray]) -> None:
         if not ident or not len(ident["t"]):
             return
+        scan = _scanner()
         for key, store in self.last.items():
             has = ident[key] != 0
-            codes, values = ident["object_id"][has][::-1], ident[key][has][::-1]
-            uniq, first = np.unique(codes, return_index=True)  # last occurrence in file order
-            store.update(zip(uniq.tolist(), values[first].tolist()))
+            codes, values = ident["object_id"][has], ident[key][has]
+            if scan is not None and (not len(codes) or codes.min() >= 0):
+                uniq, latest = scan.last_values(np.ascontiguousarray(codes, np.int64), values)
+            else:
+                uniq, first = np.unique(codes[::-1], return_index=True)  # last occurrence in file order
+                latest = values[::-1][first]
+            store.update(zip(uniq.tolist(), latest.tolist()))
 
     def _merge(self, pos: dict[str, np.ndarray], vel: dict[str, np.ndarray], ident: dict[str, np.ndarray]) -> pd.DataFrame:
+        callsign, squawk, object_id = self._join(pos, vel, ident)
+        if self.tz == "UTC":  # naive ns are UTC already
+            times = pd.Series(pos["t"].view("datetime64[ns]"), dtype=_UTC)
+        else:
+            times = localize(pd.Series(pos["t"].astype("datetime64[ns]")), self.tz)
+        on_ground = pd.arrays.BooleanArray(pos["on_ground"] == 1, np.isnan(pos["on_ground"]))
+        return pd.DataFrame({
+            "object_id": object_id,
+            "time": times,
+            "lat": pos["lat"], "lon": pos["lon"], "altitude_ft": pos["altitude_ft"],
+            "speed_kt": pos["speed_kt"], "track_deg": pos["track_deg"], "vrate_fpm": pos["vrate_fpm"],
+            "callsign": self._strings_of(callsign), "squawk": self._strings_of(squawk),
+            "on_ground": on_ground, "source_line": pos["source_line"],
+        }, copy=False)  # the arrays are this frame's alone (the merger keeps copies of what it carries)
+
+    def _join(self, pos: dict[str, np.ndarray], vel: dict[str, np.ndarray],
+              ident: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, Any]:
+        """Fill in place the empty speed, track and vertical rate of *pos* from the nearest
+        velocity row; return its callsign and squawk ids with the empty ones filled
+        (:meth:`_fill`) and its object ids as a string column. Compiled in one pass where
+        numba is installed (:func:`._sbs_scan.merge_rows`, the same answers), else numpy."""
+        empty = np.zeros(0, np.int64)
+        vcode = vel.get("object_id", empty)
+        icode = ident["object_id"] if ident else empty
         pcode = pos["object_id"]
-        vcode = vel.get("object_id", np.array([], np.int64))
+        scan = _scanner()
+        if scan is not None and all(not len(c) or c.min() >= 0 for c in (pcode, vcode, icode)):
+            c64 = np.ascontiguousarray
+            no_ids = np.zeros(0, np.int32)
+            vnum = tuple(c64(vel[key]) if vel else np.zeros(0) for key in ("speed_kt", "track_deg", "vrate_fpm"))
+            for key in ("speed_kt", "track_deg", "vrate_fpm"):  # filled in place: must be writable arrays
+                pos[key] = c64(pos[key])
+            callsign, squawk, number, uniques = scan.merge_rows(
+                c64(pcode, np.int64), c64(pos["t"], np.int64), pos["speed_kt"], pos["track_deg"],
+                pos["vrate_fpm"], c64(pos["callsign"], np.int32), c64(pos["squawk"], np.int32),
+                c64(vcode, np.int64), c64(vel["t"], np.int64) if vel else empty, vnum,
+                c64(icode, np.int64), c64(ident["t"], np.int64) if ident else empty,
+                c64(ident["callsign"], np.int32) if ident else no_ids, c64(ident["squawk"], np.int32) if ident else no_ids,
+                self._known("callsign") + self._known("squawk"), self.tol // 1_000_000)
+            return callsign, squawk, _hex_column(number, uniques)
         pms = pos["t"] // 1_000_000  # merge keys in ms
         if len(vcode):
             j = _nearest(pcode, pms, vcode, vel["t"] // 1_000_000, self.tol // 1_000_000)
@@ -762,18 +807,17 @@ class _Merger:
             for key in ("speed_kt", "track_deg", "vrate_fpm"):
                 fill = hit & np.isnan(pos[key])
                 pos[key][fill] = vel[key][j[fill]]
-        callsign = self._fill(pos["callsign"].copy(), pcode, pms, ident, "callsign")
-        squawk = self._fill(pos["squawk"].copy(), pcode, pms, ident, "squawk")
-        times = localize(pd.Series(pos["t"].astype("datetime64[ns]")), self.tz)
-        on_ground = pd.arrays.BooleanArray(pos["on_ground"] == 1, np.isnan(pos["on_ground"]))
-        return pd.DataFrame({
-            "object_id": code_to_hex(pos["object_id"], as_strings=True),
-            "time": times,
-            "lat": pos["lat"], "lon": pos["lon"], "altitude_ft": pos["altitude_ft"],
-            "speed_kt": pos["speed_kt"], "track_deg": pos["track_deg"], "vrate_fpm": pos["vrate_fpm"],
-            "callsign": self._strings_of(callsign), "squawk": self._strings_of(squawk),
-            "on_ground": on_ground, "source_line": pos["source_line"],
-        })
+        return (self._fill(pos["callsign"].copy(), pcode, pms, ident, "callsign"),
+                self._fill(pos["squawk"].copy(), pcode, pms, ident, "squawk"),
+                code_to_hex(pcode, as_strings=True))
+
+    def _known(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """The *key* ids remembered from earlier blocks: aircraft codes (sorted) and ids."""
+        store = self.last[key]
+        keys = np.fromiter(store.keys(), np.int64, len(store))
+        values = np.fromiter(store.values(), np.int64, len(store))
+        order = np.argsort(keys)
+        return keys[order], values[order]
 
     def _strings_of(self, ids: np.ndarray) -> Any:
         """A pandas string column of string ids (0 -> <NA>): a dictionary array of this log's
@@ -801,12 +845,8 @@ class _Merger:
             got = j >= 0
             arr[idx[got]] = ivalue[j[got]]
             idx = idx[~got]
-        store = self.last[key]
-        if store and len(idx):
-            keys = np.fromiter(store.keys(), np.int64, len(store))
-            values = np.fromiter(store.values(), np.int64, len(store))
-            order = np.argsort(keys)
-            keys, values = keys[order], values[order]
+        if self.last[key] and len(idx):
+            keys, values = self._known(key)
             at = np.minimum(np.searchsorted(keys, pcode[idx]), len(keys) - 1)
             got = keys[at] == pcode[idx]
             arr[idx[got]] = values[at[got]]
@@ -821,7 +861,7 @@ class _Merger:
 @register_format("sbs", description="SBS-1/BaseStation CSV, dump1090/readsb port 30003", sniff=_sniff, priority=10)
 def iter_sbs(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
     """Yield merged position chunks from one SBS-1 log (see the module docstring). With the
-    compiled scanner, each block is scanned on two threads while the previous one is merged.
+    compiled scanner, the next blocks are scanned on two threads while one is merged.
 
     Lines are counted by the parse of each block (the scanner counts them as it goes). A gzip
     stream that breaks off still gives every row before the break, those waiting to be merged
@@ -829,20 +869,21 @@ def iter_sbs(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterat
     merger = _Merger(settings)
     scan = _scanner()
     line = 1  # first line of the next block to finish
-    ahead: tuple[np.ndarray, Callable[[], list[tuple] | None] | None] | None = None
+    ahead: deque[tuple[np.ndarray, Callable[[], list[tuple] | None] | None]] = deque()
+    depth = _SCAN_AHEAD if scan is not None else 1
     try:
         for block, _ in iter_blocks(source, progress=settings.progress, count=False):
             scanning = _start_scan(scan, np.frombuffer(block, dtype=np.uint8)) if scan is not None else None
-            if ahead is not None:
-                line += yield from _finish_block(*ahead, line, source, settings, ledger, merger)
-            ahead = (block, scanning)
+            ahead.append((block, scanning))
+            if len(ahead) > depth:
+                line += yield from _finish_block(*ahead.popleft(), line, source, settings, ledger, merger)
     except TruncatedInput as exc:
-        if ahead is not None:
-            line += yield from _finish_block(*ahead, line, source, settings, ledger, merger)
+        while ahead:
+            line += yield from _finish_block(*ahead.popleft(), line, source, settings, ledger, merger)
         yield from _flush(merger, source, ledger)
         raise TruncatedInput(exc.path, line, exc.why) from exc
-    if ahead is not None:
-        yield from _finish_block(*ahead, line, source, settings, ledger, merger)
+    while ahead:
+        line += yield from _finish_block(*ahead.popleft(), line, source, settings, ledger, merger)
     yield from _flush(merger, source, ledger)
 
 
@@ -850,7 +891,7 @@ def _flush(merger: _Merger, source: Source, ledger: Ledger) -> Iterator[pd.DataF
     """The positions the merger still holds (the last seconds of the log)."""
     frame = merger.feed(_Parsed(), final=True)
     if frame is not None and len(frame):
-        yield _local_time_check(frame, source, ledger)
+        yield _local_time_check(frame, source, ledger, merger.tz)
 
 
 def _finish_block(
@@ -866,13 +907,15 @@ def _finish_block(
         lines = sum(p.lines for p in parts)
     frame = merger.feed(parts)  # the halves of a block merge as one block
     if frame is not None and len(frame):
-        yield _local_time_check(frame, source, ledger)
+        yield _local_time_check(frame, source, ledger, merger.tz)
     ledger.raise_pending()
     return lines
 
 
-def _local_time_check(frame: pd.DataFrame, source: Source, ledger: Ledger) -> pd.DataFrame:
-    """Rows whose local time does not exist or is ambiguous (DST changes) are dropped."""
+def _local_time_check(frame: pd.DataFrame, source: Source, ledger: Ledger, tz: str) -> pd.DataFrame:
+    """Rows whose local time does not exist or is ambiguous (DST changes) are dropped (none in UTC)."""
+    if tz == "UTC":
+        return frame
     bad = frame["time"].isna().to_numpy()
     if bad.any():
         ledger.drop(source.name, frame["source_line"].to_numpy()[bad],
