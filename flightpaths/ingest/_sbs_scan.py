@@ -12,8 +12,9 @@ line costs few mispredicted branches. On any line it does not take (a rarer numb
 form, a damaged line) it answers ``ok=False`` and the caller hands the whole block to the
 robust path, which explains every bad line. The merge helpers (:func:`merge_rows`,
 :func:`nearest_index`, :func:`intern_ranges`, :func:`factorize_codes`) number aircraft
-through small hash tables, and join rows in time order by sweeping, not sorting. The compiled code is cached on disk (numba's cache,
-``__pycache__``); the first use on a machine compiles it (seconds).
+through small hash tables, and join rows in time order by sweeping, not sorting. The
+compiled code is cached on disk (numba's cache, ``__pycache__``); the first use on a
+machine compiles it (seconds).
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ except ImportError:  # pragma: no cover - without numba the functions stay plain
 
         return wrap
 
-__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "group_rows", "intern_ranges", "last_values", "merge_rows",
-           "nearest_index", "scan_split", "sort_groups_by_time"]
+__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "group_rows", "intern_ranges",
+           "last_values", "merge_rows", "nearest_index", "scan_split", "sort_groups_by_time"]
 
 POW10: Final = np.array([10.0 ** k for k in range(23)])
 
@@ -941,11 +942,11 @@ def merge_rows(pcode: np.ndarray, pt: np.ndarray, speed: np.ndarray, track: np.n
     pg, uniques, table = _first_appearance(pcode)
     ngroups = len(uniques)
     pms = pt // 1_000_000
-    every = np.arange(len(pcode))
+    in_order = _ascending(pms)
     if len(vcode):
         vms = vt // 1_000_000
-        j = _nearest_of(pcode, pms, pg, every, vcode, vms, _find_groups(table, vcode), np.arange(len(vcode)),
-                        tol_ms, 0, ngroups, _ascending(pms) and _ascending(vms))
+        j = _nearest_of(pcode, pms, pg, np.arange(len(pcode)), vcode, vms, _find_groups(table, vcode),
+                        np.arange(len(vcode)), tol_ms, 0, ngroups, in_order and _ascending(vms))
         vspeed, vtrack, vrate_ = vnum
         for i in range(len(j)):
             k = j[i]
@@ -958,7 +959,7 @@ def merge_rows(pcode: np.ndarray, pt: np.ndarray, speed: np.ndarray, track: np.n
                     vrate[i] = vrate_[k]
     ims = it // 1_000_000
     ig = _find_groups(table, icode)
-    in_order = _ascending(pms) and _ascending(ims)
+    in_order = in_order and _ascending(ims)
     return (_fill_ids(callsign, pcode, pms, pg, icode, ims, ig, icallsign, known[0], known[1], ngroups, in_order),
             _fill_ids(squawk, pcode, pms, pg, icode, ims, ig, isquawk, known[2], known[3], ngroups, in_order),
             pg.astype(np.int32), uniques)

@@ -157,7 +157,6 @@ class _Parsed:
 
 
 _NAT: Final = np.iinfo(np.int64).min
-_UTC: Final = pd.DatetimeTZDtype(tz="UTC")
 
 
 def _parse_block(block: bytes, first_line: int, source: Source, settings: IngestSettings, ledger: Ledger) -> _Parsed:
@@ -761,10 +760,7 @@ class _Merger:
 
     def _merge(self, pos: dict[str, np.ndarray], vel: dict[str, np.ndarray], ident: dict[str, np.ndarray]) -> pd.DataFrame:
         callsign, squawk, object_id = self._join(pos, vel, ident)
-        if self.tz == "UTC":  # naive ns are UTC already
-            times = pd.Series(pos["t"].view("datetime64[ns]"), dtype=_UTC)
-        else:
-            times = localize(pd.Series(pos["t"].astype("datetime64[ns]")), self.tz)
+        times = localize(pd.Series(pos["t"].view("datetime64[ns]")), self.tz)
         on_ground = pd.arrays.BooleanArray(pos["on_ground"] == 1, np.isnan(pos["on_ground"]))
         return pd.DataFrame({
             "object_id": object_id,
