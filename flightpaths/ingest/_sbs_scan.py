@@ -6,7 +6,8 @@ time in ns, the numeric fields, on-ground flag, callsign and squawk byte ranges,
 numbers), with the same values as the pyarrow fast path
 (:func:`flightpaths.ingest.sbs._parse_block_fast`, used when numba is not installed): exact
 decimal parsing (Clinger's fast path), the same checks. Fields are found eight bytes at a
-time (SWAR), hex digits through a table, and the logged date and time, which most feeders
+time (SWAR), numbers of up to 8 bytes are read from one word (:func:`_number_field`), hex
+digits go through a table, and the logged date and time, which most feeders
 copy from the generated ones, are compared as words instead of being split, so the common
 line costs few mispredicted branches. On any line it does not take (a rarer number or time
 form, a damaged line) it answers ``ok=False`` and the caller hands the whole block to the
@@ -185,6 +186,17 @@ _LOW45: Final = np.uint64(0x2D2D2D2D2D2D2D2D)
 _HIGH: Final = np.uint64(0x8080808080808080)
 _ONES: Final = np.uint64(0x0101010101010101)
 _NEWLINES: Final = np.uint64(0x0A0A0A0A0A0A0A0A)
+_ASCII0: Final = np.uint64(0x3030303030303030)
+_LT10: Final = np.uint64(0x7676767676767676)  # added to a byte 0..9 it stays below 128
+_ALL: Final = np.uint64(0xFFFFFFFFFFFFFFFF)
+_U8: Final = np.uint64(8)
+_U16: Final = np.uint64(16)
+_U32: Final = np.uint64(32)
+_PAIRS: Final = np.uint64(0x00FF00FF00FF00FF)
+_QUADS: Final = np.uint64(0x0000FFFF0000FFFF)
+_M10: Final = np.uint64(10 * 256 + 1)
+_M100: Final = np.uint64(100 * 65536 + 1)
+_M10000: Final = np.uint64(10000 * 2**32 + 1)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -224,6 +236,55 @@ def _skip_fields(buf: np.ndarray, i: int, k: int) -> int:
             return -1
         i += 1
     return i - 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _digits_value(t: np.uint64, width: int, scale: int, neg: bool, pow10: np.ndarray) -> float:
+    """The number whose *width* digit values (0-9, most significant first) fill the low bytes
+    of *t*, over 10 ** *scale*: three multiplications (SWAR), then one exact division."""
+    v = t << np.uint64(8 * (8 - width))  # right-aligned: leading zero digits
+    v = (v * _M10) >> _U8
+    v = ((v & _PAIRS) * _M100) >> _U16
+    v = ((v & _QUADS) * _M10000) >> _U32
+    f = float(int(v))
+    if scale > 0:
+        f = f / pow10[scale]
+    return -f if neg else f
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _number_field(buf: np.ndarray, a: int, pow10: np.ndarray) -> tuple[float, bool, int]:
+    """The numeric field starting at *a*: ``(value, ok, end)`` as :func:`_skip_field` and
+    :func:`_plain_float` give them (NaN for an empty field). A field of at most 8 bytes
+    (sign, digits, one dot) is found and read from one word: its comma, its digits and its
+    dot without a branch per byte (SWAR); anything else takes the general path."""
+    if a + 9 <= len(buf):
+        x = _load8(buf, a)
+        m = (x - _LOW45) & ~x & _HIGH  # the first byte below 45 (',' is 44)
+        w = 8
+        if m != 0:
+            w = np.int64(trailing_zeros(m)) >> 3
+        if buf[a + w] == 44:
+            if w == 0:
+                return np.nan, True, a
+            sign = 1 if buf[a] == 45 else 0
+            width = w - sign
+            if width >= 1:
+                t = ((x >> np.uint64(8 * sign)) ^ _ASCII0) & (_ALL >> np.uint64(8 * (8 - width)))
+                odd = ((t + _LT10) | t) & _HIGH & (_ALL >> np.uint64(8 * (8 - width)))
+                if odd == 0:
+                    return _digits_value(t, width, 0, sign == 1, pow10), True, a + w
+                at = np.int64(trailing_zeros(odd)) >> 3
+                if odd & (odd - np.uint64(1)) == 0 and buf[a + sign + at] == 46 and width > 1:
+                    below = (np.uint64(1) << np.uint64(8 * at)) - np.uint64(1)
+                    t = (t & below) | ((t >> _U8) & ~below)  # the dot taken out
+                    return _digits_value(t, width - 1, width - 1 - at, sign == 1, pow10), True, a + w
+    e = _skip_field(buf, a)
+    if buf[e] != 44:
+        return np.nan, True, e
+    v, good = _plain_float(buf, a, e, pow10)
+    return v, good, e
+
 
 
 @njit(cache=True, nogil=True)
@@ -422,11 +483,10 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
         # fields 11-16: altitude, speed, track, lat, lon, vertical rate
         a = cs_e + 1
         for j in range(6):
-            e = _skip_field(buf, a)
+            v, good, e = _number_field(buf, a, pow10)
             if buf[e] != 44:
                 ok = False
                 break
-            v, good = _plain_float(buf, a, e, pow10)
             if not good:
                 ok = False
                 break
