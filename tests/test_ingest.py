@@ -327,6 +327,53 @@ def test_compiled_and_pyarrow_readers_give_the_same_points_and_report(monkeypatc
     assert fast.report.summary() == slow.report.summary()
 
 
+def test_numbers_read_from_one_word_equal_the_general_parse() -> None:
+    """The scanner reads numeric fields of up to 8 bytes from one word (SWAR); for every field
+    (random digits, dots, signs, junk bytes; fields ended by a comma or not, shorter and
+    longer than a word) it finds the same end, the same value to the bit and the same
+    verdict as finding the comma and parsing byte by byte."""
+    from numba import njit
+
+    from flightpaths.ingest import _sbs_scan as scan
+
+    @njit
+    def both(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        out = np.empty((6, len(starts)))
+        for k in range(len(starts)):
+            value, good, end = scan._number_field(buf, starts[k], scan.POW10)
+            end2 = scan._skip_field(buf, starts[k])
+            value2, good2 = np.nan, True
+            if buf[end2] == 44:
+                value2, good2 = scan._plain_float(buf, starts[k], end2, scan.POW10)
+            out[0, k], out[1, k], out[2, k] = value, good, end
+            out[3, k], out[4, k], out[5, k] = value2, good2, end2
+        return out
+
+    rng = np.random.default_rng(0)
+    junk = np.frombuffer(b"0123456789.-+e ,x\x80\xff/:\r\n\t", np.uint8)
+    digits = np.frombuffer(b"0123456789", np.uint8)
+    pieces, starts, at = [], [], 0
+    for _ in range(30_000):
+        kind, width = int(rng.integers(0, 4)), int(rng.integers(0, 12))
+        field = rng.choice(junk if kind == 0 else digits, width)
+        if kind >= 2 and width:
+            field[rng.integers(0, width)] = ord(".")
+        if kind == 3 and width and rng.random() < 0.5:
+            field[0] = ord("-")
+        piece = bytes(field) + bytes([rng.choice(np.frombuffer(b",,,,\r\n+ ", np.uint8))]) + bytes(
+            rng.choice(junk, int(rng.integers(0, 12))))
+        starts.append(at)
+        pieces.append(piece)
+        at += len(piece)
+    buf = np.frombuffer(b"".join(pieces) + b"\n", np.uint8).copy()
+    value, good, end, value2, good2, end2 = both(buf, np.array(starts))
+    assert (end == end2).all()
+    comma = buf[end2.astype(np.int64)] == 44
+    same = (value.view(np.int64) == value2.view(np.int64)) | (np.isnan(value) & np.isnan(value2))
+    assert (same & (good == good2))[comma].all()
+    assert comma.sum() > 15_000 and good2[comma].sum() > 10_000  # most of them are numbers ending in a comma
+
+
 def test_scanner_shortcuts_give_the_values_of_the_general_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled scanner's fast paths (logged date/time equal to the generated ones,
     eight-byte field search, plain decimals) and their fall-backs (logged time differing,
