@@ -374,6 +374,39 @@ def test_numbers_read_from_one_word_equal_the_general_parse() -> None:
     assert comma.sum() > 15_000 and good2[comma].sum() > 10_000  # most of them are numbers ending in a comma
 
 
+def test_short_fields_skipped_in_one_word_as_one_by_one() -> None:
+    """The scanner skips up to three short fields (ids, flags) in one 8-byte word; on random
+    bytes (commas, CR, LF, blanks, signs, high bytes) it lands where skipping the fields one
+    at a time does, and answers -1 where a line ends among them."""
+    from numba import njit
+
+    from flightpaths.ingest import _sbs_scan as scan
+
+    @njit
+    def both(buf: np.ndarray, starts: np.ndarray, ks: np.ndarray) -> np.ndarray:
+        out = np.empty((2, len(starts)), np.int64)
+        for q in range(len(starts)):
+            out[0, q] = scan._skip_fields(buf, starts[q], ks[q])
+            i = starts[q]
+            out[1, q] = -1
+            for _ in range(ks[q]):
+                i = scan._skip_field(buf, i)
+                if buf[i] != 44:
+                    break
+                i += 1
+            else:
+                out[1, q] = i - 1
+        return out
+
+    rng = np.random.default_rng(1)
+    buf = rng.choice(np.frombuffer(b"01,,,,\r\n +-.\x80\xffab\t,", np.uint8), 200_000).astype(np.uint8)
+    buf[-1] = 10
+    starts = rng.integers(0, len(buf) - 1, 50_000)
+    word, one_by_one = both(buf, starts, rng.integers(1, 4, len(starts)))
+    assert (word == one_by_one).all()
+    assert 10_000 < (one_by_one >= 0).sum() < 40_000  # both outcomes are exercised
+
+
 def test_scanner_shortcuts_give_the_values_of_the_general_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled scanner's fast paths (logged date/time equal to the generated ones,
     eight-byte field search, plain decimals) and their fall-backs (logged time differing,

@@ -226,10 +226,37 @@ def _skip_field(buf: np.ndarray, i: int) -> int:
             return i
 
 
+_LOW7: Final = np.uint64(0x7F7F7F7F7F7F7F7F)
+_COMMAS: Final = np.uint64(0x2C2C2C2C2C2C2C2C)
+_CRS: Final = np.uint64(0x0D0D0D0D0D0D0D0D)
+_ONE: Final = np.uint64(1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bytes_equal(x: np.uint64, pattern: np.uint64) -> np.uint64:
+    """The high bit of each byte of *x* equal to the byte of *pattern* (exact, SWAR)."""
+    y = x ^ pattern
+    return ~(((y & _LOW7) + _LOW7) | y) & _HIGH
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _skip_fields(buf: np.ndarray, i: int, k: int) -> int:
     """Index of the comma that ends the *k* fields starting at *i*, or -1 when one of them
-    ends the line instead."""
+    ends the line instead. When the *k* ends lie in the 8 bytes at *i* (short fields: ids,
+    flags) they are found in that one word."""
+    if i + 8 <= len(buf):
+        x = _load8(buf, i)
+        commas = _bytes_equal(x, _COMMAS)
+        ends = commas | _bytes_equal(x, _NEWLINES) | _bytes_equal(x, _CRS)
+        e = ends
+        for _ in range(k - 1):
+            e &= e - _ONE
+        if e != 0:
+            kth = e & (~e + _ONE)  # the k-th end
+            upto = (kth << _ONE) - _ONE
+            if ends & upto != commas & upto:
+                return -1  # a line end among them
+            return i + (np.int64(trailing_zeros(kth)) >> 3)
     for _ in range(k):
         i = _skip_field(buf, i)
         if buf[i] != 44:
