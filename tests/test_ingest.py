@@ -407,6 +407,30 @@ def test_short_fields_skipped_in_one_word_as_one_by_one() -> None:
     assert 10_000 < (one_by_one >= 0).sum() < 40_000  # both outcomes are exercised
 
 
+def test_callsigns_and_squawks_interned_as_a_dictionary_would() -> None:
+    """Texts of up to 8 bytes are compared as one word taken by the scanner, longer ones byte
+    by byte; ids come in order of first appearance as a dictionary gives them (texts that
+    differ only in their last bytes, prefixes of each other, 8 and 9 bytes long, high bytes,
+    a text at the very end of the buffer)."""
+    from flightpaths.ingest import _sbs_scan as scan
+
+    rng = np.random.default_rng(2)
+    pool = [b"BAW123", b"BAW124", b"BAW12", b"BAW1234 ", b"BAW1234 X", b"7000", b"\xc3\xa9T", b"A" * 12,
+            b"A" * 11 + b"B", b"FLT0001", b"FLT0101"] + [f"F{i:05d}".encode() for i in range(300)]
+    texts = [pool[i] for i in rng.integers(0, len(pool), 5000)] + [b"", b"FLT0001"]
+    buf = np.frombuffer(b",".join(texts), np.uint8).copy()
+    ends = np.cumsum([len(t) + 1 for t in texts]) - 1
+    starts = ends - np.array([len(t) for t in texts])
+    words = np.array([scan._short_word(buf, a, b) for a, b in zip(starts, ends)], np.int64)
+    ids, first_s, first_e = scan.intern_ranges(buf, starts, ends, words)
+    expected: dict[bytes, int] = {}
+    for text in texts:
+        if text:
+            expected.setdefault(text, len(expected) + 1)
+    assert ids.tolist() == [expected[t] if t else 0 for t in texts]
+    assert [bytes(buf[a:b]) for a, b in zip(first_s, first_e)] == list(expected)
+
+
 def test_scanner_shortcuts_give_the_values_of_the_general_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled scanner's fast paths (logged date/time equal to the generated ones,
     eight-byte field search, plain decimals) and their fall-backs (logged time differing,

@@ -266,6 +266,21 @@ def _skip_fields(buf: np.ndarray, i: int, k: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _short_word(buf: np.ndarray, a: int, b: int) -> int:
+    """The bytes ``buf[a:b]`` of a text of 1 to 8 bytes as one int64 (little-endian, zero
+    above them): equal words, equal texts of that length. 0 for other lengths."""
+    width = b - a
+    if width < 1 or width > 8:
+        return 0
+    if a + 8 <= len(buf):
+        return np.int64(_load8(buf, a) & (_ALL >> np.uint64(8 * (8 - width))))
+    word = 0
+    for q in range(width):
+        word |= np.int64(buf[a + q]) << (8 * q)
+    return word
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _digits_value(t: np.uint64, width: int, scale: int, neg: bool, pow10: np.ndarray) -> float:
     """The number whose *width* digit values (0-9, most significant first) fill the low bytes
     of *t*, over 10 ** *scale*: three multiplications (SWAR), then one exact division."""
@@ -326,8 +341,9 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
     MSG,2/3 rows with coordinates (``num`` rows: altitude, speed, track, lat, lon, vertical
     rate, on-ground as NaN/0/1; ``ident_row``: the row's index in *ident*, or -1);
     ``vel = (code, t, num)`` for MSG,2/4 rows with a speed, track or rate (``num`` rows:
-    speed, track, vertical rate); ``ident = (code, t, text)`` for rows with a callsign or
-    squawk (``text`` rows: callsign start/end, squawk start/end byte offsets). Every row
+    speed, track, vertical rate); ``ident = (code, t, text, word)`` for rows with a callsign or
+    squawk (``text`` rows: callsign start/end, squawk start/end byte offsets; ``word`` rows:
+    callsign and squawk of up to 8 bytes as :func:`_short_word`). Every row
     has a non-zero address. ``ok`` is False (and the rest empty) on any line it does not
     take: a rarer number or time form, a damaged line; the caller then hands the block to
     the robust path, which explains every bad line.
@@ -355,6 +371,7 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
     i_code = np.empty(cap, np.int64)
     i_t = np.empty(cap, np.int64)
     i_text = np.empty((4, cap), np.int64)
+    i_word = np.empty((2, cap), np.int64)
     zero = np.empty(cap, np.int64)
     nopos = np.empty(cap, np.int64)
     vals = np.empty(6)
@@ -578,6 +595,8 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
             i_text[1, nident] = cs_e
             i_text[2, nident] = sq_s
             i_text[3, nident] = sq_e
+            i_word[0, nident] = _short_word(buf, cs_s, cs_e)  # read while the line is in cache
+            i_word[1, nident] = _short_word(buf, sq_s, sq_e)
         if is_pos:
             if vals[3] != vals[3] or vals[4] != vals[4]:
                 nopos[nnopos] = line
@@ -609,7 +628,7 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
     return (ok and n > 0, n, ignored, other, vel_only, zero[:nzero], nopos[:nnopos],
             (p_code[:npos], p_t[:npos], p_line[:npos], p_ident[:npos], p_num[:, :npos]),
             (v_code[:nvel], v_t[:nvel], v_num[:, :nvel]),
-            (i_code[:nident], i_t[:nident], i_text[:, :nident]))
+            (i_code[:nident], i_t[:nident], i_text[:, :nident], i_word[:, :nident]))
 
 
 @njit(cache=True, nogil=True)
@@ -634,12 +653,28 @@ def gather(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple:
 
 
 
+_FMIX1: Final = np.uint64(0xFF51AFD7ED558CCD)
+_FMIX2: Final = np.uint64(0xC4CEB9FE1A85EC53)
+_U33: Final = np.uint64(33)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fmix(x: np.uint64) -> int:
+    """MurmurHash3's 64-bit finalizer: every bit of *x* moves every bit of the result (the
+    table takes the low bits; texts differ in their high bytes)."""
+    x = (x ^ (x >> _U33)) * _FMIX1
+    x = (x ^ (x >> _U33)) * _FMIX2
+    return np.int64(x ^ (x >> _U33))
+
+
 @njit(cache=True, nogil=True)
-def intern_ranges(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple:
+def intern_ranges(buf: np.ndarray, s: np.ndarray, e: np.ndarray, words: np.ndarray) -> tuple:
     """Distinct byte strings ``buf[s[i]:e[i]]``: an id per row (0 for an empty one, else
     1, 2, ... in order of first appearance) and the start/end of each distinct string's
     first occurrence. Callsigns and squawks repeat across thousands of rows, so the text
-    work that follows (UTF-8 checks, cleaning) runs once per distinct value."""
+    work that follows (UTF-8 checks, cleaning) runs once per distinct value. *words*: each
+    string of up to 8 bytes as :func:`_short_word` (the scanner's, taken while the line was
+    in cache), compared instead of its bytes."""
     n = len(s)
     ids = np.zeros(n, np.int32)
     size = 64
@@ -651,9 +686,13 @@ def intern_ranges(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple:
         a, b = s[i], e[i]
         if b <= a:
             continue
-        h = 1469598103934665603
-        for q in range(a, b):
-            h = (h ^ buf[q]) * 1099511628211
+        short = b - a <= 8
+        if short:
+            h = _fmix(np.uint64(words[i] ^ (b - a)))
+        else:
+            h = 1469598103934665603
+            for q in range(a, b):
+                h = (h ^ buf[q]) * 1099511628211
         slot = h & (size - 1)
         found = -1
         while table[slot] >= 0:
@@ -661,11 +700,12 @@ def intern_ranges(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple:
             if hashes[d] == h:
                 r = rep[d]
                 if e[r] - s[r] == b - a:
-                    same = True
-                    for q in range(b - a):
-                        if buf[s[r] + q] != buf[a + q]:
-                            same = False
-                            break
+                    same = words[r] == words[i]
+                    if not short:
+                        for q in range(b - a):
+                            if buf[s[r] + q] != buf[a + q]:
+                                same = False
+                                break
                     if same:
                         found = d
                         break

@@ -454,11 +454,12 @@ def _scanner() -> Any:
 _SCAN: Any = False
 
 
-def _texts(buf: np.ndarray, scan: Any, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
+def _texts(buf: np.ndarray, scan: Any, s: np.ndarray, e: np.ndarray,
+           words: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
     """Cleaned strings ``buf[s:e]`` as int32 ids into a list of distinct values (id 0 = "",
     also for empty fields and for values that clean to nothing); None if not UTF-8. Only the
-    distinct byte strings are checked and cleaned."""
-    raw_ids, rs, re_ = scan.intern_ranges(buf, s, e)
+    distinct byte strings are checked and cleaned (*words*: see :func:`._sbs_scan.intern_ranges`)."""
+    raw_ids, rs, re_ = scan.intern_ranges(buf, s, e, words)
     values = [""]
     if not len(rs):
         return raw_ids, values
@@ -489,8 +490,8 @@ def _scan_part(scan: Any, buf: np.ndarray) -> tuple[tuple, tuple | None]:
     scanned = scan.scan_split(buf, scan.POW10)
     if not scanned[0]:
         return scanned, None
-    text = scanned[9][2]
-    callsigns, squawks = _texts(buf, scan, text[0], text[1]), _texts(buf, scan, text[2], text[3])
+    text, words = scanned[9][2], scanned[9][3]
+    callsigns, squawks = _texts(buf, scan, text[0], text[1], words[0]), _texts(buf, scan, text[2], text[3], words[1])
     return scanned, (callsigns, squawks) if callsigns is not None and squawks is not None else None
 
 
