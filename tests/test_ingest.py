@@ -431,6 +431,31 @@ def test_callsigns_and_squawks_interned_as_a_dictionary_would() -> None:
     assert [bytes(buf[a:b]) for a, b in zip(first_s, first_e)] == list(expected)
 
 
+@pytest.mark.parametrize("bad", [None, "12:00:0/.500", "24:00:00.5", "12:00:00.5x0", "12:00:00,500", "12:00:00.500x"])
+def test_times_read_from_one_word_as_pyarrow_reads_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str | None) -> None:
+    """The scanner reads HH:MM:SS, and a fraction of 1 to 8 digits, from one word each; every
+    fraction width 0-9 gives the time pyarrow's parse gives, to the ns, and a damaged time
+    (a slash for a digit, hour 24, a letter in the fraction or after it, a comma for the dot) is named
+    and dropped as there."""
+    from flightpaths.ingest import sbs
+
+    fractions = ["", ".5", ".25", ".125", ".1250", ".98765", ".987654", ".9876543", ".98765432", ".987654321"]
+    lines = [f"MSG,3,1,1,4CA2D6,1,2024/05/01,12:00:{k:02d}{f},2024/05/01,12:00:{k:02d}{f},,3000,,,51.{k},-0.1,,,0,0,0,0\n"
+             for k, f in enumerate(fractions)]
+    if bad is not None:
+        lines.insert(4, f"MSG,3,1,1,4CA2D6,1,2024/05/01,{bad},2024/05/01,{bad},,3000,,,52.0,-0.1,,,0,0,0,0\n")
+    log = tmp_path / "times.sbs"
+    log.write_text("".join(lines))
+    fast = read_logs(log)
+    assert len(fast.points) == len(fractions)
+    assert sum(fast.report.dropped.values()) == (bad is not None)
+    assert fast.points["time"].iloc[-1] == pd.Timestamp("2024-05-01 12:00:09.987654321", tz="UTC")
+    monkeypatch.setattr(sbs, "_SCAN", None)
+    slow = read_logs(log)
+    pd.testing.assert_frame_equal(fast.points, slow.points)
+    assert fast.report.summary() == slow.report.summary()
+
+
 def test_scanner_shortcuts_give_the_values_of_the_general_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled scanner's fast paths (logged date/time equal to the generated ones,
     eight-byte field search, plain decimals) and their fall-backs (logged time differing,

@@ -197,6 +197,14 @@ _QUADS: Final = np.uint64(0x0000FFFF0000FFFF)
 _M10: Final = np.uint64(10 * 256 + 1)
 _M100: Final = np.uint64(100 * 65536 + 1)
 _M10000: Final = np.uint64(10000 * 2**32 + 1)
+_COLON_BYTES: Final = np.uint64(0x0000FF0000FF0000)
+_COLONS_AT: Final = np.uint64(0x00000A00000A0000)  # ':' ^ '0' in bytes 2 and 5
+_CLOCK_DIGITS: Final = np.uint64(0xFFFF00FFFF00FFFF)
+_TEN: Final = np.uint64(10)
+_BYTE: Final = np.uint64(0xFF)
+_U24: Final = np.uint64(24)
+_U48: Final = np.uint64(48)
+_NS_SCALE: Final = np.array([10 ** (9 - k) for k in range(10)], np.int64)  # k fraction digits -> ns
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -281,14 +289,19 @@ def _short_word(buf: np.ndarray, a: int, b: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _digits_value(t: np.uint64, width: int, scale: int, neg: bool, pow10: np.ndarray) -> float:
-    """The number whose *width* digit values (0-9, most significant first) fill the low bytes
-    of *t*, over 10 ** *scale*: three multiplications (SWAR), then one exact division."""
+def _digits_int(t: np.uint64, width: int) -> int:
+    """The integer whose *width* (1 to 8) digit values (0-9, most significant first) fill the
+    low bytes of *t*: three multiplications (SWAR)."""
     v = t << np.uint64(8 * (8 - width))  # right-aligned: leading zero digits
     v = (v * _M10) >> _U8
     v = ((v & _PAIRS) * _M100) >> _U16
-    v = ((v & _QUADS) * _M10000) >> _U32
-    f = float(int(v))
+    return np.int64(((v & _QUADS) * _M10000) >> _U32)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _digits_value(t: np.uint64, width: int, scale: int, neg: bool, pow10: np.ndarray) -> float:
+    """:func:`_digits_int` over 10 ** *scale* (one exact division), negated when *neg*."""
+    f = float(_digits_int(t, width))
     if scale > 0:
         f = f / pow10[scale]
     return -f if neg else f
@@ -478,20 +491,28 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
         if buf[e] != 44 or w < 8 or w == 9 or w > 18 or buf[a + 2] != 58 or buf[a + 5] != 58:
             ok = False
             break
-        for q in (0, 1, 3, 4, 6, 7):
-            c = buf[a + q]
-            if not 48 <= c <= 57:
-                ok = False
-        if not ok:
+        # HH:MM:SS from one word: digits and colons checked together, pairs combined (SWAR)
+        t = _load8(buf, a) ^ _ASCII0
+        if (t & _COLON_BYTES) != _COLONS_AT or ((t + _LT10) | t) & _HIGH & _CLOCK_DIGITS:
+            ok = False
             break
-        hh = (buf[a] - 48) * 10 + (buf[a + 1] - 48)
-        mm = (buf[a + 3] - 48) * 10 + (buf[a + 4] - 48)
-        ss = (buf[a + 6] - 48) * 10 + (buf[a + 7] - 48)
+        pairs = t * _TEN + (t >> _U8)  # byte 0: hours, byte 3: minutes, byte 6: seconds
+        hh = np.int64(pairs & _BYTE)
+        mm = np.int64((pairs >> _U24) & _BYTE)
+        ss = np.int64((pairs >> _U48) & _BYTE)
         if hh > 23 or mm > 59 or ss > 59:
             ok = False
             break
         frac = 0
-        if w > 8:
+        if 10 <= w <= 17 and a + 17 <= size and buf[a + 8] == 46:
+            nd = w - 9  # 1 to 8 fraction digits, read as one word
+            keep = _ALL >> np.uint64(8 * (8 - nd))
+            f = (_load8(buf, a + 9) ^ _ASCII0) & keep
+            if ((f + _LT10) | f) & _HIGH & keep:
+                ok = False
+                break
+            frac = _digits_int(f, nd) * _NS_SCALE[nd]
+        elif w > 8:
             if buf[a + 8] != 46:
                 ok = False
                 break
