@@ -456,6 +456,24 @@ def test_times_read_from_one_word_as_pyarrow_reads_them(tmp_path: Path, monkeypa
     assert fast.report.summary() == slow.report.summary()
 
 
+def test_on_ground_flags_read_as_pyarrow_reads_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usual one-digit on-ground flag before LF takes a shortcut in the scanner; the
+    forms around it (0, 1, 5, -1, empty, CR LF, 127) give what pyarrow's parse gives."""
+    from flightpaths.ingest import sbs
+
+    flags = ["0\n", "1\n", "5\n", "-1\n", "\n", "0\r\n", "1\r\n", "127\n"]
+    lines = [f"MSG,3,1,1,4CA2D6,1,2024/05/01,12:00:{k:02d}.000,2024/05/01,12:00:{k:02d}.000,,3000,,,51.{k},-0.1,,,0,0,0,{f}"
+             for k, f in enumerate(flags)]
+    log = tmp_path / "ground.sbs"
+    log.write_text("".join(lines))
+    fast = read_logs(log)
+    assert [str(v) for v in fast.points["on_ground"]] == ["False", "True", "True", "True", "<NA>", "False", "True", "True"]
+    monkeypatch.setattr(sbs, "_SCAN", None)
+    slow = read_logs(log)
+    pd.testing.assert_frame_equal(fast.points, slow.points)
+    assert fast.report.summary() == slow.report.summary()
+
+
 def test_scanner_shortcuts_give_the_values_of_the_general_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled scanner's fast paths (logged date/time equal to the generated ones,
     eight-byte field search, plain decimals) and their fall-backs (logged time differing,

@@ -572,35 +572,40 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
             break
         # field 21: on-ground flag, empty or an integer that fits int8; then CR LF or LF
         a = i + 1
-        b = _skip_field(buf, a)
-        if buf[b] == 13:
-            if buf[b + 1] != 10:
-                ok = False
-                break
-            pos = b + 2
-        elif buf[b] == 10:
-            pos = b + 1
+        c = buf[a]
+        if 48 <= c <= 57 and buf[a + 1] == 10:  # the usual one digit, then LF
+            pos = a + 2
+            ground = 1.0 if c != 48 else 0.0
         else:
-            ok = False
-            break
-        ground = np.nan
-        if a < b:
-            neg = buf[a] == 45
-            if neg or buf[a] == 43:
-                a += 1
-            if a == b or b - a > 3:
-                ok = False
-                break
-            g = 0
-            for q in range(a, b):
-                c = buf[q]
-                if not 48 <= c <= 57:
+            b = _skip_field(buf, a)
+            if buf[b] == 13:
+                if buf[b + 1] != 10:
                     ok = False
-                g = g * 10 + (c - 48)
-            if not ok or g > (128 if neg else 127):
+                    break
+                pos = b + 2
+            elif buf[b] == 10:
+                pos = b + 1
+            else:
                 ok = False
                 break
-            ground = 1.0 if g != 0 else 0.0
+            ground = np.nan
+            if a < b:
+                neg = buf[a] == 45
+                if neg or buf[a] == 43:
+                    a += 1
+                if a == b or b - a > 3:
+                    ok = False
+                    break
+                g = 0
+                for q in range(a, b):
+                    c = buf[q]
+                    if not 48 <= c <= 57:
+                        ok = False
+                    g = g * 10 + (c - 48)
+                if not ok or g > (128 if neg else 127):
+                    ok = False
+                    break
+                ground = 1.0 if g != 0 else 0.0
         # sort the row: positions, velocities, identities
         if h == 0:
             zero[nzero] = line
