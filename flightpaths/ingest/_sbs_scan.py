@@ -274,6 +274,19 @@ def _skip_fields(buf: np.ndarray, i: int, k: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _low_bytes(width: int) -> np.uint64:
+    """A mask of the low *width* (1 to 8) bytes of a word."""
+    return _ALL >> np.uint64(8 * (8 - width))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _not_digits(t: np.uint64, mask: np.uint64) -> np.uint64:
+    """The high bit of each byte of *t* (a word XOR ``'0'`` in every byte) in *mask* that was
+    not a digit, i.e. is not 0-9 now (SWAR; a byte >= 0x80 counts as not a digit)."""
+    return ((t + _LT10) | t) & _HIGH & mask
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _short_word(buf: np.ndarray, a: int, b: int) -> int:
     """The bytes ``buf[a:b]`` of a text of 1 to 8 bytes as one int64 (little-endian, zero
     above them): equal words, equal texts of that length. 0 for other lengths."""
@@ -281,7 +294,7 @@ def _short_word(buf: np.ndarray, a: int, b: int) -> int:
     if width < 1 or width > 8:
         return 0
     if a + 8 <= len(buf):
-        return np.int64(_load8(buf, a) & (_ALL >> np.uint64(8 * (8 - width))))
+        return np.int64(_load8(buf, a) & _low_bytes(width))
     word = 0
     for q in range(width):
         word |= np.int64(buf[a + q]) << (8 * q)
@@ -325,8 +338,9 @@ def _number_field(buf: np.ndarray, a: int, pow10: np.ndarray) -> tuple[float, bo
             sign = 1 if buf[a] == 45 else 0
             width = w - sign
             if width >= 1:
-                t = ((x >> np.uint64(8 * sign)) ^ _ASCII0) & (_ALL >> np.uint64(8 * (8 - width)))
-                odd = ((t + _LT10) | t) & _HIGH & (_ALL >> np.uint64(8 * (8 - width)))
+                keep = _low_bytes(width)
+                t = ((x >> np.uint64(8 * sign)) ^ _ASCII0) & keep
+                odd = _not_digits(t, keep)
                 if odd == 0:
                     return _digits_value(t, width, 0, sign == 1, pow10), True, a + w
                 at = np.int64(trailing_zeros(odd)) >> 3
@@ -493,7 +507,7 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
             break
         # HH:MM:SS from one word: digits and colons checked together, pairs combined (SWAR)
         t = _load8(buf, a) ^ _ASCII0
-        if (t & _COLON_BYTES) != _COLONS_AT or ((t + _LT10) | t) & _HIGH & _CLOCK_DIGITS:
+        if (t & _COLON_BYTES) != _COLONS_AT or _not_digits(t, _CLOCK_DIGITS):
             ok = False
             break
         pairs = t * _TEN + (t >> _U8)  # byte 0: hours, byte 3: minutes, byte 6: seconds
@@ -506,9 +520,9 @@ def scan_split(buf: np.ndarray, pow10: np.ndarray) -> tuple:
         frac = 0
         if 10 <= w <= 17 and a + 17 <= size and buf[a + 8] == 46:
             nd = w - 9  # 1 to 8 fraction digits, read as one word
-            keep = _ALL >> np.uint64(8 * (8 - nd))
+            keep = _low_bytes(nd)
             f = (_load8(buf, a + 9) ^ _ASCII0) & keep
-            if ((f + _LT10) | f) & _HIGH & keep:
+            if _not_digits(f, keep):
                 ok = False
                 break
             frac = _digits_int(f, nd) * _NS_SCALE[nd]
