@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import flightpaths.ingest as ingest
@@ -431,6 +432,30 @@ def test_callsigns_and_squawks_interned_as_a_dictionary_would() -> None:
     assert [bytes(buf[a:b]) for a, b in zip(first_s, first_e)] == list(expected)
 
 
+def test_string_columns_written_word_by_word_equal_an_arrow_take() -> None:
+    """Callsign, squawk and address columns are written straight in Arrow's layout, one 8-byte
+    store per text: the same pandas column as a dictionary take (nulls, empty texts, 1-8
+    bytes, multi-byte UTF-8, 7-byte non-ICAO ids with their ~), and a log's texts longer than
+    8 bytes leave the columns to the take."""
+    from flightpaths.ingest import sbs
+
+    scan = sbs._scanner()
+    if scan is None:
+        pytest.skip("numba not installed: the columns come from the Arrow take")
+    rng = np.random.default_rng(4)
+    texts = ["", "A", "BAW123", "7000", "EZY12345", "éT", "KLM 9"] + [f"F{i:04d}" for i in range(200)]
+    ids = rng.integers(0, len(texts), 20000).astype(np.int32)
+    words = sbs._as_words(texts)
+    assert words is not None and sbs._as_words(texts + ["123456789"]) is None
+    got = sbs._short_texts(scan, ids, *words)
+    expected = pd.array(pa.array([t or None for t in texts], pa.string()).take(pa.array(ids)), dtype="string")
+    pd.testing.assert_extension_array_equal(got, expected)
+    codes = np.array([0x4CA2D6, 0x000001, 0xFFFFFF, sbs.NON_ICAO_BIT | 0xABC123])
+    inv = rng.integers(0, len(codes), 1000)
+    assert sbs._hex_column(inv, codes).tolist() == [["4ca2d6", "000001", "ffffff", "~abc123"][k] for k in inv]
+    assert sbs._hex_column(np.zeros(0, np.int64), codes).tolist() == []
+
+
 @pytest.mark.parametrize("bad", [None, "12:00:0/.500", "24:00:00.5", "12:00:00.5x0", "12:00:00,500", "12:00:00.500x"])
 def test_times_read_from_one_word_as_pyarrow_reads_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str | None) -> None:
     """The scanner reads HH:MM:SS, and a fraction of 1 to 8 digits, from one word each; every
@@ -573,6 +598,41 @@ def test_a_block_split_for_two_scanner_threads_merges_as_one(tmp_path: Path, mon
     assert fast.points["callsign"].eq("BAW123").all() and len(fast.points) == 40
     monkeypatch.setattr(sbs, "_SCAN", None)
     pd.testing.assert_frame_equal(fast.points, read_logs(log).points)
+
+
+def test_scanner_space_reused_from_block_to_block_leaves_earlier_chunks_intact(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled scanner writes each block into output space kept from earlier blocks and
+    logs; chunks already handed out (and held by the caller) keep their values while later
+    blocks are scanned into the same space, and a second log read in the same process gives
+    what the pyarrow path gives."""
+    from flightpaths.ingest import _core, sbs
+    from flightpaths.ingest._core import Ledger
+
+    rng = np.random.default_rng(3)
+    lines = []
+    for k in range(600):
+        stamp = f"2024/05/01,12:{k // 60:02d}:{k % 60:02d}.{k % 7}00"
+        hexid = ["4CA2D6", "3C6444", "A1B2C3", "400F01"][k % 4]
+        lines.append(f"MSG,3,1,1,{hexid},1,{stamp},{stamp},,{1000 + k},,,{50 + rng.random():.5f},"
+                     f"{rng.random():.5f},,,0,0,0,0\n")
+        if k % 3 == 0:
+            lines.append(f"MSG,4,1,1,{hexid},1,{stamp},{stamp},,,{200 + k % 50},{k % 360},,,{-64 * (k % 5)},,0,0,0,0\n")
+        if k % 50 == 7:
+            lines.append(f"MSG,1,1,1,{hexid},1,{stamp},{stamp},FL{k:04d},,,,,,,,0,0,0,0\n")
+    log = tmp_path / "blocks.sbs"
+    log.write_text("".join(lines))
+    original = _core.iter_blocks
+    monkeypatch.setattr(sbs, "iter_blocks", lambda source, **kw: original(source, **{**kw, "block_bytes": 2000}))
+    monkeypatch.setattr(sbs, "_PARALLEL_MIN_BYTES", 1000)  # each block in two halves, on two threads
+    held = list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger()))  # every chunk held to the end
+    assert len(held) > 20, "the log was read in many blocks"
+    again = pd.concat(list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger())))  # the space kept from the first
+    monkeypatch.setattr(sbs, "_SCAN", None)
+    expected = pd.concat(list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger())))
+    pd.testing.assert_frame_equal(pd.concat(held), expected)
+    pd.testing.assert_frame_equal(again, expected)
+    assert expected["callsign"].notna().any() and expected["speed_kt"].notna().any()
 
 
 @pytest.mark.parametrize("order", ["in time order", "time going back"])
