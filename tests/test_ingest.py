@@ -701,6 +701,28 @@ def test_nearest_in_time_compiled_matches_the_sort_and_search() -> None:
     assert sbs.code_to_hex(np.array([9, 7, 9, 1])).tolist() == ["000009", "000007", "000009", "000001"]
 
 
+def test_block_memory_read_into_again_only_once_let_go(tmp_path: Path) -> None:
+    """A plain file's blocks are read into memory used again once a block and every view of
+    it are gone: blocks the caller holds keep their bytes while the rest of the file is read,
+    and a caller that lets each block go is served from a few buffers, not one per block."""
+    from flightpaths.ingest._core import iter_blocks
+
+    text = "".join(f"line {i}," + "x" * (i % 13) + "\n" for i in range(20_000))
+    path = tmp_path / "log.txt"
+    path.write_text(text)
+    firsts, held = [], []
+    for block, _ in iter_blocks(Source(path), block_bytes=4096):
+        firsts.append(bytes(block[:2]))
+        held.append(block[2:][:-1])  # a view of a view; the block itself is let go
+    assert len(held) > 50
+    assert b"".join(first + bytes(view) + b"\n" for first, view in zip(firsts, held)) == text.encode()
+    memories = set()
+    for block, _ in iter_blocks(Source(path), block_bytes=4096):
+        memories.add(id(block.base.base.obj))  # block -> the piece read -> its memory
+        del block
+    assert len(memories) <= 3
+
+
 @pytest.mark.parametrize("block_bytes", [97, 1000, 1 << 24])
 @pytest.mark.parametrize("gzipped", [False, True])
 def test_blocks_cut_at_line_ends_whatever_their_size(tmp_path: Path, block_bytes: int, gzipped: bool) -> None:

@@ -16,6 +16,7 @@ import gzip
 import io
 import json
 import re
+import weakref
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -366,13 +367,26 @@ def _read_arrays(raw: IO[bytes], block_bytes: int) -> Iterator[tuple[np.ndarray,
     """A plain file in pieces of about *block_bytes*: ``(array, head, position)``, the bytes in
     ``array[head:]`` read straight into it after :data:`_HEAD` free bytes (where the caller puts
     the unfinished last line of the piece before, so no bytes are copied twice); *position*
-    is the file offset after the piece."""
+    is the file offset after the piece.
+
+    A piece's memory is read into again once the piece and every view of it are gone (fresh
+    memory costs a page fault and the zeroing of each page on first touch, about as much as
+    the read itself): each piece is an array over memory it does not own, so its views keep
+    it alive, and a finalizer gives the memory back when it goes."""
+    free: list[np.ndarray] = []
     while True:
-        buf = np.empty(_HEAD + block_bytes, np.uint8)
-        got = raw.readinto(memoryview(buf)[_HEAD:])  # type: ignore[attr-defined]
+        try:
+            memory = free.pop()
+        except IndexError:
+            memory = np.empty(_HEAD + block_bytes, np.uint8)
+        piece = np.frombuffer(memoryview(memory), np.uint8)
+        if piece[:0].base is piece:  # views of it refer to it, not to *memory* (numpy stops at a non-array base)
+            weakref.finalize(piece, free.append, memory)
+        got = raw.readinto(memoryview(piece)[_HEAD:])  # type: ignore[attr-defined]
         if not got:
             return
-        yield buf[: _HEAD + got], _HEAD, raw.tell()
+        yield piece[: _HEAD + got], _HEAD, raw.tell()
+        del piece
 
 
 def _gunzip_arrays(raw: IO[bytes], block_bytes: int) -> Iterator[tuple[np.ndarray, int, int]]:
