@@ -837,7 +837,9 @@ class _Merger:
 
     def _merge(self, pos: dict[str, np.ndarray], vel: dict[str, np.ndarray], ident: dict[str, np.ndarray]) -> pd.DataFrame:
         callsign, squawk, object_id = self._join(pos, vel, ident)
-        times = localize(pd.Series(pos["t"].view("datetime64[ns]")), self.tz)
+        stamps = pos["t"].view("datetime64[ns]")
+        # UTC: the times as they are, labelled (a third of the cost of the general localize)
+        times = pd.DatetimeIndex(stamps, tz="UTC", copy=False) if self.tz == "UTC" else localize(pd.Series(stamps), self.tz)
         on_ground = pd.arrays.BooleanArray(pos["on_ground"] == 1, np.isnan(pos["on_ground"]))
         return pd.DataFrame({
             "object_id": object_id,
