@@ -481,22 +481,32 @@ def test_times_read_from_one_word_as_pyarrow_reads_them(tmp_path: Path, monkeypa
     assert fast.report.summary() == slow.report.summary()
 
 
-def test_on_ground_flags_read_as_pyarrow_reads_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The usual one-digit on-ground flag before LF takes a shortcut in the scanner; the
-    forms around it (0, 1, 5, -1, empty, CR LF, 127) give what pyarrow's parse gives."""
+def test_on_ground_flags_read_alike_on_every_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The on-ground flag is -1 or 1 (on the ground), 0 (not) or empty (unknown), also written
+    +1, 01, -0 or with blanks around; anything else (5, 127, "yes") is read as unknown and named
+    in the summary, the row kept. The scanner (with its shortcut for the usual one digit before
+    LF), the pyarrow fast path and the robust path agree."""
     from flightpaths.ingest import sbs
 
-    flags = ["0\n", "1\n", "5\n", "-1\n", "\n", "0\r\n", "1\r\n", "127\n"]
+    flags = ["0\n", "1\n", "5\n", "-1\n", "\n", "0\r\n", "1\r\n", "127\n", "+1\n", "01\n", "-0\n", " 1 \n", "yes\n"]
     lines = [f"MSG,3,1,1,4CA2D6,1,2024/05/01,12:00:{k:02d}.000,2024/05/01,12:00:{k:02d}.000,,3000,,,51.{k},-0.1,,,0,0,0,{f}"
              for k, f in enumerate(flags)]
-    log = tmp_path / "ground.sbs"
+    expected = ["False", "True", "<NA>", "True", "<NA>", "False", "True", "<NA>", "True", "True", "False", "True", "<NA>"]
+    log, usual = tmp_path / "ground.sbs", tmp_path / "usual.sbs"
     log.write_text("".join(lines))
+    usual.write_text("".join(line for line, f in zip(lines, flags) if f.strip() in ("0", "1", "-1", "")))
     fast = read_logs(log)
-    assert [str(v) for v in fast.points["on_ground"]] == ["False", "True", "True", "True", "<NA>", "False", "True", "True"]
-    monkeypatch.setattr(sbs, "_SCAN", None)
-    slow = read_logs(log)
-    pd.testing.assert_frame_equal(fast.points, slow.points)
-    assert fast.report.summary() == slow.report.summary()
+    assert [str(v) for v in fast.points["on_ground"]] == expected
+    assert "on-ground flags other than -1, 0 or 1 read as unknown (3)" in fast.report.summary()
+    assert "ground.sbs:3: on-ground flag '5'" in fast.report.summary()
+    fast_usual = read_logs(usual)  # taken by the scanner itself
+    assert [str(v) for v in fast_usual.points["on_ground"]] == [e for e, f in zip(expected, flags)
+                                                                if f.strip() in ("0", "1", "-1", "")]
+    monkeypatch.setattr(sbs, "_SCAN", None)  # the pyarrow fast path, and the robust path for the odd block
+    for path, result in ((log, fast), (usual, fast_usual)):
+        slow = read_logs(path)
+        pd.testing.assert_frame_equal(result.points, slow.points)
+        assert result.report.summary() == slow.report.summary()
 
 
 def test_scanner_shortcuts_give_the_values_of_the_general_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -619,12 +619,13 @@ def scan_into(buf: np.ndarray, pow10: np.ndarray, ints: np.ndarray, floats: np.n
         if i < 0:
             ok = False
             break
-        # field 21: on-ground flag, empty or an integer that fits int8; then CR LF or LF
+        # field 21: on-ground flag, empty or an integer of -1, 0 or 1 (others: the robust path
+        # names them); then CR LF or LF
         a = i + 1
         c = buf[a]
-        if 48 <= c <= 57 and buf[a + 1] == 10:  # the usual one digit, then LF
+        if (c == 48 or c == 49) and buf[a + 1] == 10:  # the usual 0 or 1, then LF
             pos = a + 2
-            ground = 1.0 if c != 48 else 0.0
+            ground = 1.0 if c == 49 else 0.0
         else:
             b = _skip_field(buf, a)
             if buf[b] == 13:
@@ -651,7 +652,7 @@ def scan_into(buf: np.ndarray, pow10: np.ndarray, ints: np.ndarray, floats: np.n
                     if not 48 <= c <= 57:
                         ok = False
                     g = g * 10 + (c - 48)
-                if not ok or g > (128 if neg else 127):
+                if not ok or g > 1:
                     ok = False
                     break
                 ground = 1.0 if g != 0 else 0.0

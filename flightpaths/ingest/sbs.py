@@ -161,6 +161,24 @@ class _Parsed:
 _NAT: Final = np.iinfo(np.int64).min
 
 
+_ODD_GROUND: Final = "SBS on-ground flags other than -1, 0 or 1 read as unknown"
+
+
+def _ground_flags(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The on-ground field as ``(on ground, known, odd)``: an integer (sign, 1-3 digits; blanks
+    around it) of -1 or 1 is on the ground, 0 is not; empty is unknown; anything else (5, 127,
+    "yes") is odd and read as unknown (the scanner and the pyarrow fast path leave a block with
+    such a flag to this path, which names it)."""
+    trimmed = pc.utf8_trim_whitespace(text)
+    number = pc.match_substring_regex(trimmed, r"^[+-]?[0-9]{1,3}$")
+    value = pc.cast(pc.if_else(number, pc.replace_substring_regex(trimmed, r"^\+", ""), pa.scalar(None, pa.string())),
+                    pa.int16()).to_numpy(zero_copy_only=False)
+    value = np.asarray(value, dtype=float)
+    known = (value == -1) | (value == 0) | (value == 1)
+    empty = pc.fill_null(pc.equal(trimmed, ""), True).to_numpy(zero_copy_only=False)
+    return value != 0, known, ~known & ~empty
+
+
 def _parse_block(block: bytes, first_line: int, source: Source, settings: IngestSettings, ledger: Ledger) -> _Parsed:
     lines = _lines(block)
     n = len(lines)
@@ -249,12 +267,14 @@ def _parse_block(block: bytes, first_line: int, source: Source, settings: Ingest
     ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", int(other_msgs.sum()))
     ledger.note("SBS velocity messages (MSG,4) merged into positions", int((keep & is_vel & ~is_pos).sum()))
 
-    ground_txt = pc.utf8_trim_whitespace(field["is_on_ground"])
-    ground = pc.fill_null(pc.is_in(ground_txt, pa.array(["-1", "1"])), False).to_numpy(zero_copy_only=False)
-    ground_known = pc.fill_null(pc.is_in(ground_txt, pa.array(["-1", "1", "0"])), False).to_numpy(zero_copy_only=False)
+    ground, ground_known, ground_odd = _ground_flags(field["is_on_ground"])
     hex_np = _hex_codes(np.asarray(hexes.to_numpy(zero_copy_only=False), dtype=object), keep)
 
     pos = is_pos & keep & ~nopos
+    odd = np.flatnonzero(pos & ground_odd)
+    if len(odd):
+        ledger.note(_ODD_GROUND, len(odd), example=f"{name}:{numbers[odd[0]]}: on-ground flag "
+                    f"{str(field['is_on_ground'][odd[0]]).strip()[:20]!r}")
     out.pos = {
         "object_id": hex_np[pos], "t": ns[pos], "lat": lat[pos], "lon": lon[pos], "altitude_ft": alt[pos],
         "speed_kt": speed[pos], "track_deg": track[pos], "vrate_fpm": vrate[pos],
@@ -405,6 +425,8 @@ def _parse_block_fast(block: bytes | np.ndarray, first_line: int, source: Source
         return None
     if table["f6"].null_count or table["f7"].null_count or table["f1"].null_count:
         return None
+    if table["f21"].null_count < n and not pc.all(pc.is_in(table["f21"].drop_null(), pa.array([-1, 0, 1], pa.int8()))).as_py():
+        return None  # an odd on-ground flag: the robust path names it
     hexcol = table["f4"].combine_chunks()
     if pc.min(pc.binary_length(hexcol)).as_py() != 6 or pc.max(pc.binary_length(hexcol)).as_py() != 6:
         return None
