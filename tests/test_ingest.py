@@ -196,6 +196,30 @@ def test_gzip_cut_short_keeps_rows_before_the_break() -> None:
         read_logs(CORPUS / "cut_short.sbs.gz", settings=IngestSettings(strict=True))
 
 
+def test_gzip_cut_within_its_first_64_kib_keeps_rows_before_the_break(tmp_path: Path) -> None:
+    """A short gzip log cut off (less content than the format sniff reads) is still read: the
+    lines that decompress before the break are kept and the break is named; one that
+    decompresses to nothing at all is skipped as corrupt."""
+    import zlib
+
+    lines = [f"MSG,3,1,1,4CA2D6,1,2024/05/01,12:{k // 60:02d}:{k % 60:02d}.000,2024/05/01,"
+             f"12:{k // 60:02d}:{k % 60:02d}.000,,3000,,,51.{k:04d},-0.1,,,0,0,0,0\n" for k in range(300)]
+    packed = gzip.compress("".join(lines).encode())
+    cut = tmp_path / "cut.sbs.gz"
+    cut.write_bytes(packed[: len(packed) * 2 // 3])
+    readable = zlib.decompressobj(31).decompress(cut.read_bytes())
+    whole = readable.count(b"\n")
+    assert 10 < whole < 300 and len(readable) < 65536
+    result = read_logs(cut)
+    assert result.report.files[str(cut)] == "sbs"
+    assert len(result.points) == whole
+    assert any("cut short" in k for k in result.report.notes)
+    nothing = tmp_path / "nothing.sbs.gz"
+    nothing.write_bytes(packed[:12])
+    with pytest.raises(InputError, match="corrupt gzip"):
+        read_logs(nothing)
+
+
 def test_duplicates_impossible_coordinates_and_backwards_time() -> None:
     dup = read_logs(CORPUS / "duplicates.sbs")
     assert len(dup.points) == 2 and dup.report.dropped == {"duplicate row": 2}

@@ -282,13 +282,23 @@ class Source:
         return raw
 
     def head(self) -> Head:
-        """The first 64 KiB of content; a corrupt gzip raises :class:`InputError`."""
+        """The first 64 KiB of content. A gzip stream that breaks off within them gives what
+        decompressed before the break (the reader then keeps those lines and names the break);
+        one that gives nothing raises :class:`InputError`."""
+        if not self.gzipped:
+            with open(self.path, "rb") as fh:
+                return Head(self.path, fh.read(HEAD_BYTES), False)
+        data = b""
         try:
-            with self.open() as fh:
-                data = fh.read(HEAD_BYTES)
+            with open(self.path, "rb") as raw:
+                for piece in _gunzip(raw, HEAD_BYTES):
+                    data += piece
+                    if len(data) >= HEAD_BYTES:
+                        break
         except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(f"corrupt gzip file ({exc})", path=self.name) from exc
-        return Head(self.path, data, self.gzipped)
+            if not data:
+                raise InputError(f"corrupt gzip file ({exc})", path=self.name) from exc
+        return Head(self.path, data[:HEAD_BYTES], True)
 
     def read_all(self) -> bytes:
         """The whole content (for JSON and other formats that cannot be streamed by line)."""
