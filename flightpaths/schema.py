@@ -19,7 +19,8 @@ track_deg          float64                 track over ground, degrees clockwise 
 vrate_fpm          float64                 vertical rate, feet per minute
 callsign           string                  flight id as broadcast, stripped (may be <NA>)
 squawk             string                  transponder code, 4 octal digits (may be <NA>)
-on_ground          boolean                 on-ground flag (nullable)
+on_ground          boolean                 on-ground flag (nullable; SBS: -1 or 1 on the
+                                           ground, 0 not, other values unknown)
 new_leg            boolean                 readsb trace new-leg flag (False when unknown)
 source_file        string                  the file the row came from
 source_line        int64                   1-based line (text) or record (JSON) number
