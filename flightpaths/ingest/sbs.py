@@ -558,10 +558,6 @@ class _ScanSpace:
             del self._free[self._keep:]  # the largest are kept
 
 
-#: a block's scanner output space: where it came from, and what it took
-_Taken = tuple[_ScanSpace | None, list[tuple[np.ndarray, np.ndarray]]]
-
-
 def _untouched(shape: tuple[int, int], dtype: type) -> np.ndarray:
     """An array not written beforehand, in 4 KiB pages (an anonymous map): numpy asks for 2 MiB
     pages for large arrays, which would put 2 MiB in memory for each row begun."""
@@ -581,19 +577,19 @@ def _scan_part(scan: Any, buf: np.ndarray, space: tuple[np.ndarray, np.ndarray] 
     return scanned, (callsigns, squawks) if callsigns is not None and squawks is not None else None
 
 
-def _start_scan(scan: Any, buf: np.ndarray, space: _ScanSpace | None = None,
+def _start_scan(scan: Any, buf: np.ndarray,
                 taken: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Callable[[], list[tuple] | None]:
     """Start :func:`_scan_part` on the two halves of a large block on the scanner's two
     threads and return a function that waits for both and gives ``(scan, texts, lines
     before)`` for each, first half first (None when either found a line it
     does not take, or text that is not UTF-8). The caller works on the previous block
-    meanwhile. With *space*, the output space taken from it is added to *taken*, for the
-    caller to give back once the block is merged."""
+    meanwhile. With *taken*, the parts are scanned into output space from :data:`_SPACE`, added
+    to *taken* for the caller to give back once the block is merged."""
 
     def room(part: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        if space is None or taken is None:
+        if taken is None:
             return None
-        taken.append(space.take(len(part)))
+        taken.append(_SPACE.take(len(part)))
         return taken[-1]
 
     global _POOL
@@ -786,7 +782,8 @@ class _Merger:
         self.strings: list[str] = [""]
         self.string_ids: dict[str, int] = {"": 0}
         self._dictionary: pa.Array | None = None
-        self._words: tuple[np.ndarray, np.ndarray] | None = None  # the same as words and lengths (see _as_words)
+        # the strings as words and lengths (see _as_words; None: one is too long), and for how many of them
+        self._words: tuple[int, tuple[np.ndarray, np.ndarray] | None] = (0, None)
         self.tz = settings.tz
 
     def _ids(self, parsed: _Parsed) -> None:
@@ -920,12 +917,14 @@ class _Merger:
         """A pandas string column of string ids (0 -> <NA>): with the compiled scanner and texts
         of at most 8 bytes (callsigns, squawks) straight in Arrow's layout, else a dictionary
         array of this log's strings, cast (one take in Arrow)."""
+        scan = _scanner()
+        if scan is not None:
+            if self._words[0] != len(self.strings):
+                self._words = (len(self.strings), _as_words(self.strings))
+            if self._words[1] is not None:
+                return _short_texts(scan, ids, *self._words[1])
         if self._dictionary is None or len(self._dictionary) != len(self.strings):
             self._dictionary = pa.array([v or None for v in self.strings], pa.string())
-            self._words = _as_words(self.strings)
-        scan = _scanner()
-        if scan is not None and self._words is not None:
-            return _short_texts(scan, ids, *self._words)
         dictionary = pa.DictionaryArray.from_arrays(pa.array(ids.astype(np.int32, copy=False)), self._dictionary)
         return pd.array(pc.cast(dictionary, pa.string()), dtype="string")
 
@@ -971,13 +970,12 @@ def iter_sbs(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterat
     merger = _Merger(settings)
     scan = _scanner()
     line = 1  # first line of the next block to finish
-    ahead: deque[tuple[np.ndarray, Callable[[], list[tuple] | None] | None, _Taken]] = deque()
+    ahead: deque[tuple[np.ndarray, Callable[[], list[tuple] | None] | None, list[tuple[np.ndarray, np.ndarray]]]] = deque()
     depth = _SCAN_AHEAD if scan is not None else 1
-    space = _SPACE if scan is not None else None
     try:
         for block, _ in iter_blocks(source, progress=settings.progress, count=False):
-            taken: _Taken = (space, [])
-            scanning = _start_scan(scan, np.frombuffer(block, dtype=np.uint8), *taken) if scan is not None else None
+            taken: list[tuple[np.ndarray, np.ndarray]] = []
+            scanning = _start_scan(scan, np.frombuffer(block, dtype=np.uint8), taken) if scan is not None else None
             ahead.append((block, scanning, taken))
             if len(ahead) > depth:
                 line += yield from _finish_block(*ahead.popleft(), line, source, settings, ledger, merger)
@@ -999,11 +997,12 @@ def _flush(merger: _Merger, source: Source, ledger: Ledger) -> Iterator[pd.DataF
 
 
 def _finish_block(
-    block: np.ndarray, scanning: Callable[[], list[tuple] | None] | None, taken: _Taken, first_line: int,
+    block: np.ndarray, scanning: Callable[[], list[tuple] | None] | None, taken: list[tuple[np.ndarray, np.ndarray]],
+    first_line: int,
     source: Source, settings: IngestSettings, ledger: Ledger, merger: _Merger,
 ) -> Generator[pd.DataFrame, None, int]:
     """Parse and merge one block; yields its chunks and returns its number of lines. The
-    scanner's output space the block *taken* goes back once its rows are merged."""
+    scanner's output space the block *taken* goes back to :data:`_SPACE` once its rows are merged."""
     parts = _parse_block_scan(block, first_line, source, ledger, scanning)
     if parts is None:
         parts = [_parse_block(bytes(block), first_line, source, settings, ledger)]
@@ -1012,9 +1011,7 @@ def _finish_block(
         lines = sum(p.lines for p in parts)
     frame = merger.feed(parts)  # the halves of a block merge as one block (copies: the scan's views are let go)
     del parts
-    space, spaces = taken
-    if space is not None:
-        space.give(spaces)
+    _SPACE.give(taken)
     if frame is not None and len(frame):
         yield _local_time_check(frame, source, ledger, merger.tz)
     ledger.raise_pending()
