@@ -16,6 +16,7 @@ __all__ = [
     "FlightpathsError",
     "InputError",
     "SchemaError",
+    "SettingsError",
     "UnsupportedFormatError",
     "WeightsUnavailableError",
 ]
@@ -65,6 +66,10 @@ class UnsupportedFormatError(InputError):
 
 class SchemaError(InputError):
     """A table that lacks required columns or has columns of the wrong type."""
+
+
+class SettingsError(FlightpathsError, ValueError):
+    """A setting out of its range or inconsistent with another; the message names the setting."""
 
 
 class BundleError(FlightpathsError, ValueError):

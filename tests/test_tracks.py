@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from flightpaths.cli import cli
-from flightpaths.errors import InputError, SchemaError
+from flightpaths.errors import InputError, SchemaError, SettingsError
 from flightpaths.schema import validate_points
 from flightpaths.tracks import (
     ARRAY_COLUMNS,
@@ -40,7 +40,7 @@ T0 = pd.Timestamp("2024-06-01T12:00:00Z")
 def both_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test on numba's compiled loops (what users get) and on the numpy code that runs
     where numba is missing: both must give the answers checked by eye."""
-    import flightpaths.tracks as tracks_module
+    import flightpaths.tracks._arrays as tracks_module
 
     if request.param == "compiled":
         assert tracks_module._kernel() is not None, "numba is a dependency: the compiled loops must load"
@@ -175,9 +175,9 @@ def test_all_nan_optional_columns_are_fine() -> None:
 def test_missing_columns_are_a_schema_error() -> None:
     with pytest.raises(SchemaError, match="lat/lon or x/y"):
         make_windows(pd.DataFrame({"object_id": ["a"], "time": [T0]}))
-    with pytest.raises(InputError, match="window_s"):
+    with pytest.raises(SettingsError, match="window_s"):
         WindowSettings(window_s=-5)
-    with pytest.raises(InputError, match="step_s"):
+    with pytest.raises(SettingsError, match="step_s"):
         WindowSettings(window_s=(300, 600), step_s=(100, 200, 300))
 
 
@@ -524,7 +524,7 @@ def test_split_tracks_output_windows_like_raw_points() -> None:
 
 
 def test_compiled_and_numpy_paths_give_the_same_windows(monkeypatch: pytest.MonkeyPatch) -> None:
-    import flightpaths.tracks as tracks_module
+    import flightpaths.tracks._arrays as tracks_module
     from flightpaths.simulate import SimSettings, simulate
 
     pts = simulate(SimSettings(seed=5, hours=1.0, aircraft=10)).points

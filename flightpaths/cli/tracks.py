@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError
+from ..errors import InputError, SettingsError
 from ..fileio import check_output
 from ..settings import resolve, write_settings
 from ..tracks import WINDOW_OUTPUT_SUFFIXES, TrackSettings, WindowSettings, load_points, save_windows, windows_with_report
@@ -51,8 +51,8 @@ def command(points: tuple[str, ...], output: Path, gap: float | None, window: tu
         track_settings = resolve(TrackSettings, gap_s=gap)
         window_settings = resolve(WindowSettings, window_s=window, step_s=step, min_points=min_points, projection=projection,
                                   airborne_only=airborne_only)
-    except InputError as exc:
-        raise click.BadParameter(exc.message, param_hint="'--window/--step'") from exc
+    except SettingsError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--window/--step'") from exc
     meta = output.with_name(output.name + ".settings.json")
     check_output(output, overwrite=overwrite)
     check_output(meta, overwrite=overwrite)

@@ -5,7 +5,7 @@ ties keep file order), :func:`step_lengths` measures each step on the ellipsoid,
 :func:`window_figures` walks each window's points once: its centroid, the local azimuthal
 equidistant projection about it, extent, fitted circle, path length, headings and turns, and
 the medians of speed, altitude and sampling interval, writing the per-point arrays of every
-window into one flat buffer. It computes what the vectorized numpy path in ``tracks`` computes
+window into one flat buffer. It computes what the vectorized numpy path in :mod:`.figures` computes
 (same formulas, same order of operations per point), which stays as the fallback where numba
 is not installed and as the reference the tests compare against; the two agree to rounding
 (sums run per window here rather than as differences of running sums). The compiled code is
@@ -22,10 +22,10 @@ import numpy as np
 try:
     from numba import njit
 
-    from .ingest._sbs_scan import group_rows
+    from ..ingest._sbs_scan import group_rows
 
     COMPILED = True
-except ImportError:  # pragma: no cover - the numpy path in tracks runs instead
+except ImportError:  # pragma: no cover - the numpy path in figures runs instead
     COMPILED = False
     njit = None
 
@@ -263,7 +263,7 @@ def _point_pass(
             pspeed[i] = s if s == s and abs(s) != math.inf else d * kt_per_mps
 
 def _step_lengths(a: np.ndarray, b: np.ndarray, screen: bool, dist: np.ndarray) -> None:
-    """Length of each step i-1 -> i into *dist* (element 0: NaN); see ``tracks._step_lengths_one``."""
+    """Length of each step i-1 -> i into *dist* (element 0: NaN); see ``clean._step_lengths_one``."""
     n = len(a)
     if n:
         dist[0] = math.nan

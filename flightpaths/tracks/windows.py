@@ -1,0 +1,443 @@
+"""Cutting tracks into overlapping windows and assembling the windows table (see the package
+docstring for what the figures mean)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, SettingsError
+from ..fileio import safe_name
+from ..runtime import gc_paused, tune_allocator
+from ..schema import KT_PER_MPS
+from ._arrays import _NS, _kernel, _map, _next_true
+from .clean import _attach, _check_columns, _chunk, _factorize, _prepare, _Prepared, _prepare_tracked, _step_lengths
+from .columns import ARRAY_COLUMNS, SCALAR_COLUMNS, empty_windows
+from .figures import _figures_numpy, _point_speeds
+from .settings import CleanReport, TrackSettings, WindowSettings
+
+__all__ = ["make_windows", "windows_with_report"]
+
+
+_EMPTY_F = np.empty(0, dtype=np.float64)
+_EMPTY_F.setflags(write=False)
+_EMPTY_S = np.empty(0, dtype="<U1")
+_EMPTY_S.setflags(write=False)
+
+
+def _object_column(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """A 1-D object array holding *parts* (numpy would stack equal-length arrays into 2-D)."""
+    col = np.empty(len(parts), dtype=object)
+    for i, part in enumerate(parts):
+        col[i] = part
+    return col
+
+
+def _slices(offsets: np.ndarray, stops: np.ndarray | None = None) -> list[slice]:
+    """``slice(offsets[i], offsets[i+1])`` for every i (built once, used for every column), or
+    ``slice(offsets[i], stops[i])`` when *stops* is given."""
+    if stops is not None:
+        return list(map(slice, offsets.tolist(), stops.tolist()))
+    bounds = offsets.tolist()
+    return list(map(slice, bounds[:-1], bounds[1:]))
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """A read-only view of *values*: windows that overlap share their points' speeds and
+    altitudes, so no window may change them in place."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
+
+
+def _split(values: np.ndarray, slices: Sequence[slice]) -> np.ndarray:
+    """An object column of views ``values[s]`` for each slice (one view per window)."""
+    return np.fromiter(map(values.__getitem__, slices), dtype=object, count=len(slices))
+
+
+def _constant_column(value: np.ndarray, n: int) -> np.ndarray:
+    """An object column whose *n* cells all hold the same (read-only) array."""
+    col = np.empty(n, dtype=object)
+    col.fill(value)
+    return col
+
+
+_MS_BITS: Final = 40  # track-relative times in ms fit in 40 bits (35 years)
+
+
+def _window_ranges(prep: _Prepared, window_s: float, step_s: float, report: CleanReport) -> tuple[np.ndarray, ...]:
+    """Window index ranges [lo, hi) into track order, their track and nominal start (ns)."""
+    offsets = prep.offsets
+    ntr = len(offsets) - 1
+    t0 = prep.t[offsets[:-1]]
+    dur = prep.t[offsets[1:] - 1] - t0
+    w_ms, s_ms = int(round(window_s * 1000)), max(1, int(round(step_s * 1000)))
+    dur_ms = dur // 1_000_000
+    k = np.where(dur_ms > w_ms, -(-(dur_ms - w_ms) // s_ms) + 1, 1).astype(np.int64)
+    win_track = np.repeat(np.arange(ntr), k)
+    first_win = np.concatenate([[0], np.cumsum(k)[:-1]])
+    kk = np.arange(len(win_track)) - np.repeat(first_win, k)
+    start_ms = kk * s_ms
+    counts = np.diff(offsets)
+    track_of_pt = np.repeat(np.arange(ntr, dtype=np.int64), counts)
+    rel_ms = (prep.t - np.repeat(t0, counts)) // 1_000_000
+    key = (track_of_pt << _MS_BITS) + rel_ms
+    base = win_track.astype(np.int64) << _MS_BITS
+    lo = np.searchsorted(key, base + start_ms, side="left")
+    hi = np.searchsorted(key, base + start_ms + w_ms, side="left")
+    last = np.append(win_track[1:] != win_track[:-1], True)
+    hi[last] = offsets[1:][win_track[last]]
+    nominal = t0[win_track] + start_ms * 1_000_000
+    n = hi - lo
+    dup = np.zeros(len(lo), bool)
+    dup[1:] = (lo[1:] == lo[:-1]) & (hi[1:] == hi[:-1]) & (win_track[1:] == win_track[:-1])
+    few = (n < 1) & ~dup
+    report.count("windows_dropped", "no points", int(few.sum()))
+    report.count("windows_dropped", "same points as the previous window", int(dup.sum()))
+    keep = ~dup & ~few
+    return lo[keep], hi[keep], win_track[keep], nominal[keep]
+
+
+@dataclass
+class _Plan:
+    """The windows of one chunk of tracks at one length, before their figures (internal)."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    wtrack: np.ndarray
+    nominal: np.ndarray
+
+    @property
+    def points(self) -> int:
+        return int((self.hi - self.lo).sum())
+
+
+def _plan_windows(prep: _Prepared, window_s: float, step_s: float, ws: WindowSettings, report: CleanReport) -> _Plan:
+    """The windows of *prep* at one length with at least ``ws.min_points`` points."""
+    lo, hi, wtrack, nominal = _window_ranges(prep, window_s, step_s, report)
+    few = hi - lo < ws.min_points
+    report.count("windows_dropped", f"fewer than {ws.min_points} points", int(few.sum()))
+    return _Plan(lo[~few], hi[~few], wtrack[~few], nominal[~few])
+
+
+def _windows_one(
+    prep: _Prepared, window_s: float, ws: WindowSettings, report: CleanReport, plan: _Plan,
+    out: np.ndarray | None = None,
+) -> dict[str, Any] | None:
+    """The raw columns of the windows of *prep* at one length (None when there are none).
+    *plan*: its windows (:func:`_plan_windows`); *out*: a buffer for the per-point arrays (see
+    :func:`._kernel.window_figures`)."""
+    lo, hi, wtrack, nominal = plan.lo, plan.hi, plan.wtrack, plan.nominal
+    n = hi - lo
+    nw = len(lo)
+    if nw == 0:
+        return None
+    screen = prep.screen
+    t_first, t_last = prep.t[lo], prep.t[hi - 1]
+    kernel = _kernel() if ws.projection != "pyproj" else None
+    dist = prep.dist if prep.dist is not None else _step_lengths(prep.a, prep.b, screen)
+    if kernel is not None:  # compiled: one pass over the points, then one over each window's points
+        trig, dt, pspeed_all = kernel.point_arrays(prep.t, prep.a, prep.b, prep.speed, dist, prep.offsets,
+                                                   screen=screen, kt_per_mps=KT_PER_MPS)
+        goff, pp, fig = kernel.window_figures(lo, hi, prep.t, trig, prep.a, prep.b, pspeed_all, prep.alt, dt,
+                                              prep.line, screen=screen, min_segment_m=ws.min_segment_m, out=out)
+        px, py, pt, pturn, pcum = (pp[k] for k in kernel.PER_POINT)
+        lat_c, lon_c, net, extent, radius, path = (fig[k] for k in ("lat", "lon", "net", "extent", "radius", "path"))
+        net_turn, tot_turn = fig["net_turn_deg"], fig["total_turn_deg"]
+        med_speed, med_alt, med_dt = fig["median_speed"], fig["median_alt"], fig["median_dt"]
+        line_first, line_last = fig["line_first"], fig["line_last"]
+        gidx = None
+    else:
+        dt, pspeed_all = _point_speeds(prep, dist)
+        (goff, px, py, pt, pturn, pcum, lat_c, lon_c, net, extent, radius, path, net_turn, tot_turn,
+         med_speed, med_alt, med_dt, line_first, line_last, gidx) = _figures_numpy(
+            prep, lo, hi, n, ws, dt, pspeed_all, t_first)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        straight = np.where(path > 0, np.minimum(net / np.where(path > 0, path, 1.0), 1.0), 1.0)
+
+    # Provenance and identity.
+    files = np.append(prep.files, None)
+    source_file = files[prep.file_code[lo]]
+    callsign = _window_callsigns(prep, lo, hi, wtrack)
+    track_obj = prep.track_object[wtrack]
+    track_ids = np.array([f"{o}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
+    safe_tracks = np.array([f"{_safe_id(o)}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
+    window_id = _window_ids(safe_tracks[wtrack], nominal, window_s)
+
+    ev_x, ev_y, ev_kind = _events(prep, lo, gidx, goff, px, py)
+    slices = _slices(goff)
+    own = _slices(lo, hi)  # each window's own points, in track order
+    few_points = n < ws.few_points
+    report.windows += nw
+    report.few_point_windows += int(few_points.sum())
+    # Raw columns; windows_with_report builds one table from all chunks (see _assemble).
+    return {
+        "window_id": window_id,
+        "object_id": track_obj,
+        "track_id": track_ids[wtrack],
+        "callsign": callsign,
+        "start": t_first,
+        "end": t_last,
+        "window_s": np.full(nw, float(window_s)),
+        "source_file": source_file,
+        "line_first": line_first.astype(np.int64),
+        "line_last": line_last.astype(np.int64),
+        "lat": lat_c,
+        "lon": lon_c,
+        "units": "px" if screen else "m",
+        "n_points": n.astype(np.int64),
+        "duration_s": (t_last - t_first) / _NS,
+        "path_length_m": path,
+        "net_displacement_m": net,
+        "straightness": straight,
+        "total_turn_deg": tot_turn,
+        "net_turn_rev": net_turn / 360.0,
+        "radius_m": radius,
+        "extent_m": extent,
+        "median_speed_kt": med_speed,
+        "median_altitude_ft": med_alt,
+        "sample_interval_s": med_dt,
+        "few_points": few_points,
+        "px": _split(px, slices),
+        "py": _split(py, slices),
+        "pt": _split(pt, slices),
+        "pspeed": _split(_read_only(pspeed_all), own),  # speeds and altitudes: views, not copies
+        "palt": _split(_read_only(prep.alt), own),
+        "pturn": _split(pturn, slices),
+        "pcumturn": _split(pcum, slices),
+        "ev_x": ev_x,
+        "ev_y": ev_y,
+        "ev_kind": ev_kind,
+    }
+
+
+_STRING_COLUMNS: Final = ("object_id", "track_id", "callsign", "source_file")
+
+
+def _assemble(parts: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One windows table from the raw columns of every chunk (one copy per column, no
+    per-chunk tables to concatenate)."""
+    import pyarrow as pa
+
+    if not parts:
+        return empty_windows()
+
+    def cat(name: str) -> np.ndarray:
+        cols = [p[name] for p in parts]
+        return cols[0] if len(cols) == 1 else np.concatenate(cols)
+
+    ids = [p["window_id"] for p in parts]
+    counts = [len(p["n_points"]) for p in parts]
+    cols: dict[str, Any] = {}
+    for name in SCALAR_COLUMNS:
+        if name == "window_id":
+            cols[name] = pd.array(ids[0] if len(ids) == 1 else pa.concat_arrays(ids), dtype="string")
+        elif name in _STRING_COLUMNS:
+            cols[name] = pd.array(cat(name), dtype="string")
+        elif name in ("start", "end"):
+            cols[name] = pd.DatetimeIndex(cat(name).view("datetime64[ns]")).tz_localize("UTC")
+        elif name == "units":
+            units = np.array([p["units"] for p in parts], dtype=object)
+            cols[name] = pd.array(np.repeat(units, counts), dtype="string")
+        else:
+            cols[name] = cat(name)
+    for name in ARRAY_COLUMNS:
+        cols[name] = cat(name)
+    return pd.DataFrame(cols)
+
+
+def _window_ids(tracks: np.ndarray, nominal_ns: np.ndarray, window_s: float) -> Any:
+    """``{track}_{start:%Y%m%dT%H%M%S}_{window_s}s`` for every window (vectorized with Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    label = f"{int(window_s)}s" if float(window_s).is_integer() else f"{window_s:g}s".replace(".", "p")
+    iso = pa.array(np.datetime_as_string(nominal_ns.astype("datetime64[ns]"), unit="s"))  # 2024-06-01T08:00:00
+    text = pc.replace_substring(pc.replace_substring(iso, "-", ""), ":", "")  # (Arrow's strftime is slower)
+    return pc.binary_join_element_wise(pa.array(tracks, pa.string()), text, pa.scalar(label), "_")
+
+
+def _safe_id(name: str) -> str:
+    try:
+        return safe_name(str(name), what="object id")
+    except InputError:
+        return "object"
+
+
+def _window_callsigns(prep: _Prepared, lo: np.ndarray, hi: np.ndarray, wtrack: np.ndarray) -> np.ndarray:
+    """The first callsign inside each window, else the track's first, else None."""
+    nw = len(lo)
+    codes = prep.call_code
+    if codes is None or not len(codes) or not (codes >= 0).any():
+        return np.full(nw, None, dtype=object)
+    nxt = _next_true(codes >= 0)
+    m = len(codes)
+    first = nxt[lo]
+    track_first = nxt[np.minimum(prep.offsets[:-1][wtrack], m - 1)]
+    track_end = prep.offsets[1:][wtrack]
+    pick = np.where(first < hi, first, np.where(track_first < track_end, track_first, -1))
+    out = np.full(nw, None, dtype=object)
+    has = pick >= 0
+    out[has] = prep.calls[codes[pick[has]]]
+    return out
+
+
+def _events(
+    prep: _Prepared, lo: np.ndarray, gidx: np.ndarray | None, goff: np.ndarray, px: np.ndarray, py: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Click events per window (screen tracks), in the window's frame; empty arrays otherwise.
+    *gidx*: the track-order index of each window point (built here from *lo* when None)."""
+    nw = len(goff) - 1
+    if prep.clicks is None or not prep.clicks.any():
+        return _constant_column(_EMPTY_F, nw), _constant_column(_EMPTY_F, nw), _constant_column(_EMPTY_S, nw)
+    if gidx is None:
+        gidx = np.repeat(lo - goff[:-1], np.diff(goff)) + np.arange(int(goff[-1]))
+    gclick = prep.clicks[gidx]
+    counts = np.add.reduceat(gclick.astype(np.int64), goff[:-1])
+    eoff = np.concatenate([[0], np.cumsum(counts)])
+    kinds = np.asarray(prep.kinds[gidx][gclick], dtype=str)
+    sl = _slices(eoff)
+    return _split(px[gclick], sl), _split(py[gclick], sl), _split(kinds, sl)
+
+
+def _settings_list(settings: WindowSettings | Sequence[WindowSettings] | None) -> list[WindowSettings]:
+    if settings is None:
+        return [WindowSettings()]
+    if isinstance(settings, WindowSettings):
+        return [settings]
+    out = list(settings)
+    if not out or not all(isinstance(s, WindowSettings) for s in out):
+        raise SettingsError("window settings must be a WindowSettings or a non-empty list of them")
+    return out
+
+
+def windows_with_report(
+    points: pd.DataFrame,
+    settings: WindowSettings | Sequence[WindowSettings] | None = None,
+    *,
+    tracks: TrackSettings | None = None,
+    workers: int | None = None,
+    chunk_points: int = 100_000,
+) -> tuple[pd.DataFrame, CleanReport]:
+    """Windows of *points* and a report of everything cleaned, split and dropped on the way.
+
+    *points* is a points table (cleaned and split here with *tracks*) or the output of
+    :func:`split_tracks` (has ``track_id``; used as it is). *settings* may hold several window
+    lengths, or be a list of settings; the result then has one row per window per length,
+    ordered by length, track and start.
+
+    Tracks are processed in chunks of about *chunk_points* points, which bounds the memory of
+    the intermediate arrays, on *workers* threads (numpy releases the GIL; default: the number
+    of CPUs, at most 8); cleaning uses them too, for its gathers, filters and step lengths, and
+    the string columns are factorized beside it. The result does not depend on either (beyond rounding: centroid sums
+    run over a chunk, so coordinates may differ in the ninth decimal of a metre). Python's
+    garbage collector is paused meanwhile (see :func:`.runtime.gc_paused`).
+    """
+    with gc_paused():  # hundreds of thousands of array views: no full collections meanwhile
+        return _windows_with_report(points, settings, tracks, workers, chunk_points)
+
+
+def _windows_with_report(
+    points: pd.DataFrame,
+    settings: WindowSettings | Sequence[WindowSettings] | None,
+    tracks: TrackSettings | None,
+    workers: int | None,
+    chunk_points: int,
+) -> tuple[pd.DataFrame, CleanReport]:
+    report = CleanReport()
+    _check_columns(points)
+    tune_allocator()  # per-chunk temporaries reuse freed memory instead of faulting in fresh pages
+    ground = _ground_mask(points, _settings_list(settings))
+    n_threads = workers or min(os.cpu_count() or 1, 8)
+    with ThreadPoolExecutor(max_workers=2) as side:
+        # the string columns are factorized beside the cleaning and sorting (Arrow drops the GIL)
+        factorized = {name: side.submit(_factorize, points, name) for name in ("source_file", "callsign")} \
+            if n_threads > 1 and len(points) >= 200_000 else {}
+        if "track_id" in points.columns:
+            if ground is not None:  # already tracked: a filtered copy (rare; tracks stay as split)
+                factorized = {}
+                points = points[~ground]
+            prep = _prepare_tracked(points, report)
+            if ground is not None:
+                report.points_in += int(ground.sum())
+                report.count("removed", "on ground", int(ground.sum()))
+        else:
+            prep = _prepare(points, tracks or TrackSettings(), report, n_threads, ground)
+        if not len(prep.t):
+            return empty_windows(), report
+        _attach(prep, factorized)
+    bounds = _chunk_bounds(prep.offsets, chunk_points)
+    jobs = [
+        (ws, window_s, step_s, first, last)
+        for ws in _settings_list(settings)
+        for window_s, step_s in ws.lengths()
+        for first, last in zip(bounds[:-1], bounds[1:])
+    ]
+
+    def plan(job: tuple[WindowSettings, float, float, int, int]) -> tuple[_Plan, CleanReport]:
+        ws, window_s, step_s, first, last = job
+        part = CleanReport()
+        return _plan_windows(_chunk(prep, first, last), window_s, step_s, ws, part), part
+
+    n_workers = min(len(jobs), n_threads)
+    plans = _map(plan, jobs, n_workers)
+    # One buffer for every window's per-point arrays: a single large allocation, which the OS
+    # backs with huge pages where it can (5x fewer page-fault costs than many chunk-sized ones).
+    sizes = [p.points for p, _ in plans]
+    bases = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    kernel = _kernel()
+    flat = np.empty((len(kernel.PER_POINT), int(bases[-1]))) if kernel is not None else None
+
+    def run(k: int) -> tuple[dict[str, Any] | None, CleanReport]:
+        ws, window_s, _step_s, first, last = jobs[k]
+        part = plans[k][1]
+        out = None if flat is None else flat[:, bases[k]:bases[k + 1]]
+        return _windows_one(_chunk(prep, first, last), window_s, ws, part, plans[k][0], out), part
+
+    results = _map(run, list(range(len(jobs))), n_workers)
+    for _, part in results:
+        report.merge(part)
+    return _assemble([cols for cols, _ in results if cols is not None]), report
+
+
+def _ground_mask(points: pd.DataFrame, settings: list[WindowSettings]) -> np.ndarray | None:
+    """Rows of *points* reported on the ground, when the settings ask for airborne points only
+    and there are any (else None)."""
+    wanted = {bool(ws.airborne_only) for ws in settings}
+    if len(wanted) > 1:
+        raise SettingsError("window settings disagree on airborne_only; use one value for all lengths")
+    if not wanted.pop() or "on_ground" not in points.columns or not len(points):
+        return None
+    col = points["on_ground"]
+    if col.dtype == bool:
+        ground = col.to_numpy()
+    else:
+        ground = col.astype("boolean").to_numpy(dtype=bool, na_value=False)
+    return ground if ground.any() else None
+
+
+def _chunk_bounds(offsets: np.ndarray, chunk_points: int) -> list[int]:
+    """Track indices that cut the tracks into runs of about *chunk_points* points."""
+    ntr = len(offsets) - 1
+    if chunk_points <= 0 or offsets[-1] <= chunk_points:
+        return [0, ntr]
+    marks = np.arange(chunk_points, int(offsets[-1]), chunk_points)
+    cuts = np.unique(np.searchsorted(offsets[1:], marks, side="left") + 1)
+    cuts = cuts[(cuts > 0) & (cuts < ntr)]
+    return [0, *cuts.tolist(), ntr]
+
+
+def make_windows(
+    points: pd.DataFrame,
+    settings: WindowSettings | Sequence[WindowSettings] | None = None,
+    *,
+    tracks: TrackSettings | None = None,
+) -> pd.DataFrame:
+    """The windows table of *points* (see :func:`windows_with_report`, which also gives counts)."""
+    return windows_with_report(points, settings, tracks=tracks)[0]
