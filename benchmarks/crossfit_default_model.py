@@ -55,9 +55,9 @@ from flightpaths.evaluate import (  # noqa: E402
     EvalSet,
     MetricSettings,
     RuleScorer,
-    _ground_summary,
-    _stable_hash,
-    _window_segments,
+    ground_summary,
+    stable_hash,
+    window_segments,
     build_shared_set,
     evaluate_scores,
     expected_calibration_error,
@@ -78,7 +78,7 @@ def assign_folds(segments: pd.DataFrame, folds: int, seed: int = 0) -> pd.Series
     out: dict[str, int] = {}
     offset = 0
     for _, group in main.groupby("category"):
-        ids = sorted(group["object_id"].astype(str), key=lambda a: _stable_hash(a, seed))
+        ids = sorted(group["object_id"].astype(str), key=lambda a: stable_hash(a, seed))
         for i, a in enumerate(ids):
             out[a] = (offset + i) % folds
         offset += len(ids)  # the next category starts where this one stopped: folds stay even
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     first = load_bundle(trained[(agg_head, frozenset({0}))])
     pts = data.points.assign(track_id=data.points["segment_id"].astype(str))
     windows = make_windows(pts, mdm.WINDOWS).reset_index(drop=True)
-    window_seg = _window_segments(windows, segs).to_numpy()
+    window_seg = window_segments(windows, segs).to_numpy()
     geo = add_window_geometry(windows)
     wf = WindowFeatures(windows, first)
     diff = check_shortcut(wf, first)
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "not cross-fitted: render config, window lengths, the aggregator's feature set and C (chosen earlier)",
         "aggregator coefficients per fold: " + json.dumps(coefs),
     ]
-    report = metrics_markdown(metrics, notes=notes, ground=_ground_summary(scores, segs))
+    report = metrics_markdown(metrics, notes=notes, ground=ground_summary(scores, segs))
     (out / "crossfit.md").write_text(report, encoding="utf-8")
     metrics.to_csv(out / "crossfit-metrics.csv", index=False)
     print(report)

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("training windows: %d (%s)", len(windows), windows["label"].value_counts().to_dict())
     dataset = build_dataset(windows, out, args.size, log)
 
-    from flightpaths.evaluate import EvaluateSettings, _ground_summary, build_shared_set, evaluate, metrics_markdown
+    from flightpaths.evaluate import EvaluateSettings, ground_summary, build_shared_set, evaluate, metrics_markdown
 
     results = {}
     for head in args.heads.split(","):
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                     holdout_only=True, n_boot=args.bootstrap, aggregate=how))
                 name = head if how == "max" else f"{head}+segments"
                 results.setdefault(name, {**info})["metrics"] = ev.metrics
-                report = metrics_markdown(ev.metrics, notes=ev.notes, ground=_ground_summary(ev.scores, ev.segments))
+                report = metrics_markdown(ev.metrics, notes=ev.notes, ground=ground_summary(ev.scores, ev.segments))
                 (out / f"evaluation-{name}.md").write_text(report, encoding="utf-8")
                 print(f"\n### {name} ({how})\n" + metrics_markdown(ev.metrics, notes=ev.notes))
         best = max((h for h in results if "metrics" in results[h]), key=lambda h: _ap(results[h]["metrics"], h))
@@ -231,7 +231,7 @@ def fit_aggregator(data, dataset: Path, model_dir: Path, args: argparse.Namespac
     trained without that fold's aircraft (sim windows always in). The aggregator never sees
     a held-out aircraft.
     """
-    from flightpaths.evaluate import _window_segments, holdout_aircraft
+    from flightpaths.evaluate import window_segments, holdout_aircraft
     from flightpaths.score import score_windows
     from flightpaths.score.aggregate import SegmentAggregator, add_window_geometry, segment_features
     from flightpaths.train.predict import load_bundle
@@ -253,7 +253,7 @@ def fit_aggregator(data, dataset: Path, model_dir: Path, args: argparse.Namespac
         windows = make_windows(pts.assign(track_id=pts["segment_id"].astype(str)), WINDOWS)
         probs = score_windows(windows, bundle)["p_circling"].astype(float).fillna(0.0).to_numpy()
         geo = add_window_geometry(windows.reset_index(drop=True)).assign(p=probs)
-        table = segment_features(geo, _window_segments(windows, segs).to_numpy())
+        table = segment_features(geo, window_segments(windows, segs).to_numpy())
         tables.append(table.reindex(segs.index).fillna(0.0))
         log.info("fold %d: %d aircraft, %d segments, %d windows scored out of fold", fold, len(members), len(segs),
                  len(windows))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError, SettingsError
+from ..errors import SettingsError
 from ..fileio import check_output
 from ..settings import resolve, write_settings
 from ..tracks import WINDOW_OUTPUT_SUFFIXES, TrackSettings, WindowSettings, load_points, save_windows, windows_with_report
