@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flightpaths.cli import COMMANDS, cli
+from flightpaths.cli import cli
 from flightpaths.errors import FlightpathsError, InputError, SchemaError
 from flightpaths.fileio import OutputExistsError, atomic_write_text, check_output, safe_name
 from flightpaths.schema import POINT_COLUMNS, empty_points, validate_points
@@ -70,6 +70,84 @@ def test_stages_import_only_from_the_left() -> None:
             assert other is None or other <= me, f"{'/'.join(rel)} imports {name} (a later stage)"
 
 
+#: Modules every stage may use; they import only each other (never a stage or the CLI).
+SHARED = {"errors", "fileio", "runtime", "schema", "settings"}
+#: Modules named apart from their stage.
+STAGE_ALIASES = {"simulate_mouse": "simulate"}
+
+
+def _top(module: str) -> str | None:
+    """The flightpaths module or package *module* belongs to (``flightpaths.tracks.clean`` -> ``tracks``)."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "flightpaths" and len(parts) > 1 else None
+
+
+def test_shared_modules_import_only_shared_modules() -> None:
+    for name in sorted(SHARED):
+        path = REPO / "flightpaths" / f"{name}.py"
+        assert path.exists(), f"shared module {name} is gone: update SHARED"
+        others = {_top(m) for m in _imports(path)} - {None}
+        assert others <= SHARED, f"flightpaths/{name}.py imports {sorted(others - SHARED)} (not a shared module)"
+
+
+def test_every_module_is_a_stage_the_cli_or_shared() -> None:
+    for path in (REPO / "flightpaths").iterdir():
+        name = path.stem if path.suffix == ".py" else path.name
+        if name.startswith("__") or not (path.suffix == ".py" or (path / "__init__.py").exists()):
+            continue
+        assert name in SHARED or name == "cli" or STAGE_ALIASES.get(name, name) in STAGES, \
+            f"flightpaths/{path.name} is neither a stage, the CLI nor a shared module: add it to one list"
+
+
+#: Private imports across packages still in the code (each to be removed; never add one).
+KNOWN_PRIVATE_IMPORTS = {
+    # the compiled group sort belongs in a shared compiled-helpers module (ingest branch)
+    ("flightpaths/tracks/_kernel.py", "flightpaths.ingest._sbs_scan"),
+    # the bundle branch makes these public
+    ("benchmarks/bench_score.py", "flightpaths.score.pipeline._render_config"),
+    ("benchmarks/crossfit_default_model.py", "flightpaths.score.pipeline._drawn_blocks"),
+    ("benchmarks/crossfit_default_model.py", "flightpaths.score.pipeline._render_config"),
+}
+
+
+def _private_imports(path: Path) -> list[str]:
+    """Private modules and names *path* imports from another package of flightpaths/rasterize."""
+    rel = path.relative_to(REPO).with_suffix("").parts
+    home = ".".join(rel[:2]) if rel[0] == "flightpaths" else rel[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            pairs = [(alias.name, "") for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                module = ".".join([*rel[: -node.level], *([module] if module else [])])
+            pairs = [(module, alias.name) for alias in node.names]
+        else:
+            continue
+        for module, name in pairs:
+            parts = module.split(".")
+            if parts[0] not in ("flightpaths", "rasterize"):
+                continue
+            package = ".".join(parts[:2]) if parts[0] == "flightpaths" else parts[0]
+            private = [p for p in [*parts, name] if p.startswith("_") and not p.startswith("__")]
+            if private and package != home:
+                found.append(f"{module}.{name}" if name.startswith("_") else module)
+    return found
+
+
+def test_no_private_imports_across_packages() -> None:
+    seen = set()
+    for folder in ("flightpaths", "rasterize", "benchmarks", "notebooks"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            rel = path.relative_to(REPO).as_posix()
+            for what in _private_imports(path):
+                seen.add((rel, what))
+                assert (rel, what) in KNOWN_PRIVATE_IMPORTS, f"{rel} imports the private {what} of another package"
+    gone = KNOWN_PRIVATE_IMPORTS - seen
+    assert not gone, f"fixed, remove from KNOWN_PRIVATE_IMPORTS: {sorted(gone)}"
+
+
 def test_input_error_names_file_line_and_column() -> None:
     err = InputError("'abc' is not a number", path="flights.csv", line=1284, column="lat")
     assert str(err) == "flights.csv, line 1284, column 'lat': 'abc' is not a number"
@@ -106,13 +184,6 @@ def test_safe_name_never_escapes_its_folder(hostile: str, tmp_path: Path) -> Non
     name = safe_name(hostile)
     assert "/" not in name and ".." not in name
     assert (tmp_path / name).resolve().parent == tmp_path.resolve()
-
-
-def test_help_lists_every_command() -> None:
-    result = CliRunner().invoke(cli, ["--help"])
-    assert result.exit_code == 0
-    for name in COMMANDS:
-        assert name in result.output
 
 
 def test_unknown_command_is_a_usage_error() -> None:
