@@ -151,11 +151,11 @@ def naive_windows(points: pd.DataFrame, window_s: float = 300.0, step_s: float =
                     lo0 = math.radians(sum(lon[i] for i in win) / len(win))
                     xy = []
                     for i in win:
-                        p, l = math.radians(lat[i]), math.radians(lon[i])
-                        c = math.acos(max(-1.0, min(1.0, math.sin(la0) * math.sin(p) + math.cos(la0) * math.cos(p) * math.cos(l - lo0))))
+                        p, lam = math.radians(lat[i]), math.radians(lon[i])
+                        c = math.acos(max(-1.0, min(1.0, math.sin(la0) * math.sin(p) + math.cos(la0) * math.cos(p) * math.cos(lam - lo0))))
                         k = c / math.sin(c) if c > 1e-12 else 1.0
-                        xy.append((r_earth * k * math.cos(p) * math.sin(l - lo0),
-                                   r_earth * k * (math.cos(la0) * math.sin(p) - math.sin(la0) * math.cos(p) * math.cos(l - lo0))))
+                        xy.append((r_earth * k * math.cos(p) * math.sin(lam - lo0),
+                                   r_earth * k * (math.cos(la0) * math.sin(p) - math.sin(la0) * math.cos(p) * math.cos(lam - lo0))))
                     path, turn, prev_h = 0.0, 0.0, None
                     for (x0, y0), (x1, y1) in zip(xy, xy[1:]):
                         d = math.hypot(x1 - x0, y1 - y0)

@@ -78,8 +78,16 @@ def run_fastai(ds: Path, paths: list[Path], train_idx: np.ndarray, valid_idx: np
                size: int, bs: int, seed: int) -> dict:
     import timm
     from fastai.vision.all import (
-        CategoryBlock, DataBlock, Dihedral, ImageBlock, IndexSplitter, Normalize, Resize, parent_label,
-        set_seed, vision_learner,
+        CategoryBlock,
+        DataBlock,
+        Dihedral,
+        ImageBlock,
+        IndexSplitter,
+        Normalize,
+        Resize,
+        parent_label,
+        set_seed,
+        vision_learner,
     )
 
     from flightpaths.train.backbones import efficientnet_lite0_state_dict

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("training windows: %d (%s)", len(windows), windows["label"].value_counts().to_dict())
     dataset = build_dataset(windows, out, args.size, log)
 
-    from flightpaths.evaluate import EvaluateSettings, ground_summary, build_shared_set, evaluate, metrics_markdown
+    from flightpaths.evaluate import EvaluateSettings, build_shared_set, evaluate, ground_summary, metrics_markdown
 
     results = {}
     for head in args.heads.split(","):
@@ -231,7 +231,7 @@ def fit_aggregator(data, dataset: Path, model_dir: Path, args: argparse.Namespac
     trained without that fold's aircraft (sim windows always in). The aggregator never sees
     a held-out aircraft.
     """
-    from flightpaths.evaluate import window_segments, holdout_aircraft
+    from flightpaths.evaluate import holdout_aircraft, window_segments
     from flightpaths.score import score_windows
     from flightpaths.score.aggregate import SegmentAggregator, add_window_geometry, segment_features
     from flightpaths.train.predict import load_bundle

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rasterize import Channel, RenderConfig
+
 from .errors import FlightpathsError, InputError
 from .fileio import atomic_write_text
 from .ingest import IngestSettings, read_logs
@@ -33,7 +35,6 @@ from .settings import write_settings
 from .tracks import TrackSettings, WindowSettings, windows_with_report, write_windows
 from .train.engine import TrainSettings, train
 from .train.predict import load_bundle
-from rasterize import Channel, RenderConfig
 
 __all__ = ["DemoResult", "DemoSettings", "episode_agreement", "find_data_dir", "run_demo"]
 

@@ -395,7 +395,8 @@ def _table_html(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
     for row in frame.itertuples(index=False):
         cells = []
         for v in row:
-            text = floatfmt.format(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else ("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+            missing = v is None or (isinstance(v, float) and np.isnan(v))
+            text = floatfmt.format(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else ("" if missing else str(v))
             cells.append(f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -508,8 +509,8 @@ def interpretation_report(
     one adds histograms of speed, altitude and turn rate when *windows* (a windows parquet
     with per-point arrays, from ``flightpaths tracks``) is given.
     """
-    from .train.predict import load_bundle
     from .train.data import load_images, scan_dataset, split_dataset
+    from .train.predict import load_bundle
 
     bundle = load_bundle(model_dir)
     data = scan_dataset(dataset_dir)

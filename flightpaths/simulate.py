@@ -554,7 +554,8 @@ def label_windows(windows: pd.DataFrame, truth: pd.DataFrame, *, min_fraction: f
     """Ground truth for each window from the behaviour intervals overlapping it.
 
     Returns a frame aligned with *windows*: ``behaviour`` (the one covering most of the
-    window), ``behaviour_fraction`` (the share of the window it covers), ``circling_fraction`` (share of the window's time inside circling intervals) and
+    window), ``behaviour_fraction`` (the share of the window it covers), ``circling_fraction`` (share of the window's time inside circling
+    intervals) and
     ``circling`` (``circling_fraction >= min_fraction``). Windows of aircraft not in *truth*
     get behaviour ``<NA>`` and fraction 0.
     """

@@ -26,8 +26,8 @@ import numpy as np
 
 from .batch import load_batch, save_batch
 from .config import CONFIG_VERSION, FRAMES, GAP_STYLES, VARIABLES, Channel, RenderConfig, default_channel
-from .raster import DrawInfo, draw, draw_batch, draw_with_info, pixel_coords
 from .png import encode_png
+from .raster import DrawInfo, draw, draw_batch, draw_with_info, pixel_coords
 from .track import UNITS, Track, TrackBatch
 
 __all__ = [

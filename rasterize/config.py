@@ -212,7 +212,8 @@ class RenderConfig:
         colours += [("start_color", self.start_color), ("end_color", self.end_color)]
         _check(isinstance(self.event_colors, tuple), "event_colors must be a tuple of (kind, colour) pairs")
         for pair in self.event_colors:
-            _check(isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str), f"event_colors entry {pair!r} is not a (kind, colour) pair")
+            _check(isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str),
+                   f"event_colors entry {pair!r} is not a (kind, colour) pair")
             colours.append((f"event colour {pair[0]!r}", pair[1]))
         object.__setattr__(self, "event_colors", tuple(sorted(self.event_colors)))  # canonical order
         for name, colour in colours:

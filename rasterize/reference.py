@@ -75,7 +75,8 @@ def draw_reference(track: Track, config: RenderConfig | None = None, *, dpi: int
                 styles = [(0.0, (cfg.dash_on / w, cfg.dash_off / w)) if g else "solid" for g in gap]
         segs = np.stack([np.column_stack([X[idx], Y[idx]]), np.column_stack([X[idx + 1], Y[idx + 1]])], axis=1)
         colours = np.column_stack([(col[idx] + col[idx + 1]) / 2, alphas])
-        lc = LineCollection(list(segs), colors=colours, linewidths=cfg.line_width * px_to_pt, linestyles=styles, capstyle="round", joinstyle="round", antialiased=True)
+        lc = LineCollection(list(segs), colors=colours, linewidths=cfg.line_width * px_to_pt, linestyles=styles,
+                            capstyle="round", joinstyle="round", antialiased=True)
         ax.add_collection(lc)
         k = np.flatnonzero(_dot_mask(X, Y, np.zeros(len(X), np.int64), piece, cfg.dot_spacing))
         if cfg.dot_radius > 0 and len(k):

@@ -207,7 +207,8 @@ def test_scale_frame_uses_fixed_units_per_pixel() -> None:
 
 def test_draw_batch_chunking_does_not_change_pixels() -> None:
     rng = np.random.default_rng(3)
-    tracks = [Track(*np.cumsum(rng.normal(0, 200, (2, 30)), axis=1), t=np.arange(30.0) * 10, values={"speed": rng.uniform(0, 300, 30)}) for _ in range(9)]
+    tracks = [Track(*np.cumsum(rng.normal(0, 200, (2, 30)), axis=1), t=np.arange(30.0) * 10, values={"speed": rng.uniform(0, 300, 30)})
+              for _ in range(9)]
     a, _ = draw_batch(tracks, chunk=1)
     b, _ = draw_batch(tracks, chunk=4)
     c, _ = draw_batch(TrackBatch.from_tracks(tracks), chunk=100)

@@ -22,8 +22,7 @@ pytest.importorskip("flightpaths.ingest")
 
 from flightpaths.cli import cli  # noqa: E402
 from flightpaths.fileio import OutputExistsError  # noqa: E402
-from flightpaths.score import ScoreSettings, score_logs  # noqa: E402
-from flightpaths.score import pipeline  # noqa: E402
+from flightpaths.score import ScoreSettings, pipeline, score_logs  # noqa: E402
 
 
 class LitPixelModel:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from flightpaths.cli import cli
 from flightpaths.errors import InputError, SchemaError, SettingsError
-from flightpaths.schema import validate_points
+from flightpaths.schema import POINT_COLUMNS, validate_points
 from flightpaths.tracks import (
     ARRAY_COLUMNS,
     FIGURE_COLUMNS,
@@ -148,7 +148,7 @@ def test_non_monotonic_time_is_sorted_and_counted() -> None:
 @pytest.mark.parametrize(
     "frame",
     [
-        pytest.param(validate_points(pd.DataFrame(columns=["object_id", "time", "lat", "lon", "x", "y", "altitude_ft", "speed_kt", "track_deg", "vrate_fpm", "callsign", "squawk", "on_ground", "new_leg", "source_file", "source_line"])), id="empty"),
+        pytest.param(validate_points(pd.DataFrame(columns=list(POINT_COLUMNS))), id="empty"),
         pytest.param(local_points([0.0], [0.0], [0.0]), id="single-point"),
         pytest.param(local_points([0.0, 100.0], [0.0, 0.0], [0.0, 10.0]), id="two-points"),
         pytest.param(geo_points([np.nan] * 5, [np.nan] * 5, np.arange(5.0)), id="all-nan-positions"),
@@ -452,7 +452,8 @@ def traffic_points(path: Path) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "object_id": raw["icao24"].astype(str).str.lower(),
-            "time": pd.to_datetime(raw["timestamp"], utc=True, unit="ms") if np.issubdtype(raw["timestamp"].dtype, np.number) else pd.to_datetime(raw["timestamp"], utc=True),
+            "time": pd.to_datetime(raw["timestamp"], utc=True, unit="ms") if np.issubdtype(raw["timestamp"].dtype, np.number)
+            else pd.to_datetime(raw["timestamp"], utc=True),
             "lat": col("latitude"), "lon": col("longitude"), "x": np.nan, "y": np.nan,
             "altitude_ft": col("altitude"), "speed_kt": col("groundspeed"), "track_deg": col("track"),
             "vrate_fpm": col("vertical_rate"), "callsign": raw["callsign"] if "callsign" in raw.columns else pd.NA,

@@ -46,7 +46,8 @@ def make_dataset(root: Path, n: int = 32, *, figures: bool = False, seed: int = 
         obj, wid = f"a{i // 4:05x}", f"a{i // 4:05x}_1_20240101T1{i % 4}0000_300s"
         (root / kind).mkdir(parents=True, exist_ok=True)
         _draw(kind, rng).save(root / kind / f"{wid}.png")
-        rows.append({"image": f"{kind}/{wid}.png", "window_id": wid, "object_id": obj, "label": kind, "source": "rule", "time": "2024-01-01T00:00:00Z"})
+        rows.append({"image": f"{kind}/{wid}.png", "window_id": wid, "object_id": obj, "label": kind, "source": "rule",
+                     "time": "2024-01-01T00:00:00Z"})
         turn = rng.uniform(1.1, 2.0) if kind == "circling" else rng.uniform(-0.1, 0.1)
         man.append({"image": f"images/{wid}.png", "window_id": wid, "object_id": obj, "net_turn_rev": turn,
                     "straightness": rng.uniform(0, 0.3) if kind == "circling" else rng.uniform(0.9, 1.0),

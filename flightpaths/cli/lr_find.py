@@ -21,7 +21,8 @@ __all__ = ["command"]
 @click.option("--arch", default=None, help="Backbone (default efficientnet_lite0).")
 @click.option("--weights", default=None, help="Pretrained weights file, or 'none' (default: the backbone's own).")
 @click.option("--size", type=click.IntRange(16), default=None, help="Image side in pixels (default 128).")
-@click.option("--batch-size", type=click.IntRange(2), default=None, help="Batch size (default: 64, smaller for small datasets so an epoch has at least 8 steps).")
+@click.option("--batch-size", type=click.IntRange(2), default=None,
+              help="Batch size (default: 64, smaller for small datasets so an epoch has at least 8 steps).")
 @click.option("--group-by", type=click.Choice(["object", "track", "file"]), default=None, help="Split grouping (default object).")
 @click.option("--figures/--no-figures", default=None, help="Hybrid head with window figures (default: when present).")
 @click.option("--start-lr", type=click.FloatRange(min=0, min_open=True), default=1e-7, show_default=True, help="First learning rate.")

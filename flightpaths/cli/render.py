@@ -28,14 +28,18 @@ def _color_by(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 @click.command(name="render")
 @click.argument("windows", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder (images/, manifest.csv, render_config.json).")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (images/, manifest.csv, render_config.json).")
 @click.option("--size", type=click.IntRange(4, 4096), default=None, help="Image size in pixels (default: 128, or the --config file's).")
 @click.option("--color-by", callback=_color_by, default=None, help="Channels, e.g. speed,time,altitude (default: progress,speed,extent).")
-@click.option("--frame", type=click.Choice(FRAMES), default=None, help="fit: the window's box, at least 1 km (64 px for screen tracks); scale: 50 m (8 px) per pixel (default: fit).")
+@click.option("--frame", type=click.Choice(FRAMES), default=None,
+              help="fit: the window's box, at least 1 km (64 px for screen tracks); scale: 50 m (8 px) per pixel (default: fit).")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Processes drawing in parallel.")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="A render_config.json to start from (default: the recommended config).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A render_config.json to start from (default: the recommended config).")
 @overwrite_option
-def command(windows: Path, out_dir: Path, size: int | None, color_by: list[str] | None, frame: str | None, workers: int, config_path: Path | None, overwrite: bool) -> None:
+def command(windows: Path, out_dir: Path, size: int | None, color_by: list[str] | None, frame: str | None, workers: int,
+            config_path: Path | None, overwrite: bool) -> None:
     """Draw every window of WINDOWS (a windows parquet from `flightpaths tracks`) as a PNG.
 
     Writes OUT/images/{window_id}.png, OUT/manifest.csv (one row per window: image, ids,

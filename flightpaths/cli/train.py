@@ -24,13 +24,15 @@ __all__ = ["command"]
 @click.option("--freeze-epochs", type=click.IntRange(0), default=None, help="Epochs training the new head only (default 1).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Base learning rate (default 2e-3).")
 @click.option("--size", type=click.IntRange(16), default=None, help="Image side in pixels (default 128).")
-@click.option("--batch-size", type=click.IntRange(2), default=None, help="Batch size (default: 64, smaller for small datasets so an epoch has at least 8 steps).")
+@click.option("--batch-size", type=click.IntRange(2), default=None,
+              help="Batch size (default: 64, smaller for small datasets so an epoch has at least 8 steps).")
 @click.option("--group-by", type=click.Choice(["object", "track", "file"]), default=None,
               help="Keep all images of one object/track/source file on one side of the split (default object).")
 @click.option("--valid-frac", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Validation share (default 0.2).")
 @click.option("--figures/--no-figures", default=None, help="Hybrid head with window figures from manifest.csv (default: when present).")
 @click.option("--figures-only", is_flag=True, help="Train on the window figures alone (no CNN), for comparison.")
-@click.option("--unfreeze", type=click.IntRange(0), default=None, help="Train only the last N body stages in phase 2 (earlier ones are cached); 0 = all (default 1).")
+@click.option("--unfreeze", type=click.IntRange(0), default=None,
+              help="Train only the last N body stages in phase 2 (earlier ones are cached); 0 = all (default 1).")
 @click.option("--augment", type=click.Choice(["dihedral", "flips", "none"]), default=None, help="Flips and 90-degree rotations (default dihedral).")
 @click.option("--no-cache", is_flag=True, help="Run the frozen body every epoch instead of caching its features (slower).")
 @click.option("--seed", type=int, default=None, help="Random seed (default 0).")

@@ -257,7 +257,7 @@ def segment_points(points: pd.DataFrame, *, category: str, label: bool,
     stem = Path(str(pts["source_file"].iloc[0])).name.split(".")[0]
     rows = []
     seg_of_point = np.full(len(pts), None, dtype=object)
-    for k, idx in pd.Series(np.arange(len(pts))).groupby(key):
+    for _key, idx in pd.Series(np.arange(len(pts))).groupby(key):
         ix = idx.to_numpy()
         if len(ix) < settings.min_points or t[ix[-1]] - t[ix[0]] < settings.min_s:
             continue

@@ -17,7 +17,7 @@ from ..fileio import safe_name
 from ..runtime import gc_paused, tune_allocator
 from ..schema import KT_PER_MPS
 from ._arrays import _NS, _kernel, _map, _next_true
-from .clean import _attach, _check_columns, _chunk, _factorize, _prepare, _Prepared, _prepare_tracked, _step_lengths
+from .clean import _attach, _check_columns, _chunk, _factorize, _prepare, _prepare_tracked, _Prepared, _step_lengths
 from .columns import ARRAY_COLUMNS, SCALAR_COLUMNS, empty_windows
 from .figures import _figures_numpy, _point_speeds
 from .settings import CleanReport, TrackSettings, WindowSettings
