@@ -36,7 +36,7 @@ def save_batch(path: str | os.PathLike[str], images: np.ndarray) -> Path:
 
 def load_batch(path: str | os.PathLike[str], *, mmap: bool = False) -> np.ndarray:
     """Read a batch written by :func:`save_batch` (memory-mapped when *mmap*)."""
-    arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    arr: np.ndarray = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     if arr.ndim != 4 or arr.dtype != np.uint8:
         raise ValueError(f"{path}: not an image batch (shape {arr.shape}, dtype {arr.dtype})")
     return arr

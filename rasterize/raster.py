@@ -206,6 +206,8 @@ def _capsules(  # type: ignore[no-untyped-def]
     len2 = du * du + dv * dv
     inv_len2 = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
     umin, umax = np.minimum(u0, u1), np.maximum(u0, u1)
+    ext_lo: float | np.ndarray
+    ext_hi: float | np.ndarray
     if ext_a is None or ext_b is None:
         ext_lo = ext_hi = R
     else:
@@ -307,7 +309,7 @@ def _dot_mask(X: np.ndarray, Y: np.ndarray, tid: np.ndarray, new_piece: np.ndarr
     """Points that get a dot: drawn points whose neighbours along the track are both at least
     *spacing* pixels away (a missing neighbour is far away), so sparse samples show as
     dots and dense tracks stay plain lines; ``spacing=0``: every drawn point."""
-    fin = np.isfinite(X) & np.isfinite(Y)
+    fin: np.ndarray = np.isfinite(X) & np.isfinite(Y)
     if spacing <= 0 or len(X) < 2:
         return fin
     link = (tid[:-1] == tid[1:]) & ~new_piece[1:] & fin[:-1] & fin[1:]
@@ -315,7 +317,8 @@ def _dot_mask(X: np.ndarray, Y: np.ndarray, tid: np.ndarray, new_piece: np.ndarr
         step = np.where(link, np.hypot(np.diff(X), np.diff(Y)), np.inf)
     prev = np.concatenate([[np.inf], step])
     nxt = np.concatenate([step, [np.inf]])
-    return fin & (np.minimum(prev, nxt) >= spacing)
+    dots: np.ndarray = fin & (np.minimum(prev, nxt) >= spacing)
+    return dots
 
 
 def _vertex_ext(X: np.ndarray, Y: np.ndarray, seg: np.ndarray, dotted: np.ndarray, R: float) -> np.ndarray:
@@ -384,7 +387,8 @@ def _line_layer(b: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, 
         d = np.flatnonzero(dots)
         dpix, dcov, dprim, dt = _capsules(X[d], Y[d], X[d], Y[d], tid[d], cfg.dot_radius + 0.5, size, discs=True)
         parts.append((dpix, dcov, dprim + len(c0), dt))
-        c0s.append(col[d]), c1s.append(col[d])
+        c0s.append(col[d])
+        c1s.append(col[d])
     pix, cov, prim, t = (np.concatenate(a) for a in zip(*parts))
     _composite(canvas, pix, cov, np.concatenate(c0s), np.concatenate(c1s), prim, t)
 

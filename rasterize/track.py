@@ -75,15 +75,17 @@ class TrackBatch:
     offsets: np.ndarray
     t: np.ndarray | None = None
     values: dict[str, np.ndarray] = field(default_factory=dict)
-    new_piece: np.ndarray | None = None
+    # The fields below are optional when a batch is built and always set after __post_init__
+    # (defaults for the batch's size), so they are typed as what the drawing code reads.
+    new_piece: np.ndarray = None  # type: ignore[assignment]
     ev_x: np.ndarray = field(default_factory=lambda: _EMPTY)
     ev_y: np.ndarray = field(default_factory=lambda: _EMPTY)
     ev_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
-    ev_offsets: np.ndarray | None = None
-    units: np.ndarray | None = None
-    y_down: np.ndarray | None = None
-    window_s: np.ndarray | None = None
-    skip: list[str] | None = None
+    ev_offsets: np.ndarray = None  # type: ignore[assignment]
+    units: np.ndarray = None  # type: ignore[assignment]
+    y_down: np.ndarray = None  # type: ignore[assignment]
+    window_s: np.ndarray = None  # type: ignore[assignment]
+    skip: list[str] = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.x = _f64(self.x, "x")
@@ -179,11 +181,18 @@ class TrackBatch:
             if not (len(ex) == len(ey) == len(ek)):
                 ex, ey, ek = _EMPTY, _EMPTY, np.zeros(0, dtype=object)
                 reason = reason or "skipped: events_x, events_y and events_kind differ in length"
-            xs.append(x), ys.append(y), ts.append(t), pieces.append(np_)
-            evx.append(ex), evy.append(ey), evk.append(ek)
+            xs.append(x)
+            ys.append(y)
+            ts.append(t)
+            pieces.append(np_)
+            evx.append(ex)
+            evy.append(ey)
+            evk.append(ek)
             for k in keys:
                 vals[k].append(arrays[k])
-            counts.append(p), ev_counts.append(len(ex)), skip.append(reason)
+            counts.append(p)
+            ev_counts.append(len(ex))
+            skip.append(reason)
         def cat(parts: list[np.ndarray]) -> np.ndarray:
             return np.concatenate(parts) if parts else _EMPTY
 
