@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install browser default-model bench notebook clean
+.PHONY: demo test lint types size install browser default-model bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,20 @@ browser:
 	  else echo "warning: Chromium missing and not root; the browser test will be skipped"; fi; \
 	fi
 
-test: $(STAMP) browser
+test: $(STAMP) browser lint types
 	$(BIN)/python -m pytest
+
+# ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade; settings in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# mypy: rasterize/ strict and clean; flightpaths/ held to tools/mypy_baseline.txt, which only shrinks
+types: $(STAMP)
+	$(BIN)/python tools/mypy_baseline.py
+
+# file and function lengths of flightpaths/ and rasterize/ (informative; --check to enforce)
+size:
+	$(BIN)/python tools/code_size.py
 
 default-model: $(STAMP)
 	$(BIN)/python benchmarks/make_default_model.py

@@ -84,7 +84,7 @@ def draw_reference(track: Track, config: RenderConfig | None = None, *, dpi: int
             ax.add_collection(PatchCollection(dots, facecolors=col[k], edgecolors="none", antialiased=True, zorder=2.5))
         _events(ax, Circle, track, cfg, info, X, Y, fin)
     canvas.draw()  # type: ignore[no-untyped-call]  # matplotlib's Agg canvas has no annotations
-    rgba = np.asarray(canvas.buffer_rgba())[..., :3].copy()  # type: ignore[no-untyped-call]
+    rgba: np.ndarray = np.asarray(canvas.buffer_rgba())[..., :3].copy()  # type: ignore[no-untyped-call]
     return rgba[..., :1] if cfg.n_channels == 1 else rgba
 
 
