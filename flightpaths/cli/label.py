@@ -30,21 +30,10 @@ def _classes(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 
 
 def _model_predictions(model_dir: Path, images: Any) -> Any:
-    """Predictions of a trained bundle (imported here: the label stage sits left of train)."""
-    import importlib
-
+    """Predictions of a trained bundle (imported here: torch loads only when --model is given)."""
     from ..label.io import predict_with
+    from ..train.predict import load_bundle
 
-    load_bundle = None
-    for name in ("flightpaths.train.predict", "flightpaths.train"):
-        try:
-            load_bundle = getattr(importlib.import_module(name), "load_bundle", None)
-        except ImportError as exc:
-            log.debug("no %s: %s", name, exc)
-        if load_bundle is not None:
-            break
-    if load_bundle is None:
-        raise click.ClickException("--model needs flightpaths.train.load_bundle, which is not available in this install")
     return predict_with(load_bundle(model_dir), images)
 
 

@@ -35,7 +35,10 @@ log = logging.getLogger(__name__)
 class Scorer(Protocol):
     """Anything that gives one score per segment (higher = more likely circling)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The scorer's name in tables and plots."""
+        ...
 
     def segment_scores(self, data: EvalSet) -> pd.Series:
         """Scores indexed by segment id (every segment of *data*)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, UnsupportedFormatError
 from ..fileio import safe_name
 from ..score.aggregate import epoch_ns, local_xy
 
@@ -158,17 +158,13 @@ def read_points_file(path: str | Path) -> pd.DataFrame:
     aircraft, same time) are dropped: they would count as zero-second steps.
     """
     p = Path(path)
+    from ..ingest import IngestSettings, read_logs  # numba and the readers load on first use
+
     try:
-        from ..errors import UnsupportedFormatError
-        from ..ingest import IngestSettings, read_logs
-    except ImportError:  # pragma: no cover - the ingest stage is part of the package
+        points = read_logs([p], settings=IngestSettings()).points
+    except UnsupportedFormatError:
+        log.info("%s: not a format flightpaths.ingest recognises; read as a pandas table", p)
         points = _read_table(p)
-    else:
-        try:
-            points = read_logs([p], settings=IngestSettings()).points
-        except UnsupportedFormatError:
-            log.info("%s: not a format flightpaths.ingest recognises; read as a pandas table", p)
-            points = _read_table(p)
     points = points.dropna(subset=["lat", "lon"])
     repeated = points.duplicated(subset=["object_id", "time"])
     if repeated.any():

@@ -325,7 +325,8 @@ def _read_table(path: Path) -> pd.DataFrame:
 class Predictor(Protocol):
     """What :func:`predict_with` needs from a model (the trainer's Bundle fits)."""
 
-    classes: Sequence[str]
+    @property
+    def classes(self) -> Sequence[str]: ...
 
     def predict_images(self, images: np.ndarray, figures: pd.DataFrame | None) -> np.ndarray: ...
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,10 @@ class _Prepared:
     kinds: np.ndarray | None = None  # screen tracks: button, lowercased
 
 
-def _factorize(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+_Factorized = tuple[np.ndarray, np.ndarray] | None
+
+
+def _factorize(frame: pd.DataFrame, name: str) -> _Factorized:
     """Codes per row of column *name* (-1 for missing) and its distinct values (None when the
     column is absent)."""
     if name not in frame.columns:
@@ -56,12 +59,11 @@ def _factorize(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray] 
 
 def _codes(
     frame: pd.DataFrame, name: str, order: np.ndarray, *, clean: bool = False,
-    factorized: Any = None,
+    factorized: Future[_Factorized] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Factorized column *name* in track order: codes (-1 for missing) and the distinct values.
-    *factorized*: :func:`_factorize` of the column, done before (or a future of it)."""
-    found = _factorize(frame, name) if factorized is None else (
-        factorized.result() if hasattr(factorized, "result") else factorized)
+    *factorized*: :func:`_factorize` of the column, started before on another thread."""
+    found = _factorize(frame, name) if factorized is None else factorized.result()
     if found is None:
         return np.full(len(order), -1, dtype=np.int64), np.empty(0, dtype=object)
     codes, values = found
@@ -72,9 +74,9 @@ def _codes(
     return codes, values
 
 
-def _attach(prep: _Prepared, factorized: dict[str, Any] | None = None) -> _Prepared:
+def _attach(prep: _Prepared, factorized: dict[str, Future[_Factorized]] | None = None) -> _Prepared:
     """Fill the per-point attribute arrays of *prep* once (cheap: factorized strings).
-    *factorized*: column name to :func:`_factorize` result (or future), when started early."""
+    *factorized*: column name to a future of :func:`_factorize`, when started early."""
     frame, order = prep.frame, prep.order
     factorized = factorized or {}
     if "source_line" in frame.columns:
