@@ -35,7 +35,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import SettingsError
 from .fileio import atomic_write_bytes, atomic_write_text
 from .schema import KT_PER_MPS, validate_points
 from .tracks import inverse_local_aeqd
@@ -102,19 +102,19 @@ class SimSettings:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.hours, (int, float)) and 0 < self.hours <= 24 * 30):
-            raise InputError(f"setting hours must be between 0 and 720, got {self.hours!r}")
+            raise SettingsError(f"setting hours must be between 0 and 720, got {self.hours!r}")
         if not (isinstance(self.aircraft, int) and 1 <= self.aircraft <= 100_000):
-            raise InputError(f"setting aircraft must be a whole number from 1 to 100000, got {self.aircraft!r}")
+            raise SettingsError(f"setting aircraft must be a whole number from 1 to 100000, got {self.aircraft!r}")
         for name in ("helicopter_share", "sparse_share"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
-                raise InputError(f"setting {name} must be between 0 and 1, got {value!r}")
+                raise SettingsError(f"setting {name} must be between 0 and 1, got {value!r}")
         if not -85 <= self.centre_lat <= 85:
-            raise InputError(f"setting centre_lat must be between -85 and 85, got {self.centre_lat!r}")
+            raise SettingsError(f"setting centre_lat must be between -85 and 85, got {self.centre_lat!r}")
         try:
             pd.Timestamp(self.start)
         except ValueError as exc:
-            raise InputError(f"setting start {self.start!r} is not a time: {exc}") from exc
+            raise SettingsError(f"setting start {self.start!r} is not a time: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from flightpaths.cli import cli
-from flightpaths.errors import FlightpathsError, InputError, SchemaError
+from flightpaths.errors import FlightpathsError, InputError, SchemaError, SettingsError
 from flightpaths.fileio import OutputExistsError, atomic_write_text, check_output, safe_name
 from flightpaths.schema import POINT_COLUMNS, empty_points, validate_points
 from flightpaths.settings import resolve
@@ -146,6 +146,21 @@ def test_no_private_imports_across_packages() -> None:
                 assert (rel, what) in KNOWN_PRIVATE_IMPORTS, f"{rel} imports the private {what} of another package"
     gone = KNOWN_PRIVATE_IMPORTS - seen
     assert not gone, f"fixed, remove from KNOWN_PRIVATE_IMPORTS: {sorted(gone)}"
+
+
+@pytest.mark.parametrize(("module", "cls", "bad"), [
+    ("flightpaths.tracks", "TrackSettings", {"gap_s": -1}),
+    ("flightpaths.tracks", "WindowSettings", {"window_s": 0}),
+    ("flightpaths.simulate", "SimSettings", {"hours": -1}),
+    ("flightpaths.label.rules", "RuleSettings", {"min_revolutions": 0}),
+    ("flightpaths.score.settings", "ScoreSettings", {"threshold": 2.0}),
+])
+def test_settings_checks_raise_settings_error(module: str, cls: str, bad: dict[str, object]) -> None:
+    import importlib
+
+    settings_type = getattr(importlib.import_module(module), cls)
+    with pytest.raises(SettingsError, match=next(iter(bad))):
+        settings_type(**bad)
 
 
 def test_input_error_names_file_line_and_column() -> None:

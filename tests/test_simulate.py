@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from flightpaths.cli import cli
-from flightpaths.errors import InputError
+from flightpaths.errors import SettingsError
 from flightpaths.ingest import read_logs, read_sbs
 from flightpaths.schema import POINT_COLUMNS
 from flightpaths.simulate import (
@@ -157,11 +157,11 @@ def test_write_simulation_and_label_windows(tmp_path: Path) -> None:
 
 
 def test_bad_settings_are_clear_errors() -> None:
-    with pytest.raises(InputError, match="hours"):
+    with pytest.raises(SettingsError, match="hours"):
         SimSettings(hours=0)
-    with pytest.raises(InputError, match="aircraft"):
+    with pytest.raises(SettingsError, match="aircraft"):
         SimSettings(aircraft=0)
-    with pytest.raises(InputError, match="start"):
+    with pytest.raises(SettingsError, match="start"):
         SimSettings(start="yesterday-ish")
 
 

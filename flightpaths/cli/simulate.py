@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError
+from ..errors import SettingsError
 from ..fileio import check_output
 from ..settings import resolve, write_settings
 from ..simulate import SimSettings, simulate, write_simulation
@@ -33,8 +33,8 @@ def command(output: Path, seed: int | None, hours: float | None, aircraft: int |
     try:
         settings = resolve(SimSettings, seed=seed, hours=hours, aircraft=aircraft, sparse_share=sparse_share,
                            helicopter_share=helicopter_share, start=start)
-    except InputError as exc:
-        raise click.BadParameter(exc.message, param_hint="'--start'") from exc
+    except SettingsError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--start'") from exc
     names = ["sim.sbs.gz" if gzip_log else "sim.sbs", "points.parquet", "truth.csv", "simulate.settings.json"]
     for name in names:
         check_output(output / name, overwrite=overwrite)

@@ -56,6 +56,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import SettingsError
+
 __all__ = ["RULE_COLUMNS", "RuleSettings", "UNSURE", "apply_rules", "rule_labels"]
 
 #: The label the rule gives when it cannot decide (never written to the dataset).
@@ -85,11 +87,11 @@ class RuleSettings:
 
     def __post_init__(self) -> None:
         if not self.min_revolutions > 0:
-            raise ValueError(f"min_revolutions must be > 0, got {self.min_revolutions}")
+            raise SettingsError(f"min_revolutions must be > 0, got {self.min_revolutions}")
         if not 0 <= self.max_circling_straightness <= 1 or not 0 <= self.min_straightness <= 1:
-            raise ValueError("straightness thresholds must lie between 0 and 1")
+            raise SettingsError("straightness thresholds must lie between 0 and 1")
         if not 0 <= self.min_extent_m < self.max_extent_m:
-            raise ValueError(f"need 0 <= min_extent_m < max_extent_m, got {self.min_extent_m}, {self.max_extent_m}")
+            raise SettingsError(f"need 0 <= min_extent_m < max_extent_m, got {self.min_extent_m}, {self.max_extent_m}")
 
 
 def rule_labels(settings: RuleSettings = RuleSettings()) -> tuple[str, str]:

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..errors import FlightpathsError
+from ..errors import FlightpathsError, SettingsError
 
 __all__ = ["NEGATIVE_NAMES", "ScoreSettings", "episode_classes"]
 
@@ -51,20 +51,20 @@ class ScoreSettings:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
-            raise FlightpathsError(f"threshold {self.threshold!r} must be between 0 and 1")
+            raise SettingsError(f"threshold {self.threshold!r} must be between 0 and 1")
         if self.chunk_lines < 1000:
-            raise FlightpathsError(f"chunk_lines {self.chunk_lines!r} must be at least 1000")
+            raise SettingsError(f"chunk_lines {self.chunk_lines!r} must be at least 1000")
         if self.batch_size < 1:
-            raise FlightpathsError(f"batch_size {self.batch_size!r} must be at least 1")
+            raise SettingsError(f"batch_size {self.batch_size!r} must be at least 1")
         if self.workers < 0:
-            raise FlightpathsError(f"workers {self.workers!r} must be 0 (all cores) or more")
+            raise SettingsError(f"workers {self.workers!r} must be 0 (all cores) or more")
         if self.merge_gap_s < 0:
-            raise FlightpathsError(f"merge_gap_s {self.merge_gap_s!r} must not be negative")
+            raise SettingsError(f"merge_gap_s {self.merge_gap_s!r} must not be negative")
         for name in ("local_tz", "input_tz"):
             try:
                 ZoneInfo(getattr(self, name))
             except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise FlightpathsError(
+                raise SettingsError(
                     f"{name} {getattr(self, name)!r} is not a time zone; use an IANA name such as "
                     "'UTC' or 'America/New_York'"
                 ) from exc
