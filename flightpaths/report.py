@@ -31,6 +31,7 @@ import pandas as pd
 
 from .errors import FlightpathsError, InputError
 from .fileio import atomic_write_bytes, atomic_write_text, check_output
+from .metrics import average_precision
 from .score.settings import episode_classes
 
 __all__ = [
@@ -128,11 +129,9 @@ def precision_at_k(is_positive: np.ndarray, scores: np.ndarray, ks: Sequence[int
 
 
 def _aupr(is_positive: np.ndarray, scores: np.ndarray) -> float:
-    from sklearn.metrics import average_precision_score
-
     if is_positive.all() or not is_positive.any():
         return float("nan")
-    return float(average_precision_score(is_positive, scores))
+    return average_precision(is_positive, scores)
 
 
 def summary_row(name: str, is_positive: np.ndarray, scores: np.ndarray, decided: np.ndarray, *, features: str = "") -> dict[str, Any]:

@@ -71,7 +71,7 @@ def test_stages_import_only_from_the_left() -> None:
 
 
 #: Modules every stage may use; they import only each other (never a stage or the CLI).
-SHARED = {"errors", "fileio", "runtime", "schema", "settings"}
+SHARED = {"errors", "fileio", "metrics", "runtime", "schema", "settings"}
 #: Modules named apart from their stage.
 STAGE_ALIASES = {"simulate_mouse": "simulate"}
 
@@ -161,6 +161,21 @@ def test_settings_checks_raise_settings_error(module: str, cls: str, bad: dict[s
     settings_type = getattr(importlib.import_module(module), cls)
     with pytest.raises(SettingsError, match=next(iter(bad))):
         settings_type(**bad)
+
+
+def test_average_precision_is_written_once() -> None:
+    """One metrics module (flightpaths/metrics.py): no second average precision drifts apart."""
+    found = []
+    for path in sorted((REPO / "flightpaths").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        rel = path.relative_to(REPO).as_posix()
+        found += [rel for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == "average_precision"]
+        assert "average_precision_score" not in _imports_names(tree), f"{rel} uses scikit-learn's average precision"
+    assert found == ["flightpaths/metrics.py"]
+
+
+def _imports_names(tree: ast.AST) -> set[str]:
+    return {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
 
 
 def test_input_error_names_file_line_and_column() -> None:

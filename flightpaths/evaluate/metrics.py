@@ -1,13 +1,15 @@
-"""Tie-aware ranking metrics with bootstrap intervals over aircraft."""
+"""Tie-aware ranking metrics (:mod:`flightpaths.metrics`) with bootstrap intervals over aircraft."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..metrics import average_precision, grouped_weights, precision_at_k, rank_metric, recall_at_fpr, tie_groups
 
 __all__ = [
     "MetricSettings",
@@ -19,101 +21,6 @@ __all__ = [
     "precision_at_k",
     "recall_at_fpr",
 ]
-
-
-def _tie_groups(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Order (highest first) and group index of tied scores in that order."""
-    order = np.argsort(-np.asarray(scores, float), kind="mergesort")
-    s = np.asarray(scores, float)[order]
-    group = np.r_[0, np.cumsum(s[1:] != s[:-1])]
-    return order, group
-
-
-def _grouped(y: np.ndarray, w: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per tie group (in rank order): total weight of positives and of negatives. w: (B, n)."""
-    n_groups = int(group[-1]) + 1 if len(group) else 0
-    pos = np.zeros((w.shape[0], n_groups))
-    neg = np.zeros((w.shape[0], n_groups))
-    np.add.at(pos.T, group, (w * y).T)
-    np.add.at(neg.T, group, (w * (1 - y)).T)
-    return pos, neg
-
-
-def _ap(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    tp, fp = np.cumsum(pos, 1), np.cumsum(neg, 1)
-    total = tp[:, -1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = tp / (tp + fp)
-        gained = pos / total
-        return np.where(total[:, 0] > 0, np.nansum(gained * precision, 1), np.nan)
-
-
-def _p_at_k(pos: np.ndarray, neg: np.ndarray, k: int) -> np.ndarray:
-    w = pos + neg
-    cum = np.cumsum(w, 1)
-    take = np.clip(k - (cum - w), 0, w)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(w > 0, pos / w, 0.0)
-        return (take * frac).sum(1) / np.minimum(k, cum[:, -1])
-
-
-def _recall_at_fpr(pos: np.ndarray, neg: np.ndarray, fpr: float) -> np.ndarray:
-    tp, fp = np.cumsum(pos, 1), np.cumsum(neg, 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = fp / fp[:, -1:]
-        recall = tp / tp[:, -1:]
-    ok = rate <= fpr + 1e-12
-    best = np.where(ok, recall, 0.0).max(1)
-    return np.where(tp[:, -1] > 0, best, np.nan)
-
-
-def _metric(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    if name == "AP":
-        return _ap
-    if name.startswith("P@"):
-        k = int(name[2:])
-        return lambda p, n: _p_at_k(p, n, k)
-    if name.startswith("R@"):
-        f = float(name[2:].rstrip("%")) / 100
-        return lambda p, n: _recall_at_fpr(p, n, f)
-    raise ValueError(f"unknown metric {name!r}; choose from AP, P@<k>, R@<fpr>%")
-
-
-def _one(metric: Callable[[np.ndarray, np.ndarray], np.ndarray], labels: Sequence[Any],
-         scores: Sequence[float]) -> float:
-    y = np.asarray(labels, float)
-    order, group = _tie_groups(np.asarray(scores, float))
-    pos, neg = _grouped(y[order], np.ones((1, len(y))), group)
-    return float(metric(pos, neg)[0])
-
-
-def average_precision(labels: Sequence[Any], scores: Sequence[float]) -> float:
-    """Average precision (area under the step precision-recall curve; ties count as a group).
-
-    >>> average_precision([1, 1, 0, 0], [0.9, 0.8, 0.3, 0.1])
-    1.0
-    >>> average_precision([0, 1], [0.9, 0.1])
-    0.5
-    """
-    return _one(_ap, labels, scores)
-
-
-def precision_at_k(labels: Sequence[Any], scores: Sequence[float], k: int) -> float:
-    """The share of positives among the *k* highest scores (tied groups counted pro rata).
-
-    >>> precision_at_k([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1], 2)
-    0.5
-    """
-    return _one(lambda p, n: _p_at_k(p, n, int(k)), labels, scores)
-
-
-def recall_at_fpr(labels: Sequence[Any], scores: Sequence[float], fpr: float) -> float:
-    """The share of positives found at the lowest threshold whose false-alarm rate is <= *fpr*.
-
-    >>> recall_at_fpr([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1], 0.0)
-    0.5
-    """
-    return _one(lambda p, n: _recall_at_fpr(p, n, fpr), labels, scores)
 
 
 @dataclass(frozen=True)
@@ -182,10 +89,10 @@ def evaluate_scores(scores: pd.DataFrame, segments: pd.DataFrame, *,
                     n_aircraft=int(segments["object_id"][m].nunique()))
         ap_by_scorer = {}
         for scorer in scores.columns:
-            order, group = _tie_groups(scores[scorer].to_numpy()[m])
-            pos, neg = _grouped(y[order], w[:, order], group)
+            order, group = tie_groups(scores[scorer].to_numpy()[m])
+            pos, neg = grouped_weights(y[order], w[:, order], group)
             for name in settings.metric_names:
-                vals = _metric(name)(pos, neg)
+                vals = rank_metric(name)(pos, neg)
                 if name == "AP":
                     ap_by_scorer[scorer] = vals
                 rows.append({**base, "scorer": scorer, "metric": name, **_interval(vals, alpha)})

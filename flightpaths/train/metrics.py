@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..metrics import average_precision
+
 __all__ = ["METRIC_NAMES", "MIN_GROUPS", "average_precision", "classification_metrics", "positive_index"]
 
 #: Fewer validation groups than this: bootstrap intervals resample images, not groups.
@@ -38,20 +40,6 @@ def positive_index(classes: Sequence[str]) -> int:
     if len(classes) == 2 and negative.count(True) == 1:
         return negative.index(False)
     return len(classes) - 1
-
-
-def average_precision(y: np.ndarray, score: np.ndarray) -> float:
-    """Average precision (area under the precision-recall curve, step-wise as in scikit-learn)."""
-    n_pos = int(y.sum())
-    if n_pos == 0:
-        return float("nan")
-    order = np.argsort(-score, kind="mergesort")
-    ys, ss = y[order], score[order]
-    last = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]  # ends of runs of tied scores
-    tp = np.cumsum(ys)[last]
-    precision = tp / (last + 1)
-    recall_step = np.diff(np.r_[0, tp]) / n_pos
-    return float((precision * recall_step).sum())
 
 
 def _point(labels: np.ndarray, probs: np.ndarray, pos: int | None) -> dict[str, float]:
