@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, SchemaError
+from ..geometry import linestrings
 from ._arrays import _NS
 from .clean import _prepare_tracked, _step_lengths
 from .columns import ARRAY_COLUMNS
@@ -40,24 +41,8 @@ def to_geodataframe(windows: pd.DataFrame) -> gpd.GeoDataFrame:
         lat0 = np.repeat(windows["lat"].to_numpy(float), lengths)
         lon0 = np.repeat(windows["lon"].to_numpy(float), lengths)
         ys, xs = inverse_local_aeqd(px, py, lat0, lon0)
-    geoms = _lines(xs, ys, lengths)
+    geoms = linestrings(xs, ys, lengths)
     return gpd.GeoDataFrame(scalar, geometry=geoms, crs=None if screen else "EPSG:4326")
-
-
-def _lines(xs: np.ndarray, ys: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    import shapely
-
-    geoms = np.empty(len(lengths), dtype=object)
-    ids = np.repeat(np.arange(len(lengths)), lengths)
-    line = lengths >= 2
-    sel = line[ids]
-    if line.any():
-        geoms[line] = shapely.linestrings(np.column_stack([xs[sel], ys[sel]]), indices=ids[sel])
-    point_rows = np.flatnonzero(lengths == 1)
-    if len(point_rows):
-        at = np.concatenate([[0], np.cumsum(lengths)])[point_rows]
-        geoms[point_rows] = shapely.points(xs[at], ys[at])
-    return geoms
 
 
 def tracks_to_geodataframe(tracked: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -88,7 +73,7 @@ def tracks_to_geodataframe(tracked: pd.DataFrame) -> gpd.GeoDataFrame:
             "path_length_m": c[hi] - c[lo + 1] if len(lo) else np.empty(0),
         }
     )
-    geoms = _lines(xs, ys, counts)
+    geoms = linestrings(xs, ys, counts)
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=None if prep.screen else "EPSG:4326")
 
 
