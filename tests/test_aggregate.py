@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightpaths.errors import BundleError, InputError
+from flightpaths.errors import BundleError, InputError, SettingsError
 from flightpaths.schema import validate_points
 from flightpaths.score.aggregate import (
     SEGMENT_FEATURES,
@@ -126,7 +126,7 @@ def test_windows_leave_out_points_on_the_ground_unless_asked() -> None:
     assert report.removed["on ground"] == 120 and report.points_in == 240
     kept, _ = windows_with_report(pts, WindowSettings(airborne_only=False))
     assert set(kept["object_id"]) == {"aaaaaa", "bbbbbb"}
-    with pytest.raises(InputError, match="disagree on airborne_only"):
+    with pytest.raises(SettingsError, match="disagree on airborne_only"):
         windows_with_report(pts, [WindowSettings(), WindowSettings(window_s=600, airborne_only=False)])
 
 

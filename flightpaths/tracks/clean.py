@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -201,23 +202,42 @@ def _prepare(
     if n == 0:
         return _empty_prepared(frame, screen)
 
-    obj = frame["object_id"]
-    obj_na = obj.isna().to_numpy()
-    codes, uniques = pd.factorize(obj, sort=True)
+    codes, uniques = pd.factorize(frame["object_id"], sort=True)
     t = _time_ns(frame["time"]) if "time" in frame.columns else np.full(n, np.iinfo(np.int64).min)
+    a, b = (_float(frame, "x"), _float(frame, "y")) if screen else (_float(frame, "lat"), _float(frame, "lon"))
+    keep = _keep_rows(frame, t, a, b, screen, settings, report, ground)
+    order, c_o = _track_order(frame, keep, codes, t, len(uniques), screen, report)
+    order, c_o, t_o = _drop_duplicate_times(order, c_o, t[order], report)
+
+    # Every column is gathered into track order once; later steps filter these in order.
+    speed = _float(frame, "speed_kt")
+    alt = _float(frame, "altitude_ft")
+    pts = _Ordered(order, c_o, t_o, *_map(lambda v: v[order], (a, b, speed), workers))
+    del codes, t, a, b, speed, keep  # table-sized arrays no longer needed (peak memory)
+    pts, jump_split, dist = _remove_spikes(pts, screen, settings, report, workers)
+    order, c_o, t_o = pts.order, pts.codes, pts.t
+    sp, al = _blank_out_of_range(pts.speed.copy(), alt[order], settings, report)
+    starts, new_obj = _track_starts(frame, order, c_o, t_o, jump_split, settings, report)
+    return _drop_short_tracks(frame, screen, order, c_o, starts, new_obj, uniques,
+                              (t_o, pts.a, pts.b, sp, al, dist), settings, report, workers)
+
+
+def _keep_rows(
+    frame: pd.DataFrame, t: np.ndarray, a: np.ndarray, b: np.ndarray, screen: bool, settings: TrackSettings,
+    report: CleanReport, ground: np.ndarray | None,
+) -> np.ndarray:
+    """Rows that have an object, a time and a usable position (the others counted by reason)."""
+    n = len(frame)
+    obj_na = frame["object_id"].isna().to_numpy()
     t_na = t == np.iinfo(np.int64).min
+    pos_na = ~(np.isfinite(a) & np.isfinite(b))
     if screen:
-        a, b = _float(frame, "x"), _float(frame, "y")
-        pos_na = ~(np.isfinite(a) & np.isfinite(b))
         lim = settings.screen_limit_px
         out_range = ~pos_na & ((np.abs(a) > lim) | (np.abs(b) > lim))
         null_island = np.zeros(n, bool)
     else:
-        a, b = _float(frame, "lat"), _float(frame, "lon")
-        pos_na = ~(np.isfinite(a) & np.isfinite(b))
         out_range = ~pos_na & ((np.abs(a) > 90) | (np.abs(b) > 180))
         null_island = ~pos_na & (a == 0) & (b == 0)
-
     keep = np.ones(n, bool)
     if ground is not None:
         keep &= ~ground
@@ -232,10 +252,17 @@ def _prepare(
         hit = bad & keep
         report.count("removed", reason, int(hit.sum()))
         keep &= ~bad
+    return keep
 
-    # Sort by object then time (stable: ties keep file order; clicks first for screen tracks).
+
+def _track_order(
+    frame: pd.DataFrame, keep: np.ndarray, codes: np.ndarray, t: np.ndarray, n_objects: int, screen: bool,
+    report: CleanReport,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kept rows sorted by object then time (stable: ties keep file order; clicks first for
+    screen tracks), and the object code of each in that order."""
     idx = np.flatnonzero(keep)
-    small = np.int16 if len(uniques) < 32_000 else np.int32  # radix sort for small integers
+    small = np.int16 if n_objects < 32_000 else np.int32  # radix sort for small integers
     if screen and "state" in frame.columns:
         not_click = ~_click_mask(frame)
         pre = idx[np.argsort(not_click[idx], kind="stable")]
@@ -243,17 +270,22 @@ def _prepare(
         pre = idx
     kernel = _kernel()
     if kernel is not None:  # a counting sort by object, then time only where a log is out of order
-        order = kernel.track_order(pre, codes, t, len(uniques))
+        order = kernel.track_order(pre, codes, t, n_objects)
     else:
         pre = pre[np.argsort(t[pre], kind="stable")]
         order = pre[np.argsort(codes[pre].astype(small), kind="stable")]
     # object codes in that order: sorted, so counted rather than gathered
-    c_o = np.repeat(np.arange(len(uniques), dtype=np.int64), np.bincount(codes[idx], minlength=len(uniques)))
+    c_o = np.repeat(np.arange(n_objects, dtype=np.int64), np.bincount(codes[idx], minlength=n_objects))
     # rows that came before an earlier report of the same object in the input
     report.reordered += int(np.sum((np.diff(order) < 0) & (c_o[1:] == c_o[:-1])))
+    return order, c_o
 
-    # Duplicate timestamps (keep the first: for screen tracks the click).
-    c_o, t_o = c_o.astype(np.int64, copy=False), t[order]
+
+def _drop_duplicate_times(
+    order: np.ndarray, c_o: np.ndarray, t_o: np.ndarray, report: CleanReport
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leave out repeated timestamps of an object (keep the first: for screen tracks the click)."""
+    c_o = c_o.astype(np.int64, copy=False)
     dup = np.zeros(len(order), bool)
     dup[1:] = (c_o[1:] == c_o[:-1]) & (t_o[1:] == t_o[:-1])
     n_dup = int(dup.sum())
@@ -261,26 +293,28 @@ def _prepare(
     if n_dup:
         keep_o = ~dup
         order, c_o, t_o = order[keep_o], c_o[keep_o], t_o[keep_o]
+    return order, c_o, t_o
 
-    # Every column is gathered into track order once; later steps filter these in order.
-    speed = _float(frame, "speed_kt")
-    alt = _float(frame, "altitude_ft")
-    pts = _Ordered(order, c_o, t_o, *_map(lambda v: v[order], (a, b, speed), workers))
-    del codes, t, a, b, speed, idx, pre, keep  # table-sized arrays no longer needed (peak memory)
-    pts, jump_split, dist = _remove_spikes(pts, screen, settings, report, workers)
-    order, c_o, t_o = pts.order, pts.codes, pts.t
 
-    # Values out of range are blanked, not dropped.
+def _blank_out_of_range(
+    sp: np.ndarray, al: np.ndarray, settings: TrackSettings, report: CleanReport
+) -> tuple[np.ndarray, np.ndarray]:
+    """Speeds and altitudes out of range blanked (NaN), not dropped; counted."""
     lo_alt, hi_alt = settings.altitude_range_ft
-    sp, al = pts.speed.copy(), alt[order]
     bad_alt = np.isfinite(al) & ((al < lo_alt) | (al > hi_alt))
     bad_sp = np.isfinite(sp) & ((sp < 0) | (sp > settings.max_reported_speed_kt))
     report.count("blanked", "altitude out of range", int(bad_alt.sum()))
     report.count("blanked", "speed out of range", int(bad_sp.sum()))
     al[bad_alt] = np.nan
     sp[bad_sp] = np.nan
+    return sp, al
 
-    # Track starts: new object, time gap, new-leg flag, unresolved jump.
+
+def _track_starts(
+    frame: pd.DataFrame, order: np.ndarray, c_o: np.ndarray, t_o: np.ndarray, jump_split: np.ndarray,
+    settings: TrackSettings, report: CleanReport,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where tracks start (new object, time gap, new-leg flag, unresolved jump), and the new-object mask."""
     m = len(order)
     new_obj = np.ones(m, bool)
     new_obj[1:] = c_o[1:] != c_o[:-1]
@@ -293,10 +327,18 @@ def _prepare(
     report.count("splits", "time gap", int(gap.sum()))
     report.count("splits", "new leg", int(leg.sum()))
     report.count("splits", "impossible jump", int(jump_split.sum()))
-    starts = np.flatnonzero(new_obj | gap | leg | jump_split)
-    offsets = np.append(starts, m)
+    return np.flatnonzero(new_obj | gap | leg | jump_split), new_obj
 
-    # Drop short tracks.
+
+def _drop_short_tracks(
+    frame: pd.DataFrame, screen: bool, order: np.ndarray, c_o: np.ndarray, starts: np.ndarray, new_obj: np.ndarray,
+    uniques: Any, columns: tuple[np.ndarray, ...], settings: TrackSettings, report: CleanReport, workers: int,
+) -> _Prepared:
+    """The tracks long enough to keep, as :class:`_Prepared` (*columns*: t, a, b, speed, alt
+    and step length per point in track order)."""
+    m = len(order)
+    offsets = np.append(starts, m)
+    t_o = columns[0]
     counts = np.diff(offsets)
     dur = (t_o[offsets[1:] - 1] - t_o[offsets[:-1]]) / _NS
     ok = (counts >= settings.min_points) & (dur >= settings.min_duration_s)
@@ -320,7 +362,7 @@ def _prepare(
     return _Prepared(
         frame=frame, order=order, offsets=offsets, track_object=track_object, track_no=track_no,
         screen=screen, **dict(zip(("t", "a", "b", "speed", "alt", "dist"), _map(
-            lambda v: v if all_kept else v[keep_pt], (t_o, pts.a, pts.b, sp, al, dist), workers))),
+            lambda v: v if all_kept else v[keep_pt], columns, workers))),
     )
 
 
