@@ -16,6 +16,7 @@ __all__ = [
     "FlightpathsError",
     "InputError",
     "SchemaError",
+    "SettingsError",
     "UnsupportedFormatError",
     "WeightsUnavailableError",
 ]
@@ -69,6 +70,10 @@ class SchemaError(InputError):
 
 class BundleError(FlightpathsError, ValueError):
     """A model bundle that is missing, incompatible, tampered with or not pickle-free."""
+
+
+class SettingsError(FlightpathsError, ValueError):
+    """Settings that cannot be used: an unknown field, a value of the wrong type or out of range."""
 
 
 class WeightsUnavailableError(FlightpathsError, RuntimeError):

@@ -32,11 +32,16 @@ class LitPixelModel:
     classes = ("circling", "not_circling")
     figure_columns: tuple[str, ...] = ()
     path = None
+    fingerprint = "0123456789abcdef"
+    positive_class = None
+    windowing_known = True
 
     def __init__(self) -> None:
+        from flightpaths.tracks import TrackSettings, WindowSettings
         from rasterize import RenderConfig
 
-        self.render_config = RenderConfig(size=48).to_dict()
+        self.render_config = RenderConfig(size=48)
+        self.track_settings, self.window_settings = TrackSettings(), WindowSettings()
         self.meta = {"weights_sha256": "0123456789abcdef" * 4}
 
     def predict_images(self, images: np.ndarray, figures: object = None) -> np.ndarray:

@@ -32,15 +32,18 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+
+from rasterize import RenderConfig
 
 from ..errors import FlightpathsError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
 from ..schema import validate_points
 from ..settings import settings_dict
+from ..tracks import TrackSettings, WindowSettings
 from .aggregate import SegmentAggregator, add_segment_probability
 from .episodes import merge_episodes
 from .settings import ScoreSettings, episode_classes
@@ -56,8 +59,11 @@ from .writers import (
 __all__ = [
     "OUTPUT_NAMES",
     "ScoreResult",
+    "ScoringModel",
     "bundle_fingerprint",
+    "drawn_blocks",
     "iter_point_chunks",
+    "render_config_of",
     "score_input",
     "score_logs",
     "score_windows",
@@ -98,30 +104,39 @@ class ScoreResult:
 # ---------------------------------------------------------------------------------- bundle
 
 
-def _bundle_attr(bundle: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = getattr(bundle, name, None)
-        if value is not None:
-            return value
-        meta = getattr(bundle, "meta", None) or getattr(bundle, "metadata", None)
-        if isinstance(meta, dict) and meta.get(name) is not None:
-            return meta[name]
-    return default
+class ScoringModel(Protocol):
+    """What scoring needs from a model (:class:`flightpaths.train.predict.Bundle` is one).
+
+    Windows are drawn with ``render_config`` and cut with ``track_settings`` and
+    ``window_settings``: those of the training windows, never flags.
+    """
+
+    path: Path | None
+    meta: dict[str, Any]
+
+    @property
+    def classes(self) -> list[str]: ...
+    @property
+    def render_config(self) -> RenderConfig | None: ...
+    @property
+    def track_settings(self) -> TrackSettings: ...
+    @property
+    def window_settings(self) -> WindowSettings: ...
+    @property
+    def windowing_known(self) -> bool: ...
+    @property
+    def figure_columns(self) -> list[str]: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def positive_class(self) -> str | None: ...
+
+    def predict_images(self, images: Any, figures: pd.DataFrame | None = None) -> np.ndarray: ...
 
 
-def bundle_fingerprint(bundle: Any) -> str:
-    """A short stable id of a model: the weights' sha256 when the bundle records it."""
-    sha = _bundle_attr(bundle, "sha256", "weights_sha256", "fingerprint")
-    if sha:
-        return str(sha)[:16]
-    render = _bundle_attr(bundle, "render_config")
-    render_d = render.to_dict() if hasattr(render, "to_dict") else render
-    blob = json.dumps({"classes": list(bundle.classes), "render": render_d}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _figure_columns(bundle: Any) -> list[str]:
-    return list(_bundle_attr(bundle, "figure_columns", default=()) or ())
+def bundle_fingerprint(bundle: ScoringModel) -> str:
+    """A short stable id of a model (the first 16 hex digits of its weights' sha256)."""
+    return str(bundle.fingerprint)
 
 
 # --------------------------------------------------------------------------------- scoring
@@ -130,21 +145,15 @@ def _figure_columns(bundle: Any) -> list[str]:
 _DRAW_COLUMNS = ("window_id", "px", "py", "pt", "pspeed", "palt", "pturn", "pcumturn", "ev_x", "ev_y", "ev_kind", "units", "window_s")
 
 
-def _render_config(bundle: Any) -> Any:
-    from rasterize import RenderConfig
-
-    config = _bundle_attr(bundle, "render_config")
+def render_config_of(bundle: ScoringModel) -> RenderConfig:
+    """The bundle's render config; a clear error for a model that cannot draw new windows."""
+    config = bundle.render_config
     if config is None:
         raise FlightpathsError(
             "this model bundle has no render config, so new windows cannot be drawn the way its "
             "training images were; retrain it on a dataset made with `flightpaths render`"
         )
-    if isinstance(config, RenderConfig):
-        return config
-    try:
-        return RenderConfig.from_dict(dict(config))
-    except (TypeError, ValueError) as exc:
-        raise FlightpathsError(f"the model bundle's render config cannot be read: {exc}") from exc
+    return config
 
 
 def _draw_block(windows: pd.DataFrame, config_json: str) -> tuple[np.ndarray, list[str]]:
@@ -161,8 +170,8 @@ def _drawing_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
 
 
-def _drawn_blocks(
-    windows: pd.DataFrame, config: Any, block: int, pool: Executor | None
+def drawn_blocks(
+    windows: pd.DataFrame, config: RenderConfig, block: int = _DRAW_BLOCK, pool: Executor | None = None
 ) -> Iterator[tuple[int, np.ndarray, list[str]]]:
     """Yield ``(first row, images, statuses)`` block by block, in order. With a *pool*, a few
     blocks are drawn ahead in other processes while the caller runs inference."""
@@ -187,7 +196,7 @@ def _drawn_blocks(
 
 def score_windows(
     windows: pd.DataFrame,
-    bundle: Any,
+    bundle: ScoringModel,
     *,
     batch_size: int = 64,
     draw_block: int = 512,
@@ -206,12 +215,12 @@ def score_windows(
     out = windows.copy()
     probs = np.full((len(windows), len(classes)), np.nan, dtype=np.float64)
     status = np.full(len(windows), "ok", dtype=object)
-    config = _render_config(bundle)
-    fig_cols = _figure_columns(bundle)
+    config = render_config_of(bundle)
+    fig_cols = list(bundle.figure_columns)
     missing = [c for c in fig_cols if c not in windows.columns]
     if missing:
         raise FlightpathsError(f"the model needs window figure(s) {', '.join(missing)}, which the windows lack")
-    for lo, images, statuses in _drawn_blocks(windows, config, draw_block, pool):
+    for lo, images, statuses in drawn_blocks(windows, config, draw_block, pool):
         ok = np.flatnonzero(np.asarray(statuses, dtype=object) == "ok")
         status[lo : lo + len(statuses)] = statuses
         for b in range(0, len(ok), batch_size):
@@ -364,25 +373,6 @@ def iter_point_chunks(
                 break
 
 
-def _track_settings(bundle: Any) -> tuple[Any, Any]:
-    from ..tracks import TrackSettings, WindowSettings
-
-    def build(cls: type, value: Any) -> Any:
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, dict):
-            names = set(getattr(cls, "__dataclass_fields__", {}))
-            return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in value.items() if k in names})
-        return cls()
-
-    return (
-        build(TrackSettings, _bundle_attr(bundle, "track_settings")),
-        build(WindowSettings, _bundle_attr(bundle, "window_settings")),
-    )
-
-
 def _make_windows(points: pd.DataFrame, track_settings: Any, window_settings: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     from ..tracks import make_windows, split_tracks
 
@@ -457,17 +447,15 @@ def _thumb(arr: Any) -> np.ndarray | None:
     return a
 
 
-def bundle_aggregator(bundle: Any) -> SegmentAggregator | None:
+def bundle_aggregator(bundle: ScoringModel) -> SegmentAggregator | None:
     """The learned segment aggregator stored in a bundle's model.json (``segment_aggregator``), if any."""
     meta = getattr(bundle, "meta", None)
     value = meta.get("segment_aggregator") if isinstance(meta, dict) else None
     return SegmentAggregator.from_dict(value) if value is not None else None
 
 
-def _positive_class(bundle: Any) -> str:
-    meta = getattr(bundle, "meta", None)
-    value = meta.get("positive_class") if isinstance(meta, dict) else None
-    return str(value) if value else str(list(bundle.classes)[0])
+def _positive_class(bundle: ScoringModel) -> str:
+    return str(bundle.positive_class or list(bundle.classes)[0])
 
 
 def _slim(scored: pd.DataFrame, classes: list[str], threshold: float, *, geometry: bool = False) -> pd.DataFrame:
@@ -500,7 +488,7 @@ def _dedupe(windows: pd.DataFrame) -> pd.DataFrame:
 
 def score_input(
     path: str | Path,
-    bundle: Any,
+    bundle: ScoringModel,
     settings: ScoreSettings,
     *,
     on_bytes: Callable[[int], None] | None = None,
@@ -510,7 +498,7 @@ def score_input(
 
     *on_bytes* hears of input bytes whose windows are scored, *on_windows* of windows scored.
     """
-    track_settings, window_settings = _track_settings(bundle)
+    track_settings, window_settings = bundle.track_settings, bundle.window_settings
     classes = episode_classes(list(bundle.classes), settings.positive_class)
     geometry = bundle_aggregator(bundle) is not None
     parts = []
@@ -613,7 +601,7 @@ def _dask_client(address: str, client: Any | None) -> Iterator[Any]:
 def score_logs(
     paths: Sequence[str | Path],
     out_dir: str | Path,
-    bundle: Any,
+    bundle: ScoringModel,
     settings: ScoreSettings | None = None,
     *,
     overwrite: bool = False,
@@ -654,8 +642,7 @@ def score_logs(
         atomic_write_text(out / STATE_NAME, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
     if settings.dask and todo:
-        model_ref: Any = _bundle_attr(bundle, "path", "model_dir")
-        model_ref = str(model_ref) if model_ref is not None else bundle
+        model_ref: Any = str(bundle.path) if bundle.path is not None else bundle
         with _dask_client(settings.dask, client) as c:
             futures = {c.submit(_score_task, str(p), model_ref, settings, pure=False): (p, k, info) for p, k, info in todo}
             from dask.distributed import as_completed
@@ -700,7 +687,7 @@ def _empty_windows(classes: list[str]) -> pd.DataFrame:
 def _write_outputs(
     out: Path,
     windows: pd.DataFrame,
-    bundle: Any,
+    bundle: ScoringModel,
     classes: list[str],
     ep_classes: list[str],
     settings: ScoreSettings,
@@ -740,7 +727,7 @@ def _write_outputs(
             overwrite=True,
         ),
     }
-    model = {"fingerprint": fingerprint, "classes": classes, "path": str(_bundle_attr(bundle, "path", "model_dir", default=""))}
+    model = {"fingerprint": fingerprint, "classes": classes, "path": str(bundle.path or "")}
     outputs["score-settings.json"] = atomic_write_text(
         out / "score-settings.json",
         json.dumps(
