@@ -2,9 +2,9 @@
 
 :func:`score_windows` scores a windows table with a model bundle, drawing every window with
 the render config stored in the bundle (never from flags). :func:`score_logs` runs the whole
-chain over many files with bounded memory: text logs are read ``chunk_lines`` lines at a
-time, the last stretch of each chunk is carried into the next so that no window is cut at a
-chunk boundary, and only scalar columns (plus a decimated track for positive windows, for the
+chain over many files with bounded memory: points are read through
+:func:`flightpaths.ingest.iter_points` about ``chunk_lines`` at a time, the last stretch of
+each chunk is carried into the next so that no window is cut at a chunk boundary, and only scalar columns (plus a decimated track for positive windows, for the
 tip sheet's thumbnails) are kept between chunks. Each finished input is saved under
 ``OUT/parts/`` and recorded in ``OUT/score-state.json`` (keyed by path, size, modification
 time and model fingerprint), so ``resume=True`` skips inputs already scored.
@@ -18,14 +18,11 @@ path on every worker (a shared disk), or receive the bundle object itself.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import json
 import logging
 import os
-import re
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -39,9 +36,9 @@ import pandas as pd
 
 from rasterize import RenderConfig
 
-from ..errors import FlightpathsError, InputError
+from ..errors import FlightpathsError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
-from ..schema import validate_points
+from ..ingest import IngestReport, expand_paths, iter_points
 from ..settings import settings_dict
 from ..tracks import TrackSettings, WindowSettings
 from .aggregate import SegmentAggregator, add_segment_probability
@@ -62,7 +59,6 @@ __all__ = [
     "ScoringModel",
     "bundle_fingerprint",
     "drawn_blocks",
-    "iter_point_chunks",
     "render_config_of",
     "score_input",
     "score_logs",
@@ -77,8 +73,6 @@ OUTPUT_NAMES = ("windows.parquet", "episodes.csv", "episodes.geojson", "episodes
 STATE_NAME = "score-state.json"
 THUMB_POINTS = 64
 _DRAW_BLOCK = 512
-_SBS_PREFIXES = ("MSG,", "SEL,", "ID,", "AIR,", "STA,", "CLK,")
-_WHOLE_FILE_SUFFIXES = {".json", ".bin", ".beast", ".parquet", ".geojson", ".gpkg", ".zip"}
 
 
 @dataclass(frozen=True)
@@ -238,139 +232,13 @@ def score_windows(
 # --------------------------------------------------------------------------- reading inputs
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")  # type: ignore[arg-type]
-
-
-def _is_line_log(path: Path) -> bool:
-    suffixes = {s.lower() for s in path.suffixes}
-    if suffixes & _WHOLE_FILE_SUFFIXES:
-        return False
-    try:
-        with _open_text(path) as fh:
-            head = fh.read(4096)
-    except (OSError, EOFError):
-        return False
-    stripped = head.lstrip()
-    return bool(stripped) and stripped[0] not in "[{" and "\x00" not in head
-
-
-def _ingest_file(path: Path, settings: ScoreSettings, report: Any = None) -> pd.DataFrame:
-    """The points of *path*; its dropped rows are added to *report* (an ``IngestReport``), if given."""
-    from ..ingest import IngestSettings, read_logs
-
-    result = read_logs([path], settings=IngestSettings(tz=settings.input_tz))
-    if report is not None:
-        _merge_dropped(report, result.report)
-    return result.points
-
-
-_EXAMPLE = re.compile(r"^(?P<path>.*):(?P<line>\d+): (?P<msg>.*)$", re.S)
-
-
-def _merge_dropped(into: Any, part: Any, *, chunk: Path | None = None, original: Path | None = None,
-                   line_shift: int = 0) -> None:
-    """Add *part*'s dropped rows to *into*; examples from a chunk file name the original file and line."""
-    for reason, n in part.dropped.items():
-        into.dropped[reason] = into.dropped.get(reason, 0) + n
-    for example in part.examples:
-        m = _EXAMPLE.match(example)
-        if chunk is not None and m and m["path"] == str(chunk):
-            example = f"{original}:{int(m['line']) + line_shift}: {m['msg']}"
-        if len(into.examples) < _MAX_EXAMPLES:
-            into.examples.append(example)
-
-
-_MAX_EXAMPLES = 10
-
-
-def _ingest_lines(
-    lines: list[str], header: str | None, name: str, original: Path, offset: int, settings: ScoreSettings, tmp: Path,
-    report: Any = None,
-) -> pd.DataFrame:
-    from ..ingest import IngestReport
-
-    chunk = tmp / name
-    shift = offset - (1 if header is not None else 0)  # chunk line -> line of the original file
-    with open(chunk, "w", encoding="utf-8", newline="") as fh:
-        if header is not None:
-            fh.write(header)
-        fh.writelines(lines)
-    part = IngestReport()
-    try:
-        points = _ingest_file(chunk, settings, part)
-    except InputError as exc:
-        raise InputError(f"{exc} (in the chunk starting at line {offset + 1})", path=original) from exc
-    finally:
-        chunk.unlink(missing_ok=True)
-    if report is not None:
-        _merge_dropped(report, part, chunk=chunk, original=original, line_shift=shift)
-    if len(points):
-        points["source_file"] = pd.array([str(original)] * len(points), dtype="string")
-        points["source_line"] = points["source_line"].astype("int64") + shift
-    return points
-
-
-def iter_point_chunks(
-    path: str | Path, settings: ScoreSettings, *, on_bytes: Callable[[int], None] | None = None,
-    report: Any = None,
-) -> Iterator[pd.DataFrame]:
-    """Yield the points of one input, a chunk at a time (bounded memory).
-
-    Text logs (SBS, CSV, mouse sessions) are read ``settings.chunk_lines`` lines at a time; a
-    header line, when the format has one, is repeated in every chunk; ``source_line`` always
-    counts lines of the original file. Points tables (``.parquet``) are read by record batch.
-    Other formats (JSON, binary) are read whole. Rows dropped on the way (malformed lines,
-    impossible values) are counted in *report* (an ``IngestReport``), with the first few as
-    ``file:line: reason`` of the original file.
-    """
-    path = Path(path)
-    size = path.stat().st_size
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        done = 0
-        for batch in pf.iter_batches(batch_size=settings.chunk_lines):
-            frame = validate_points(batch.to_pandas(), source=str(path))
-            done += batch.nbytes
-            if on_bytes:
-                on_bytes(min(batch.nbytes, size))
-            yield frame
-        return
-    if not _is_line_log(path):
-        points = _ingest_file(path, settings, report)
-        if on_bytes:
-            on_bytes(size)
-        yield points
-        return
-    with _open_text(path) as fh, tempfile.TemporaryDirectory(prefix="flightpaths-score-") as tmpdir:
-        tmp = Path(tmpdir)
-        name = path.name[:-3] if path.suffix == ".gz" else path.name
-        header: str | None = None
-        start = 0
-        first = True
-        while True:
-            lines = []
-            nbytes = 0
-            for line in fh:
-                lines.append(line)
-                nbytes += len(line)
-                if len(lines) >= settings.chunk_lines:
-                    break
-            if not lines:
-                break
-            if first and not lines[0].lstrip().startswith(_SBS_PREFIXES) and not lines[0][:1].isdigit():
-                header = lines[0]
-            points = _ingest_lines(lines, None if first else header, name, path, start, settings, tmp, report)
-            start += len(lines)
-            first = False
-            if on_bytes:
-                on_bytes(nbytes)
-            yield points
-            if len(lines) < settings.chunk_lines:
-                break
+def _point_chunks(path: Path, settings: ScoreSettings, report: IngestReport,
+                  on_bytes: Callable[[int], None] | None) -> Iterator[pd.DataFrame]:
+    """The points of one input, chunk by chunk, through :func:`flightpaths.ingest.iter_points`."""
+    for chunk in iter_points([path], settings.ingest, chunk_rows=settings.chunk_lines, report=report):
+        if on_bytes is not None and chunk.nbytes:
+            on_bytes(chunk.nbytes)
+        yield chunk.points
 
 
 def _make_windows(points: pd.DataFrame, track_settings: Any, window_settings: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -512,10 +380,8 @@ def score_input(
             on_bytes(read[0] - read[1])
             read[1] = read[0]
 
-    from ..ingest import IngestReport
-
     dropped = IngestReport()
-    chunks = iter_point_chunks(path, settings, on_bytes=count, report=dropped)
+    chunks = _point_chunks(Path(path), settings, dropped, count)
     workers = settings.workers or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         pool = None
@@ -616,14 +482,16 @@ def score_logs(
     """
     settings = settings or ScoreSettings()
     out = Path(out_dir)
-    from ..ingest import expand_paths
-
     if not paths:
         raise FlightpathsError("no input files given")
     inputs = expand_paths(list(paths))
     if not (overwrite or settings.resume):
         for name in OUTPUT_NAMES:
             check_output(out / name)
+    if not bundle.windowing_known:
+        log.warning("warning: the model records no track or window settings (trained on a plain image folder); "
+                    "windows are cut with the defaults (%s), which may not match its training images",
+                    ", ".join(f"{w:g} s" for w, _ in bundle.window_settings.lengths()))
     classes = [str(c) for c in bundle.classes]
     ep_classes = episode_classes(classes, settings.positive_class)
     fingerprint = bundle_fingerprint(bundle)
@@ -722,7 +590,7 @@ def _write_outputs(
             windows=windows,
             classes=ep_classes,
             threshold=settings.threshold,
-            local_tz=settings.local_tz,
+            local_tz=settings.display_tz,
             meta=meta,
             overwrite=True,
         ),
