@@ -9,7 +9,12 @@ from tqdm import tqdm
 
 from rasterize import FRAMES, VARIABLES
 
-from ..render import config_from_options, load_render_config, read_windowing, render_windows
+from ..render import (
+    config_from_options,
+    load_render_config,
+    read_windowing,
+    render_windows,
+)
 from ..tracks import read_windows
 from .options import overwrite_option, progress_enabled
 

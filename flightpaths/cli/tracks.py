@@ -10,7 +10,13 @@ from ..errors import InputError
 from ..fileio import check_output
 from ..ingest import read_logs
 from ..settings import resolve, write_settings
-from ..tracks import WINDOW_OUTPUT_SUFFIXES, TrackSettings, WindowSettings, save_windows, windows_with_report
+from ..tracks import (
+    WINDOW_OUTPUT_SUFFIXES,
+    TrackSettings,
+    WindowSettings,
+    save_windows,
+    windows_with_report,
+)
 from .options import DURATION, ingest_settings, say_if_read_as_utc, tz_option
 
 __all__ = ["command"]

@@ -42,11 +42,11 @@ __all__ = [
     "check_weights",
     "head_only",
     "load_checkpoint",
-    "windowing_meta",
     "read_bundle_files",
     "save_bundle",
     "save_checkpoint",
     "save_history",
+    "windowing_meta",
 ]
 
 log = logging.getLogger(__name__)
