@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/bench_small_files.py [--files 700] [--minutes 18] [--repeats 3] [--model DIR]
 
-A simulated SBS log of ``--files`` aircraft (each flying part of ``--minutes``) is written
-twice: once as one file, once as one small file per aircraft (the shape of a folder of
-per-flight exports). Each aircraft's points are the same in both, so both cut the same
+An SBS log of ``--files`` aircraft (a third orbiting, the others straight; each flying part of
+``--minutes``, 4-8 s sampling) is written twice: once as one file in time order, once as one
+small file per aircraft (the shape of a folder of per-flight exports). Each aircraft's points are the same in both, so both cut the same
 windows. Both are scored by ``score_logs`` in this process with the same model (the built-in
 model by default: EfficientNet-Lite0 body, 96 px, 5/10/20-minute windows), every output
 written, median of ``--repeats`` runs, alternating. Prints the seconds of each, the windows
@@ -21,28 +21,49 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def make_logs(root: Path, n_files: int, minutes: float, seed: int) -> tuple[Path, list[Path]]:
-    """One SBS log of *n_files* aircraft, and the same lines split into one file per aircraft."""
-    from flightpaths.simulate import SimSettings, simulate, write_simulation
+def _flight(k: int, rng: np.random.Generator, minutes: float, t0: pd.Timestamp) -> list[str]:
+    """One aircraft's SBS position lines: every third orbits (1-2 km, 2-4 min a turn), the others fly
+    straight; 4-8 s sampling, a random share of *minutes* starting at a random time."""
+    dt = rng.uniform(4.0, 8.0)
+    span = minutes * 60.0 * rng.uniform(0.5, 1.0)
+    s = np.arange(0.0, span, dt)
+    start = t0 + pd.Timedelta(seconds=float(rng.uniform(0, minutes * 60.0 - span + 1)))
+    lat0, lon0 = 40.5 + rng.uniform(0, 0.4), -74.2 + rng.uniform(0, 0.4)
+    if k % 3 == 0:
+        r, period = rng.uniform(1000, 2000), rng.uniform(120, 240)
+        a = 2 * np.pi * s / period
+        x, y = r * np.sin(a), r * (1 - np.cos(a))
+    else:
+        heading = rng.uniform(0, 2 * np.pi)
+        x, y = 70.0 * s * np.sin(heading), 70.0 * s * np.cos(heading)
+    x, y = x + rng.normal(0, 5, len(s)), y + rng.normal(0, 5, len(s))
+    lat = lat0 + y / 111_195
+    lon = lon0 + x / (111_195 * np.cos(np.radians(lat0)))
+    times = (start + pd.to_timedelta(s, unit="s")).strftime("%Y/%m/%d,%H:%M:%S.%f").str[:-3]
+    hexid = f"{0xA00000 + k:06X}"
+    return [f"MSG,3,1,1,{hexid},1,{t},{t},,2500,,,{la:.5f},{lo:.5f},,,,,,0\n" for t, la, lo in zip(times, lat, lon)]
 
-    sim = simulate(SimSettings(seed=seed, hours=minutes / 60.0, aircraft=n_files))
-    whole = write_simulation(sim, root / "one")["log"]
-    by_aircraft: dict[str, list[str]] = {}
-    with open(whole, encoding="utf-8") as fh:
-        for line in fh:
-            by_aircraft.setdefault(line.split(",", 5)[4].lower(), []).append(line)
-    folder = root / "many"
-    folder.mkdir()
+
+def make_logs(root: Path, n_files: int, minutes: float, seed: int) -> tuple[Path, list[Path]]:
+    """*n_files* small SBS logs (one aircraft each), and the same lines in one file, in time order."""
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp("2024-06-01 12:00:00")
+    flights = [_flight(k, rng, minutes, t0) for k in range(n_files)]
+    (root / "many").mkdir()
     files = []
-    for i, (_, lines) in enumerate(sorted(by_aircraft.items())):
-        path = folder / f"flight-{i:04d}.sbs"
+    for k, lines in enumerate(flights):
+        path = root / "many" / f"flight-{k:04d}.sbs"
         path.write_text("".join(lines), encoding="utf-8")
         files.append(path)
+    every = sorted((line.split(",", 8)[7], line) for lines in flights for line in lines)
+    whole = root / "one.sbs"
+    whole.write_text("".join(line for _, line in every), encoding="utf-8")
     return whole, files
 
 

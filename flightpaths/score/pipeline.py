@@ -59,9 +59,11 @@ __all__ = [
     "ScoringModel",
     "bundle_fingerprint",
     "drawn_blocks",
+    "input_windows",
     "render_config_of",
     "score_input",
     "score_logs",
+    "score_small_inputs",
     "score_windows",
     "windows_from_chunks",
 ]
@@ -72,6 +74,9 @@ log = logging.getLogger(__name__)
 OUTPUT_NAMES = ("windows.parquet", "episodes.csv", "episodes.geojson", "episodes.kml", "report.html", "score-settings.json")
 STATE_NAME = "score-state.json"
 THUMB_POINTS = 64
+#: inputs up to this size (bytes on disk) are scored in groups of up to SMALL_GROUP_BYTES, sharing inference batches
+SMALL_INPUT_BYTES = 4 << 20
+SMALL_GROUP_BYTES = 4 << 20
 _DRAW_BLOCK = 512
 
 
@@ -354,6 +359,22 @@ def _dedupe(windows: pd.DataFrame) -> pd.DataFrame:
     return order.sort_values(["object_id", "start"], kind="stable").reset_index(drop=True)
 
 
+def input_windows(
+    path: str | Path, bundle: ScoringModel, settings: ScoreSettings, *, on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The windows of one input, cut as the model's training windows were, a chunk at a time.
+
+    Rows dropped while reading are summed up in one warning naming the file when it is done.
+    """
+    dropped = IngestReport()
+    chunks = _point_chunks(Path(path), settings, dropped, on_bytes)
+    yield from windows_from_chunks(chunks, bundle.track_settings, bundle.window_settings)
+    if dropped.dropped:  # the good rows were scored; say which were not, and why
+        reasons = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(dropped.dropped.items(), key=lambda kv: -kv[1]))
+        log.warning("%s: %d row(s) dropped (%s); first: %s", path, dropped.rows_dropped, reasons,
+                    "; ".join(dropped.examples[:3]))
+
+
 def score_input(
     path: str | Path,
     bundle: ScoringModel,
@@ -366,7 +387,6 @@ def score_input(
 
     *on_bytes* hears of input bytes whose windows are scored, *on_windows* of windows scored.
     """
-    track_settings, window_settings = bundle.track_settings, bundle.window_settings
     classes = episode_classes(list(bundle.classes), settings.positive_class)
     geometry = bundle_aggregator(bundle) is not None
     parts = []
@@ -380,12 +400,10 @@ def score_input(
             on_bytes(read[0] - read[1])
             read[1] = read[0]
 
-    dropped = IngestReport()
-    chunks = _point_chunks(Path(path), settings, dropped, count)
     workers = settings.workers or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         pool = None
-        for windows in windows_from_chunks(chunks, track_settings, window_settings):
+        for windows in input_windows(path, bundle, settings, on_bytes=count):
             if pool is None and workers > 1 and len(windows) > 16 * _DRAW_BLOCK:
                 pool = stack.enter_context(_drawing_pool(workers))
             scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, pool=pool,
@@ -393,13 +411,35 @@ def score_input(
             parts.append(_slim(scored, classes, settings.threshold, geometry=geometry))
             report()
     report()
-    if dropped.dropped:  # the good rows were scored; say which were not, and why
-        reasons = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(dropped.dropped.items(), key=lambda kv: -kv[1]))
-        log.warning("%s: %d row(s) dropped (%s); first: %s", path, dropped.rows_dropped, reasons,
-                    "; ".join(dropped.examples[:3]))
     if not parts:
         return pd.DataFrame()
     return _dedupe(pd.concat(parts, ignore_index=True))
+
+
+def score_small_inputs(
+    inputs: Sequence[str | Path],
+    bundle: ScoringModel,
+    settings: ScoreSettings,
+    *,
+    on_bytes: Callable[[int], None] | None = None,
+    on_windows: Callable[[int], None] | None = None,
+) -> list[pd.DataFrame]:
+    """Score several small inputs together: their windows are drawn and inferred in shared
+    batches (a model runs much faster on full batches than on a few windows a file), then
+    split back. Returns one frame per input, as :func:`score_input` would."""
+    classes = episode_classes(list(bundle.classes), settings.positive_class)
+    frames = []
+    for i, path in enumerate(inputs):
+        cut = list(input_windows(path, bundle, settings, on_bytes=on_bytes))
+        frames.extend(w.assign(_input=i) for w in cut if len(w))
+    if not frames:
+        return [pd.DataFrame() for _ in inputs]
+    windows = pd.concat(frames, ignore_index=True)
+    scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, progress=on_windows)
+    slim = _slim(scored, classes, settings.threshold, geometry=bundle_aggregator(bundle) is not None)
+    groups = dict(iter(slim.groupby("_input", sort=False)))
+    return [_dedupe(groups[i].drop(columns="_input").reset_index(drop=True)) if i in groups else pd.DataFrame()
+            for i in range(len(inputs))]
 
 
 # ------------------------------------------------------------------------------ the driver
@@ -504,9 +544,16 @@ def score_logs(
     (out / "parts").mkdir(parents=True, exist_ok=True)
 
     def record(path: Path, key: str, info: dict[str, Any], frame: pd.DataFrame) -> None:
-        part = f"parts/{key}.parquet"
-        _write_part(frame, out / part)
-        state["inputs"][key] = {**info, "part": part, "windows": int(len(frame))}
+        record_many([(key, info, frame)])
+
+    def record_many(done: list[tuple[str, dict[str, Any], pd.DataFrame]]) -> None:
+        """One part file for inputs scored together (rows tagged with their input's key), one state write."""
+        part = f"parts/{done[0][0]}.parquet"
+        tagged = [f.assign(input_key=k) for k, _, f in done if len(f)]
+        _write_part(pd.concat(tagged, ignore_index=True) if tagged else pd.DataFrame({"input_key": pd.Series(dtype=str)}),
+                    out / part)
+        for key, info, frame in done:
+            state["inputs"][key] = {**info, "part": part, "windows": int(len(frame))}
         atomic_write_text(out / STATE_NAME, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
     if settings.dask and todo:
@@ -525,13 +572,54 @@ def score_logs(
         off = not settings.progress
         with tqdm(total=total, unit="B", unit_scale=True, desc="input", disable=off) as bar, \
                 tqdm(unit=" windows", desc="scored", disable=off, position=1) as wbar:
-            for p, k, info in todo:
-                bar.set_postfix_str(p.name)
-                record(p, k, info, score_input(p, bundle, settings, on_bytes=bar.update, on_windows=wbar.update))
-    frames = [pd.read_parquet(out / state["inputs"][k]["part"]) for _, k, _ in keyed]
-    frames = [f for f in frames if len(f)]
+            for group in _groups(todo):
+                bar.set_postfix_str(group[0][0].name + (f" and {len(group) - 1} more" if len(group) > 1 else ""))
+                if len(group) == 1:
+                    p, k, info = group[0]
+                    record(p, k, info, score_input(p, bundle, settings, on_bytes=bar.update, on_windows=wbar.update))
+                    continue
+                scored = score_small_inputs([p for p, _, _ in group], bundle, settings, on_bytes=bar.update,
+                                            on_windows=wbar.update)
+                record_many([(k, info, f) for (_, k, info), f in zip(group, scored)])
+    frames = _read_parts(out, state, [k for _, k, _ in keyed])
     windows = _dedupe(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
     return _write_outputs(out, windows, bundle, classes, ep_classes, settings, inputs, skipped, fingerprint)
+
+
+def _groups(todo: list[tuple[Path, str, dict[str, Any]]]) -> Iterator[list[tuple[Path, str, dict[str, Any]]]]:
+    """Inputs in scoring order: a large file alone; runs of small files together, up to
+    ``SMALL_GROUP_BYTES`` a group (so their windows share inference batches)."""
+    group: list[tuple[Path, str, dict[str, Any]]] = []
+    size = 0
+    for item in todo:
+        n = int(item[2]["size"])
+        if n > SMALL_INPUT_BYTES:
+            if group:
+                yield group
+                group, size = [], 0
+            yield [item]
+            continue
+        if group and size + n > SMALL_GROUP_BYTES:
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += n
+    if group:
+        yield group
+
+
+def _read_parts(out: Path, state: dict[str, Any], keys: list[str]) -> list[pd.DataFrame]:
+    """The scored rows of *keys*: each part file read once, rows of other inputs (in parts shared
+    by inputs scored together) left out."""
+    wanted = set(keys)
+    frames = []
+    for part in dict.fromkeys(state["inputs"][k]["part"] for k in keys):
+        frame = pd.read_parquet(out / part)
+        if "input_key" in frame.columns:
+            frame = frame[frame["input_key"].isin(wanted)].drop(columns="input_key")
+        if len(frame):
+            frames.append(frame)
+    return frames
 
 
 def _progress_iter(it: Any, total: int, settings: ScoreSettings, *, unit: str) -> Iterator[Any]:
