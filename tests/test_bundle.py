@@ -172,3 +172,14 @@ def test_a_plain_image_folder_model_says_it_has_no_window_settings(tmp_path: Pat
     bundle = load_bundle(path)
     assert not bundle.windowing_known and bundle.window_settings == WindowSettings()
     shutil.rmtree(path)
+
+
+def test_a_segment_aggregator_with_nan_or_zero_scale_is_refused() -> None:
+    from flightpaths.score.aggregate import AGGREGATOR_FORMAT, SegmentAggregator
+
+    good = {"format": AGGREGATOR_FORMAT, "kind": "logistic", "features": ["p_max", "p_mean"], "mean": [0.0, 1.0],
+            "scale": [1.0, 2.0], "coef": [0.5, -0.5], "intercept": 0.1}
+    assert SegmentAggregator.from_dict(good).features == ("p_max", "p_mean")
+    for bad in ({"coef": [float("nan"), 1.0]}, {"scale": [1.0, 0.0]}, {"mean": [0.0]}, {"intercept": "x"}):
+        with pytest.raises(BundleError, match="segment_aggregator"):
+            SegmentAggregator.from_dict({**good, **bad})

@@ -532,6 +532,7 @@ def score_logs(
         log.warning("warning: the model records no track or window settings (trained on a plain image folder); "
                     "windows are cut with the defaults (%s), which may not match its training images",
                     ", ".join(f"{w:g} s" for w, _ in bundle.window_settings.lengths()))
+    bundle_aggregator(bundle)  # a damaged segment aggregator fails here, before any input is read
     classes = [str(c) for c in bundle.classes]
     ep_classes = episode_classes(classes, settings.positive_class)
     fingerprint = bundle_fingerprint(bundle)
