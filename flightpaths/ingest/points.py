@@ -118,8 +118,12 @@ def _file_chunks(source: Source, fmt: Format | None, settings: IngestSettings, l
 
 
 def _pieces(pending: list[pd.DataFrame], rows: int, ledger: Ledger, dedupe: bool, order: bool) -> Iterator[pd.DataFrame]:
-    """Reader chunks cut into tables of *rows* rows in reading order (so each is a stretch of the log)."""
-    if sum(len(p) for p in pending) <= rows or not order:
+    """Reader chunks cut into tables of *rows* rows in reading order (so each is a stretch of the log);
+    without *order*, the reader's chunks as they are (read_logs checks and orders them all at once)."""
+    if not order:
+        yield from pending
+        return
+    if sum(len(p) for p in pending) <= rows:
         yield points_table(pending, ledger, dedupe=dedupe, order=order)
         return
     whole = pd.concat(pending, ignore_index=True)
@@ -161,8 +165,9 @@ def iter_points(
     format) are skipped and named in *report*; with ``settings.strict`` they, and the first
     malformed row, raise :class:`InputError`, as does a file that breaks off at a known line.
     If no file at all could be read, the first file's error is raised. *ledger* collects the
-    dropped rows (one is made from *settings* if not given); ``order=False`` leaves ordering and
-    repeats to the caller (:func:`~flightpaths.ingest.read_logs` does it once over all files).
+    dropped rows (one is made from *settings* if not given); ``order=False`` yields the readers'
+    chunks unchecked and leaves validation, ordering and repeats to the caller
+    (:func:`~flightpaths.ingest.read_logs` does them once over all files).
     """
     from tqdm import tqdm
 
@@ -191,7 +196,7 @@ def iter_points(
             for points in _file_chunks(source, fmt, settings, ledger, rows, order):
                 if previous is not None:
                     yield PointsChunk(path, previous, False, 0)
-                _update(report, ledger, points, objects)
+                _update(report, ledger, points if order else empty_points(), objects)  # read_logs counts at the end
                 kept += len(points)
                 previous = points
         except InputError as exc:
