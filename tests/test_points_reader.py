@@ -103,3 +103,12 @@ def test_tz_is_the_log_clock_in_score_tracks_and_ingest(tmp_path: Path, model: P
     windows = pd.read_parquet(tmp_path / "w.parquet")
     assert windows["start"].min() == start_ny
     assert run.invoke(cli, ["score", str(log), "-o", str(tmp_path / "x"), "--model", str(model), "--input-tz", "UTC"]).exit_code == 2
+
+
+def test_one_unreadable_file_does_not_sink_the_others(tmp_path: Path, model: Path) -> None:
+    log = write_sbs(tmp_path / "a.sbs")
+    junk = tmp_path / "b.sbs"
+    junk.write_bytes(b"\x00\x01\x02\x03 binary junk")
+    result = CliRunner().invoke(cli, ["score", str(log), str(junk), "-o", str(tmp_path / "out"), "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    assert "b.sbs skipped" in result.output and len(pd.read_parquet(tmp_path / "out" / "windows.parquet")) > 10

@@ -36,7 +36,7 @@ import pandas as pd
 
 from rasterize import RenderConfig
 
-from ..errors import FlightpathsError
+from ..errors import FlightpathsError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
 from ..ingest import IngestReport, expand_paths, iter_points
 from ..settings import settings_dict
@@ -364,11 +364,18 @@ def input_windows(
 ) -> Iterator[pd.DataFrame]:
     """The windows of one input, cut as the model's training windows were, a chunk at a time.
 
-    Rows dropped while reading are summed up in one warning naming the file when it is done.
+    Rows dropped while reading are summed up in one warning naming the file when it is done. A
+    file that cannot be read is skipped with a warning (one bad file never sinks the others),
+    unless ``settings.ingest.strict``.
     """
     dropped = IngestReport()
     chunks = _point_chunks(Path(path), settings, dropped, on_bytes)
-    yield from windows_from_chunks(chunks, bundle.track_settings, bundle.window_settings)
+    try:
+        yield from windows_from_chunks(chunks, bundle.track_settings, bundle.window_settings)
+    except InputError as exc:
+        if settings.ingest.strict:
+            raise
+        log.warning("warning: %s skipped: %s", path, exc)
     if dropped.dropped:  # the good rows were scored; say which were not, and why
         reasons = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(dropped.dropped.items(), key=lambda kv: -kv[1]))
         log.warning("%s: %d row(s) dropped (%s); first: %s", path, dropped.rows_dropped, reasons,
