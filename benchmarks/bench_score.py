@@ -233,12 +233,12 @@ def forward_time(log: Path, bundle: Any) -> float:
     """Seconds of the bundle's batched forward pass over the log's windows (drawn beforehand)."""
     from flightpaths.ingest import IngestSettings, read_logs
     from flightpaths.render import images_from_windows
-    from flightpaths.score.pipeline import _render_config
+    from flightpaths.score.pipeline import render_config_of
     from flightpaths.tracks import TrackSettings, WindowSettings, make_windows, split_tracks
 
     points = read_logs([log], settings=IngestSettings()).points
     windows = make_windows(split_tracks(points, TrackSettings())[0], WindowSettings())
-    images, _ = images_from_windows(windows, _render_config(bundle))
+    images, _ = images_from_windows(windows, render_config_of(bundle))
     t = time.perf_counter()
     bundle.predict_images(images, None)
     return time.perf_counter() - t

@@ -104,7 +104,7 @@ class WindowFeatures:
     def __init__(self, windows: pd.DataFrame, bundle: Bundle) -> None:
         import torch
 
-        from flightpaths.score.pipeline import _drawn_blocks, _render_config
+        from flightpaths.score.pipeline import drawn_blocks, render_config_of
 
         self.windows = windows.reset_index(drop=True)
         self.ok = np.zeros(len(self.windows), bool)
@@ -112,7 +112,7 @@ class WindowFeatures:
         model = bundle.model.eval()
         t0 = time.perf_counter()
         with torch.inference_mode():
-            for lo, images, statuses in _drawn_blocks(self.windows, _render_config(bundle), 512, None):
+            for lo, images, statuses in drawn_blocks(self.windows, render_config_of(bundle), 512, None):
                 ok = np.flatnonzero(np.asarray(statuses, dtype=object) == "ok")
                 self.ok[lo + ok] = True
                 for b in range(0, len(ok), 128):

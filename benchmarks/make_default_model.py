@@ -288,12 +288,14 @@ def install(model_dir: Path, log: logging.Logger) -> None:
 
 
 def _record_windows(model_dir: Path) -> None:
-    """Record the window settings in model.json so scoring cuts windows as in training."""
+    """Record the track and window settings in model.json so scoring cuts windows as in training."""
     from flightpaths.settings import settings_dict
+    from flightpaths.tracks import TrackSettings
 
     path = model_dir / "model.json"
     meta = json.loads(path.read_text(encoding="utf-8"))
     meta["window_settings"] = settings_dict(WINDOWS)
+    meta["track_settings"] = settings_dict(TrackSettings())  # the tracks here are cut with the defaults
     path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 

@@ -31,7 +31,7 @@ from .label import session
 from .render import render_windows
 from .report import interpretation_report
 from .score import ScoreSettings, score_logs
-from .settings import write_settings
+from .settings import settings_dict, write_settings
 from .tracks import TrackSettings, WindowSettings, windows_with_report, write_windows
 from .train.engine import TrainSettings, train
 from .train.predict import load_bundle
@@ -138,12 +138,15 @@ def _stage(echo: Callable[[str], None], name: str) -> Callable[[], None]:
     return done
 
 
-def _windows(points: pd.DataFrame, out: Path, echo: Callable[[str], None], window_s: float) -> pd.DataFrame:
-    windows, report = windows_with_report(points, WindowSettings(window_s=window_s), tracks=TrackSettings())
-    write_windows(windows, out / "windows" / "windows.parquet")
+def _windows(points: pd.DataFrame, out: Path, echo: Callable[[str], None], window_s: float) -> tuple[pd.DataFrame, dict]:
+    """The windows, and their settings as `flightpaths tracks` records them (they travel to the model)."""
+    tracks, cut = TrackSettings(), WindowSettings(window_s=window_s)
+    windows, report = windows_with_report(points, cut, tracks=tracks)
+    windowing = {"tracks": settings_dict(tracks), "windows": settings_dict(cut)}
+    write_windows(windows, out / "windows" / "windows.parquet", settings=windowing)
     echo(report.summary())
     echo(f"{len(windows)} windows of {windows['object_id'].nunique()} objects")
-    return windows
+    return windows, windowing
 
 
 def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None] = print) -> DemoResult:
@@ -167,12 +170,12 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
     done()
 
     done = _stage(echo, "2. tracks and windows")
-    windows = _windows(ingest.points, out, echo, 20.0 if settings.mouse else 300.0)
+    windows, windowing = _windows(ingest.points, out, echo, 20.0 if settings.mouse else 300.0)
     done()
 
     done = _stage(echo, "3. render")
     config = _render_config(settings)
-    manifest = render_windows(windows, out / "render", config, workers=workers, overwrite=True)
+    manifest = render_windows(windows, out / "render", config, workers=workers, overwrite=True, windowing=windowing)
     echo(f"{int((manifest['status'] == 'ok').sum())} images drawn at {settings.size} px in {out / 'render'}")
     done()
 

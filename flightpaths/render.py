@@ -14,11 +14,14 @@ drawn: its manifest row says ``skipped: <reason>`` and the other windows are dra
 
 Two entry points: :func:`images_from_windows` returns an ``(N, H, W, C)`` uint8 array for
 training and scoring in memory; :func:`render_windows` writes ``images/{window_id}.png``,
-``manifest.csv`` and ``render_config.json`` into a folder.
+``manifest.csv`` and ``render_config.json`` into a folder, plus ``windowing.json`` (the
+track and window settings the windows were cut with, :func:`read_windowing`) when known, so
+that they travel with the images to the dataset and the model like the render config.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -38,14 +41,20 @@ from .tracks import ARRAY_COLUMNS
 __all__ = [
     "MANIFEST_COLUMNS",
     "VALUE_COLUMNS",
+    "WINDOWING_FILE",
     "config_from_options",
     "images_from_windows",
     "load_render_config",
+    "read_windowing",
     "render_windows",
     "windows_to_batch",
 ]
 
 log = logging.getLogger(__name__)
+
+#: The file beside the images that names the track and window settings the windows were cut with.
+WINDOWING_FILE = "windowing.json"
+_WINDOWS_META_KEY = b"flightpaths.windows"  # where `flightpaths tracks` (save_windows) puts its settings
 
 #: The manifest's first columns (then every scalar column of the windows table, then how it was drawn).
 MANIFEST_COLUMNS = (
@@ -274,6 +283,7 @@ def _check_outputs(out: Path, overwrite: bool) -> None:
         raise InputError("is a file; the output must be a folder", path=out)
     check_output(out / "manifest.csv", overwrite=overwrite)
     check_output(out / "render_config.json", overwrite=overwrite)
+    check_output(out / WINDOWING_FILE, overwrite=overwrite)
     images = out / "images"
     if images.is_dir() and any(images.glob("*.png")) and not overwrite:
         raise OutputExistsError(f"{images} already holds images; pass --overwrite to replace them")
@@ -287,8 +297,13 @@ def render_windows(
     workers: int = 1,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
+    windowing: dict | None = None,
 ) -> pd.DataFrame:
     """Draw every window to ``out_dir/images/{window_id}.png``; write the manifest and config.
+
+    *windowing* (``{"tracks": {...}, "windows": {...}}``, see :func:`read_windowing`) is
+    written as ``windowing.json`` beside them, so a model trained on these images cuts new
+    windows the same way.
 
     Returns the manifest (also written as ``out_dir/manifest.csv``): ``image`` (path relative
     to *out_dir*, empty when skipped), the provenance columns of :data:`MANIFEST_COLUMNS`,
@@ -308,6 +323,10 @@ def render_windows(
     _, infos = _run(batch, cfg, workers, paths, progress)
     manifest = _manifest(windows, names, infos)
     atomic_write_text(out / "render_config.json", cfg.to_json())
+    if windowing:
+        atomic_write_text(out / WINDOWING_FILE, json.dumps(windowing, indent=2, sort_keys=True) + "\n")
+    else:  # an older render's record must not outlive it (checked above: only with overwrite)
+        (out / WINDOWING_FILE).unlink(missing_ok=True)
     atomic_write_text(out / "manifest.csv", manifest.to_csv(index=False))
     stale = {p.name for p in (out / "images").glob("*.png")} - {n for n in names if n is not None}
     if stale:
@@ -331,6 +350,22 @@ def _manifest(windows: pd.DataFrame, names: list[str | None], infos: list[tuple[
     data["frame"] = [i[1] for i in infos]
     data["units_per_pixel"] = [i[2] if s == "ok" else np.nan for i, s in zip(infos, status)]
     return pd.DataFrame(data, index=pd.RangeIndex(len(windows)))
+
+
+def read_windowing(path: str | Path) -> dict | None:
+    """The track and window settings a windows parquet was cut with (``{"tracks": ..., "windows": ...}``),
+    or None when it does not record them (a table written by other code)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        data = json.loads(meta[_WINDOWS_META_KEY]) if _WINDOWS_META_KEY in meta else None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not a readable parquet file: {exc}", path=path) from exc
+    settings = data.get("settings") if isinstance(data, dict) else None
+    if not isinstance(settings, dict) or not isinstance(settings.get("windows"), dict):
+        return None
+    return {"tracks": settings.get("tracks") or {}, "windows": settings["windows"]}
 
 
 def load_render_config(path: str | Path) -> RenderConfig:

@@ -242,11 +242,18 @@ class _ConstantBundle:
 
     classes = ("circling", "not_circling")
     figure_columns: list[str] = []
+    path = None
+    meta: dict = {}
+    fingerprint = "constant"
+    positive_class = "circling"
+    windowing_known = True
 
     def __init__(self) -> None:
+        from flightpaths.tracks import TrackSettings, WindowSettings
         from rasterize import RenderConfig
 
-        self.render_config = RenderConfig().to_dict()
+        self.render_config = RenderConfig()
+        self.track_settings, self.window_settings = TrackSettings(), WindowSettings()
         self.calls = 0
 
     def predict_images(self, images: np.ndarray, figures: object = None) -> np.ndarray:

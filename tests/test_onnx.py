@@ -24,7 +24,7 @@ def test_export_builtin_model_and_run_it_in_onnx_runtime(tmp_path: Path) -> None
 
     from flightpaths.ingest import read_logs
     from flightpaths.render import images_from_windows
-    from flightpaths.score.pipeline import _render_config
+    from flightpaths.score.pipeline import render_config_of
     from flightpaths.tracks import TrackSettings, make_windows, split_tracks
     from flightpaths.train.predict import load_bundle
 
@@ -40,7 +40,7 @@ def test_export_builtin_model_and_run_it_in_onnx_runtime(tmp_path: Path) -> None
     bundle = load_bundle(DEFAULT)
     points = read_logs([REPO / "data/sim/score/sim.sbs.gz"]).points
     windows = make_windows(split_tracks(points, TrackSettings())[0]).head(40)
-    images, _ = images_from_windows(windows, _render_config(bundle))
+    images, _ = images_from_windows(windows, render_config_of(bundle))
     figures = windows[bundle.figure_columns].reset_index(drop=True)
     want = bundle.predict_images(images, figures)
     # prepare the inputs as the file's metadata says

@@ -112,7 +112,7 @@ def test_episode_classes_and_settings_validation() -> None:
     with pytest.raises(FlightpathsError, match="threshold"):
         ScoreSettings(threshold=1.5)
     with pytest.raises(FlightpathsError, match="time zone"):
-        ScoreSettings(local_tz="Mars/Olympus_Mons")
+        ScoreSettings(display_tz="Mars/Olympus_Mons")
 
 
 def test_centroid_is_safe_across_the_antimeridian() -> None:

@@ -85,7 +85,7 @@ def test_simulated_day_scores_to_episodes_matching_the_truth(trained: tuple[Path
     root, _dataset, model = trained
     new_day = write_simulation(simulate(SimSettings(seed=12, hours=3, aircraft=16, start="2024-06-02T08:00:00Z")), tmp_path / "day")
     cli_result = CliRunner().invoke(cli, ["-q", "score", str(new_day["log"]), "-o", str(tmp_path / "out"), "--model", str(model),
-                                          "--tz", "America/New_York"])
+                                          "--display-tz", "America/New_York"])
     assert cli_result.exit_code == 0, cli_result.output
     assert "episodes" in cli_result.output and len(pd.read_parquet(tmp_path / "out" / "windows.parquet")) > 100
     episodes = pd.read_csv(tmp_path / "out" / "episodes.csv")

@@ -31,11 +31,16 @@ class LitPixelModel:
     classes = ("circling", "not_circling")
     figure_columns: tuple[str, ...] = ()
     path = None
+    fingerprint = "0123456789abcdef"
+    positive_class = None
+    windowing_known = True
 
     def __init__(self) -> None:
+        from flightpaths.tracks import TrackSettings, WindowSettings
         from rasterize import RenderConfig
 
-        self.render_config = RenderConfig(size=48).to_dict()
+        self.render_config = RenderConfig(size=48)
+        self.track_settings, self.window_settings = TrackSettings(), WindowSettings()
         self.meta = {"weights_sha256": "0123456789abcdef" * 4}
 
     def predict_images(self, images: np.ndarray, figures: object = None) -> np.ndarray:
@@ -208,3 +213,25 @@ def test_cli_rejects_a_bad_time_zone(logs: list[Path], tmp_path: Path) -> None:
     model.mkdir()
     result = CliRunner().invoke(cli, ["score", str(logs[0]), "-o", str(tmp_path / "o"), "--model", str(model), "--tz", "Mars/Base"])
     assert result.exit_code == 2 and "Mars/Base" in result.output
+
+
+def test_small_files_are_scored_together_with_the_same_results_and_resume(tmp_path: Path) -> None:
+    """Small inputs share inference batches (one part file for the group); the results equal
+    scoring each alone, and a resume after one of them changed uses only its new rows."""
+    logs = [write_sbs(tmp_path / f"f{i}.sbs", hours=0.5, aircraft=1 + i % 2, seed=i, day=f"2024-05-0{i + 1}") for i in range(4)]
+    model = LitPixelModel()
+    settings = ScoreSettings(progress=False)
+    out = tmp_path / "group"
+    together = score_logs(logs, out, model, settings)
+    state = json.loads((out / "score-state.json").read_text())
+    assert len({v["part"] for v in state["inputs"].values()}) == 1  # one group, one part
+    alone = pd.concat([pipeline.score_input(p, model, settings) for p in logs], ignore_index=True)
+    got = pd.read_parquet(out / "windows.parquet").sort_values("window_id").reset_index(drop=True)
+    alone = alone.sort_values("window_id").reset_index(drop=True)
+    assert together.n_windows == len(alone) and got["window_id"].tolist() == alone["window_id"].tolist()
+    assert np.allclose(got["p_circling"], alone["p_circling"])
+    write_sbs(logs[1], hours=0.25, aircraft=1, seed=9, day="2024-05-02")  # changed: fewer windows now
+    os.utime(logs[1], (1, 1))
+    again = score_logs(logs, out, model, settings.replace(resume=True))
+    fresh = score_logs(logs, tmp_path / "fresh", model, settings)
+    assert again.n_skipped == 3 and again.n_windows == fresh.n_windows < together.n_windows

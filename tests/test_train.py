@@ -18,6 +18,7 @@ from flightpaths.train.bundle import load_checkpoint
 from flightpaths.train.data import load_images
 from flightpaths.train.engine import TrainingInterrupted, TrainSettings, _runtime, train
 from flightpaths.train.predict import load_bundle
+from rasterize import RenderConfig
 
 SIZE = 32
 FAST = dict(size=SIZE, epochs=1, freeze_epochs=1, batch_size=8, unfreeze=1, hidden=32)
@@ -141,7 +142,8 @@ def test_hybrid_and_figures_only_heads(tmp_path: Path) -> None:
     assert result.head == "hybrid"
     bundle = load_bundle(tmp_path / "hybrid")
     assert bundle.figure_columns == ["net_turn_rev", "straightness", "radius_m", "extent_m", "sample_interval_s", "median_speed_kt"]
-    assert bundle.render_config == {"version": 1, "size": 48}
+    assert bundle.render_config == RenderConfig(size=48)  # the typed config, validated on load
+    assert not bundle.windowing_known  # a folder without windowing.json: model.json says so
     meta = json.loads((tmp_path / "hybrid" / "model.json").read_text())
     assert meta["figure_normalisation"]["transforms"][0] == "abs"
     man = pd.read_csv(ds / "manifest.csv")

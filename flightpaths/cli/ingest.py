@@ -9,31 +9,31 @@ import click
 
 from ..errors import InputError
 from ..fileio import check_output
-from ..ingest import FORMATS, IngestSettings, parse_columns, read_logs
+from ..ingest import read_logs
 from ..ingest.output import OUTPUT_SUFFIXES, write_points
-from ..settings import resolve, write_settings
-from .options import DURATION, overwrite_option, progress_enabled
+from ..settings import write_settings
+from .options import (
+    DURATION,
+    columns_option,
+    format_option,
+    ingest_settings,
+    overwrite_option,
+    progress_enabled,
+    say_if_read_as_utc,
+    tz_option,
+)
 
 __all__ = ["command"]
-
-_COLUMNS_HELP = (
-    "For a CSV of another layout: FIELD=COLUMN pairs, comma-separated, optional :UNIT after the column, e.g. "
-    "'id=adshex,time=timestamp,lat=latitude,lon=longitude,altitude=altitude,track=heading,callsign=name'. "
-    "Fields: id time lat lon x y altitude speed track vrate callsign squawk on_ground registration type category "
-    "button state. Units: altitude ft|m, speed kt|mps|kmh|mph, vrate fpm|mps, time auto|s|ms|iso "
-    "(default: the first). Default: none (recognised column names are used)."
-)
 
 
 @click.command("ingest")
 @click.argument("logs", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help=f"Output file by suffix: points table ({', '.join(OUTPUT_SUFFIXES[:2])}) or tracks as LineStrings (.gpkg, .geojson).")
-@click.option("--format", "fmt", type=click.Choice(["auto", *sorted(FORMATS)]), default=None,
-              help="Log format (default: auto, detected from each file's content).")
-@click.option("--tz", default=None, help="Time zone of times written without one, e.g. an SBS receiver's clock (default: UTC).")
+@format_option
+@tz_option
 @click.option("--strict", is_flag=True, default=None, help="Stop at the first malformed row, naming file, line and field (default: skip and count).")
-@click.option("--columns", default=None, help=_COLUMNS_HELP)
+@columns_option
 @click.option("--merge-tolerance", type=DURATION, default=None, help="SBS: merge position and velocity messages this close in time (default: 2s).")
 @overwrite_option
 def command(logs: tuple[str, ...], output: Path, fmt: str | None, tz: str | None, strict: bool | None,
@@ -45,18 +45,14 @@ def command(logs: tuple[str, ...], output: Path, fmt: str | None, tz: str | None
     """
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise click.BadParameter(f"{output.name!r} must end in one of {', '.join(OUTPUT_SUFFIXES)}", param_hint="'-o/--output'")
-    try:
-        mapping = parse_columns(columns)
-        settings = resolve(IngestSettings, fmt=fmt, tz=tz, strict=strict, columns=mapping,
-                           merge_tolerance_s=merge_tolerance, progress=progress_enabled())
-    except InputError as exc:
-        hint = "'--columns'" if exc.column == "columns" else "'--tz'"
-        raise click.BadParameter(exc.message, param_hint=hint) from exc
+    settings = ingest_settings(fmt=fmt, tz=tz, strict=strict, columns=columns, merge_tolerance_s=merge_tolerance,
+                               progress=progress_enabled())
     meta = output.with_name(output.name + ".settings.json")
     check_output(output, overwrite=overwrite)
     check_output(meta, overwrite=overwrite)
     result = read_logs(logs, settings=settings)
     click.echo(result.report.summary())
+    say_if_read_as_utc(tz, result.report.files.values())
     if not len(result.points):
         raise InputError("no points kept from the input; see the summary above for why")
     write_points(result.points, output, overwrite=overwrite)

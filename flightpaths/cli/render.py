@@ -9,7 +9,12 @@ from tqdm import tqdm
 
 from rasterize import FRAMES, VARIABLES
 
-from ..render import config_from_options, load_render_config, render_windows
+from ..render import (
+    config_from_options,
+    load_render_config,
+    read_windowing,
+    render_windows,
+)
 from ..tracks import read_windows
 from .options import overwrite_option, progress_enabled
 
@@ -52,6 +57,7 @@ def command(windows: Path, out_dir: Path, size: int | None, color_by: list[str] 
         raise click.BadParameter(str(exc)) from exc
     table = read_windows(windows)
     with tqdm(total=len(table), unit="window", disable=not progress_enabled()) as bar:
-        manifest = render_windows(table, out_dir, config, workers=workers, overwrite=overwrite, progress=bar.update)
+        manifest = render_windows(table, out_dir, config, workers=workers, overwrite=overwrite, progress=bar.update,
+                                  windowing=read_windowing(windows))
     ok = int((manifest["status"] == "ok").sum())
     click.echo(f"{ok} of {len(manifest)} windows drawn to {out_dir / 'images'}; manifest {out_dir / 'manifest.csv'}")

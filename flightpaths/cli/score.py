@@ -7,7 +7,16 @@ from pathlib import Path
 import click
 
 from ..errors import FlightpathsError
-from .options import DURATION, overwrite_option, progress_enabled
+from .options import (
+    DURATION,
+    columns_option,
+    format_option,
+    ingest_settings,
+    overwrite_option,
+    progress_enabled,
+    say_if_read_as_utc,
+    tz_option,
+)
 
 __all__ = ["DEFAULT_MODEL", "command"]
 
@@ -22,20 +31,25 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
               help="Model bundle folder from `flightpaths train` (default: the built-in model).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="Probability for a positive window (default 0.5).")
 @click.option("--class", "positive_class", default=None, help="Class to make episodes for (default: every class but not_*/other).")
-@click.option("--tz", "local_tz", default=None, help="Local time zone shown beside UTC in the tip sheet (default UTC).")
-@click.option("--input-tz", default=None, help="Zone of log times written without one (default UTC).")
+@format_option
+@tz_option
+@columns_option
+@click.option("--display-tz", default=None, help="Time zone shown beside UTC in the tip sheet, e.g. America/New_York (default UTC).")
 @click.option("--merge-gap", type=DURATION, default=None, help="Merge positive windows up to this far apart (default 0s).")
 @click.option("--resume", is_flag=True, default=None, help="Skip inputs already scored with this model (default: off).")
 @click.option("--dask", default=None, help="Dask scheduler address, or 'local' for a local cluster (default: no Dask).")
 @click.option("--workers", type=click.IntRange(0), default=None, help="Drawing processes, 0 = all cores (default 0).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Images per inference batch (default 64).")
-@click.option("--chunk-lines", type=click.IntRange(1000), default=None, help="Log lines read at a time (default 1000000).")
+@click.option("--chunk-lines", type=click.IntRange(1000), default=None, help="Points read at a time, about one per log line (default 1000000).")
 @overwrite_option
-def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, overwrite: bool, **options: object) -> None:
+def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, overwrite: bool, fmt: str | None,
+            tz: str | None, columns: str | None, **options: object) -> None:
     """Score LOG_OR_POINTS... (logs of any format `ingest` reads, or points .parquet) into OUT/.
 
+    Windows are cut and drawn as the model's training windows were (settings from the model).
     Writes windows.parquet, episodes.csv/.geojson/.kml and report.html (the tip sheet).
     """
+    from ..ingest import sniff_formats
     from ..score import ScoreSettings, score_logs
     from ..settings import resolve
     from ..train.predict import load_bundle
@@ -45,13 +59,16 @@ def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, ove
             raise click.UsageError(f"no built-in model at {DEFAULT_MODEL} yet; pass --model MODEL_DIR (a folder made by `flightpaths train`)")
         model_dir = DEFAULT_MODEL
     try:
-        settings = resolve(ScoreSettings, progress=progress_enabled(), **options)
+        read = ingest_settings(fmt=fmt, tz=tz, columns=columns)
+        settings = resolve(ScoreSettings, progress=progress_enabled(), ingest=read, **options)
     except FlightpathsError as exc:
         raise click.UsageError(str(exc)) from exc
     bundle = load_bundle(model_dir)
     if settings.positive_class is not None and settings.positive_class not in bundle.classes:
         raise click.BadParameter(f"{settings.positive_class!r} is not a class of this model; choose from {', '.join(bundle.classes)}",
                                  param_hint="--class")
+    if tz is None:
+        say_if_read_as_utc(tz, sniff_formats(inputs, read))
     result = score_logs(list(inputs), out_dir, bundle, settings, overwrite=overwrite)
     click.echo(result.summary())
     click.echo(f"tip sheet: {result.outputs['report.html']}")

@@ -8,9 +8,16 @@ import click
 
 from ..errors import SettingsError
 from ..fileio import check_output
+from ..ingest import read_logs
 from ..settings import resolve, write_settings
-from ..tracks import WINDOW_OUTPUT_SUFFIXES, TrackSettings, WindowSettings, load_points, save_windows, windows_with_report
-from .options import DURATION
+from ..tracks import (
+    WINDOW_OUTPUT_SUFFIXES,
+    TrackSettings,
+    WindowSettings,
+    save_windows,
+    windows_with_report,
+)
+from .options import DURATION, ingest_settings, say_if_read_as_utc, tz_option
 
 __all__ = ["command"]
 
@@ -35,10 +42,11 @@ def _durations(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
               help="Local AEQD projection: vectorized 'local' or exact 'pyproj' per window (slow) (default: local).")
 @click.option("--airborne-only/--keep-ground", "airborne_only", default=None,
               help="Leave out points reported on the ground before cutting windows (default: --airborne-only).")
+@tz_option
 @click.option("--overwrite", is_flag=True, default=False, help="Replace outputs that already exist (default: refuse).")
 def command(points: tuple[str, ...], output: Path, gap: float | None, window: tuple[float, ...] | None,
             step: tuple[float, ...] | None, min_points: int | None, projection: str | None,
-            airborne_only: bool | None, overwrite: bool) -> None:
+            airborne_only: bool | None, tz: str | None, overwrite: bool) -> None:
     """Read POINTS (a points .parquet from `flightpaths ingest`, or any log ingest reads), clean them,
     split them into tracks and cut overlapping windows. Prints what was removed and why;
     writes OUTPUT and OUTPUT.settings.json beside it."""
@@ -56,7 +64,11 @@ def command(points: tuple[str, ...], output: Path, gap: float | None, window: tu
     meta = output.with_name(output.name + ".settings.json")
     check_output(output, overwrite=overwrite)
     check_output(meta, overwrite=overwrite)
-    table = load_points(points)
+    if not points or any(not str(p).strip() for p in points):
+        raise InputError("an input path is empty (check the shell glob or variable that made it)")
+    read = read_logs(points, settings=ingest_settings(tz=tz))
+    say_if_read_as_utc(tz, read.report.files.values())
+    table = read.points
     windows, report = windows_with_report(table, window_settings, tracks=track_settings)
     click.echo(report.summary(), err=True)
     save_windows(windows, output, settings={"tracks": track_settings, "windows": window_settings})

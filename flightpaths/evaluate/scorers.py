@@ -139,7 +139,7 @@ class ModelScorer:
     how: str = "auto"
     k: int = 3
     name: str = "model"
-    bundle: Any = None  # an already loaded bundle (anything with classes, render_config, predict_images)
+    bundle: Any = None  # an already loaded bundle (a score.pipeline.ScoringModel: classes, render_config, window_settings, predict_images)
 
     def segment_scores(self, data: EvalSet) -> pd.Series:
         try:
@@ -156,7 +156,7 @@ class ModelScorer:
         if self.positive_class not in classes:
             raise BundleError(f"{self.bundle_path}: no class {self.positive_class!r}; choose from {', '.join(classes)}")
         pts = data.points.assign(track_id=data.points["segment_id"].astype(str))
-        windows = make_windows(pts, _bundle_window_settings(bundle))
+        windows = make_windows(pts, bundle.window_settings)
         if windows.empty:
             return pd.Series(0.0, index=data.segments.index, name=self.name)
         scored = score_windows(windows, bundle)
@@ -173,18 +173,6 @@ class ModelScorer:
             return pd.Series(aggregator.predict(table), index=table.index, name=self.name)
         scores = aggregate_windows(probs, window_segment, how=how, k=self.k)
         return scores.rename(self.name).reindex(data.segments.index, fill_value=0.0)
-
-
-def _bundle_window_settings(bundle: Any) -> Any:
-    """The window settings the bundle was trained with (model.json ``window_settings``), else defaults."""
-    from ..tracks import WindowSettings
-
-    meta = getattr(bundle, "meta", {}) or {}
-    value = meta.get("window_settings") if isinstance(meta, dict) else None
-    if not isinstance(value, dict):
-        return WindowSettings()
-    names = set(WindowSettings.__dataclass_fields__)
-    return WindowSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items() if k in names})
 
 
 def window_segments(windows: pd.DataFrame, segments: pd.DataFrame) -> pd.Series:

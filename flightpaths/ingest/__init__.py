@@ -15,7 +15,9 @@ traces (:mod:`.trace`), OpenSky state vectors, Flightradar24 exports, traffic re
 Line-based formats (SBS, CSV) stream in chunks, so memory stays bounded on multi-GB logs
 (the returned table itself is in memory); JSON files (snapshots, traces, FR24, traffic) are
 read one whole file at a time, as their structure requires. :func:`iter_sbs` yields SBS
-points chunk by chunk for callers that want to stream further. Writing tables and
+points chunk by chunk for callers that want to stream further; :func:`iter_points` streams
+any format file by file as validated tables (the one reader behind read_logs, ``score`` and
+``tracks``). Writing tables and
 LineStrings lives in :mod:`.output`.
 """
 
@@ -35,6 +37,7 @@ from ._core import (
     register_format,
 )
 from .generic import parse_columns
+from .points import PointsChunk, iter_points, points_table, sniff_formats
 from .sbs import iter_sbs, read_sbs
 
 __all__ = [
@@ -43,12 +46,16 @@ __all__ = [
     "IngestReport",
     "IngestResult",
     "IngestSettings",
+    "PointsChunk",
     "detect_format",
     "expand_paths",
     "get_format",
+    "iter_points",
     "iter_sbs",
     "parse_columns",
+    "points_table",
     "read_logs",
     "read_sbs",
     "register_format",
+    "sniff_formats",
 ]

@@ -870,42 +870,12 @@ def read_logs(
     and listed in the report; with ``settings.strict`` the first such file or malformed row
     raises :class:`InputError`. If nothing at all could be read the first file's error is raised.
     """
-    files = expand_paths(paths)
+    from .points import iter_points  # the one points reader
+
     ledger = Ledger(strict=settings.strict, max_examples=settings.max_examples)
     report = IngestReport()
-    chunks: list[pd.DataFrame] = []
-    first_error: InputError | None = None
-    from tqdm import tqdm
-
-    for path in tqdm(files, unit="file", desc="ingest", leave=False, disable=not settings.progress or len(files) < 20):
-        source = Source(path)
-        try:
-            head = source.head()
-            fmt = get_format(settings.fmt) if settings.fmt != "auto" else detect_format(source, head, settings)
-            if settings.fmt != "auto" and not head.data.strip():
-                raise InputError("empty file", path=source.name)
-        except InputError as exc:
-            if settings.strict:
-                raise
-            first_error = first_error or exc
-            reason = re.sub(r" \(.*", "", exc.message.split(";")[0])
-            report.files[source.name] = f"skipped: {reason}"
-            ledger.note(f"files skipped: {reason}", 1, example=f"{source.name}: {exc.message.split(';')[0]}")
-            continue
-        report.files[source.name] = fmt.name
-        try:
-            chunks.extend(list(_read_one(source, fmt, settings, ledger)))
-        except (InputError, ValueError, KeyError, TypeError, IndexError, UnicodeError) as raw:
-            exc = raw if isinstance(raw, InputError) else InputError(
-                f"could not be read as {fmt.name} ({type(raw).__name__}: {raw})", path=source.name)
-            if settings.strict or exc.line is not None:
-                raise exc from raw
-            first_error = first_error or exc
-            report.files[source.name] = f"skipped: {exc.message}"
-            ledger.note(f"files skipped: {exc.message}", 1, example=f"{source.name}: {exc.message}")
+    chunks = [c.points for c in iter_points(paths, settings, report=report, ledger=ledger, order=False)]
     points = _finalize(chunks, ledger, report, settings.dedupe)
-    if not len(points) and first_error is not None and all(v.startswith("skipped") for v in report.files.values()):
-        raise first_error
     return IngestResult(points, report)
 
 

@@ -10,6 +10,7 @@ Layout (the trainer's input, ImageNet style)::
     DATASET/manifest.csv          the render manifest rows of the labelled images (image =
                                   path in DATASET, render_image = path in the images folder)
     DATASET/render_config.json    the images' render config, copied when known
+    DATASET/windowing.json        the track and window settings the images' windows were cut with, when known
     DATASET/journal.jsonl         every decision, append-only, one JSON object per line
     DATASET/dataset.json          classes and where the images came from (for people)
 
@@ -399,19 +400,23 @@ class Dataset:
                 self._manifest_rows = {r["render_image"]: r for r in old.drop(columns=["image"], errors="ignore").to_dict("records")}
 
     def _copy_render_config(self) -> None:
-        if self.images is None or self.images.render_config is None:
+        """Copy the images' render config and windowing record (they must agree with any already here)."""
+        if self.images is None:
             return
-        target = self.root / "render_config.json"
-        if target.is_file():
-            mine = read_json(target)
-            if mine != self.images.render_config:
-                raise InputError(
-                    f"the render config of {self.images.root} differs from the dataset's; a model trained on "
-                    "images drawn two ways learns the drawing, not the flight: use a new dataset folder",
-                    path=target,
-                )
-            return
-        atomic_write_text(target, json.dumps(self.images.render_config, indent=2, sort_keys=True) + "\n")
+        for name, value, what in (("render_config.json", self.images.render_config, "drawn"),
+                                  ("windowing.json", self.images.windowing, "cut into windows")):
+            if value is None:
+                continue
+            target = self.root / name
+            if target.is_file():
+                if read_json(target) != value:
+                    raise InputError(
+                        f"the {name} of {self.images.root} differs from the dataset's; a model trained on images "
+                        f"{what} two ways learns that, not the flight: use a new dataset folder",
+                        path=target,
+                    )
+                continue
+            atomic_write_text(target, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ class ImageSet:
     root: Path
     table: pd.DataFrame
     render_config: dict[str, Any] | None = None
+    windowing: dict[str, Any] | None = None
     has_manifest: bool = False
     warnings: tuple[str, ...] = ()
 
@@ -198,7 +199,8 @@ def load_images(folder: str | Path) -> ImageSet:
     table.insert(1, "path", [str(root / k) for k in table["key"]])
     table.insert(2, "name", _unique_names(table["key"].tolist()))
     config = read_json(root / "render_config.json") if (root / "render_config.json").is_file() else None
+    windowing = read_json(root / "windowing.json") if (root / "windowing.json").is_file() else None
     for w in warnings:
         log.warning("%s", w)
-    return ImageSet(root=root, table=table.reset_index(drop=True), render_config=config,
+    return ImageSet(root=root, table=table.reset_index(drop=True), render_config=config, windowing=windowing,
                     has_manifest=has_manifest, warnings=tuple(warnings))  # fmt: skip

@@ -347,6 +347,7 @@ def predict_with(
 
     table = images.table
     trained_on = getattr(model, "render_config", None)
+    trained_on = trained_on.to_dict() if hasattr(trained_on, "to_dict") else trained_on
     if trained_on and images.render_config and trained_on != images.render_config:
         log.warning("the model was trained on images drawn with another render config than %s; "
                     "its predictions may be poor (render them again with the model's config)", images.root)  # fmt: skip

@@ -340,12 +340,18 @@ class SegmentAggregator:
             raise BundleError(f"segment_aggregator format {data.get('format')!r} is not supported "
                               f"(this flightpaths reads format {AGGREGATOR_FORMAT})")
         try:
-            return cls(features=tuple(str(f) for f in data["features"]),
+            agg = cls(features=tuple(str(f) for f in data["features"]),
                        mean=tuple(float(v) for v in data["mean"]), scale=tuple(float(v) for v in data["scale"]),
                        coef=tuple(float(v) for v in data["coef"]), intercept=float(data["intercept"]),
                        c=float(data.get("c", 0.1)), n_train=int(data.get("n_train", 0)), note=str(data.get("note", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"segment_aggregator in model.json is malformed: {exc}") from exc
+        numbers = (*agg.mean, *agg.scale, *agg.coef, agg.intercept)
+        sizes = {len(agg.features), len(agg.mean), len(agg.scale), len(agg.coef)}
+        if len(sizes) != 1 or not np.all(np.isfinite(numbers)) or min(agg.scale, default=1.0) <= 0:
+            raise BundleError("segment_aggregator in model.json must give one finite mean, positive scale and finite "
+                              "coefficient per feature (a NaN or zero there would score every episode NaN)")
+        return agg
 
     def explain(self) -> dict[str, float]:
         """Standardised coefficient per feature (how much each one moves the log-odds)."""

@@ -2,9 +2,9 @@
 
 :func:`score_windows` scores a windows table with a model bundle, drawing every window with
 the render config stored in the bundle (never from flags). :func:`score_logs` runs the whole
-chain over many files with bounded memory: text logs are read ``chunk_lines`` lines at a
-time, the last stretch of each chunk is carried into the next so that no window is cut at a
-chunk boundary, and only scalar columns (plus a decimated track for positive windows, for the
+chain over many files with bounded memory: points are read through
+:func:`flightpaths.ingest.iter_points` about ``chunk_lines`` at a time, the last stretch of
+each chunk is carried into the next so that no window is cut at a chunk boundary, and only scalar columns (plus a decimated track for positive windows, for the
 tip sheet's thumbnails) are kept between chunks. Each finished input is saved under
 ``OUT/parts/`` and recorded in ``OUT/score-state.json`` (keyed by path, size, modification
 time and model fingerprint), so ``resume=True`` skips inputs already scored.
@@ -18,29 +18,29 @@ path on every worker (a shared disk), or receive the bundle object itself.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import json
 import logging
 import os
-import re
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from rasterize import RenderConfig
+
 from ..errors import FlightpathsError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
-from ..schema import validate_points
+from ..ingest import IngestReport, expand_paths, iter_points
 from ..settings import settings_dict
+from ..tracks import TrackSettings, WindowSettings
 from .aggregate import SegmentAggregator, add_segment_probability
 from .episodes import merge_episodes
 from .settings import ScoreSettings, episode_classes
@@ -56,10 +56,14 @@ from .writers import (
 __all__ = [
     "OUTPUT_NAMES",
     "ScoreResult",
+    "ScoringModel",
     "bundle_fingerprint",
-    "iter_point_chunks",
+    "drawn_blocks",
+    "input_windows",
+    "render_config_of",
     "score_input",
     "score_logs",
+    "score_small_inputs",
     "score_windows",
     "windows_from_chunks",
 ]
@@ -70,9 +74,10 @@ log = logging.getLogger(__name__)
 OUTPUT_NAMES = ("windows.parquet", "episodes.csv", "episodes.geojson", "episodes.kml", "report.html", "score-settings.json")
 STATE_NAME = "score-state.json"
 THUMB_POINTS = 64
+#: inputs up to this size (bytes on disk) are scored in groups of up to SMALL_GROUP_BYTES, sharing inference batches
+SMALL_INPUT_BYTES = 4 << 20
+SMALL_GROUP_BYTES = 4 << 20
 _DRAW_BLOCK = 512
-_SBS_PREFIXES = ("MSG,", "SEL,", "ID,", "AIR,", "STA,", "CLK,")
-_WHOLE_FILE_SUFFIXES = {".json", ".bin", ".beast", ".parquet", ".geojson", ".gpkg", ".zip"}
 
 
 @dataclass(frozen=True)
@@ -98,30 +103,39 @@ class ScoreResult:
 # ---------------------------------------------------------------------------------- bundle
 
 
-def _bundle_attr(bundle: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = getattr(bundle, name, None)
-        if value is not None:
-            return value
-        meta = getattr(bundle, "meta", None) or getattr(bundle, "metadata", None)
-        if isinstance(meta, dict) and meta.get(name) is not None:
-            return meta[name]
-    return default
+class ScoringModel(Protocol):
+    """What scoring needs from a model (:class:`flightpaths.train.predict.Bundle` is one).
+
+    Windows are drawn with ``render_config`` and cut with ``track_settings`` and
+    ``window_settings``: those of the training windows, never flags.
+    """
+
+    path: Path | None
+    meta: dict[str, Any]
+
+    @property
+    def classes(self) -> list[str]: ...
+    @property
+    def render_config(self) -> RenderConfig | None: ...
+    @property
+    def track_settings(self) -> TrackSettings: ...
+    @property
+    def window_settings(self) -> WindowSettings: ...
+    @property
+    def windowing_known(self) -> bool: ...
+    @property
+    def figure_columns(self) -> list[str]: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def positive_class(self) -> str | None: ...
+
+    def predict_images(self, images: Any, figures: pd.DataFrame | None = None) -> np.ndarray: ...
 
 
-def bundle_fingerprint(bundle: Any) -> str:
-    """A short stable id of a model: the weights' sha256 when the bundle records it."""
-    sha = _bundle_attr(bundle, "sha256", "weights_sha256", "fingerprint")
-    if sha:
-        return str(sha)[:16]
-    render = _bundle_attr(bundle, "render_config")
-    render_d = render.to_dict() if hasattr(render, "to_dict") else render
-    blob = json.dumps({"classes": list(bundle.classes), "render": render_d}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _figure_columns(bundle: Any) -> list[str]:
-    return list(_bundle_attr(bundle, "figure_columns", default=()) or ())
+def bundle_fingerprint(bundle: ScoringModel) -> str:
+    """A short stable id of a model (the first 16 hex digits of its weights' sha256)."""
+    return str(bundle.fingerprint)
 
 
 # --------------------------------------------------------------------------------- scoring
@@ -130,21 +144,15 @@ def _figure_columns(bundle: Any) -> list[str]:
 _DRAW_COLUMNS = ("window_id", "px", "py", "pt", "pspeed", "palt", "pturn", "pcumturn", "ev_x", "ev_y", "ev_kind", "units", "window_s")
 
 
-def _render_config(bundle: Any) -> Any:
-    from rasterize import RenderConfig
-
-    config = _bundle_attr(bundle, "render_config")
+def render_config_of(bundle: ScoringModel) -> RenderConfig:
+    """The bundle's render config; a clear error for a model that cannot draw new windows."""
+    config = bundle.render_config
     if config is None:
         raise FlightpathsError(
             "this model bundle has no render config, so new windows cannot be drawn the way its "
             "training images were; retrain it on a dataset made with `flightpaths render`"
         )
-    if isinstance(config, RenderConfig):
-        return config
-    try:
-        return RenderConfig.from_dict(dict(config))
-    except (TypeError, ValueError) as exc:
-        raise FlightpathsError(f"the model bundle's render config cannot be read: {exc}") from exc
+    return config
 
 
 def _draw_block(windows: pd.DataFrame, config_json: str) -> tuple[np.ndarray, list[str]]:
@@ -161,8 +169,8 @@ def _drawing_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
 
 
-def _drawn_blocks(
-    windows: pd.DataFrame, config: Any, block: int, pool: Executor | None
+def drawn_blocks(
+    windows: pd.DataFrame, config: RenderConfig, block: int = _DRAW_BLOCK, pool: Executor | None = None
 ) -> Iterator[tuple[int, np.ndarray, list[str]]]:
     """Yield ``(first row, images, statuses)`` block by block, in order. With a *pool*, a few
     blocks are drawn ahead in other processes while the caller runs inference."""
@@ -187,7 +195,7 @@ def _drawn_blocks(
 
 def score_windows(
     windows: pd.DataFrame,
-    bundle: Any,
+    bundle: ScoringModel,
     *,
     batch_size: int = 64,
     draw_block: int = 512,
@@ -206,12 +214,12 @@ def score_windows(
     out = windows.copy()
     probs = np.full((len(windows), len(classes)), np.nan, dtype=np.float64)
     status = np.full(len(windows), "ok", dtype=object)
-    config = _render_config(bundle)
-    fig_cols = _figure_columns(bundle)
+    config = render_config_of(bundle)
+    fig_cols = list(bundle.figure_columns)
     missing = [c for c in fig_cols if c not in windows.columns]
     if missing:
         raise FlightpathsError(f"the model needs window figure(s) {', '.join(missing)}, which the windows lack")
-    for lo, images, statuses in _drawn_blocks(windows, config, draw_block, pool):
+    for lo, images, statuses in drawn_blocks(windows, config, draw_block, pool):
         ok = np.flatnonzero(np.asarray(statuses, dtype=object) == "ok")
         status[lo : lo + len(statuses)] = statuses
         for b in range(0, len(ok), batch_size):
@@ -229,158 +237,13 @@ def score_windows(
 # --------------------------------------------------------------------------- reading inputs
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")  # type: ignore[arg-type]
-
-
-def _is_line_log(path: Path) -> bool:
-    suffixes = {s.lower() for s in path.suffixes}
-    if suffixes & _WHOLE_FILE_SUFFIXES:
-        return False
-    try:
-        with _open_text(path) as fh:
-            head = fh.read(4096)
-    except (OSError, EOFError):
-        return False
-    stripped = head.lstrip()
-    return bool(stripped) and stripped[0] not in "[{" and "\x00" not in head
-
-
-def _ingest_file(path: Path, settings: ScoreSettings, report: Any = None) -> pd.DataFrame:
-    """The points of *path*; its dropped rows are added to *report* (an ``IngestReport``), if given."""
-    from ..ingest import IngestSettings, read_logs
-
-    result = read_logs([path], settings=IngestSettings(tz=settings.input_tz))
-    if report is not None:
-        _merge_dropped(report, result.report)
-    return result.points
-
-
-_EXAMPLE = re.compile(r"^(?P<path>.*):(?P<line>\d+): (?P<msg>.*)$", re.S)
-
-
-def _merge_dropped(into: Any, part: Any, *, chunk: Path | None = None, original: Path | None = None,
-                   line_shift: int = 0) -> None:
-    """Add *part*'s dropped rows to *into*; examples from a chunk file name the original file and line."""
-    for reason, n in part.dropped.items():
-        into.dropped[reason] = into.dropped.get(reason, 0) + n
-    for example in part.examples:
-        m = _EXAMPLE.match(example)
-        if chunk is not None and m and m["path"] == str(chunk):
-            example = f"{original}:{int(m['line']) + line_shift}: {m['msg']}"
-        if len(into.examples) < _MAX_EXAMPLES:
-            into.examples.append(example)
-
-
-_MAX_EXAMPLES = 10
-
-
-def _ingest_lines(
-    lines: list[str], header: str | None, name: str, original: Path, offset: int, settings: ScoreSettings, tmp: Path,
-    report: Any = None,
-) -> pd.DataFrame:
-    from ..ingest import IngestReport
-
-    chunk = tmp / name
-    shift = offset - (1 if header is not None else 0)  # chunk line -> line of the original file
-    with open(chunk, "w", encoding="utf-8", newline="") as fh:
-        if header is not None:
-            fh.write(header)
-        fh.writelines(lines)
-    part = IngestReport()
-    try:
-        points = _ingest_file(chunk, settings, part)
-    except InputError as exc:
-        raise InputError(f"{exc} (in the chunk starting at line {offset + 1})", path=original) from exc
-    finally:
-        chunk.unlink(missing_ok=True)
-    if report is not None:
-        _merge_dropped(report, part, chunk=chunk, original=original, line_shift=shift)
-    if len(points):
-        points["source_file"] = pd.array([str(original)] * len(points), dtype="string")
-        points["source_line"] = points["source_line"].astype("int64") + shift
-    return points
-
-
-def iter_point_chunks(
-    path: str | Path, settings: ScoreSettings, *, on_bytes: Callable[[int], None] | None = None,
-    report: Any = None,
-) -> Iterator[pd.DataFrame]:
-    """Yield the points of one input, a chunk at a time (bounded memory).
-
-    Text logs (SBS, CSV, mouse sessions) are read ``settings.chunk_lines`` lines at a time; a
-    header line, when the format has one, is repeated in every chunk; ``source_line`` always
-    counts lines of the original file. Points tables (``.parquet``) are read by record batch.
-    Other formats (JSON, binary) are read whole. Rows dropped on the way (malformed lines,
-    impossible values) are counted in *report* (an ``IngestReport``), with the first few as
-    ``file:line: reason`` of the original file.
-    """
-    path = Path(path)
-    size = path.stat().st_size
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        done = 0
-        for batch in pf.iter_batches(batch_size=settings.chunk_lines):
-            frame = validate_points(batch.to_pandas(), source=str(path))
-            done += batch.nbytes
-            if on_bytes:
-                on_bytes(min(batch.nbytes, size))
-            yield frame
-        return
-    if not _is_line_log(path):
-        points = _ingest_file(path, settings, report)
-        if on_bytes:
-            on_bytes(size)
-        yield points
-        return
-    with _open_text(path) as fh, tempfile.TemporaryDirectory(prefix="flightpaths-score-") as tmpdir:
-        tmp = Path(tmpdir)
-        name = path.name[:-3] if path.suffix == ".gz" else path.name
-        header: str | None = None
-        start = 0
-        first = True
-        while True:
-            lines = []
-            nbytes = 0
-            for line in fh:
-                lines.append(line)
-                nbytes += len(line)
-                if len(lines) >= settings.chunk_lines:
-                    break
-            if not lines:
-                break
-            if first and not lines[0].lstrip().startswith(_SBS_PREFIXES) and not lines[0][:1].isdigit():
-                header = lines[0]
-            points = _ingest_lines(lines, None if first else header, name, path, start, settings, tmp, report)
-            start += len(lines)
-            first = False
-            if on_bytes:
-                on_bytes(nbytes)
-            yield points
-            if len(lines) < settings.chunk_lines:
-                break
-
-
-def _track_settings(bundle: Any) -> tuple[Any, Any]:
-    from ..tracks import TrackSettings, WindowSettings
-
-    def build(cls: type, value: Any) -> Any:
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, dict):
-            names = set(getattr(cls, "__dataclass_fields__", {}))
-            return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in value.items() if k in names})
-        return cls()
-
-    return (
-        build(TrackSettings, _bundle_attr(bundle, "track_settings")),
-        build(WindowSettings, _bundle_attr(bundle, "window_settings")),
-    )
+def _point_chunks(path: Path, settings: ScoreSettings, report: IngestReport,
+                  on_bytes: Callable[[int], None] | None) -> Iterator[pd.DataFrame]:
+    """The points of one input, chunk by chunk, through :func:`flightpaths.ingest.iter_points`."""
+    for chunk in iter_points([path], settings.ingest, chunk_rows=settings.chunk_lines, report=report):
+        if on_bytes is not None and chunk.nbytes:
+            on_bytes(chunk.nbytes)
+        yield chunk.points
 
 
 def _make_windows(points: pd.DataFrame, track_settings: Any, window_settings: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -457,17 +320,15 @@ def _thumb(arr: Any) -> np.ndarray | None:
     return a
 
 
-def bundle_aggregator(bundle: Any) -> SegmentAggregator | None:
+def bundle_aggregator(bundle: ScoringModel) -> SegmentAggregator | None:
     """The learned segment aggregator stored in a bundle's model.json (``segment_aggregator``), if any."""
     meta = getattr(bundle, "meta", None)
     value = meta.get("segment_aggregator") if isinstance(meta, dict) else None
     return SegmentAggregator.from_dict(value) if value is not None else None
 
 
-def _positive_class(bundle: Any) -> str:
-    meta = getattr(bundle, "meta", None)
-    value = meta.get("positive_class") if isinstance(meta, dict) else None
-    return str(value) if value else str(list(bundle.classes)[0])
+def _positive_class(bundle: ScoringModel) -> str:
+    return str(bundle.positive_class or list(bundle.classes)[0])
 
 
 def _slim(scored: pd.DataFrame, classes: list[str], threshold: float, *, geometry: bool = False) -> pd.DataFrame:
@@ -498,9 +359,32 @@ def _dedupe(windows: pd.DataFrame) -> pd.DataFrame:
     return order.sort_values(["object_id", "start"], kind="stable").reset_index(drop=True)
 
 
+def input_windows(
+    path: str | Path, bundle: ScoringModel, settings: ScoreSettings, *, on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The windows of one input, cut as the model's training windows were, a chunk at a time.
+
+    Rows dropped while reading are summed up in one warning naming the file when it is done. A
+    file that cannot be read is skipped with a warning (one bad file never sinks the others),
+    unless ``settings.ingest.strict``.
+    """
+    dropped = IngestReport()
+    chunks = _point_chunks(Path(path), settings, dropped, on_bytes)
+    try:
+        yield from windows_from_chunks(chunks, bundle.track_settings, bundle.window_settings)
+    except InputError as exc:
+        if settings.ingest.strict:
+            raise
+        log.warning("warning: %s skipped: %s", path, exc)
+    if dropped.dropped:  # the good rows were scored; say which were not, and why
+        reasons = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(dropped.dropped.items(), key=lambda kv: -kv[1]))
+        log.warning("%s: %d row(s) dropped (%s); first: %s", path, dropped.rows_dropped, reasons,
+                    "; ".join(dropped.examples[:3]))
+
+
 def score_input(
     path: str | Path,
-    bundle: Any,
+    bundle: ScoringModel,
     settings: ScoreSettings,
     *,
     on_bytes: Callable[[int], None] | None = None,
@@ -510,7 +394,6 @@ def score_input(
 
     *on_bytes* hears of input bytes whose windows are scored, *on_windows* of windows scored.
     """
-    track_settings, window_settings = _track_settings(bundle)
     classes = episode_classes(list(bundle.classes), settings.positive_class)
     geometry = bundle_aggregator(bundle) is not None
     parts = []
@@ -524,14 +407,10 @@ def score_input(
             on_bytes(read[0] - read[1])
             read[1] = read[0]
 
-    from ..ingest import IngestReport
-
-    dropped = IngestReport()
-    chunks = iter_point_chunks(path, settings, on_bytes=count, report=dropped)
     workers = settings.workers or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         pool = None
-        for windows in windows_from_chunks(chunks, track_settings, window_settings):
+        for windows in input_windows(path, bundle, settings, on_bytes=count):
             if pool is None and workers > 1 and len(windows) > 16 * _DRAW_BLOCK:
                 pool = stack.enter_context(_drawing_pool(workers))
             scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, pool=pool,
@@ -539,13 +418,35 @@ def score_input(
             parts.append(_slim(scored, classes, settings.threshold, geometry=geometry))
             report()
     report()
-    if dropped.dropped:  # the good rows were scored; say which were not, and why
-        reasons = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(dropped.dropped.items(), key=lambda kv: -kv[1]))
-        log.warning("%s: %d row(s) dropped (%s); first: %s", path, dropped.rows_dropped, reasons,
-                    "; ".join(dropped.examples[:3]))
     if not parts:
         return pd.DataFrame()
     return _dedupe(pd.concat(parts, ignore_index=True))
+
+
+def score_small_inputs(
+    inputs: Sequence[str | Path],
+    bundle: ScoringModel,
+    settings: ScoreSettings,
+    *,
+    on_bytes: Callable[[int], None] | None = None,
+    on_windows: Callable[[int], None] | None = None,
+) -> list[pd.DataFrame]:
+    """Score several small inputs together: their windows are drawn and inferred in shared
+    batches (a model runs much faster on full batches than on a few windows a file), then
+    split back. Returns one frame per input, as :func:`score_input` would."""
+    classes = episode_classes(list(bundle.classes), settings.positive_class)
+    frames = []
+    for i, path in enumerate(inputs):
+        cut = list(input_windows(path, bundle, settings, on_bytes=on_bytes))
+        frames.extend(w.assign(_input=i) for w in cut if len(w))
+    if not frames:
+        return [pd.DataFrame() for _ in inputs]
+    windows = pd.concat(frames, ignore_index=True)
+    scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, progress=on_windows)
+    slim = _slim(scored, classes, settings.threshold, geometry=bundle_aggregator(bundle) is not None)
+    groups = dict(iter(slim.groupby("_input", sort=False)))
+    return [_dedupe(groups[i].drop(columns="_input").reset_index(drop=True)) if i in groups else pd.DataFrame()
+            for i in range(len(inputs))]
 
 
 # ------------------------------------------------------------------------------ the driver
@@ -613,7 +514,7 @@ def _dask_client(address: str, client: Any | None) -> Iterator[Any]:
 def score_logs(
     paths: Sequence[str | Path],
     out_dir: str | Path,
-    bundle: Any,
+    bundle: ScoringModel,
     settings: ScoreSettings | None = None,
     *,
     overwrite: bool = False,
@@ -628,14 +529,17 @@ def score_logs(
     """
     settings = settings or ScoreSettings()
     out = Path(out_dir)
-    from ..ingest import expand_paths
-
     if not paths:
         raise FlightpathsError("no input files given")
     inputs = expand_paths(list(paths))
     if not (overwrite or settings.resume):
         for name in OUTPUT_NAMES:
             check_output(out / name)
+    if not bundle.windowing_known:
+        log.warning("warning: the model records no track or window settings (trained on a plain image folder); "
+                    "windows are cut with the defaults (%s), which may not match its training images",
+                    ", ".join(f"{w:g} s" for w, _ in bundle.window_settings.lengths()))
+    bundle_aggregator(bundle)  # a damaged segment aggregator fails here, before any input is read
     classes = [str(c) for c in bundle.classes]
     ep_classes = episode_classes(classes, settings.positive_class)
     fingerprint = bundle_fingerprint(bundle)
@@ -648,14 +552,20 @@ def score_logs(
     (out / "parts").mkdir(parents=True, exist_ok=True)
 
     def record(path: Path, key: str, info: dict[str, Any], frame: pd.DataFrame) -> None:
-        part = f"parts/{key}.parquet"
-        _write_part(frame, out / part)
-        state["inputs"][key] = {**info, "part": part, "windows": int(len(frame))}
+        record_many([(key, info, frame)])
+
+    def record_many(done: list[tuple[str, dict[str, Any], pd.DataFrame]]) -> None:
+        """One part file for inputs scored together (rows tagged with their input's key), one state write."""
+        part = f"parts/{done[0][0]}.parquet"
+        tagged = [f.assign(input_key=k) for k, _, f in done if len(f)]
+        _write_part(pd.concat(tagged, ignore_index=True) if tagged else pd.DataFrame({"input_key": pd.Series(dtype=str)}),
+                    out / part)
+        for key, info, frame in done:
+            state["inputs"][key] = {**info, "part": part, "windows": int(len(frame))}
         atomic_write_text(out / STATE_NAME, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
     if settings.dask and todo:
-        model_ref: Any = _bundle_attr(bundle, "path", "model_dir")
-        model_ref = str(model_ref) if model_ref is not None else bundle
+        model_ref: Any = str(bundle.path) if bundle.path is not None else bundle
         with _dask_client(settings.dask, client) as c:
             futures = {c.submit(_score_task, str(p), model_ref, settings, pure=False): (p, k, info) for p, k, info in todo}
             from dask.distributed import as_completed
@@ -670,13 +580,54 @@ def score_logs(
         off = not settings.progress
         with tqdm(total=total, unit="B", unit_scale=True, desc="input", disable=off) as bar, \
                 tqdm(unit=" windows", desc="scored", disable=off, position=1) as wbar:
-            for p, k, info in todo:
-                bar.set_postfix_str(p.name)
-                record(p, k, info, score_input(p, bundle, settings, on_bytes=bar.update, on_windows=wbar.update))
-    frames = [pd.read_parquet(out / state["inputs"][k]["part"]) for _, k, _ in keyed]
-    frames = [f for f in frames if len(f)]
+            for group in _groups(todo):
+                bar.set_postfix_str(group[0][0].name + (f" and {len(group) - 1} more" if len(group) > 1 else ""))
+                if len(group) == 1:
+                    p, k, info = group[0]
+                    record(p, k, info, score_input(p, bundle, settings, on_bytes=bar.update, on_windows=wbar.update))
+                    continue
+                scored = score_small_inputs([p for p, _, _ in group], bundle, settings, on_bytes=bar.update,
+                                            on_windows=wbar.update)
+                record_many([(k, info, f) for (_, k, info), f in zip(group, scored)])
+    frames = _read_parts(out, state, [k for _, k, _ in keyed])
     windows = _dedupe(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
     return _write_outputs(out, windows, bundle, classes, ep_classes, settings, inputs, skipped, fingerprint)
+
+
+def _groups(todo: list[tuple[Path, str, dict[str, Any]]]) -> Iterator[list[tuple[Path, str, dict[str, Any]]]]:
+    """Inputs in scoring order: a large file alone; runs of small files together, up to
+    ``SMALL_GROUP_BYTES`` a group (so their windows share inference batches)."""
+    group: list[tuple[Path, str, dict[str, Any]]] = []
+    size = 0
+    for item in todo:
+        n = int(item[2]["size"])
+        if n > SMALL_INPUT_BYTES:
+            if group:
+                yield group
+                group, size = [], 0
+            yield [item]
+            continue
+        if group and size + n > SMALL_GROUP_BYTES:
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += n
+    if group:
+        yield group
+
+
+def _read_parts(out: Path, state: dict[str, Any], keys: list[str]) -> list[pd.DataFrame]:
+    """The scored rows of *keys*: each part file read once, rows of other inputs (in parts shared
+    by inputs scored together) left out."""
+    wanted = set(keys)
+    frames = []
+    for part in dict.fromkeys(state["inputs"][k]["part"] for k in keys):
+        frame = pd.read_parquet(out / part)
+        if "input_key" in frame.columns:
+            frame = frame[frame["input_key"].isin(wanted)].drop(columns="input_key")
+        if len(frame):
+            frames.append(frame)
+    return frames
 
 
 def _progress_iter(it: Any, total: int, settings: ScoreSettings, *, unit: str) -> Iterator[Any]:
@@ -700,7 +651,7 @@ def _empty_windows(classes: list[str]) -> pd.DataFrame:
 def _write_outputs(
     out: Path,
     windows: pd.DataFrame,
-    bundle: Any,
+    bundle: ScoringModel,
     classes: list[str],
     ep_classes: list[str],
     settings: ScoreSettings,
@@ -735,12 +686,12 @@ def _write_outputs(
             windows=windows,
             classes=ep_classes,
             threshold=settings.threshold,
-            local_tz=settings.local_tz,
+            local_tz=settings.display_tz,
             meta=meta,
             overwrite=True,
         ),
     }
-    model = {"fingerprint": fingerprint, "classes": classes, "path": str(_bundle_attr(bundle, "path", "model_dir", default=""))}
+    model = {"fingerprint": fingerprint, "classes": classes, "path": str(bundle.path or "")}
     outputs["score-settings.json"] = atomic_write_text(
         out / "score-settings.json",
         json.dumps(

@@ -7,10 +7,11 @@ stored in the model bundle, because a CNN trained on one drawing scale fails on 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import FlightpathsError, SettingsError
+from ..ingest import IngestSettings
 
 __all__ = ["NEGATIVE_NAMES", "ScoreSettings", "episode_classes"]
 
@@ -25,13 +26,14 @@ class ScoreSettings:
     threshold: a window is positive for a class when ``p_<class> >= threshold``.
     positive_class: the class episodes are made for; ``None`` = every class whose name does not
         mean "nothing" (``not_*``, ``no_*``, ``non_*``, ``other``, ...), e.g. ``circling``.
-    chunk_lines: text logs are read this many lines at a time (bounded memory).
+    ingest: how logs are read (format, ``--columns`` mapping, ``tz``: the zone of the log's
+        clock for times written without one, as in ``flightpaths ingest``).
+    chunk_lines: points read at a time, about one per log line (bounded memory).
     batch_size: images per inference batch.
     workers: drawing processes; 0 = all cores.
     merge_gap_s: positive windows of one object merge when the next starts at most this long
         after the previous one ends (0 = they must touch or overlap).
-    local_tz: IANA zone shown beside UTC in the tip sheet (e.g. ``America/New_York``).
-    input_tz: zone of timestamps in logs that carry no zone (SBS receivers often log local time).
+    display_tz: IANA zone shown beside UTC in the tip sheet (e.g. ``America/New_York``).
     resume: skip inputs already scored with the same model (state file in the output folder).
     dask: ``None`` (this machine), ``"local"`` (a local Dask cluster) or a scheduler address.
     progress: show a progress bar on stderr.
@@ -43,8 +45,8 @@ class ScoreSettings:
     batch_size: int = 64
     workers: int = 0
     merge_gap_s: float = 0.0
-    local_tz: str = "UTC"
-    input_tz: str = "UTC"
+    display_tz: str = "UTC"
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     resume: bool = False
     dask: str | None = None
     progress: bool = True
@@ -60,7 +62,7 @@ class ScoreSettings:
             raise SettingsError(f"workers {self.workers!r} must be 0 (all cores) or more")
         if self.merge_gap_s < 0:
             raise SettingsError(f"merge_gap_s {self.merge_gap_s!r} must not be negative")
-        for name in ("local_tz", "input_tz"):
+        for name in ("display_tz",):
             try:
                 ZoneInfo(getattr(self, name))
             except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,22 +21,32 @@ import pandas as pd
 import torch
 from torch import nn
 
+from rasterize import RenderConfig
+
 from .. import __version__
-from ..errors import BundleError
+from ..errors import BundleError, SettingsError
 from ..fileio import atomic_write_bytes, atomic_write_text
+from ..settings import settings_dict, settings_from_dict
+from ..tracks import TrackSettings, WindowSettings
 
 __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_VERSION",
+    "BundleInfo",
     "CHECKPOINT_DIR",
     "Checkpoint",
+    "HEADS",
+    "MAX_IMAGE_SIZE",
     "PICKLE_SUFFIXES",
+    "bundle_info",
+    "check_weights",
     "head_only",
     "load_checkpoint",
     "read_bundle_files",
     "save_bundle",
     "save_checkpoint",
     "save_history",
+    "windowing_meta",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,6 +57,8 @@ CHECKPOINT_DIR = "checkpoint"
 WEIGHTS = "model.safetensors"
 META = "model.json"
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib", ".tar"})
+HEADS = ("cnn", "hybrid", "figures")
+MAX_IMAGE_SIZE = 2048
 _REQUIRED = ("format", "format_version", "backbone", "head", "classes", "image_size", "mean", "std", "weights_sha256")
 
 
@@ -117,6 +130,8 @@ def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], dict[str, torch
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{meta_path}: not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise BundleError(f"{meta_path}: nested too deeply to be a model description") from exc
     if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{meta_path}: not a flightpaths model description (format is not {BUNDLE_FORMAT!r})")
     missing = [k for k in _REQUIRED if k not in meta]
@@ -128,6 +143,8 @@ def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], dict[str, torch
             f"{meta_path}: bundle format version {version!r} (made by flightpaths {meta.get('library_version', '?')});"
             f" this flightpaths {__version__} reads versions 1 to {BUNDLE_VERSION}. Upgrade flightpaths or retrain"
         )
+    if not isinstance(meta["weights_sha256"], str):
+        raise BundleError(f"{meta_path}: 'weights_sha256' must be a hex string, got {meta['weights_sha256']!r}")
     blob = weights_path.read_bytes()
     digest = _sha256(blob)
     if digest != meta["weights_sha256"]:
@@ -140,6 +157,142 @@ def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], dict[str, torch
     except SafetensorError as exc:
         raise BundleError(f"{weights_path}: not a readable safetensors file ({exc})") from exc
     return meta, state
+
+
+# ----------------------------------------------------------------------------- typed metadata
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    """What ``model.json`` says, checked and typed: how to rebuild, feed and score the model.
+
+    ``render_config`` is None for a model trained on images drawn elsewhere (it can classify
+    images but not draw new windows). ``track_settings``/``window_settings`` are how the
+    training windows were cut; ``windowing_known`` is False when the training images carried
+    no such settings (a plain image folder), and the defaults stand in for them.
+    """
+
+    backbone: str
+    head: str
+    classes: tuple[str, ...]
+    image_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    n_figures: int
+    hidden: int
+    dropout: float
+    body: str
+    positive_class: str | None
+    render_config: RenderConfig | None
+    track_settings: TrackSettings
+    window_settings: WindowSettings
+    windowing_known: bool
+
+
+def _fail(where: str, field: str, message: str) -> BundleError:
+    return BundleError(f"{where}: {field!r} {message}")
+
+
+def _int(meta: dict[str, Any], key: str, where: str, lo: int, hi: int, default: int | None = None) -> int:
+    value = meta.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise _fail(where, key, f"must be a whole number from {lo} to {hi}, got {value!r}")
+    return value
+
+
+def _triple(meta: dict[str, Any], key: str, where: str, *, positive: bool) -> tuple[float, float, float]:
+    value = meta.get(key)
+    ok = isinstance(value, list) and len(value) == 3 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v > 0 or not positive)
+        for v in value)
+    if not ok:
+        kind = "positive " if positive else ""
+        raise _fail(where, key, f"must be a list of 3 finite {kind}numbers (one per colour channel), got {value!r}")
+    return (float(value[0]), float(value[1]), float(value[2]))
+
+
+def _text(meta: dict[str, Any], key: str, where: str, choices: tuple[str, ...] | None = None) -> str:
+    value = meta.get(key)
+    if not isinstance(value, str) or not value or (choices is not None and value not in choices):
+        hint = f"one of {', '.join(choices)}" if choices else "a non-empty string"
+        raise _fail(where, key, f"must be {hint}, got {value!r}")
+    return value
+
+
+def _classes(meta: dict[str, Any], where: str) -> tuple[str, ...]:
+    value = meta.get("classes")
+    if not (isinstance(value, list) and len(value) >= 2 and all(isinstance(c, str) and c for c in value)
+            and len(set(value)) == len(value)):
+        raise _fail(where, "classes", f"must be a list of at least 2 distinct class names, got {value!r}")
+    return tuple(value)
+
+
+def _settings(cls: type, meta: dict[str, Any], key: str, where: str) -> Any:
+    try:
+        return settings_from_dict(cls, meta[key], what=f"{where}: {key!r}")
+    except SettingsError as exc:
+        raise BundleError(str(exc)) from exc
+
+
+def bundle_info(meta: dict[str, Any], where: str = META) -> BundleInfo:
+    """Check and type the metadata of a bundle; every absurd value raises :class:`BundleError` naming it."""
+    classes = _classes(meta, where)
+    head = _text(meta, "head", where, HEADS)
+    dropout = meta.get("dropout", 0.5)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise _fail(where, "dropout", f"must be a number from 0 to below 1, got {dropout!r}")
+    positive = meta.get("positive_class")
+    if positive is not None and positive not in classes:
+        raise _fail(where, "positive_class", f"must be one of the classes {', '.join(classes)}, got {positive!r}")
+    render = meta.get("render_config")
+    if render is not None:
+        try:
+            render = RenderConfig.from_dict(render)
+        except (ValueError, TypeError) as exc:
+            raise _fail(where, "render_config", f"cannot be used: {exc}") from exc
+    known = meta.get("window_settings") is not None
+    return BundleInfo(
+        backbone=_text(meta, "backbone", where),
+        head=head,
+        classes=classes,
+        image_size=_int(meta, "image_size", where, 8, MAX_IMAGE_SIZE),
+        mean=_triple(meta, "mean", where, positive=False),
+        std=_triple(meta, "std", where, positive=True),
+        n_figures=_int(meta, "n_figures", where, 0, 1024, default=0),
+        hidden=_int(meta, "hidden", where, 1, 65536, default=512),
+        dropout=float(dropout),
+        body=_text({"body": meta.get("body", "stored")}, "body", where, ("stored", "pretrained")),
+        positive_class=positive,
+        render_config=render,
+        track_settings=_settings(TrackSettings, meta, "track_settings", where) if meta.get("track_settings") is not None
+        else TrackSettings(),
+        window_settings=_settings(WindowSettings, meta, "window_settings", where) if known else WindowSettings(),
+        windowing_known=known,
+    )
+
+
+def windowing_meta(windowing: dict[str, Any] | None) -> dict[str, Any]:
+    """``model.json``'s ``track_settings``/``window_settings`` from a dataset's windowing record.
+
+    *windowing* is ``{"tracks": {...}, "windows": {...}}`` as ``flightpaths tracks`` wrote it
+    (carried by render and label as ``windowing.json``), or None for images with no such
+    record, which model.json then says in ``windowing_note``.
+    """
+    if not windowing:
+        return {"track_settings": None, "window_settings": None,
+                "windowing_note": "the training images carried no track or window settings (a plain image folder); "
+                                  "scoring cuts windows with the defaults"}
+    tracks = settings_from_dict(TrackSettings, windowing.get("tracks") or {}, what="windowing.json 'tracks'")
+    windows = settings_from_dict(WindowSettings, windowing.get("windows") or {}, what="windowing.json 'windows'")
+    return {"track_settings": settings_dict(tracks), "window_settings": settings_dict(windows)}
+
+
+def check_weights(state: dict[str, torch.Tensor], where: str) -> None:
+    """Refuse weights holding NaN or infinite values (they would score every window NaN)."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise BundleError(f"{where}: {len(bad)} weight tensor(s) hold NaN or infinite values (e.g. {bad[0]});"
+                          " this model would score every window NaN: retrain it")
 
 
 def head_only(model_dir: str | Path, pretrained_body: dict[str, torch.Tensor]) -> Path:

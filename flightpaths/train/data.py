@@ -26,6 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,7 @@ class LabelledImages:
     valid_mask: np.ndarray | None = None
     figures: pd.DataFrame | None = None
     render_config: dict | None = None
+    windowing: dict | None = None
     warnings: tuple[str, ...] = ()
 
     def __len__(self) -> int:
@@ -364,12 +366,8 @@ def scan_dataset(root: str | Path, *, group_by: str = "object") -> LabelledImage
     source = f"{group_by} from labels.csv/manifest.csv" if from_meta == len(paths) else (
         f"{group_by} from file names" if from_meta == 0 else f"{group_by} from metadata ({from_meta}) and file names")
     warnings = [f"{n} image(s) of class {c!r}: fewer than 30, so metrics are rough" for c, n in counts.items() if n < 30]
-    render_config = None
-    if (root / "render_config.json").is_file():
-        try:
-            render_config = json.loads((root / "render_config.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", path=root / "render_config.json", line=exc.lineno) from exc
+    render_config = _optional_json(root / "render_config.json")
+    windowing = _optional_json(root / "windowing.json")
     return LabelledImages(
         root=root,
         paths=tuple(paths),
@@ -380,8 +378,19 @@ def scan_dataset(root: str | Path, *, group_by: str = "object") -> LabelledImage
         valid_mask=np.asarray(valid, bool) if explicit else None,
         figures=_figures_table(manifest, windows),
         render_config=render_config,
+        windowing=windowing,
         warnings=tuple(warnings),
     )
+
+
+def _optional_json(path: Path) -> Any:
+    """The JSON in *path*, or None when there is no such file (InputError naming the line when it is not JSON)."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
 
 
 def fingerprint(data: LabelledImages) -> str:

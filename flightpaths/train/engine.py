@@ -43,6 +43,7 @@ from .bundle import (
     save_bundle,
     save_checkpoint,
     save_history,
+    windowing_meta,
 )
 from .data import DEFAULT_FIGURES, LabelledImages, Split, fingerprint, load_images, scan_dataset, split_dataset
 from .metrics import METRIC_NAMES, MIN_GROUPS, classification_metrics, positive_index
@@ -238,6 +239,7 @@ def auto_batch_size(n_train: int, *, largest: int = 64, smallest: int = 8) -> in
 def prepare(dataset: str | Path, settings: TrainSettings, *, progress: bool = False) -> Prepared:
     """Read and split *dataset*, load its images, fit the figure scaler and build the model."""
     data = scan_dataset(dataset, group_by=settings.group_by)
+    windowing_meta(data.windowing)  # a damaged windowing.json fails now, not after training
     for w in data.warnings:
         log.warning("warning: %s", w)
     split = split_dataset(data, valid_frac=settings.valid_frac, seed=settings.seed)
@@ -293,6 +295,7 @@ def bundle_meta(prep: Prepared, metrics: dict, epoch: int) -> dict:
         "std": list(prep.std),
         "preprocess": "RGB; alpha composited on black; padded to square; bilinear resize to image_size",
         "render_config": prep.data.render_config,
+        **windowing_meta(prep.data.windowing),
         "figure_columns": list(prep.scaler.columns) if prep.scaler else [],
         "figure_normalisation": prep.scaler.to_json() if prep.scaler else None,
         "metrics": metrics,

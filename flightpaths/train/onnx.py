@@ -31,7 +31,7 @@ from ..fileio import atomic_write_bytes, check_output
 __all__ = ["export_onnx"]
 
 _META_KEYS = ("classes", "image_size", "mean", "std", "figure_columns", "figure_normalisation", "render_config",
-              "window_settings", "positive_class", "backbone", "head", "segment_aggregator")
+              "track_settings", "window_settings", "positive_class", "backbone", "head", "segment_aggregator")
 
 
 class _Probabilities(torch.nn.Module):

@@ -16,9 +16,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rasterize import RenderConfig
+
 from ..errors import BundleError, InputError
+from ..tracks import TrackSettings, WindowSettings
 from .backbones import build_backbone
-from .bundle import read_bundle_files
+from .bundle import BundleInfo, bundle_info, check_weights, read_bundle_files
 from .data import prepare_array
 from .model import Classifier, FigureScaler
 
@@ -60,30 +63,59 @@ def fold_batchnorm(model: torch.nn.Module) -> tuple[torch.nn.Module, int]:
 
 @dataclass
 class Bundle:
-    """A loaded model: its classes, preprocessing, render config and figure columns."""
+    """A loaded model: its classes, preprocessing, render config, track and window settings.
+
+    ``info`` holds the checked, typed ``model.json`` (:class:`~.bundle.BundleInfo`); ``meta``
+    the raw dict beside it (metrics, split, the segment aggregator).
+    """
 
     path: Path
     meta: dict[str, Any]
     model: Classifier
     scaler: FigureScaler | None
+    info: BundleInfo
     _fast: Any = field(default=None, repr=False)  # CPU inference copy, BatchNorms folded (built on first use)
 
     def _cpu_model(self) -> torch.nn.Module:
         """The model for CPU inference: BatchNorms folded when that gives the same outputs."""
         if self._fast is None:
-            self._fast = _checked_fold(self.model, self.image_size, int(self.meta.get("n_figures", 0)),
-                                       self.head)
+            self._fast = _checked_fold(self.model, self.image_size, self.info.n_figures, self.head)
         return self._fast
 
     @property
     def classes(self) -> list[str]:
         """Class names, in the order of the probability columns."""
-        return list(self.meta["classes"])
+        return list(self.info.classes)
 
     @property
-    def render_config(self) -> dict | None:
+    def render_config(self) -> RenderConfig | None:
         """The render config of the training images (draw new windows the same way), or None."""
-        return self.meta.get("render_config")
+        return self.info.render_config
+
+    @property
+    def track_settings(self) -> TrackSettings:
+        """How the training points were cut into tracks (defaults when not recorded)."""
+        return self.info.track_settings
+
+    @property
+    def window_settings(self) -> WindowSettings:
+        """How the training tracks were cut into windows (defaults when not recorded)."""
+        return self.info.window_settings
+
+    @property
+    def windowing_known(self) -> bool:
+        """False when the training images carried no window settings (defaults stand in)."""
+        return self.info.windowing_known
+
+    @property
+    def fingerprint(self) -> str:
+        """The first 16 hex digits of the weights' sha256: which model scored."""
+        return str(self.meta["weights_sha256"])[:16]
+
+    @property
+    def positive_class(self) -> str | None:
+        """The class a two-class model calls positive, when model.json names one."""
+        return self.info.positive_class
 
     @property
     def figure_columns(self) -> list[str]:
@@ -93,19 +125,19 @@ class Bundle:
     @property
     def image_size(self) -> int:
         """Side of the square images the model reads (inputs of other sizes are resized)."""
-        return int(self.meta["image_size"])
+        return self.info.image_size
 
     @property
     def head(self) -> str:
         """``cnn``, ``hybrid`` or ``figures``."""
-        return str(self.meta["head"])
+        return self.info.head
 
     def _input(self, images: np.ndarray | Sequence[np.ndarray], idx: np.ndarray) -> torch.Tensor:
         size = self.image_size
         batch = np.stack([prepare_array(np.asarray(images[i]), size) for i in idx])
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
-        mean = torch.tensor(self.meta["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.tensor(self.meta["std"], dtype=torch.float32).view(1, 3, 1, 1)
+        mean = torch.tensor(self.info.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(self.info.std, dtype=torch.float32).view(1, 3, 1, 1)
         return (x - mean) / std
 
     def predict_images(
@@ -174,14 +206,19 @@ def _auto_device() -> torch.device:
 
 
 def load_bundle(path: str | Path) -> Bundle:
-    """Load a model folder (``model.safetensors`` + ``model.json``), verifying hash and version; never unpickles."""
+    """Load a model folder (``model.safetensors`` + ``model.json``), verifying hash, version and every
+    value of ``model.json`` (:class:`BundleError` naming the field); never unpickles."""
     meta, state = read_bundle_files(path)
+    folder = Path(path)
+    folder = folder if folder.is_dir() else folder.parent
+    where = str(folder / "model.json")
+    info = bundle_info(meta, where)
+    check_weights(state, str(folder / "model.safetensors"))
     try:
-        pretrained_body = meta.get("body") == "pretrained"  # a head-only bundle (see bundle.head_only)
+        pretrained_body = info.body == "pretrained"  # a head-only bundle (see bundle.head_only)
         weights = None if pretrained_body else "none"
-        backbone = build_backbone(meta["backbone"], weights=weights) if meta["head"] != "figures" else None
-        model = Classifier(backbone, len(meta["classes"]), n_figures=int(meta.get("n_figures", 0)),
-                           hidden=int(meta.get("hidden", 512)), dropout=float(meta.get("dropout", 0.5)))
+        backbone = build_backbone(info.backbone, weights=weights) if info.head != "figures" else None
+        model = Classifier(backbone, len(info.classes), n_figures=info.n_figures, hidden=info.hidden, dropout=info.dropout)
         if pretrained_body:
             missing, unexpected = model.load_state_dict(state, strict=False)
             stray = [k for k in missing if not k.startswith("body.")] + list(unexpected)
@@ -191,7 +228,25 @@ def load_bundle(path: str | Path) -> Bundle:
             model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, KeyError) as exc:
         raise BundleError(f"{path}: the weights do not fit the model described in model.json ({exc})") from exc
-    norm = meta.get("figure_normalisation")
-    scaler = FigureScaler.from_json(norm) if norm else None
-    folder = Path(path)
-    return Bundle(folder if folder.is_dir() else folder.parent, meta, model.eval(), scaler)
+    scaler = _scaler(meta.get("figure_normalisation"), info, where)
+    return Bundle(folder, meta, model.eval(), scaler, info)
+
+
+def _scaler(norm: Any, info: BundleInfo, where: str) -> FigureScaler | None:
+    """The figure normalisation of model.json, checked: one finite mean and positive std per figure."""
+    if not norm:
+        if info.n_figures:
+            raise BundleError(f"{where}: 'figure_normalisation' is missing for a model with {info.n_figures} figures")
+        return None
+    try:
+        scaler = FigureScaler.from_json(norm)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{where}: 'figure_normalisation' is malformed ({type(exc).__name__}: {exc})") from exc
+    sizes = {len(scaler.columns), len(scaler.transforms), len(scaler.mean), len(scaler.std)}
+    if sizes != {info.n_figures}:
+        raise BundleError(f"{where}: 'figure_normalisation' must describe {info.n_figures} figure(s), "
+                          f"one column, transform, mean and std each")
+    if not all(np.isfinite(scaler.mean)) or not all(np.isfinite(s) and s > 0 for s in scaler.std):
+        raise BundleError(f"{where}: 'figure_normalisation' has a non-finite mean or a std that is not positive "
+                          f"(mean {list(scaler.mean)}, std {list(scaler.std)}); it would score every window NaN")
+    return scaler
