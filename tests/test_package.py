@@ -103,10 +103,6 @@ def test_every_module_is_a_stage_the_cli_or_shared() -> None:
 KNOWN_PRIVATE_IMPORTS = {
     # the compiled group sort belongs in a shared compiled-helpers module (ingest branch)
     ("flightpaths/tracks/_kernel.py", "flightpaths.ingest._sbs_scan"),
-    # the bundle branch makes these public
-    ("benchmarks/bench_score.py", "flightpaths.score.pipeline._render_config"),
-    ("benchmarks/crossfit_default_model.py", "flightpaths.score.pipeline._drawn_blocks"),
-    ("benchmarks/crossfit_default_model.py", "flightpaths.score.pipeline._render_config"),
 }
 
 
