@@ -632,7 +632,7 @@ def _walk(root: Path, problems: dict[Path, str]) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
         real = os.path.realpath(dirpath)
         if real in seen:
-            problems[Path(dirpath)] = "a folder link that loops back (skipped)"
+            problems[Path(dirpath)] = "a folder link that loops back"
             dirnames[:] = []
             continue
         seen.add(real)
