@@ -143,7 +143,9 @@ def mend_pieces(pieces: Iterator[bytes], decoding: Decoding) -> Iterator[bytes]:
 
 
 def gunzip_pieces(raw: IO[bytes], block_bytes: int, on_trailing: Callable[[int], None] | None = None) -> Iterator[bytes]:
-    """Decompress a (multi-member) gzip stream piece by piece, keeping everything before a break.
+    """Decompress a (multi-member) gzip stream in pieces of at most about *block_bytes*, keeping
+    everything before a break. Output is bounded however well the input compresses (a small
+    file that expands a thousandfold never sits in memory whole).
 
     Bytes after a complete member that do not start another member (zero padding, or garbage
     appended by a copy tool) end the stream there; *on_trailing* is told how many were left.
@@ -152,36 +154,42 @@ def gunzip_pieces(raw: IO[bytes], block_bytes: int, on_trailing: Callable[[int],
     """
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     fed = False
-    pending = b""
+    pending: list[bytes] = []
+    size = 0
     carry = b""
     while True:
-        chunk = raw.read(1 << 20)
+        chunk = raw.read(1 << 16)
         if not chunk:
             break
         chunk, carry = carry + chunk, b""
         while chunk:
-            if not fed and not d.eof:
+            if not fed:
                 if len(chunk) < 2 and chunk == _GZIP_MAGIC[:1]:
                     carry, chunk = chunk, b""
                     break
                 if chunk[:2] != _GZIP_MAGIC:
                     if pending:
-                        yield pending
+                        yield b"".join(pending)
                     if on_trailing is not None and chunk.strip(b"\x00"):
                         on_trailing(len(chunk) + _rest(raw))
                     return
             fed = True
-            pending += d.decompress(chunk)
-            chunk = b""
+            out = d.decompress(chunk, max(block_bytes - size, 1 << 16))
+            chunk = d.unconsumed_tail
+            if out:
+                pending.append(out)
+                size += len(out)
+            if size >= block_bytes:
+                yield b"".join(pending)
+                pending, size = [], 0
             if d.eof:
                 chunk, fed = d.unused_data, False
                 d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        if len(pending) >= block_bytes:
-            yield pending
-            pending = b""
-    pending += d.flush()
+    tail = d.flush()
+    if tail:
+        pending.append(tail)
     if pending:
-        yield pending
+        yield b"".join(pending)
     if fed and not d.eof:
         raise EOFError("compressed file ended before the end-of-stream marker was reached")
 
