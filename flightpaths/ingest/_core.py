@@ -277,6 +277,12 @@ class Head:
             return []
 
 
+#: a JSON escape of half a surrogate pair without its other half (text that cannot be UTF-8)
+_LONE_SURROGATE: Final = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
 class Source:
     """One input file: its name for messages (printable), its size, and (gzip-transparent,
     mended: see :mod:`._decode`) opening. A file that cannot be opened, or is not a regular
@@ -363,7 +369,7 @@ class Source:
         """The whole content parsed as JSON; invalid or too deeply nested JSON is an
         :class:`InputError` naming the file."""
         try:
-            return json.loads(self.read_all())
+            return json.loads(_LONE_SURROGATE.sub(rb"\\ufffd", self.read_all()))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"not valid JSON ({exc})", path=self.name) from exc
         except RecursionError as exc:
