@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import FlightpathsError, InputError
@@ -21,6 +22,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_output",
+    "inputs_among",
     "safe_name",
 ]
 
@@ -37,6 +39,27 @@ def check_output(path: str | Path, *, overwrite: bool = False) -> Path:
     if p.exists() and not overwrite:
         raise OutputExistsError(f"{p} already exists; pass --overwrite to replace it")
     return p
+
+
+def inputs_among(inputs: Iterable[str | os.PathLike[str]], outputs: Iterable[str | Path]) -> str | None:
+    """The first of *outputs* that is (the same file as) one of *inputs*, or a folder holding
+    one, else None: an output must never be written over a file it is read from.
+
+    Inputs are files, folders or globs as given on a command line.
+    """
+    import glob
+
+    named: list[Path] = []
+    for item in inputs:
+        text = str(item)
+        named.extend(Path(m) for m in glob.glob(text, recursive=True)) if glob.has_magic(text) else named.append(Path(text))
+    real = {os.path.realpath(p) for p in named}
+    for out in outputs:
+        target = os.path.realpath(out)
+        for src in real:
+            if target == src or (os.path.isdir(src) and target.startswith(src.rstrip(os.sep) + os.sep) and os.path.exists(target)):
+                return str(out)
+    return None
 
 
 def _umask() -> int:

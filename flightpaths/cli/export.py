@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import click
@@ -25,3 +26,7 @@ def command(model: Path, output: Path, opset: int, overwrite: bool) -> None:
 
     path = export_onnx(model, output, opset=opset, overwrite=overwrite)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", err=True)
+    if importlib.util.find_spec("onnxruntime") is not None:
+        click.echo("checked: ONNX Runtime gives the same probabilities as PyTorch (within 1e-4)", err=True)
+    else:
+        click.echo("not checked: onnxruntime is not installed (pip install 'flightpaths[onnx]' to check)", err=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from ..errors import InputError
-from ..fileio import check_output
+from ..fileio import check_output, inputs_among
 from ..ingest import read_logs
 from ..ingest.output import OUTPUT_SUFFIXES, write_points
 from ..settings import write_settings
@@ -48,13 +47,19 @@ def command(logs: tuple[str, ...], output: Path, fmt: str | None, tz: str | None
     settings = ingest_settings(fmt=fmt, tz=tz, strict=strict, columns=columns, merge_tolerance_s=merge_tolerance,
                                progress=progress_enabled())
     meta = output.with_name(output.name + ".settings.json")
+    clash = inputs_among(logs, [output, meta])
+    if clash:
+        raise click.BadParameter(f"{clash} is one of the inputs; write the output elsewhere", param_hint="'-o/--output'")
     check_output(output, overwrite=overwrite)
     check_output(meta, overwrite=overwrite)
     result = read_logs(logs, settings=settings)
-    click.echo(result.report.summary())
+    click.echo(result.report.summary(), err=True)
     say_if_read_as_utc(tz, result.report.files.values())
     if not len(result.points):
         raise InputError("no points kept from the input; see the summary above for why")
     write_points(result.points, output, overwrite=overwrite)
     write_settings(meta, ingest=settings, inputs=list(logs))
-    click.echo(f"wrote {output}", file=sys.stdout)
+    click.echo(f"wrote {output}", err=True)
+    if result.report.unreadable:
+        raise InputError(f"{len(result.report.unreadable)} input(s) could not be read and were skipped: "
+                         + ", ".join(result.report.unreadable[:5]))

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import gzip
 import io
 import json
+import logging
+import os
 import re
+import stat
 import weakref
 import zlib
 from collections import Counter
@@ -32,6 +34,9 @@ import pandas as pd
 
 from ..errors import InputError, UnsupportedFormatError
 from ..schema import OPTIONAL_COLUMNS, POINT_COLUMNS, empty_points, validate_points
+from ._decode import Decoding, PieceStream, display_name, gunzip_pieces, mend_block, mend_pieces, sniff_decoding
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Col",
@@ -46,15 +51,21 @@ __all__ = [
     "build_points",
     "csv_header",
     "detect_format",
+    "expand_inputs",
     "expand_paths",
     "get_format",
     "iter_blocks",
     "iter_csv",
+    "object_ids",
     "read_logs",
     "register_format",
 ]
 
 HEAD_BYTES: Final = 65536
+#: a "line" longer than this without a line end is cut there (bounds memory on files without any)
+MAX_LINE_BYTES: Final = 1 << 20
+#: text values longer than this (a callsign, a registration) are cut, and counted
+MAX_TEXT_CHARS: Final = 64
 #: inputs bigger than this (bytes on disk) get a progress bar when progress is on
 PROGRESS_MIN_BYTES: Final = 4 * 1024 * 1024
 #: suffixes skipped when walking a directory (documentation and pictures beside logs)
@@ -114,6 +125,8 @@ class IngestReport:
     notes: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
     objects: int = 0
+    #: inputs that could not be opened at all (permissions, symlink loops, FIFOs): the CLI exits 1
+    unreadable: list[str] = field(default_factory=list)
     time_start: pd.Timestamp | None = None
     time_end: pd.Timestamp | None = None
 
@@ -264,41 +277,85 @@ class Head:
             return []
 
 
+#: a JSON escape of half a surrogate pair without its other half (text that cannot be UTF-8)
+_LONE_SURROGATE: Final = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
 class Source:
-    """One input file: its name for messages, its size, and (gzip-transparent) opening."""
+    """One input file: its name for messages (printable), its size, and (gzip-transparent,
+    mended: see :mod:`._decode`) opening. A file that cannot be opened, or is not a regular
+    file (a FIFO, a device, a symlink loop), raises :class:`InputError` naming it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.name = str(path)
-        self.size = path.stat().st_size
-        with open(path, "rb") as fh:
-            self.gzipped = fh.read(2) == b"\x1f\x8b"
+        self.name = display_name(str(path))
+        try:
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):
+                raise InputError("not a regular file (a FIFO, socket or device)", path=self.name)
+            self.size = st.st_size
+            with open(path, "rb") as fh:
+                self.gzipped = fh.read(2) == b"\x1f\x8b"
+        except OSError as exc:
+            raise InputError(f"cannot be read ({exc.strerror or exc})", path=self.name) from exc
+        self.trailing_bytes = 0
+        self._decoding: Decoding | None = None
+
+    @property
+    def decoding(self) -> Decoding:
+        """How the content is mended (judged once from its first bytes)."""
+        if self._decoding is None:
+            self._decoding = sniff_decoding(self._raw_head())
+        return self._decoding
+
+    def _trailing(self, n: int) -> None:
+        self.trailing_bytes = n
+
+    def _raw_pieces(self, raw: IO[bytes], block_bytes: int = 1 << 20) -> Iterator[bytes]:
+        if self.gzipped:
+            yield from gunzip_pieces(raw, block_bytes, self._trailing)
+            return
+        while True:
+            piece = raw.read(block_bytes)
+            if not piece:
+                return
+            yield piece
+
+    def pieces(self, raw: IO[bytes], block_bytes: int = 1 << 20) -> Iterator[bytes]:
+        """The mended content of *raw* (this file opened in binary) in pieces."""
+        return mend_pieces(self._raw_pieces(raw, block_bytes), self.decoding)
 
     def open(self) -> IO[bytes]:
-        """A binary stream of the content, decompressed when the file is gzip."""
+        """A binary stream of the content: decompressed when the file is gzip, mended UTF-8."""
         raw = open(self.path, "rb")  # noqa: SIM115 - closed by the caller through the wrapper
-        if self.gzipped:
-            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-        return raw
+        return io.BufferedReader(PieceStream(self.pieces(raw), closing=raw.close), buffer_size=1 << 20)
 
-    def head(self) -> Head:
-        """The first 64 KiB of content. A gzip stream that breaks off within them gives what
-        decompressed before the break (the reader then keeps those lines and names the break);
-        one that gives nothing raises :class:`InputError`."""
+    def _raw_head(self) -> bytes:
         if not self.gzipped:
             with open(self.path, "rb") as fh:
-                return Head(self.path, fh.read(HEAD_BYTES), False)
+                return fh.read(HEAD_BYTES)
         data = b""
         try:
             with open(self.path, "rb") as raw:
-                for piece in _gunzip(raw, HEAD_BYTES):
+                for piece in gunzip_pieces(raw, HEAD_BYTES):
                     data += piece
                     if len(data) >= HEAD_BYTES:
                         break
         except (OSError, EOFError, zlib.error) as exc:
             if not data:
                 raise InputError(f"corrupt gzip file ({exc})", path=self.name) from exc
-        return Head(self.path, data[:HEAD_BYTES], True)
+        return data[:HEAD_BYTES]
+
+    def head(self) -> Head:
+        """The first 64 KiB of content, mended. A gzip stream that breaks off within them gives what
+        decompressed before the break (the reader then keeps those lines and names the break);
+        one that gives nothing raises :class:`InputError`."""
+        raw = self._raw_head()
+        self._decoding = self._decoding or sniff_decoding(raw)
+        data = b"".join(mend_pieces(iter([raw]), self._decoding))
+        return Head(self.path, data[:HEAD_BYTES], self.gzipped)
 
     def read_all(self) -> bytes:
         """The whole content (for JSON and other formats that cannot be streamed by line)."""
@@ -309,11 +366,14 @@ class Source:
             raise InputError(f"corrupt gzip file ({exc})", path=self.name) from exc
 
     def read_json(self) -> Any:
-        """The whole content parsed as JSON; invalid JSON is an :class:`InputError` naming the file."""
+        """The whole content parsed as JSON; invalid or too deeply nested JSON is an
+        :class:`InputError` naming the file."""
         try:
-            return json.loads(self.read_all())
+            return json.loads(_LONE_SURROGATE.sub(rb"\\ufffd", self.read_all()))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"not valid JSON ({exc})", path=self.name) from exc
+        except RecursionError as exc:
+            raise InputError("JSON nested too deeply to be a log", path=self.name) from exc
 
 
 def iter_blocks(
@@ -334,7 +394,8 @@ def iter_blocks(
     with open(source.path, "rb") as raw, tqdm(
         total=source.size, unit="B", unit_scale=True, desc=source.path.name, disable=not show, leave=False
     ) as bar, ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        pieces = _gunzip_arrays(raw, block_bytes) if source.gzipped else _read_arrays(raw, block_bytes)
+        fast = not source.gzipped and source.decoding.plain
+        pieces = _read_arrays(raw, block_bytes) if fast else _piece_arrays(source.pieces(raw, block_bytes), raw)
         line = 1 if count else 0
         rest = np.empty(0, np.uint8)
         last = 0
@@ -361,9 +422,14 @@ def iter_blocks(
                 data = np.concatenate([rest, piece[head:]])
             cut = _last_newline(data)
             if cut < 0:
-                rest = data
-                continue
+                if len(data) < max(block_bytes, MAX_LINE_BYTES):
+                    rest = data
+                    continue
+                # no line end in a whole block: cut it here (the reader names the overlong line)
+                data, cut = np.append(data, np.uint8(10)), len(data)
             block, rest = data[: cut + 1], data[cut + 1 :].copy()
+            if fast and not block.all():  # NUL bytes: mend them (dropped at a line start, else a line end)
+                block = np.frombuffer(mend_block(block.tobytes()), np.uint8)
             yield block, line
             line += count_lines(block) if count else 0
         if len(rest):
@@ -399,8 +465,8 @@ def _read_arrays(raw: IO[bytes], block_bytes: int) -> Iterator[tuple[np.ndarray,
         del piece
 
 
-def _gunzip_arrays(raw: IO[bytes], block_bytes: int) -> Iterator[tuple[np.ndarray, int, int]]:
-    for piece in _gunzip(raw, block_bytes):
+def _piece_arrays(pieces: Iterator[bytes], raw: IO[bytes]) -> Iterator[tuple[np.ndarray, int, int]]:
+    for piece in pieces:
         yield np.frombuffer(piece, np.uint8), 0, raw.tell()
 
 
@@ -436,32 +502,6 @@ HEX_VALUE[65:71] = np.arange(10, 16)
 #: the whole years a time in ns since 1970 (int64) can hold; outside them it wraps around silently
 NS_FIRST_YEAR: Final = 1678
 NS_LAST_YEAR: Final = 2261
-
-
-def _gunzip(raw: IO[bytes], block_bytes: int) -> Iterator[bytes]:
-    """Decompress a (multi-member) gzip stream piece by piece, keeping everything before a break."""
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    fed = False
-    pending = b""
-    while True:
-        chunk = raw.read(1 << 20)
-        if not chunk:
-            break
-        while chunk:
-            fed = True
-            pending += d.decompress(chunk)
-            chunk = b""
-            if d.eof:
-                chunk, fed = d.unused_data, False
-                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        if len(pending) >= block_bytes:
-            yield pending
-            pending = b""
-    pending += d.flush()
-    if pending:
-        yield pending
-    if fed and not d.eof:
-        raise EOFError("compressed file ended before the end-of-stream marker was reached")
 
 
 class TruncatedInput(Exception):
@@ -571,32 +611,83 @@ def _natural_key(path: Path) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
 
 
-def expand_paths(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) -> list[Path]:
-    """Files named by *paths*: globs expanded, directories walked (hidden files and
-    documentation or pictures, :data:`NOT_LOGS`, skipped), in natural order (``history_2`` before ``history_10``), each once.
+def _problem(path: str | Path) -> str | None:
+    """Why *path* cannot be read as a log file (None when it can)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISDIR(st.st_mode):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (a FIFO, socket or device)"
+    if not os.access(path, os.R_OK):
+        return "cannot be read (Permission denied)"
+    return None
 
-    A path or pattern that matches nothing raises :class:`InputError`.
-    """
+
+def _walk(root: Path, problems: dict[Path, str]) -> list[Path]:
+    """Log files under *root* (hidden entries and :data:`NOT_LOGS` skipped); symlinked folders
+    are followed once each (a loop is named in *problems*, as is anything unreadable)."""
+    found: list[Path] = []
+    seen: set[str] = set()
+
+    def onerror(err: OSError) -> None:
+        problems[Path(err.filename or root)] = f"cannot be read ({err.strerror or err})"
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            problems[Path(dirpath)] = "a folder link that loops back"
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            f = Path(dirpath) / name
+            if name.startswith(".") or f.suffix.lower() in NOT_LOGS:
+                continue
+            why = _problem(f)
+            if why is None:
+                found.append(f)
+            else:
+                problems[f] = why
+        for d in dirnames:  # links to folders that cannot be entered (loops of links) are named
+            full = os.path.join(dirpath, d)
+            if os.path.islink(full) and not os.path.exists(full):
+                problems[Path(full)] = _problem(full) or "a broken link"
+    return sorted(found, key=_natural_key)
+
+
+def expand_inputs(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) -> tuple[list[Path], dict[Path, str]]:
+    """``(files, problems)``: the readable log files named by *paths* (globs expanded, folders
+    walked, each once, in natural order) and the paths that cannot be read, with why
+    (permissions, symlink loops, FIFOs and devices, broken links). A path or pattern that
+    matches nothing at all raises :class:`InputError`."""
     if isinstance(paths, (str, PathLike)):
         paths = [paths]
     out: list[Path] = []
+    problems: dict[Path, str] = {}
     for item in paths:
         text = str(item)
         p = Path(text)
         if p.is_dir():
-            found = [f for f in p.rglob("*") if f.is_file() and f.suffix.lower() not in NOT_LOGS
-                     and not any(part.startswith(".") for part in f.relative_to(p).parts)]
-            out.extend(sorted(found, key=_natural_key))
-        elif p.exists():
-            out.append(p)
+            out.extend(_walk(p, problems))
+        elif os.path.lexists(text):
+            why = _problem(text)
+            if why is None:
+                out.append(p)
+            else:
+                problems[p] = why
         elif glob.has_magic(text):
             matched = sorted((Path(m) for m in glob.glob(text, recursive=True)), key=_natural_key)
             if not matched:
-                raise InputError("no file matches this pattern", path=text)
-            for m in matched:
-                out.extend(expand_paths([m]) if m.is_dir() else [m])
+                raise InputError("no file matches this pattern", path=display_name(text))
+            more, why = expand_inputs(matched)
+            out.extend(more)
+            problems.update(why)
         else:
-            raise InputError("no such file or directory", path=text)
+            raise InputError("no such file or directory", path=display_name(text))
     seen: set[Path] = set()
     unique = []
     for f in out:
@@ -604,7 +695,21 @@ def expand_paths(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) -> 
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return unique
+    return unique, problems
+
+
+def expand_paths(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) -> list[Path]:
+    """Files named by *paths*: globs expanded, directories walked (hidden files and
+    documentation or pictures, :data:`NOT_LOGS`, skipped), in natural order (``history_2`` before
+    ``history_10``), each once. Paths that cannot be read (permissions, symlink loops, FIFOs)
+    are left out with a warning on the log (:func:`expand_inputs` returns them).
+
+    A path or pattern that matches nothing raises :class:`InputError`.
+    """
+    files, problems = expand_inputs(paths)
+    for path, why in problems.items():
+        log.warning("%s: %s; skipped", display_name(str(path)), why)
+    return files
 
 
 # --------------------------------------------------------------------------------------------
@@ -640,9 +745,19 @@ def to_float(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def to_text(raw: pd.Series) -> pd.Series:
-    """Stripped strings; blank becomes <NA>; control characters removed."""
-    s = raw.astype("string").str.replace(r"[\x00-\x1f\x7f]", "", regex=True).str.strip()
+    """Stripped strings; blank becomes <NA>; control characters and lone surrogates (from broken
+    JSON escapes) removed; at most :data:`MAX_TEXT_CHARS` characters (see :func:`too_long`)."""
+    s = raw.astype("string").str.replace(r"[\x00-\x1f\x7f\ud800-\udfff]", "", regex=True).str.strip()
+    s = s.str.slice(0, MAX_TEXT_CHARS)
     return s.mask(s == "")
+
+
+def too_long(raw: pd.Series) -> np.ndarray:
+    """True where a text value is longer than :data:`MAX_TEXT_CHARS` (it is cut to that length)."""
+    if pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
+        return np.zeros(len(raw), bool)
+    lengths = raw.astype("string").str.len()
+    return (lengths > MAX_TEXT_CHARS).fillna(False).to_numpy(bool)
 
 
 def localize(times: pd.Series, tz: str) -> pd.Series:
@@ -677,25 +792,34 @@ def _within_ns(parsed: pd.Series) -> pd.Series:
 
 
 def to_time(raw: pd.Series, *, tz: str = "UTC", unit: str = "auto") -> tuple[pd.Series, np.ndarray]:
-    """``(times UTC, junk)`` from epoch numbers or date-time strings (naive ones are in *tz*)."""
+    """``(times UTC, junk)`` from epoch numbers or date-time strings (naive ones are in *tz*).
+
+    Each value is judged on its own: epoch numbers and date-time text may be mixed in one
+    column, and a value that is neither is junk for its row only.
+
+    >>> times, junk = to_time(pd.Series(["1714564800", "not a time", "2024-05-01T12:01:00Z"]))
+    >>> [str(t) for t in times], junk.tolist()
+    ['2024-05-01 12:00:00+00:00', 'NaT', '2024-05-01 12:01:00+00:00'], [False, True, False]
+    """
     raw = raw.reset_index(drop=True)
-    empty = blank(raw)
-    if unit in ("s", "ms", "us", "ns") or pd.api.types.is_numeric_dtype(raw.dtype):
+    epoch_unit = unit if unit in ("s", "ms", "us", "ns") else "auto"
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         values, junk = to_float(raw)
-        if not junk.any() or pd.api.types.is_numeric_dtype(raw.dtype):
-            return epoch_to_time(values, unit if unit != "iso" else "auto"), junk
+        return epoch_to_time(values, epoch_unit), junk
+    empty = blank(raw)
     text = raw.astype("string").str.strip()
-    numeric = text.str.fullmatch(r"[-+]?\d+(\.\d+)?").fillna(False).to_numpy(dtype=bool)
-    if numeric.all() or (numeric | empty).all():
-        return epoch_to_time(pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan), unit), np.zeros(len(raw), bool)
+    numeric = text.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?").fillna(False).to_numpy(dtype=bool)
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    if numeric.any():
+        values = pd.to_numeric(text[numeric], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        out[numeric] = epoch_to_time(values, epoch_unit).to_numpy()
     # "07:41:03Z.515" (FR24 granular) -> "07:41:03.515Z"
     text = text.str.replace(r"Z\.(\d+)$", r".\1Z", regex=True)
-    aware = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False).to_numpy(dtype=bool)
-    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    aware = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False).to_numpy(dtype=bool) & ~numeric
     if aware.any():
         parsed = _within_ns(pd.to_datetime(text[aware], errors="coerce", utc=True, format="mixed"))
         out[aware] = parsed.astype("datetime64[ns, UTC]")
-    naive = ~aware & ~empty
+    naive = ~aware & ~empty & ~numeric
     if naive.any():
         parsed = _within_ns(pd.to_datetime(text[naive], errors="coerce", format="mixed")).astype("datetime64[ns]")
         out[naive] = localize(parsed, tz).astype("datetime64[ns, UTC]")
@@ -726,6 +850,18 @@ def drop_junk(
             detail=lambda i: f"column {column!r}: {str(values[i])[:60]!r} is not {what}",
         )
     return ~junk
+
+
+def object_ids(raw: pd.Series) -> pd.Series:
+    """Object ids from any id column: ICAO hex addresses lowercased (they are case-blind), any
+    other id kept exactly as written (``N917PD`` and ``n917pd`` are two objects).
+
+    >>> object_ids(pd.Series(["ABC123", "Heli-1", "heli-1", "~A1B2C3"])).tolist()
+    ['abc123', 'Heli-1', 'heli-1', '~a1b2c3']
+    """
+    s = to_text(raw).reset_index(drop=True)
+    hexlike = s.str.fullmatch(r"~?[0-9A-Fa-f]{6}").fillna(False).to_numpy(bool)
+    return s.where(~hexlike, s.str.lower())
 
 
 def hex_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -879,6 +1015,13 @@ def read_logs(
     return IngestResult(points, report)
 
 
+def _skip_unreadable(report: IngestReport, ledger: Ledger, exc: InputError) -> None:
+    name = exc.path or "?"
+    report.files[name] = f"skipped: {exc.message}"
+    report.unreadable.append(name)
+    ledger.note("files skipped: cannot be read", 1, example=f"{name}: {exc.message}")
+
+
 def replace_settings(settings: IngestSettings, **changes: Any) -> IngestSettings:
     """A copy of *settings* with *changes* (a small wrapper over dataclasses.replace)."""
     return dataclasses.replace(settings, **changes)
@@ -954,11 +1097,17 @@ def build_points(
             out[name], junk = to_bool(r)
             what = "true/false"
         elif col.kind == "id":
-            out[name], junk = to_text(r).str.lower().reset_index(drop=True), np.zeros(len(r), bool)
+            out[name], junk = object_ids(r), np.zeros(len(r), bool)
             what = "an id"
         else:
             out[name], junk = to_text(r).reset_index(drop=True), np.zeros(len(r), bool)
             what = "text"
+        if col.kind in ("id", "text"):
+            long = too_long(r) & keep
+            if long.any():
+                ledger.note(f"column {col.source!r}: text longer than {MAX_TEXT_CHARS} characters cut", int(long.sum()),
+                            example=f"{source.name}:{int(lines[np.argmax(long)])}: column {col.source!r}: text of "
+                                    f"{len(str(r.iloc[int(np.argmax(long))])):,} characters cut to {MAX_TEXT_CHARS}")
         keep &= drop_junk(out, junk & keep, r, col.source, what, path=source.name, lines=lines, ledger=ledger)
     frame = pd.DataFrame(out, index=raw.index)
     frame["source_line"] = lines
@@ -1064,12 +1213,16 @@ def unique_names(header: list[str]) -> list[str]:
     ['adshex', 'name', 'name_2', '_unnamed_3']
     """
     out: list[str] = []
+    taken: set[str] = set()
+    next_k: dict[str, int] = {}
     for i, h in enumerate(header):
         name = h if h else f"_unnamed_{i}"
-        base, k = name, 2
-        while name in out:
+        base, k = name, next_k.get(name, 2)
+        while name in taken:
             name, k = f"{base}_{k}", k + 1
+        next_k[base] = k
         out.append(name)
+        taken.add(name)
     return out
 
 

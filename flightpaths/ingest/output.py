@@ -9,6 +9,7 @@ Writes are atomic and refuse to replace an existing file unless ``overwrite=True
 from __future__ import annotations
 
 import io
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -32,7 +33,7 @@ OUTPUT_SUFFIXES: Final = (".parquet", ".csv", ".gpkg", ".geojson")
 def points_to_lines(points: pd.DataFrame, *, gap_s: float = 1800.0) -> gpd.GeoDataFrame:
     """One LineString per object and leg (legs split at new-leg flags and gaps over *gap_s*).
 
-    Legs with fewer than two points are left out. Screen (mouse) tracks raise InputError.
+    Legs with fewer than two distinct positions are left out (a LineString of one point is invalid). Screen (mouse) tracks raise InputError.
 
     >>> import flightpaths.ingest as ingest
     >>> pts = pd.DataFrame({"object_id": ["a"] * 3, "lon": [0.0, 1, 2], "lat": [0.0, 1, 0],
@@ -53,8 +54,13 @@ def points_to_lines(points: pd.DataFrame, *, gap_s: float = 1800.0) -> gpd.GeoDa
     if len(pts):
         start[1:] = (obj[1:] != obj[:-1]) | (np.diff(t) > gap_s) | pts["new_leg"].fillna(False).to_numpy(bool)[1:]
     leg = np.cumsum(start) - 1
-    sizes = np.bincount(leg, minlength=int(leg.max()) + 1 if len(leg) else 0)
-    keep = sizes[leg] >= 2
+    # a leg needs two distinct positions: one repeated point is a LineString GIS tools call invalid
+    lon, lat = pts["lon"].to_numpy(float), pts["lat"].to_numpy(float)
+    moved = np.zeros(len(pts), dtype=bool)
+    if len(pts):
+        moved[1:] = ~start[1:] & ((lon[1:] != lon[:-1]) | (lat[1:] != lat[:-1]))
+    distinct = np.bincount(leg, weights=moved, minlength=int(leg.max()) + 1 if len(leg) else 0) + 1
+    keep = distinct[leg] >= 2
     pts, leg = pts.loc[keep].reset_index(drop=True), leg[keep]
     _, leg = np.unique(leg, return_inverse=True)
     coords = pts[["lon", "lat"]].to_numpy(dtype=float)
@@ -93,7 +99,13 @@ def write_points(points: pd.DataFrame, path: str | Path, *, overwrite: bool = Fa
     os.close(fd)
     try:
         Path(tmp).unlink()
-        lines.to_file(tmp, driver="GPKG", layer="tracks")
+        quiet = logging.getLogger("pyogrio")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # the driver's "Created N records" is not for the user
+        try:
+            lines.to_file(tmp, driver="GPKG", layer="tracks")
+        finally:
+            quiet.setLevel(level)
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..schema import OPTIONAL_COLUMNS, POINT_COLUMNS, empty_points, validate_points
+from ._decode import display_name
 from ._core import (
     Format,
     IngestReport,
@@ -28,7 +29,9 @@ from ._core import (
     Source,
     _order_and_dedupe,
     _read_one,
+    _skip_unreadable,
     detect_format,
+    expand_inputs,
     expand_paths,
     get_format,
 )
@@ -172,15 +175,28 @@ def iter_points(
     from tqdm import tqdm
 
     settings = settings or IngestSettings()
-    files = expand_paths(paths)
+    files, problems = expand_inputs(paths)
     rows = chunk_rows or settings.chunk_rows
     ledger = ledger or Ledger(strict=settings.strict, max_examples=settings.max_examples)
     report = report if report is not None else IngestReport()
     objects: set[str] = set()
     first_error: InputError | None = None
     kept = 0
+    for bad, why in problems.items():  # unreadable files, symlink loops, FIFOs: named, the rest read
+        exc = InputError(why, path=display_name(str(bad)))
+        if settings.strict:
+            raise exc
+        first_error = first_error or exc
+        _skip_unreadable(report, ledger, exc)
     for path in tqdm(files, unit="file", desc="ingest", leave=False, disable=not settings.progress or len(files) < 20):
-        source = Source(path)
+        try:
+            source = Source(path)
+        except InputError as exc:  # gone or changed since it was listed
+            if settings.strict:
+                raise
+            first_error = first_error or exc
+            _skip_unreadable(report, ledger, exc)
+            continue
         try:
             fmt = None if _is_points_parquet(source) else _format_of(source, settings)
         except InputError as exc:
@@ -191,6 +207,8 @@ def iter_points(
             _note_skipped(re.sub(r" \(.*", "", message), message, source.name, report, ledger)
             continue
         report.files[source.name] = fmt.name if fmt is not None else "points"
+        if source.decoding.describe():
+            ledger.note(f"files mended while reading: {source.decoding.describe()}", 1)
         previous: pd.DataFrame | None = None
         try:
             for points in _file_chunks(source, fmt, settings, ledger, rows, order):
@@ -205,6 +223,9 @@ def iter_points(
             first_error = first_error or exc
             _note_skipped(exc.message, exc.message, source.name, report, ledger)
             previous = None
+        if source.trailing_bytes:
+            ledger.note("gzip files with bytes after the compressed stream (ignored)", 1,
+                        example=f"{source.name}: {source.trailing_bytes:,} byte(s) after the gzip stream ignored")
         _update(report, ledger, empty_points(), objects)
         yield PointsChunk(path, previous if previous is not None else empty_points(), True, source.size)
     if not kept and first_error is not None and all(v.startswith("skipped") for v in report.files.values()):

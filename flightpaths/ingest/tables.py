@@ -21,6 +21,7 @@ Units are converted on the way in:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -117,13 +118,38 @@ def _sniff_opensky(head: Head) -> bool:
     return _is_opensky(cols)
 
 
+#: pandas' "columns" JSON layout (``DataFrame.to_json()``): ``{"column": {"0": value, ...}, ...}``
+_COLUMNS_LAYOUT: Final = re.compile(r'^\s*\{\s*"[^"]{1,64}"\s*:\s*\{\s*"\d+"\s*:')
+
+
 def _sniff_traffic(head: Head) -> bool:
     if head.is_parquet:
         return _is_traffic([c.lower() for c in head.parquet_columns()])
     if head.first_char == "[":
         text = head.text[:4096]
         return '"icao24"' in text and '"latitude"' in text and '"timestamp"' in text
+    if head.first_char == "{":
+        return bool(_COLUMNS_LAYOUT.match(head.text)) or bool(re.match(r'^\s*\{\s*"columns"\s*:\s*\[', head.text))
     return _is_traffic(csv_header(head))
+
+
+def _json_table(source: Source) -> pd.DataFrame:
+    """A traffic JSON file in any of pandas' layouts: records (a list of objects), "columns"
+    (``{column: {row: value}}``, what ``DataFrame.to_json()`` writes) or "split"."""
+    data = source.read_json()
+    if isinstance(data, list):
+        if not all(isinstance(r, dict) for r in data):
+            raise InputError("expected a JSON array of records (objects)", path=source.name)
+        return pd.DataFrame.from_records(data)
+    if isinstance(data, dict) and isinstance(data.get("columns"), list) and isinstance(data.get("data"), list):
+        rows = [r for r in data["data"] if isinstance(r, list)]
+        width = len(data["columns"])
+        return pd.DataFrame([(r + [None] * width)[:width] for r in rows], columns=[str(c) for c in data["columns"]])
+    if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
+        rows = sorted({k for v in data.values() for k in v}, key=lambda k: (not str(k).isdigit(), int(k) if str(k).isdigit() else 0, str(k)))
+        return pd.DataFrame({str(c): [v.get(r) for r in rows] for c, v in data.items()})
+    raise InputError("expected traffic records: a JSON array of objects, or pandas' 'columns' or 'split' layout",
+                     path=source.name)
 
 
 def _iter_table(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
@@ -156,22 +182,19 @@ def read_opensky(source: Source, settings: IngestSettings, ledger: Ledger) -> It
         yield build_points(frame, _opensky_spec(list(frame.columns)), lines=lines, source=source, ledger=ledger, settings=settings)
 
 
-def _records_json(source: Source) -> list[dict[str, Any]]:
-    data = source.read_json()
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise InputError("expected a JSON array of records (objects)", path=source.name)
-    return data
-
-
 @register_format("traffic", description="traffic library record files: JSON array, CSV or parquet", sniff=_sniff_traffic, priority=35)
 def read_traffic(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
     """traffic record files (timestamps in epoch ms or ISO text; feet, knots, ft/min)."""
     with source.open() as fh:
         start = fh.read(64).lstrip()
-    if start[:1] == b"[":
-        records = _records_json(source)
-        for i in range(0, len(records), settings.chunk_rows):
-            part = pd.DataFrame.from_records(records[i:i + settings.chunk_rows])
+    if start[:1] in (b"[", b"{"):
+        table = _json_table(source)
+        missing = [c for c in ("icao24", "timestamp") if c not in {str(k).lower() for k in table.columns}]
+        if missing:
+            raise InputError(f"traffic records without {' or '.join(missing)}; the columns are "
+                             f"{', '.join(map(str, table.columns[:20]))}", path=source.name)
+        for i in range(0, len(table), settings.chunk_rows):
+            part = table.iloc[i:i + settings.chunk_rows].reset_index(drop=True)
             part.columns = [str(c).lower() for c in part.columns]
             spec = dict(TRAFFIC_COLUMNS)
             if pd.api.types.is_numeric_dtype(part.get("timestamp", pd.Series(dtype=float)).dtype):

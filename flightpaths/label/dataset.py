@@ -80,6 +80,8 @@ SOURCES = ("human", "rule", "import", "model")
 LABEL_COLUMNS = ("image", "window_id", "object_id", "label", "source", "time")
 _CLASS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _RESERVED = frozenset({"train", "valid"})
+#: names Windows will not give a folder (a dataset must copy to any machine)
+_WINDOWS_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
 _TMP_PREFIX = ".fp-tmp-"
 _FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 
@@ -111,14 +113,24 @@ def check_class_name(name: object) -> str:
         )
     if text.lower() in _RESERVED:
         raise InputError(f"class name {text!r} is reserved: the trainer reads train/ and valid/ as a split")
+    if text.lower() in _WINDOWS_RESERVED:
+        raise InputError(f"class name {text!r} is a device name on Windows; the dataset could not be copied there")
     return text
 
 
-def check_class_names(names: Iterable[object]) -> tuple[str, ...]:
-    """Check every name (see :func:`check_class_name`) and drop repeats, keeping the order."""
+def check_class_names(names: Iterable[object], existing: Iterable[str] = ()) -> tuple[str, ...]:
+    """Check every name (see :func:`check_class_name`) and drop repeats, keeping the order.
+    Two names that differ only in case (``Circling``, ``circling``) are refused: on macOS and
+    Windows they are one folder. *existing* classes count too."""
     out: list[str] = []
+    folded = {c.casefold(): c for c in existing}
     for name in names:
         checked = check_class_name(name)
+        other = folded.get(checked.casefold())
+        if other is not None and other != checked:
+            raise InputError(f"class name {checked!r} differs from {other!r} only in case; on macOS and Windows "
+                             "they would be one folder")
+        folded[checked.casefold()] = checked
         if checked not in out:
             out.append(checked)
     return tuple(out)
@@ -470,7 +482,7 @@ class Dataset:
     def add_classes(self, names: Iterable[str]) -> tuple[str, ...]:
         """Add classes (checked, journaled); returns the classes actually added."""
         with self._lock:
-            new = [c for c in check_class_names(names) if c not in self._classes]
+            new = [c for c in check_class_names(names, self._classes) if c not in self._classes]
             if new:
                 self._append({"op": "classes", "classes": new})
                 self._classes.extend(new)
@@ -626,6 +638,9 @@ class Dataset:
             if d.is_dir():
                 for tmp in d.glob(f"{_TMP_PREFIX}*"):
                     tmp.unlink(missing_ok=True)
+        for name in ("labels.csv", "manifest.csv", "render_config.json", "dataset.json"):
+            for tmp in self.root.glob(f".{name}.*.tmp"):  # left by a crash during an atomic write
+                tmp.unlink(missing_ok=True)
         known = {e.name for e in self._state.values()}
         for entry in self._state.values():
             self._ensure(entry)
