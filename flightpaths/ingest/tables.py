@@ -69,6 +69,7 @@ TRAFFIC_COLUMNS: Final = {
     "on_ground": Col("onground", "bool"),
     "registration": Col("registration", "text"),
     "aircraft_type": Col("typecode", "text"),
+    "operator": Col("operator", "text"),
 }
 
 FR24_COLUMNS: Final = {
@@ -227,7 +228,9 @@ def _fr24_track(data: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None,
     aid = aircraft.get("identification") or {}
     hexid = aid.get("modes") or aircraft.get("hex") or aid.get("hex")
     callsign = ident.get("callsign")
-    extra = {"registration": aid.get("registration"), "aircraft_type": (aircraft.get("model") or {}).get("code")}
+    model = aircraft.get("model") or {}
+    extra = {"registration": aid.get("registration"), "aircraft_type": model.get("code"), "type_desc": model.get("text"),
+             "operator": ((flight.get("airline") or {}).get("name") if isinstance(flight.get("airline"), dict) else None)}
     return track, hexid, callsign, extra
 
 

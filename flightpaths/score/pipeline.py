@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..context import IdentityCollector, add_context, identity_by_object, join_identity, registry_note
 from ..errors import FlightpathsError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
 from ..schema import validate_points
@@ -527,7 +528,8 @@ def score_input(
     from ..ingest import IngestReport
 
     dropped = IngestReport()
-    chunks = iter_point_chunks(path, settings, on_bytes=count, report=dropped)
+    identity = IdentityCollector()  # the log's own identity fields, joined onto the windows
+    chunks = identity.watch(iter_point_chunks(path, settings, on_bytes=count, report=dropped))
     workers = settings.workers or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         pool = None
@@ -545,7 +547,7 @@ def score_input(
                     "; ".join(dropped.examples[:3]))
     if not parts:
         return pd.DataFrame()
-    return _dedupe(pd.concat(parts, ignore_index=True))
+    return join_identity(_dedupe(pd.concat(parts, ignore_index=True)), identity.table())
 
 
 # ------------------------------------------------------------------------------ the driver
@@ -714,6 +716,7 @@ def _write_outputs(
     aggregator = bundle_aggregator(bundle)
     if aggregator is not None and len(episodes) and "turn_thin_deg" in windows.columns:
         episodes = add_segment_probability(episodes, windows, aggregator, positive_class=_positive_class(bundle))
+    episodes = add_context(episodes, identity_by_object(windows), settings.context)
     meta = {
         "model": fingerprint,
         "classes": ", ".join(classes),
@@ -721,6 +724,7 @@ def _write_outputs(
         "inputs": len(inputs),
         "windows scored": len(windows),
         "generated": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
+        "registry": registry_note(settings.context),
     }
     outputs = {
         "windows.parquet": write_windows_parquet(
