@@ -53,7 +53,7 @@ class PointIndex:
     def __init__(self, lat: np.ndarray, lon: np.ndarray) -> None:
         self.lat = np.asarray(lat, dtype=float)
         self.lon = np.asarray(lon, dtype=float)
-        self._tree = cKDTree(unit_vectors(self.lat, self.lon))
+        self._tree = cKDTree(unit_vectors(self.lat, self.lon), leafsize=32)
 
     def nearest(self, lat: np.ndarray, lon: np.ndarray) -> Nearest:
         """The nearest fixed point to each query point, its distance (km) and the bearing from it."""
@@ -63,7 +63,7 @@ class PointIndex:
         km = np.full(len(lat), np.nan)
         bearing = np.full(len(lat), np.nan)
         if ok.any() and len(self.lat):
-            chord, idx = self._tree.query(unit_vectors(lat[ok], lon[ok]), k=1)
+            chord, idx = self._tree.query(unit_vectors(lat[ok], lon[ok]), k=1, workers=-1)
             index[ok] = idx
             km[ok] = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
             bearing[ok] = bearings(self.lat[idx], self.lon[idx], lat[ok], lon[ok])

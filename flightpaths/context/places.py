@@ -45,6 +45,7 @@ class Gazetteer:
     country: np.ndarray
     population: np.ndarray
     index: PointIndex
+    label: np.ndarray  # "Name, Region, CC", made once
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Gazetteer:
@@ -52,8 +53,11 @@ class Gazetteer:
         def text(c: str) -> np.ndarray:
             return frame[c].fillna("").astype(str).to_numpy(dtype=object)
 
-        return cls(text("name"), text("region"), text("country"), frame["population"].fillna(0).to_numpy(np.int64),
-                   PointIndex(frame["lat"].to_numpy(float), frame["lon"].to_numpy(float)))
+        name, region, country = text("name"), text("region"), text("country")
+        label = np.array([", ".join(p for p in parts if p) for parts in zip(name.tolist(), region.tolist(), country.tolist())],
+                         dtype=object)
+        return cls(name, region, country, frame["population"].fillna(0).to_numpy(np.int64),
+                   PointIndex(frame["lat"].to_numpy(float), frame["lon"].to_numpy(float)), label)
 
     def place(self, i: int) -> Place:
         """Row *i* as a :class:`Place`."""
@@ -88,15 +92,17 @@ def nearest_places(lat: np.ndarray, lon: np.ndarray, gaz: Gazetteer | None = Non
     near = gaz.index.nearest(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float))
     ok = near.index >= 0
     idx = np.where(ok, near.index, 0)
-    name = np.where(ok, gaz.name[idx], "")
-    region = np.where(ok, gaz.region[idx], "")
-    country = np.where(ok, gaz.country[idx], "")
-    bearing = np.where(ok, compass(np.nan_to_num(near.bearing_deg)), "")
-    frame = pd.DataFrame({"place_name": name, "place_region": region, "place_country": country,
-                          "place_km": np.round(near.km, 1), "place_bearing": bearing})
-    frame.insert(0, "place", [place_line(*row) if row[0] else "" for row in
-                              zip(name, region, country, frame["place_km"].to_numpy(), bearing)])
-    return frame
+    blank = np.array("", dtype=object)
+    name = np.where(ok, gaz.name[idx], blank)
+    region = np.where(ok, gaz.region[idx], blank)
+    country = np.where(ok, gaz.country[idx], blank)
+    km = np.round(near.km, 1)
+    bearing = np.where(ok, compass(np.nan_to_num(near.bearing_deg)), blank)
+    where = np.where(ok, gaz.label[idx], blank)
+    lines = [("" if not w else f"in {w}" if k < 0.5 else f"{k:.1f} km {b} of {w}")  # as place_line, inlined for speed
+             for w, k, b in zip(where.tolist(), km.tolist(), bearing.tolist())]
+    return pd.DataFrame({"place": lines, "place_name": name, "place_region": region, "place_country": country,
+                         "place_km": km, "place_bearing": bearing}, dtype=object).astype({"place_km": float})
 
 
 def place_line(name: str, region: str, country: str, km: float, bearing: str) -> str:

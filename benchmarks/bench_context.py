@@ -1,0 +1,145 @@
+"""What the context step (identity, place, airport, time zone, watchlist) costs.
+
+    .venv/bin/python benchmarks/bench_context.py [--log data/sim/score/sim.sbs.gz] [--repeats 3] [--points 100000]
+
+1. ``score_logs`` with the built-in model on the simulated day, with the context step and
+   without it (the same run, alternating; without = the pipeline's identity collection, join
+   and ``add_context`` replaced by pass-throughs). The per-process look-up tables are dropped
+   before each run with context, so every run pays for loading them (from the parquet cache
+   in the user's cache folder, as every run after the first on a machine does; the one-off
+   conversion of the packaged data is timed on its own). Target: at most 10% more time.
+2. Place look-ups: ``nearest_places`` (KD-tree query, distance, bearing and the one-line
+   description) on ``--points`` random points spread evenly over the globe, against the
+   tree query alone. Target: at least 100,000 episodes/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _passthrough_context() -> dict[str, object]:
+    """Swap the pipeline's context hooks for pass-throughs; returns the originals."""
+    from flightpaths.score import pipeline
+
+    class NoCollector:
+        def watch(self, chunks):  # type: ignore[no-untyped-def]
+            return chunks
+
+        def table(self) -> pd.DataFrame:
+            return pd.DataFrame()
+
+    saved = {name: getattr(pipeline, name) for name in ("IdentityCollector", "join_identity", "add_context")}
+    pipeline.IdentityCollector = NoCollector  # type: ignore[misc,assignment]
+    pipeline.join_identity = lambda frame, identity: frame  # type: ignore[assignment]
+    pipeline.add_context = lambda episodes, identity, settings=None: episodes  # type: ignore[assignment]
+    return saved
+
+
+def _restore(saved: dict[str, object]) -> None:
+    from flightpaths.score import pipeline
+
+    for name, value in saved.items():
+        setattr(pipeline, name, value)
+
+
+def _drop_tables() -> None:
+    from flightpaths.context import airports, places
+
+    places.gazetteer.cache_clear()
+    airports.airports.cache_clear()
+
+
+def score_times(log: Path, repeats: int) -> tuple[list[float], list[float], int]:
+    from flightpaths.cli.score import DEFAULT_MODEL
+    from flightpaths.score import ScoreSettings, score_logs
+    from flightpaths.train.predict import load_bundle
+
+    bundle = load_bundle(DEFAULT_MODEL)
+    settings = ScoreSettings(progress=False)
+    with_ctx: list[float] = []
+    without: list[float] = []
+    n_episodes = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        score_logs([log], Path(tmp) / "warm", bundle, settings)  # numba compilation, file cache
+        for r in range(repeats):
+            for mode in (("with", "without") if r % 2 == 0 else ("without", "with")):
+                out = Path(tmp) / f"{mode}{r}"
+                if mode == "with":
+                    _drop_tables()
+                    t = time.perf_counter()
+                    result = score_logs([log], out, bundle, settings)
+                    with_ctx.append(time.perf_counter() - t)
+                    n_episodes = result.n_episodes
+                else:
+                    saved = _passthrough_context()
+                    try:
+                        t = time.perf_counter()
+                        score_logs([log], out, bundle, settings)
+                        without.append(time.perf_counter() - t)
+                    finally:
+                        _restore(saved)
+    return with_ctx, without, n_episodes
+
+
+def lookup_rates(n: int, repeats: int) -> tuple[float, float]:
+    from flightpaths.context.places import gazetteer, nearest_places
+
+    rng = np.random.default_rng(0)
+    lat = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    lon = rng.uniform(-180, 180, n)
+    gaz = gazetteer()
+    full, query = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        nearest_places(lat, lon, gaz)
+        full.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        gaz.index.nearest(lat, lon)
+        query.append(time.perf_counter() - t)
+    return n / statistics.median(full), n / statistics.median(query)
+
+
+def one_off_conversion() -> float:
+    from flightpaths.context.airports import _packaged_airports
+    from flightpaths.context.places import _packaged_places
+
+    t = time.perf_counter()
+    _packaged_places()
+    _packaged_airports()
+    return time.perf_counter() - t
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--log", type=Path, default=REPO / "data" / "sim" / "score" / "sim.sbs.gz")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--skip-score", action="store_true", help="Only the look-up rates.")
+    args = parser.parse_args(argv)
+    rate, tree_rate = lookup_rates(args.points, args.repeats)
+    print(f"place look-up: {rate:,.0f} episodes/s with the description line ({tree_rate:,.0f}/s KD-tree query alone) "
+          f"on {args.points:,} random points; target >= 100,000/s: {'met' if rate >= 100_000 else 'NOT met'}")
+    print(f"one-off conversion of the packaged gazetteer and airport list to the parquet cache: {one_off_conversion():.2f} s")
+    if args.skip_score:
+        return 0
+    with_ctx, without, n = score_times(args.log, args.repeats)
+    a, b = statistics.median(with_ctx), statistics.median(without)
+    print(f"score {args.log.name} ({n} episodes), median of {args.repeats}: with context {a:.2f} s "
+          f"({', '.join(f'{x:.2f}' for x in with_ctx)}), without {b:.2f} s ({', '.join(f'{x:.2f}' for x in without)})")
+    print(f"context step adds {100 * (a / b - 1):+.1f}% to score time; target <= +10%: {'met' if a <= 1.1 * b else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
