@@ -13,7 +13,7 @@ EARTH_RADIUS_KM = 6371.0088
 _POINTS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 
 
-def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+def unit_vectors(lat: np.ndarray | list[float], lon: np.ndarray | list[float]) -> np.ndarray:
     """(n, 3) unit vectors of WGS84 degrees (on a sphere)."""
     la, lo = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
     return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])

@@ -123,7 +123,7 @@ def resolve_identity(object_ids: Sequence[str], log: pd.DataFrame, registry: pd.
     """
     ids = pd.Series([str(i) for i in object_ids], dtype="string")
     out = pd.DataFrame({"object_id": ids})
-    sources = [[] for _ in range(len(ids))]
+    sources: list[list[str]] = [[] for _ in range(len(ids))]
 
     def fill(table: pd.DataFrame | None, label: str | pd.Series) -> None:
         if table is None or table.empty:

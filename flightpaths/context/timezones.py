@@ -3,8 +3,6 @@ MIT, about 5 MB; a few microseconds a point) and ISO 8601 times with that zone's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
@@ -30,7 +28,7 @@ def zones_at(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return out
 
 
-def local_iso(times: pd.Series, zones: Sequence[str]) -> pd.Series:
+def local_iso(times: pd.Series, zones: np.ndarray | list[str]) -> pd.Series:
     """Each UTC time as ISO 8601 in its zone, with the offset (``2016-07-18T14:02:11-04:00``);
     '' where the zone or the time is missing.
 
@@ -39,12 +37,12 @@ def local_iso(times: pd.Series, zones: Sequence[str]) -> pd.Series:
     ['2016-07-18T14:02:11-04:00']
     """
     times = pd.to_datetime(pd.Series(times).reset_index(drop=True), utc=True)
-    zones = np.asarray(list(zones), dtype=object)
+    zone_of = np.asarray(list(zones), dtype=object)
     out = pd.Series("", index=times.index, dtype=object)
-    for zone in pd.unique(zones):
+    for zone in pd.unique(zone_of):
         if not zone:
             continue
-        rows = np.flatnonzero(zones == zone)
+        rows = np.flatnonzero(zone_of == zone)
         part = times.iloc[rows]
         ok = part.notna().to_numpy()
         if ok.any():

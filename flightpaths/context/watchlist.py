@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["Watchlist", "WatchEntry", "load_watchlist", "parse_watchlist"]
+__all__ = ["WatchEntry", "Watchlist", "load_watchlist", "parse_watchlist"]
 
 _WHOLE = ("object_id", "registration", "callsign")
 _ANYWHERE = ("operator",)
