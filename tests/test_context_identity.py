@@ -97,11 +97,13 @@ def test_add_context_fills_every_contract_column(tmp_path: Path) -> None:
     import_files([write_faa(tmp_path / "faa")], store)
     watch = tmp_path / "watch.txt"
     watch.write_text("HOMELAND # DHS\n")
-    out = add_context(_episodes(), log, ContextSettings(registry=str(store), watchlist=str(watch)))
+    episodes = _episodes().sample(frac=1.0, random_state=3)  # rows out of rank order: ranks still hold
+    out = add_context(episodes, log, ContextSettings(registry=str(store), watchlist=str(watch)))
     assert set(CONTEXT_COLUMNS) <= set(out.columns)
     by = out.set_index("object_id")
     dhs = by.loc["aa2183"]
-    assert out["object_id"].iloc[0] == "aa2183" and out["rank"].tolist() == [1, 2, 3, 4]  # the watchlisted one first
+    assert out["object_id"].tolist() == ["aa2183", "a06d34", "3c6444", "~1234ab"]  # the watchlisted one first
+    assert out["rank"].tolist() == [1, 2, 3, 4]
     assert (dhs["registration"], dhs["type_code"], dhs["operator"]) == ("N752AM", "AS50", "Department of Homeland Security")
     assert dhs["type_desc"] == "AIRBUS HELICOPTERS INC AS350B3" and dhs["year"] == "2008"  # gaps filled from the registry
     assert dhs["identity_source"] == "log+registry:faa+address" and bool(dhs["watchlist"]) and dhs["watchlist_note"] == "DHS"

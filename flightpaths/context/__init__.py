@@ -120,7 +120,8 @@ def _rank(out: pd.DataFrame, settings: ContextSettings) -> pd.DataFrame:
     if settings.exclude_near_airports_km is not None:
         km = out["airport_km"].to_numpy(dtype=float)
         out = out[~(np.isfinite(km) & (km <= settings.exclude_near_airports_km))]
-    out = out.sort_values("watchlist", ascending=False, kind="stable").reset_index(drop=True)
+    keys = ["watchlist", "rank"] if "rank" in out.columns else ["watchlist"]
+    out = out.sort_values(keys, ascending=[False, True][: len(keys)], kind="stable").reset_index(drop=True)
     if "rank" in out.columns:
         out["rank"] = np.arange(1, len(out) + 1, dtype="int64")
     for c in ("place_km", "airport_km"):
