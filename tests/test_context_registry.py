@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,7 +113,12 @@ def server(tmp_path: Path) -> Iterator[str]:
         httpd.server_close()
 
 
-def test_fetch_downloads_and_imports(server: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["httpx", "urllib"])
+def test_fetch_downloads_and_imports(server: str, tmp_path: Path, client: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if client == "urllib":
+        monkeypatch.setitem(sys.modules, "httpx", None)  # as if httpx were not installed
+    else:
+        pytest.importorskip("httpx")
     write_faa(tmp_path / "www")
     report = fetch("faa", tmp_path / "store", url=f"{server}/ReleasableAircraft.zip", timeout=10)
     assert report.rows == {"faa": 2}
@@ -120,7 +126,10 @@ def test_fetch_downloads_and_imports(server: str, tmp_path: Path) -> None:
     assert lookup(["aa2183"], tmp_path / "store")["registration"].tolist() == ["N752AM"]
 
 
-def test_fetch_offline_says_so_and_leaves_nothing(server: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["httpx", "urllib"])
+def test_fetch_offline_says_so_and_leaves_nothing(server: str, tmp_path: Path, client: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if client == "urllib":
+        monkeypatch.setitem(sys.modules, "httpx", None)
     with pytest.raises(FlightpathsError, match="are you offline.*registry import"):
         fetch("opensky", tmp_path / "store", url=f"{server}/missing.csv", timeout=5)
     assert not list((tmp_path / "store" / "downloads").iterdir())
