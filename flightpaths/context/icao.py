@@ -145,10 +145,13 @@ def id_kinds(ids: Sequence[object], address_types: Sequence[object] | None = Non
 
 
 def _missing(value: object) -> bool:
+    """None, NaN or pandas.NA."""
+    if value is None or isinstance(value, str):
+        return value is None
     try:
-        return value is None or bool(value != value)  # None, NaN
-    except TypeError:  # pandas.NA
-        return True
+        return bool(np.isnan(value))  # type: ignore[call-overload]
+    except TypeError:  # pandas.NA and other non-numbers
+        return str(value) == "<NA>"
 
 
 # ------------------------------------------------------------------------ US N-numbers
