@@ -11,18 +11,19 @@ from flightpaths.context.watchlist import load_watchlist, parse_watchlist
 from flightpaths.errors import InputError
 
 AIRCRAFT = pd.DataFrame({
-    "object_id": ["aa2183", "a996cb", "a1b2c3", "3c6444"],
-    "registration": ["N752AM", "N717HP", "N123AB", None],
-    "callsign": [None, "OSP1", "NYPD7", "DLH4"],
-    "operator": ["Department of Homeland Security", "Ohio Department of Public Safety", None, "Lufthansa"],
+    "object_id": ["aa2183", "a996cb", "a1b2c3", "3c6444", "a00001"],
+    "registration": ["N752AM", "N717HP", "N123AB", None, "N1"],
+    "callsign": [None, "OSP1", "NYPD7", "DLH4", None],
+    "operator": ["Department of Homeland Security", "Ohio Department of Public Safety", None, "Lufthansa",
+                 "Cuyahoga County Sheriff"],
 })
 
 
 def test_matches_each_field_and_keeps_the_first_note() -> None:
     w = parse_watchlist("# comment\n\nAA2183   # the DHS AS350\nn717hp\nNYPD\\d+ # NYPD by callsign\nHOMELAND|SHERIFF # by name\n")
     listed, notes = w.match(AIRCRAFT)
-    assert listed.tolist() == [True, True, True, False]
-    assert notes.tolist() == ["the DHS AS350", "n717hp", "NYPD by callsign", ""]
+    assert listed.tolist() == [True, True, True, False, True]
+    assert notes.tolist() == ["the DHS AS350", "n717hp", "NYPD by callsign", "", "by name"]
 
 
 def test_whole_fields_match_whole_not_part() -> None:
