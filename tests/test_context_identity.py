@@ -39,6 +39,20 @@ def test_trace_keeps_identity_fields(tmp_path: Path) -> None:
     assert identity_by_object(points).iloc[0].tolist()[:6] == ["aa2183", "N752AM", "AS50", "AIRBUS AS-350", "US DHS", "2008"]
 
 
+def test_fr24_json_keeps_type_operator_and_year(tmp_path: Path) -> None:
+    data = {"result": {"response": {"data": {"flight": {
+        "identification": {"callsign": "SPAR19"},
+        "aircraft": {"model": {"code": "B737", "text": "Boeing C-40C"},
+                     "identification": {"modes": "AE503D", "registration": "09-0540", "age": {"date": "Dec 2010"}}},
+        "owner": {"name": "United States - Air Force"}, "airline": {"name": "United States - US Air Force (USAF)"},
+        "track": [{"latitude": 3.1, "longitude": 101.5, "altitude": {"feet": 900}, "speed": {"kts": 230},
+                   "heading": 329, "timestamp": 1659425766}]}}}}}
+    (tmp_path / "2ce4f83f.json").write_text(json.dumps(data))
+    who = identity_by_object(read_logs(tmp_path / "2ce4f83f.json").points).iloc[0]
+    assert who[["registration", "type_code", "type_desc", "operator", "year"]].tolist() == [
+        "09-0540", "B737", "Boeing C-40C", "United States - US Air Force (USAF)", "2010"]
+
+
 BUZZFEED_HEADER = '"adshex","reg","name","name2","type","squawk","latitude","longitude","altitude","heading","timestamp"\n'
 
 

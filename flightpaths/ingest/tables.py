@@ -229,8 +229,10 @@ def _fr24_track(data: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None,
     hexid = aid.get("modes") or aircraft.get("hex") or aid.get("hex")
     callsign = ident.get("callsign")
     model = aircraft.get("model") or {}
+    operator = next((o.get("name") for o in (flight.get("airline"), flight.get("owner")) if isinstance(o, dict) and o.get("name")), None)
+    built = str(((aid.get("age") or {}) if isinstance(aid.get("age"), dict) else {}).get("date") or "")[-4:]
     extra = {"registration": aid.get("registration"), "aircraft_type": model.get("code"), "type_desc": model.get("text"),
-             "operator": ((flight.get("airline") or {}).get("name") if isinstance(flight.get("airline"), dict) else None)}
+             "operator": operator, "year": built if built.isdigit() else None}
     return track, hexid, callsign, extra
 
 
