@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/bench_context.py [--log data/sim/score/sim.sbs.gz] [--repeats 3] [--points 100000]
 
 1. ``score_logs`` with the built-in model on the simulated day, with the context step and
-   without it (the same run, alternating; without = the pipeline's identity collection, join
-   and ``add_context`` replaced by pass-throughs). The per-process look-up tables are dropped
+   without it (the same run, alternating; without = the pipeline's identity collection, join,
+   ``add_context`` and the windows' ``add_local_times`` replaced by pass-throughs). The per-process look-up tables are dropped
    before each run with context, so every run pays for loading them (from the parquet cache
    in the user's cache folder, as every run after the first on a machine does; the one-off
    conversion of the packaged data is timed on its own). Target: at most 10% more time.
@@ -41,10 +41,11 @@ def _passthrough_context() -> dict[str, object]:
         def table(self) -> pd.DataFrame:
             return pd.DataFrame()
 
-    saved = {name: getattr(pipeline, name) for name in ("IdentityCollector", "join_identity", "add_context")}
+    saved = {name: getattr(pipeline, name) for name in ("IdentityCollector", "join_identity", "add_context", "add_local_times")}
     pipeline.IdentityCollector = NoCollector  # type: ignore[misc,assignment]
     pipeline.join_identity = lambda frame, identity: frame  # type: ignore[assignment]
     pipeline.add_context = lambda episodes, identity, settings=None: episodes  # type: ignore[assignment]
+    pipeline.add_local_times = lambda frame: frame  # type: ignore[assignment]
     return saved
 
 
@@ -65,7 +66,7 @@ def _timed_context(spent: list[float]) -> dict[str, object]:
     from flightpaths.context import identity as identity_module
     from flightpaths.score import pipeline
 
-    saved = {name: getattr(pipeline, name) for name in ("join_identity", "add_context")}
+    saved = {name: getattr(pipeline, name) for name in ("join_identity", "add_context", "add_local_times")}
     by_object = identity_module.identity_by_object
 
     def timed(fn):  # type: ignore[no-untyped-def]
@@ -79,6 +80,7 @@ def _timed_context(spent: list[float]) -> dict[str, object]:
 
     pipeline.join_identity = timed(saved["join_identity"])  # type: ignore[assignment]
     pipeline.add_context = timed(saved["add_context"])  # type: ignore[assignment]
+    pipeline.add_local_times = timed(saved["add_local_times"])  # type: ignore[assignment]
     identity_module.identity_by_object = timed(by_object)  # what IdentityCollector.watch calls per chunk
     saved["_by_object"] = by_object
     return saved
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     with_ctx, without, inside, n = score_times(args.log, args.repeats)
     a, b = statistics.median(with_ctx), statistics.median(without)
     shares = [c / (w - c) for c, w in zip(inside, with_ctx)]
-    print(f"time inside the context step (identity per chunk, join, add_context with table loading): "
+    print(f"time inside the context step (identity per chunk, join, add_context with table loading, windows' local times): "
           f"{', '.join(f'{c:.2f} s' for c in inside)}; as a share of the rest of the same run: "
           f"{', '.join(f'{100 * x:.1f}%' for x in shares)} (median {100 * statistics.median(shares):.1f}%)")
     print(f"score {args.log.name} ({n} episodes), median of {args.repeats}: with context {a:.2f} s "

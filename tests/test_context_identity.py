@@ -161,7 +161,9 @@ def test_score_gives_each_lead_identity_place_and_local_time(tmp_path: Path) -> 
     lead = episodes[episodes["object_id"] == "aa2183"].iloc[0]
     assert (lead["registration"], lead["type_code"], lead["operator"]) == ("N752AM", "AS50", "Department of Homeland Security")
     assert lead["place"].endswith("Cleveland, Ohio, US") and lead["local_start"].endswith("-04:00")
-    assert "registration" in pd.read_parquet(result.outputs["windows.parquet"]).columns
+    windows = pd.read_parquet(result.outputs["windows.parquet"])
+    assert {"registration", "operator", "tz", "local_start"} <= set(windows.columns)
+    assert set(windows.loc[windows["object_id"] == "aa2183", "tz"]) == {"America/New_York"}
     html = result.outputs["report.html"].read_text(encoding="utf-8")
     assert "registry: none available" in html
 

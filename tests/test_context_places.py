@@ -9,7 +9,7 @@ import pytest
 from flightpaths.context._geo import PointIndex, compass
 from flightpaths.context.airports import Airports, nearest_airports
 from flightpaths.context.places import Gazetteer, nearest_places, place_line, places_near
-from flightpaths.context.timezones import local_iso, zones_at
+from flightpaths.context.timezones import add_local_times, local_iso, zones_at
 
 
 @pytest.fixture()
@@ -77,3 +77,12 @@ def test_zones_and_local_times_across_daylight_saving() -> None:
     times = pd.Series(pd.to_datetime(["2016-07-18 18:02:11", "2016-01-18 18:02:11", "2016-07-18 18:02:11", "2016-07-18 00:00:00"], utc=True))
     assert local_iso(times, zones).tolist() == [
         "2016-07-18T14:02:11-04:00", "2016-01-18T18:02:11+00:00", "2016-07-19T04:02:11+10:00", ""]
+
+
+def test_windows_get_local_times_too() -> None:
+    t = pd.Timestamp("2016-07-18 18:00:00", tz="UTC")
+    windows = pd.DataFrame({"lat": [41.4993, 41.4994, 51.5, np.nan], "lon": [-81.6944, -81.6945, -0.12, np.nan],
+                            "start": [t] * 4, "end": [t + pd.Timedelta("5min")] * 4})
+    out = add_local_times(windows)
+    assert out["tz"].tolist() == ["America/New_York", "America/New_York", "Europe/London", ""]
+    assert out["local_end"].tolist() == ["2016-07-18T14:05:00-04:00", "2016-07-18T14:05:00-04:00", "2016-07-18T19:05:00+01:00", ""]

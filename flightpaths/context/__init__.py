@@ -19,7 +19,7 @@ from .identity import IDENTITY_COLUMNS, IdentityCollector, identity_by_object, j
 from .places import Place, nearest_places, places_near
 from .registry import lookup, registry_path
 from .settings import ContextSettings
-from .timezones import local_iso, zones_at
+from .timezones import add_local_times, local_iso, zones_at
 from .watchlist import Watchlist, load_watchlist
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Place",
     "Watchlist",
     "add_context",
+    "add_local_times",
     "identity_by_object",
     "join_identity",
     "load_watchlist",

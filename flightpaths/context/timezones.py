@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..errors import FlightpathsError
 
-__all__ = ["local_iso", "zones_at"]
+__all__ = ["add_local_times", "local_iso", "zones_at"]
 
 
 def zones_at(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -48,4 +48,22 @@ def local_iso(times: pd.Series, zones: np.ndarray | list[str]) -> pd.Series:
         if ok.any():
             text = part[ok].dt.tz_convert(str(zone)).map(lambda t: t.isoformat(timespec="seconds"))
             out.iloc[rows[ok]] = text.to_numpy()
+    return out
+
+
+def add_local_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """*frame* (windows: ``lat``, ``lon``, ``start``, ``end``) with ``tz``, ``local_start`` and
+    ``local_end``; positions are rounded to 0.01 degree for the zone look-up (one per place)."""
+    if frame.empty or not {"lat", "lon", "start", "end"} <= set(frame.columns):
+        return frame
+    lat = np.round(frame["lat"].to_numpy(dtype=float), 2)
+    lon = np.round(frame["lon"].to_numpy(dtype=float), 2)
+    cells = pd.DataFrame({"lat": lat, "lon": lon})
+    first = cells.drop_duplicates()
+    zone_of = dict(zip(map(tuple, first.to_numpy()), zones_at(first["lat"].to_numpy(), first["lon"].to_numpy())))
+    zones = np.array([zone_of.get(key, "") for key in zip(lat.tolist(), lon.tolist())], dtype=object)
+    out = frame.copy()
+    out["tz"] = pd.array(zones.astype(str), dtype="string")
+    out["local_start"] = pd.array(local_iso(frame["start"], zones).to_numpy(dtype=str), dtype="string")
+    out["local_end"] = pd.array(local_iso(frame["end"], zones).to_numpy(dtype=str), dtype="string")
     return out

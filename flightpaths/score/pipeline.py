@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..context import IdentityCollector, add_context, identity_by_object, join_identity, registry_note
+from ..context import IdentityCollector, add_context, add_local_times, identity_by_object, join_identity, registry_note
 from ..errors import FlightpathsError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
 from ..schema import validate_points
@@ -728,7 +728,8 @@ def _write_outputs(
     }
     outputs = {
         "windows.parquet": write_windows_parquet(
-            windows.drop(columns=[c for c in ("thumb_x", "thumb_y", "thumb_t") if c in windows]), out / "windows.parquet", overwrite=True
+            add_local_times(windows.drop(columns=[c for c in ("thumb_x", "thumb_y", "thumb_t") if c in windows])), out / "windows.parquet",
+            overwrite=True
         ),
         "episodes.csv": write_episodes_csv(episodes, out / "episodes.csv", overwrite=True),
         "episodes.geojson": write_episodes_geojson(episodes, out / "episodes.geojson", overwrite=True),
