@@ -47,6 +47,14 @@ def test_opensky_csv_in_both_quotings(tmp_path: Path, single_quotes: bool) -> No
     assert rows.set_index("object_id").loc["aa2183", "operator"] == "US Dept of Homeland Security"  # owner when no operator
 
 
+def test_opensky_row_with_extra_fields_is_skipped_and_named(tmp_path: Path) -> None:
+    path = write_opensky(tmp_path / "aircraftDatabase.csv")
+    path.write_text(path.read_text() + '"abcdef","N1"' + ',"x"' * 30 + "\n", encoding="utf-8")
+    report = import_files([path], tmp_path / "store")
+    assert report.rows == {"opensky": 2} and report.skipped == 1
+    assert report.examples[0].startswith(f"{path}, line 4: expected 27 fields")
+
+
 def test_tar1090_db(tmp_path: Path) -> None:
     kind, rows = read_registry_file(write_tar1090(tmp_path / "aircraft.csv.gz"))
     assert kind == "tar1090"

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import re
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -149,8 +150,12 @@ def _read_faa(master: bytes, acftref: bytes | None, name: str, report: ImportRep
 def _read_opensky(data: bytes, name: str, report: ImportReport) -> pd.DataFrame:
     text = data.decode("utf-8-sig", errors="replace")
     quote = "'" if text.lstrip().startswith("'") else '"'
-    frame = pd.read_csv(io.StringIO(text), dtype=str, quotechar=quote, keep_default_na=False, on_bad_lines="skip",
-                        engine="python")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = pd.read_csv(io.StringIO(text), dtype=str, quotechar=quote, keep_default_na=False, on_bad_lines="warn")
+    for warning in caught:  # "Skipping line 7: expected 27 fields, saw 28"
+        for match in re.finditer(r"Skipping line (\d+): ([^\n]+)", str(warning.message)):
+            report.skip(str(InputError(match.group(2).strip(), path=name, line=int(match.group(1)))))
     frame.columns = [str(c).strip().strip("'\"").lower() for c in frame.columns]
     if "icao24" not in frame.columns:
         raise InputError("not an OpenSky aircraft database: no 'icao24' column", path=name, line=1)
