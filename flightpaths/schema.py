@@ -26,8 +26,10 @@ source_file        string                  the file the row came from
 source_line        int64                   1-based line (text) or record (JSON) number
 =================  ======================  ================================================
 
-Optional columns kept when a source has them: ``category``, ``registration``,
-``aircraft_type`` (strings), ``button``, ``state`` (mouse, strings).
+Optional columns kept when a source has them (strings): ``category``; the identity fields
+``registration``, ``aircraft_type`` (ICAO type code, e.g. ``AS50``), ``type_desc`` (type in
+words), ``operator`` (operator or owner), ``year`` (year built), ``address_type`` (the
+receiver's address type, e.g. ``adsb_icao``, ``tisb_other``); ``button``, ``state`` (mouse).
 
 Unit conversions done on the way in: metres -> feet (x 3.28084), m/s -> knots
 (x 1.943844), m/s -> ft/min (x 196.850394), epoch seconds or milliseconds -> UTC.
@@ -80,6 +82,10 @@ OPTIONAL_COLUMNS: Final[dict[str, str]] = {
     "category": "string",
     "registration": "string",
     "aircraft_type": "string",
+    "type_desc": "string",
+    "operator": "string",
+    "year": "string",
+    "address_type": "string",
     "button": "string",
     "state": "string",
 }

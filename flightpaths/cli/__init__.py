@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("flightpaths.cli.train", "Fine-tune a pretrained CNN on a class-folder dataset (CPU or GPU, offline)."),
     "lr-find": ("flightpaths.cli.lr_find", "Learning-rate range test: plot loss against learning rate and suggest one."),
     "score": ("flightpaths.cli.score", "Score new logs in bulk: window probabilities, episodes and a tip sheet."),
+    "registry": ("flightpaths.cli.registry", "Keep a local aircraft registry (FAA, OpenSky, tar1090) that score joins."),
     "export": ("flightpaths.cli.export", "Export a model bundle as ONNX (probabilities; preprocessing in its metadata)."),
     "report": ("flightpaths.cli.report", "Interpretation report for a model on a dataset: confusion, PR curve, top losses."),
     "evaluate": ("flightpaths.cli.evaluate", "Score real flights per segment against the turn-counting rule, with intervals."),

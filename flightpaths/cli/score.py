@@ -41,9 +41,19 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
 @click.option("--workers", type=click.IntRange(0), default=None, help="Drawing processes, 0 = all cores (default 0).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Images per inference batch (default 64).")
 @click.option("--chunk-lines", type=click.IntRange(1000), default=None, help="Points read at a time, about one per log line (default 1000000).")
+@click.option("--registry", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Registry store (folder or .parquet) from `flightpaths registry import` (default: the user store if present).")
+@click.option("--no-registry", is_flag=True, default=False, help="Do not join a registry (default: join it when present).")
+@click.option("--watchlist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="File of ICAO hex, registration or operator patterns, one per line; listed aircraft rank first (default: none).")
+@click.option("--near-airport-km", type=click.FloatRange(0), default=None,
+              help="Flag episodes this close to an airport or heliport (default 2.0).")
+@click.option("--exclude-near-airports", "exclude_near_airports_km", type=click.FloatRange(0), default=None, metavar="KM",
+              help="Leave out episodes within KM of an airport or heliport (default: keep all).")
 @overwrite_option
 def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, overwrite: bool, fmt: str | None,
-            tz: str | None, columns: str | None, **options: object) -> None:
+            tz: str | None, columns: str | None, registry: Path | None, no_registry: bool, watchlist: Path | None,
+            near_airport_km: float | None, exclude_near_airports_km: float | None, **options: object) -> None:
     """Score LOG_OR_POINTS... (logs of any format `ingest` reads, or points .parquet) into OUT/.
 
     Windows are cut and drawn as the model's training windows were (settings from the model).
@@ -58,9 +68,18 @@ def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, ove
         if not (DEFAULT_MODEL / "model.json").is_file():
             raise click.UsageError(f"no built-in model at {DEFAULT_MODEL} yet; pass --model MODEL_DIR (a folder made by `flightpaths train`)")
         model_dir = DEFAULT_MODEL
+    from ..context import ContextSettings, load_watchlist
+
+    if registry is not None and no_registry:
+        raise click.UsageError("--registry and --no-registry contradict each other; give one")
+    if watchlist is not None:
+        load_watchlist(watchlist)  # a bad pattern stops here, naming the file and line
     try:
         read = ingest_settings(fmt=fmt, tz=tz, columns=columns)
-        settings = resolve(ScoreSettings, progress=progress_enabled(), ingest=read, **options)
+        context = resolve(ContextSettings, registry=str(registry) if registry else None, use_registry=not no_registry,
+                          watchlist=str(watchlist) if watchlist else None, near_airport_km=near_airport_km,
+                          exclude_near_airports_km=exclude_near_airports_km)
+        settings = resolve(ScoreSettings, progress=progress_enabled(), ingest=read, context=context, **options)
     except FlightpathsError as exc:
         raise click.UsageError(str(exc)) from exc
     bundle = load_bundle(model_dir)

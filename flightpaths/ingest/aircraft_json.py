@@ -5,7 +5,8 @@ A snapshot is ``{"now": epoch s, "aircraft": [{...}, ...]}``. Each aircraft with
 gives one point at ``now - seen_pos`` (the age of the position; ``seen`` when absent). Both
 field generations are read: dump1090-mutability's ``altitude``, ``speed``, ``vert_rate`` and
 readsb's ``alt_baro`` (or ``"ground"``: on ground, altitude unknown), ``gs``, ``baro_rate`` /
-``geom_rate``, ``category``, ``r``/``t`` (registration, type). A ``lastPosition`` object is
+``geom_rate``, ``category``, ``r``/``t``/``desc``/``ownOp``/``year`` (registration, type code,
+type, operator or owner, year built) and ``type`` (the address type, e.g. ``tisb_icao``). A ``lastPosition`` object is
 used when the current position is missing (its own ``seen_pos``). Non-ICAO ids keep their ``~``.
 The same position repeated in later snapshots is dropped as a duplicate.
 """
@@ -34,6 +35,11 @@ def _first(ac: dict[str, Any], *keys: str) -> Any:
         if ac.get(key) is not None:
             return ac[key]
     return None
+
+
+def _text(value: Any) -> str | None:
+    """A number kept as written (a year ``2008``, not ``2008.0`` once mixed with missing ones)."""
+    return None if value is None else str(value)
 
 
 def snapshot_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
@@ -69,7 +75,8 @@ def snapshot_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
             "altitude": alt, "speed": _first(ac, "gs", "speed"), "track": ac.get("track"),
             "vrate": _first(ac, "baro_rate", "geom_rate", "vert_rate"), "flight": ac.get("flight"),
             "squawk": ac.get("squawk"), "on_ground": ground, "category": ac.get("category"),
-            "registration": ac.get("r"), "aircraft_type": ac.get("t"),
+            "registration": ac.get("r"), "aircraft_type": ac.get("t"), "type_desc": ac.get("desc"),
+            "operator": ac.get("ownOp"), "year": _text(ac.get("year")), "address_type": ac.get("type"),
         })
     return out
 
@@ -79,7 +86,8 @@ SPEC = {
     "altitude_ft": Col("altitude"), "speed_kt": Col("speed"), "track_deg": Col("track"), "vrate_fpm": Col("vrate"),
     "callsign": Col("flight", "text"), "squawk": Col("squawk", "text"), "on_ground": Col("on_ground", "bool"),
     "category": Col("category", "text"), "registration": Col("registration", "text"),
-    "aircraft_type": Col("aircraft_type", "text"),
+    "aircraft_type": Col("aircraft_type", "text"), "type_desc": Col("type_desc", "text"),
+    "operator": Col("operator", "text"), "year": Col("year", "text"), "address_type": Col("address_type", "text"),
 }
 
 

@@ -5,14 +5,15 @@ optional ``:UNIT`` after the column, e.g.
 ``id=adshex,time=timestamp,lat=latitude,lon=longitude,altitude=alt_m:m,speed=vel:mps``.
 
 Fields: ``id time lat lon x y altitude speed track vrate callsign squawk on_ground
-registration type category button state``. Units: altitude ``ft`` (default) or ``m``; speed
+registration type desc operator year category button state``. Units: altitude ``ft`` (default) or ``m``; speed
 ``kt`` (default), ``mps``, ``kmh``, ``mph``; vrate ``fpm`` (default) or ``mps``; time ``auto``
 (default: epoch s or ms by magnitude, or date-time text), ``s``, ``ms``, ``iso``. Text times
 without a zone are read in ``--tz``. Column names match case-insensitively.
 
 Without a mapping, a CSV whose header names an id (``icao24``, ``adshex``, ``hex``, ``icao``),
 a time (``timestamp``, ``time``), ``latitude``/``lat`` and ``longitude``/``lon`` is read
-with those columns (the BuzzFeed convention files are, for example).
+with those columns (the BuzzFeed convention files are, for example: ``reg`` is the registration,
+``type`` the type code and ``name2`` (else ``name``) the operator).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ FIELDS: Final[dict[str, tuple[str, str, dict[str, float]]]] = {
     "on_ground": ("on_ground", "bool", {}),
     "registration": ("registration", "text", {}),
     "type": ("aircraft_type", "text", {}),
+    "desc": ("type_desc", "text", {}),
+    "operator": ("operator", "text", {}),
+    "year": ("year", "text", {}),
     "category": ("category", "text", {}),
     "button": ("button", "text", {}),
     "state": ("state", "text", {}),
@@ -64,6 +68,9 @@ ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "squawk": ("squawk",),
     "registration": ("registration", "reg"),
     "type": ("typecode", "aircraft_type", "type"),
+    "desc": ("type_desc", "desc", "description"),
+    "operator": ("operator", "ownop", "owner", "name2", "name"),
+    "year": ("year", "year_built", "built"),
 }
 
 

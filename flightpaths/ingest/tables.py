@@ -70,6 +70,7 @@ TRAFFIC_COLUMNS: Final = {
     "on_ground": Col("onground", "bool"),
     "registration": Col("registration", "text"),
     "aircraft_type": Col("typecode", "text"),
+    "operator": Col("operator", "text"),
 }
 
 FR24_COLUMNS: Final = {
@@ -250,7 +251,11 @@ def _fr24_track(data: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None,
     aid = aircraft.get("identification") or {}
     hexid = aid.get("modes") or aircraft.get("hex") or aid.get("hex")
     callsign = ident.get("callsign")
-    extra = {"registration": aid.get("registration"), "aircraft_type": (aircraft.get("model") or {}).get("code")}
+    model = aircraft.get("model") or {}
+    operator = next((o.get("name") for o in (flight.get("airline"), flight.get("owner")) if isinstance(o, dict) and o.get("name")), None)
+    built = str(((aid.get("age") or {}) if isinstance(aid.get("age"), dict) else {}).get("date") or "")[-4:]
+    extra = {"registration": aid.get("registration"), "aircraft_type": model.get("code"), "type_desc": model.get("text"),
+             "operator": operator, "year": built if built.isdigit() else None}
     return track, hexid, callsign, extra
 
 

@@ -1,7 +1,7 @@
 """readsb / tar1090 / ADS-B Exchange / adsb.lol ``trace_full_<hex>.json`` and
 ``trace_recent_<hex>.json``.
 
-``{"icao": hex, "r": registration, "t": type, "timestamp": epoch s, "trace": [[dt, lat, lon,
+``{"icao": hex, "r": registration, "t": type, "desc", "ownOp", "year", "timestamp": epoch s, "trace": [[dt, lat, lon,
 alt or "ground", gs, track, flags, vrate, details|null, source, geom_alt, geom_rate, ias, roll],
 ...]}``. Times are ``timestamp + dt``. Flags (a bit field): 1 = stale position, 2 = start of a
 new leg (kept as ``new_leg``), 4 = geometric vertical rate, 8 = geometric altitude. The
@@ -86,7 +86,7 @@ def read_trace(source: Source, settings: IngestSettings, ledger: Ledger) -> Iter
     points = build_points(frame, SPEC, lines=np.arange(1, len(frame) + 1), source=source, ledger=ledger, settings=settings)
     points["object_id"] = hexid
     points["new_leg"] = points["new_leg"].fillna(False)
-    for key, col in (("r", "registration"), ("t", "aircraft_type")):
+    for key, col in (("r", "registration"), ("t", "aircraft_type"), ("desc", "type_desc"), ("ownOp", "operator"), ("year", "year")):
         if data.get(key):
             points[col] = str(data[key]).strip()
     yield points

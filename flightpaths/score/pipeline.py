@@ -36,6 +36,7 @@ import pandas as pd
 
 from rasterize import RenderConfig
 
+from ..context import IdentityCollector, add_context, add_local_times, identity_by_object, join_identity, registry_note
 from ..errors import FlightpathsError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
 from ..ingest import IngestReport, expand_paths, iter_points
@@ -361,15 +362,18 @@ def _dedupe(windows: pd.DataFrame) -> pd.DataFrame:
 
 def input_windows(
     path: str | Path, bundle: ScoringModel, settings: ScoreSettings, *, on_bytes: Callable[[int], None] | None = None,
+    identity: IdentityCollector | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The windows of one input, cut as the model's training windows were, a chunk at a time.
 
     Rows dropped while reading are summed up in one warning naming the file when it is done. A
     file that cannot be read is skipped with a warning (one bad file never sinks the others),
-    unless ``settings.ingest.strict``.
+    unless ``settings.ingest.strict``. *identity*, when given, notes the log's identity fields.
     """
     dropped = IngestReport()
     chunks = _point_chunks(Path(path), settings, dropped, on_bytes)
+    if identity is not None:
+        chunks = identity.watch(chunks)
     try:
         yield from windows_from_chunks(chunks, bundle.track_settings, bundle.window_settings)
     except InputError as exc:
@@ -407,10 +411,11 @@ def score_input(
             on_bytes(read[0] - read[1])
             read[1] = read[0]
 
+    identity = IdentityCollector()  # the log's own identity fields, joined onto the windows
     workers = settings.workers or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         pool = None
-        for windows in input_windows(path, bundle, settings, on_bytes=count):
+        for windows in input_windows(path, bundle, settings, on_bytes=count, identity=identity):
             if pool is None and workers > 1 and len(windows) > 16 * _DRAW_BLOCK:
                 pool = stack.enter_context(_drawing_pool(workers))
             scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, pool=pool,
@@ -420,7 +425,7 @@ def score_input(
     report()
     if not parts:
         return pd.DataFrame()
-    return _dedupe(pd.concat(parts, ignore_index=True))
+    return join_identity(_dedupe(pd.concat(parts, ignore_index=True)), identity.table())
 
 
 def score_small_inputs(
@@ -437,8 +442,9 @@ def score_small_inputs(
     classes = episode_classes(list(bundle.classes), settings.positive_class)
     frames = []
     for i, path in enumerate(inputs):
-        cut = list(input_windows(path, bundle, settings, on_bytes=on_bytes))
-        frames.extend(w.assign(_input=i) for w in cut if len(w))
+        identity = IdentityCollector()
+        cut = list(input_windows(path, bundle, settings, on_bytes=on_bytes, identity=identity))
+        frames.extend(join_identity(w, identity.table()).assign(_input=i) for w in cut if len(w))
     if not frames:
         return [pd.DataFrame() for _ in inputs]
     windows = pd.concat(frames, ignore_index=True)
@@ -665,6 +671,7 @@ def _write_outputs(
     aggregator = bundle_aggregator(bundle)
     if aggregator is not None and len(episodes) and "turn_thin_deg" in windows.columns:
         episodes = add_segment_probability(episodes, windows, aggregator, positive_class=_positive_class(bundle))
+    episodes = add_context(episodes, identity_by_object(windows), settings.context)
     meta = {
         "model": fingerprint,
         "classes": ", ".join(classes),
@@ -672,10 +679,12 @@ def _write_outputs(
         "inputs": len(inputs),
         "windows scored": len(windows),
         "generated": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
+        "registry": registry_note(settings.context),
     }
     outputs = {
         "windows.parquet": write_windows_parquet(
-            windows.drop(columns=[c for c in ("thumb_x", "thumb_y", "thumb_t") if c in windows]), out / "windows.parquet", overwrite=True
+            add_local_times(windows.drop(columns=[c for c in ("thumb_x", "thumb_y", "thumb_t") if c in windows])), out / "windows.parquet",
+            overwrite=True
         ),
         "episodes.csv": write_episodes_csv(episodes, out / "episodes.csv", overwrite=True),
         "episodes.geojson": write_episodes_geojson(episodes, out / "episodes.geojson", overwrite=True),

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..context.settings import ContextSettings
 from ..errors import FlightpathsError, SettingsError
 from ..ingest import IngestSettings
 
@@ -37,6 +38,7 @@ class ScoreSettings:
     resume: skip inputs already scored with the same model (state file in the output folder).
     dask: ``None`` (this machine), ``"local"`` (a local Dask cluster) or a scheduler address.
     progress: show a progress bar on stderr.
+    context: who, where and when of each episode (registry, watchlist, airports).
     """
 
     threshold: float = 0.5
@@ -50,6 +52,7 @@ class ScoreSettings:
     resume: bool = False
     dask: str | None = None
     progress: bool = True
+    context: ContextSettings = ContextSettings()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
