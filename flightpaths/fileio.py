@@ -4,7 +4,8 @@ Nothing a user made is overwritten without asking: :func:`check_output` refuses 
 output unless ``overwrite=True`` (the CLI's ``--overwrite``). Writes go to a temporary file in
 the same folder and are moved into place, so a crash never leaves half a file.
 :func:`safe_name` turns a name that came from data (a callsign, a class name) into a file
-name that cannot escape its folder.
+name that cannot escape its folder. :func:`csv_safe_frame` neutralises spreadsheet formulas in
+CSV cells (OWASP CSV injection): every CSV the project writes goes through it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 import tempfile
 from pathlib import Path
 
+import pandas as pd
+
 from .errors import FlightpathsError, InputError
 
 __all__ = [
@@ -21,10 +24,14 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_output",
+    "csv_cell",
+    "csv_safe_frame",
     "safe_name",
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 class OutputExistsError(FlightpathsError, FileExistsError):
@@ -80,3 +87,29 @@ def safe_name(name: str, *, what: str = "name", max_len: int = 100) -> str:
     if not cleaned:
         raise InputError(f"{what} {name!r} has no usable characters for a file name")
     return cleaned
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text starting with ``=``, ``+``, ``-``, ``@``, tab
+    or carriage return gets a leading ``'`` (OWASP CSV injection guidance), unless it is a plain
+    number such as ``-73.5``. Anything that is not text is returned as it is.
+
+    >>> csv_cell('=HYPERLINK("http://x","y")')
+    '\'=HYPERLINK("http://x","y")'
+    >>> csv_cell("-73.85"), csv_cell("@SUM(A1)"), csv_cell("N917PD"), csv_cell(-1.5)
+    ('-73.85', "'@SUM(A1)", 'N917PD', -1.5)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of *frame* whose text cells (and column names) went through :func:`csv_cell`;
+    numeric columns are left alone."""
+    out = frame.copy()
+    for name in out.columns:
+        if out[name].dtype == object or isinstance(out[name].dtype, pd.StringDtype):
+            out[name] = out[name].map(csv_cell, na_action="ignore")
+    out.columns = [csv_cell(c) if isinstance(c, str) else c for c in out.columns]
+    return out

@@ -160,7 +160,7 @@ def test_kml_is_valid_escaped_and_has_one_placemark_per_episode(windows: pd.Data
 
 def test_tip_sheet_escapes_hostile_fields_and_is_self_contained(windows: pd.DataFrame, tmp_path: Path) -> None:
     eps = merge_episodes(windows)
-    path = write_tip_sheet(eps, tmp_path / "report.html", windows=windows, classes=["circling"],
+    path = write_tip_sheet(eps, tmp_path / "tipsheet.html", windows=windows, classes=["circling"],
                            threshold=0.5, local_tz="America/New_York", meta={"model": "<b>m</b>"})
     text = path.read_text(encoding="utf-8")
     assert HOSTILE not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
@@ -202,12 +202,12 @@ def _chromium() -> str | None:
 
 @pytest.mark.browser
 def test_hostile_callsign_runs_no_script_in_a_real_browser(windows: pd.DataFrame, tmp_path: Path) -> None:
-    """Load report.html in headless Chromium: the page's own filter script runs, the injected one does not."""
+    """Load tipsheet.html in headless Chromium: the page's own filter script runs, the injected one does not."""
     if _chromium() is None or not Path("/usr/bin/chromedriver").exists():
         pytest.skip("needs /usr/bin/chromium and /usr/bin/chromedriver (make browser)")
     webdriver = pytest.importorskip("selenium.webdriver")
     windows.loc[windows["object_id"] == "000bad", "callsign"] = "<img src=x onerror=\"document.title='pwned'\">" + HOSTILE
-    path = write_tip_sheet(merge_episodes(windows), tmp_path / "report.html", windows=windows)
+    path = write_tip_sheet(merge_episodes(windows), tmp_path / "tipsheet.html", windows=windows)
     options = webdriver.ChromeOptions()
     options.binary_location = _chromium()
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):

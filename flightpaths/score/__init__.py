@@ -10,7 +10,7 @@ The stages, each usable on its own:
   episode ``p_segment``, the calibrated probability that the flight circled then, and ranks
   by it (:mod:`flightpaths.score.aggregate`).
 - writers: ``windows.parquet``, ``episodes.csv``, ``episodes.geojson``, ``episodes.kml`` and
-  the self-contained tip sheet ``report.html``.
+  the self-contained tip sheet ``tipsheet.html``.
 - :func:`score_logs`: the whole chain over many files, streaming, resumable, optionally on a
   Dask cluster.
 """

@@ -67,7 +67,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The files score_logs writes into its output folder.
-OUTPUT_NAMES = ("windows.parquet", "episodes.csv", "episodes.geojson", "episodes.kml", "report.html", "score-settings.json")
+OUTPUT_NAMES = ("windows.parquet", "episodes.csv", "episodes.geojson", "episodes.kml", "tipsheet.html", "score-settings.json")
 STATE_NAME = "score-state.json"
 THUMB_POINTS = 64
 _DRAW_BLOCK = 512
@@ -622,7 +622,7 @@ def score_logs(
     """Score many logs (or points tables) into ``out_dir``.
 
     Writes ``windows.parquet``, ``episodes.csv``, ``episodes.geojson``, ``episodes.kml``,
-    ``report.html`` and ``score-settings.json``, plus ``parts/`` and ``score-state.json`` for
+    ``tipsheet.html`` and ``score-settings.json``, plus ``parts/`` and ``score-state.json`` for
     ``resume``. Existing outputs are refused unless *overwrite* or ``settings.resume``.
     *client* is an existing ``dask.distributed.Client`` (otherwise ``settings.dask`` decides).
     """
@@ -729,9 +729,9 @@ def _write_outputs(
         "episodes.csv": write_episodes_csv(episodes, out / "episodes.csv", overwrite=True),
         "episodes.geojson": write_episodes_geojson(episodes, out / "episodes.geojson", overwrite=True),
         "episodes.kml": write_episodes_kml(episodes, out / "episodes.kml", overwrite=True),
-        "report.html": write_tip_sheet(
+        "tipsheet.html": write_tip_sheet(
             episodes,
-            out / "report.html",
+            out / "tipsheet.html",
             windows=windows,
             classes=ep_classes,
             threshold=settings.threshold,

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..fileio import atomic_write_bytes, atomic_write_text, check_output
+from ..fileio import atomic_write_bytes, atomic_write_text, check_output, csv_safe_frame
 from .episodes import headline_probability
 
 __all__ = [
@@ -94,9 +94,10 @@ def _csv_ready(episodes: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_episodes_csv(episodes: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write the episodes table as CSV (times as ISO 8601 UTC, ``Z`` suffix)."""
+    """Write the episodes table as CSV (times as ISO 8601 UTC, ``Z`` suffix; text cells that a
+    spreadsheet would run as a formula are neutralised with a leading ``'``)."""
     target = check_output(path, overwrite=overwrite)
-    return atomic_write_text(target, _csv_ready(episodes).to_csv(index=False, float_format="%.6g"))
+    return atomic_write_text(target, csv_safe_frame(_csv_ready(episodes)).to_csv(index=False, float_format="%.6g"))
 
 
 def _json_value(value: Any) -> Any:

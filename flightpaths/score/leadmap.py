@@ -1,0 +1,193 @@
+"""What the tip sheet's map shows for one episode: its track in time order (lat/lon), the
+aircraft's path before and after, the place, nearby place labels and offline map context.
+
+Tracks come from the windows' point arrays (see :func:`~flightpaths.score.tipsheet.episode_tracks`).
+Scoring keeps point arrays only for windows that may join an episode, so the path before and
+after is drawn from the centres of the aircraft's shortest windows around the episode (every
+window keeps its centre), using a window's own points where it has them: an approximate path,
+and the legend says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from .basemap import BasemapClip, basemap_clip
+
+__all__ = [
+    "CONTEXT_MINUTES",
+    "EpisodeMap",
+    "PlaceLike",
+    "PlacesNear",
+    "episode_maps",
+    "to_lonlat",
+]
+
+#: Minutes of the aircraft's path shown before and after an episode.
+CONTEXT_MINUTES = 30.0
+_M_PER_DEG = 111_195.0
+
+
+class PlaceLike(Protocol):
+    """A named place (``flightpaths.context.places.Place`` or anything with these fields)."""
+
+    name: str
+    lat: float
+    lon: float
+
+
+PlacesNear = Callable[..., Sequence[PlaceLike]]
+
+
+@dataclass(frozen=True)
+class EpisodeMap:
+    """Map content of one episode, coordinates as (lat, lon); *t* in seconds since the epoch."""
+
+    episode_id: str
+    centre: tuple[float, float]
+    radius_m: float
+    track: list[tuple[float, float]]
+    t: list[float]
+    before: list[tuple[float, float]]
+    after: list[tuple[float, float]]
+    bounds: tuple[float, float, float, float]  # west, south, east, north of what is drawn
+    context: BasemapClip
+    places: list[tuple[str, float, float]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON the tip sheet's script reads (lat/lon rounded to ~1 m)."""
+
+        def ll(points: Sequence[tuple[float, float]]) -> list[list[float]]:
+            return [[round(a, 5), round(b, 5)] for a, b in points]
+
+        def swap(lines: Sequence[Sequence[tuple[float, float]]]) -> list[list[list[float]]]:
+            return [[[lat, lon] for lon, lat in line] for line in lines]
+
+        return {
+            "centre": [round(self.centre[0], 5), round(self.centre[1], 5)],
+            "radius_m": None if not math.isfinite(self.radius_m) else round(self.radius_m, 1),
+            "track": ll(self.track),
+            "before": ll(self.before),
+            "after": ll(self.after),
+            "bounds": [round(v, 5) for v in self.bounds],
+            "land": [swap(poly) for poly in self.context.land],
+            "coast": swap(self.context.coast),
+            "borders": swap(self.context.borders),
+            "places": [{"name": n, "lat": round(a, 5), "lon": round(b, 5)} for n, a, b in self.places],
+        }
+
+
+def to_lonlat(x: np.ndarray, y: np.ndarray, lat0: float, lon0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local metres around (*lat0*, *lon0*) back to lon/lat degrees (equirectangular, as tracks use).
+
+    >>> lon, lat = to_lonlat(np.array([0.0]), np.array([111_195.0]), 40.0, -74.0)
+    >>> round(float(lat[0]), 6), round(float(lon[0]), 6)
+    (41.0, -74.0)
+    """
+    lat = lat0 + np.asarray(y, float) / _M_PER_DEG
+    lon = lon0 + np.asarray(x, float) / (_M_PER_DEG * max(math.cos(math.radians(lat0)), 1e-6))
+    return (lon + 180.0) % 360.0 - 180.0, lat
+
+
+def _finite(v: object) -> bool:
+    return isinstance(v, (int, float, np.floating)) and math.isfinite(float(v))  # type: ignore[arg-type]
+
+
+def _window_points(row: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """lon, lat, t (epoch s) of a window's kept points, or None."""
+    x, y, t = row.get("thumb_x"), row.get("thumb_y"), row.get("thumb_t")
+    if not isinstance(x, (np.ndarray, list)) or not isinstance(y, (np.ndarray, list)) or not len(x):
+        return None
+    if not (isinstance(t, (np.ndarray, list)) and len(t) == len(x) and isinstance(row.get("start"), pd.Timestamp)):
+        return None
+    if not (_finite(row.get("lat")) and _finite(row.get("lon"))):
+        return None
+    lon, lat = to_lonlat(np.asarray(x, float), np.asarray(y, float), float(row["lat"]), float(row["lon"]))
+    return lon, lat, np.asarray(t, float) + row["start"].timestamp()
+
+
+def _context_path(
+    windows: pd.DataFrame, start: float, end: float, *, before: bool
+) -> list[tuple[float, float]]:
+    """The aircraft's approximate path in the CONTEXT_MINUTES before (or after) [start, end]."""
+    if windows.empty:
+        return []
+    shortest = windows[windows["window_s"] == windows["window_s"].min()] if "window_s" in windows else windows
+    lo, hi = (start - CONTEXT_MINUTES * 60, start) if before else (end, end + CONTEXT_MINUTES * 60)
+    pts: list[tuple[float, float, float]] = []
+    for row in shortest.to_dict(orient="records"):
+        s, e = row["start"].timestamp(), row["end"].timestamp()
+        if e < lo or s > hi:
+            continue
+        own = _window_points(row)
+        if own is not None:
+            keep = (own[2] >= lo) & (own[2] <= hi)
+            pts.extend(zip(own[2][keep], own[1][keep], own[0][keep]))
+        elif _finite(row.get("lat")) and lo <= (s + e) / 2 <= hi:
+            pts.append(((s + e) / 2, float(row["lat"]), float(row["lon"])))
+    pts.sort()
+    return [(a, b) for _, a, b in pts]
+
+
+def _bounds(points: Sequence[tuple[float, float]], centre: tuple[float, float], radius_m: float) -> tuple[float, float, float, float]:
+    lats = [p[0] for p in points] + [centre[0]]
+    lons = [p[1] for p in points] + [centre[1]]
+    extent = max(max(lats) - min(lats), (max(lons) - min(lons)) * math.cos(math.radians(centre[0])))
+    # wide enough that the map, fitted to the track, shows context to its edges and a zoom out or two
+    pad_lat = max(0.15, extent * 1.5, (radius_m if math.isfinite(radius_m) else 0) * 3 / _M_PER_DEG)
+    pad_lon = pad_lat / max(math.cos(math.radians(centre[0])), 0.05)
+    return (
+        max(-180.0, min(lons) - pad_lon),
+        max(-85.0, min(lats) - pad_lat),
+        min(180.0, max(lons) + pad_lon),
+        min(85.0, max(lats) + pad_lat),
+    )
+
+
+def episode_maps(
+    episodes: pd.DataFrame,
+    windows: pd.DataFrame,
+    tracks: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    *,
+    places_near: PlacesNear | None = None,
+) -> dict[str, EpisodeMap]:
+    """Map content for every episode with a position and a track (*tracks*: local x, y in metres
+    around the episode centre and t in epoch seconds, from ``episode_tracks(..., with_time=True)``)."""
+    out: dict[str, EpisodeMap] = {}
+    by_object = dict(tuple(windows.groupby("object_id", sort=False))) if "object_id" in windows else {}
+    for ep in episodes.to_dict(orient="records"):
+        eid = str(ep["episode_id"])
+        lat0, lon0 = ep.get("lat"), ep.get("lon")
+        if eid not in tracks or not (_finite(lat0) and _finite(lon0)):
+            continue
+        x, y, t = tracks[eid]
+        lon, lat = to_lonlat(x, y, float(lat0), float(lon0))
+        track = list(zip(lat.tolist(), lon.tolist()))
+        start, end = pd.Timestamp(ep["start"]).timestamp(), pd.Timestamp(ep["end"]).timestamp()
+        own = by_object.get(ep["object_id"], pd.DataFrame())
+        before = _context_path(own, start, end, before=True)
+        after = _context_path(own, start, end, before=False)
+        if track:
+            before, after = before + track[:1], track[-1:] + after  # joined to the track
+        radius = float(ep["radius_m"]) if _finite(ep.get("radius_m")) else float("nan")
+        centre = (float(lat0), float(lon0))
+        bounds = _bounds(track + before + after, centre, radius)
+        places = []
+        if places_near is not None:
+            try:
+                near = places_near(centre[0], centre[1])
+            except Exception:  # noqa: BLE001 - labels are optional context, never a reason to fail
+                near = []
+            places = [(str(p.name), float(p.lat), float(p.lon)) for p in near if _finite(p.lat) and _finite(p.lon)]
+            kx = math.cos(math.radians(centre[0]))
+            places.sort(key=lambda q: (q[1] - centre[0]) ** 2 + ((q[2] - centre[1]) * kx) ** 2)  # nearest first
+        out[eid] = EpisodeMap(
+            eid, centre, radius, track, t.tolist(), before, after, bounds, basemap_clip(*bounds), places
+        )
+    return out
