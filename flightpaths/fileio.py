@@ -94,8 +94,8 @@ def csv_cell(value: object) -> object:
     or carriage return gets a leading ``'`` (OWASP CSV injection guidance), unless it is a plain
     number such as ``-73.5``. Anything that is not text is returned as it is.
 
-    >>> csv_cell('=HYPERLINK("http://x","y")')
-    '\'=HYPERLINK("http://x","y")'
+    >>> print(csv_cell('=HYPERLINK("http://x","y")'))
+    '=HYPERLINK("http://x","y")
     >>> csv_cell("-73.85"), csv_cell("@SUM(A1)"), csv_cell("N917PD"), csv_cell(-1.5)
     ('-73.85', "'@SUM(A1)", 'N917PD', -1.5)
     """

@@ -25,7 +25,9 @@ __all__ = [
     "EpisodeMap",
     "PlaceLike",
     "PlacesNear",
+    "episode_lines",
     "episode_maps",
+    "episode_tracks",
     "to_lonlat",
 ]
 
@@ -99,17 +101,73 @@ def _finite(v: object) -> bool:
     return isinstance(v, (int, float, np.floating)) and math.isfinite(float(v))  # type: ignore[arg-type]
 
 
+def _window_xyt(row: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """x, y and absolute time (s since the epoch; NaN when unknown) of one window's points."""
+    for xs, ys, ts in (("thumb_x", "thumb_y", "thumb_t"), ("px", "py", "pt")):
+        x, y, t = row.get(xs), row.get(ys), row.get(ts)
+        if isinstance(x, (np.ndarray, list, tuple)) and isinstance(y, (np.ndarray, list, tuple)) and len(x):
+            x, y = np.asarray(x, float), np.asarray(y, float)
+            start = row.get("start")
+            if isinstance(t, (np.ndarray, list, tuple)) and len(t) == len(x) and isinstance(start, pd.Timestamp):
+                t = np.asarray(t, float) + start.timestamp()
+            else:
+                t = np.full(len(x), np.nan)
+            return x, y, t
+    return None
+
+
+def episode_tracks(
+    episodes: pd.DataFrame, windows: pd.DataFrame, *, with_time: bool = False
+) -> dict[str, tuple[np.ndarray, ...]]:
+    """The track of every episode, stitched from its windows' point arrays.
+
+    Windows carry points in local metres around their own centroid (``px``/``py``/``pt``, or
+    the decimated ``thumb_x``/``thumb_y``/``thumb_t`` that scoring keeps); each is shifted by
+    its centroid's offset from the episode centre, and points that overlapping windows share
+    are drawn once, in time order. Screen windows (pixels, no lat/lon) are used as they are.
+    Episodes whose windows carry no points are left out. Values are ``(x, y)``, or
+    ``(x, y, t)`` with *with_time* (t in seconds since the epoch, NaN when unknown).
+    """
+    if windows.empty or not ({"px", "thumb_x"} & set(windows.columns)):
+        return {}
+    by_id = windows.drop_duplicates("window_id").set_index("window_id", drop=False)
+    out: dict[str, tuple[np.ndarray, ...]] = {}
+    for ep in episodes.itertuples(index=False):
+        ids = [w for w in str(ep.window_ids).split(";") if w in by_id.index]
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        ts: list[np.ndarray] = []
+        for wid in sorted(ids, key=lambda w: by_id.at[w, "start"]):
+            row = by_id.loc[wid].to_dict()
+            xyt = _window_xyt(row)
+            if xyt is None:
+                continue
+            dx = dy = 0.0
+            lat, lon = row.get("lat"), row.get("lon")
+            if lat is not None and np.isfinite(lat) and np.isfinite(ep.lat):
+                dy = (float(lat) - ep.lat) * _M_PER_DEG
+                dlon = (float(lon) - ep.lon + 540.0) % 360.0 - 180.0
+                dx = dlon * _M_PER_DEG * math.cos(math.radians(ep.lat))
+            xs.append(xyt[0] + dx)
+            ys.append(xyt[1] + dy)
+            ts.append(xyt[2])
+        if xs:
+            x, y, t = np.concatenate(xs), np.concatenate(ys), np.concatenate(ts)
+            if np.isfinite(t).all():  # overlapping windows: each point once, in time order
+                t, first = np.unique(np.round(t, 3), return_index=True)
+                x, y = x[first], y[first]
+            out[str(ep.episode_id)] = (x, y, t) if with_time else (x, y)
+    return out
+
+
+
 def _window_points(row: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """lon, lat, t (epoch s) of a window's kept points, or None."""
-    x, y, t = row.get("thumb_x"), row.get("thumb_y"), row.get("thumb_t")
-    if not isinstance(x, (np.ndarray, list)) or not isinstance(y, (np.ndarray, list)) or not len(x):
+    xyt = _window_xyt(row)
+    if xyt is None or not np.isfinite(xyt[2]).all() or not (_finite(row.get("lat")) and _finite(row.get("lon"))):
         return None
-    if not (isinstance(t, (np.ndarray, list)) and len(t) == len(x) and isinstance(row.get("start"), pd.Timestamp)):
-        return None
-    if not (_finite(row.get("lat")) and _finite(row.get("lon"))):
-        return None
-    lon, lat = to_lonlat(np.asarray(x, float), np.asarray(y, float), float(row["lat"]), float(row["lon"]))
-    return lon, lat, np.asarray(t, float) + row["start"].timestamp()
+    lon, lat = to_lonlat(xyt[0], xyt[1], float(row["lat"]), float(row["lon"]))
+    return lon, lat, xyt[2]
 
 
 def _context_path(
@@ -190,4 +248,20 @@ def episode_maps(
         out[eid] = EpisodeMap(
             eid, centre, radius, track, t.tolist(), before, after, bounds, basemap_clip(*bounds), places
         )
+    return out
+
+
+def episode_lines(episodes: pd.DataFrame, windows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each geographic episode's track as an ``(n, 2)`` array of lon, lat in time order (for the
+    GeoJSON, KML and GeoPackage writers); screen episodes and episodes without points are left out."""
+    out: dict[str, np.ndarray] = {}
+    centres = {str(r["episode_id"]): (r.get("lat"), r.get("lon")) for r in episodes.to_dict(orient="records")}
+    for eid, (x, y, *_) in episode_tracks(episodes, windows).items():
+        lat0, lon0 = centres.get(eid, (None, None))
+        if not (_finite(lat0) and _finite(lon0)) or len(x) < 2:
+            continue
+        lon, lat = to_lonlat(x, y, float(lat0), float(lon0))  # type: ignore[arg-type]
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        if ok.sum() >= 2:
+            out[eid] = np.column_stack([lon[ok], lat[ok]])
     return out

@@ -44,11 +44,13 @@ from ..settings import settings_dict
 from .aggregate import SegmentAggregator, add_segment_probability
 from .episodes import merge_episodes
 from .settings import ScoreSettings, episode_classes
+from .leadmap import episode_lines
 from .tipsheet import write_tip_sheet
 from .writers import (
     array_columns,
     write_episodes_csv,
     write_episodes_geojson,
+    write_episodes_gpkg,
     write_episodes_kml,
     write_windows_parquet,
 )
@@ -67,7 +69,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The files score_logs writes into its output folder.
-OUTPUT_NAMES = ("windows.parquet", "episodes.csv", "episodes.geojson", "episodes.kml", "tipsheet.html", "score-settings.json")
+OUTPUT_NAMES = (
+    "windows.parquet", "episodes.csv", "episodes.geojson", "episodes.kml", "episodes.gpkg", "tipsheet.html", "score-settings.json"
+)
 STATE_NAME = "score-state.json"
 THUMB_POINTS = 64
 _DRAW_BLOCK = 512
@@ -622,7 +626,7 @@ def score_logs(
     """Score many logs (or points tables) into ``out_dir``.
 
     Writes ``windows.parquet``, ``episodes.csv``, ``episodes.geojson``, ``episodes.kml``,
-    ``tipsheet.html`` and ``score-settings.json``, plus ``parts/`` and ``score-state.json`` for
+    ``episodes.gpkg``, ``tipsheet.html`` and ``score-settings.json``, plus ``parts/`` and ``score-state.json`` for
     ``resume``. Existing outputs are refused unless *overwrite* or ``settings.resume``.
     *client* is an existing ``dask.distributed.Client`` (otherwise ``settings.dask`` decides).
     """
@@ -722,13 +726,15 @@ def _write_outputs(
         "windows scored": len(windows),
         "generated": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
     }
+    lines = episode_lines(episodes, windows)  # each episode's track, lon/lat, for the map formats
     outputs = {
         "windows.parquet": write_windows_parquet(
             windows.drop(columns=[c for c in ("thumb_x", "thumb_y", "thumb_t") if c in windows]), out / "windows.parquet", overwrite=True
         ),
         "episodes.csv": write_episodes_csv(episodes, out / "episodes.csv", overwrite=True),
-        "episodes.geojson": write_episodes_geojson(episodes, out / "episodes.geojson", overwrite=True),
-        "episodes.kml": write_episodes_kml(episodes, out / "episodes.kml", overwrite=True),
+        "episodes.geojson": write_episodes_geojson(episodes, out / "episodes.geojson", overwrite=True, tracks=lines),
+        "episodes.kml": write_episodes_kml(episodes, out / "episodes.kml", overwrite=True, tracks=lines),
+        "episodes.gpkg": write_episodes_gpkg(episodes, out / "episodes.gpkg", overwrite=True, tracks=lines),
         "tipsheet.html": write_tip_sheet(
             episodes,
             out / "tipsheet.html",
