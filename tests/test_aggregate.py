@@ -190,4 +190,4 @@ def test_builtin_model_scores_episodes_per_flight_segment(tmp_path: Path) -> Non
     assert episodes["rank"].tolist() == list(range(1, len(episodes) + 1))
     assert episodes["p_segment"].is_monotonic_decreasing
     html = (out / "tipsheet.html").read_text(encoding="utf-8")
-    assert html.count("flight segment<br>peak window") == len(episodes)
+    assert html.count("flight-segment probability; peak window") == len(episodes)

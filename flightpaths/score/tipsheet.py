@@ -92,7 +92,8 @@ h1{font-size:1.45em;margin:0 0 .2em}
 .thumbwrap{flex:none}
 img.thumb{width:120px;height:120px;display:block;border:1px solid #ccc;border-radius:3px;cursor:zoom-in;background:#f4f4f4}
 img.thumb.big{width:300px;height:300px;cursor:zoom-out}
-.facts{flex:1;min-width:0}
+.facts{flex:1;min-width:0;overflow-wrap:anywhere}
+.ids,.meta{overflow-wrap:anywhere}
 .facts p{margin:.1em 0}
 .when{font-weight:600}
 .small{font-size:.85em;color:#555}
@@ -117,6 +118,7 @@ code{font-size:.95em}
  img.thumb.big{width:100%;height:auto}
  #map{height:320px}
  .prob{margin-left:0}
+ .controls{position:static}
 }
 """
 
