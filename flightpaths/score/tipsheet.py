@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw
 
 from ..fileio import atomic_write_text, check_output
 from .episodes import headline_probability
-from .leadmap import EpisodeMap, PlacesNear, episode_maps, episode_tracks
+from .leadmap import CONTEXT_MINUTES, EpisodeMap, PlacesNear, episode_maps, episode_tracks
 
 __all__ = [
     "CAVEAT",
@@ -105,7 +105,7 @@ button[aria-pressed=true]{background:#2c4a7a;color:#fff;border-color:#2c4a7a}
 .legend{font-size:.85em;color:#333;padding:.4em .6em;display:flex;flex-wrap:wrap;gap:.3em 1.2em;align-items:center}
 .sw{display:inline-block;width:2.2em;height:.5em;vertical-align:middle;margin-right:.3em;border-radius:2px}
 .sw.ramp{background:linear-gradient(90deg,#0d0887,#cc4778,#f09614)}
-.sw.ctx{border-top:2px dashed #777;height:0}
+.sw.ctx{background:repeating-linear-gradient(90deg,#666 0 5px,transparent 5px 9px);height:2px}
 .sw.rad{border:1px dashed #333;border-radius:50%;width:.9em;height:.9em}
 .sw.land{background:#efe9dc;border:1px solid #7a9bb5}
 .fp-place-label{background:rgba(255,255,255,.8);border:0;box-shadow:none;padding:0 .3em;font-size:11px;color:#333}
@@ -608,7 +608,7 @@ def tip_sheet_html(
         body = '<p class="lead">No episodes above the threshold.</p>'
     legend = (
         '<div class="legend"><span><span class="sw ramp"></span>track, start → end</span>'
-        f'<span><span class="sw ctx"></span>the aircraft up to {30} min before and after (approximate)</span>'
+        f'<span><span class="sw ctx"></span>the aircraft up to {CONTEXT_MINUTES:.0f} min before and after (approximate)</span>'
         '<span><span class="sw rad"></span> fitted radius</span>'
         '<span><span class="sw land"></span>land and coast (Natural Earth 1:50,000,000; map tiles © OpenStreetMap when online)</span></div>'
     )
