@@ -96,7 +96,7 @@ def page(tmp_path: Path) -> str:
 
 
 def _leads(text: str) -> list[str]:
-    return re.findall(r'<article class="lead".*?</article>', text, re.S)
+    return re.findall(r'<article class="lead".*?</article>', text, re.DOTALL)
 
 
 def test_one_lead_per_aircraft_with_its_moments(page: str) -> None:
@@ -128,7 +128,7 @@ def test_hostile_fields_are_text_and_only_our_scripts_run(page: str) -> None:
     assert "<b>m</b>" not in page and "<b>G-EVIL</b>" not in page and "&lt;b&gt;G-EVIL&lt;/b&gt;" in page
     assert "<img src=x" not in page  # the place name reaches the map data as JSON with \u003c
     assert "Quote &quot; &#x27; Co" in page
-    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
     assert len(scripts) == 2  # Leaflet and ours; the data block is type="application/json"
     csp = re.search(r'Content-Security-Policy" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     for script in scripts:
@@ -140,7 +140,7 @@ def test_hostile_fields_are_text_and_only_our_scripts_run(page: str) -> None:
 
 
 def test_map_data_has_track_context_places_and_offline_basemap(page: str) -> None:
-    raw = re.search(r'<script type="application/json" id="lead-data">(.*?)</script>', page, re.S).group(1)  # type: ignore[union-attr]
+    raw = re.search(r'<script type="application/json" id="lead-data">(.*?)</script>', page, re.DOTALL).group(1)  # type: ignore[union-attr]
     data = json.loads(raw)
     assert len(data) == 3  # every episode with a position and points
     first, later = (data[k] for k in sorted(data) if k.startswith("a1b2c3"))  # ids sort by start time
@@ -212,7 +212,7 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path) -> None:
     assert bad["callsign"] == "'" + FORMULA and bad["type_desc"] == "'" + FORMULA
     assert float(back["lon"].iloc[0]) < 0  # numbers stay numbers
     text = path.read_text(encoding="utf-8")
-    assert not re.search(r'(^|,)"?[=+@\t\r]', text, re.M)
+    assert not re.search(r'(^|,)"?[=+@\t\r]', text, re.MULTILINE)
     for cell in ("+1+1", "-cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx"):
         assert csv_cell(cell) == "'" + cell
     assert csv_cell("-74.05") == "-74.05" and csv_cell("N752AM") == "N752AM"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from .aggregate import SEGMENT_FEATURES, SegmentAggregator, add_segment_probability, add_window_geometry
 from .episodes import EPISODE_COLUMNS, merge_episodes, probability_columns
+from .leadmap import episode_lines, episode_maps
 from .pipeline import (
     OUTPUT_NAMES,
     ScoreResult,
@@ -31,7 +32,6 @@ from .pipeline import (
     windows_from_chunks,
 )
 from .settings import ScoreSettings, episode_classes
-from .leadmap import episode_lines, episode_maps
 from .tipsheet import (
     CAVEAT,
     adsbx_url,

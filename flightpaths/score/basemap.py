@@ -7,6 +7,7 @@ border lines inside a lon/lat box, clipped with shapely, small enough to inline 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -43,7 +44,7 @@ class _Basemap:
 
 def _lines(xy: np.ndarray, offsets: np.ndarray, scale: np.ndarray, translate: np.ndarray) -> list[np.ndarray]:
     absolute = np.cumsum(xy.astype(np.int64), axis=0) * scale + translate
-    return [absolute[a:b] for a, b in zip(offsets[:-1], offsets[1:]) if b - a >= 2]
+    return [absolute[a:b] for a, b in itertools.pairwise(offsets) if b - a >= 2]
 
 
 @lru_cache(maxsize=1)

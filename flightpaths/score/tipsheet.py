@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -35,7 +35,13 @@ from PIL import Image, ImageDraw
 
 from ..fileio import atomic_write_text, check_output
 from .episodes import headline_probability
-from .leadmap import CONTEXT_MINUTES, EpisodeMap, PlacesNear, episode_maps, episode_tracks
+from .leadmap import (
+    CONTEXT_MINUTES,
+    EpisodeMap,
+    PlacesNear,
+    episode_maps,
+    episode_tracks,
+)
 
 __all__ = [
     "CAVEAT",
@@ -243,7 +249,8 @@ def _missing(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _finite(value: object) -> bool:
+def _finite(value: object) -> TypeGuard[float]:
+    """A real, finite number (numpy scalars included)."""
     return isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(float(value))  # type: ignore[arg-type]
 
 
@@ -350,7 +357,7 @@ def _ramp(f: float) -> tuple[int, int, int]:
     """
     i, g = (0, f * 2) if f < 0.5 else (1, (f - 0.5) * 2)
     a, b = _RAMP[i], _RAMP[i + 1]
-    return tuple(int(round(a[k] + (b[k] - a[k]) * g)) for k in range(3))  # type: ignore[return-value]
+    return tuple(round(a[k] + (b[k] - a[k]) * g) for k in range(3))  # type: ignore[return-value]
 
 
 def thumbnail_png(
