@@ -218,3 +218,17 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path) -> None:
     assert csv_cell("-74.05") == "-74.05" and csv_cell("N752AM") == "N752AM"
     frame = csv_safe_frame(pd.DataFrame({"=a": ["=1+1"], "n": [-1.0]}))
     assert list(frame.columns) == ["'=a", "n"] and frame.iloc[0].tolist() == ["'=1+1", -1.0]
+
+
+def test_screen_tracks_get_a_thumbnail_and_no_map(tmp_path: Path) -> None:
+    rows = []
+    for i, p in enumerate([0.9, 0.8]):
+        row = _w(f"m_{i}", "session_7", 2.5 * i, p, lat=float("nan"), lon=float("nan"), callsign=None)
+        row["units"] = "px"
+        rows.append(row)
+    windows = pd.DataFrame(rows)
+    eps = merge_episodes(windows)
+    text = write_tip_sheet(eps, tmp_path / "t.html", windows=windows).read_text(encoding="utf-8")
+    assert len(_leads(text)) == 1 and "(screen track)" in text
+    assert text.count('src="data:image/png;base64,') == 1 and 'class="showmap"' not in text
+    assert "adsbexchange" not in text  # not an aircraft address
