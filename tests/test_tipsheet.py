@@ -155,13 +155,18 @@ def test_thumbnails_have_a_light_background_context_and_alt_text(page: str) -> N
     imgs = re.findall(r'<img class="thumb" alt="([^"]+)"[^>]*src="data:image/png;base64,([^"]+)"', page)
     assert len(imgs) == 3 and all("track of" in alt for alt, _ in imgs)
     x = np.array([0.0, 500, 500, 0])
-    plain = Image.open(io.BytesIO(thumbnail_png(x, np.array([0.0, 0, 500, 500]))))
-    assert plain.getpixel((1, 1)) == (246, 244, 238)  # light, not black
+    plain = Image.open(io.BytesIO(thumbnail_png(x, np.array([0.0, 0, 500, 500])))).convert("RGB")
+    assert _near(plain.getpixel((1, 1)), (246, 244, 238))  # light, not black
     ring = np.array([[-5000.0, -5000], [0, -5000], [0, 5000], [-5000, 5000]])
     ctx = ThumbContext(land=[ring], lines=[ring[1:3]], places=[(400.0, 400.0, "X")])
-    with_ctx = Image.open(io.BytesIO(thumbnail_png(x, np.array([0.0, 0, 500, 500]), context=ctx)))
-    assert with_ctx.getpixel((1, 100)) == (239, 233, 220)  # land on the left
-    assert with_ctx.getpixel((199, 100)) == (207, 224, 236)  # water on the right
+    with_ctx = Image.open(io.BytesIO(thumbnail_png(x, np.array([0.0, 0, 500, 500]), context=ctx))).convert("RGB")
+    assert _near(with_ctx.getpixel((1, 100)), (239, 233, 220))  # land on the left
+    assert _near(with_ctx.getpixel((199, 100)), (207, 224, 236))  # water on the right
+
+
+def _near(rgb: object, want: tuple[int, int, int]) -> bool:
+    """Within a few levels per channel (thumbnails are saved with a 64-colour palette)."""
+    return all(abs(int(a) - b) <= 6 for a, b in zip(rgb, want))  # type: ignore[call-overload]
 
 
 def test_basemap_clip_finds_land_and_borders() -> None:

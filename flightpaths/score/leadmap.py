@@ -130,15 +130,17 @@ def episode_tracks(
     """
     if windows.empty or not ({"px", "thumb_x"} & set(windows.columns)):
         return {}
-    by_id = windows.drop_duplicates("window_id").set_index("window_id", drop=False)
+    wanted = {w for ids in episodes["window_ids"].astype(str) for w in ids.split(";")}
+    subset = windows[windows["window_id"].isin(wanted)].drop_duplicates("window_id")
+    rows = {str(r["window_id"]): r for r in subset.to_dict(orient="records")}  # once, not per episode
     out: dict[str, tuple[np.ndarray, ...]] = {}
     for ep in episodes.itertuples(index=False):
-        ids = [w for w in str(ep.window_ids).split(";") if w in by_id.index]
+        ids = [w for w in str(ep.window_ids).split(";") if w in rows]
         xs: list[np.ndarray] = []
         ys: list[np.ndarray] = []
         ts: list[np.ndarray] = []
-        for wid in sorted(ids, key=lambda w: by_id.at[w, "start"]):
-            row = by_id.loc[wid].to_dict()
+        for wid in sorted(ids, key=lambda w: rows[w]["start"]):
+            row = rows[wid]
             xyt = _window_xyt(row)
             if xyt is None:
                 continue
@@ -170,27 +172,37 @@ def _window_points(row: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.n
     return lon, lat, xyt[2]
 
 
-def _context_path(
-    windows: pd.DataFrame, start: float, end: float, *, before: bool
-) -> list[tuple[float, float]]:
-    """The aircraft's approximate path in the CONTEXT_MINUTES before (or after) [start, end]."""
-    if windows.empty:
-        return []
-    shortest = windows[windows["window_s"] == windows["window_s"].min()] if "window_s" in windows else windows
-    lo, hi = (start - CONTEXT_MINUTES * 60, start) if before else (end, end + CONTEXT_MINUTES * 60)
-    pts: list[tuple[float, float, float]] = []
-    for row in shortest.to_dict(orient="records"):
-        s, e = row["start"].timestamp(), row["end"].timestamp()
-        if e < lo or s > hi:
-            continue
-        own = _window_points(row)
-        if own is not None:
-            keep = (own[2] >= lo) & (own[2] <= hi)
-            pts.extend(zip(own[2][keep], own[1][keep], own[0][keep]))
-        elif _finite(row.get("lat")) and lo <= (s + e) / 2 <= hi:
-            pts.append(((s + e) / 2, float(row["lat"]), float(row["lon"])))
-    pts.sort()
-    return [(a, b) for _, a, b in pts]
+@dataclass(frozen=True)
+class _ObjectPath:
+    """Everything known of one aircraft's path, as time-sorted arrays: kept points and the
+    centres of its shortest windows that kept none."""
+
+    t: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+
+    @classmethod
+    def of(cls, windows: pd.DataFrame) -> _ObjectPath:
+        shortest = windows[windows["window_s"] == windows["window_s"].min()] if "window_s" in windows else windows
+        ts: list[np.ndarray] = []
+        lats: list[np.ndarray] = []
+        lons: list[np.ndarray] = []
+        for row in shortest.to_dict(orient="records"):
+            own = _window_points(row)
+            if own is not None:
+                lons.append(own[0]), lats.append(own[1]), ts.append(own[2])
+            elif _finite(row.get("lat")) and _finite(row.get("lon")):
+                mid = (row["start"].timestamp() + row["end"].timestamp()) / 2
+                ts.append(np.array([mid])), lats.append(np.array([float(row["lat"])])), lons.append(np.array([float(row["lon"])]))
+        if not ts:
+            return cls(np.empty(0), np.empty(0), np.empty(0))
+        t = np.concatenate(ts)
+        order = np.argsort(t, kind="stable")
+        return cls(t[order], np.concatenate(lats)[order], np.concatenate(lons)[order])
+
+    def between(self, lo: float, hi: float) -> list[tuple[float, float]]:
+        keep = (self.t >= lo) & (self.t <= hi)
+        return list(zip(self.lat[keep].tolist(), self.lon[keep].tolist()))
 
 
 def _bounds(points: Sequence[tuple[float, float]], centre: tuple[float, float], radius_m: float) -> tuple[float, float, float, float]:
@@ -218,7 +230,10 @@ def episode_maps(
     """Map content for every episode with a position and a track (*tracks*: local x, y in metres
     around the episode centre and t in epoch seconds, from ``episode_tracks(..., with_time=True)``)."""
     out: dict[str, EpisodeMap] = {}
-    by_object = dict(tuple(windows.groupby("object_id", sort=False))) if "object_id" in windows else {}
+    geo = episodes[[_finite(a) and _finite(b) for a, b in zip(episodes.get("lat", []), episodes.get("lon", []))]]
+    objects = set(geo["object_id"]) if len(geo) else set()
+    mine = windows[windows["object_id"].isin(objects)] if "object_id" in windows else windows.iloc[:0]
+    paths = {obj: _ObjectPath.of(w) for obj, w in mine.groupby("object_id", sort=False)}  # once per aircraft
     for ep in episodes.to_dict(orient="records"):
         eid = str(ep["episode_id"])
         lat0, lon0 = ep.get("lat"), ep.get("lon")
@@ -228,9 +243,10 @@ def episode_maps(
         lon, lat = to_lonlat(x, y, float(lat0), float(lon0))
         track = list(zip(lat.tolist(), lon.tolist()))
         start, end = pd.Timestamp(ep["start"]).timestamp(), pd.Timestamp(ep["end"]).timestamp()
-        own = by_object.get(ep["object_id"], pd.DataFrame())
-        before = _context_path(own, start, end, before=True)
-        after = _context_path(own, start, end, before=False)
+        path = paths.get(ep["object_id"])
+        span = CONTEXT_MINUTES * 60
+        before = path.between(start - span, start - 1e-3) if path else []
+        after = path.between(end + 1e-3, end + span) if path else []
         if track:
             before, after = before + track[:1], track[-1:] + after  # joined to the track
         radius = float(ep["radius_m"]) if _finite(ep.get("radius_m")) else float("nan")

@@ -414,7 +414,7 @@ def thumbnail_png(
         draw.rectangle([2, size - 14, 8 + 6 * len(label), size - 2], fill=(255, 255, 255))
         draw.text((4, size - 13), label, fill=(40, 40, 40))
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    img.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(buf, format="PNG", compress_level=9)  # small, exact enough
     return buf.getvalue()
 
 
