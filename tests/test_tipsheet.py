@@ -84,6 +84,9 @@ def lead_episodes(windows: pd.DataFrame) -> pd.DataFrame:
     eps["country"] = np.where(us, "United States", "United Kingdom")
     eps["place"] = np.where(us, "2.3 km NE of Bayonne, New Jersey, US", "Westminster ]]> London")
     eps["tz"] = np.where(us, "America/New_York", "Europe/London")
+    eps["year"] = np.where(us, 2004.0, np.nan)
+    eps["near_airport"] = np.where(us, np.True_, np.False_)
+    eps["airport_code"] = np.where(us, "KEWR", None)
     return eps
 
 
@@ -107,7 +110,9 @@ def test_one_lead_per_aircraft_with_its_moments(page: str) -> None:
     assert us.count('<li class="moment"') == 2
     assert us.index("08:00") < us.index("08:20")  # moments in time order, local time (EDT in May)
     assert "N752AM" in us and "Eurocopter AS350" in us and "City Police" in us and "EDT" in us
-    assert "2.3 km NE of Bayonne, New Jersey, US" in us
+    assert re.search(r"built 2004(?![.\d])", us)
+    assert "nearest airport KEWR" in us and "near an airport" in us
+    assert "2.3 km NE of Bayonne, New Jersey, US" in us and "best moment: 2.3 km NE of Bayonne" in us
     assert re.search(r'data-p="0\.950000" data-t="\d+" data-d="\d+"', us)
 
 

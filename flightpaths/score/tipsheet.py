@@ -454,7 +454,8 @@ def _airport(ep: Mapping[str, Any]) -> str:
         return ""
     label = " ".join(str(v) for v in (code, name) if not _missing(v))
     dist = f", {float(km):.1f} km away" if _finite(km) else ""
-    near = " (near an airport: arrivals and departures circle too)" if ep.get("near_airport") is True else ""
+    flag = ep.get("near_airport")
+    near = " (near an airport: arrivals and departures circle too)" if isinstance(flag, (bool, np.bool_)) and flag else ""
     return f"nearest airport {label}{dist}{near}"
 
 
@@ -516,6 +517,11 @@ def _first(group: pd.DataFrame, name: str) -> object:
     return values[0] if values else None
 
 
+def _year(value: object) -> str:
+    """'2004' for 2004, 2004.0 or '2004'."""
+    return str(int(value)) if _finite(value) and float(value).is_integer() else str(value)
+
+
 def _lead_html(rank: int, group: pd.DataFrame, thumbs: Mapping[str, bytes], maps: Mapping[str, object], tz: ZoneInfo) -> str:
     records = group.to_dict(orient="records")
     probs = [headline_probability(r)[0] for r in records]
@@ -529,7 +535,7 @@ def _lead_html(rank: int, group: pd.DataFrame, thumbs: Mapping[str, bytes], maps
             " ".join(str(x) for x in (_first(group, "type_desc"), f"({_first(group, 'type_code')})" if _first(group, "type_code") else None) if x),
             _first(group, "operator"),
             _first(group, "country"),
-            f"built {_first(group, 'year')}" if _first(group, "year") else None,
+            f"built {_year(_first(group, 'year'))}" if _first(group, "year") else None,
         )
         if v
     )
@@ -545,6 +551,9 @@ def _lead_html(rank: int, group: pd.DataFrame, thumbs: Mapping[str, bytes], maps
     if any(v is True or str(v).lower() == "true" for v in group.get("watchlist", [])):
         note = _first(group, "watchlist_note")
         watch = f' <span class="badge">watchlist{": " + _e(note) if note else ""}</span>'
+    best_row = max(records, key=lambda r: headline_probability(r)[0] if math.isfinite(headline_probability(r)[0]) else -1.0)
+    if not _missing(best_row.get("place")):
+        ids.append(f"best moment: {best_row['place']}")
     starts = [t.timestamp() for t in (_utc(r.get("start")) for r in records) if t is not None]
     total = sum(float(r.get("duration_s", 0.0) or 0.0) for r in records)
     n = len(records)
