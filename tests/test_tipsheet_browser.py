@@ -5,13 +5,20 @@ must still show the shipped Natural Earth context under the track (never a blank
 lead per aircraft, the probability filter down to 0 with a count of what it hides, sorting,
 thumbnails that enlarge, and hostile strings as text. Takes a desktop and a phone-width
 screenshot (kept in the test's tmp folder; ``FLIGHTPATHS_SCREENSHOTS=DIR`` copies them there).
+A second test serves tiles from a local HTTPS fixture (self-signed, via ``openssl``) in place
+of OpenStreetMap: they load and the shipped land fill fades.
 Needs Debian's ``chromium`` and ``chromium-driver`` (``make test`` installs them).
 """
 
 from __future__ import annotations
 
+import http.server
+import io
 import os
 import shutil
+import ssl
+import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +43,10 @@ pytestmark = [
 
 @pytest.fixture()
 def driver(tmp_path: Path) -> Iterator[object]:
+    yield from _driver(tmp_path, "MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9")
+
+
+def _driver(tmp_path: Path, resolver_rules: str, *extra: str) -> Iterator[object]:
     os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager reach the network
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -44,7 +55,7 @@ def driver(tmp_path: Path) -> Iterator[object]:
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",  # no network at all
+                 f"--host-resolver-rules={resolver_rules}", *extra,  # no network at all, or only a local tile server
                  f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1000"):  # fmt: skip
         options.add_argument(flag)
     drv = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
@@ -133,3 +144,67 @@ def test_tip_sheet_offline_in_chromium(driver: object, sheet: Path, tmp_path: Pa
     if keep:
         for p in shots:
             shutil.copy(p, Path(keep) / p.name)
+
+
+class _Tiles(http.server.BaseHTTPRequestHandler):
+    """A tile server fixture: every request gets the same plain 256 px PNG."""
+
+    hits: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.new("RGB", (256, 256), (200, 230, 200)).save(buf, "PNG")
+        self.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(buf.getvalue())))
+        self.end_headers()
+        self.wfile.write(buf.getvalue())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def tile_server(tmp_path: Path) -> Iterator[int]:
+    """HTTPS on 127.0.0.1 with a self-signed certificate for tile.openstreetmap.org."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command for a self-signed certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=tile.openstreetmap.org"], check=True, capture_output=True, timeout=60)  # fmt: skip
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Tiles)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+
+
+def test_tip_sheet_online_shows_tiles_and_fades_the_fallback(sheet: Path, tmp_path: Path, tile_server: int) -> None:
+    """With tiles reachable (a local fixture standing in for OpenStreetMap), they load under the
+    track and the shipped land fill fades so it does not hide them."""
+    import time
+
+    _Tiles.hits.clear()
+    rules = f"MAP tile.openstreetmap.org:443 127.0.0.1:{tile_server}, MAP * ~NOTFOUND"
+    gen = _driver(tmp_path, rules, "--ignore-certificate-errors")
+    drv = next(gen)
+    try:
+        drv.get(sheet.as_uri())  # type: ignore[attr-defined]
+        for _ in range(50):
+            if _js(drv, "return document.getElementById('mapbox').classList.contains('online')"):
+                break
+            time.sleep(0.1)
+        assert _Tiles.hits and all(h.endswith(".png") for h in _Tiles.hits)
+        assert _js(drv, "return document.querySelectorAll('#map img.leaflet-tile-loaded').length") > 0
+        assert _js(drv, "return getComputedStyle(document.querySelector('#map path.fp-land')).fillOpacity") == "0"
+        assert _js(drv, "return document.querySelectorAll('#map path.fp-track').length") > 0
+    finally:
+        gen.close()
