@@ -20,6 +20,7 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
+from typing import ClassVar
 from pathlib import Path
 
 import pandas as pd
@@ -149,9 +150,9 @@ def test_tip_sheet_offline_in_chromium(driver: object, sheet: Path, tmp_path: Pa
 class _Tiles(http.server.BaseHTTPRequestHandler):
     """A tile server fixture: every request gets the same plain 256 px PNG."""
 
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         from PIL import Image
 
         buf = io.BytesIO()
