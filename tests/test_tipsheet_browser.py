@@ -20,8 +20,8 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pytest
