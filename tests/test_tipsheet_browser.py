@@ -135,6 +135,11 @@ def test_tip_sheet_offline_in_chromium(driver: object, sheet: Path, tmp_path: Pa
     thumb = driver.find_element(By.CSS_SELECTOR, "article[data-object=a1b2c3] img.thumb")  # type: ignore[attr-defined]
     thumb.click()
     assert "big" in thumb.get_attribute("class") and thumb.size["width"] >= 250
+    from selenium.webdriver.common.keys import Keys
+
+    thumb.send_keys(Keys.ENTER)  # and back, from the keyboard
+    assert "big" not in thumb.get_attribute("class")
+    thumb.send_keys(Keys.ENTER)
     shots = [tmp_path / "tipsheet-desktop.png", tmp_path / "tipsheet-phone.png"]
     driver.save_screenshot(str(shots[0]))  # type: ignore[attr-defined]
     driver.set_window_size(390, 900)  # type: ignore[attr-defined]

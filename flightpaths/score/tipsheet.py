@@ -98,6 +98,7 @@ h1{font-size:1.45em;margin:0 0 .2em}
 .thumbwrap{flex:none}
 img.thumb{width:120px;height:120px;display:block;border:1px solid #ccc;border-radius:3px;cursor:zoom-in;background:#f4f4f4}
 img.thumb.big{width:300px;height:300px;cursor:zoom-out}
+img.thumb:focus-visible,button:focus-visible{outline:3px solid #2c4a7a;outline-offset:2px}
 .facts{flex:1;min-width:0;overflow-wrap:anywhere}
 .ids,.meta{overflow-wrap:anywhere}
 .facts p{margin:.1em 0}
@@ -160,7 +161,9 @@ _JS = """
   document.querySelectorAll('button.sort').forEach(function(b){b.addEventListener('click',function(){sortBy(b.getAttribute('data-key'));});});
   cls.addEventListener('change',apply); thr.addEventListener('input',apply);
   document.querySelectorAll('img.thumb').forEach(function(img){
-    img.addEventListener('click',function(){img.classList.toggle('big');});
+    function toggle(){img.setAttribute('aria-pressed',String(img.classList.toggle('big')));}
+    img.addEventListener('click',toggle);
+    img.addEventListener('keydown',function(ev){if(ev.key==='Enter'||ev.key===' '){ev.preventDefault();toggle();}});
   });
   var box=document.getElementById('mapbox'), map=null, layer=null;
   function text(s){var e=document.createElement('span'); e.textContent=s; return e;}
@@ -482,7 +485,7 @@ def _moment_html(ep: Mapping[str, Any], thumb: bytes | None, tz: ZoneInfo, has_m
     lines = f", lines {_e(ep.get('line_first'))}–{_e(ep.get('line_last'))}" if not _missing(ep.get("line_first")) else ""
     alt = f"track of {ep.get('callsign') or ep.get('object_id')}, {local}, {duration}; colour runs from start to end"
     img = (
-        f'<img class="thumb" alt="{_e(alt)}" title="click to enlarge" '
+        f'<img class="thumb" alt="{_e(alt)}" title="click to enlarge" tabindex="0" role="button" aria-pressed="false" '
         f'src="data:image/png;base64,{base64.b64encode(thumb).decode("ascii")}">'
         if thumb
         else '<span class="small">no thumbnail</span>'
