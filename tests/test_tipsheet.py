@@ -242,3 +242,12 @@ def test_screen_tracks_get_a_thumbnail_and_no_map(tmp_path: Path) -> None:
     assert len(_leads(text)) == 1 and "(screen track)" in text
     assert text.count('src="data:image/png;base64,') == 1 and 'class="showmap"' not in text
     assert "adsbexchange" not in text  # not an aircraft address
+
+
+def test_gaps_in_a_track_never_break_the_page(tmp_path: Path) -> None:
+    windows = lead_windows()
+    windows.at[0, "px"] = np.where(np.arange(30) % 7 == 0, np.nan, windows.at[0, "px"])
+    text = write_tip_sheet(merge_episodes(windows), tmp_path / "t.html", windows=windows).read_text(encoding="utf-8")
+    raw = re.search(r'id="lead-data">(.*?)</script>', text, re.S).group(1)  # type: ignore[union-attr]
+    data = json.loads(raw)  # strict JSON: NaN would not parse in the page
+    assert all(len(d["track"]) > 10 for d in data.values())

@@ -196,9 +196,10 @@ class _ObjectPath:
                 ts.append(np.array([mid])), lats.append(np.array([float(row["lat"])])), lons.append(np.array([float(row["lon"])]))
         if not ts:
             return cls(np.empty(0), np.empty(0), np.empty(0))
-        t = np.concatenate(ts)
-        order = np.argsort(t, kind="stable")
-        return cls(t[order], np.concatenate(lats)[order], np.concatenate(lons)[order])
+        t, lat, lon = np.concatenate(ts), np.concatenate(lats), np.concatenate(lons)
+        ok = np.isfinite(t) & np.isfinite(lat) & np.isfinite(lon)
+        order = np.argsort(t[ok], kind="stable")
+        return cls(t[ok][order], lat[ok][order], lon[ok][order])
 
     def between(self, lo: float, hi: float) -> list[tuple[float, float]]:
         keep = (self.t >= lo) & (self.t <= hi)
@@ -241,7 +242,10 @@ def episode_maps(
             continue
         x, y, t = tracks[eid]
         lon, lat = to_lonlat(x, y, float(lat0), float(lon0))
-        track = list(zip(lat.tolist(), lon.tolist()))
+        ok = np.isfinite(lon) & np.isfinite(lat)  # a gap in the data is no point on the map
+        track = list(zip(lat[ok].tolist(), lon[ok].tolist()))
+        if not track:
+            continue
         start, end = pd.Timestamp(ep["start"]).timestamp(), pd.Timestamp(ep["end"]).timestamp()
         path = paths.get(ep["object_id"])
         span = CONTEXT_MINUTES * 60
@@ -262,7 +266,7 @@ def episode_maps(
             kx = math.cos(math.radians(centre[0]))
             places.sort(key=lambda q: (q[1] - centre[0]) ** 2 + ((q[2] - centre[1]) * kx) ** 2)  # nearest first
         out[eid] = EpisodeMap(
-            eid, centre, radius, track, t.tolist(), before, after, bounds, basemap_clip(*bounds), places
+            eid, centre, radius, track, t[ok].tolist(), before, after, bounds, basemap_clip(*bounds), places
         )
     return out
 

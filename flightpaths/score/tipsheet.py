@@ -525,6 +525,16 @@ def _year(value: object) -> str:
     return str(int(value)) if _finite(value) and float(value).is_integer() else str(value)
 
 
+def _who(group: pd.DataFrame) -> str:
+    """'Eurocopter AS350 (AS50) · City Police · United States · built 2004', from what is known."""
+    kind = " ".join(str(x) for x in (_first(group, "type_desc"), _first(group, "type_code")) if x)
+    if _first(group, "type_desc") and _first(group, "type_code"):
+        kind = f"{_first(group, 'type_desc')} ({_first(group, 'type_code')})"
+    year = _first(group, "year")
+    parts = (kind, _first(group, "operator"), _first(group, "country"), f"built {_year(year)}" if year else None)
+    return " · ".join(str(p) for p in parts if p)
+
+
 def _lead_html(rank: int, group: pd.DataFrame, thumbs: Mapping[str, bytes], maps: Mapping[str, object], tz: ZoneInfo) -> str:
     records = group.to_dict(orient="records")
     probs = [headline_probability(r)[0] for r in records]
@@ -532,16 +542,7 @@ def _lead_html(rank: int, group: pd.DataFrame, thumbs: Mapping[str, bytes], maps
     oid = str(records[0].get("object_id"))
     reg, callsigns = _first(group, "registration"), sorted({str(c) for c in group.get("callsign", []) if not _missing(c)})
     name = str(reg or (callsigns[0] if callsigns else oid))
-    who = " · ".join(
-        str(v)
-        for v in (
-            " ".join(str(x) for x in (_first(group, "type_desc"), f"({_first(group, 'type_code')})" if _first(group, "type_code") else None) if x),
-            _first(group, "operator"),
-            _first(group, "country"),
-            f"built {_year(_first(group, 'year'))}" if _first(group, "year") else None,
-        )
-        if v
-    )
+    who = _who(group)
     ids = [f"address {oid}"] + ([f"callsign {', '.join(callsigns)}"] if callsigns else [])
     source = _first(group, "identity_source")
     if source:
