@@ -248,6 +248,6 @@ def test_gaps_in_a_track_never_break_the_page(tmp_path: Path) -> None:
     windows = lead_windows()
     windows.at[0, "px"] = np.where(np.arange(30) % 7 == 0, np.nan, windows.at[0, "px"])
     text = write_tip_sheet(merge_episodes(windows), tmp_path / "t.html", windows=windows).read_text(encoding="utf-8")
-    raw = re.search(r'id="lead-data">(.*?)</script>', text, re.S).group(1)  # type: ignore[union-attr]
+    raw = re.search(r'id="lead-data">(.*?)</script>', text, re.DOTALL).group(1)  # type: ignore[union-attr]
     data = json.loads(raw)  # strict JSON: NaN would not parse in the page
     assert all(len(d["track"]) > 10 for d in data.values())
