@@ -226,8 +226,9 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path) -> None:
     for cell in ("+1+1", "-cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx"):
         assert csv_cell(cell) == "'" + cell
     assert csv_cell("-74.05") == "-74.05" and csv_cell("N752AM") == "N752AM"
-    frame = csv_safe_frame(pd.DataFrame({"=a": ["=1+1"], "n": [-1.0]}))
+    frame = csv_safe_frame(pd.DataFrame({"=a": ["=1+1"], "n": [-1.0]}, index=["@x"]))
     assert list(frame.columns) == ["'=a", "n"] and frame.iloc[0].tolist() == ["'=1+1", -1.0]
+    assert list(frame.index) == ["'@x"]
 
 
 def test_screen_tracks_get_a_thumbnail_and_no_map(tmp_path: Path) -> None:
