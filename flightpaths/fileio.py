@@ -104,14 +104,18 @@ def csv_cell(value: object) -> object:
     return value
 
 
+def _texty(dtype: object) -> bool:
+    return dtype == object or isinstance(dtype, pd.StringDtype)
+
+
 def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of *frame* whose text cells, column names and text index went through
     :func:`csv_cell`; numeric columns are left alone."""
     out = frame.copy()
     for name in out.columns:
-        if out[name].dtype == object or isinstance(out[name].dtype, pd.StringDtype):
+        if _texty(out[name].dtype):
             out[name] = out[name].map(csv_cell, na_action="ignore")
     out.columns = [csv_cell(c) if isinstance(c, str) else c for c in out.columns]
-    if out.index.dtype == object:  # written too when to_csv keeps the index
+    if _texty(out.index.dtype):  # written too when to_csv keeps the index
         out.index = out.index.map(csv_cell)
     return out
