@@ -153,6 +153,7 @@ def test_map_data_has_track_context_places_and_offline_basemap(page: str) -> Non
     assert len(later["before"]) >= 2  # the aircraft's path before its second moment
     assert first["land"] and first["coast"]  # New York harbour has land and a coastline
     assert first["places"][0]["name"].startswith("<img")  # nearest first; escaped only as JSON
+    assert first["label"] == "2.3 km NE of Bayonne, New Jersey, US"
     assert "Leaflet 1.9.4" in page and ".leaflet-container" in page  # inlined, not fetched
 
 

@@ -101,7 +101,7 @@ def test_tip_sheet_offline_in_chromium(driver: object, sheet: Path, tmp_path: Pa
     assert _js(driver, "return typeof L") == "object"
     size = _js(driver, "var r=document.getElementById('map').getBoundingClientRect(); return [r.width, r.height]")
     assert size[0] > 300 and size[1] > 200  # type: ignore[index]
-    for cls in ("fp-land", "fp-track", "fp-place"):  # London: land all round at this scale
+    for cls in ("fp-land", "fp-track", "fp-place", "fp-centre"):  # London: land all round at this scale
         assert _js(driver, f"return document.querySelectorAll('#map path.{cls}').length") > 0, cls
     assert _js(driver, "return document.getElementById('mapbox').classList.contains('online')") is False
     assert _js(driver, "return document.querySelectorAll('#map img.leaflet-tile-loaded').length") == 0

@@ -61,6 +61,7 @@ class EpisodeMap:
     bounds: tuple[float, float, float, float]  # west, south, east, north of what is drawn
     context: BasemapClip
     places: list[tuple[str, float, float]] = field(default_factory=list)
+    label: str = ""  # the episode's place line, or its coordinates
 
     def to_json(self) -> dict[str, Any]:
         """The JSON the tip sheet's script reads (lat/lon rounded to ~1 m)."""
@@ -82,6 +83,7 @@ class EpisodeMap:
             "coast": swap(self.context.coast),
             "borders": swap(self.context.borders),
             "places": [{"name": n, "lat": round(a, 5), "lon": round(b, 5)} for n, a, b in self.places],
+            "label": self.label,
         }
 
 
@@ -265,8 +267,10 @@ def episode_maps(
             places = [(str(p.name), float(p.lat), float(p.lon)) for p in near if _finite(p.lat) and _finite(p.lon)]
             kx = math.cos(math.radians(centre[0]))
             places.sort(key=lambda q: (q[1] - centre[0]) ** 2 + ((q[2] - centre[1]) * kx) ** 2)  # nearest first
+        place = ep.get("place")
+        label = str(place) if isinstance(place, str) and place.strip() else f"{centre[0]:.4f}, {centre[1]:.4f}"
         out[eid] = EpisodeMap(
-            eid, centre, radius, track, t[ok].tolist(), before, after, bounds, basemap_clip(*bounds), places
+            eid, centre, radius, track, t[ok].tolist(), before, after, bounds, basemap_clip(*bounds), places, label
         )
     return out
 

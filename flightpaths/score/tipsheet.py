@@ -115,6 +115,7 @@ button[aria-pressed=true]{background:#2c4a7a;color:#fff;border-color:#2c4a7a}
 .sw.ctx{background:repeating-linear-gradient(90deg,#666 0 5px,transparent 5px 9px);height:2px}
 .sw.rad{border:1px dashed #333;border-radius:50%;width:.9em;height:.9em}
 .sw.land{background:#efe9dc;border:1px solid #7a9bb5}
+.sw.dot{width:.5em;height:.5em;border-radius:50%;background:#444}
 .fp-place-label{background:rgba(255,255,255,.8);border:0;box-shadow:none;padding:0 .3em;font-size:11px;color:#333}
 #mapbox.online path.fp-land{fill-opacity:0}
 #mapbox.online path.fp-coast{stroke-opacity:.25}
@@ -184,7 +185,8 @@ _JS = """
     });
     if(d.before.length>1){L.polyline(d.before,{color:'#666',weight:2,dashArray:'5 6',className:'fp-before'}).addTo(layer);}
     if(d.after.length>1){L.polyline(d.after,{color:'#666',weight:2,dashArray:'5 6',className:'fp-after'}).addTo(layer);}
-    if(d.radius_m){L.circle(d.centre,{radius:d.radius_m,color:'#333',weight:1,dashArray:'2 5',fill:false,className:'fp-radius'}).addTo(layer);}
+    if(d.radius_m){L.circle(d.centre,{radius:d.radius_m,color:'#333',weight:1,dashArray:'2 5',fill:false,className:'fp-radius',interactive:false}).addTo(layer);}
+    L.circleMarker(d.centre,{radius:3,color:'#333',weight:2,fill:false,className:'fp-centre'}).bindTooltip(text('centre: '+d.label)).addTo(layer);
     var n=d.track.length, chunks=Math.min(24,Math.max(1,n-1));
     for(var c=0;c<chunks;c++){
       var a=Math.floor(c*(n-1)/chunks), b=Math.floor((c+1)*(n-1)/chunks)+1;
@@ -629,7 +631,8 @@ def tip_sheet_html(
     legend = (
         '<div class="legend"><span><span class="sw ramp"></span>track, start → end</span>'
         f'<span><span class="sw ctx"></span>the aircraft up to {CONTEXT_MINUTES:.0f} min before and after (approximate)</span>'
-        '<span><span class="sw rad"></span> fitted radius</span>'
+        '<span><span class="sw rad"></span> fitted radius around the centre</span>'
+        '<span><span class="sw dot"></span>places (when known)</span>'
         '<span><span class="sw land"></span>land and coast (Natural Earth 1:50,000,000; map tiles © OpenStreetMap when online)</span></div>'
     )
     n = len(leads)
