@@ -43,8 +43,8 @@ from ..schema import validate_points
 from ..settings import settings_dict
 from .aggregate import SegmentAggregator, add_segment_probability
 from .episodes import merge_episodes
-from .settings import ScoreSettings, episode_classes
 from .leadmap import episode_lines
+from .settings import ScoreSettings, episode_classes
 from .tipsheet import write_tip_sheet
 from .writers import (
     array_columns,
@@ -626,8 +626,8 @@ def score_logs(
     """Score many logs (or points tables) into ``out_dir``.
 
     Writes ``windows.parquet``, ``episodes.csv``, ``episodes.geojson``, ``episodes.kml``,
-    ``episodes.gpkg``, ``tipsheet.html`` and ``score-settings.json``, plus ``parts/`` and ``score-state.json`` for
-    ``resume``. Existing outputs are refused unless *overwrite* or ``settings.resume``.
+    ``episodes.gpkg``, ``tipsheet.html`` and ``score-settings.json``, plus ``parts/`` and
+    ``score-state.json`` for ``resume``. Existing outputs are refused unless *overwrite* or ``settings.resume``.
     *client* is an existing ``dask.distributed.Client`` (otherwise ``settings.dask`` decides).
     """
     settings = settings or ScoreSettings()
