@@ -34,7 +34,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
 def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, overwrite: bool, **options: object) -> None:
     """Score LOG_OR_POINTS... (logs of any format `ingest` reads, or points .parquet) into OUT/.
 
-    Writes windows.parquet, episodes.csv/.geojson/.kml and tipsheet.html (the tip sheet).
+    Writes windows.parquet, episodes.csv/.geojson/.kml/.gpkg and tipsheet.html (the tip sheet).
     """
     from ..score import ScoreSettings, score_logs
     from ..settings import resolve
