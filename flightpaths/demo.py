@@ -221,7 +221,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
         ranked = episodes.sort_values("rank") if "rank" in episodes.columns else episodes
         agreement["top20_precision"] = episode_agreement(ranked.head(20), truth)["episode_precision"]
         result.figures.update(agreement)
-        result.paths["tip_sheet"] = out / "score" / "report.html"
+        result.paths["tip_sheet"] = out / "score" / "tipsheet.html"
         echo(f"{int(agreement['episodes'])} episodes; against the simulator's truth: precision "
              f"{agreement['episode_precision']:.2f}, recall {agreement['episode_recall']:.2f} "
              f"of {int(agreement['circling_intervals'])} circling intervals of 5 min or more; "

@@ -4,7 +4,8 @@ Nothing a user made is overwritten without asking: :func:`check_output` refuses 
 output unless ``overwrite=True`` (the CLI's ``--overwrite``). Writes go to a temporary file in
 the same folder and are moved into place, so a crash never leaves half a file.
 :func:`safe_name` turns a name that came from data (a callsign, a class name) into a file
-name that cannot escape its folder.
+name that cannot escape its folder. :func:`csv_safe_frame` neutralises spreadsheet formulas in
+CSV cells (OWASP CSV injection): every CSV the project writes goes through it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import pandas as pd
+
 from .errors import FlightpathsError, InputError
 
 __all__ = [
@@ -22,11 +25,15 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_output",
+    "csv_cell",
+    "csv_safe_frame",
     "inputs_among",
     "safe_name",
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 class OutputExistsError(FlightpathsError, FileExistsError):
@@ -103,3 +110,35 @@ def safe_name(name: str, *, what: str = "name", max_len: int = 100) -> str:
     if not cleaned:
         raise InputError(f"{what} {name!r} has no usable characters for a file name")
     return cleaned
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text starting with ``=``, ``+``, ``-``, ``@``, tab
+    or carriage return gets a leading ``'`` (OWASP CSV injection guidance), unless it is a plain
+    number such as ``-73.5``. Anything that is not text is returned as it is.
+
+    >>> print(csv_cell('=HYPERLINK("http://x","y")'))
+    '=HYPERLINK("http://x","y")
+    >>> csv_cell("-73.85"), csv_cell("@SUM(A1)"), csv_cell("N917PD"), csv_cell(-1.5)
+    ('-73.85', "'@SUM(A1)", 'N917PD', -1.5)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _texty(dtype: object) -> bool:
+    return dtype == object or isinstance(dtype, pd.StringDtype)
+
+
+def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of *frame* whose text cells, column names and text index went through
+    :func:`csv_cell`; numeric columns are left alone."""
+    out = frame.copy()
+    for name in out.columns:
+        if _texty(out[name].dtype):
+            out[name] = out[name].map(csv_cell, na_action="ignore")
+    out.columns = [csv_cell(c) if isinstance(c, str) else c for c in out.columns]
+    if _texty(out.index.dtype):  # written too when to_csv keeps the index
+        out.index = out.index.map(csv_cell)
+    return out

@@ -103,7 +103,7 @@ print(report)"""),
     ("md", """## 8. Score a log and read the tip sheet
 
 Scoring redraws windows with the render config stored in the model, merges positive windows
-into episodes, and writes `episodes.csv`, GeoJSON, KML and a self-contained `report.html`."""),
+into episodes, and writes `episodes.csv`, GeoJSON, KML and a self-contained `tipsheet.html`."""),
     ("code", """from flightpaths.score import ScoreSettings, score_logs
 from flightpaths.train.predict import load_bundle
 
@@ -111,7 +111,7 @@ bundle = load_bundle(WORK / "model")
 scored = score_logs([REPO / "data" / "sim" / "score" / "sim.sbs.gz"], WORK / "score", bundle,
                     ScoreSettings(progress=False, workers=1))
 episodes = pd.read_csv(WORK / "score" / "episodes.csv")
-print(len(episodes), "episodes; tip sheet:", WORK / "score" / "report.html")
+print(len(episodes), "episodes; tip sheet:", WORK / "score" / "tipsheet.html")
 episodes.head()"""),
 ]
 

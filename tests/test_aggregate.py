@@ -189,5 +189,5 @@ def test_builtin_model_scores_episodes_per_flight_segment(tmp_path: Path) -> Non
     assert len(episodes) and episodes["p_segment"].between(0, 1).all()
     assert episodes["rank"].tolist() == list(range(1, len(episodes) + 1))
     assert episodes["p_segment"].is_monotonic_decreasing
-    html = (out / "report.html").read_text(encoding="utf-8")
-    assert html.count("flight segment<br>peak window") == len(episodes)
+    html = (out / "tipsheet.html").read_text(encoding="utf-8")
+    assert html.count("flight-segment probability; peak window") == len(episodes)

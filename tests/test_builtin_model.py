@@ -39,4 +39,4 @@ def test_score_without_model_finds_the_simulated_orbits(tmp_path: Path) -> None:
     top = episode_agreement(episodes.head(10), truth)
     assert overall["episode_recall"] >= 0.7
     assert top["episode_precision"] >= 0.7
-    assert (out / "report.html").read_text(encoding="utf-8").count("<tr") >= 10
+    assert (out / "tipsheet.html").read_text(encoding="utf-8").count('<li class="moment"') >= 10

@@ -95,7 +95,7 @@ def test_simulated_day_scores_to_episodes_matching_the_truth(trained: tuple[Path
     print(f"episodes: {len(episodes)}, precision {precision:.2f} (top 10: {top_precision:.2f}), recall {recall:.2f}")
     (tmp_path / "pr.json").write_text(json.dumps({"precision": precision, "top10_precision": top_precision, "recall": recall}))
     assert top_precision >= 0.7 and recall >= 0.6
-    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    html = (tmp_path / "out" / "tipsheet.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == len(episodes)
     assert "EDT" in html  # the local zone beside UTC
 

@@ -98,7 +98,7 @@ def test_score_logs_finds_the_orbit_and_writes_every_output(logs: list[Path], tm
         start, end = pd.Timestamp(ep.start), pd.Timestamp(ep.end)
         noon = start.normalize() + pd.Timedelta(hours=12)  # the orbit is flown from 12:20 to 12:40
         assert start >= noon + pd.Timedelta(minutes=15) and end <= noon + pd.Timedelta(minutes=45)
-    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    html = (tmp_path / "out" / "tipsheet.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == len(eps) >= 2
     settings = json.loads((tmp_path / "out" / "score-settings.json").read_text())
     assert settings["score"]["threshold"] == 0.5 and settings["model"]["classes"] == ["circling", "not_circling"]
@@ -191,7 +191,7 @@ def test_dask_path_gives_the_same_episodes_as_the_local_path(logs: list[Path], t
 def test_hostile_callsign_from_a_log_is_text_everywhere(tmp_path: Path) -> None:
     log = write_sbs(tmp_path / "x.sbs", aircraft=1, callsign="<script>alert(1)</script>")
     score_logs([log], tmp_path / "out", LitPixelModel(), ScoreSettings(progress=False))
-    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    html = (tmp_path / "out" / "tipsheet.html").read_text(encoding="utf-8")
     kml = (tmp_path / "out" / "episodes.kml").read_text(encoding="utf-8")
     if "alert(1)" not in html:
         pytest.skip("the SBS reader dropped or cleaned the hostile callsign")

@@ -57,7 +57,7 @@ def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, ove
     """Score LOG_OR_POINTS... (logs of any format `ingest` reads, or points .parquet) into OUT/.
 
     Windows are cut and drawn as the model's training windows were (settings from the model).
-    Writes windows.parquet, episodes.csv/.geojson/.kml and report.html (the tip sheet).
+    Writes windows.parquet, episodes.csv/.geojson/.kml/.gpkg and tipsheet.html (the tip sheet).
     """
     from ..ingest import sniff_formats
     from ..score import ScoreSettings, score_logs
@@ -90,4 +90,4 @@ def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, ove
         say_if_read_as_utc(tz, sniff_formats(inputs, read))
     result = score_logs(list(inputs), out_dir, bundle, settings, overwrite=overwrite)
     click.echo(result.summary())
-    click.echo(f"tip sheet: {result.outputs['report.html']}")
+    click.echo(f"tip sheet: {result.outputs['tipsheet.html']}")

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, SchemaError
-from ..fileio import atomic_write_text, check_output
+from ..fileio import atomic_write_text, check_output, csv_safe_frame
 from .dataset import LABEL_COLUMNS, Dataset, ImageSet, check_class_name
 
 __all__ = [
@@ -265,7 +265,7 @@ def export_csv(dataset: Dataset, path: str | Path, *, overwrite: bool = False) -
     by_path = {e.path: e.image for e in entries.values() if e.label}
     frame["render_image"] = [by_path.get(p, "") for p in frame["image"]]
     buf = io.StringIO()
-    frame[[*LABEL_COLUMNS, "render_image"]].to_csv(buf, index=False, lineterminator="\n")
+    csv_safe_frame(frame[[*LABEL_COLUMNS, "render_image"]]).to_csv(buf, index=False, lineterminator="\n")
     return atomic_write_text(target, buf.getvalue())
 
 

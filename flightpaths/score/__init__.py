@@ -9,8 +9,9 @@ The stages, each usable on its own:
   segment aggregator (the built-in model does), :func:`add_segment_probability` gives each
   episode ``p_segment``, the calibrated probability that the flight circled then, and ranks
   by it (:mod:`flightpaths.score.aggregate`).
-- writers: ``windows.parquet``, ``episodes.csv``, ``episodes.geojson``, ``episodes.kml`` and
-  the self-contained tip sheet ``report.html``.
+- writers: ``windows.parquet``, ``episodes.csv``, ``episodes.geojson``, ``episodes.kml``,
+  ``episodes.gpkg`` (tracks as lines from :func:`episode_lines`) and the self-contained tip
+  sheet ``tipsheet.html`` (one lead per aircraft, maps, replay links).
 - :func:`score_logs`: the whole chain over many files, streaming, resumable, optionally on a
   Dask cluster.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from .aggregate import SEGMENT_FEATURES, SegmentAggregator, add_segment_probability, add_window_geometry
 from .episodes import EPISODE_COLUMNS, merge_episodes, probability_columns
+from .leadmap import episode_lines, episode_maps
 from .pipeline import (
     OUTPUT_NAMES,
     ScoreResult,
@@ -29,11 +31,21 @@ from .pipeline import (
     windows_from_chunks,
 )
 from .settings import ScoreSettings, episode_classes
-from .tipsheet import CAVEAT, adsbx_url, episode_tracks, thumbnail_png, tip_sheet_html, write_tip_sheet
+from .tipsheet import (
+    CAVEAT,
+    adsbx_url,
+    episode_tracks,
+    faa_registry_url,
+    replay_urls,
+    thumbnail_png,
+    tip_sheet_html,
+    write_tip_sheet,
+)
 from .writers import (
     scalar_windows,
     write_episodes_csv,
     write_episodes_geojson,
+    write_episodes_gpkg,
     write_episodes_kml,
     write_windows_parquet,
 )
@@ -51,9 +63,13 @@ __all__ = [
     "adsbx_url",
     "bundle_fingerprint",
     "episode_classes",
+    "episode_lines",
+    "episode_maps",
     "episode_tracks",
+    "faa_registry_url",
     "merge_episodes",
     "probability_columns",
+    "replay_urls",
     "scalar_windows",
     "score_input",
     "score_logs",
@@ -63,6 +79,7 @@ __all__ = [
     "windows_from_chunks",
     "write_episodes_csv",
     "write_episodes_geojson",
+    "write_episodes_gpkg",
     "write_episodes_kml",
     "write_tip_sheet",
     "write_windows_parquet",

@@ -37,6 +37,7 @@ import pandas as pd
 from rasterize import RenderConfig
 
 from ..context import IdentityCollector, add_context, add_local_times, identity_by_object, join_identity, registry_note
+from ..context.places import places_near
 from ..errors import FlightpathsError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
 from ..ingest import IngestReport, expand_paths, iter_points
@@ -44,12 +45,14 @@ from ..settings import settings_dict
 from ..tracks import TrackSettings, WindowSettings
 from .aggregate import SegmentAggregator, add_segment_probability
 from .episodes import merge_episodes
+from .leadmap import episode_lines
 from .settings import ScoreSettings, episode_classes
 from .tipsheet import write_tip_sheet
 from .writers import (
     array_columns,
     write_episodes_csv,
     write_episodes_geojson,
+    write_episodes_gpkg,
     write_episodes_kml,
     write_windows_parquet,
 )
@@ -72,7 +75,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The files score_logs writes into its output folder.
-OUTPUT_NAMES = ("windows.parquet", "episodes.csv", "episodes.geojson", "episodes.kml", "report.html", "score-settings.json")
+OUTPUT_NAMES = (
+    "windows.parquet", "episodes.csv", "episodes.geojson", "episodes.kml", "episodes.gpkg", "tipsheet.html", "score-settings.json"
+)
 STATE_NAME = "score-state.json"
 THUMB_POINTS = 64
 #: inputs up to this size (bytes on disk) are scored in groups of up to SMALL_GROUP_BYTES, sharing inference batches
@@ -529,8 +534,8 @@ def score_logs(
     """Score many logs (or points tables) into ``out_dir``.
 
     Writes ``windows.parquet``, ``episodes.csv``, ``episodes.geojson``, ``episodes.kml``,
-    ``report.html`` and ``score-settings.json``, plus ``parts/`` and ``score-state.json`` for
-    ``resume``. Existing outputs are refused unless *overwrite* or ``settings.resume``.
+    ``episodes.gpkg``, ``tipsheet.html`` and ``score-settings.json``, plus ``parts/`` and
+    ``score-state.json`` for ``resume``. Existing outputs are refused unless *overwrite* or ``settings.resume``.
     *client* is an existing ``dask.distributed.Client`` (otherwise ``settings.dask`` decides).
     """
     settings = settings or ScoreSettings()
@@ -681,23 +686,26 @@ def _write_outputs(
         "generated": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
         "registry": registry_note(settings.context),
     }
+    lines = episode_lines(episodes, windows)  # each episode's track, lon/lat, for the map formats
     outputs = {
         "windows.parquet": write_windows_parquet(
             add_local_times(windows.drop(columns=[c for c in ("thumb_x", "thumb_y", "thumb_t") if c in windows])), out / "windows.parquet",
             overwrite=True
         ),
         "episodes.csv": write_episodes_csv(episodes, out / "episodes.csv", overwrite=True),
-        "episodes.geojson": write_episodes_geojson(episodes, out / "episodes.geojson", overwrite=True),
-        "episodes.kml": write_episodes_kml(episodes, out / "episodes.kml", overwrite=True),
-        "report.html": write_tip_sheet(
+        "episodes.geojson": write_episodes_geojson(episodes, out / "episodes.geojson", overwrite=True, tracks=lines),
+        "episodes.kml": write_episodes_kml(episodes, out / "episodes.kml", overwrite=True, tracks=lines),
+        "episodes.gpkg": write_episodes_gpkg(episodes, out / "episodes.gpkg", overwrite=True, tracks=lines),
+        "tipsheet.html": write_tip_sheet(
             episodes,
-            out / "report.html",
+            out / "tipsheet.html",
             windows=windows,
             classes=ep_classes,
             threshold=settings.threshold,
             local_tz=settings.display_tz,
             meta=meta,
             overwrite=True,
+            places_near=places_near,
         ),
     }
     model = {"fingerprint": fingerprint, "classes": classes, "path": str(bundle.path or "")}

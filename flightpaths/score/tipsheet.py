@@ -1,11 +1,15 @@
-"""The tip sheet: one self-contained ``report.html`` a reporter can open offline.
+"""The tip sheet: one self-contained ``tipsheet.html`` a reporter can open offline.
 
-Episodes are ranked by probability, each with a thumbnail of the track (a PNG inlined as a
-``data:`` URI), the aircraft, callsign, time span in UTC and a local zone, duration, place
-(with links to OpenStreetMap and the ADS-B Exchange replay for that aircraft and day) and the
-probability. Filters by class and threshold run in a small inline script; a Content Security
-Policy allows that one script (by its hash) and nothing else, and every data field is escaped
-with :func:`html.escape`, so a hostile callsign shows as text.
+One lead per aircraft, ranked by its best probability, with its moments (episodes) listed: who
+(registration, type, operator when the episodes carry them, else the address and callsign),
+where (place name or coordinates, nearest airport), when (local time and UTC), how long, how
+sure, a thumbnail of each track over coastlines and borders, and a map (Leaflet, inlined; map
+tiles from OpenStreetMap when online, shipped Natural Earth context offline). Links go to the
+replay on ADS-B Exchange, adsb.lol and airplanes.live and, for US aircraft, the FAA registry.
+Filters (class, probability down to 0, with a count of what they hide) and sorting run in an
+inline script; a Content Security Policy allows exactly the inline scripts (by hash), and every
+data field is escaped (:func:`html.escape` in the page, ``\\u003c`` in the inlined JSON), so a
+hostile callsign shows as text.
 """
 
 from __future__ import annotations
@@ -14,11 +18,16 @@ import base64
 import hashlib
 import html
 import io
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any, TypeGuard
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -26,13 +35,23 @@ from PIL import Image, ImageDraw
 
 from ..fileio import atomic_write_text, check_output
 from .episodes import headline_probability
+from .leadmap import (
+    CONTEXT_MINUTES,
+    EpisodeMap,
+    PlacesNear,
+    episode_maps,
+    episode_tracks,
+)
 
 __all__ = [
     "CAVEAT",
+    "ThumbContext",
     "adsbx_url",
     "episode_tracks",
+    "faa_registry_url",
     "format_duration",
     "osm_url",
+    "replay_urls",
     "thumbnail_png",
     "tip_sheet_html",
     "write_tip_sheet",
@@ -46,48 +65,198 @@ CAVEAT = (
     "reporting anything."
 )
 _HEX = re.compile(r"^[0-9a-f]{6}$")
+_N_NUMBER = re.compile(r"^N[1-9][0-9A-Z]{0,4}$")
 _M_PER_DEG = 111_195.0
+_TILES = "https://tile.openstreetmap.org"
+#: Track colours from start to end (dark blue, magenta, orange), used on the map and thumbnails.
+_RAMP = ((13, 8, 135), (204, 71, 120), (240, 150, 20))
 
 _CSS = """
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222}
-h1{font-size:1.4em;margin:0 0 .3em}
-.caveat{background:#fff4d6;border-left:4px solid #e0a000;padding:.6em 1em;margin:1em 0;max-width:60em}
-.meta{color:#555;font-size:.9em}
-.controls{margin:1em 0;display:flex;gap:1.5em;align-items:center;flex-wrap:wrap}
-table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
-th{background:#f4f4f4;position:sticky;top:0}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-img.thumb{width:120px;height:120px;background:#111;display:block}
-.p{font-weight:bold}
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;padding:1em 1.5em;color:#222;background:#fafafa}
+h1{font-size:1.45em;margin:0 0 .2em}
+.caveat{background:#fff4d6;border-left:4px solid #e0a000;padding:.6em 1em;margin:.8em 0;max-width:62em}
+.meta{color:#555;font-size:.85em;margin:0}
+.controls{position:sticky;top:0;z-index:1000;background:#fafafa;border-bottom:1px solid #ddd;padding:.6em 0;
+ display:flex;gap:.6em 1.4em;align-items:center;flex-wrap:wrap}
+.controls label{white-space:nowrap}
+#thr{vertical-align:middle;width:10em}
+#status{color:#444}
+#leads{max-width:76em}
+.lead{background:#fff;border:1px solid #ddd;border-radius:6px;margin:1em 0;padding:.8em 1em}
+.lead[hidden],.moment[hidden],#mapbox[hidden]{display:none}
+.lead>header{display:flex;gap:1em;align-items:baseline;flex-wrap:wrap}
+.lead h2{font-size:1.2em;margin:0}
+.rank{color:#777;font-weight:normal}
+.who{color:#333}
+.badge{background:#8b0000;color:#fff;border-radius:3px;padding:0 .4em;font-size:.85em}
+.prob{margin-left:auto;font-size:1.1em}
+.prob b{font-size:1.25em}
+.ids{color:#555;font-size:.9em;margin:.15em 0 .4em}
+.moments{list-style:none;margin:0;padding:0}
+.moment{display:flex;gap:1em;border-top:1px solid #eee;padding:.6em 0}
+.thumbwrap{flex:none}
+img.thumb{width:120px;height:120px;display:block;border:1px solid #ccc;border-radius:3px;cursor:zoom-in;background:#f4f4f4}
+img.thumb.big{width:300px;height:300px;cursor:zoom-out}
+img.thumb:focus-visible,button:focus-visible{outline:3px solid #2c4a7a;outline-offset:2px}
+.facts{flex:1;min-width:0;overflow-wrap:anywhere}
+.ids,.meta{overflow-wrap:anywhere}
+.facts p{margin:.1em 0}
+.when{font-weight:600}
 .small{font-size:.85em;color:#555}
-tr.hidden{display:none}
+.links a{margin-right:.8em;white-space:nowrap}
+button{font:inherit;padding:.15em .7em;border:1px solid #888;border-radius:4px;background:#f0f0f0;cursor:pointer}
+button[aria-pressed=true]{background:#2c4a7a;color:#fff;border-color:#2c4a7a}
+#mapbox{margin:.4em 0 .8em;border:1px solid #bbb;border-radius:4px;background:#fff}
+#map{height:420px;background:#cfe0ec}
+.legend{font-size:.85em;color:#333;padding:.4em .6em;display:flex;flex-wrap:wrap;gap:.3em 1.2em;align-items:center}
+.sw{display:inline-block;width:2.2em;height:.5em;vertical-align:middle;margin-right:.3em;border-radius:2px}
+.sw.ramp{background:linear-gradient(90deg,#0d0887,#cc4778,#f09614)}
+.sw.ctx{background:repeating-linear-gradient(90deg,#666 0 5px,transparent 5px 9px);height:2px}
+.sw.rad{border:1px dashed #333;border-radius:50%;width:.9em;height:.9em}
+.sw.land{background:#efe9dc;border:1px solid #7a9bb5}
+.sw.dot{width:.5em;height:.5em;border-radius:50%;background:#444}
+.fp-place-label{background:rgba(255,255,255,.8);border:0;box-shadow:none;padding:0 .3em;font-size:11px;color:#333}
+#mapbox.online path.fp-land{fill-opacity:0}
+#mapbox.online path.fp-coast{stroke-opacity:.25}
+code{font-size:.95em}
+@media (max-width:640px){
+ body{padding:.6em}
+ .moment{flex-direction:column}
+ img.thumb.big{width:100%;height:auto}
+ #map{height:320px}
+ .prob{margin-left:0}
+ .controls{position:static}
+}
 """
 
 _JS = """
 (function(){
-  var cls=document.getElementById('cls'), thr=document.getElementById('thr'),
-      out=document.getElementById('thrv'), count=document.getElementById('count');
+  var data=JSON.parse(document.getElementById('lead-data').textContent);
+  var cls=document.getElementById('cls'), thr=document.getElementById('thr'), out=document.getElementById('thrv'),
+      count=document.getElementById('count'), hidden=document.getElementById('hidden'), list=document.getElementById('leads');
+  var leads=Array.prototype.slice.call(list.querySelectorAll('article.lead'));
   function apply(){
-    var c=cls.value, t=parseFloat(thr.value), n=0;
+    var c=cls.value, t=parseFloat(thr.value), shown=0, off=0;
     out.textContent=t.toFixed(2);
-    var rows=document.querySelectorAll('tbody tr');
-    for(var i=0;i<rows.length;i++){
-      var r=rows[i], ok=(c==='*'||r.getAttribute('data-class')===c)&&parseFloat(r.getAttribute('data-p'))>=t;
-      r.className=ok?'':'hidden'; if(ok){n++;}
-    }
-    count.textContent=String(n);
+    leads.forEach(function(lead){
+      var any=false;
+      lead.querySelectorAll('li.moment').forEach(function(m){
+        var ok=(c==='*'||m.getAttribute('data-class')===c)&&parseFloat(m.getAttribute('data-p'))>=t;
+        m.hidden=!ok; if(ok){any=true;}
+      });
+      lead.hidden=!any; if(any){shown++;}else{off++;}
+    });
+    count.textContent=String(shown);
+    hidden.textContent=off?(off+(off===1?' lead':' leads')+' hidden by the filter'+(t>0?' (move the slider to 0 to see all)':'')):'none hidden';
   }
-  cls.addEventListener('change',apply); thr.addEventListener('input',apply); apply();
+  function sortBy(key){
+    var sign=key==='t'?1:-1;
+    leads.sort(function(a,b){
+      var d=sign*(parseFloat(a.getAttribute('data-'+key))-parseFloat(b.getAttribute('data-'+key)));
+      return d||(parseFloat(a.getAttribute('data-rank'))-parseFloat(b.getAttribute('data-rank')));
+    });
+    leads.forEach(function(l){list.appendChild(l);});
+    document.querySelectorAll('button.sort').forEach(function(b){b.setAttribute('aria-pressed',String(b.getAttribute('data-key')===key));});
+  }
+  document.querySelectorAll('button.sort').forEach(function(b){b.addEventListener('click',function(){sortBy(b.getAttribute('data-key'));});});
+  cls.addEventListener('change',apply); thr.addEventListener('input',apply);
+  document.querySelectorAll('img.thumb').forEach(function(img){
+    function toggle(){img.setAttribute('aria-pressed',String(img.classList.toggle('big')));}
+    img.addEventListener('click',toggle);
+    img.addEventListener('keydown',function(ev){if(ev.key==='Enter'||ev.key===' '){ev.preventDefault();toggle();}});
+  });
+  var box=document.getElementById('mapbox'), map=null, layer=null;
+  function text(s){var e=document.createElement('span'); e.textContent=s; return e;}
+  function ramp(f){
+    var s=[[13,8,135],[204,71,120],[240,150,20]], i=f<0.5?0:1, g=f<0.5?f*2:(f-0.5)*2, c=[];
+    for(var k=0;k<3;k++){c.push(Math.round(s[i][k]+(s[i+1][k]-s[i][k])*g));}
+    return 'rgb('+c.join(',')+')';
+  }
+  function draw(d){
+    if(layer){layer.remove();}
+    layer=L.layerGroup().addTo(map);
+    d.land.forEach(function(p){L.polygon(p,{stroke:false,fillColor:'#efe9dc',fillOpacity:1,className:'fp-land',interactive:false}).addTo(layer);});
+    d.coast.forEach(function(l){L.polyline(l,{color:'#7a9bb5',weight:1.2,className:'fp-coast',interactive:false}).addTo(layer);});
+    d.borders.forEach(function(l){L.polyline(l,{color:'#9a7fa8',weight:1.2,dashArray:'6 4',className:'fp-border',interactive:false}).addTo(layer);});
+    d.places.forEach(function(p){
+      L.circleMarker([p.lat,p.lon],{radius:3,color:'#444',weight:1,fillColor:'#444',fillOpacity:1,className:'fp-place'})
+        .bindTooltip(text(p.name),{permanent:true,direction:'right',className:'fp-place-label',offset:[4,0]}).addTo(layer);
+    });
+    if(d.before.length>1){L.polyline(d.before,{color:'#666',weight:2,dashArray:'5 6',className:'fp-before'}).addTo(layer);}
+    if(d.after.length>1){L.polyline(d.after,{color:'#666',weight:2,dashArray:'5 6',className:'fp-after'}).addTo(layer);}
+    if(d.radius_m){L.circle(d.centre,{radius:d.radius_m,color:'#333',weight:1,dashArray:'2 5',fill:false,className:'fp-radius',interactive:false}).addTo(layer);}
+    L.circleMarker(d.centre,{radius:3,color:'#333',weight:2,fill:false,className:'fp-centre'}).bindTooltip(text('centre: '+d.label)).addTo(layer);
+    var n=d.track.length, chunks=Math.min(24,Math.max(1,n-1));
+    for(var c=0;c<chunks;c++){
+      var a=Math.floor(c*(n-1)/chunks), b=Math.floor((c+1)*(n-1)/chunks)+1;
+      L.polyline(d.track.slice(a,b+0),{color:ramp(chunks>1?c/(chunks-1):0),weight:3.5,className:'fp-track'}).addTo(layer);
+    }
+    if(n){
+      L.circleMarker(d.track[0],{radius:5,color:'#0d0887',weight:2,fillColor:'#fff',fillOpacity:1,className:'fp-start'}).bindTooltip(text('start')).addTo(layer);
+      L.circleMarker(d.track[n-1],{radius:5,color:'#222',weight:1,fillColor:'#f09614',fillOpacity:1,className:'fp-end'}).bindTooltip(text('end')).addTo(layer);
+    }
+    var pts=d.track.concat([d.centre]);
+    if(d.places.length){pts.push([d.places[0].lat,d.places[0].lon]);}  // the nearest named place, for "where"
+    map.fitBounds(L.latLngBounds(pts),{padding:[30,30],maxZoom:15});
+  }
+  function show(eid,slot,btn){
+    var d=data[eid]; if(!d){return;}
+    slot.appendChild(box); box.hidden=false;
+    document.getElementById('maptitle').textContent=btn?btn.getAttribute('data-title'):'';
+    if(!map){
+      map=L.map('map',{scrollWheelZoom:false});
+      var tiles=L.tileLayer('""" + _TILES + """/{z}/{x}/{y}.png',{maxZoom:19,
+        attribution:'&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'});
+      tiles.on('tileload',function(){box.classList.add('online');});
+      tiles.addTo(map);
+      map.attributionControl.addAttribution('offline context: Natural Earth');
+      L.control.scale({imperial:false}).addTo(map);
+    }
+    map.invalidateSize();
+    draw(d);
+    document.querySelectorAll('button.showmap').forEach(function(b){b.setAttribute('aria-pressed',String(b===btn));});
+  }
+  document.querySelectorAll('button.showmap').forEach(function(b){
+    b.addEventListener('click',function(){
+      var lead=b.closest('article.lead'); show(b.getAttribute('data-ep'),lead.querySelector('.mapslot'),b);
+    });
+  });
+  apply();
+  var first=leads.filter(function(l){return !l.hidden;})[0], fb=null, fp=-1;
+  if(first){first.querySelectorAll('li.moment:not([hidden])').forEach(function(m){
+    var b=m.querySelector('button.showmap'), p=parseFloat(m.getAttribute('data-p')); if(b&&p>fp){fb=b;fp=p;}
+  });}
+  if(fb&&typeof L!=='undefined'){fb.click();}
 })();
 """
 
 
+@lru_cache(maxsize=1)
+def _leaflet() -> tuple[str, str]:
+    """The vendored Leaflet script and stylesheet (``score/web/``)."""
+    web = resources.files("flightpaths.score").joinpath("web")
+    return web.joinpath("leaflet.js").read_text(encoding="utf-8"), web.joinpath("leaflet.css").read_text(encoding="utf-8")
+
+
 def _e(value: object) -> str:
     """HTML-escape any value (missing -> empty)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return ""
     return html.escape(str(value), quote=True)
+
+
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _finite(value: object) -> TypeGuard[float]:
+    """A real, finite number (numpy scalars included)."""
+    return isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(float(value))  # type: ignore[arg-type]
 
 
 def format_duration(seconds: float) -> str:
@@ -112,211 +281,408 @@ def osm_url(lat: float, lon: float, zoom: int = 12) -> str:
     return f"https://www.openstreetmap.org/?mlat={lat:.5f}&mlon={lon:.5f}#map={zoom}/{lat:.5f}/{lon:.5f}"
 
 
-def adsbx_url(object_id: str, day: pd.Timestamp) -> str | None:
-    """ADS-B Exchange replay of one aircraft on one UTC day; ``None`` unless a 24-bit ICAO hex.
+def _utc(ts: object) -> pd.Timestamp | None:
+    if _missing(ts) or pd.isna(ts):  # type: ignore[arg-type]
+        return None
+    t = pd.Timestamp(ts)  # type: ignore[arg-type]
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def adsbx_url(object_id: str, day: pd.Timestamp, end: pd.Timestamp | None = None) -> str | None:
+    """ADS-B Exchange replay of one aircraft on one UTC day (from *day* to *end*, in UTC, when
+    *end* is given); ``None`` unless a 24-bit ICAO hex.
 
     >>> adsbx_url("A1B2C3", pd.Timestamp("2024-05-01 23:10", tz="UTC"))
     'https://globe.adsbexchange.com/?icao=a1b2c3&showTrace=2024-05-01'
     >>> adsbx_url("session_7", pd.Timestamp("2024-05-01", tz="UTC")) is None
     True
     """
+    return replay_urls(object_id, day, end).get("ADS-B Exchange")
+
+
+def replay_urls(object_id: str, start: object, end: object = None) -> dict[str, str]:
+    """Replay links (ADS-B Exchange, adsb.lol, airplanes.live) of one aircraft at that time.
+
+    All three run tar1090: ``showTrace`` is the UTC day, ``startTime``/``endTime`` the span
+    (UTC, a few minutes either side). Empty unless *object_id* is a 24-bit ICAO hex.
+
+    >>> replay_urls("a1b2c3", pd.Timestamp("2024-05-01 12:02", tz="UTC"), pd.Timestamp("2024-05-01 12:31", tz="UTC"))["adsb.lol"]
+    'https://adsb.lol/?icao=a1b2c3&showTrace=2024-05-01&startTime=11:57&endTime=12:36'
+    >>> replay_urls("~1234ab", pd.Timestamp("2024-05-01", tz="UTC"))
+    {}
+    """
     hexid = str(object_id).strip().lower()
-    if not _HEX.match(hexid) or pd.isna(day):
+    t0, t1 = _utc(start), _utc(end)
+    if not _HEX.match(hexid) or t0 is None:
+        return {}
+    query = f"?icao={hexid}&showTrace={t0:%Y-%m-%d}"
+    if t1 is not None and t1.date() == t0.date():
+        a, b = t0 - pd.Timedelta(minutes=5), t1 + pd.Timedelta(minutes=5)
+        a, b = max(a, t0.normalize()), min(b, t0.normalize() + pd.Timedelta(minutes=1439))
+        query += f"&startTime={a:%H:%M}&endTime={b:%H:%M}"
+    return {
+        "ADS-B Exchange": f"https://globe.adsbexchange.com/{query}",
+        "adsb.lol": f"https://adsb.lol/{query}",
+        "airplanes.live": f"https://globe.airplanes.live/{query}",
+    }
+
+
+def faa_registry_url(registration: object, country: object = None) -> str | None:
+    """The FAA registry page of a US registration (an N-number), else ``None``.
+
+    >>> faa_registry_url("N752AM")
+    'https://registry.faa.gov/AircraftInquiry/Search/NNumberResult?nNumberTxt=752AM'
+    >>> faa_registry_url("G-ABCD") is None, faa_registry_url("N752AM", "Canada") is None
+    (True, True)
+    """
+    reg = "" if _missing(registration) else str(registration).strip().upper().replace("-", "")
+    if not _N_NUMBER.match(reg):
         return None
-    ts = pd.Timestamp(day)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return f"https://globe.adsbexchange.com/?icao={hexid}&showTrace={ts:%Y-%m-%d}"
+    if not _missing(country) and str(country).strip().lower() not in ("united states", "us", "usa"):
+        return None
+    return f"https://registry.faa.gov/AircraftInquiry/Search/NNumberResult?nNumberTxt={reg[1:]}"
 
 
-def thumbnail_png(x: np.ndarray, y: np.ndarray, *, size: int = 120, y_down: bool = False) -> bytes:
-    """A small PNG of one track: fitted to the box, colour running from blue (start) to yellow
-    (end), with a green start and red end dot and a scale figure in the corner.
+@dataclass(frozen=True)
+class ThumbContext:
+    """Geographic context under a thumbnail, in the track's own local metres (x east, y north):
+    *land* rings, *lines* (coastlines), *borders*, and *places* as ``(x, y, name)``."""
+
+    land: list[np.ndarray] = field(default_factory=list)
+    lines: list[np.ndarray] = field(default_factory=list)
+    borders: list[np.ndarray] = field(default_factory=list)
+    places: list[tuple[float, float, str]] = field(default_factory=list)
+
+
+def _ramp(f: float) -> tuple[int, int, int]:
+    """Track colour at fraction *f* of the way from start to end.
+
+    >>> _ramp(0.0), _ramp(1.0)
+    ((13, 8, 135), (240, 150, 20))
+    """
+    i, g = (0, f * 2) if f < 0.5 else (1, (f - 0.5) * 2)
+    a, b = _RAMP[i], _RAMP[i + 1]
+    return tuple(round(a[k] + (b[k] - a[k]) * g) for k in range(3))  # type: ignore[return-value]
+
+
+def thumbnail_png(
+    x: np.ndarray, y: np.ndarray, *, size: int = 200, y_down: bool = False, context: ThumbContext | None = None
+) -> bytes:
+    """A small PNG of one track on a light background: fitted to the box, coloured from dark
+    blue (start) through magenta to orange (end), a white start and an orange end dot, a
+    scale figure in the corner and, with *context*, land, coastlines, borders and place dots
+    under it (water light blue, land cream).
 
     >>> thumbnail_png(np.array([0.0, 100, 100, 0]), np.array([0.0, 0, 100, 100]))[:4]
     b'\\x89PNG'
     """
-    img = Image.new("RGB", (size, size), (17, 17, 17))
+    has_coast = context is not None and bool(context.lines)
+    img = Image.new("RGB", (size, size), (207, 224, 236) if has_coast else (246, 244, 238))
     draw = ImageDraw.Draw(img)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = np.asarray(x, float)[ok], np.asarray(y, float)[ok]
     if len(x):
         span = max(float(np.ptp(x)), float(np.ptp(y)), 1e-9)
-        pad = 8
+        pad = size * 0.08
         scale = (size - 2 * pad) / span
         cx, cy = (x.max() + x.min()) / 2, (y.max() + y.min()) / 2
-        sx = size / 2 + (x - cx) * scale
-        sy = size / 2 + ((y - cy) if y_down else (cy - y)) * scale
-        n = len(sx)
+
+        def px(ax: np.ndarray, ay: np.ndarray) -> list[tuple[float, float]]:
+            sx = size / 2 + (np.asarray(ax) - cx) * scale
+            sy = size / 2 + ((np.asarray(ay) - cy) if y_down else (cy - np.asarray(ay))) * scale
+            return list(zip(sx.tolist(), sy.tolist()))
+
+        if context is not None:
+            for ring in context.land:
+                if len(ring) >= 3:
+                    draw.polygon(px(ring[:, 0], ring[:, 1]), fill=(239, 233, 220))
+            for line in context.lines:
+                if len(line) >= 2:
+                    draw.line(px(line[:, 0], line[:, 1]), fill=(122, 155, 181), width=1)
+            for line in context.borders:
+                if len(line) >= 2:
+                    draw.line(px(line[:, 0], line[:, 1]), fill=(154, 127, 168), width=1)
+            for qx, qy, _name in context.places[:6]:
+                (sx, sy), = px(np.array([qx]), np.array([qy]))
+                if 0 <= sx < size and 0 <= sy < size:
+                    draw.ellipse([sx - 2.5, sy - 2.5, sx + 2.5, sy + 2.5], fill=(68, 68, 68))
+        pts = px(x, y)
+        n = len(pts)
+        width = max(2, size // 70)
         for i in range(n - 1):
-            f = i / max(n - 2, 1)
-            colour = (int(60 + 195 * f), int(120 + 100 * f), int(255 - 215 * f))
-            draw.line([(sx[i], sy[i]), (sx[i + 1], sy[i + 1])], fill=colour, width=2)
-        draw.ellipse([sx[0] - 3, sy[0] - 3, sx[0] + 3, sy[0] + 3], fill=(40, 200, 80))
-        draw.ellipse([sx[-1] - 3, sy[-1] - 3, sx[-1] + 3, sy[-1] + 3], fill=(230, 50, 50))
+            draw.line([pts[i], pts[i + 1]], fill=_ramp(i / max(n - 2, 1)), width=width)
+        r = max(3, size // 40)
+        (x0, y0), (x1, y1) = pts[0], pts[-1]
+        draw.ellipse([x0 - r, y0 - r, x0 + r, y0 + r], fill=(255, 255, 255), outline=_RAMP[0], width=2)
+        draw.ellipse([x1 - r, y1 - r, x1 + r, y1 + r], fill=_RAMP[2], outline=(34, 34, 34))
         label = f"{span / 1000:.1f} km" if not y_down and span >= 1000 else (f"{span:.0f} px" if y_down else f"{span:.0f} m")
-        draw.text((3, size - 12), label, fill=(200, 200, 200))
+        draw.rectangle([2, size - 14, 8 + 6 * len(label), size - 2], fill=(255, 255, 255))
+        draw.text((4, size - 13), label, fill=(40, 40, 40))
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    img.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(buf, format="PNG", compress_level=9)  # small, exact enough
     return buf.getvalue()
 
 
-def _window_xyt(row: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """x, y and absolute time (s since the epoch; NaN when unknown) of one window's points."""
-    for xs, ys, ts in (("thumb_x", "thumb_y", "thumb_t"), ("px", "py", "pt")):
-        x, y, t = row.get(xs), row.get(ys), row.get(ts)
-        if isinstance(x, (np.ndarray, list, tuple)) and isinstance(y, (np.ndarray, list, tuple)) and len(x):
-            x, y = np.asarray(x, float), np.asarray(y, float)
-            start = row.get("start")
-            if isinstance(t, (np.ndarray, list, tuple)) and len(t) == len(x) and isinstance(start, pd.Timestamp):
-                t = np.asarray(t, float) + start.timestamp()
-            else:
-                t = np.full(len(x), np.nan)
-            return x, y, t
-    return None
+def _zone(name: object, default: ZoneInfo) -> ZoneInfo:
+    if _missing(name):
+        return default
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
 
 
-def episode_tracks(episodes: pd.DataFrame, windows: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The track of every episode, stitched from its windows' point arrays.
-
-    Windows carry points in local metres around their own centroid (``px``/``py``/``pt``, or
-    the decimated ``thumb_x``/``thumb_y``/``thumb_t`` that scoring keeps); each is shifted by
-    its centroid's offset from the episode centre, and points that overlapping windows share
-    are drawn once, in time order. Screen windows (pixels, no lat/lon) are used as they are.
-    Episodes whose windows carry no points are left out.
-    """
-    if windows.empty or not ({"px", "thumb_x"} & set(windows.columns)):
-        return {}
-    by_id = windows.drop_duplicates("window_id").set_index("window_id", drop=False)
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for ep in episodes.itertuples(index=False):
-        ids = [w for w in str(ep.window_ids).split(";") if w in by_id.index]
-        xs: list[np.ndarray] = []
-        ys: list[np.ndarray] = []
-        ts: list[np.ndarray] = []
-        for wid in sorted(ids, key=lambda w: by_id.at[w, "start"]):
-            row = by_id.loc[wid].to_dict()
-            xyt = _window_xyt(row)
-            if xyt is None:
-                continue
-            dx = dy = 0.0
-            lat, lon = row.get("lat"), row.get("lon")
-            if lat is not None and np.isfinite(lat) and np.isfinite(ep.lat):
-                dy = (float(lat) - ep.lat) * _M_PER_DEG
-                dlon = (float(lon) - ep.lon + 540.0) % 360.0 - 180.0
-                dx = dlon * _M_PER_DEG * math.cos(math.radians(ep.lat))
-            xs.append(xyt[0] + dx)
-            ys.append(xyt[1] + dy)
-            ts.append(xyt[2])
-        if xs:
-            x, y, t = np.concatenate(xs), np.concatenate(ys), np.concatenate(ts)
-            if np.isfinite(t).all():  # overlapping windows: each point once, in time order
-                t, first = np.unique(np.round(t, 3), return_index=True)
-                x, y = x[first], y[first]
-            out[str(ep.episode_id)] = (x, y)
-    return out
-
-
-def _when(ts: object, tz: ZoneInfo) -> tuple[str, str]:
-    if ts is None or pd.isna(ts):
+def _span_text(start: object, end: object, tz: ZoneInfo) -> tuple[str, str]:
+    """('Sat 1 Jun 2024, 05:31–05:59 EDT', '09:31–09:59 UTC') for a span; empty when unknown."""
+    t0, t1 = _utc(start), _utc(end)
+    if t0 is None:
         return "", ""
-    t = pd.Timestamp(ts)
-    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    return t.strftime("%Y-%m-%d %H:%M:%S UTC"), t.tz_convert(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    a = t0.tz_convert(tz)
+    local = f"{a:%a} {a.day} {a:%b %Y}, {a:%H:%M}"
+    utc = f"{t0:%H:%M}"
+    if t1 is not None:
+        b = t1.tz_convert(tz)
+        local += f"–{b:%H:%M}" if b.date() == a.date() else f" – {b:%a} {b.day} {b:%b}, {b:%H:%M}"
+        utc += f"–{t1:%H:%M}" if t1.date() == t0.date() else f" – {t1:%d %b %H:%M}"
+    return f"{local} {a:%Z}", f"{t0:%Y-%m-%d} {utc} UTC"
 
 
-def _row_html(ep: Mapping[str, object], thumb: bytes | None, tz: ZoneInfo) -> str:
-    start_utc, start_local = _when(ep.get("start"), tz)
-    end_utc, end_local = _when(ep.get("end"), tz)
+def _where(ep: Mapping[str, Any]) -> str:
     lat, lon = ep.get("lat"), ep.get("lon")
-    has_pos = isinstance(lat, float) and isinstance(lon, float) and np.isfinite(lat) and np.isfinite(lon)
-    links = []
-    if has_pos:
-        links.append(f'<a href="{_e(osm_url(lat, lon))}" rel="noopener noreferrer" target="_blank">OpenStreetMap</a>')
-    replay = adsbx_url(str(ep.get("object_id")), ep.get("start"))  # type: ignore[arg-type]
-    if replay and has_pos:
-        links.append(f'<a href="{_e(replay)}" rel="noopener noreferrer" target="_blank">ADS-B Exchange replay</a>')
-    place = f"{lat:.4f}, {lon:.4f}" if has_pos else "(screen track)"
+    coords = f"{float(lat):.4f}, {float(lon):.4f}" if _finite(lat) and _finite(lon) else "(screen track)"
+    return f"{ep['place']} ({coords})" if not _missing(ep.get("place")) else coords
+
+
+def _airport(ep: Mapping[str, Any]) -> str:
+    code, name, km = ep.get("airport_code"), ep.get("airport_name"), ep.get("airport_km")
+    if _missing(code) and _missing(name):
+        return ""
+    label = " ".join(str(v) for v in (code, name) if not _missing(v))
+    dist = f", {float(km):.1f} km away" if _finite(km) else ""
+    flag = ep.get("near_airport")
+    near = " (near an airport: arrivals and departures circle too)" if isinstance(flag, (bool, np.bool_)) and flag else ""
+    return f"nearest airport {label}{dist}{near}"
+
+
+def _link(url: str, text: str) -> str:
+    return f'<a href="{_e(url)}" rel="noopener noreferrer" target="_blank">{_e(text)}</a>'
+
+
+def _moment_html(ep: Mapping[str, Any], thumb: bytes | None, tz: ZoneInfo, has_map: bool) -> str:
+    shown, is_segment = headline_probability(ep)
+    shown = shown if math.isfinite(shown) else 0.0
+    local, utc = _span_text(ep.get("start"), ep.get("end"), _zone(ep.get("tz"), tz))
+    duration = format_duration(float(ep.get("duration_s", 0.0) or 0.0))
+    where = _where(ep)
     radius = ep.get("radius_m")
-    radius_txt = f"radius ≈ {float(radius):,.0f} m" if isinstance(radius, float) and np.isfinite(radius) else ""
+    radius_txt = f" · fitted radius ≈ {float(radius):,.0f} m" if _finite(radius) else ""
+    links = [_link(u, t) for t, u in replay_urls(str(ep.get("object_id")), ep.get("start"), ep.get("end")).items()]
+    if _finite(ep.get("lat")) and _finite(ep.get("lon")):
+        links.append(_link(osm_url(float(ep["lat"]), float(ep["lon"])), "OpenStreetMap"))
+    detail = (
+        f"flight-segment probability; peak window {float(ep.get('peak_p', 0.0)):.2f}, mean {float(ep.get('mean_p', 0.0)):.2f}"
+        if is_segment
+        else f"peak window probability; mean {float(ep.get('mean_p', 0.0)):.2f}"
+    )
+    lines = f", lines {_e(ep.get('line_first'))}–{_e(ep.get('line_last'))}" if not _missing(ep.get("line_first")) else ""
+    alt = f"track of {ep.get('callsign') or ep.get('object_id')}, {local}, {duration}; colour runs from start to end"
     img = (
-        f'<img class="thumb" alt="track of episode {_e(ep.get("rank"))}" '
+        f'<img class="thumb" alt="{_e(alt)}" title="click to enlarge" tabindex="0" role="button" aria-pressed="false" '
         f'src="data:image/png;base64,{base64.b64encode(thumb).decode("ascii")}">'
         if thumb
         else '<span class="small">no thumbnail</span>'
     )
-    source = _e(ep.get("source_file"))
-    lines = f", lines {_e(ep.get('line_first'))}–{_e(ep.get('line_last'))}" if _e(ep.get("line_first")) else ""
-    peak = float(ep.get("peak_p", 0.0))  # type: ignore[arg-type]
-    mean = float(ep.get("mean_p", 0.0))  # type: ignore[arg-type]
-    shown, is_segment = headline_probability(ep)  # the learned flight-segment probability leads
-    detail = f"flight segment<br>peak window {peak:.2f} · mean {mean:.2f}" if is_segment else f"peak window<br>mean {mean:.2f}"
+    title = f"{ep.get('callsign') or ep.get('object_id')}: {local}"
+    button = (
+        f'<button class="showmap" type="button" data-ep="{_e(ep["episode_id"])}" data-title="{_e(title)}" '
+        f'aria-pressed="false">Map</button> '
+        if has_map
+        else ""
+    )
+    airport = _airport(ep)
     return (
-        f'<tr data-class="{_e(ep.get("class"))}" data-p="{shown:.6f}">'
-        f'<td class="num">{_e(ep.get("rank"))}</td><td>{img}</td>'
-        f'<td><span class="p">{shown:.2f}</span><br><span class="small">{detail}'
-        f'<br>{_e(ep.get("class"))}</span></td>'
-        f'<td><code>{_e(ep.get("object_id"))}</code><br>{_e(ep.get("callsign"))}</td>'
-        f"<td>{_e(start_utc)}<br>{_e(end_utc)}<br><span class=\"small\">{_e(start_local)} – {_e(end_local)}</span></td>"
-        f'<td class="num">{_e(format_duration(float(ep.get("duration_s", 0.0))))}<br>'  # type: ignore[arg-type]
-        f'<span class="small">{_e(ep.get("n_windows"))} windows</span></td>'
-        f'<td>{_e(place)}<br><span class="small">{_e(radius_txt)}</span><br>{" · ".join(links)}</td>'
-        f'<td class="small">{source}{lines}<br>peak window <code>{_e(ep.get("peak_window_id"))}</code></td></tr>'
+        f'<li class="moment" data-class="{_e(ep.get("class"))}" data-p="{shown:.6f}" data-ep="{_e(ep["episode_id"])}">'
+        f'<div class="thumbwrap">{img}</div><div class="facts">'
+        f'<p>{button}<span class="when">{_e(local)}</span> · {_e(duration)} · '
+        f'possible {_e(ep.get("class"))}, <b>p {shown:.2f}</b></p>'
+        f'<p class="small">{_e(utc)} · {_e(detail)}</p>'
+        f"<p>{_e(where)}<span class=\"small\">{_e(radius_txt)}</span></p>"
+        + (f'<p class="small">{_e(airport)}</p>' if airport else "")
+        + f'<p class="links">{"".join(links)}</p>'
+        f'<p class="small">source: {_e(ep.get("source_file"))}{lines}; callsign {_e(ep.get("callsign"))}; '
+        f'peak window <code>{_e(ep.get("peak_window_id"))}</code></p>'
+        "</div></li>"
     )
 
 
-def _ranked(episodes: pd.DataFrame) -> pd.DataFrame:
-    """Episodes in their rank order (``rank``; else by peak and mean window probability)."""
-    if not len(episodes):
-        return episodes
-    if "rank" in episodes.columns and episodes["rank"].notna().all():
-        return episodes.sort_values("rank", kind="stable")
-    return episodes.sort_values(["peak_p", "mean_p"], ascending=False, kind="stable")
+def _first(group: pd.DataFrame, name: str) -> object:
+    if name not in group:
+        return None
+    values = [v for v in group[name].tolist() if not _missing(v)]
+    return values[0] if values else None
+
+
+def _year(value: object) -> str:
+    """'2004' for 2004, 2004.0 or '2004'."""
+    return str(int(value)) if _finite(value) and float(value).is_integer() else str(value)
+
+
+def _who(group: pd.DataFrame) -> str:
+    """'Eurocopter AS350 (AS50) · City Police · United States · built 2004', from what is known."""
+    kind = " ".join(str(x) for x in (_first(group, "type_desc"), _first(group, "type_code")) if x)
+    if _first(group, "type_desc") and _first(group, "type_code"):
+        kind = f"{_first(group, 'type_desc')} ({_first(group, 'type_code')})"
+    year = _first(group, "year")
+    parts = (kind, _first(group, "operator"), _first(group, "country"), f"built {_year(year)}" if year else None)
+    return " · ".join(str(p) for p in parts if p)
+
+
+def _lead_html(rank: int, group: pd.DataFrame, thumbs: Mapping[str, bytes], maps: Mapping[str, object], tz: ZoneInfo) -> str:
+    records = group.to_dict(orient="records")
+    probs = [headline_probability(r)[0] for r in records]
+    best = max((p for p in probs if math.isfinite(p)), default=0.0)
+    oid = str(records[0].get("object_id"))
+    reg, callsigns = _first(group, "registration"), sorted({str(c) for c in group.get("callsign", []) if not _missing(c)})
+    name = str(reg or (callsigns[0] if callsigns else oid))
+    who = _who(group)
+    ids = [f"address {oid}"] + ([f"callsign {', '.join(callsigns)}"] if callsigns else [])
+    source = _first(group, "identity_source")
+    if source:
+        ids.append(f"identity from {source}")
+    links = []
+    faa = faa_registry_url(reg, _first(group, "country"))
+    if faa:
+        links.append(_link(faa, "FAA registry"))
+    watch = ""
+    if any(v is True or str(v).lower() == "true" for v in group.get("watchlist", [])):
+        note = _first(group, "watchlist_note")
+        watch = f' <span class="badge">watchlist{": " + _e(note) if note else ""}</span>'
+    best_row = max(records, key=lambda r: headline_probability(r)[0] if math.isfinite(headline_probability(r)[0]) else -1.0)
+    if not _missing(best_row.get("place")):
+        ids.append(f"best moment: {best_row['place']}")
+    starts = [t.timestamp() for t in (_utc(r.get("start")) for r in records) if t is not None]
+    total = sum(float(r.get("duration_s", 0.0) or 0.0) for r in records)
+    n = len(records)
+    moments = "".join(
+        _moment_html(r, thumbs.get(str(r["episode_id"])), tz, str(r["episode_id"]) in maps) for r in records
+    )
+    return (
+        f'<article class="lead" data-rank="{rank}" data-p="{best:.6f}" data-t="{min(starts) if starts else 0:.0f}" '
+        f'data-d="{total:.0f}" data-object="{_e(oid)}">'
+        f'<header><h2><span class="rank">#{rank}</span> {_e(name)}</h2>'
+        f'<span class="who">{_e(who)}</span>{watch}'
+        f'<span class="prob">best <b>{best:.2f}</b></span></header>'
+        f'<p class="ids">{_e(" · ".join(ids))} · {n} moment{"s" if n != 1 else ""}, {_e(format_duration(total))} in all'
+        f'{" · " + " ".join(links) if links else ""}</p>'
+        f'<div class="mapslot"></div><ol class="moments">{moments}</ol></article>'
+    )
+
+
+def _leads(episodes: pd.DataFrame) -> list[pd.DataFrame]:
+    """Episodes grouped by aircraft; leads by their best probability, moments by time."""
+    if episodes.empty:
+        return []
+    eps = episodes.copy()
+    eps["_p"] = [headline_probability(r)[0] for r in eps.to_dict(orient="records")]
+    eps["_p"] = eps["_p"].fillna(-1.0)
+    groups = [g.sort_values("start", kind="stable") for _, g in eps.groupby("object_id", sort=False)]
+    groups.sort(key=lambda g: (-float(g["_p"].max()), str(g["object_id"].iloc[0])))
+    return [g.drop(columns="_p") for g in groups]
+
+
+def _json_for_script(value: object) -> str:
+    """JSON that is safe inside a ``<script type="application/json">`` element."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _sha(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
 def tip_sheet_html(
     episodes: pd.DataFrame,
     *,
     thumbnails: Mapping[str, bytes] | None = None,
+    maps: Mapping[str, EpisodeMap] | None = None,
     classes: Sequence[str] = (),
     threshold: float = 0.5,
     local_tz: str = "UTC",
     title: str = "flightpaths tip sheet",
     meta: Mapping[str, object] | None = None,
 ) -> str:
-    """The tip sheet as one HTML string (no external resources at all)."""
+    """The tip sheet as one HTML string: everything inlined, nothing fetched except map tiles
+    (which simply fail offline; the shipped map context is drawn under the track either way)."""
     tz = ZoneInfo(local_tz)
-    thumbnails = thumbnails or {}
-    episodes = _ranked(episodes)
-    rows = [_row_html(ep, thumbnails.get(str(ep["episode_id"])), tz) for ep in episodes.to_dict(orient="records")]
-    shown = sorted(set(classes) | {str(c) for c in episodes.get("class", pd.Series(dtype=str))})
+    thumbnails, maps = thumbnails or {}, maps or {}
+    leads = _leads(episodes)
+    body = "\n".join(_lead_html(i, g, thumbnails, maps, tz) for i, g in enumerate(leads, start=1))
+    shown = sorted(set(classes) | {str(c) for c in episodes.get("class", pd.Series(dtype=str)) if not _missing(c)})
     options = "".join(f'<option value="{_e(c)}">{_e(c)}</option>' for c in shown)
     meta_html = " · ".join(f"{_e(k)}: {_e(v)}" for k, v in (meta or {}).items())
-    script_hash = base64.b64encode(hashlib.sha256(_JS.encode("utf-8")).digest()).decode("ascii")
-    csp = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'"
-    body = "\n".join(rows) if rows else '<tr><td colspan="8">No episodes above the threshold.</td></tr>'
+    leaflet_js, leaflet_css = _leaflet()
+    data = _json_for_script({eid: m.to_json() for eid, m in maps.items()})
+    csp = (
+        f"default-src 'none'; img-src data: {_TILES}; style-src 'unsafe-inline'; "
+        f"script-src {_sha(leaflet_js)} {_sha(_JS)}"
+    )
+    if not leads:
+        body = '<p class="lead">No episodes above the threshold.</p>'
+    legend = (
+        '<div class="legend"><span><span class="sw ramp"></span>track, start → end</span>'
+        f'<span><span class="sw ctx"></span>the aircraft up to {CONTEXT_MINUTES:.0f} min before and after (approximate)</span>'
+        '<span><span class="sw rad"></span> fitted radius around the centre</span>'
+        '<span><span class="sw dot"></span>places (when known)</span>'
+        '<span><span class="sw land"></span>land and coast (Natural Earth 1:50,000,000; map tiles © OpenStreetMap when online)</span></div>'
+    )
+    n = len(leads)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title><style>{_CSS}</style></head>
+<title>{_e(title)}</title><style>{leaflet_css}</style><style>{_CSS}</style></head>
 <body>
 <h1>{_e(title)}</h1>
 <p class="meta">{meta_html}</p>
 <div class="caveat"><strong>Read this first.</strong> {_e(CAVEAT)}</div>
 <div class="controls">
 <label>Class <select id="cls"><option value="*">all classes</option>{options}</select></label>
-<label>Minimum probability <input id="thr" type="range" min="{threshold:.2f}" max="1" step="0.01" value="{threshold:.2f}">
+<label>Minimum probability <input id="thr" type="range" min="0" max="1" step="0.01" value="{threshold:.2f}">
 <output id="thrv">{threshold:.2f}</output></label>
-<span><span id="count">{len(rows)}</span> of {len(rows)} episodes shown</span>
+<span>Sort by <button class="sort" type="button" data-key="p" aria-pressed="true">probability</button>
+<button class="sort" type="button" data-key="t" aria-pressed="false">time</button>
+<button class="sort" type="button" data-key="d" aria-pressed="false">duration</button></span>
+<span id="status"><span id="count">{n}</span> of {n} aircraft shown; <span id="hidden">none hidden</span></span>
 </div>
-<table><thead><tr><th>#</th><th>Track</th><th>Probability</th><th>Aircraft / callsign</th>
-<th>Time (UTC; {_e(local_tz)})</th><th>Duration</th><th>Place</th><th>Source</th></tr></thead>
-<tbody>
+<main id="leads">
 {body}
-</tbody></table>
+</main>
+<section id="mapbox" hidden aria-label="map of the selected moment"><div class="small" id="maptitle"></div>
+<div id="map" role="img" aria-label="map: the track coloured by time over map context"></div>{legend}</section>
+<script type="application/json" id="lead-data">{data}</script>
+<script>{leaflet_js}</script>
 <script>{_JS}</script>
 </body></html>
 """
+
+
+def _thumb_context(m: EpisodeMap) -> ThumbContext:
+    """The map context of *m* in local metres around its centre (as the track's x/y)."""
+    lat0, lon0 = m.centre
+    kx = _M_PER_DEG * math.cos(math.radians(lat0))
+
+    def local(points: Sequence[tuple[float, float]]) -> np.ndarray:
+        a = np.asarray(points, float).reshape(-1, 2)
+        return np.column_stack([((a[:, 0] - lon0 + 540.0) % 360.0 - 180.0) * kx, (a[:, 1] - lat0) * _M_PER_DEG])
+
+    ctx = m.context
+    places = [((lon - lon0) * kx, (lat - lat0) * _M_PER_DEG, name) for name, lat, lon in m.places]
+    return ThumbContext(
+        land=[local(ring) for poly in ctx.land for ring in poly[:1]],
+        lines=[local(line) for line in ctx.coast],
+        borders=[local(line) for line in ctx.borders],
+        places=places,
+    )
 
 
 def write_tip_sheet(
@@ -330,15 +696,28 @@ def write_tip_sheet(
     meta: Mapping[str, object] | None = None,
     overwrite: bool = False,
     max_thumbnails: int = 1000,
+    places_near: PlacesNear | None = None,
 ) -> Path:
-    """Write ``report.html``: thumbnails drawn from *windows*' point arrays when given (for the
-    *max_thumbnails* best episodes, so that a huge run still gives a file a browser opens)."""
+    """Write ``tipsheet.html``: thumbnails and maps drawn from *windows*' point arrays when given
+    (for the *max_thumbnails* best episodes, so that a huge run still gives a file a browser
+    opens); *places_near* (``flightpaths.context.places.places_near`` or a test double) adds
+    place labels to the maps."""
     target = check_output(path, overwrite=overwrite)
     thumbs: dict[str, bytes] = {}
+    maps: dict[str, EpisodeMap] = {}
     if windows is not None and len(episodes):
-        best = _ranked(episodes).head(max_thumbnails)
-        screen = {str(e.episode_id): not (isinstance(e.lat, float) and np.isfinite(e.lat)) for e in best.itertuples()}
-        for eid, (x, y) in episode_tracks(best, windows).items():
-            thumbs[eid] = thumbnail_png(x, y, y_down=screen.get(eid, False))
-    text = tip_sheet_html(episodes, thumbnails=thumbs, classes=classes, threshold=threshold, local_tz=local_tz, meta=meta)
+        best = episodes.assign(_p=[headline_probability(r)[0] for r in episodes.to_dict(orient="records")])
+        best = best.sort_values("_p", ascending=False, kind="stable").head(max_thumbnails).drop(columns="_p")
+        tracks = episode_tracks(best, windows, with_time=True)
+        maps = episode_maps(best, windows, tracks, places_near=places_near)  # type: ignore[arg-type]
+        for e in best.itertuples():
+            eid = str(e.episode_id)
+            if eid not in tracks:
+                continue
+            screen = not _finite(e.lat)
+            ctx = _thumb_context(maps[eid]) if eid in maps else None
+            thumbs[eid] = thumbnail_png(tracks[eid][0], tracks[eid][1], y_down=screen, context=ctx)
+    text = tip_sheet_html(
+        episodes, thumbnails=thumbs, maps=maps, classes=classes, threshold=threshold, local_tz=local_tz, meta=meta
+    )
     return atomic_write_text(target, text)
