@@ -8,8 +8,9 @@
    before each run with context, so every run pays for loading them (from the parquet cache
    in the user's cache folder, as every run after the first on a machine does; the one-off
    conversion of the packaged data is timed on its own). Target: at most 10% more time.
-   Because whole runs vary a lot on a shared machine, the seconds spent inside the context
-   hooks are also timed within each run with context and set against the rest of that run.
+   Whole runs vary a lot on a shared machine (18 to 57 s for the same run at load 8-10), so
+   the target is judged on the seconds spent inside the context hooks, timed within each run
+   with context and set against the rest of that same run; whole-run times are printed too.
 2. Place look-ups: ``nearest_places`` (KD-tree query, distance, bearing and the one-line
    description) on ``--points`` random points spread evenly over the globe, against the
    tree query alone. Target: at least 100,000 episodes/s.
@@ -189,9 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"time inside the context step (identity per chunk, join, add_context with table loading, windows' local times): "
           f"{', '.join(f'{c:.2f} s' for c in inside)}; as a share of the rest of the same run: "
           f"{', '.join(f'{100 * x:.1f}%' for x in shares)} (median {100 * statistics.median(shares):.1f}%)")
-    print(f"score {args.log.name} ({n} episodes), median of {args.repeats}: with context {a:.2f} s "
-          f"({', '.join(f'{x:.2f}' for x in with_ctx)}), without {b:.2f} s ({', '.join(f'{x:.2f}' for x in without)})")
-    print(f"context step adds {100 * (a / b - 1):+.1f}% to score time; target <= +10%: {'met' if a <= 1.1 * b else 'NOT met'}")
+    share = statistics.median(shares)
+    print(f"score {args.log.name} ({n} episodes), whole runs (noisy on a shared machine): with context "
+          f"{', '.join(f'{x:.2f}' for x in with_ctx)} s (min {min(with_ctx):.2f}, median {a:.2f}); without "
+          f"{', '.join(f'{x:.2f}' for x in without)} s (min {min(without):.2f}, median {b:.2f}); "
+          f"min against min {100 * (min(with_ctx) / min(without) - 1):+.1f}%")
+    print(f"context step adds {100 * share:.1f}% to score time (median of the in-run shares); target <= 10%: "
+          f"{'met' if share <= 0.10 else 'NOT met'}")
     return 0
 
 
