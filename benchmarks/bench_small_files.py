@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             s2, n2 = score_once(files, root / "out-many", bundle)
             one.append(s1)
             many.append(s2)
-            print(f"run {r + 1}: one file {s1:.1f} s ({n1} windows), {len(files)} files {s2:.1f} s ({n2} windows)", flush=True)
+            print(f"run {r + 1}: one file {s1:.1f} s ({n1} windows), {len(files)} files {s2:.1f} s ({n2} windows); "
+                  f"ratio {s2 / s1:.2f}x", flush=True)
         a = pd.read_parquet(root / "out-one" / "windows.parquet").sort_values("window_id")["window_id"].tolist()
         b = pd.read_parquet(root / "out-many" / "windows.parquet").sort_values("window_id")["window_id"].tolist()
         same = "the same windows" if a == b else f"DIFFERENT windows ({len(a)} vs {len(b)})"
