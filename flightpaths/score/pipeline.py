@@ -36,8 +36,15 @@ import pandas as pd
 
 from rasterize import RenderConfig
 
-from ..context import IdentityCollector, add_context, add_local_times, identity_by_object, join_identity, registry_note
-from ..context.places import places_near
+from ..context import (
+    IdentityCollector,
+    add_context,
+    add_local_times,
+    identity_by_object,
+    join_identity,
+    places_near,
+    registry_note,
+)
 from ..errors import FlightpathsError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
 from ..ingest import IngestReport, expand_paths, iter_points

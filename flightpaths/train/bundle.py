@@ -261,7 +261,7 @@ def bundle_info(meta: dict[str, Any], where: str = META) -> BundleInfo:
         n_figures=_int(meta, "n_figures", where, 0, 1024, default=0),
         hidden=_int(meta, "hidden", where, 1, 65536, default=512),
         dropout=float(dropout),
-        body=_text({"body": meta.get("body", "stored")}, "body", where, ("stored", "pretrained")),
+        body=_text({**meta, "body": meta.get("body", "stored")}, "body", where, ("stored", "pretrained")),
         positive_class=positive,
         render_config=render,
         track_settings=_settings(TrackSettings, meta, "track_settings", where) if meta.get("track_settings") is not None
