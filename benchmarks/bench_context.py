@@ -160,12 +160,12 @@ def lookup_rates(n: int, repeats: int, *, near_places: bool = False) -> tuple[fl
 
 
 def one_off_conversion() -> float:
-    from flightpaths.context.airports import _packaged_airports
+    from flightpaths.context.airports import packaged_airports
     from flightpaths.context.places import _packaged_places
 
     t = time.perf_counter()
     _packaged_places()
-    _packaged_airports()
+    packaged_airports()
     return time.perf_counter() - t
 
 

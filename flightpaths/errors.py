@@ -76,9 +76,5 @@ class BundleError(FlightpathsError, ValueError):
     """A model bundle that is missing, incompatible, tampered with or not pickle-free."""
 
 
-class SettingsError(FlightpathsError, ValueError):
-    """Settings that cannot be used: an unknown field, a value of the wrong type or out of range."""
-
-
 class WeightsUnavailableError(FlightpathsError, RuntimeError):
     """Pretrained weights that cannot be had; the message says what to install or pass."""

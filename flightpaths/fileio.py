@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import FlightpathsError, InputError
@@ -128,7 +129,7 @@ def csv_cell(value: object) -> object:
 
 
 def _texty(dtype: object) -> bool:
-    return dtype == object or isinstance(dtype, pd.StringDtype)
+    return dtype == np.dtype(object) or isinstance(dtype, pd.StringDtype)
 
 
 def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -164,7 +164,7 @@ def test_score_gives_each_lead_identity_place_and_local_time(tmp_path: Path) -> 
     windows = pd.read_parquet(result.outputs["windows.parquet"])
     assert {"registration", "operator", "tz", "local_start"} <= set(windows.columns)
     assert set(windows.loc[windows["object_id"] == "aa2183", "tz"]) == {"America/New_York"}
-    html = result.outputs["report.html"].read_text(encoding="utf-8")
+    html = result.outputs["tipsheet.html"].read_text(encoding="utf-8")
     assert "registry: none available" in html
 
 

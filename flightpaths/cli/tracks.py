@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import SettingsError
+from ..errors import InputError, SettingsError
 from ..fileio import check_output
 from ..ingest import read_logs
 from ..settings import resolve, write_settings

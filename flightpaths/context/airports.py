@@ -16,7 +16,7 @@ from ..errors import FlightpathsError
 from ._cache import cached_table
 from ._geo import PointIndex
 
-__all__ = ["Airports", "airports", "nearest_airports"]
+__all__ = ["Airports", "airports", "nearest_airports", "packaged_airports"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Airports:
                    PointIndex(frame["lat"].to_numpy(float), frame["lon"].to_numpy(float)))
 
 
-def _packaged_airports() -> pd.DataFrame:
+def packaged_airports() -> pd.DataFrame:
     try:
         import airportsdata
     except ImportError as exc:
@@ -52,7 +52,7 @@ def _packaged_airports() -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def airports() -> Airports:
     """The packaged airport list (loaded once per process; converted once to a parquet cache)."""
-    return Airports.from_frame(cached_table("airports", "airportsdata", _packaged_airports))
+    return Airports.from_frame(cached_table("airports", "airportsdata", packaged_airports))
 
 
 def nearest_airports(lat: np.ndarray, lon: np.ndarray, *, near_km: float, table: Airports | None = None) -> pd.DataFrame:

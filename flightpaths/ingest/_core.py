@@ -799,7 +799,7 @@ def to_time(raw: pd.Series, *, tz: str = "UTC", unit: str = "auto") -> tuple[pd.
 
     >>> times, junk = to_time(pd.Series(["1714564800", "not a time", "2024-05-01T12:01:00Z"]))
     >>> [str(t) for t in times], junk.tolist()
-    ['2024-05-01 12:00:00+00:00', 'NaT', '2024-05-01 12:01:00+00:00'], [False, True, False]
+    (['2024-05-01 12:00:00+00:00', 'NaT', '2024-05-01 12:01:00+00:00'], [False, True, False])
     """
     raw = raw.reset_index(drop=True)
     epoch_unit = unit if unit in ("s", "ms", "us", "ns") else "auto"

@@ -20,7 +20,6 @@ import pandas as pd
 
 from ..errors import InputError
 from ..schema import OPTIONAL_COLUMNS, POINT_COLUMNS, empty_points, validate_points
-from ._decode import display_name
 from ._core import (
     Format,
     IngestReport,
@@ -35,6 +34,7 @@ from ._core import (
     expand_paths,
     get_format,
 )
+from ._decode import display_name
 
 __all__ = ["PointsChunk", "iter_points", "points_table", "sniff_formats"]
 

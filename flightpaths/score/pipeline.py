@@ -4,7 +4,8 @@
 the render config stored in the bundle (never from flags). :func:`score_logs` runs the whole
 chain over many files with bounded memory: points are read through
 :func:`flightpaths.ingest.iter_points` about ``chunk_lines`` at a time, the last stretch of
-each chunk is carried into the next so that no window is cut at a chunk boundary, and only scalar columns (plus a decimated track for positive windows, for the
+each chunk is carried into the next so that no window is cut at a chunk boundary, and only scalar columns (plus a decimated track for
+positive windows, for the
 tip sheet's thumbnails) are kept between chunks. Each finished input is saved under
 ``OUT/parts/`` and recorded in ``OUT/score-state.json`` (keyed by path, size, modification
 time and model fingerprint), so ``resume=True`` skips inputs already scored.

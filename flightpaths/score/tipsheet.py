@@ -185,7 +185,8 @@ _JS = """
     });
     if(d.before.length>1){L.polyline(d.before,{color:'#666',weight:2,dashArray:'5 6',className:'fp-before'}).addTo(layer);}
     if(d.after.length>1){L.polyline(d.after,{color:'#666',weight:2,dashArray:'5 6',className:'fp-after'}).addTo(layer);}
-    if(d.radius_m){L.circle(d.centre,{radius:d.radius_m,color:'#333',weight:1,dashArray:'2 5',fill:false,className:'fp-radius',interactive:false}).addTo(layer);}
+    if(d.radius_m){L.circle(d.centre,{radius:d.radius_m,color:'#333',weight:1,dashArray:'2 5',
+    fill:false,className:'fp-radius',interactive:false}).addTo(layer);}
     L.circleMarker(d.centre,{radius:3,color:'#333',weight:2,fill:false,className:'fp-centre'}).bindTooltip(text('centre: '+d.label)).addTo(layer);
     var n=d.track.length, chunks=Math.min(24,Math.max(1,n-1));
     for(var c=0;c<chunks;c++){
