@@ -126,6 +126,10 @@ def cross_validate(
                      i + 1, len(splits), rows[-1]["n_valid"], rows[-1]["groups_valid"], rows[-1].get("accuracy", np.nan),
                      rows[-1].get("balanced_accuracy", np.nan), rows[-1].get("aupr", np.nan))
             shutil.rmtree(Path(tmp) / f"fold{i + 1}", ignore_errors=True)
+    one_class = [r["fold"] for r in rows if r.get("predicted_share", 0.0) >= 1.0]
+    if one_class:
+        log.warning("warning: fold(s) %s predict one class for every image they judge: read their accuracy as the"
+                    " share of that class, not as skill", ", ".join(map(str, one_class)))
     summary = summarise_folds(rows)
     method = splits[0].method.split(" (fold")[0] + f" by {data.group_source}"
     timings = {"folds_s": round(time.perf_counter() - t0, 1)}
