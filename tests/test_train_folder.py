@@ -120,6 +120,8 @@ def test_cli_prints_duplicates_defaults_to_cv_and_the_report_carries_the_warning
     assert "plain image folder" in page and "Groups (session" in page and "out-of-fold" in page
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 1 and "--overwrite" in again.output
+    one = CliRunner().invoke(cli, [*args[:4], "--cv", "1"])
+    assert one.exit_code == 2 and "1 fold" in one.output
 
 
 def test_grouped_cv_on_the_quartz_maps_has_sessions_and_duplicates(shared_data: Path) -> None:

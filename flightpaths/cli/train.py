@@ -61,6 +61,8 @@ def command(dataset: Path, model_dir: Path, arch: str | None, weights: str | Non
 
     if device is not None and not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
         raise click.BadParameter(f"{device!r} is not a device; use auto, cpu, cuda, cuda:N or mps", param_hint="--device")
+    if cv == 1:
+        raise click.BadParameter("1 fold is no cross-validation: use 0 (one split) or 2 or more", param_hint="--cv")
     head = "figures" if figures_only else {True: "hybrid", False: "cnn", None: None}[figures]
     try:
         settings = resolve(TrainSettings, arch=arch, weights=weights, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
