@@ -23,7 +23,7 @@ __all__ = ["command"]
               help="Folder for alerts.jsonl, closed episodes and the state file (a restart resumes from it).")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Model bundle folder (default: the built-in model).")
-@click.option("--alert-p", type=click.FloatRange(0, 1), default=None, help="Headline probability that raises an alert (default 0.5).")
+@click.option("--alert-p", type=click.FloatRange(0, 1), default=None, help="Headline probability that raises an alert (default 0.2).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="Probability for a positive window (default 0.5).")
 @click.option("--input-tz", default=None, help="Zone of SBS times (receivers log local time; default UTC).")
 @click.option("--duration", "duration_s", type=DURATION, default=None, help="Stop after this long (default: run until Ctrl-C).")

@@ -28,6 +28,7 @@ def alert_record(event: AlertEvent) -> dict[str, Any]:
         "alert_id": event.alert_id,
         "logged": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "notify": event.notify,
+        "feed_time": event.feed_time.isoformat() if event.feed_time is not None else None,
         **{k: v for k, v in event.episode.items() if v is not None},
     }
 

@@ -69,6 +69,7 @@ class AlertEvent:
     alert_id: str
     episode: dict[str, Any]
     notify: bool = True
+    feed_time: pd.Timestamp | None = None  # how far the feed had got when it happened
 
 
 @dataclass
@@ -291,10 +292,24 @@ class LiveEngine:
             ac.emitted, ac.emitted_keys = set(), set()
             return out
         waiting = ~done
-        # a window not cut yet holds only points after the open track's last one
-        ac.pending_ns = int(start[waiting].min()) if waiting.any() else open_last + 1
+        ac.pending_ns = min(int(start[waiting].min()) if waiting.any() else open_last + 1,
+                            self._next_nominal(windows[wtid == open_tid], open_first))
         ac.due_ns = int((start + wlen)[waiting].min()) if waiting.any() else ac.last_ns + 1
         self._trim(ac, last_no, open_first)
+        return out
+
+    def _next_nominal(self, windows: pd.DataFrame, open_first: int) -> int:
+        """The earliest time a window of the open track not cut yet can start: one step after
+        the last nominal start of each length (read from the window ids, to the second)."""
+        if windows.empty:
+            return open_first
+        nominal = pd.to_datetime(windows["window_id"].astype(str).str.extract(r"_(\d{8}T\d{6})_[^_]*$")[0],
+                                 format="%Y%m%dT%H%M%S", utc=True)
+        out = _BIG
+        for w, step in self.lengths:
+            mine = windows["window_s"].to_numpy(float) == float(w)
+            last = nominal[mine].max() if mine.any() else None
+            out = min(out, open_first if last is None or pd.isna(last) else int(last.value) + int(step * _NS))
         return out
 
     def _first_of_start(self, windows: pd.DataFrame, fresh: np.ndarray, ac: _Aircraft) -> np.ndarray:
@@ -397,7 +412,7 @@ class LiveEngine:
             alert = min(match, key=lambda a: a.alert_id) if match else None
             for other in match:
                 if other is not alert:  # two alerts joined by a longer window: one goes on
-                    events.append(AlertEvent("closed", other.alert_id, {**episode, "merged_into": alert.alert_id}, False))
+                    events.append(AlertEvent("closed", other.alert_id, {**episode, "merged_into": alert.alert_id}, False, self._feed_time()))
                     del ac.alerts[other.alert_id]
                     self.closed_alerts.add(other.alert_id)
             if alert is None and p >= s.alert_p:
@@ -406,15 +421,15 @@ class LiveEngine:
                     notify = int(pd.Timestamp(row["start"]).value) - ac.last_closed_ns > s.cooldown_s * _NS
                     alert = ac.alerts[alert_id] = _Alert(alert_id, set(wids), episode, notify)
                     self.seen_alerts.add(alert_id)
-                    events.append(AlertEvent("opened", alert_id, episode, notify))
+                    events.append(AlertEvent("opened", alert_id, episode, notify, self._feed_time()))
             elif alert is not None and (alert.windows != wids or alert.episode.get("p_segment") != episode.get("p_segment")):
                 alert.windows, alert.episode = set(wids), episode
-                events.append(AlertEvent("updated", alert.alert_id, episode, alert.notify))
+                events.append(AlertEvent("updated", alert.alert_id, episode, alert.notify, self._feed_time()))
             if final:
                 ac.final_windows |= wids
                 self.closed.append(episode)
                 if alert is not None and alert.alert_id not in self.closed_alerts:
-                    events.append(AlertEvent("closed", alert.alert_id, episode, alert.notify))
+                    events.append(AlertEvent("closed", alert.alert_id, episode, alert.notify, self._feed_time()))
                     self.closed_alerts.add(alert.alert_id)
                     ac.last_closed_ns = end_ns
                 if alert is not None:
@@ -435,6 +450,9 @@ class LiveEngine:
         if not keep.all():
             ac.windows = ac.windows.loc[keep].reset_index(drop=True)
             ac.final_windows &= set(ac.windows["window_id"].astype(str))
+
+    def _feed_time(self) -> pd.Timestamp:
+        return pd.Timestamp(self.now_ns, tz="UTC")
 
     # ------------------------------------------------------------------------------- views
     def open_alerts(self) -> list[dict[str, Any]]:
