@@ -106,6 +106,14 @@ def _ns(values: pd.Series) -> np.ndarray:
     return values.astype("datetime64[ns, UTC]").astype("int64").to_numpy()
 
 
+def _nominal_ns(windows: pd.DataFrame) -> np.ndarray:
+    """Nominal window starts (ns) from the window ids (``..._YYYYmmddTHHMMSS_300s``), floored to the second."""
+    if windows.empty:
+        return np.zeros(0, np.int64)
+    text = windows["window_id"].astype(str).str.extract(r"_(\d{8}T\d{6})_[^_]*$")[0]
+    return _ns(pd.to_datetime(text, format="%Y%m%dT%H%M%S", utc=True))
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
@@ -156,6 +164,7 @@ class LiveEngine:
         self.scored: list[pd.DataFrame] = []
         self.on_windows = on_windows
         self.now_ns = -_BIG
+        self.fed_ns = -_BIG  # the latest point time given (all earlier points are in)
         self.n_points = 0
         self.n_windows = 0
         self.seen_alerts: set[str] = set()  # alert ids opened (survives restarts through the state file)
@@ -169,6 +178,7 @@ class LiveEngine:
             return
         t = _ns(points["time"])
         self.now_ns = max(self.now_ns, int(t.max()))
+        self.fed_ns = max(self.fed_ns, int(t.max()))
         self.n_points += len(points)
         obj = points["object_id"].astype(str).to_numpy()
         for key, idx in pd.Series(np.arange(len(points))).groupby(obj, sort=False).indices.items():
@@ -190,7 +200,7 @@ class LiveEngine:
             self.now_ns = max(self.now_ns, now_ns)
         live = [a for a in self.aircraft.values() if a.pieces]
         gone = [a for a in live if self.now_ns - a.last_ns > self.idle_ns]
-        due = [a for a in live if a.last_ns >= a.due_ns and self.now_ns - a.last_ns <= self.idle_ns]
+        due = [a for a in live if max(a.last_ns, self.fed_ns) >= a.due_ns and self.now_ns - a.last_ns <= self.idle_ns]
         events: list[AlertEvent] = []
         events += self._cut(due, final=False)
         events += self._cut(gone, final=True)
@@ -272,9 +282,13 @@ class LiveEngine:
         start = _ns(windows["start"]) if len(windows) else np.zeros(0, np.int64)
         wlen = (windows["window_s"].to_numpy(float) * _NS).astype(np.int64) if len(windows) else np.zeros(0, np.int64)
         wtid = windows["track_id"].astype(str).to_numpy() if len(windows) else np.zeros(0, object)
+        nominal = _nominal_ns(windows)
         if not final:
             is_open = wtid == open_tid
-            done = ~is_open | (start + wlen <= open_last)
+            # complete once a point at or after the window's nominal end exists (the nominal
+            # start, read from the id to the second, is within 1 s before the real one)
+            # or once the feed as a whole has passed it (the points come in time order)
+            done = ~is_open | (nominal + _NS + wlen <= max(open_last, self.fed_ns))
         ids = self._global_ids(ac, windows)
         fresh = done & ~np.isin(ids, list(ac.emitted)) if len(windows) else done
         fresh &= self._first_of_start(windows, fresh, ac)
@@ -294,7 +308,7 @@ class LiveEngine:
         waiting = ~done
         ac.pending_ns = min(int(start[waiting].min()) if waiting.any() else open_last + 1,
                             self._next_nominal(windows[wtid == open_tid], open_first))
-        ac.due_ns = int((start + wlen)[waiting].min()) if waiting.any() else ac.last_ns + 1
+        ac.due_ns = int((nominal + _NS + wlen)[waiting].min()) if waiting.any() else ac.last_ns + 1
         self._trim(ac, last_no, open_first)
         return out
 
@@ -303,13 +317,11 @@ class LiveEngine:
         the last nominal start of each length (read from the window ids, to the second)."""
         if windows.empty:
             return open_first
-        nominal = pd.to_datetime(windows["window_id"].astype(str).str.extract(r"_(\d{8}T\d{6})_[^_]*$")[0],
-                                 format="%Y%m%dT%H%M%S", utc=True)
+        nominal = _nominal_ns(windows)
         out = _BIG
         for w, step in self.lengths:
             mine = windows["window_s"].to_numpy(float) == float(w)
-            last = nominal[mine].max() if mine.any() else None
-            out = min(out, open_first if last is None or pd.isna(last) else int(last.value) + int(step * _NS))
+            out = min(out, int(nominal[mine].max()) + int(step * _NS) if mine.any() else open_first)
         return out
 
     def _first_of_start(self, windows: pd.DataFrame, fresh: np.ndarray, ac: _Aircraft) -> np.ndarray:
