@@ -25,6 +25,7 @@ from flightpaths.watch import (
     WebhookNotifier,
     run_watch,
     serve_replay,
+    shift_line,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,7 +163,8 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 
 
 def test_feed_dropped_and_back_over_loopback_with_webhook_and_restart(bundle, tmp_path: Path) -> None:  # noqa: ANN001
-    lines = _lines(("bf467b",), until="08:40:00.000")  # circles from 08:12
+    lines = _lines(("bf467b",), until="08:40:00.000")  # circles from 08:12; one position a minute
+    assert len(lines) > 50
     cut = len(lines) // 2
     first, second = tmp_path / "a.sbs", tmp_path / "b.sbs"
     first.write_bytes(b"".join(lines[:cut]))
@@ -178,11 +180,11 @@ def test_feed_dropped_and_back_over_loopback_with_webhook_and_restart(bundle, tm
     sent = []
 
     def feed() -> None:
-        sent.append(serve_replay(first, port, speed=600, start=start))
+        sent.append(serve_replay(first, port, speed=600, start=start, wait_s=20))
         import time
 
         time.sleep(1.5)  # the feed is down
-        sent.append(serve_replay(second, port, speed=600, start=start + (t[1] - t[0])))
+        sent.append(serve_replay(second, port, speed=600, start=start + (t[1] - t[0]), wait_s=20))
 
     out = tmp_path / "alerts"
     player = threading.Thread(target=feed)
@@ -204,8 +206,9 @@ def test_feed_dropped_and_back_over_loopback_with_webhook_and_restart(bundle, tm
         payload = json.loads(body)
         assert payload["text"] and payload["content"]
     # a restart on the same output folder resumes without repeating alerts
-    log = tmp_path / "all.sbs"
-    log.write_bytes(b"".join(lines))
+    log = tmp_path / "all.sbs"  # the same feed again: the same lines, the same shifted times
+    log.write_bytes(b"".join(shift_line(ln, start - t[0]) for ln in lines))
     again = run_watch(FollowSource(log, from_start=True), bundle, out, WatchSettings(tick_s=0.2), duration_s=8)
     assert again.alerts == 0
-    assert (out / "episodes.csv").exists()
+    episodes = pd.read_csv(out / "episodes.csv")
+    assert len(episodes) and episodes["episode_id"].is_unique

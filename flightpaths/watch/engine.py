@@ -138,7 +138,8 @@ class LiveEngine:
     """
 
     def __init__(self, bundle: Any, settings: WatchSettings | None = None, *, keep_windows: bool = False,
-                 on_windows: Callable[[pd.DataFrame], None] | None = None) -> None:
+                 on_windows: Callable[[pd.DataFrame], None] | None = None,
+                 score_fn: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
         from ..score import bundle_fingerprint, episode_classes
 
         self.bundle = bundle
@@ -163,12 +164,14 @@ class LiveEngine:
         self.keep_windows = keep_windows
         self.scored: list[pd.DataFrame] = []
         self.on_windows = on_windows
+        self.score_fn = score_fn  # windows -> windows with p_<class> (default: the bundle, drawn and scored)
         self.now_ns = -_BIG
         self.fed_ns = -_BIG  # the latest point time given (all earlier points are in)
         self.n_points = 0
         self.n_windows = 0
         self.seen_alerts: set[str] = set()  # alert ids opened (survives restarts through the state file)
         self.closed_alerts: set[str] = set()
+        self.closed_ids: set[str] = set()
         self.completed_at: dict[str, int] = {}  # window id -> feed time it completed (latency figures)
 
     # ------------------------------------------------------------------------------ points
@@ -386,7 +389,10 @@ class LiveEngine:
         from ..score import add_window_geometry, score_windows
         from ..score.writers import array_columns
 
-        scored = score_windows(windows, self.bundle, batch_size=self.settings.batch_size)
+        if self.score_fn is not None:
+            scored = self.score_fn(windows)
+        else:
+            scored = score_windows(windows, self.bundle, batch_size=self.settings.batch_size)
         pmax = scored[[f"p_{c}" for c in self.ep_classes]].max(axis=1).to_numpy() >= self.settings.threshold
         if self.aggregator is not None:
             scored = add_window_geometry(scored, rows=pmax)
@@ -439,7 +445,9 @@ class LiveEngine:
                 events.append(AlertEvent("updated", alert.alert_id, episode, alert.notify, self._feed_time()))
             if final:
                 ac.final_windows |= wids
-                self.closed.append(episode)
+                if episode["episode_id"] not in self.closed_ids:  # a restart may see it again
+                    self.closed_ids.add(str(episode["episode_id"]))
+                    self.closed.append(episode)
                 if alert is not None and alert.alert_id not in self.closed_alerts:
                     events.append(AlertEvent("closed", alert.alert_id, episode, alert.notify, self._feed_time()))
                     self.closed_alerts.add(alert.alert_id)
@@ -479,7 +487,7 @@ class LiveEngine:
             return pd.DataFrame(columns=list(EPISODE_COLUMNS))
         frame = pd.DataFrame(self.closed)
         for col in ("start", "end"):
-            frame[col] = pd.to_datetime(frame[col], utc=True)
+            frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
         keys = [c for c in ("p_segment", "peak_p", "mean_p") if c in frame]
         frame = frame.sort_values([*keys, "start"], ascending=[False] * len(keys) + [True], na_position="last", kind="stable")
         frame.insert(0, "rank", np.arange(1, len(frame) + 1, dtype="int64"))

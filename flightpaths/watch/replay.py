@@ -24,8 +24,9 @@ _FMT = "%Y/%m/%d%H:%M:%S.%f"
 
 
 def _line_time(fields: list[bytes]) -> datetime | None:
+    """The time of a (date, time) pair of SBS fields, or None."""
     try:
-        return datetime.strptime((fields[6] + fields[7]).decode("ascii"), _FMT)
+        return datetime.strptime((fields[0] + fields[1]).decode("ascii"), _FMT)
     except (IndexError, ValueError, UnicodeDecodeError):
         return None
 
@@ -75,8 +76,11 @@ def iter_replay(path: str | Path, *, speed: float = 1.0, start: datetime | None 
 
 
 def serve_replay(path: str | Path, port: int, *, speed: float = 1.0, start: datetime | None = None,
-                 stop: threading.Event | None = None, host: str = "127.0.0.1") -> int:
-    """Serve the replay on *host*:*port* until the log ends or *stop* is set; lines sent."""
+                 stop: threading.Event | None = None, host: str = "127.0.0.1", wait_s: float = 0.0) -> int:
+    """Serve the replay on *host*:*port* until the log ends or *stop* is set; lines sent.
+
+    With *wait_s*, playback starts when the first client connects (or after *wait_s* seconds).
+    """
     stop = stop or threading.Event()
     clients: list[socket.socket] = []
     lock = threading.Lock()
@@ -96,6 +100,9 @@ def serve_replay(path: str | Path, port: int, *, speed: float = 1.0, start: date
                 clients.append(conn)
 
     threading.Thread(target=accept, daemon=True).start()
+    waited = time.monotonic() + wait_s
+    while not clients and time.monotonic() < waited and not stop.is_set():
+        time.sleep(0.02)
     sent = 0
     batch: list[bytes] = []
     last = time.monotonic()

@@ -58,6 +58,7 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
     engine.seen_alerts |= set(state["seen"])
     engine.closed_alerts |= set(state["closed_alerts"])
     engine.closed.extend(state["closed"])
+    engine.closed_ids |= {str(e.get("episode_id")) for e in state["closed"]}
     parser = LiveSbsParser(name=getattr(source, "name", "feed"), tz=settings.input_tz, hold_s=settings.hold_s)
     alerts = AlertLog(out)
     stop = stop or threading.Event()
@@ -85,9 +86,11 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
     except KeyboardInterrupt:
         log.warning("interrupted: closing cleanly")
     finally:
-        if isinstance(getattr(parser, "new", None), list):
-            engine.add_points(parser.parse(final=True))
-            opened += _deliver(engine.step(), engine, alerts, notifiers, out)
+        # stopping closes every open episode (logged as closed; a restart does not reopen it)
+        engine.add_points(parser.parse(final=True))
+        opened += _deliver(engine.step() + engine.finish(), engine, alerts, notifiers, out)
+        if engine.closed:
+            write_closed_episodes(engine.closed_episodes(), out)
         save_state(out, seen=engine.seen_alerts, closed_alerts=engine.closed_alerts, closed=engine.closed)
         alerts.close()
         parser.close()
