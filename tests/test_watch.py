@@ -146,3 +146,23 @@ def test_live_page_needs_token_and_host(tmp_path: Path) -> None:
         assert b"textContent" in body and b"innerHTML" not in body  # the page never parses data as HTML
     finally:
         page.stop()
+
+
+def test_live_page_answers_malformed_requests_with_4xx_and_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from flightpaths.watch.server import LivePage
+
+    page = LivePage.start(0)
+    try:
+        port = page.port_ref[0]
+        for raw in (f"POST /state?token={page.token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: abc\r\n\r\n",
+                    "GARBAGE\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(raw.encode())
+                answer = s.recv(200).decode("latin-1")
+            assert answer.startswith("HTTP/1.1 4"), answer
+    finally:
+        page.stop()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
