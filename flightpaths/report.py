@@ -411,8 +411,16 @@ def write_interpretation(
     k_losses: int = 16,
     k_likely: int = 12,
     overwrite: bool = False,
+    warnings: Sequence[str] = (),
+    sections: Sequence[str] = (),
+    baseline_note: str = "",
 ) -> Path:
-    """Write the interpretation report for predictions in hand; returns ``index.html``."""
+    """Write the interpretation report for predictions in hand; returns ``index.html``.
+
+    *warnings* (plain text) are listed at the top, as the console gave them; *sections* are
+    ready HTML fragments (escaped by their maker) placed after the baselines; *baseline_note*
+    says why a baseline is missing.
+    """
     out = Path(out_dir)
     check_output(out / "index.html", overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
@@ -453,18 +461,23 @@ def write_interpretation(
         "classes": classes, "positive": classes[pos], "n": int(len(ev.labels)),
         "accuracy": float((ev.preds == ev.labels).mean()) if len(ev.labels) else float("nan"),
         "aupr": _aupr(y, ev.probs[:, pos]), "precision_at_k": p_at, "notes": list(ev.notes),
+        "warnings": list(warnings),
     }
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=float) + "\n")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in ev.notes)
+    warned = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+    warned_html = (f'<div style="border:2px solid #c60;padding:.3em 1em;margin:1em 0"><h2>Warnings</h2><ul>{warned}</ul></div>'
+                   if warned else "")
+    missing_html = f"<p><b>Why baselines are missing:</b> {html.escape(baseline_note)}</p>" if baseline_note else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Interpretation: {html.escape(ev.name)}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:1.5em;max-width:70em}}table{{border-collapse:collapse;margin:.5em 0}}
 td,th{{border:1px solid #ccc;padding:.25em .5em;text-align:left}}img{{max-width:100%}}</style></head><body>
 <h1>How good is {html.escape(ev.name)}, and where is it wrong?</h1>
 <p>{metrics['n']} validation items; accuracy {metrics['accuracy']:.3f}; positive class
-<b>{html.escape(classes[pos])}</b>, AUPR {metrics['aupr']:.3f}.</p><ul>{notes}</ul>
-<h2>Beside simple baselines (same items)</h2>{_table_html(table)}
-<p>If a rule on two numbers does as well as the CNN, trust the rule: it is easier to explain.</p>
+<b>{html.escape(classes[pos])}</b>, AUPR {metrics['aupr']:.3f}.</p><ul>{notes}</ul>{warned_html}
+<h2>Beside simple baselines (same items)</h2>{_table_html(table)}{missing_html}
+<p>If a rule on two numbers does as well as the CNN, trust the rule: it is easier to explain.</p>{''.join(sections)}
 <h2>Confusion matrix</h2><img src="confusion_matrix.png" alt="confusion matrix">{_table_html(cm_frame.reset_index())}
 <h2>Per class</h2>{_table_html(per_class)}
 <h2>Precision-recall</h2><img src="pr_curve.png" alt="precision-recall curve">
@@ -508,18 +521,31 @@ def interpretation_report(
     one adds histograms of speed, altitude and turn rate when *windows* (a windows parquet
     with per-point arrays, from ``flightpaths tracks``) is given.
     """
-    from .train.data import load_images, scan_dataset, split_dataset
+    from .train.console import read_warnings
+    from .train.data import scan_dataset, split_dataset
     from .train.predict import load_bundle
 
     bundle = load_bundle(model_dir)
-    data = scan_dataset(dataset_dir)
+    meta = getattr(bundle, "meta", None) or {}
+    trained = meta.get("settings") or {}
+    data = scan_dataset(dataset_dir, group_by=str(trained.get("group_by", "object")),
+                        session_gap_min=float(trained.get("session_gap_min", 30.0)))
     if list(data.classes) != [str(c) for c in bundle.classes]:
         raise InputError(f"dataset classes {list(data.classes)} differ from the model's {list(bundle.classes)}", path=dataset_dir)
     rel = data.relpaths
-    split_meta = getattr(bundle, "split", None) or (getattr(bundle, "meta", None) or {}).get("split") or {}
+    split_meta = getattr(bundle, "split", None) or meta.get("split") or {}
     notes = []
+    cv = _read_cv(Path(model_dir))
+    oof = {str(r["image"]): r for r in cv.get("out_of_fold", [])} if cv else {}
     valid_names = set(split_meta.get("valid_images") or []) if isinstance(split_meta, dict) else set()
-    if valid_names & set(rel):
+    probs_all: np.ndarray | None = None
+    if oof and set(oof) & set(rel):
+        valid = np.array([i for i, r in enumerate(rel) if r in oof])
+        train = np.array([i for i, r in enumerate(rel) if r not in oof], dtype=np.int64)
+        probs_all = np.array([oof[rel[i]]["probs"] for i in valid], float)
+        notes.append(f"out-of-fold predictions of {cv.get('k')}-fold cross-validation ({cv.get('method')}): each image"
+                     " judged by the fold model that did not train on it; the saved model was then trained on all images")
+    elif valid_names & set(rel):
         valid = np.array([i for i, r in enumerate(rel) if r in valid_names])
         train = np.array([i for i, r in enumerate(rel) if r not in valid_names])
         notes.append(f"validation side: the {len(valid)} images the model was validated on ({split_meta.get('method', 'recorded split')})")
@@ -527,20 +553,28 @@ def interpretation_report(
         split = split_dataset(data)
         train, valid = split.train, split.valid
         notes.append(f"validation side: re-split ({split.method}); the bundle records no matching split")
-    size = int(getattr(bundle, "image_size", 0) or (getattr(bundle, "meta", None) or {}).get("image_size", 224))
+    size = int(getattr(bundle, "image_size", 0) or meta.get("image_size", 224))
+    transform = str(meta.get("image_transform", "none"))
     paths = [data.paths[i] for i in valid]
-    probs = []
+    probs = [] if probs_all is None else [probs_all]
     fig_cols = list(getattr(bundle, "figure_columns", ()) or ())
-    for lo in range(0, len(paths), batch_size):
-        imgs = load_images(paths[lo : lo + batch_size], size)
+    for lo in range(0, len(paths), batch_size) if probs_all is None else ():
+        imgs = _model_inputs(paths[lo : lo + batch_size], size, transform)
         figs = data.figures.iloc[valid[lo : lo + batch_size]][fig_cols].reset_index(drop=True) if fig_cols and data.figures is not None else None
         probs.append(np.asarray(bundle.predict_images(imgs, figs), float))
     items = _provenance(data).iloc[valid].reset_index(drop=True)
     ev = Evaluation(tuple(data.classes), data.labels[valid], np.concatenate(probs) if probs else np.zeros((0, len(data.classes))),
-                    items, name=f"CNN ({bundle.meta.get('backbone', 'bundle') if hasattr(bundle, 'meta') else 'bundle'})", notes=tuple(notes))
+                    items, name=f"CNN ({meta.get('backbone', 'bundle')})", notes=tuple(notes))
     table = None
     curves: list[tuple[str, np.ndarray, np.ndarray]] = []
-    if data.figures is not None:
+    baseline_note = ""
+    if data.figures is None:
+        baseline_note = ("this is a plain image folder: the turn-counting rule and the gradient-boosted baseline read"
+                         " window figures (turn, straightness, radius...) from the manifest.csv that `flightpaths render`"
+                         " writes, and a folder of pictures has none, so the CNN stands alone.")
+    elif not len(train):
+        baseline_note = "every image was judged out of fold; the baselines need a training side and were not fitted."
+    else:
         feats, note = data.figures, "scalar window figures"
         if windows is not None:
             win = pd.read_parquet(windows)
@@ -551,4 +585,105 @@ def interpretation_report(
             note = "speed/altitude/turn-rate histograms + scalar window figures"
         table = baseline_table(ev, feats.iloc[train].reset_index(drop=True), data.labels[train],
                                feats.iloc[valid].reset_index(drop=True), figure_note=note, curves=curves)
-    return write_interpretation(out_dir, ev, baselines=table, baseline_curves=curves, overwrite=overwrite)
+    said = _report_warnings(read_warnings(model_dir), data, valid, ev)
+    out = Path(out_dir)
+    check_output(out / "index.html", overwrite=overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    sections = [_metrics_section(meta, cv), _groups_section(data, valid, oof), _duplicates_section(data, out, overwrite)]
+    return write_interpretation(out_dir, ev, baselines=table, baseline_curves=curves, overwrite=overwrite,
+                                warnings=said, sections=sections, baseline_note=baseline_note)
+
+
+# ------------------------------------------------------------------------------- honesty sections
+
+
+def _read_cv(model_dir: Path) -> dict:
+    try:
+        data = json.loads((model_dir / "cv.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _model_inputs(paths: Sequence[Path], size: int, transform: str) -> Any:
+    """Images as the bundle must see them: resized here when no transform, else full size (the bundle transforms, then resizes)."""
+    from PIL import Image
+
+    from .train.data import load_images, read_image
+
+    if transform == "none":
+        return load_images(list(paths), size)
+    out = []
+    for p in paths:
+        with Image.open(p) as im:
+            side = max(im.size)
+        out.append(read_image(p, side))
+    return out
+
+
+def _report_warnings(said: Sequence[str], data: Any, valid: np.ndarray, ev: Evaluation) -> list[str]:
+    """The console's warnings, plus those the report can see for itself (no repeats)."""
+    from .train.metrics import MIN_GROUPS
+
+    out = list(said)
+    out += [w for w in data.warnings if w not in out]
+    n_groups = len({data.groups[i] for i in valid})
+    if 0 < n_groups < MIN_GROUPS:
+        out.append(f"the judged images come from only {n_groups} group(s) ({data.group_source}): the figures swing with the split")
+    if len(ev.preds) and len(set(ev.preds.tolist())) == 1:
+        out.append(f"the model predicts {ev.classes[int(ev.preds[0])]!r} for every judged image: a one-class model")
+    return out
+
+
+def _metrics_section(meta: dict, cv: dict) -> str:
+    """Metrics with their 95% intervals, and the cross-validation folds when there were any."""
+    metrics = meta.get("metrics") or {}
+    rows = [{"metric": name, "value": metrics[name], "95% interval": f"[{metrics[name + '_lo']:.3f}, {metrics[name + '_hi']:.3f}]"}
+            for name in ("accuracy", "f1", "aupr") if name in metrics and f"{name}_lo" in metrics]
+    parts = ["<h2>Intervals</h2>"]
+    if rows:
+        parts.append(_table_html(pd.DataFrame(rows)))
+        parts.append(f"<p>{html.escape(str(meta.get('metrics_note', '')))}</p>")
+    if cv.get("folds"):
+        parts.append(f"<h3>Cross-validation: {html.escape(str(cv.get('method', '')))}</h3>")
+        parts.append(_table_html(pd.DataFrame(cv["folds"])))
+        summary = cv.get("summary") or {}
+        spread = [{"metric": n, "mean": summary.get(f"{n}_mean"), "sd": summary.get(f"{n}_sd"), "min": summary.get(f"{n}_min"),
+                   "max": summary.get(f"{n}_max")} for n in ("accuracy", "balanced_accuracy", "aupr") if f"{n}_mean" in summary]
+        parts.append(_table_html(pd.DataFrame(spread)))
+        parts.append(f"<p>{html.escape(str(cv.get('note', '')))}</p>")
+    if len(parts) == 1:
+        parts.append("<p>The bundle records no intervals (more than 1,000 validation images, or an older bundle).</p>")
+    return "".join(parts)
+
+
+def _groups_section(data: Any, valid: np.ndarray, oof: dict) -> str:
+    """One row per group: images per class and the side it was judged on."""
+    judged = set(valid.tolist())
+    frame = pd.DataFrame({"group": list(data.groups), "class": [data.classes[k] for k in data.labels],
+                          "side": ["judged" if i in judged else "training" for i in range(len(data))]})
+    if oof:
+        rel = data.relpaths
+        frame["side"] = [f"fold {oof[r]['fold']}" if r in oof else "training" for r in rel]
+    table = frame.pivot_table(index=["group", "side"], columns="class", aggfunc="size", fill_value=0).reset_index()
+    return (f"<h2>Groups ({html.escape(data.group_source)}): {frame['group'].nunique()}</h2>"
+            "<p>All images of a group stay on one side of every split.</p>" + _table_html(table))
+
+
+def _duplicates_section(data: Any, out: Path, overwrite: bool, limit: int = 12) -> str:
+    """Every set of repeated images, with thumbnails of the first *limit* sets."""
+    from .label.duplicates import describe_duplicates, find_duplicates
+
+    report = find_duplicates(list(data.paths))
+    lines = describe_duplicates(report, data.relpaths)
+    parts = [f"<h2>Duplicate sets: {len(lines)}</h2><p>{html.escape(report.summary())}</p>"]
+    if not lines:
+        return "".join(parts)
+    parts.append("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>")
+    sets = [*report.exact_sets, *[s for s in report.near_sets if s not in report.exact_sets]][:limit]
+    for k, members in enumerate(sets):
+        name = f"duplicates_{k + 1:02d}.png"
+        atomic_write_bytes(out / name, _contact_png([_load_image(data.paths[i]) for i in members[:8]],
+                                                    [data.relpaths[i][-34:] for i in members[:8]], f"set {k + 1}"))
+        parts.append(f'<img src="{name}" alt="duplicate set {k + 1}" style="max-width:48%">')
+    return "".join(parts)

@@ -113,6 +113,28 @@ scored = score_logs([REPO / "data" / "sim" / "score" / "sim.sbs.gz"], WORK / "sc
 episodes = pd.read_csv(WORK / "score" / "episodes.csv")
 print(len(episodes), "episodes; tip sheet:", WORK / "score" / "tipsheet.html")
 episodes.head()"""),
+    ("md", """## 9. Your own folder of maps
+
+A folder sorted by hand (here the 183 NYPD helicopter maps of the original fast.ai experiment,
+when `../shared/data` is beside the checkout) is grouped by flight session from the file names,
+cross-validated in grouped folds, and its repeated images are listed. `red-track-loops` keeps
+the red track, whitens the basemap and marks each loop. Training is one command:
+`flightpaths train FOLDER -o MODEL/ --transform red-track-loops` (5-fold cross-validation by
+default for folders under 400 images; a few minutes per fold on a laptop CPU)."""),
+    ("code", """from flightpaths.train.data import describe_duplicate_sets, grouped_folds, read_image, scan_dataset
+
+folder = REPO.parent / "shared" / "data" / "images" / "quartz-choppers"
+if folder.is_dir():
+    maps = scan_dataset(folder, group_by="session")
+    folds = grouped_folds(maps, 5)
+    print(len(maps), "maps in", len(set(maps.groups)), "flight sessions;", [len(f.valid) for f in folds], "judged per fold")
+    print("\n".join(describe_duplicate_sets(maps)[:4]))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+    axes[0].imshow(read_image(maps.paths[0], 256)); axes[1].imshow(read_image(maps.paths[0], 256, "red-track-loops"))
+    for ax in axes: ax.set_axis_off()
+    plt.show()
+else:
+    print("the Quartz maps are not beside this checkout; see README, 'A reporter's own folder of maps'")"""),
 ]
 
 

@@ -16,7 +16,7 @@ from flightpaths.schema import POINT_COLUMNS, empty_points, validate_points
 from flightpaths.settings import resolve
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ["ingest", "tracks", "simulate", "render", "label", "train", "context", "score", "report", "evaluate", "demo"]
+STAGES = ["ingest", "tracks", "simulate", "render", "label", "train", "context", "score", "report", "evaluate", "watch", "demo"]
 
 
 def _imports(path: Path) -> set[str]:

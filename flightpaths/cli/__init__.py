@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lr-find": ("flightpaths.cli.lr_find", "Learning-rate range test: plot loss against learning rate and suggest one."),
     "score": ("flightpaths.cli.score", "Score new logs in bulk: window probabilities, episodes and a tip sheet."),
     "registry": ("flightpaths.cli.registry", "Keep a local aircraft registry (FAA, OpenSky, tar1090) that score joins."),
+    "watch": ("flightpaths.cli.watch", "Watch a live feed (SBS over TCP, aircraft.json, a growing log) and alert while an aircraft circles."),
+    "replay": ("flightpaths.cli.replay", "Serve a recorded SBS log on 127.0.0.1 as a receiver would, at any speed."),
     "export": ("flightpaths.cli.export", "Export a model bundle as ONNX (probabilities; preprocessing in its metadata)."),
     "report": ("flightpaths.cli.report", "Interpretation report for a model on a dataset: confusion, PR curve, top losses."),
     "evaluate": ("flightpaths.cli.evaluate", "Score real flights per segment against the turn-counting rule, with intervals."),

@@ -26,8 +26,17 @@ __all__ = ["command"]
 @click.option("--size", type=click.IntRange(16), default=None, help="Image side in pixels (default 128).")
 @click.option("--batch-size", type=click.IntRange(2), default=None,
               help="Batch size (default: 64, smaller for small datasets so an epoch has at least 8 steps).")
-@click.option("--group-by", type=click.Choice(["object", "track", "file"]), default=None,
-              help="Keep all images of one object/track/source file on one side of the split (default object).")
+@click.option("--group-by", type=click.Choice(["auto", "object", "track", "file", "session"]), default=None,
+              help="Keep all images of one object/track/source file/flight session on one side of the split (default auto:"
+                   " object from labels.csv, else flight sessions from file names such as N917PD2019-03-25_01_10_14.png).")
+@click.option("--session-gap", type=click.FloatRange(0, min_open=True), default=None,
+              help="Flight sessions: snapshots of one tail number at most this many minutes apart (default 30).")
+@click.option("--cv", "cv", type=click.IntRange(0), default=None,
+              help="Cross-validate with K grouped folds, then train the final model on all images; 0 = one split"
+                   " (default: 5 for folders under 400 images, else 0).")
+@click.option("--transform", type=click.Choice(["none", "red-track", "red-track-loops"]), default=None,
+              help="Image transform before resizing, kept in the model: red-track keeps a red track and whitens the basemap;"
+                   " red-track-loops also fills the areas the track closes around (default none).")
 @click.option("--valid-frac", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Validation share (default 0.2).")
 @click.option("--figures/--no-figures", default=None, help="Hybrid head with window figures from manifest.csv (default: when present).")
 @click.option("--figures-only", is_flag=True, help="Train on the window figures alone (no CNN), for comparison.")
@@ -43,30 +52,51 @@ __all__ = ["command"]
               help="Write the interpretation report (confusion, PR curve, top losses, baselines) to MODEL_DIR/report.")
 def command(dataset: Path, model_dir: Path, arch: str | None, weights: str | None, epochs: int | None,
             freeze_epochs: int | None, lr: float | None, size: int | None, batch_size: int | None, group_by: str | None,
-            valid_frac: float | None, figures: bool | None, figures_only: bool, unfreeze: int | None, augment: str | None,
+            valid_frac: float | None, session_gap: float | None, cv: int | None, transform: str | None,
+            figures: bool | None, figures_only: bool, unfreeze: int | None, augment: str | None,
             no_cache: bool, seed: int | None, device: str | None, resume: bool, overwrite: bool,
             report: bool) -> None:
     """Fine-tune a pretrained CNN on DATASET (class folders) and write a model bundle to MODEL_DIR."""
+    from ..train.console import collect_warnings, write_warnings
+    from ..train.cv import cross_validate, cv_summary, default_folds
+    from ..train.data import describe_duplicate_sets, scan_dataset
     from ..train.engine import TrainSettings, train
 
     if device is not None and not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
         raise click.BadParameter(f"{device!r} is not a device; use auto, cpu, cuda, cuda:N or mps", param_hint="--device")
+    if cv == 1:
+        raise click.BadParameter("1 fold is no cross-validation: use 0 (one split) or 2 or more", param_hint="--cv")
     head = "figures" if figures_only else {True: "hybrid", False: "cnn", None: None}[figures]
     try:
         settings = resolve(TrainSettings, arch=arch, weights=weights, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
-                           size=size, batch_size=batch_size, group_by=group_by, valid_frac=valid_frac, head=head,
+                           size=size, batch_size=batch_size, group_by=group_by, session_gap_min=session_gap,
+                           transform=transform, valid_frac=valid_frac, head=head,
                            unfreeze=unfreeze, augment=augment, cache_features=False if no_cache else None, seed=seed,
                            device=device)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    result = train(dataset, model_dir, settings, resume=resume, overwrite=overwrite, progress=progress_enabled())
+    k, why = default_folds(dataset, settings, cv, resume=resume)
+    click.echo(why, err=True)
+    with collect_warnings() as said:
+        for line in describe_duplicate_sets(scan_dataset(dataset, group_by=settings.group_by)):
+            click.echo(f"duplicates: {line}", err=True)
+        if k:
+            cv_result = cross_validate(dataset, model_dir, settings, k=k, overwrite=overwrite, progress=progress_enabled())
+            result = cv_result.final
+            assert result is not None
+        else:
+            result = train(dataset, model_dir, settings, resume=resume, overwrite=overwrite, progress=progress_enabled())
+    write_warnings(model_dir, said)
     write_settings(model_dir / "train_settings.json", train=result.settings)
     if report:
         from ..report import interpretation_report
 
         click.echo(f"interpretation report: {interpretation_report(model_dir, dataset, model_dir / 'report', overwrite=True)}",
                    err=True)
-    keep = ("loss", "accuracy", "precision", "recall", "f1", "aupr")
+    if k:
+        click.echo(json.dumps(cv_summary(model_dir, result.head, cv_result), indent=2))
+        return
+    keep = ("loss", "accuracy", "balanced", "precision", "recall", "f1", "aupr", "predicted")
     summary = {k: round(v, 4) for k, v in result.metrics.items() if k.split("_")[0] in keep and isinstance(v, float)}
     click.echo(json.dumps({"model": str(model_dir), "head": result.head, "split": result.split.method,
                            "n_train": len(result.split.train), "n_valid": len(result.split.valid), "metrics": summary}, indent=2))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DuplicateReport", "find_duplicate_groups", "find_duplicates"]
+__all__ = ["DuplicateReport", "describe_duplicates", "find_duplicate_groups", "find_duplicates"]
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +206,19 @@ def find_duplicate_groups(paths: Sequence[str | Path], *, max_distance: int = 2)
     their own. See :func:`find_duplicates` for the details and a summary.
     """
     return list(find_duplicates(paths, max_distance=max_distance).groups)
+
+
+def describe_duplicates(report: DuplicateReport, names: Sequence[str], *, limit: int = 50) -> list[str]:
+    """One line per set of repeated images: byte-identical copies, then near-identical pictures.
+
+    >>> r = DuplicateReport(groups=(0, 0, 1, 1), n_distinct_bytes=3, exact_sets=((0, 1),), near_sets=((2, 3),))
+    >>> describe_duplicates(r, ["a.png", "b.png", "c.png", "d.png"])
+    ['set 1, byte-identical: a.png = b.png', 'set 2, near-identical: c.png ~ d.png']
+    """
+    exact = {frozenset(s) for s in report.exact_sets}
+    lines = [f"byte-identical: {' = '.join(names[i] for i in s)}" for s in report.exact_sets]
+    lines += [f"near-identical: {' ~ '.join(names[i] for i in s)}" for s in report.near_sets if frozenset(s) not in exact]
+    out = [f"set {k + 1}, {line}" for k, line in enumerate(lines[:limit])]
+    if len(lines) > limit:
+        out.append(f"... and {len(lines) - limit} more set(s)")
+    return out

@@ -15,6 +15,12 @@ source file) fall on the same side, and so do duplicate images, stratified by cl
 '4b1805_2'
 >>> group_from_name("4b1805_2_20240101T101500_300s.png", "object")
 '4b1805'
+>>> session_groups(["N917PD2019-03-25_01_10_14.png", "N917PD2019-03-25_01_20_16.png", "N917PD2019-03-25_09_10_12.png"])
+['N917PD 2019-03-25 01:10', 'N917PD 2019-03-25 01:10', 'N917PD 2019-03-25 09:10']
+
+Maps made for people (a basemap under a red track) can be read through the ``red-track``
+transform (:func:`image_transform`): the red and orange track pixels are kept, thickened so a
+thin line survives the resize, and everything else becomes white.
 """
 
 from __future__ import annotations
@@ -38,23 +44,30 @@ __all__ = [
     "DEFAULT_FIGURES",
     "GROUP_BY",
     "IMAGE_SUFFIXES",
+    "IMAGE_TRANSFORMS",
     "KNOWN_FIGURES",
     "LabelledImages",
     "Split",
+    "describe_duplicate_sets",
     "duplicate_groups",
     "fingerprint",
     "group_from_name",
+    "grouped_folds",
+    "image_transform",
     "load_images",
     "prepare_array",
     "read_image",
     "scan_dataset",
+    "session_groups",
     "split_dataset",
 ]
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
-GROUP_BY = ("object", "track", "file")
+GROUP_BY = ("auto", "object", "track", "file", "session")
+#: Image transforms applied before resizing (recorded in the model bundle; scoring applies the same).
+IMAGE_TRANSFORMS = ("none", "red-track", "red-track-loops")
 #: Window figures the hybrid head uses by default (those present in the manifest).
 DEFAULT_FIGURES = ("net_turn_rev", "straightness", "radius_m", "extent_m", "sample_interval_s", "median_speed_kt")
 #: The scalar window figures of the tracks stage (CONTRACTS.md), read from manifest.csv when present.
@@ -64,6 +77,10 @@ KNOWN_FIGURES = (
 )
 _WINDOW_ID = re.compile(r"^(?P<object>[0-9A-Za-z~]+)_(?P<track>\d+)_\d{8}T\d{6}_\d+s$")
 _NAME_DATE = re.compile(r"^(?P<object>.+?)[-_ .]?(?P<date>(?:19|20)\d\d-?[01]\d-?[0-3]\d)")
+_NAME_TIME = re.compile(
+    r"^(?P<object>.+?)[-_ .]?(?P<y>(?:19|20)\d\d)-?(?P<m>[01]\d)-?(?P<d>[0-3]\d)[-_ T]?"
+    r"(?P<H>[0-2]\d)[-_:]?(?P<M>[0-5]\d)(?:[-_:]?(?P<S>[0-5]\d))?"
+)
 
 
 @dataclass(frozen=True)
@@ -126,8 +143,64 @@ class Split:
 # ----------------------------------------------------------------------------- images
 
 
-def prepare_array(image: np.ndarray, size: int) -> np.ndarray:
-    """An ``H x W x C`` uint8 array as ``size x size x 3`` RGB (alpha over black, padded square, resized)."""
+def image_transform(image: np.ndarray, name: str) -> np.ndarray:
+    """Apply the named transform to an ``H x W x 3`` uint8 RGB image (full resolution, before resizing).
+
+    ``red-track``: keep the red/orange pixels of a track drawn on a basemap, thickened by a
+    max filter (about 1% of the side) so a one-pixel line survives the resize; the rest is white.
+
+    >>> img = np.full((5, 5, 3), 250, np.uint8); img[2, 2] = (230, 20, 20)
+    >>> out = image_transform(img, "red-track")
+    >>> out[2, 2].tolist(), out[0, 0].tolist()
+    ([230, 20, 20], [255, 255, 255])
+    """
+    if name == "none":
+        return image
+    if name not in IMAGE_TRANSFORMS:
+        raise ValueError(f"image transform must be one of {', '.join(IMAGE_TRANSFORMS)}, not {name!r}")
+    from PIL import ImageFilter
+
+    rgb = image.astype(np.int16)
+    r, g, b = rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2]
+    track = (r > 150) & (r - b > 90) & (r - g > 40)
+    width = max(3, (max(image.shape[:2]) // 100) | 1)
+    grown = np.asarray(Image.fromarray(track.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(width))) > 0
+    out = np.full_like(image, 255)
+    out[grown] = (220, 20, 20)
+    out[track] = image[track]
+    if name == "red-track-loops":
+        _mark_loops(out, track)
+    return out
+
+
+def _mark_loops(out: np.ndarray, track: np.ndarray) -> None:
+    """Mark every loop of the track (an area it closes around) with a blue disc of one size, in place.
+
+    A loop a few pixels wide at 600 px is a speck at 128 px; a disc of a fixed size makes each
+    one plain to a CNN, and the amount of blue counts loops, whatever their size.
+    """
+    from scipy import ndimage
+
+    closed = ndimage.binary_dilation(track, iterations=1)
+    holes = ndimage.binary_fill_holes(closed) & ~closed
+    labels, n = ndimage.label(holes)
+    if not n:
+        return
+    sizes = np.bincount(labels.ravel())
+    keep = [k for k in range(1, n + 1) if sizes[k] >= 4]
+    if not keep:
+        return
+    centres = ndimage.center_of_mass(holes, labels, keep)
+    side = max(out.shape[:2])
+    radius = max(2.0, 0.025 * side)
+    yy, xx = np.ogrid[: out.shape[0], : out.shape[1]]
+    for cy, cx in centres:
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
+        out[disc & ~track] = (40, 90, 220)
+
+
+def prepare_array(image: np.ndarray, size: int, transform: str = "none") -> np.ndarray:
+    """An ``H x W x C`` uint8 array as ``size x size x 3`` RGB (alpha over black, *transform*, padded square, resized)."""
     if image.dtype != np.uint8 or image.ndim not in (2, 3):
         raise InputError(f"expected an H x W x C uint8 image, got {image.dtype} with shape {image.shape}")
     if image.ndim == 2:
@@ -140,6 +213,7 @@ def prepare_array(image: np.ndarray, size: int) -> np.ndarray:
         image = np.repeat(image, 3, axis=2)
     elif channels != 3:
         raise InputError(f"expected 1, 3 or 4 channels, got {channels}")
+    image = image_transform(image, transform)
     h, w = image.shape[:2]
     if h != w:
         side = max(h, w)
@@ -151,7 +225,7 @@ def prepare_array(image: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def read_image(path: str | Path, size: int) -> np.ndarray:
+def read_image(path: str | Path, size: int, transform: str = "none") -> np.ndarray:
     """Read any PIL-readable image as ``size x size x 3`` uint8 RGB (RGBA/palette composited on black)."""
     try:
         with Image.open(path) as im:
@@ -162,10 +236,11 @@ def read_image(path: str | Path, size: int) -> np.ndarray:
                 arr = np.asarray(im.convert("RGB"))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InputError(f"cannot read image: {exc}", path=path) from exc
-    return prepare_array(arr, size)
+    return prepare_array(arr, size, transform)
 
 
-def load_images(paths: Sequence[Path], size: int, *, progress: bool = False, workers: int | None = None) -> np.ndarray:
+def load_images(paths: Sequence[Path], size: int, *, progress: bool = False, workers: int | None = None,
+                transform: str = "none") -> np.ndarray:
     """Read *paths* into one ``N x size x size x 3`` uint8 array (decoded in *workers* threads)."""
     import os
     from concurrent.futures import ThreadPoolExecutor
@@ -176,7 +251,7 @@ def load_images(paths: Sequence[Path], size: int, *, progress: bool = False, wor
     n = workers if workers is not None else min(8, os.cpu_count() or 1)
 
     def one(i: int) -> None:
-        out[i] = read_image(paths[i], size)
+        out[i] = read_image(paths[i], size, transform)
 
     bar = tqdm(total=len(paths), desc="reading images", unit="img", disable=not progress, leave=False)
     if n <= 1 or len(paths) < 64:
@@ -206,6 +281,36 @@ def group_from_name(name: str, group_by: str) -> str:
     return stem
 
 
+def session_groups(names: Sequence[str], *, gap_min: float = 30.0) -> list[str]:
+    """Flight sessions from file names: same tail number, snapshots at most *gap_min* minutes apart.
+
+    A session is named by its tail number and its first snapshot's time. Names without a time
+    fall back to tail number and day (:func:`group_from_name`), or the file itself.
+    """
+    parsed: list[tuple[str, pd.Timestamp] | None] = []
+    for name in names:
+        m = _NAME_TIME.match(Path(name).stem)
+        when = None
+        if m:
+            try:
+                when = pd.Timestamp(int(m["y"]), int(m["m"]), int(m["d"]), int(m["H"]), int(m["M"]), int(m["S"] or 0))
+            except ValueError:
+                when = None
+        parsed.append((m["object"].strip("-_ ."), when) if m and when is not None else None)
+    out = [group_from_name(n, "object") for n in names]
+    order = sorted((p[0], p[1], i) for i, p in enumerate(parsed) if p is not None)
+    gap = pd.Timedelta(minutes=gap_min)
+    start: tuple[str, pd.Timestamp] | None = None
+    prev: tuple[str, pd.Timestamp] | None = None
+    for obj, when, i in order:
+        if prev is None or obj != prev[0] or when - prev[1] > gap:
+            start = (obj, when)
+        assert start is not None
+        out[i] = f"{start[0]} {start[1]:%Y-%m-%d %H:%M}"
+        prev = (obj, when)
+    return out
+
+
 def _byte_duplicate_groups(paths: Sequence[Path]) -> list[int]:
     ids: dict[str, int] = {}
     return [ids.setdefault(hashlib.sha256(Path(p).read_bytes()).hexdigest(), len(ids)) for p in paths]
@@ -226,6 +331,18 @@ def duplicate_groups(paths: Sequence[Path]) -> tuple[list[int], str]:
         log.warning("find_duplicate_groups returned %d ids for %d images; using sha256", len(ids), len(paths))
         return _byte_duplicate_groups(paths), "byte-identical (sha256)"
     return [int(i) for i in ids], "byte-identical and perceptual (flightpaths.label.duplicates)"
+
+
+def describe_duplicate_sets(data: LabelledImages) -> list[str]:
+    """A summary line, then one line per set of repeated images (relative paths); the summary is logged as a warning."""
+    from ..label.duplicates import describe_duplicates, find_duplicates
+
+    report = find_duplicates(list(data.paths))
+    sets = describe_duplicates(report, data.relpaths)
+    if sets:
+        log.warning("warning: %d set(s) of repeated images (%d distinct pictures in %d files): each set is kept on one"
+                    " side of every split", len(report.exact_sets) + len(report.near_sets), report.n_groups, len(data))
+    return [report.summary(), *sets]
 
 
 def _merge_groups(groups: Sequence[str], dup_ids: Sequence[int], *, cap: int) -> tuple[list[str], int]:
@@ -333,8 +450,13 @@ def _figures_table(manifest: pd.DataFrame | None, windows: list[str | None]) -> 
     return table.reindex([w or "" for w in windows]).reset_index(drop=True)
 
 
-def scan_dataset(root: str | Path, *, group_by: str = "object") -> LabelledImages:
-    """Find the classes, images, groups and figures of a dataset folder."""
+def scan_dataset(root: str | Path, *, group_by: str = "object", session_gap_min: float = 30.0) -> LabelledImages:
+    """Find the classes, images, groups and figures of a dataset folder.
+
+    ``group_by="session"`` groups images by flight session (:func:`session_groups`, snapshots of
+    one tail number at most *session_gap_min* minutes apart) where names carry times; ``auto``
+    is ``object`` when labels.csv/manifest.csv name every image's object, else ``session``.
+    """
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BY)}, not {group_by!r}")
     root = Path(root)
@@ -360,11 +482,19 @@ def scan_dataset(root: str | Path, *, group_by: str = "object") -> LabelledImage
         raise InputError(f"class folder(s) {', '.join(empty)} hold no images ({', '.join(sorted(IMAGE_SUFFIXES))})", path=root)
     labels_csv = _read_csv(root / "labels.csv", ["image"])
     manifest = _read_csv(root / "manifest.csv", ["window_id"])
+    if group_by == "auto":
+        known, _ = _metadata_groups(root, paths, "object", labels_csv, manifest)
+        group_by = "object" if all(g is not None for g in known) else "session"
     meta_groups, windows = _metadata_groups(root, paths, group_by, labels_csv, manifest)
     from_meta = sum(g is not None for g in meta_groups)
-    groups = [g or f"name:{group_from_name(p.name, group_by)}" for g, p in zip(meta_groups, paths)]
-    source = f"{group_by} from labels.csv/manifest.csv" if from_meta == len(paths) else (
-        f"{group_by} from file names" if from_meta == 0 else f"{group_by} from metadata ({from_meta}) and file names")
+    if group_by == "session":
+        sessions = session_groups([p.name for p in paths], gap_min=session_gap_min)
+        groups = [g or f"session:{k}" for g, k in zip(meta_groups, sessions)]
+    else:
+        groups = [g or f"name:{group_from_name(p.name, group_by)}" for g, p in zip(meta_groups, paths)]
+    named = f"{group_by} (gap {session_gap_min:g} min)" if group_by == "session" else group_by
+    source = f"{named} from labels.csv/manifest.csv" if from_meta == len(paths) else (
+        f"{named} from file names" if from_meta == 0 else f"{named} from metadata ({from_meta}) and file names")
     warnings = [f"{n} image(s) of class {c!r}: fewer than 30, so metrics are rough" for c, n in counts.items() if n < 30]
     render_config = _optional_json(root / "render_config.json")
     windowing = _optional_json(root / "windowing.json")
@@ -430,6 +560,42 @@ def split_dataset(data: LabelledImages, *, valid_frac: float = 0.2, seed: int = 
         notes.append(f"{refused} duplicate link(s) between groups not merged (they would make a group over {cap} images)")
     split = _grouped_split(data, merged, valid_frac, seed, n_dup_sets, notes)
     return _drop_straddling(split, dup_ids)
+
+
+def grouped_folds(data: LabelledImages, k: int, *, seed: int = 0, dedupe: bool = True) -> list[Split]:
+    """*k* grouped, stratified folds: each image is validated once; groups and duplicates never straddle.
+
+    Every fold's validation set must hold every class; with too few groups for that, fewer folds
+    are made (the method says how many).
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if k < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, not {k}")
+    dup_ids, dup_method = duplicate_groups(data.paths) if dedupe else (list(range(len(data))), "off")
+    n_dup_sets = sum(1 for n in np.bincount(np.asarray(dup_ids)) if n > 1) if len(dup_ids) else 0
+    notes = [f"groups: {data.group_source}", f"duplicates: {dup_method}, {n_dup_sets} set(s) of repeated images"]
+    cap = max(10, int(0.05 * len(data)))
+    merged, refused = _merge_groups(list(data.groups), dup_ids, cap=cap)
+    if refused:
+        notes.append(f"{refused} duplicate link(s) between groups not merged (they would make a group over {cap} images)")
+    codes = pd.factorize(pd.Series(merged))[0]
+    for n_splits in range(min(k, len(set(codes))), 1, -1):
+        folds = list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+                     .split(np.zeros(len(codes)), data.labels, codes))
+        if all(all((data.labels[v] == c).any() for c in range(len(data.classes))) for _, v in folds):
+            break
+    else:
+        raise InputError(f"could not make {k} grouped folds with every class in each ({data.group_source});"
+                         " add data or use another --group-by", path=data.root)
+    if n_splits < k:
+        notes.append(f"{n_splits} folds instead of {k}: too few groups of some class for more")
+    out = []
+    for i, (train, valid) in enumerate(folds):
+        split = Split(np.sort(train), np.sort(valid), f"grouped stratified {n_splits}-fold (fold {i + 1} held out), seed {seed}",
+                      len(set(codes[train])), len(set(codes[valid])), n_dup_sets, tuple(notes))
+        out.append(_drop_straddling(split, dup_ids))
+    return out
 
 
 def _drop_straddling(split: Split, dup_ids: Sequence[int]) -> Split:

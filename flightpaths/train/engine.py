@@ -45,7 +45,16 @@ from .bundle import (
     save_history,
     windowing_meta,
 )
-from .data import DEFAULT_FIGURES, LabelledImages, Split, fingerprint, load_images, scan_dataset, split_dataset
+from .data import (
+    DEFAULT_FIGURES,
+    IMAGE_TRANSFORMS,
+    LabelledImages,
+    Split,
+    fingerprint,
+    load_images,
+    scan_dataset,
+    split_dataset,
+)
 from .metrics import METRIC_NAMES, MIN_GROUPS, classification_metrics, positive_index
 from .model import HEAD_MODES, Classifier, FigureScaler, dihedral
 
@@ -89,10 +98,12 @@ class TrainSettings:
     batch_size: int | None = None  # None = auto: 64, or smaller so that an epoch has at least 8 steps
     valid_frac: float = 0.2
     seed: int = 0
-    group_by: str = "object"
+    group_by: str = "auto"  # object from labels.csv, else flight sessions from file names
+    session_gap_min: float = 30.0  # group_by="session": snapshots of one tail at most this far apart
+    transform: str = "none"  # image transform before resizing: none, red-track (maps made for people)
     augment: str = "dihedral"
     weighted_loss: bool = True
-    monitor: str = "aupr"
+    monitor: str = "loss"  # a proper score: AUPR or accuracy would keep a model that calls everything one class
     patience: int = 3
     head: str = "auto"  # auto = hybrid when the dataset has figures, else cnn
     figure_columns: tuple[str, ...] = DEFAULT_FIGURES
@@ -116,6 +127,8 @@ class TrainSettings:
             (self.monitor in METRIC_NAMES, f"monitor must be one of {', '.join(METRIC_NAMES)}, not {self.monitor!r}"),
             (self.head in (*HEAD_MODES, "auto"), f"head must be one of auto, {', '.join(HEAD_MODES)}, not {self.head!r}"),
             (self.unfreeze >= 0, "unfreeze must be >= 0"),
+            (self.transform in IMAGE_TRANSFORMS, f"transform must be one of {', '.join(IMAGE_TRANSFORMS)}, not {self.transform!r}"),
+            (self.session_gap_min > 0, f"session_gap_min must be > 0, not {self.session_gap_min}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -133,6 +146,7 @@ class TrainResult:
     head: str
     settings: TrainSettings = field(default_factory=lambda: TrainSettings())
     timings: dict[str, float] = field(default_factory=dict)
+    last_valid_probs: np.ndarray | None = None  # the last epoch's validation probabilities (rows of split.valid)
 
 
 # ----------------------------------------------------------------------------- machine set-up
@@ -236,13 +250,17 @@ def auto_batch_size(n_train: int, *, largest: int = 64, smallest: int = 8) -> in
     return max(size, smallest)
 
 
-def prepare(dataset: str | Path, settings: TrainSettings, *, progress: bool = False) -> Prepared:
-    """Read and split *dataset*, load its images, fit the figure scaler and build the model."""
-    data = scan_dataset(dataset, group_by=settings.group_by)
+def prepare(dataset: str | Path, settings: TrainSettings, *, progress: bool = False, split: Split | None = None,
+            quiet: bool = False, images: np.ndarray | None = None) -> Prepared:
+    """Read and split *dataset* (or use *split*), load its images, fit the figure scaler and build the model."""
+    data = scan_dataset(dataset, group_by=settings.group_by, session_gap_min=settings.session_gap_min)
     windowing_meta(data.windowing)  # a damaged windowing.json fails now, not after training
-    for w in data.warnings:
+    for w in data.warnings if not quiet else ():
         log.warning("warning: %s", w)
-    split = split_dataset(data, valid_frac=settings.valid_frac, seed=settings.seed)
+    if split is None:
+        split = split_dataset(data, valid_frac=settings.valid_frac, seed=settings.seed)
+    if quiet or not len(split.valid):
+        return _prepared(data, split, settings, progress, images)
     for k, c in enumerate(data.classes):
         n_valid = int((data.labels[split.valid] == k).sum())
         if n_valid < 30:
@@ -252,6 +270,11 @@ def prepare(dataset: str | Path, settings: TrainSettings, *, progress: bool = Fa
     if 0 < n_groups < MIN_GROUPS:
         log.warning("warning: the validation split holds %d group(s) (%s); metric intervals resample images, which "
                     "understates the uncertainty when the images of one group are alike", n_groups, data.group_source)
+    return _prepared(data, split, settings, progress, images)
+
+
+def _prepared(data: LabelledImages, split: Split, settings: TrainSettings, progress: bool,
+              images: np.ndarray | None = None) -> Prepared:
     if settings.batch_size is None:
         settings = replace(settings, batch_size=auto_batch_size(len(split.train)))
         if settings.batch_size < 64:
@@ -267,7 +290,9 @@ def prepare(dataset: str | Path, settings: TrainSettings, *, progress: bool = Fa
     spec = backbone_spec(settings.arch)
     backbone = build_backbone(settings.arch, weights=settings.weights) if head != "figures" else None
     model = Classifier(backbone, len(data.classes), n_figures=len(columns), hidden=settings.hidden, dropout=settings.dropout)
-    images = load_images(data.paths, settings.size, progress=progress, workers=settings.workers) if head != "figures" else None
+    if images is None and head != "figures":
+        images = load_images(data.paths, settings.size, progress=progress, workers=settings.workers,
+                             transform=settings.transform)
     counts = np.bincount(data.labels[split.train], minlength=len(data.classes)).astype(np.float64)
     weights = len(split.train) / (len(data.classes) * np.maximum(counts, 1.0))
     if not settings.weighted_loss:
@@ -293,7 +318,8 @@ def bundle_meta(prep: Prepared, metrics: dict, epoch: int) -> dict:
         "image_size": s.size,
         "mean": list(prep.mean),
         "std": list(prep.std),
-        "preprocess": "RGB; alpha composited on black; padded to square; bilinear resize to image_size",
+        "preprocess": "RGB; alpha composited on black; image_transform; padded to square; bilinear resize to image_size",
+        "image_transform": s.transform,
         "render_config": prep.data.render_config,
         **windowing_meta(prep.data.windowing),
         "figure_columns": list(prep.scaler.columns) if prep.scaler else [],
@@ -457,11 +483,16 @@ def _predict_valid(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feed
     return torch.cat(out).numpy() if out else np.zeros((0, len(prep.data.classes)))
 
 
-def _evaluate(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds) -> dict[str, float]:
+def _evaluate(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds) -> tuple[dict[str, float], np.ndarray]:
     probs = _predict_valid(model, prep, rt, feeds)
     rows = prep.split.valid
     groups = [prep.data.groups[i] for i in rows]
-    return classification_metrics(prep.data.labels[rows], probs, prep.data.classes, groups=groups, seed=prep.settings.seed)
+    metrics = classification_metrics(prep.data.labels[rows], probs, prep.data.classes, groups=groups, seed=prep.settings.seed)
+    if len(rows):  # share of the most-predicted class: 1.0 = a one-class model, whatever its AUPR
+        metrics["predicted_share"] = float(np.bincount(probs.argmax(1), minlength=probs.shape[1]).max() / len(rows))
+        metrics["balanced_accuracy"] = float(np.mean([(probs.argmax(1)[prep.data.labels[rows] == k] == k).mean()
+                                                      for k in range(probs.shape[1]) if (prep.data.labels[rows] == k).any()]))
+    return metrics, probs
 
 
 # ----------------------------------------------------------------------------- phases
@@ -619,8 +650,15 @@ def train(
     overwrite: bool = False,
     progress: bool = False,
     on_epoch_end: Callable[[dict], None] | None = None,
+    split: Split | None = None,
+    images: np.ndarray | None = None,
+    quiet: bool = False,
 ) -> TrainResult:
-    """Fine-tune a pretrained CNN on *dataset* and write the model bundle to *out_dir*."""
+    """Fine-tune a pretrained CNN on *dataset* and write the model bundle to *out_dir*.
+
+    *split* replaces the trainer's own split (cross-validation folds; an empty validation set
+    trains on every image and keeps the last epoch); *images* are the already loaded images.
+    """
     t0 = time.perf_counter()
     tune_allocator()
     out = Path(out_dir)
@@ -637,7 +675,7 @@ def train(
     device = pick_device(settings.device)
     _set_threads(device)
     rt = _runtime(device)
-    prep = prepare(dataset, settings, progress=progress)
+    prep = prepare(dataset, settings, progress=progress, split=split, quiet=quiet, images=images)
     model = prep.model.to(device)
     if rt.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -657,6 +695,7 @@ def train(
     if prep.head != "figures":
         phases.append((2, settings.epochs))
     stage_cache: _Feeds | None = None
+    last_probs: np.ndarray | None = None
     n_stages = len(model.stages)
     try:
         if settings.cache_features and prep.head != "figures" and 0 < settings.unfreeze < n_stages and settings.epochs:
@@ -686,7 +725,7 @@ def train(
                 label = "head" if phase == 1 else "body"
                 train_loss = _train_epoch(model, prep, rt, feeds, opt, sched, grad_scaler, loss_fn, slot, gen,
                                           progress, f"{label} epoch {epoch + 1}/{n_epochs}")
-                metrics = _evaluate(model, prep, rt, feeds)
+                metrics, last_probs = _evaluate(model, prep, rt, feeds)
                 row = {"phase": label, "epoch": epoch + 1, "train_loss": train_loss, **metrics,
                        "lr": max(g["lr"] for g in opt.param_groups), "seconds": time.perf_counter() - te}
                 state.history.append(row)
@@ -717,7 +756,10 @@ def train(
     save_history(out, state.history)
     timings["total_s"] = time.perf_counter() - t0
     best = state.history[state.best_epoch - 1] if state.best_epoch > 0 else (state.history[-1] if state.history else {})
-    return TrainResult(out, best, pd.DataFrame(state.history), prep.split, prep.head, settings, timings)
+    if best.get("predicted_share", 0.0) >= 1.0 and not quiet:
+        log.warning("warning: the kept epoch predicts one class for every validation image: it has learnt nothing"
+                    " useful yet (more epochs, more data, or --transform for maps made for people)")
+    return TrainResult(out, best, pd.DataFrame(state.history), prep.split, prep.head, settings, timings, last_probs)
 
 
 def _restore_optimizer(opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler, ckpt: object, steps: int) -> None:

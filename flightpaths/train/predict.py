@@ -134,7 +134,8 @@ class Bundle:
 
     def _input(self, images: np.ndarray | Sequence[np.ndarray], idx: np.ndarray) -> torch.Tensor:
         size = self.image_size
-        batch = np.stack([prepare_array(np.asarray(images[i]), size) for i in idx])
+        transform = str(self.meta.get("image_transform", "none"))  # as in training (older bundles: none)
+        batch = np.stack([prepare_array(np.asarray(images[i]), size, transform) for i in idx])
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
         mean = torch.tensor(self.info.mean, dtype=torch.float32).view(1, 3, 1, 1)
         std = torch.tensor(self.info.std, dtype=torch.float32).view(1, 3, 1, 1)

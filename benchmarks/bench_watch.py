@@ -1,0 +1,175 @@
+"""Live alerts (``flightpaths watch``): throughput, alert latency and memory over a long run.
+
+    .venv/bin/python benchmarks/bench_watch.py [--aircraft 40] [--hours 2] [--tick 1]
+        [--mem-aircraft 500] [--mem-hours 24] [--skip-memory]
+
+Throughput and latency. A simulated SBS log (``--aircraft`` aircraft, ``--hours`` hours) is fed
+to the live parser and engine ``--tick`` seconds of feed time at a time, on one core
+(``torch.set_num_threads(1)``), scored with the built-in model: messages per second over the
+whole run (parse, cut, draw, CNN, episodes), next to ``flightpaths score`` of the same log in
+the same run (its messages per second: the baseline). Latency: for every window, the wall
+time from the start of the step whose points completed it to the end of that step, when its
+alert (if any) is out; the feed's own delay (the hold of a few seconds that lets a position
+meet its velocity message, and one tick) comes on top and is printed beside it.
+Targets (issue 22): at least 50,000 msg/s (a busy receiver sends about 2,000); latency under 2 s.
+
+Memory. ``--mem-aircraft`` aircraft for ``--mem-hours`` simulated hours, made one hour at a
+time by the simulator (each hour a new seed and start time, so aircraft come and go), fed
+through the same parser and engine with a cheap scorer instead of the CNN (the CNN's cost does
+not change what is kept), printing resident memory after every simulated hour: it must stay
+flat (aircraft not heard for a while are let go; their windows once their episodes close).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def sim_lines(aircraft: int, hours: float, seed: int, start: str) -> list[bytes]:
+    from flightpaths.simulate import SimSettings, sbs_lines, simulate
+
+    sim = simulate(SimSettings(seed=seed, aircraft=aircraft, hours=hours, start=start))
+    lines, _ = sbs_lines(sim.points)
+    return [(ln if ln.endswith("\n") else ln + "\n").encode() for ln in lines]
+
+
+def tick_of(line: bytes, tick_s: float) -> int:
+    f = line.split(b",")
+    if len(f) < 8 or len(f[7]) < 8:
+        return -1
+    hh, mm, ss = f[7].split(b":")
+    day = int(f[6][-2:]) if len(f[6]) >= 2 else 0
+    return int((day * 86400 + int(hh) * 3600 + int(mm) * 60 + float(ss)) // tick_s)
+
+
+def ticks(lines: list[bytes], tick_s: float) -> list[list[bytes]]:
+    out: list[list[bytes]] = [[]]
+    last = None
+    for line in lines:
+        k = tick_of(line, tick_s)
+        if last is not None and k != last and k >= 0:
+            out.append([])
+        out[-1].append(line)
+        last = k if k >= 0 else last
+    return out
+
+
+def run_live(bundle, batches: list[list[bytes]], *, score_fn=None, on_hour=None) -> dict[str, object]:  # noqa: ANN001
+    from flightpaths.watch import LiveEngine, LiveSbsParser, WatchSettings
+
+    engine = LiveEngine(bundle, WatchSettings(), score_fn=score_fn)
+    parser = LiveSbsParser(name="bench")
+    latencies: list[float] = []
+    t0 = time.perf_counter()
+    for batch in batches:
+        s0 = time.perf_counter()
+        parser.feed(batch)
+        engine.add_points(parser.parse())
+        before = engine.n_windows
+        engine.step()
+        if engine.n_windows > before:
+            latencies += [time.perf_counter() - s0] * (engine.n_windows - before)
+        if on_hour is not None:
+            on_hour(engine)
+    engine.add_points(parser.parse(final=True))
+    engine.step()
+    engine.finish()
+    wall = time.perf_counter() - t0
+    parser.close()
+    return {"wall": wall, "lines": parser.lines, "windows": engine.n_windows, "latency": np.array(latencies)}
+
+
+def cheap_scores(windows: pd.DataFrame) -> pd.DataFrame:
+    """A stand-in for the CNN in the memory run: a turn rule, no drawing."""
+    p = np.clip(np.abs(windows["net_turn_rev"].to_numpy(float)) / 2.0, 0, 1)
+    return windows.assign(p_circling=p, p_straight=1 - p, render_status="ok")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--aircraft", type=int, default=40)
+    ap.add_argument("--hours", type=float, default=2.0)
+    ap.add_argument("--tick", type=float, default=1.0)
+    ap.add_argument("--mem-aircraft", type=int, default=500)
+    ap.add_argument("--mem-hours", type=int, default=24)
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-throughput", action="store_true")
+    args = ap.parse_args()
+
+    import torch
+
+    from flightpaths.score import ScoreSettings, score_logs
+    from flightpaths.train.predict import load_bundle
+
+    torch.set_num_threads(1)
+    bundle = load_bundle(REPO / "flightpaths" / "models" / "default")
+    if not args.skip_throughput:
+        lines = sim_lines(args.aircraft, args.hours, 11, "2024-06-01T08:00:00Z")
+        batches = ticks(lines, args.tick)
+        live = run_live(bundle, batches)
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "sim.sbs"
+            log.write_bytes(b"".join(lines))
+            t0 = time.perf_counter()
+            score_logs([log], Path(tmp) / "out", bundle, ScoreSettings(workers=1, progress=False))
+            batch_wall = time.perf_counter() - t0
+        lat = live["latency"]
+        rate = live["lines"] / live["wall"]
+        print(f"log: {args.aircraft} aircraft, {args.hours:g} h, {live['lines']:,} SBS lines, {live['windows']:,} windows; "
+              f"fed {args.tick:g} s of feed at a time, one core")
+        print(f"watch: {rate:,.0f} msg/s ({live['wall']:.1f} s) [target >= 50,000]; "
+              f"flightpaths score of the same log: {live['lines'] / batch_wall:,.0f} msg/s ({batch_wall:.1f} s); "
+              f"ratio {batch_wall / live['wall']:.2f}x")
+        feed_hours = args.hours * 3600 / live["wall"]
+        print(f"      that is {feed_hours:,.0f}x real time for this traffic ({live['lines'] / (args.hours * 3600):,.0f} msg/s in the log)")
+        if len(lat):
+            print(f"latency window complete -> alert out: median {np.median(lat):.2f} s, p95 {np.percentile(lat, 95):.2f} s, "
+                  f"max {lat.max():.2f} s [target < 2 s]; plus the feed's hold (5 s of feed time) and one tick ({args.tick:g} s)")
+    if not args.skip_memory:
+        print(f"memory: {args.mem_aircraft} aircraft x {args.mem_hours} simulated hours (cheap scorer)")
+        rows = []
+        from flightpaths.watch import LiveEngine, LiveSbsParser, WatchSettings
+
+        engine = LiveEngine(bundle, WatchSettings(), score_fn=cheap_scores)
+        parser = LiveSbsParser(name="bench")
+        t0 = time.perf_counter()
+        for hour in range(args.mem_hours):
+            start = (pd.Timestamp("2024-06-01T00:00:00Z") + pd.Timedelta(hours=hour)).isoformat()
+            lines = sim_lines(args.mem_aircraft, 1.0, 100 + hour, start)
+            for batch in ticks(lines, 10.0):
+                parser.feed(batch)
+                engine.add_points(parser.parse())
+                engine.step()
+            del lines
+            rows.append((hour + 1, rss_mib(), len(engine.aircraft), engine.n_windows))
+            print(f"  after hour {hour + 1:2d}: RSS {rows[-1][1]:7.1f} MiB, aircraft held {rows[-1][2]:4d}, "
+                  f"windows so far {rows[-1][3]:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        parser.close()
+        if len(rows) >= 4:
+            second = np.mean([r[1] for r in rows[1:len(rows) // 2]])
+            last = np.mean([r[1] for r in rows[len(rows) // 2:]])
+            print(f"RSS second quarter-half mean {second:.0f} MiB, last half mean {last:.0f} MiB: ratio {last / second:.2f} (flat ~1.0)")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()
