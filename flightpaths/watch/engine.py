@@ -172,7 +172,6 @@ class LiveEngine:
         self.seen_alerts: set[str] = set()  # alert ids opened (survives restarts through the state file)
         self.closed_alerts: set[str] = set()
         self.closed_ids: set[str] = set()
-        self.completed_at: dict[str, int] = {}  # window id -> feed time it completed (latency figures)
 
     # ------------------------------------------------------------------------------ points
     def add_points(self, points: pd.DataFrame) -> None:
@@ -300,8 +299,6 @@ class LiveEngine:
             out["track_id"] = self._global_tracks(ac, out["track_id"])
             out["window_id"] = ids[fresh]
             ac.emitted.update(ids[fresh].tolist())
-            for wid in ids[fresh].tolist():
-                self.completed_at[wid] = self.now_ns
         if final:
             ac.due_ns, ac.pending_ns = -_BIG, self.now_ns
             ac.track_base += last_no + 1
