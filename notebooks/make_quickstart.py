@@ -118,7 +118,7 @@ episodes.head()"""),
 A folder sorted by hand (here the 183 NYPD helicopter maps of the original fast.ai experiment,
 when `../shared/data` is beside the checkout) is grouped by flight session from the file names,
 cross-validated in grouped folds, and its repeated images are listed. `red-track-loops` keeps
-the red track, whitens the basemap and marks each loop. Training is one command:
+the red track, whitens the basemap and fills the loops. Training is one command:
 `flightpaths train FOLDER -o MODEL/ --transform red-track-loops` (5-fold cross-validation by
 default for folders under 400 images; a few minutes per fold on a laptop CPU)."""),
     ("code", """from flightpaths.train.data import describe_duplicate_sets, grouped_folds, read_image, scan_dataset
