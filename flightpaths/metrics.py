@@ -22,10 +22,12 @@ def tie_groups(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> order, group = tie_groups(np.array([0.2, 0.9, 0.2]))
     >>> order.tolist(), group.tolist()
     ([1, 0, 2], [0, 1, 1])
+    >>> tie_groups(np.array([]))[1].tolist()
+    []
     """
     order = np.argsort(-np.asarray(scores, float), kind="mergesort")
     s = np.asarray(scores, float)[order]
-    group = np.r_[0, np.cumsum(s[1:] != s[:-1])]
+    group = np.r_[0, np.cumsum(s[1:] != s[:-1])] if len(s) else np.zeros(0, dtype=np.int64)
     return order, group
 
 
@@ -85,6 +87,8 @@ def rank_metric(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
 def _one(metric: Callable[[np.ndarray, np.ndarray], np.ndarray], labels: ArrayLike,
          scores: ArrayLike) -> float:
     y = np.asarray(labels, float)
+    if not len(y):
+        return float("nan")  # no examples: undefined, like a class with no positives
     order, group = tie_groups(np.asarray(scores, float))
     pos, neg = grouped_weights(y[order], np.ones((1, len(y))), group)
     return float(metric(pos, neg)[0])

@@ -128,7 +128,7 @@ if folder.is_dir():
     maps = scan_dataset(folder, group_by="session")
     folds = grouped_folds(maps, 5)
     print(len(maps), "maps in", len(set(maps.groups)), "flight sessions;", [len(f.valid) for f in folds], "judged per fold")
-    print("\n".join(describe_duplicate_sets(maps)[:4]))
+    print("\\n".join(describe_duplicate_sets(maps)[:4]))
     fig, axes = plt.subplots(1, 2, figsize=(8, 4))
     axes[0].imshow(read_image(maps.paths[0], 256)); axes[1].imshow(read_image(maps.paths[0], 256, "red-track-loops"))
     for ax in axes: ax.set_axis_off()

@@ -72,6 +72,7 @@ __all__ = [
     "bundle_fingerprint",
     "drawn_blocks",
     "input_windows",
+    "positive_class_of",
     "render_config_of",
     "score_input",
     "score_logs",
@@ -341,7 +342,8 @@ def bundle_aggregator(bundle: ScoringModel) -> SegmentAggregator | None:
     return SegmentAggregator.from_dict(value) if value is not None else None
 
 
-def _positive_class(bundle: ScoringModel) -> str:
+def positive_class_of(bundle: ScoringModel) -> str:
+    """The class whose probability makes an episode: the bundle's positive class, else its first."""
     return str(bundle.positive_class or list(bundle.classes)[0])
 
 
@@ -683,7 +685,7 @@ def _write_outputs(
     episodes = merge_episodes(windows, threshold=settings.threshold, classes=ep_classes, merge_gap_s=settings.merge_gap_s)
     aggregator = bundle_aggregator(bundle)
     if aggregator is not None and len(episodes) and "turn_thin_deg" in windows.columns:
-        episodes = add_segment_probability(episodes, windows, aggregator, positive_class=_positive_class(bundle))
+        episodes = add_segment_probability(episodes, windows, aggregator, positive_class=positive_class_of(bundle))
     episodes = add_context(episodes, identity_by_object(windows), settings.context)
     meta = {
         "model": fingerprint,

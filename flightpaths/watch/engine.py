@@ -46,19 +46,18 @@ class BundleSettings:
 
 
 def bundle_settings(bundle: Any) -> BundleSettings:
-    """The settings a model bundle carries (see :class:`BundleSettings`).
+    """The settings a model bundle carries (see :class:`BundleSettings`): those of its training windows."""
+    from ..score.pipeline import bundle_aggregator, positive_class_of, render_config_of
 
-    The one adapter to the bundle's settings: today through score/pipeline's private
-    helpers (``_track_settings``, ``_render_config``, ``_positive_class``); switch to the
-    typed bundle's attributes when it lands.
-    """
-    from ..score.pipeline import _positive_class, _render_config, _track_settings, bundle_aggregator
+    return BundleSettings(
+        bundle.track_settings,
+        bundle.window_settings,
+        render_config_of(bundle),
+        bundle_aggregator(bundle),
+        positive_class_of(bundle),
+    )
 
-    track, window = _track_settings(bundle)
-    return BundleSettings(track, window, _render_config(bundle), bundle_aggregator(bundle), _positive_class(bundle))
 
-
-_bundle_settings = bundle_settings
 
 
 @dataclass(frozen=True)
