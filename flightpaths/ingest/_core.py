@@ -253,7 +253,7 @@ class Head:
             return True
         text = sample.decode("utf-8", errors="replace")
         odd = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\r\n\t\f"))
-        return odd > max(2, len(text) // 50)
+        return odd > max(16, len(text) // 50)
 
     @property
     def text(self) -> str:
@@ -1074,7 +1074,8 @@ def read_logs(
             if source.trailing_bytes:
                 ledger.note("gzip files with bytes after the compressed stream (ignored)", 1,
                             example=f"{source.name}: {source.trailing_bytes:,} byte(s) after the gzip stream ignored")
-        except (InputError, ValueError, KeyError, TypeError, IndexError, UnicodeError) as raw:
+        except (InputError, ValueError, KeyError, TypeError, IndexError, UnicodeError, EOFError, OSError, zlib.error,
+                RecursionError) as raw:
             exc = raw if isinstance(raw, InputError) else InputError(
                 f"could not be read as {fmt.name} ({type(raw).__name__}: {raw})", path=source.name)
             if settings.strict or exc.line is not None:
@@ -1216,6 +1217,8 @@ def iter_csv(
                 header = next(reader)
             except StopIteration:
                 return
+            except (OSError, EOFError, zlib.error) as exc:
+                raise TruncatedInput(source.name, skip_lines + 1, str(exc)) from exc
             except csv.Error as exc:
                 raise InputError(f"cannot read the CSV header ({exc})", path=source.name, line=skip_lines + 1) from exc
             names = unique_names([h.strip().lstrip("\ufeff") for h in header])
