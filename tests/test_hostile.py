@@ -12,7 +12,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -65,12 +64,12 @@ def test_the_corpus_is_large_enough_and_up_to_date() -> None:
 
 # ---- class 1: one bad value sinks a whole file ------------------------------------------
 @pytest.mark.parametrize(("name", "text"), [
-    ("gen.csv", "adshex,timestamp,latitude,longitude\nabc123,1714564800,40.1,-73.2\nabc123,notatime,40.2,-73.3\n"
-                "abc123,1714564860,40.3,-73.4\n"),
+    ("gen.csv", ("adshex,timestamp,latitude,longitude\nabc123,1714564800,40.1,-73.2\nabc123,notatime,40.2,-73.3\n"
+                "abc123,1714564860,40.3,-73.4\n")),
     ("os.csv", "time,icao24,lat,lon\n1714564800,abc123,40.1,-73.2\nxx,abc123,40.2,-73.3\n1714564860,abc123,40.3,-73.4\n"),
-    ("t.json", '[{"timestamp":1714564800000,"icao24":"abc123","latitude":40.1,"longitude":-73.2},'
+    ("t.json", ('[{"timestamp":1714564800000,"icao24":"abc123","latitude":40.1,"longitude":-73.2},'
                '{"timestamp":"bad","icao24":"abc123","latitude":40.2,"longitude":-73.3},'
-               '{"timestamp":1714564860000,"icao24":"abc123","latitude":40.3,"longitude":-73.4}]'),
+               '{"timestamp":1714564860000,"icao24":"abc123","latitude":40.3,"longitude":-73.4}]')),
 ])
 def test_one_bad_time_drops_its_own_row_named_by_line(tmp_path: Path, name: str, text: str) -> None:
     log = tmp_path / name
