@@ -234,3 +234,19 @@ def test_shared_traffic_samples_in_columns_layout(shared_data: Path) -> None:
                 "calibration/nice.json.gz"):
         result = read_logs(root / rel)
         assert len(result.points) > 100 and result.report.files[str(root / rel)] == "traffic"
+
+
+def test_labeler_removes_stale_temporary_files_left_by_a_crash(tmp_path: Path) -> None:
+    from flightpaths.label.dataset import Dataset
+    from flightpaths.label.images import load_images
+    from test_label import make_render_folder
+
+    make_render_folder(tmp_path / "renders", ["circle", "line"])
+    images = load_images(tmp_path / "renders")
+    with Dataset.open(tmp_path / "ds", images, classes=["circling", "straight"]) as ds:
+        ds.label([images.keys[0]], "circling")
+    stale = tmp_path / "ds" / ".labels.csv.abc123.tmp"
+    stale.write_text("half a file")
+    with Dataset.open(tmp_path / "ds", images) as ds:
+        pass
+    assert not stale.exists()
