@@ -253,7 +253,7 @@ class Head:
             return True
         text = sample.decode("utf-8", errors="replace")
         odd = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\r\n\t\f"))
-        return odd > max(2, len(text) // 50)
+        return odd > max(16, len(text) // 50)
 
     @property
     def text(self) -> str:
@@ -877,6 +877,30 @@ def hex_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 # checks common to every reader, and read_logs
 # --------------------------------------------------------------------------------------------
+def _bound_text(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: Ledger) -> None:
+    """Cut every text value longer than :data:`MAX_TEXT_CHARS` (a 10 MB callsign), counted."""
+    for name in chunk.columns:
+        if name in ("source_file", "time") or pd.api.types.is_numeric_dtype(chunk[name].dtype) \
+                or pd.api.types.is_bool_dtype(chunk[name].dtype):
+            continue
+        col = chunk[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            if not len(col.cat.categories) or col.cat.categories.astype(str).str.len().max() <= MAX_TEXT_CHARS:
+                continue
+            col = col.astype("string")
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        lengths = col.astype("string").str.len()
+        long = (lengths > MAX_TEXT_CHARS).fillna(False).to_numpy(bool)
+        if long.any():
+            first = int(np.argmax(long))
+            ledger.note(f"column {name!r}: text longer than {MAX_TEXT_CHARS} characters cut", int(long.sum()),
+                        example=f"{source.name}:{int(lines[first])}: column {name!r}: text of {int(lengths.iloc[first]):,} "
+                                f"characters cut to {MAX_TEXT_CHARS}")
+            chunk[name] = col.astype("string").str.slice(0, MAX_TEXT_CHARS).astype(chunk[name].dtype if chunk[name].dtype != object else object) \
+                if not isinstance(chunk[name].dtype, pd.CategoricalDtype) else col.str.slice(0, MAX_TEXT_CHARS)
+
+
 def _finish_chunk(chunk: pd.DataFrame, source: Source, ledger: Ledger) -> pd.DataFrame:
     """Fill missing columns, then drop rows without id/time/position or with impossible ones."""
     n = len(chunk)
@@ -893,6 +917,7 @@ def _finish_chunk(chunk: pd.DataFrame, source: Source, ledger: Ledger) -> pd.Dat
                 chunk[name] = pd.Series(pd.NA, index=chunk.index, dtype=dtype)
     lines = chunk["source_line"].to_numpy(dtype=np.int64)
     keep = np.ones(n, dtype=bool)
+    _bound_text(chunk, lines, source, ledger)
 
     def reject(mask: np.ndarray, reason: str, *, bad: bool, column: str | None = None,
                detail: Callable[[int], str] | None = None) -> None:
@@ -1143,6 +1168,8 @@ def iter_csv(
                 header = next(reader)
             except StopIteration:
                 return
+            except (OSError, EOFError, zlib.error) as exc:
+                raise TruncatedInput(source.name, skip_lines + 1, str(exc)) from exc
             except csv.Error as exc:
                 raise InputError(f"cannot read the CSV header ({exc})", path=source.name, line=skip_lines + 1) from exc
             names = unique_names([h.strip().lstrip("\ufeff") for h in header])

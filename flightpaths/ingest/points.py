@@ -11,6 +11,7 @@ line wherever a chunk boundary falls.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
@@ -114,7 +115,7 @@ def _file_chunks(source: Source, fmt: Format | None, settings: IngestSettings, l
                 pending, n = [], 0
     except InputError:
         raise
-    except (ValueError, KeyError, TypeError, IndexError, UnicodeError) as raw:
+    except (ValueError, KeyError, TypeError, IndexError, UnicodeError, EOFError, OSError, zlib.error, RecursionError) as raw:
         raise InputError(f"could not be read as {fmt.name} ({type(raw).__name__}: {raw})", path=source.name) from raw
     if pending:
         yield from _pieces(pending, rows, ledger, settings.dedupe, order)

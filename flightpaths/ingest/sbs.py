@@ -73,10 +73,11 @@ _PLAIN_TIME_RE: Final = r"^\s*\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{1,2}(:\d{1,2}(
 
 
 def _sniff(head: Head) -> bool:
-    lines = head.lines(5)
-    return bool(lines) and all(
-        ln.split(",", 1)[0] in ("MSG", *_OTHER_TYPES) and ln.count(",") >= 4 for ln in lines[:-1] or lines
-    )
+    """SBS when most of the first lines are SBS messages (a damaged line among them is allowed)."""
+    lines = head.lines(10)
+    lines = lines[:-1] or lines  # the last one may be cut short
+    sbs = sum(ln.split(",", 1)[0] in ("MSG", *_OTHER_TYPES) and ln.count(",") >= 4 for ln in lines)
+    return bool(lines) and sbs * 2 >= len(lines) and sbs > 0
 
 
 def _lines(block: bytes) -> pa.StringArray:

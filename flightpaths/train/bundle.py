@@ -376,6 +376,7 @@ def save_checkpoint(out_dir: str | Path, model: nn.Module, opt: torch.optim.Opti
 
 def load_checkpoint(out_dir: str | Path) -> Checkpoint | None:
     """The checkpoint in *out_dir*, or None when there is none; a damaged one raises BundleError."""
+    from safetensors import SafetensorError
     from safetensors.torch import load
 
     folder = Path(out_dir) / CHECKPOINT_DIR
@@ -384,28 +385,35 @@ def load_checkpoint(out_dir: str | Path) -> Checkpoint | None:
     try:
         meta = json.loads((folder / "state.json").read_text(encoding="utf-8"))
         blob = (folder / "state.safetensors").read_bytes()
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{folder}: unreadable checkpoint ({exc})") from exc
-    if meta.get("format") != "flightpaths-checkpoint" or _sha256(blob) != meta.get("sha256"):
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or bad UTF-8
+        raise BundleError(f"{folder}: unreadable checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != "flightpaths-checkpoint" or _sha256(blob) != meta.get("sha256"):
         raise BundleError(f"{folder}: checkpoint does not match its state.json (changed or half-written)")
-    tensors = load(blob)
-    model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for k, v in tensors.items():
-        if k.startswith("opt."):
-            _, pid, name = k.split(".", 2)
-            state.setdefault(int(pid), {})[name] = v
-    return Checkpoint(
-        settings=meta["settings"],
-        phase=int(meta["phase"]),
-        history=meta["history"],
-        best=float(meta["best"]),
-        best_epoch=int(meta["best_epoch"]),
-        done={int(k): int(v) for k, v in meta["done"].items()},
-        stale=int(meta["stale"]),
-        model_state=model_state,
-        optimizer_state={"state": state, "param_groups": meta["param_groups"]},
-    )
+    try:
+        tensors = load(blob)
+        model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for k, v in tensors.items():
+            if k.startswith("opt."):
+                _, pid, name = k.split(".", 2)
+                state.setdefault(int(pid), {})[name] = v
+        if not isinstance(meta["settings"], dict) or not isinstance(meta["history"], list) \
+                or not isinstance(meta["param_groups"], list):
+            raise TypeError("settings, history or param_groups of the wrong type")
+        return Checkpoint(
+            settings=meta["settings"],
+            phase=int(meta["phase"]),
+            history=meta["history"],
+            best=float(meta["best"]),
+            best_epoch=int(meta["best_epoch"]),
+            done={int(k): int(v) for k, v in meta["done"].items()},
+            stale=int(meta["stale"]),
+            model_state=model_state,
+            optimizer_state={"state": state, "param_groups": meta["param_groups"]},
+        )
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError, RecursionError, SafetensorError) as exc:
+        raise BundleError(f"{folder}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:200]}); "
+                          "delete the checkpoint folder to start again") from exc
 
 
 # ----------------------------------------------------------------------------- history

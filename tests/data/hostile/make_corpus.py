@@ -109,8 +109,8 @@ def corpus() -> dict[str, tuple[bytes, dict]]:
         b"id,time,lat,lon\na/b,1714564800,40.1,-73.2\na_b,1714564800,41.1,-72.2\nA_B,1714564800,42.1,-71.2\n",
         {"kept": 3, "objects": 3, "columns": "id=id,time=time,lat=lat,lon=lon"})
     out["csv_mixed_time_forms.csv"] = (
-        b"adshex,timestamp,latitude,longitude\nabc123,1714564800,40.1,-73.2\nabc123,2024-05-01T12:01:00Z,40.2,-73.3\n"
-        b"abc123,1714564920000,40.3,-73.4\nabc123,yesterday,40.4,-73.5\n", {"kept": 3, "dropped_min": 1})
+        (b"adshex,timestamp,latitude,longitude\nabc123,1714564800,40.1,-73.2\nabc123,2024-05-01T12:01:00Z,40.2,-73.3\n"
+        b"abc123,1714564920000,40.3,-73.4\nabc123,yesterday,40.4,-73.5\n"), {"kept": 3, "dropped_min": 1})
     out["traffic_columns_bad_time.json"] = (
         TRAFFIC_COLUMNS.replace('"1": 1714564860000', '"1": "soon"').encode(), {"kept": 2, "dropped_min": 1})
     out["traffic_split_layout.json"] = (json.dumps({"columns": list(_REC[0]), "index": [0, 1, 2],
