@@ -597,7 +597,7 @@ def interpretation_report(
 # ------------------------------------------------------------------------------- honesty sections
 
 
-def _read_cv(model_dir: Path) -> dict:
+def _read_cv(model_dir: Path) -> dict[str, Any]:
     try:
         data = json.loads((model_dir / "cv.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -635,7 +635,7 @@ def _report_warnings(said: Sequence[str], data: Any, valid: np.ndarray, ev: Eval
     return out
 
 
-def _metrics_section(meta: dict, cv: dict) -> str:
+def _metrics_section(meta: dict[str, Any], cv: dict[str, Any]) -> str:
     """Metrics with their 95% intervals, and the cross-validation folds when there were any."""
     metrics = meta.get("metrics") or {}
     rows = [{"metric": name, "value": metrics[name], "95% interval": f"[{metrics[name + '_lo']:.3f}, {metrics[name + '_hi']:.3f}]"}
@@ -657,7 +657,7 @@ def _metrics_section(meta: dict, cv: dict) -> str:
     return "".join(parts)
 
 
-def _groups_section(data: Any, valid: np.ndarray, oof: dict) -> str:
+def _groups_section(data: Any, valid: np.ndarray, oof: dict[str, Any]) -> str:
     """One row per group: images per class and the side it was judged on."""
     judged = set(valid.tolist())
     frame = pd.DataFrame({"group": list(data.groups), "class": [data.classes[k] for k in data.labels],

@@ -237,9 +237,10 @@ def test_shared_traffic_samples_in_columns_layout(shared_data: Path) -> None:
 
 
 def test_labeler_removes_stale_temporary_files_left_by_a_crash(tmp_path: Path) -> None:
+    from test_label import make_render_folder
+
     from flightpaths.label.dataset import Dataset
     from flightpaths.label.images import load_images
-    from test_label import make_render_folder
 
     make_render_folder(tmp_path / "renders", ["circle", "line"])
     images = load_images(tmp_path / "renders")

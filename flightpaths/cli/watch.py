@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -52,14 +53,15 @@ def command(connect: str | None, poll: str | None, every: float, follow: Path | 
         settings = resolve(WatchSettings, **options)
     except FlightpathsError as exc:
         raise click.UsageError(str(exc)) from exc
-    notifiers = []
+    notifiers: list[Any] = []
+    source: Any
     try:
         if connect is not None:
             source = TcpSource(*parse_hostport(connect))
         elif poll is not None:
             source = PollSource(poll, every_s=every, tz=settings.input_tz)
         else:
-            source = FollowSource(follow, from_start=from_start)
+            source = FollowSource(str(follow), from_start=from_start)
         if webhook:
             from ..watch import WebhookNotifier
 

@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,22 +39,22 @@ CV_METRICS = ("accuracy", "balanced_accuracy", "aupr", "loss")
 class CVResult:
     """Per-fold figures, their summary, and the final model trained on every image."""
 
-    folds: list[dict]
+    folds: list[dict[str, Any]]
     summary: dict[str, float]
     method: str
     final: TrainResult | None
     notes: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
-    predictions: list[dict] = field(default_factory=list)  # out-of-fold: image, fold, label, probs
+    predictions: list[dict[str, Any]] = field(default_factory=list)  # out-of-fold: image, fold, label, probs
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """What ``cv.json`` and the bundle's ``cv`` record."""
         return {"method": self.method, "k": len(self.folds), "summary": self.summary, "folds": self.folds,
                 "notes": list(self.notes), "timings": self.timings, "out_of_fold": self.predictions,
                 "note": "each fold judged at the end of the fixed schedule (no epoch chosen on the fold itself)"}
 
 
-def summarise_folds(folds: list[dict]) -> dict[str, float]:
+def summarise_folds(folds: list[dict[str, Any]]) -> dict[str, float]:
     """Mean, standard deviation, minimum and maximum over folds of each metric in :data:`CV_METRICS`.
 
     >>> summarise_folds([{"accuracy": 0.8}, {"accuracy": 0.9}])["accuracy_mean"]
@@ -72,7 +73,7 @@ def summarise_folds(folds: list[dict]) -> dict[str, float]:
     return out
 
 
-def _fold_row(i: int, split: Split, result: TrainResult, seconds: float) -> dict:
+def _fold_row(i: int, split: Split, result: TrainResult, seconds: float) -> dict[str, Any]:
     last = result.history.iloc[-1].to_dict() if len(result.history) else {}
     row = {"fold": i + 1, "n_train": int(len(split.train)), "n_valid": int(len(split.valid)),
            "groups_valid": split.n_groups_valid, "seconds": round(seconds, 1)}
@@ -136,16 +137,16 @@ def cross_validate(
     judged = np.flatnonzero(np.isfinite(oof).all(1))
     predictions = [{"image": data.relpaths[j], "fold": int(fold_of[j]), "label": data.classes[data.labels[j]],
                     "probs": [round(float(p), 6) for p in oof[j]]} for j in judged]
-    result = CVResult(rows, summary, method, None, splits[0].notes, timings, predictions)
+    cv = CVResult(rows, summary, method, None, splits[0].notes, timings, predictions)
     if final:
         t = time.perf_counter()
         everything = Split(np.arange(len(data)), np.zeros(0, np.int64), "all images (final model; judged by cross-validation)",
                            len(set(data.groups)), 0, splits[0].duplicate_sets, splits[0].notes)
-        result.final = train(dataset, out_dir, fold_settings, split=everything, images=images, quiet=True,
+        cv.final = train(dataset, out_dir, fold_settings, split=everything, images=images, quiet=True,
                              overwrite=overwrite, progress=progress)
         timings["final_s"] = round(time.perf_counter() - t, 1)
-        _record(Path(out_dir), result)
-    return result
+        _record(Path(out_dir), cv)
+    return cv
 
 
 def _record(out: Path, result: CVResult) -> None:
@@ -176,7 +177,7 @@ def default_folds(dataset: str | Path, settings: TrainSettings, cv: int | None, 
     return 0, f"{len(data)} images: one grouped train/validation split (--cv K to cross-validate)"
 
 
-def cv_summary(model_dir: str | Path, head: str, result: CVResult) -> dict:
+def cv_summary(model_dir: str | Path, head: str, result: CVResult) -> dict[str, Any]:
     """The JSON ``flightpaths train --cv`` prints: method, folds and mean/spread of the metrics."""
     s = result.summary
     metrics = {name: round(s[f"{name}_mean"], 4) for name in CV_METRICS if f"{name}_mean" in s}

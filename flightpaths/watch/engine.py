@@ -102,7 +102,8 @@ class _Aircraft:
 
 
 def _ns(values: pd.Series) -> np.ndarray:
-    return values.astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+    out: np.ndarray = values.astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+    return out
 
 
 def _nominal_ns(windows: pd.DataFrame) -> np.ndarray:
@@ -250,7 +251,7 @@ class LiveEngine:
         scored = self._score(pd.concat(new, ignore_index=True)) if new else None
         by_obj = scored.groupby(scored["object_id"].astype(str)).indices if scored is not None else {}
         for ac in group:
-            if ac.object_id in by_obj:
+            if scored is not None and ac.object_id in by_obj:
                 part = scored.iloc[by_obj[ac.object_id]]
                 ac.windows = part if ac.windows is None else pd.concat([ac.windows, part], ignore_index=True)
             if final:
@@ -356,7 +357,8 @@ class LiveEngine:
         if windows.empty:
             return np.zeros(0, dtype=object)
         if ac.track_base == 0:
-            return windows["window_id"].astype(str).to_numpy(dtype=object)
+            ids: np.ndarray = windows["window_id"].astype(str).to_numpy(dtype=object)
+            return ids
         out = []
         for wid, track in zip(windows["window_id"].astype(str), windows["track_id"].astype(str)):
             safe_obj, k = wid[: len(track)].rsplit("_", 1)
@@ -425,7 +427,7 @@ class LiveEngine:
             match = [a for a in ac.alerts.values() if a.windows & wids]
             alert = min(match, key=lambda a: a.alert_id) if match else None
             for other in match:
-                if other is not alert:  # two alerts joined by a longer window: one goes on
+                if alert is not None and other is not alert:  # two alerts joined by a longer window: one goes on
                     events.append(AlertEvent("closed", other.alert_id, {**episode, "merged_into": alert.alert_id}, False, self._feed_time()))
                     del ac.alerts[other.alert_id]
                     self.closed_alerts.add(other.alert_id)

@@ -81,7 +81,7 @@ class WebhookNotifier:
         req = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"}, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310 - http(s) checked above
-                return 200 <= resp.status < 300
+                return bool(200 <= resp.status < 300)
         except OSError as exc:
             log.warning("webhook: could not post alert %s (%s)", record.get("alert_id"), exc)
             return False

@@ -91,7 +91,7 @@ def serve_replay(path: str | Path, port: int, *, speed: float = 1.0, start: date
         while not stop.is_set():
             try:
                 conn, addr = server.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

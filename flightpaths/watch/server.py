@@ -26,7 +26,8 @@ def _track(points: pd.DataFrame) -> list[list[float]]:
     p = points[["lat", "lon"]].dropna().to_numpy(float)
     if len(p) > _TRACK_POINTS:
         p = p[np.linspace(0, len(p) - 1, _TRACK_POINTS).astype(int)]
-    return np.round(p, 5).tolist()
+    track: list[list[float]] = np.round(p, 5).tolist()
+    return track
 
 
 def snapshot(engine: Any, *, recent: int = 20) -> dict[str, Any]:
@@ -59,14 +60,16 @@ function cell(tr, text){const td=document.createElement("td");td.textContent=tex
 function table(id, rows, keys){const t=document.getElementById(id);t.replaceChildren();
  const h=document.createElement("tr");keys.forEach(k=>{const th=document.createElement("th");th.textContent=k;h.appendChild(th)});t.appendChild(h);
  rows.forEach(r=>{const tr=document.createElement("tr");keys.forEach(k=>cell(tr,r[k]));t.appendChild(tr)});}
-function map(track){const ns="http://www.w3.org/2000/svg";const svg=document.createElementNS(ns,"svg");svg.setAttribute("width","240");svg.setAttribute("height","240");
+function map(track){const ns="http://www.w3.org/2000/svg";const svg=document.createElementNS(ns,"svg");svg.setAttribute("width","240");
+ svg.setAttribute("height","240");
  if(track.length<2)return svg;const la=track.map(p=>p[0]),lo=track.map(p=>p[1]);const c=Math.cos(la[0]*Math.PI/180);
  const x0=Math.min(...lo),x1=Math.max(...lo),y0=Math.min(...la),y1=Math.max(...la);const s=230/Math.max((x1-x0)*c,y1-y0,1e-6);
  const pl=document.createElementNS(ns,"polyline");pl.setAttribute("fill","none");pl.setAttribute("stroke","#c33");
  pl.setAttribute("points",track.map(p=>((p[1]-x0)*c*s+5).toFixed(1)+","+(235-(p[0]-y0)*s).toFixed(1)).join(" "));svg.appendChild(pl);return svg;}
 function render(d){document.getElementById("feed").textContent=d.feed_time||"";const box=document.getElementById("alerts");box.replaceChildren();
  d.alerts.forEach(a=>{const div=document.createElement("div");div.className="alert";const p=document.createElement("p");
-  p.textContent=[a.callsign,a.registration,a.object_id,a.type_code,a.operator,a.place].filter(x=>x).join(" · ")+" — from "+a.start+" to "+a.end+", p="+(a.p_segment??a.peak_p);
+  p.textContent=[a.callsign,a.registration,a.object_id,a.type_code,a.operator,a.place].filter(x=>x).join(" · ")
+   +" — from "+a.start+" to "+a.end+", p="+(a.p_segment??a.peak_p);
   div.appendChild(p);div.appendChild(map(a.track||[]));box.appendChild(div);});
  table("aircraft",d.aircraft,["object_id","callsign","time","lat","lon","alert"]);
  table("closed",d.closed,["object_id","callsign","start","end","p_segment","place"]);}
@@ -92,7 +95,8 @@ def live_app(state: dict[str, Any], token: str, port_ref: list[int]) -> Any:
         return None
 
     async def page(request: Request) -> Response:
-        return allowed(request) or HTMLResponse(_PAGE, headers={"Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"})
+        return allowed(request) or HTMLResponse(
+            _PAGE, headers={"Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"})
 
     async def current(request: Request) -> Response:
         return allowed(request) or JSONResponse(state.get("data", {}))

@@ -15,6 +15,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -108,7 +109,7 @@ class TcpSource:
             self.sock.settimeout(max(0.01, end - time.monotonic()))
             try:
                 data = self.sock.recv(1 << 16)
-            except socket.timeout:
+            except TimeoutError:
                 break
             except OSError as exc:
                 self._lost(str(exc))
@@ -130,7 +131,7 @@ class FollowSource:
     def __init__(self, path: str | Path, *, from_start: bool = False) -> None:
         self.path = Path(path)
         self.name = str(path)
-        self.fh = None
+        self.fh: BinaryIO | None = None
         self.inode: int | None = None
         self.lines = _Lines()
         self.from_start = from_start
@@ -197,7 +198,8 @@ class PollSource:
     def _fetch(self) -> bytes:
         if self.where.startswith(("http://", "https://")):
             with urllib.request.urlopen(self.where, timeout=10) as resp:  # noqa: S310 - http(s) only
-                return resp.read()
+                body: bytes = resp.read()
+                return body
         return Path(self.where).read_bytes()
 
     def read(self, timeout_s: float) -> pd.DataFrame:
