@@ -25,7 +25,7 @@ import pandas as pd
 from rasterize import Channel, RenderConfig
 
 from .errors import FlightpathsError, InputError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, write_csv
 from .ingest import IngestSettings, read_logs
 from .label import session
 from .render import render_windows
@@ -251,5 +251,4 @@ def _mouse_labels(points: pd.DataFrame, windows: pd.DataFrame, out: Path) -> Pat
     labels = pd.DataFrame({"window_id": windows["window_id"], "label": windows["object_id"].map(folder)})
     path = out / "dataset-import" / "labels.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    labels.dropna().to_csv(path, index=False)
-    return path
+    return write_csv(path, labels.dropna(), index=False)

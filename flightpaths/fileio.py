@@ -27,9 +27,13 @@ __all__ = [
     "atomic_write_text",
     "check_output",
     "csv_cell",
+    "csv_plain",
+    "csv_plain_frame",
     "csv_safe_frame",
+    "csv_text",
     "inputs_among",
     "safe_name",
+    "write_csv",
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -128,6 +132,19 @@ def csv_cell(value: object) -> object:
     return value
 
 
+def csv_plain(value: object) -> object:
+    """The value :func:`csv_cell` was given back: the leading ``'`` it added removed, so a file
+    flightpaths wrote reads back as it was (a value that really began ``'=`` loses its quote).
+
+    >>> csv_plain(csv_cell("=SUM(A1)")), csv_plain("'-73.5"), csv_plain("'tis")
+    ('=SUM(A1)', "'-73.5", "'tis")
+    """
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_FORMULA_START) \
+            and not _PLAIN_NUMBER.match(value[1:]):
+        return value[1:]
+    return value
+
+
 def _texty(dtype: object) -> bool:
     return dtype == np.dtype(object) or isinstance(dtype, pd.StringDtype)
 
@@ -143,3 +160,25 @@ def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if _texty(out.index.dtype):  # written too when to_csv keeps the index
         out.index = out.index.map(csv_cell)
     return out
+
+
+def csv_plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """*frame* (read from a CSV flightpaths wrote) with :func:`csv_plain` applied to its text
+    cells and column names: the inverse of :func:`csv_safe_frame`."""
+    out = frame.copy()
+    for name in out.columns:
+        if _texty(out[name].dtype):
+            out[name] = out[name].map(csv_plain, na_action="ignore")
+    out.columns = [csv_plain(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
+def csv_text(frame: pd.DataFrame, **to_csv: object) -> str:
+    """*frame* as CSV text (``DataFrame.to_csv`` options), spreadsheet formulas neutralised."""
+    text: str = csv_safe_frame(frame).to_csv(**to_csv)  # type: ignore[call-overload]
+    return text
+
+
+def write_csv(path: str | Path, frame: pd.DataFrame, **to_csv: object) -> Path:
+    """Write *frame* atomically to *path* as CSV through :func:`csv_text` (the one CSV writer)."""
+    return atomic_write_text(path, csv_text(frame, **to_csv))

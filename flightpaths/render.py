@@ -35,7 +35,7 @@ import pandas as pd
 from rasterize import RenderConfig, TrackBatch, draw_batch, encode_png
 
 from .errors import InputError
-from .fileio import OutputExistsError, atomic_write_text, check_output, safe_name
+from .fileio import OutputExistsError, atomic_write_text, check_output, safe_name, write_csv
 from .tracks import ARRAY_COLUMNS
 
 __all__ = [
@@ -327,7 +327,7 @@ def render_windows(
         atomic_write_text(out / WINDOWING_FILE, json.dumps(windowing, indent=2, sort_keys=True) + "\n")
     else:  # an older render's record must not outlive it (checked above: only with overwrite)
         (out / WINDOWING_FILE).unlink(missing_ok=True)
-    atomic_write_text(out / "manifest.csv", manifest.to_csv(index=False))
+    write_csv(out / "manifest.csv", manifest, index=False)
     stale = {p.name for p in (out / "images").glob("*.png")} - {n for n in names if n is not None}
     if stale:
         log.warning("%s holds %d older images not in this manifest (left as they were)", out / "images", len(stale))

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import FlightpathsError, InputError
-from .fileio import atomic_write_bytes, atomic_write_text, check_output
+from .fileio import atomic_write_bytes, atomic_write_text, check_output, csv_plain_frame, write_csv
 from .metrics import average_precision
 from .score.settings import episode_classes
 
@@ -427,27 +427,27 @@ def write_interpretation(
     classes = list(ev.classes)
     cm = confusion_matrix(ev.labels, ev.preds, len(classes))
     cm_frame = pd.DataFrame(cm, index=pd.Index(classes, name="actual"), columns=classes)
-    atomic_write_text(out / "confusion_matrix.csv", cm_frame.to_csv())
+    write_csv(out / "confusion_matrix.csv", cm_frame)
     atomic_write_bytes(out / "confusion_matrix.png", _confusion_png(cm, classes))
     per_class = per_class_metrics(ev.labels, ev.preds, classes)
-    atomic_write_text(out / "per_class.csv", per_class.to_csv(index=False))
+    write_csv(out / "per_class.csv", per_class, index=False)
     pos = ev.positive
     y = ev.labels == pos
     p_at = precision_at_k(y, ev.probs[:, pos])
     pak = pd.DataFrame({"k": list(p_at), "precision": list(p_at.values())})
-    atomic_write_text(out / "precision_at_k.csv", pak.to_csv(index=False))
+    write_csv(out / "precision_at_k.csv", pak, index=False)
     table = baselines if baselines is not None else pd.DataFrame([summary_row(ev.name, y, ev.probs[:, pos], ev.preds == pos, features="images")])
-    atomic_write_text(out / "baselines.csv", table.to_csv(index=False))
+    write_csv(out / "baselines.csv", table, index=False)
     curves = [(ev.name, y, ev.probs[:, pos]), *baseline_curves]
     atomic_write_bytes(out / "pr_curve.png", _pr_png(curves, classes[pos]))
     losses = top_losses(ev, k_losses)
-    atomic_write_text(out / "top_losses.csv", losses.to_csv(index=False))
+    write_csv(out / "top_losses.csv", losses, index=False)
     atomic_write_bytes(out / "top_losses.png", _contact_png(
         [image_loader(p) for p in losses["image"]],
         [f"{Path(str(r.image)).name[:28]}\n{r.actual} -> {r.predicted} ({r.p_predicted:.2f})" for r in losses.itertuples()],
         "top losses (actual -> predicted, p)"))
     confused = most_confused(cm, classes)
-    atomic_write_text(out / "most_confused.csv", confused.to_csv(index=False))
+    write_csv(out / "most_confused.csv", confused, index=False)
     likely_html = []
     for k, c in enumerate(classes):
         order = np.argsort(-ev.probs[:, k], kind="stable")[:k_likely]
@@ -497,7 +497,7 @@ def _provenance(data: Any) -> pd.DataFrame:
     items["window_id"] = [Path(p).stem for p in data.paths]
     manifest_path = Path(data.root) / "manifest.csv"
     if manifest_path.is_file():
-        manifest = pd.read_csv(manifest_path, dtype=str)
+        manifest = csv_plain_frame(pd.read_csv(manifest_path, dtype=str))
         keep = [c for c in ("window_id", "object_id", "callsign", "start", "source_file", "line_first", "line_last") if c in manifest]
         if "window_id" in keep:
             items = items.merge(manifest[keep].drop_duplicates("window_id"), on="window_id", how="left")

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import SettingsError
-from .fileio import atomic_write_bytes, atomic_write_text
+from .fileio import atomic_write_bytes, write_csv
 from .schema import KT_PER_MPS, validate_points
 from .tracks import inverse_local_aeqd
 
@@ -546,7 +546,7 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, gzip_log: bool = F
     truth = sim.truth.copy()
     for col in ("start", "end"):
         truth[col] = truth[col].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    truth_path = atomic_write_text(out_dir / "truth.csv", truth.to_csv(index=False, lineterminator="\n"))
+    truth_path = write_csv(out_dir / "truth.csv", truth, index=False, lineterminator="\n")
     return {"log": log, "points": pq_path, "truth": truth_path}
 
 

@@ -27,7 +27,6 @@ placement, file names (random session numbers) and the session length.
 from __future__ import annotations
 
 import argparse
-import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fileio import atomic_write_text, check_output
+from .fileio import atomic_write_text, check_output, csv_text
 
 __all__ = ["HEADER", "MouseSimSettings", "main", "simulate_session", "write_sample"]
 
@@ -267,9 +266,8 @@ def write_sample(out_dir: str | Path, *, settings: MouseSimSettings = MouseSimSe
     for i, (kind, number) in enumerate(zip(kinds, numbers)):
         path = check_output(out / str(kind) / f"session_{number}.csv", overwrite=overwrite)
         frame = simulate_session(str(kind), seed=settings.seed * 100_003 + i, settings=settings)
-        buf = io.StringIO()
-        frame.to_csv(buf, index=False, header=False, float_format="%.3f")
-        written.append(atomic_write_text(path, HEADER + "\n" + buf.getvalue()))
+        body = csv_text(frame, index=False, header=False, float_format="%.3f")
+        written.append(atomic_write_text(path, HEADER + "\n" + body))
     return written
 
 

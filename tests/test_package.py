@@ -170,6 +170,25 @@ def test_average_precision_is_written_once() -> None:
     assert found == ["flightpaths/metrics.py"]
 
 
+# the CSV writers that neutralise spreadsheet formulas themselves (a `csv_cell`/`csv_safe_frame` on the line)
+_CSV_SAFE = ("csv_safe_frame(", "csv_cell(", "map(csv_cell,")
+
+
+def test_every_csv_cell_is_neutralised_where_it_is_written() -> None:
+    """Every CSV the project writes neutralises formulas: DataFrame.to_csv only inside fileio
+    (write_csv/csv_text) or on a csv_safe_frame; csv writers' rows go through csv_cell."""
+    found = []
+    for path in sorted((REPO / "flightpaths").rglob("*.py")):
+        rel = path.relative_to(REPO).as_posix()
+        if rel == "flightpaths/fileio.py":
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            raw = ".to_csv(" in line or ".writerow(" in line or ".writerows(" in line
+            if raw and not any(s in line for s in _CSV_SAFE) and "writeheader" not in line:
+                found.append(f"{rel}:{n}: {line.strip()}")
+    assert found == [], "CSV written without fileio.write_csv/csv_text/csv_cell:\n" + "\n".join(found)
+
+
 def _imports_names(tree: ast.AST) -> set[str]:
     return {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
 

@@ -139,6 +139,18 @@ def test_render_windows_writes_images_manifest_and_config(windows: pd.DataFrame,
     np.testing.assert_array_equal(decoded, images[0])
 
 
+def test_manifest_cells_are_neutralised_and_read_back_as_they_were(windows: pd.DataFrame, tmp_path: Path) -> None:
+    from flightpaths.label.images import load_images
+
+    formula = '=HYPERLINK("http://x","y")'
+    hostile = windows.assign(callsign=formula)
+    render_windows(hostile, tmp_path, RenderConfig(size=32))
+    on_disk = pd.read_csv(tmp_path / "manifest.csv", dtype=str)
+    assert set(on_disk["callsign"]) == {"'" + formula}  # what a spreadsheet opens: text, not a formula
+    images = load_images(tmp_path)
+    assert {images.row(k)["callsign"] for k in images.keys} == {formula}  # flightpaths reads it back as it was
+
+
 def test_render_refuses_to_overwrite(windows: pd.DataFrame, tmp_path: Path) -> None:
     render_windows(windows.iloc[:2], tmp_path)
     before = (tmp_path / "manifest.csv").read_bytes()

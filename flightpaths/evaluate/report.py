@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..fileio import atomic_write_bytes, atomic_write_text
+from ..fileio import atomic_write_bytes, atomic_write_text, write_csv
 from ..score.aggregate import local_xy
 from .metrics import false_alarm_ranks
 from .sets import EvalSet
@@ -132,16 +132,16 @@ def write_evaluation(out_dir: str | Path, data: EvalSet, result: EvaluationResul
     out.mkdir(parents=True, exist_ok=True)
     ground = ground_summary(result.scores, result.segments)
     written = [
-        atomic_write_text(out / "metrics.csv", result.metrics.to_csv(index=False, float_format="%.4f")),
+        write_csv(out / "metrics.csv", result.metrics, index=False, float_format="%.4f"),
         atomic_write_text(out / "metrics.md", metrics_markdown(result.metrics, ground=ground, notes=result.notes)),
     ]
     table = result.segments.join(result.scores)
-    written.append(atomic_write_text(out / "segments.csv", table.to_csv(float_format="%.4f")))
+    written.append(write_csv(out / "segments.csv", table, float_format="%.4f"))
     primary = primary or [c for c in result.scores.columns if not c.endswith("_calibrated") and "+" not in c][-1]
     written.append(write_contact_sheet(out / "contact_sheet.png", data, result.scores[primary], n=contact_n,
                                        title=f"{primary}: worst misses (top rows) and false alarms (bottom rows)"))
     if holdout is not None:
-        written.append(atomic_write_text(out / "holdout.csv", holdout.to_csv(index=False)))
+        written.append(write_csv(out / "holdout.csv", holdout, index=False))
     return written
 
 

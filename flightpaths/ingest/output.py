@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..fileio import atomic_write_bytes, atomic_write_text, check_output
+from ..fileio import atomic_write_bytes, atomic_write_text, check_output, write_csv
 from ..schema import is_screen
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def write_points(points: pd.DataFrame, path: str | Path, *, overwrite: bool = Fa
     if suffix == ".csv":
         frame = points.copy()
         frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return atomic_write_text(out, frame.to_csv(index=False))
+        return write_csv(out, frame, index=False)
     lines = points_to_lines(points)
     if suffix == ".geojson":
         return atomic_write_text(out, lines.to_json(drop_id=True))

@@ -49,7 +49,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import FlightpathsError, InputError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, csv_cell, csv_plain_frame
 from .images import ImageSet, load_images, read_json
 
 try:  # advisory lock against two labelers on one dataset (POSIX)
@@ -404,7 +404,7 @@ class Dataset:
         path = self.root / "manifest.csv"
         if path.is_file():
             try:
-                old = pd.read_csv(path, dtype=str, keep_default_na=False)
+                old = csv_plain_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
                 self._warn(f"{path}: unreadable; it will be rewritten from the images' manifest")
                 return
@@ -680,8 +680,8 @@ class Dataset:
             labelled = sorted((e for e in self._state.values() if e.label), key=lambda e: e.path or "")
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(LABEL_COLUMNS)
-        writer.writerows([e.path, e.window_id, e.object_id, e.label, e.source, e.time] for e in labelled)
+        writer.writerow(map(csv_cell, LABEL_COLUMNS))
+        writer.writerows([csv_cell(v) for v in (e.path, e.window_id, e.object_id, e.label, e.source, e.time)] for e in labelled)
         atomic_write_text(self.root / "labels.csv", buf.getvalue())
         self._write_manifest(labelled)
 
@@ -710,7 +710,7 @@ class Dataset:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(columns), restval="", lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
         atomic_write_text(target, buf.getvalue())
 
     def _write_info(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, SchemaError
-from ..fileio import safe_name
+from ..fileio import csv_plain_frame, safe_name
 
 __all__ = ["ImageSet", "load_images", "read_json"]
 
@@ -86,7 +86,7 @@ def _safe_key(raw: str) -> str | None:
 def _read_manifest(root: Path, warnings: list[str]) -> pd.DataFrame:
     path = root / "manifest.csv"
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = csv_plain_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"not a readable CSV: {exc}", path=path) from exc
     if "image" not in df.columns:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, SchemaError
-from ..fileio import atomic_write_text, check_output, csv_safe_frame
+from ..fileio import atomic_write_text, check_output, csv_plain, csv_plain_frame, csv_safe_frame
 from .dataset import LABEL_COLUMNS, Dataset, ImageSet, check_class_name
 
 __all__ = [
@@ -143,7 +143,7 @@ def read_labels_csv(path: str | Path, images: ImageSet) -> ImportResult:
         except InputError as exc:
             _listed(problems, f"{path}, line {line}, column {label_col!r}: {exc}")
             continue
-        key = matcher.find(row.get("window_id") or "", row.get("image") or "")
+        key = matcher.find(str(csv_plain(row.get("window_id") or "")), str(csv_plain(row.get("image") or "")))
         if key is None:
             unmatched += 1
             what = row.get("window_id") or row.get("image") or ""
@@ -317,7 +317,7 @@ def _read_table(path: Path) -> pd.DataFrame:
     if path.suffix.lower() == ".parquet":
         return pd.read_parquet(path)
     try:
-        return pd.read_csv(path, dtype={"image": str, "window_id": str}, keep_default_na=False)
+        return csv_plain_frame(pd.read_csv(path, dtype={"image": str, "window_id": str}, keep_default_na=False))
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"not a readable CSV: {exc}", path=path) from exc
 

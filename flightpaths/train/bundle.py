@@ -25,7 +25,7 @@ from rasterize import RenderConfig
 
 from .. import __version__
 from ..errors import BundleError, SettingsError
-from ..fileio import atomic_write_bytes, atomic_write_text
+from ..fileio import atomic_write_bytes, atomic_write_text, write_csv
 from ..settings import settings_dict, settings_from_dict
 from ..tracks import TrackSettings, WindowSettings
 
@@ -423,7 +423,7 @@ def save_history(out_dir: str | Path, history: list[dict]) -> tuple[Path, Path |
     """``history.csv`` (one row per epoch) and ``history.png`` (loss and metrics by epoch)."""
     out = Path(out_dir)
     df = pd.DataFrame(history)
-    csv = atomic_write_text(out / "history.csv", df.to_csv(index=False))
+    csv = write_csv(out / "history.csv", df, index=False)
     if df.empty:
         return csv, None
     import matplotlib

@@ -39,6 +39,7 @@ import pandas as pd
 from PIL import Image
 
 from ..errors import InputError
+from ..fileio import csv_plain_frame
 
 __all__ = [
     "DEFAULT_FIGURES",
@@ -383,7 +384,7 @@ def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = csv_plain_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"not a readable CSV: {exc}", path=path) from exc
     missing = [c for c in required if c not in df.columns]
