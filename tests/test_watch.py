@@ -122,6 +122,31 @@ def test_watch_cli_usage_errors_exit_2(tmp_path: Path) -> None:
     assert r.exit_code == 2
 
 
+def test_sigterm_stops_watch_cleanly(tmp_path: Path) -> None:
+    """A service manager's stop: exit 0, the summary printed, the state file saved, no traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    feed = tmp_path / "feed.sbs"
+    feed.write_bytes(b"")
+    cmd = [sys.executable, "-c", "from flightpaths.cli import main; main()", "watch", "--follow", str(feed), "-o", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "out").is_dir() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err and out.strip()
+    assert (tmp_path / "out" / "watch-state.json").is_file()
+
+
 def _get(port: int, path: str, host: str | None = None) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     conn.request("GET", path, headers={"Host": host or f"127.0.0.1:{port}"})

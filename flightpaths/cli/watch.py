@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +79,14 @@ def command(connect: str | None, poll: str | None, every: float, follow: Path | 
 
         live = LivePage.start(serve_port)
         click.echo(f"live page: {live.url}", err=True)
+    stop = threading.Event()
+    # a service manager's stop (SIGTERM) closes open episodes and saves the state, as Ctrl-C does
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        result = run_watch(source, bundle, out_dir, settings, duration_s=duration_s, notifiers=notifiers, live=live)
+        result = run_watch(source, bundle, out_dir, settings, duration_s=duration_s, notifiers=notifiers, live=live,
+                           stop=stop)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if live is not None:
             live.stop()
     click.echo(result.summary())
