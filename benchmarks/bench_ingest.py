@@ -55,7 +55,8 @@ elif mode == "table":
         return len(read_sbs(p).points)
 else:
     from flightpaths.ingest import IngestSettings, sbs
-    from flightpaths.ingest._core import Ledger, Source
+    from flightpaths.ingest.ledger import Ledger
+    from flightpaths.ingest.sources import Source
     from flightpaths.ingest.sbs import iter_sbs
     from pathlib import Path
     if mode == "pyarrow":

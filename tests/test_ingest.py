@@ -13,7 +13,9 @@ import pytest
 import flightpaths.ingest as ingest
 from flightpaths.errors import InputError, UnsupportedFormatError
 from flightpaths.ingest import FORMATS, IngestSettings, read_logs, read_sbs, register_format
-from flightpaths.ingest._core import Head, Source, detect_format, expand_paths
+from flightpaths.ingest.formats import detect_format
+from flightpaths.ingest.paths import expand_paths
+from flightpaths.ingest.sources import Head, Source
 from flightpaths.schema import POINT_COLUMNS
 
 CORPUS = Path(__file__).resolve().parent / "data" / "ingest"
@@ -113,14 +115,14 @@ def test_sbs_round_trip_gives_the_points_back(tmp_path: Path) -> None:
 
 def test_sbs_streaming_across_blocks_matches_one_block(tmp_path: Path) -> None:
     """Positions near a block boundary still meet their velocity in the next block."""
-    from flightpaths.ingest import _core, sbs
-    from flightpaths.ingest._core import Ledger
+    from flightpaths.ingest import sbs, sources
+    from flightpaths.ingest.ledger import Ledger
 
     text = (CORPUS / "good.sbs").read_text() * 1
     log = tmp_path / "x.sbs"
     log.write_text(text)
     whole = pd.concat(list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger())))
-    original = _core.iter_blocks
+    original = sources.iter_blocks
 
     def tiny_blocks(source, *, block_bytes=1 << 24, **kwargs):  # type: ignore[no-untyped-def]
         return original(source, block_bytes=150, **kwargs)
@@ -640,8 +642,8 @@ def test_scanner_space_reused_from_block_to_block_leaves_earlier_chunks_intact(
     logs; chunks already handed out (and held by the caller) keep their values while later
     blocks are scanned into the same space, and a second log read in the same process gives
     what the pyarrow path gives."""
-    from flightpaths.ingest import _core, sbs
-    from flightpaths.ingest._core import Ledger
+    from flightpaths.ingest import sbs, sources
+    from flightpaths.ingest.ledger import Ledger
 
     rng = np.random.default_rng(3)
     lines = []
@@ -656,7 +658,7 @@ def test_scanner_space_reused_from_block_to_block_leaves_earlier_chunks_intact(
             lines.append(f"MSG,1,1,1,{hexid},1,{stamp},{stamp},FL{k:04d},,,,,,,,0,0,0,0\n")
     log = tmp_path / "blocks.sbs"
     log.write_text("".join(lines))
-    original = _core.iter_blocks
+    original = sources.iter_blocks
     monkeypatch.setattr(sbs, "iter_blocks", lambda source, **kw: original(source, **{**kw, "block_bytes": 2000}))
     monkeypatch.setattr(sbs, "_PARALLEL_MIN_BYTES", 1000)  # each block in two halves, on two threads
     held = list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger()))  # every chunk held to the end
@@ -739,7 +741,7 @@ def test_block_memory_read_into_again_only_once_let_go(tmp_path: Path) -> None:
     """A plain file's blocks are read into memory used again once a block and every view of
     it are gone: blocks the caller holds keep their bytes while the rest of the file is read,
     and a caller that lets each block go is served from a few buffers, not one per block."""
-    from flightpaths.ingest._core import iter_blocks
+    from flightpaths.ingest.sources import iter_blocks
 
     text = "".join(f"line {i}," + "x" * (i % 13) + "\n" for i in range(20_000))
     path = tmp_path / "log.txt"
@@ -762,7 +764,7 @@ def test_block_memory_read_into_again_only_once_let_go(tmp_path: Path) -> None:
 def test_blocks_cut_at_line_ends_whatever_their_size(tmp_path: Path, block_bytes: int, gzipped: bool) -> None:
     """Every line comes back once, whole, with its line number: blocks smaller than a line,
     a last line without a newline, a line longer than the block, gzip or not."""
-    from flightpaths.ingest._core import iter_blocks
+    from flightpaths.ingest.sources import iter_blocks
 
     lines = [f"line {i}," + "x" * (i % 7) for i in range(300)]
     lines[150] = "long," + "y" * 70_000  # longer than the 64 KiB looked at first for a line end

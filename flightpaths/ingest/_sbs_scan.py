@@ -20,39 +20,15 @@ machine compiles it (seconds).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
 
-from ._core import HEX_VALUE, NS_FIRST_YEAR, NS_LAST_YEAR
+from ..kernels import COMPILED, group_rows, njit
+from .values import HEX_VALUE, NS_FIRST_YEAR, NS_LAST_YEAR
 
-try:
-    from numba import njit
-
-    COMPILED = True
-except ImportError:  # pragma: no cover - without numba the functions stay plain Python (slow)
-    COMPILED = False
-
-    def njit(**_options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:  # type: ignore[no-redef]
-        """Stand-in for ``numba.njit``: plain Python, with byte arrays widened to int64 first.
-
-        numba promotes ``uint8`` arithmetic to 64-bit integers; numpy scalars would overflow.
-        """
-
-        def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
-            def widened(*args: Any) -> Any:
-                return func(*(a.astype(np.int64) if isinstance(a, np.ndarray) and a.dtype == np.uint8 else a
-                              for a in args))
-
-            widened.__doc__, widened.__name__, widened.__wrapped__ = func.__doc__, func.__name__, func  # type: ignore[attr-defined]
-            return widened
-
-        return wrap
-
-__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "group_rows", "hex_words", "intern_ranges",
-           "last_values", "merge_rows", "nearest_index", "scan_into", "scan_space", "scan_space_rows", "scan_split",
-           "sort_groups_by_time", "take_words"]
+__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "hex_words", "intern_ranges", "last_values",
+           "merge_rows", "nearest_index", "scan_into", "scan_space", "scan_space_rows", "scan_split", "take_words"]
 
 POW10: Final = np.array([10.0 ** k for k in range(23)])
 
@@ -966,46 +942,10 @@ def last_values(codes: np.ndarray, values: np.ndarray) -> tuple:
 
 
 @njit(cache=True, nogil=True)
-def sort_groups_by_time(idx: np.ndarray, bounds: np.ndarray, t: np.ndarray) -> None:
-    """Order the rows ``idx[bounds[g]:bounds[g+1]]`` of each group by ``t[row]``, stably, in
-    place; most logs are in time order already, so only the groups that are not get sorted."""
-    for g in range(len(bounds) - 1):
-        s, e = bounds[g], bounds[g + 1]
-        for k in range(s + 1, e):
-            if t[idx[k]] < t[idx[k - 1]]:
-                rows = idx[s:e].copy()
-                keys = np.empty(e - s, np.int64)
-                for q in range(e - s):
-                    keys[q] = t[rows[q]]
-                idx[s:e] = rows[np.argsort(keys, kind="mergesort")]
-                break
-
-
-@njit(cache=True, nogil=True)
-def group_rows(pre: np.ndarray, group: np.ndarray, t: np.ndarray, ngroups: int) -> tuple:
-    """Rows *pre* sorted by their group number (``group[row]``, 0 .. *ngroups* - 1; a counting
-    sort, so rows that tie keep their order in *pre*), then by ``t[row]`` within each group,
-    stably (:func:`sort_groups_by_time`). Returns the rows and the groups' bounds in them."""
-    bounds = np.zeros(ngroups + 1, np.int64)
-    for i in pre:
-        bounds[group[i] + 1] += 1
-    for g in range(ngroups):
-        bounds[g + 1] += bounds[g]
-    fill = bounds[:-1].copy()
-    order = np.empty(len(pre), np.int64)
-    for i in pre:
-        g = group[i]
-        order[fill[g]] = i
-        fill[g] += 1
-    sort_groups_by_time(order, bounds, t)
-    return order, bounds
-
-
-@njit(cache=True, nogil=True)
 def _group_by_code(rcode: np.ndarray, rt: np.ndarray) -> tuple:
     """Rows grouped by code (groups in order of first appearance, rows in file order within
     a group: a counting sort on group numbers), then each group ordered by time, stably
-    (:func:`sort_groups_by_time`). Returns the rows, the group bounds and the codes' table
+    (:func:`flightpaths.kernels.sort_groups_by_time`). Returns the rows, the group bounds and the codes' table
     (:func:`_find_group`)."""
     group, codes, table = _first_appearance(rcode)
     idx, bounds = group_rows(np.arange(len(rcode)), group, rt, len(codes))

@@ -20,7 +20,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ._core import Col, Head, IngestSettings, Ledger, Source, build_points, register_format
+from .formats import register_format
+from .ledger import Ledger
+from .settings import IngestSettings
+from .sources import Head, Source
+from .tabular import Col, build_points
 
 __all__ = ["snapshot_rows"]
 

@@ -25,7 +25,11 @@ import pandas as pd
 
 from ..errors import InputError
 from ..schema import FPM_PER_MPS, FT_PER_M, KT_PER_MPS
-from ._core import Col, Head, IngestSettings, Ledger, Source, build_points, csv_header, iter_csv, register_format
+from .formats import register_format
+from .ledger import Ledger
+from .settings import IngestSettings
+from .sources import Head, Source, csv_header
+from .tabular import Col, build_points, iter_csv
 
 __all__ = ["ALIASES", "FIELDS", "mapping_spec", "parse_columns"]
 

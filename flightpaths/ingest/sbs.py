@@ -40,23 +40,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._core import (
-    HEX_VALUE,
-    NS_FIRST_YEAR,
-    NS_LAST_YEAR,
-    Head,
-    IngestResult,
-    IngestSettings,
-    Ledger,
-    Source,
-    TruncatedInput,
-    count_lines,
-    iter_blocks,
-    localize,
-    read_logs,
-    register_format,
-    replace_settings,
-)
+from .formats import register_format
+from .ledger import IngestResult, Ledger
+from .points import read_logs
+from .settings import IngestSettings, replace_settings
+from .sources import Head, Source, TruncatedInput, count_lines, iter_blocks
+from .values import HEX_VALUE, NS_FIRST_YEAR, NS_LAST_YEAR, localize
 
 __all__ = ["NON_ICAO_BIT", "SBS_FIELDS", "code_to_hex", "iter_sbs", "read_sbs"]
 
@@ -121,7 +110,7 @@ def _num(a: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def _times(date: pa.Array, time: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(ns since epoch as int64, missing, junk)`` from SBS date and time strings. A year that
-    a time in ns cannot hold (see :data:`._core.NS_FIRST_YEAR`) is junk: it would wrap around."""
+    a time in ns cannot hold (see :data:`.values.NS_FIRST_YEAR`) is junk: it would wrap around."""
     text = pc.binary_join_element_wise(pc.replace_substring(date, "/", "-"), time, " ")
     missing = pc.or_(pc.equal(pc.binary_length(date), 0), pc.equal(pc.binary_length(time), 0))
     text = pc.if_else(missing, pa.scalar(None, pa.string()), text)
