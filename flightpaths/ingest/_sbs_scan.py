@@ -4,7 +4,7 @@
 straight into typed arrays of positions, velocities and identities (ICAO code, generated
 time in ns, the numeric fields, on-ground flag, callsign and squawk byte ranges, line
 numbers), with the same values as the pyarrow fast path
-(:func:`flightpaths.ingest.sbs._parse_block_fast`, used when numba is not installed): exact
+(:func:`flightpaths.ingest._sbs_arrow.parse_block_fast`, used when numba is not installed): exact
 decimal parsing (Clinger's fast path), the same checks. Fields are found eight bytes at a
 time (SWAR), numbers of up to 8 bytes are read from one word (:func:`_number_field`), hex
 digits go through a table, and the logged date and time, which most feeders
@@ -348,7 +348,6 @@ def _number_field(buf: np.ndarray, a: int, pow10: np.ndarray) -> tuple[float, bo
         return np.nan, True, e
     v, good = _plain_float(buf, a, e, pow10)
     return v, good, e
-
 
 
 @njit(cache=True, nogil=True)
@@ -966,7 +965,7 @@ def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.n
     """For each position, the index of the reference row of the same code nearest in time
     within *tol* (-1 if none): *direction* 0 nearest (an earlier one wins a tie), 1 backward
     (at or before; one at the same time wins), 2 forward (at or after). The same answers as
-    ``sbs._nearest``'s sort-and-search. Where positions and references are both in time order
+    ``_sbs_merge.nearest``'s sort-and-search. Where positions and references are both in time order
     (most logs) one sweep each way finds them (:func:`_sweep`); otherwise the references are
     grouped by code and ordered by time (stably), and each position finds the first reference
     at or after its time (and the one before) by stepping on from where the previous position
@@ -1128,7 +1127,7 @@ def merge_rows(pcode: np.ndarray, pt: np.ndarray, speed: np.ndarray, track: np.n
                callsign: np.ndarray, squawk: np.ndarray, vcode: np.ndarray, vt: np.ndarray, vnum: tuple,
                icode: np.ndarray, it: np.ndarray, icallsign: np.ndarray, isquawk: np.ndarray, known: tuple,
                tol_ms: int) -> tuple:
-    """The merger's joins in one compiled pass (``sbs._Merger._merge``): each position's empty
+    """The merger's joins in one compiled pass (``_sbs_merge.Merger._merge``): each position's empty
     speed, track and vertical rate from the velocity row of the same code nearest in time
     within *tol_ms* (filled in place), and its callsign and squawk ids filled as
     :func:`_fill_ids` does. Times are int64 ns, compared in ms; *vnum* = (speed, track, rate)

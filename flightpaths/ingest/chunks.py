@@ -17,6 +17,7 @@ from .sources import Source, TruncatedInput
 
 __all__ = ["finalize", "finish_chunk", "order_and_dedupe", "read_one", "skip_unreadable"]
 
+
 def _bound_text(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: Ledger) -> None:
     """Cut every text value longer than :data:`MAX_TEXT_CHARS` (a 10 MB callsign), counted."""
     for name in chunk.columns:
@@ -164,7 +165,6 @@ def read_one(source: Source, fmt: Format, settings: IngestSettings, ledger: Ledg
         if settings.strict:
             raise InputError(f"corrupt or truncated gzip stream ({exc.why})", path=exc.path, line=exc.line) from exc
         ledger.note("files cut short by a corrupt gzip stream (rows before the break kept)", 1, example=f"{exc.path}:{exc.line}: {exc.why}")
-
 
 
 def skip_unreadable(report: IngestReport, ledger: Ledger, exc: InputError) -> None:

@@ -15,6 +15,7 @@ from ..errors import InputError
 
 __all__ = ["IngestReport", "IngestResult", "Ledger"]
 
+
 @dataclass
 class IngestReport:
     """What happened while reading: rows kept, dropped by reason, examples, formats per file."""
@@ -60,7 +61,6 @@ class IngestResult:
 
     points: pd.DataFrame
     report: IngestReport
-
 
 
 class Ledger:

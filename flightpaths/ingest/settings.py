@@ -58,7 +58,6 @@ class IngestSettings:
             get_format(self.fmt)
 
 
-
 def replace_settings(settings: IngestSettings, **changes: Any) -> IngestSettings:
     """A copy of *settings* with *changes* (a small wrapper over dataclasses.replace)."""
     return dataclasses.replace(settings, **changes)

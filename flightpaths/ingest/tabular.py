@@ -20,6 +20,7 @@ from .values import drop_junk, hex_ids, object_ids, to_bool, to_float, to_text, 
 
 __all__ = ["Col", "build_points", "iter_csv"]
 
+
 @dataclass(frozen=True)
 class Col:
     """Where a point column comes from: a source column, its kind, and a unit scale.
@@ -32,8 +33,6 @@ class Col:
     kind: str = "float"
     scale: float = 1.0
     unit: str = "auto"
-
-
 
 
 def build_points(

@@ -184,7 +184,6 @@ def hex_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return padded, junk
 
 
-
 _TRUE = {"true", "t", "1", "-1", "yes", "y", "g", "ground"}
 _FALSE = {"false", "f", "0", "no", "n", "a", "air", "airborne"}
 
