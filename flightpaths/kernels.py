@@ -56,7 +56,7 @@ def sort_groups_by_time(idx: np.ndarray, bounds: np.ndarray, t: np.ndarray) -> N
 
 
 @njit(cache=True, nogil=True)
-def group_rows(pre: np.ndarray, group: np.ndarray, t: np.ndarray, ngroups: int) -> tuple:
+def group_rows(pre: np.ndarray, group: np.ndarray, t: np.ndarray, ngroups: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows *pre* sorted by their group number (``group[row]``, 0 .. *ngroups* - 1; a counting
     sort, so rows that tie keep their order in *pre*), then by ``t[row]`` within each group,
     stably (:func:`sort_groups_by_time`). Returns the rows and the groups' bounds in them."""

@@ -84,7 +84,7 @@ def _untouched(shape: tuple[int, int], dtype: type) -> np.ndarray:
     return np.frombuffer(mmap.mmap(-1, max(count, 1) * np.dtype(dtype).itemsize), dtype, count).reshape(shape)
 
 
-def _scan_part(scan: Any, buf: np.ndarray, space: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[tuple, tuple | None]:
+def _scan_part(scan: Any, buf: np.ndarray, space: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
     """:func:`_sbs_scan.scan_split` of *buf* (into *space* when given: :func:`._sbs_scan.scan_into`),
     and its callsigns and squawks as ids into lists of distinct values (None when one is not
     UTF-8). Runs on a scanner thread: the compiled parts release the GIL."""
@@ -97,7 +97,7 @@ def _scan_part(scan: Any, buf: np.ndarray, space: tuple[np.ndarray, np.ndarray] 
 
 
 def start_scan(scan: Any, buf: np.ndarray,
-                taken: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Callable[[], list[tuple] | None]:
+                taken: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Callable[[], list[tuple[Any, ...]] | None]:
     """Start :func:`_scan_part` on the two halves of a large block on the scanner's two
     threads and return a function that waits for both and gives ``(scan, texts, lines
     before)`` for each, first half first (None when either found a line it
@@ -128,7 +128,7 @@ def start_scan(scan: Any, buf: np.ndarray,
     first = _POOL.submit(_scan_part, scan, buf[:cut], room(buf[:cut]))
     second = _POOL.submit(_scan_part, scan, buf[cut:], room(buf[cut:]))
 
-    def join() -> list[tuple] | None:
+    def join() -> list[tuple[Any, ...]] | None:
         (a, a_texts), (b, b_texts) = first.result(), second.result()
         if not (a[0] and b[0]) or a_texts is None or b_texts is None:
             return None
@@ -147,7 +147,7 @@ SPACE: Final = _ScanSpace(keep=2 * (SCAN_AHEAD + 1))
 
 def parse_block_scan(
     block: bytes | np.ndarray, first_line: int, source: Source, ledger: Ledger,
-    scanning: Callable[[], list[tuple] | None] | None = None,
+    scanning: Callable[[], list[tuple[Any, ...]] | None] | None = None,
 ) -> list[Parsed] | None:
     """The common case with the compiled scanner: same lines accepted, same results as
     :func:`parse_block_fast`, one :class:`Parsed` per part scanned; None -> the robust
@@ -166,7 +166,7 @@ def parse_block_scan(
             for scanned, (callsigns, squawks), lines_before in parts]
 
 
-def _from_scan(scanned: tuple, callsigns: tuple[np.ndarray, list[str]], squawks: tuple[np.ndarray, list[str]],
+def _from_scan(scanned: tuple[Any, ...], callsigns: tuple[np.ndarray, list[str]], squawks: tuple[np.ndarray, list[str]],
                first_line: int, source: Source, ledger: Ledger) -> Parsed:
     """One :func:`_sbs_scan.scan_split` result (and its text ids) as a :class:`Parsed`; its
     drops and notes go to the ledger."""

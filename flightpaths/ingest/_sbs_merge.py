@@ -53,8 +53,8 @@ def nearest(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray, ref_t
     scan = scanner()
     if scan is not None and ref_code.min() >= 0:
         as64 = np.ascontiguousarray
-        return scan.nearest_index(as64(pos_code, np.int64), as64(pos_t, np.int64), as64(ref_code, np.int64),
-                                  as64(ref_t, np.int64), int(tol_ns), _DIRECTIONS[direction])
+        return np.asarray(scan.nearest_index(as64(pos_code, np.int64), as64(pos_t, np.int64), as64(ref_code, np.int64),
+                                  as64(ref_t, np.int64), int(tol_ns), _DIRECTIONS[direction]))
     return nearest_numpy(pos_code, pos_t, ref_code, ref_t, tol_ns, direction)
 
 
@@ -135,6 +135,7 @@ class Merger:
                 if local_values is None:  # object arrays of str ("" = none) from the pyarrow paths
                     codes, uniq = pd.factorize(codes, use_na_sentinel=False)
                     table = self._table(["" if v is None or v is pd.NA or v != v else str(v) for v in uniq.tolist()])
+                assert table is not None  # made above for either kind of column
                 part[key] = table[codes] if len(codes) else np.zeros(0, np.int32)
 
     def _table(self, values: list[str]) -> np.ndarray:

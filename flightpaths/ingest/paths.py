@@ -100,9 +100,9 @@ def expand_inputs(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) ->
             matched = sorted((Path(m) for m in glob.glob(text, recursive=True)), key=_natural_key)
             if not matched:
                 raise InputError("no file matches this pattern", path=display_name(text))
-            more, why = expand_inputs(matched)
+            more, found = expand_inputs(matched)
             out.extend(more)
-            problems.update(why)
+            problems.update(found)
         else:
             raise InputError("no such file or directory", path=display_name(text))
     seen: set[Path] = set()

@@ -253,10 +253,10 @@ def _read_arrays(raw: IO[bytes], block_bytes: int) -> Iterator[tuple[np.ndarray,
             memory = free.pop()
         except IndexError:
             memory = np.empty(_HEAD + block_bytes, np.uint8)
-        piece = np.frombuffer(memoryview(memory), np.uint8)
+        piece = np.frombuffer(memory.data, np.uint8)
         if piece[:0].base is piece:  # views of it refer to it, not to *memory* (numpy stops at a non-array base)
             weakref.finalize(piece, free.append, memory)
-        got = raw.readinto(memoryview(piece)[_HEAD:])  # type: ignore[attr-defined]
+        got = raw.readinto(piece.data[_HEAD:])  # type: ignore[attr-defined]
         if not got:
             return
         yield piece[: _HEAD + got], _HEAD, raw.tell()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,11 @@ def build_points(
     return frame.loc[keep]
 
 
+def _always(message: str) -> Callable[[int], str]:
+    """A ledger detail that is *message* for every row."""
+    return lambda _i: message
+
+
 def iter_csv(
     source: Source,
     settings: IngestSettings,
@@ -136,7 +141,7 @@ def iter_csv(
             except StopIteration:
                 break
             except csv.Error as exc:
-                ledger.drop(source.name, [reader.line_num + offset], "unreadable CSV row", detail=lambda i, e=exc: f"unreadable CSV row ({e})")
+                ledger.drop(source.name, [reader.line_num + offset], "unreadable CSV row", detail=_always(f"unreadable CSV row ({exc})"))
                 continue
             except (OSError, EOFError, zlib.error) as exc:
                 raise TruncatedInput(source.name, reader.line_num + offset, str(exc)) from exc

@@ -30,10 +30,12 @@ _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 def blank(raw: pd.Series) -> np.ndarray:
     """True where *raw* holds no value (None, NaN, empty or blank string)."""
-    isna = raw.isna().to_numpy()
+    isna: np.ndarray = raw.isna().to_numpy()
     if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
         stripped = raw.astype("string").str.strip()
-        return isna | (stripped == "").fillna(True).to_numpy(dtype=bool)
+        empty: np.ndarray = (stripped == "").fillna(True).to_numpy(dtype=bool)
+        either: np.ndarray = isna | empty
+        return either
     return isna
 
 
@@ -67,7 +69,8 @@ def too_long(raw: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
         return np.zeros(len(raw), bool)
     lengths = raw.astype("string").str.len()
-    return (lengths > MAX_TEXT_CHARS).fillna(False).to_numpy(bool)
+    long: np.ndarray = (lengths > MAX_TEXT_CHARS).fillna(False).to_numpy(bool)
+    return long
 
 
 def localize(times: pd.Series, tz: str) -> pd.Series:
@@ -81,6 +84,7 @@ def localize(times: pd.Series, tz: str) -> pd.Series:
 
 def epoch_to_time(values: np.ndarray, unit: str = "auto") -> pd.Series:
     """Epoch numbers (seconds, or milliseconds when *unit* is ``ms``; auto: each value over 1e11 is ms) -> UTC."""
+    scale: np.ndarray | float
     if unit == "auto":  # per value: epoch seconds are < 1e11 until the year 5138
         scale = np.where(np.abs(values) > 1e11, 1e3, 1e6)
     else:
