@@ -6,6 +6,7 @@ import ast
 import dataclasses
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -212,3 +213,15 @@ def test_safe_name_never_escapes_its_folder(hostile: str, tmp_path: Path) -> Non
 def test_unknown_command_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["fly-to-the-moon"])
     assert result.exit_code == 2
+
+
+def test_commands_that_read_logs_share_one_set_of_log_options() -> None:
+    """``ingest`` and ``score`` read logs the same way: the same --format, --tz and --columns."""
+    def log_options(name: str) -> dict[str, tuple[list[str], str | None]]:
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        params = {p.name: p for p in command.params}
+        return {key: (params[key].opts, getattr(params[key], "help", None)) for key in ("fmt", "tz", "columns")}
+
+    assert log_options("ingest") == log_options("score")
+    assert log_options("ingest")["fmt"][0] == ["--format"]
