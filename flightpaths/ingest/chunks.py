@@ -47,10 +47,8 @@ def _detail_at(detail: Callable[[int], str], rows: np.ndarray) -> Callable[[int]
     return lambda i: detail(int(rows[i]))
 
 
-def finish_chunk(chunk: pd.DataFrame, source: Source, ledger: Ledger) -> pd.DataFrame:
-    """Fill missing columns, then drop rows without id/time/position or with impossible ones."""
-    n = len(chunk)
-    chunk = chunk.reset_index(drop=True)
+def _fill_missing(chunk: pd.DataFrame, source: Source) -> None:
+    """Add the points table's columns *chunk* lacks, empty (``new_leg`` False, ``source_file`` the source)."""
     for name, dtype in POINT_COLUMNS.items():
         if name not in chunk.columns:
             if name == "new_leg":
@@ -61,9 +59,11 @@ def finish_chunk(chunk: pd.DataFrame, source: Source, ledger: Ledger) -> pd.Data
                 chunk[name] = np.nan
             else:
                 chunk[name] = pd.Series(pd.NA, index=chunk.index, dtype=dtype)
-    lines = chunk["source_line"].to_numpy(dtype=np.int64)
-    keep = np.ones(n, dtype=bool)
-    _bound_text(chunk, lines, source, ledger)
+
+
+def _kept_rows(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: Ledger) -> np.ndarray:
+    """Rows with an id, a time and a possible position; the others go to the ledger by reason."""
+    keep = np.ones(len(chunk), dtype=bool)
 
     def reject(mask: np.ndarray, reason: str, *, bad: bool, column: str | None = None,
                detail: Callable[[int], str] | None = None) -> None:
@@ -84,7 +84,46 @@ def finish_chunk(chunk: pd.DataFrame, source: Source, ledger: Ledger) -> pd.Data
     reject(impossible, "impossible coordinates", bad=True, column="lat",
            detail=lambda i: f"impossible coordinates lat={float(lat[i])}, lon={float(lon[i])}")
     reject(geo & (lat == 0) & (lon == 0), "position 0,0 (no fix)", bad=False)
-    return chunk.loc[keep]
+    return keep
+
+
+def finish_chunk(chunk: pd.DataFrame, source: Source, ledger: Ledger) -> pd.DataFrame:
+    """Fill missing columns, then drop rows without id/time/position or with impossible ones."""
+    chunk = chunk.reset_index(drop=True)
+    _fill_missing(chunk, source)
+    lines = chunk["source_line"].to_numpy(dtype=np.int64)
+    _bound_text(chunk, lines, source, ledger)
+    return chunk.loc[_kept_rows(chunk, lines, source, ledger)]
+
+
+def _repeats(points: pd.DataFrame, order: np.ndarray, obj_codes: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Rows (in input order) equal to an earlier row in every column but the source's file and
+    line: only rows that tie with a neighbour on object and time (*order*) are hashed."""
+    so, st = obj_codes[order], t[order]
+    same = (so[1:] == so[:-1]) & (st[1:] == st[:-1])
+    tie = np.zeros(len(order), dtype=bool)
+    tie[1:] |= same
+    tie[:-1] |= same
+    candidates = np.sort(order[tie])  # in input order
+    if not len(candidates):
+        return candidates
+    key = [c for c in points.columns if c not in ("source_line", "source_file")]
+    hashed = pd.util.hash_pandas_object(points.iloc[candidates][key], index=False)
+    dup: np.ndarray = candidates[hashed.duplicated().to_numpy()]
+    return dup
+
+
+def _note_reversals(points: pd.DataFrame, rows: np.ndarray, t: np.ndarray, obj_codes: np.ndarray, ledger: Ledger) -> None:
+    """Count the *rows* whose time is before an earlier row of their object (input order)."""
+    running = pd.Series(t[rows]).groupby(obj_codes[rows], sort=False).cummax().to_numpy()
+    back = t[rows] < running
+    if back.any():
+        first = points.iloc[int(rows[np.argmax(back)])]
+        ledger.note(
+            "time going backwards within an object: rows re-sorted by time",
+            int(back.sum()),
+            example=f"{first['source_file']}:{first['source_line']}: time goes backwards for {first['object_id']}",
+        )
 
 
 def order_and_dedupe(points: pd.DataFrame, ledger: Ledger, dedupe: bool) -> pd.DataFrame:
@@ -100,32 +139,13 @@ def order_and_dedupe(points: pd.DataFrame, ledger: Ledger, dedupe: bool) -> pd.D
     file_codes = pd.factorize(points["source_file"], sort=False)[0]
     order = np.lexsort((points["source_line"].to_numpy(), file_codes, t, obj_codes))
     keep = np.ones(len(points), dtype=bool)
-    if dedupe:
-        so, st = obj_codes[order], t[order]
-        same = (so[1:] == so[:-1]) & (st[1:] == st[:-1])
-        tie = np.zeros(len(order), dtype=bool)
-        tie[1:] |= same
-        tie[:-1] |= same
-        candidates = np.sort(order[tie])  # in input order
-        if len(candidates):
-            key = [c for c in points.columns if c not in ("source_line", "source_file")]
-            hashed = pd.util.hash_pandas_object(points.iloc[candidates][key], index=False)
-            dup = candidates[hashed.duplicated().to_numpy()]
-            if len(dup):
-                for path, grp in points.iloc[dup].groupby("source_file", sort=False):
-                    ledger.drop(str(path), grp["source_line"].to_numpy(), "duplicate row", bad=False)
-                keep[dup] = False
+    dup = _repeats(points, order, obj_codes, t) if dedupe else order[:0]
+    if len(dup):
+        for path, grp in points.iloc[dup].groupby("source_file", sort=False):
+            ledger.drop(str(path), grp["source_line"].to_numpy(), "duplicate row", bad=False)
+        keep[dup] = False
     rows = np.flatnonzero(keep)
-    # a row is out of order when an earlier row of its object (input order) is later in time
-    running = pd.Series(t[rows]).groupby(obj_codes[rows], sort=False).cummax().to_numpy()
-    back = t[rows] < running
-    if back.any():
-        first = points.iloc[int(rows[np.argmax(back)])]
-        ledger.note(
-            "time going backwards within an object: rows re-sorted by time",
-            int(back.sum()),
-            example=f"{first['source_file']}:{first['source_line']}: time goes backwards for {first['object_id']}",
-        )
+    _note_reversals(points, rows, t, obj_codes, ledger)
     if len(rows) < len(points):
         order = order[keep[order]]
     return points.take(order)

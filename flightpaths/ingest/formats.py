@@ -71,13 +71,8 @@ def get_format(name: str) -> Format:
         ) from None
 
 
-def detect_format(source: Source, head: Head | None = None, settings: IngestSettings | None = None) -> Format:
-    """The format of *source* judged from its content (not its suffix).
-
-    Raises :class:`InputError` for empty and binary files and :class:`UnsupportedFormatError`
-    (listing the supported formats) when nothing matches.
-    """
-    head = head if head is not None else source.head()
+def _refuse_unreadable(head: Head, source: Source) -> None:
+    """Raise for an empty file, Beast binary and other binary data: no format can read them."""
     if not head.data.strip():
         raise InputError("empty file", path=source.name)
     if head.data[:4] in (b"\x1a1\x00\x00",) or head.data[:2] in (b"\x1a2", b"\x1a3", b"\x1a4"):
@@ -90,6 +85,16 @@ def detect_format(source: Source, head: Head | None = None, settings: IngestSett
         raise UnsupportedFormatError(
             f"binary data that is not a log this tool reads; supported: {supported_formats_text()}", path=source.name
         )
+
+
+def detect_format(source: Source, head: Head | None = None, settings: IngestSettings | None = None) -> Format:
+    """The format of *source* judged from its content (not its suffix).
+
+    Raises :class:`InputError` for empty and binary files and :class:`UnsupportedFormatError`
+    (listing the supported formats) when nothing matches.
+    """
+    head = head if head is not None else source.head()
+    _refuse_unreadable(head, source)
     candidates = sorted(FORMATS.values(), key=lambda f: (f.priority, f.name))
     if settings is not None and settings.columns and "csv" in FORMATS and looks_like_csv_with(head, settings.columns):
         return FORMATS["csv"]

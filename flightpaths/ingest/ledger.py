@@ -100,17 +100,20 @@ class Ledger:
         self.dropped[reason] += int(lines.size)
         order = np.argsort(lines, kind="stable")
         if bad and self.strict:
-            i = int(order[0])
-            msg = detail(i) if detail else reason
-            if column is not None:
-                msg = re.sub(r"^column '[^']*': ", "", msg)
-            self._pending.append((path, int(lines[i]), column, msg))
+            first = int(order[0])
+            self._hold(path, int(lines[first]), column, detail(first) if detail else reason)
             return
         room = min(self.max_examples - len(self.examples), 2 - self._per_reason[reason])
         self._per_reason[reason] += max(room, 0)
         for i in order[: max(room, 0)]:
             msg = detail(int(i)) if detail else reason
             self.examples.append(f"{path}:{int(lines[i])}: {msg}")
+
+    def _hold(self, path: str, line: int, column: str | None, msg: str) -> None:
+        """Keep a bad row for :meth:`raise_pending` (strict), its message without a column prefix."""
+        if column is not None:
+            msg = re.sub(r"^column '[^']*': ", "", msg)
+        self._pending.append((path, line, column, msg))
 
     def note(self, reason: str, count: int = 1, *, example: str | None = None) -> None:
         """Count something worth telling that did not drop rows (e.g. re-sorted times)."""

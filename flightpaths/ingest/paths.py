@@ -43,6 +43,22 @@ def _problem(path: str | Path) -> str | None:
     return None
 
 
+def _readable(folder: Path, names: list[str], problems: dict[Path, str]) -> list[Path]:
+    """The files *names* in *folder* that may be logs and can be read; hidden files and
+    :data:`NOT_LOGS` are passed over, the unreadable ones named in *problems*."""
+    out = []
+    for name in names:
+        f = folder / name
+        if name.startswith(".") or f.suffix.lower() in NOT_LOGS:
+            continue
+        why = _problem(f)
+        if why is None:
+            out.append(f)
+        else:
+            problems[f] = why
+    return out
+
+
 def _walk(root: Path, problems: dict[Path, str]) -> list[Path]:
     """Log files under *root* (hidden entries and :data:`NOT_LOGS` skipped); symlinked folders
     are followed once each (a loop is named in *problems*, as is anything unreadable)."""
@@ -60,20 +76,24 @@ def _walk(root: Path, problems: dict[Path, str]) -> list[Path]:
             continue
         seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            f = Path(dirpath) / name
-            if name.startswith(".") or f.suffix.lower() in NOT_LOGS:
-                continue
-            why = _problem(f)
-            if why is None:
-                found.append(f)
-            else:
-                problems[f] = why
+        found.extend(_readable(Path(dirpath), filenames, problems))
         for d in dirnames:  # links to folders that cannot be entered (loops of links) are named
             full = os.path.join(dirpath, d)
             if os.path.islink(full) and not os.path.exists(full):
                 problems[Path(full)] = _problem(full) or "a broken link"
     return sorted(found, key=_natural_key)
+
+
+def _once_each(files: list[Path]) -> list[Path]:
+    """*files* without repeats of a file already listed (the same file by another path or link)."""
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
 
 
 def expand_inputs(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) -> tuple[list[Path], dict[Path, str]]:
@@ -105,14 +125,7 @@ def expand_inputs(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) ->
             problems.update(found)
         else:
             raise InputError("no such file or directory", path=display_name(text))
-    seen: set[Path] = set()
-    unique = []
-    for f in out:
-        key = f.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return unique, problems
+    return _once_each(out), problems
 
 
 def expand_paths(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) -> list[Path]:

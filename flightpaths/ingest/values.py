@@ -105,6 +105,26 @@ def _within_ns(parsed: pd.Series) -> pd.Series:
     return parsed.where((parsed >= lo) & (parsed <= hi))
 
 
+def _times_of_text(text: pd.Series, empty: np.ndarray, tz: str, epoch_unit: str) -> pd.Series:
+    """Times (UTC) of stripped texts: epoch numbers, date-times with a zone, and naive ones read in *tz*."""
+    numeric = text.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?").fillna(False).to_numpy(dtype=bool)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    if numeric.any():
+        values = pd.to_numeric(text[numeric], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        out[numeric] = epoch_to_time(values, epoch_unit).to_numpy()
+    # "07:41:03Z.515" (FR24 granular) -> "07:41:03.515Z"
+    text = text.str.replace(r"Z\.(\d+)$", r".\1Z", regex=True)
+    aware = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False).to_numpy(dtype=bool) & ~numeric
+    if aware.any():
+        parsed = _within_ns(pd.to_datetime(text[aware], errors="coerce", utc=True, format="mixed"))
+        out[aware] = parsed.astype("datetime64[ns, UTC]")
+    naive = ~aware & ~empty & ~numeric
+    if naive.any():
+        parsed = _within_ns(pd.to_datetime(text[naive], errors="coerce", format="mixed")).astype("datetime64[ns]")
+        out[naive] = localize(parsed, tz).astype("datetime64[ns, UTC]")
+    return out
+
+
 def to_time(raw: pd.Series, *, tz: str = "UTC", unit: str = "auto") -> tuple[pd.Series, np.ndarray]:
     """``(times UTC, junk)`` from epoch numbers or date-time strings (naive ones are in *tz*).
 
@@ -121,22 +141,7 @@ def to_time(raw: pd.Series, *, tz: str = "UTC", unit: str = "auto") -> tuple[pd.
         values, junk = to_float(raw)
         return epoch_to_time(values, epoch_unit), junk
     empty = blank(raw)
-    text = raw.astype("string").str.strip()
-    numeric = text.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?").fillna(False).to_numpy(dtype=bool)
-    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
-    if numeric.any():
-        values = pd.to_numeric(text[numeric], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        out[numeric] = epoch_to_time(values, epoch_unit).to_numpy()
-    # "07:41:03Z.515" (FR24 granular) -> "07:41:03.515Z"
-    text = text.str.replace(r"Z\.(\d+)$", r".\1Z", regex=True)
-    aware = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False).to_numpy(dtype=bool) & ~numeric
-    if aware.any():
-        parsed = _within_ns(pd.to_datetime(text[aware], errors="coerce", utc=True, format="mixed"))
-        out[aware] = parsed.astype("datetime64[ns, UTC]")
-    naive = ~aware & ~empty & ~numeric
-    if naive.any():
-        parsed = _within_ns(pd.to_datetime(text[naive], errors="coerce", format="mixed")).astype("datetime64[ns]")
-        out[naive] = localize(parsed, tz).astype("datetime64[ns, UTC]")
+    out = _times_of_text(raw.astype("string").str.strip(), empty, tz, epoch_unit)
     junk = out.isna().to_numpy() & ~empty
     return out, junk
 
