@@ -78,6 +78,19 @@ ALIASES: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
+def _check_pair(key: str, value: str) -> None:
+    """Raise :class:`InputError` unless *key* is a known field and *value* a column with a known unit."""
+    if key not in FIELDS:
+        raise InputError(f"unknown field {key!r}; choose from {', '.join(FIELDS)}", column="columns")
+    column, _, unit = value.partition(":")
+    if not column.strip():
+        raise InputError(f"field {key!r} names no column", column="columns")
+    units = FIELDS[key][2]
+    if unit and unit not in units:
+        allowed = ", ".join(units) or "none"
+        raise InputError(f"unknown unit {unit!r} for {key!r}; choose from {allowed}", column="columns")
+
+
 def parse_columns(text: str | Mapping[str, str] | None) -> dict[str, str] | None:
     """Parse ``id=adshex,time=timestamp:ms,...`` into ``{"id": "adshex", "time": "timestamp:ms"}``.
 
@@ -96,15 +109,7 @@ def parse_columns(text: str | Mapping[str, str] | None) -> dict[str, str] | None
             key, _, value = part.partition("=")
             pairs[key.strip().lower()] = value.strip()
     for key, value in pairs.items():
-        if key not in FIELDS:
-            raise InputError(f"unknown field {key!r}; choose from {', '.join(FIELDS)}", column="columns")
-        column, _, unit = str(value).partition(":")
-        if not column.strip():
-            raise InputError(f"field {key!r} names no column", column="columns")
-        units = FIELDS[key][2]
-        if unit and unit not in units:
-            allowed = ", ".join(units) or "none"
-            raise InputError(f"unknown unit {unit!r} for {key!r}; choose from {allowed}", column="columns")
+        _check_pair(key, str(value))
     return pairs
 
 
