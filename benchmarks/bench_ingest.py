@@ -54,12 +54,14 @@ elif mode == "table":
     def parse(p):
         return len(read_sbs(p).points)
 else:
-    from flightpaths.ingest import IngestSettings, sbs
-    from flightpaths.ingest._core import Ledger, Source
+    from flightpaths.ingest import IngestSettings
+    from flightpaths.ingest.ledger import Ledger
+    from flightpaths.ingest.sources import Source
     from flightpaths.ingest.sbs import iter_sbs
     from pathlib import Path
     if mode == "pyarrow":
-        sbs._SCAN = None  # the reader as it runs without numba: pyarrow's CSV parser on each block
+        from flightpaths.ingest import _sbs_common
+        _sbs_common._SCAN = None  # the reader as it runs without numba: pyarrow's CSV parser on each block
     def parse(p):
         return sum(len(chunk) for chunk in iter_sbs(Source(Path(p)), IngestSettings(), Ledger()))
 parse(tiny)

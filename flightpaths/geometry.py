@@ -1,10 +1,22 @@
-"""Geometry shared by the stages that write maps: LineStrings from flat coordinate arrays."""
+"""Geometry shared by the stages that write maps: LineStrings from flat coordinate arrays, and
+the one writer of GeoPackage (and GeoJSON) files through pyogrio."""
 
 from __future__ import annotations
 
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-__all__ = ["linestrings"]
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = ["linestrings", "write_layers"]
 
 
 def linestrings(xs: np.ndarray, ys: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -29,3 +41,36 @@ def linestrings(xs: np.ndarray, ys: np.ndarray, lengths: np.ndarray) -> np.ndarr
         at = np.concatenate([[0], np.cumsum(lengths)])[point_rows]
         geoms[point_rows] = shapely.points(xs[at], ys[at])
     return geoms
+
+
+@contextmanager
+def _quiet_pyogrio() -> Iterator[None]:
+    """pyogrio logs "Created N records" at INFO for every layer written: not for the user."""
+    logger = logging.getLogger("pyogrio")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def write_layers(path: str | Path, layers: Sequence[tuple[str | None, gpd.GeoDataFrame]], *, driver: str = "GPKG") -> Path:
+    """Write the ``(layer name, frame)`` pairs of *layers* to one file (GeoPackage; ``driver="GeoJSON"``
+    takes one layer, name None) atomically: into a hidden temporary file beside *path*, renamed
+    over it once every layer is written. Checking whether *path* may be replaced is the caller's
+    job (:func:`flightpaths.fileio.check_output`). Returns *path*."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        tmp.unlink()  # the driver creates the file (none is made for an empty first layer)
+        with _quiet_pyogrio():
+            for layer, frame in layers:
+                frame.to_file(tmp, driver=driver, layer=layer, engine="pyogrio", mode="a" if tmp.exists() else "w")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from flightpaths.cli import cli
 from flightpaths.errors import InputError
 from flightpaths.ingest import IngestSettings, parse_columns, read_logs
-from flightpaths.ingest._core import Source, iter_blocks, unique_names
+from flightpaths.ingest.sources import Source, iter_blocks, unique_names
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 MANIFEST = json.loads((HOSTILE / "manifest.json").read_text())
@@ -183,7 +183,7 @@ def test_text_fields_are_bounded(tmp_path: Path, suffix: str) -> None:
         log.write_text("adshex,timestamp,latitude,longitude,callsign\nabc123,1714564800,40.1,-73.2," + "N" * 100_000 + "\n")
     else:
         log.write_text(GOOD_SBS.read_text().replace("RYR1AB  ", "N" * 2_000_000))
-    from flightpaths.ingest._core import MAX_TEXT_CHARS
+    from flightpaths.ingest.settings import MAX_TEXT_CHARS
 
     result = read_logs(log)
     assert result.points["callsign"].str.len().max() == MAX_TEXT_CHARS

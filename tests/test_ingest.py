@@ -12,8 +12,10 @@ import pytest
 
 import flightpaths.ingest as ingest
 from flightpaths.errors import InputError, UnsupportedFormatError
-from flightpaths.ingest import FORMATS, IngestSettings, read_logs, read_sbs, register_format
-from flightpaths.ingest._core import Head, Source, detect_format, expand_paths
+from flightpaths.ingest import FORMATS, IngestSettings, _sbs_blocks, _sbs_common, _sbs_merge, read_logs, read_sbs, register_format
+from flightpaths.ingest.formats import detect_format
+from flightpaths.ingest.paths import expand_paths
+from flightpaths.ingest.sources import Head, Source
 from flightpaths.schema import POINT_COLUMNS
 
 CORPUS = Path(__file__).resolve().parent / "data" / "ingest"
@@ -113,14 +115,14 @@ def test_sbs_round_trip_gives_the_points_back(tmp_path: Path) -> None:
 
 def test_sbs_streaming_across_blocks_matches_one_block(tmp_path: Path) -> None:
     """Positions near a block boundary still meet their velocity in the next block."""
-    from flightpaths.ingest import _core, sbs
-    from flightpaths.ingest._core import Ledger
+    from flightpaths.ingest import sbs, sources
+    from flightpaths.ingest.ledger import Ledger
 
     text = (CORPUS / "good.sbs").read_text() * 1
     log = tmp_path / "x.sbs"
     log.write_text(text)
     whole = pd.concat(list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger())))
-    original = _core.iter_blocks
+    original = sources.iter_blocks
 
     def tiny_blocks(source, *, block_bytes=1 << 24, **kwargs):  # type: ignore[no-untyped-def]
         return original(source, block_bytes=150, **kwargs)
@@ -339,13 +341,12 @@ def test_zero_address_positions_are_dropped_and_counted(tmp_path: Path) -> None:
 # the compiled reader (numba, a dependency) and the pyarrow reader that runs without it
 # ---------------------------------------------------------------------------------------------
 def test_compiled_and_pyarrow_readers_give_the_same_points_and_report(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flightpaths.ingest import sbs
 
-    assert sbs._scanner() is not None, "numba is a dependency: the compiled scanner must load"
+    assert _sbs_common.scanner() is not None, "numba is a dependency: the compiled scanner must load"
     repo = Path(__file__).resolve().parent.parent
     files = [repo / "data" / "sim" / "score" / "sim.sbs.gz", *sorted(CORPUS.glob("*.sbs"))]
     fast = read_logs(files)
-    monkeypatch.setattr(sbs, "_SCAN", None)
+    monkeypatch.setattr(_sbs_common, "_SCAN", None)
     slow = read_logs(files)
     assert len(fast.points) > 10_000 and fast.points["callsign"].notna().any()
     pd.testing.assert_frame_equal(fast.points, slow.points)
@@ -463,21 +464,21 @@ def test_string_columns_written_word_by_word_equal_an_arrow_take() -> None:
     8 bytes leave the columns to the take."""
     from flightpaths.ingest import sbs
 
-    scan = sbs._scanner()
+    scan = _sbs_common.scanner()
     if scan is None:
         pytest.skip("numba not installed: the columns come from the Arrow take")
     rng = np.random.default_rng(4)
     texts = ["", "A", "BAW123", "7000", "EZY12345", "éT", "KLM 9"] + [f"F{i:04d}" for i in range(200)]
     ids = rng.integers(0, len(texts), 20000).astype(np.int32)
-    words = sbs._as_words(texts)
-    assert words is not None and sbs._as_words(texts + ["123456789"]) is None
-    got = sbs._short_texts(scan, ids, *words)
+    words = _sbs_common.as_words(texts)
+    assert words is not None and _sbs_common.as_words(texts + ["123456789"]) is None
+    got = _sbs_common.short_texts(scan, ids, *words)
     expected = pd.array(pa.array([t or None for t in texts], pa.string()).take(pa.array(ids)), dtype="string")
     pd.testing.assert_extension_array_equal(got, expected)
     codes = np.array([0x4CA2D6, 0x000001, 0xFFFFFF, sbs.NON_ICAO_BIT | 0xABC123])
     inv = rng.integers(0, len(codes), 1000)
-    assert sbs._hex_column(inv, codes).tolist() == [["4ca2d6", "000001", "ffffff", "~abc123"][k] for k in inv]
-    assert sbs._hex_column(np.zeros(0, np.int64), codes).tolist() == []
+    assert _sbs_common.hex_column(inv, codes).tolist() == [["4ca2d6", "000001", "ffffff", "~abc123"][k] for k in inv]
+    assert _sbs_common.hex_column(np.zeros(0, np.int64), codes).tolist() == []
 
 
 @pytest.mark.parametrize("bad", [None, "12:00:0/.500", "24:00:00.5", "12:00:00.5x0", "12:00:00,500", "12:00:00.500x"])
@@ -486,7 +487,6 @@ def test_times_read_from_one_word_as_pyarrow_reads_them(tmp_path: Path, monkeypa
     fraction width 0-9 gives the time pyarrow's parse gives, to the ns, and a damaged time
     (a slash for a digit, hour 24, a letter in the fraction or after it, a comma for the dot) is named
     and dropped as there."""
-    from flightpaths.ingest import sbs
 
     fractions = ["", ".5", ".25", ".125", ".1250", ".98765", ".987654", ".9876543", ".98765432", ".987654321"]
     lines = [f"MSG,3,1,1,4CA2D6,1,2024/05/01,12:00:{k:02d}{f},2024/05/01,12:00:{k:02d}{f},,3000,,,51.{k},-0.1,,,0,0,0,0\n"
@@ -499,7 +499,7 @@ def test_times_read_from_one_word_as_pyarrow_reads_them(tmp_path: Path, monkeypa
     assert len(fast.points) == len(fractions)
     assert sum(fast.report.dropped.values()) == (bad is not None)
     assert fast.points["time"].iloc[-1] == pd.Timestamp("2024-05-01 12:00:09.987654321", tz="UTC")
-    monkeypatch.setattr(sbs, "_SCAN", None)
+    monkeypatch.setattr(_sbs_common, "_SCAN", None)
     slow = read_logs(log)
     pd.testing.assert_frame_equal(fast.points, slow.points)
     assert fast.report.summary() == slow.report.summary()
@@ -510,7 +510,6 @@ def test_on_ground_flags_read_alike_on_every_path(tmp_path: Path, monkeypatch: p
     +1, 01, -0 or with blanks around; anything else (5, 127, "yes") is read as unknown and named
     in the summary, the row kept. The scanner (with its shortcut for the usual one digit before
     LF), the pyarrow fast path and the robust path agree."""
-    from flightpaths.ingest import sbs
 
     flags = ["0\n", "1\n", "5\n", "-1\n", "\n", "0\r\n", "1\r\n", "127\n", "+1\n", "01\n", "-0\n", " 1 \n", "yes\n"]
     lines = [f"MSG,3,1,1,4CA2D6,1,2024/05/01,12:00:{k:02d}.000,2024/05/01,12:00:{k:02d}.000,,3000,,,51.{k},-0.1,,,0,0,0,{f}"
@@ -526,7 +525,7 @@ def test_on_ground_flags_read_alike_on_every_path(tmp_path: Path, monkeypatch: p
     fast_usual = read_logs(usual)  # taken by the scanner itself
     assert [str(v) for v in fast_usual.points["on_ground"]] == [e for e, f in zip(expected, flags)
                                                                 if f.strip() in ("0", "1", "-1", "")]
-    monkeypatch.setattr(sbs, "_SCAN", None)  # the pyarrow fast path, and the robust path for the odd block
+    monkeypatch.setattr(_sbs_common, "_SCAN", None)  # the pyarrow fast path, and the robust path for the odd block
     for path, result in ((log, fast), (usual, fast_usual)):
         slow = read_logs(path)
         pd.testing.assert_frame_equal(result.points, slow.points)
@@ -537,7 +536,6 @@ def test_scanner_shortcuts_give_the_values_of_the_general_parse(tmp_path: Path, 
     """The compiled scanner's fast paths (logged date/time equal to the generated ones,
     eight-byte field search, plain decimals) and their fall-backs (logged time differing,
     exponents, long fields, blanks in skipped fields, a new day) give what pyarrow gives."""
-    from flightpaths.ingest import sbs
 
     def line(kind: int, hex_: str, date: str, time: str, rest: str, *, logged: str | None = None, ids: str = "1,1") -> str:
         return f"MSG,{kind},{ids},{hex_},1,{date},{time},{logged or date + ',' + time},{rest}\r\n"
@@ -555,9 +553,9 @@ def test_scanner_shortcuts_give_the_values_of_the_general_parse(tmp_path: Path, 
     log = tmp_path / "shortcuts.sbs"
     log.write_text("".join(rows), newline="")
     text = np.frombuffer(log.read_bytes(), np.uint8)
-    assert sbs._scanner().scan_split(text, sbs._scanner().POW10)[0], "the compiled scanner takes every line"
+    assert _sbs_common.scanner().scan_split(text, _sbs_common.scanner().POW10)[0], "the compiled scanner takes every line"
     fast = read_logs(log)
-    monkeypatch.setattr(sbs, "_SCAN", None)
+    monkeypatch.setattr(_sbs_common, "_SCAN", None)
     slow = read_logs(log)
     pd.testing.assert_frame_equal(fast.points, slow.points)
     assert fast.report.summary() == slow.report.summary()
@@ -576,10 +574,9 @@ def test_damaged_values_that_once_sank_the_whole_file_drop_one_row(
     """Found by fuzzing: a time with a zone-like tail, a year a time in ns cannot hold and a CR
     before a number each made the whole file unreadable (or, for the year, wrapped silently
     to 1755). Now the bad row is dropped with its line named and the rest kept, on both paths."""
-    from flightpaths.ingest import sbs
 
     if not compiled:
-        monkeypatch.setattr(sbs, "_SCAN", None)
+        monkeypatch.setattr(_sbs_common, "_SCAN", None)
     good = (CORPUS / "good.sbs").read_text()
     row = "MSG,3,1,1,d4e5f6,1,{d},{t},{d},{t},AAL12,2000,,,40.80000,{lon},,,,,,0\n"
     cases = {
@@ -617,7 +614,6 @@ def test_a_block_split_for_two_scanner_threads_merges_as_one(tmp_path: Path, mon
     """The compiled scanner reads the two halves of a large block on two threads; the block
     is still merged whole: a callsign first heard in the second half reaches the positions
     of the first half, as on the pyarrow path."""
-    from flightpaths.ingest import sbs
 
     def pos(second: int) -> str:
         return (f"MSG,3,1,1,4CA2D6,1,2024/05/01,12:{second // 60:02d}:{second % 60:02d}.000,2024/05/01,"
@@ -627,10 +623,10 @@ def test_a_block_split_for_two_scanner_threads_merges_as_one(tmp_path: Path, mon
     lines.insert(30, "MSG,1,1,1,4CA2D6,1,2024/05/01,12:00:29.500,2024/05/01,12:00:29.500,BAW123,,,,,,,,0,0,0,0\n")
     log = tmp_path / "halves.sbs"
     log.write_text("".join(lines))
-    monkeypatch.setattr(sbs, "_PARALLEL_MIN_BYTES", 1000)  # this small log is split in two halves too
+    monkeypatch.setattr(_sbs_blocks, "PARALLEL_MIN_BYTES", 1000)  # this small log is split in two halves too
     fast = read_logs(log)
     assert fast.points["callsign"].eq("BAW123").all() and len(fast.points) == 40
-    monkeypatch.setattr(sbs, "_SCAN", None)
+    monkeypatch.setattr(_sbs_common, "_SCAN", None)
     pd.testing.assert_frame_equal(fast.points, read_logs(log).points)
 
 
@@ -640,8 +636,8 @@ def test_scanner_space_reused_from_block_to_block_leaves_earlier_chunks_intact(
     logs; chunks already handed out (and held by the caller) keep their values while later
     blocks are scanned into the same space, and a second log read in the same process gives
     what the pyarrow path gives."""
-    from flightpaths.ingest import _core, sbs
-    from flightpaths.ingest._core import Ledger
+    from flightpaths.ingest import sbs, sources
+    from flightpaths.ingest.ledger import Ledger
 
     rng = np.random.default_rng(3)
     lines = []
@@ -656,13 +652,13 @@ def test_scanner_space_reused_from_block_to_block_leaves_earlier_chunks_intact(
             lines.append(f"MSG,1,1,1,{hexid},1,{stamp},{stamp},FL{k:04d},,,,,,,,0,0,0,0\n")
     log = tmp_path / "blocks.sbs"
     log.write_text("".join(lines))
-    original = _core.iter_blocks
+    original = sources.iter_blocks
     monkeypatch.setattr(sbs, "iter_blocks", lambda source, **kw: original(source, **{**kw, "block_bytes": 2000}))
-    monkeypatch.setattr(sbs, "_PARALLEL_MIN_BYTES", 1000)  # each block in two halves, on two threads
+    monkeypatch.setattr(_sbs_blocks, "PARALLEL_MIN_BYTES", 1000)  # each block in two halves, on two threads
     held = list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger()))  # every chunk held to the end
     assert len(held) > 20, "the log was read in many blocks"
     again = pd.concat(list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger())))  # the space kept from the first
-    monkeypatch.setattr(sbs, "_SCAN", None)
+    monkeypatch.setattr(_sbs_common, "_SCAN", None)
     expected = pd.concat(list(sbs.iter_sbs(Source(log), IngestSettings(), Ledger())))
     pd.testing.assert_frame_equal(pd.concat(held), expected)
     pd.testing.assert_frame_equal(again, expected)
@@ -675,7 +671,6 @@ def test_compiled_merge_joins_as_the_numpy_merge(tmp_path: Path, monkeypatch: py
     one-pass merge (a sweep when time runs forward, a grouped search when it goes back) as
     through the numpy merge: ties in time, a velocity just outside the tolerance, a callsign
     heard only after the positions, a squawk heard before them, three aircraft interleaved."""
-    from flightpaths.ingest import sbs
 
     def line(kind: int, hexid: str, ms: int, tail: str) -> str:
         stamp = f"2024/05/01,12:{ms // 60000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
@@ -705,7 +700,7 @@ def test_compiled_merge_joins_as_the_numpy_merge(tmp_path: Path, monkeypatch: py
     assert fast.loc[fast["object_id"] == "4ca2d6", "squawk"].eq("7000").all()
     tied = fast[fast["object_id"].eq("a1b2c3") & fast["lat"].isin([51.0023, 51.0263])]
     assert tied["speed_kt"].tolist() == [111.0, 111.0]
-    monkeypatch.setattr(sbs, "_SCAN", None)
+    monkeypatch.setattr(_sbs_common, "_SCAN", None)
     pd.testing.assert_frame_equal(fast, read_logs(log).points)
 
 
@@ -722,16 +717,16 @@ def test_nearest_in_time_compiled_matches_the_sort_and_search() -> None:
         for pt, rt in ((pos_t, ref_t), (np.sort(pos_t), np.sort(ref_t))):
             for direction in ("nearest", "backward", "forward"):
                 tol = int(rng.integers(0, 15)) if direction == "nearest" else 10**12
-                fast = sbs._nearest(pos_code, pt, ref_code, rt, tol, direction)
-                slow = sbs._nearest_numpy(pos_code, pt, ref_code, rt, tol, direction)
+                fast = _sbs_merge.nearest(pos_code, pt, ref_code, rt, tol, direction)
+                slow = _sbs_merge.nearest_numpy(pos_code, pt, ref_code, rt, tol, direction)
                 assert fast.tolist() == slow.tolist(), (direction, tol)
     # codes of any size (beyond 24 bits), on one side only; a negative position code matches nothing
     pos_code, ref_code = np.array([1, 1 << 40, 7, 3]), np.array([1 << 40, 1, 7, 9])
     pos_t, ref_t = np.array([5, 5, 5, 5]), np.array([4, 6, 5, 5])
-    expected = sbs._nearest_numpy(pos_code, pos_t, ref_code, ref_t, 2, "nearest").tolist()
-    assert sbs._nearest(pos_code, pos_t, ref_code, ref_t, 2, "nearest").tolist() == expected == [1, 0, 2, -1]
-    assert sbs._nearest(pos_code, pos_t, ref_code[1:], ref_t[1:], 2, "nearest").tolist() == [0, -1, 1, -1]
-    assert sbs._nearest(np.array([-1, 7]), pos_t[:2], ref_code, ref_t, 2, "nearest").tolist() == [-1, 2]
+    expected = _sbs_merge.nearest_numpy(pos_code, pos_t, ref_code, ref_t, 2, "nearest").tolist()
+    assert _sbs_merge.nearest(pos_code, pos_t, ref_code, ref_t, 2, "nearest").tolist() == expected == [1, 0, 2, -1]
+    assert _sbs_merge.nearest(pos_code, pos_t, ref_code[1:], ref_t[1:], 2, "nearest").tolist() == [0, -1, 1, -1]
+    assert _sbs_merge.nearest(np.array([-1, 7]), pos_t[:2], ref_code, ref_t, 2, "nearest").tolist() == [-1, 2]
     assert sbs.code_to_hex(np.array([9, 7, 9, 1])).tolist() == ["000009", "000007", "000009", "000001"]
 
 
@@ -739,7 +734,7 @@ def test_block_memory_read_into_again_only_once_let_go(tmp_path: Path) -> None:
     """A plain file's blocks are read into memory used again once a block and every view of
     it are gone: blocks the caller holds keep their bytes while the rest of the file is read,
     and a caller that lets each block go is served from a few buffers, not one per block."""
-    from flightpaths.ingest._core import iter_blocks
+    from flightpaths.ingest.sources import iter_blocks
 
     text = "".join(f"line {i}," + "x" * (i % 13) + "\n" for i in range(20_000))
     path = tmp_path / "log.txt"
@@ -762,7 +757,7 @@ def test_block_memory_read_into_again_only_once_let_go(tmp_path: Path) -> None:
 def test_blocks_cut_at_line_ends_whatever_their_size(tmp_path: Path, block_bytes: int, gzipped: bool) -> None:
     """Every line comes back once, whole, with its line number: blocks smaller than a line,
     a last line without a newline, a line longer than the block, gzip or not."""
-    from flightpaths.ingest._core import iter_blocks
+    from flightpaths.ingest.sources import iter_blocks
 
     lines = [f"line {i}," + "x" * (i % 7) for i in range(300)]
     lines[150] = "long," + "y" * 70_000  # longer than the 64 KiB looked at first for a line end

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from flightpaths.ingest import IngestSettings, parse_columns, read_logs
-from flightpaths.ingest._core import Source, detect_format
+from flightpaths.ingest.formats import detect_format
+from flightpaths.ingest.sources import Source
 from flightpaths.errors import InputError
 from flightpaths.schema import FT_PER_M, KT_PER_MPS
 

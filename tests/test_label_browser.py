@@ -16,22 +16,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from test_label import HOSTILE_CALLSIGN, make_render_folder
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None or CHROMEDRIVER is None,
-        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; `make test` does it)",
-    ),
-]
+pytestmark = pytest.mark.browser  # skipped without Chromium (conftest.py)
 
 KEY = {"circling": "1", "straight": "2"}
 
@@ -41,23 +32,8 @@ def _truth(kind: str) -> str:
 
 
 @pytest.fixture()
-def driver(tmp_path: Path) -> Iterator[object]:
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager reach the network
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,860"):  # fmt: skip
-        options.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    drv.set_page_load_timeout(20)
-    try:
-        yield drv
-    finally:
-        drv.quit()
+def driver(chromium: Callable[..., object]) -> object:
+    return chromium()
 
 
 def _start(renders: Path, ds: Path) -> tuple[subprocess.Popen[str], str]:

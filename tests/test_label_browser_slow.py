@@ -7,16 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_label_browser import CHROMEDRIVER, CHROMIUM, driver, label_by_keyboard  # noqa: F401 - the fixture
+from test_label_browser import driver, label_by_keyboard  # noqa: F401 - the fixture
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None or CHROMEDRIVER is None,
-        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; `make test` does it)",
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # skipped without Chromium (conftest.py)
 
 
 def test_200_windows_by_keyboard_with_a_restart_in_the_middle(driver: object, tmp_path: Path) -> None:  # noqa: F811

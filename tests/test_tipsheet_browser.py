@@ -19,7 +19,7 @@ import shutil
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -30,41 +30,16 @@ from test_tipsheet import fake_places_near, lead_episodes, lead_windows
 
 from flightpaths.score import write_tip_sheet
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.browser  # skipped without Chromium (conftest.py)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None or CHROMEDRIVER is None,
-        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; `make test` does it)",
-    ),
-]
+
+#: no network at all: every host unresolvable and a dead proxy
+OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9")
 
 
 @pytest.fixture()
-def driver(tmp_path: Path) -> Iterator[object]:
-    yield from _driver(tmp_path, "MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9")
-
-
-def _driver(tmp_path: Path, resolver_rules: str, *extra: str) -> Iterator[object]:
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager reach the network
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--host-resolver-rules={resolver_rules}", *extra,  # no network at all, or only a local tile server
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1000"):  # fmt: skip
-        options.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    drv.set_page_load_timeout(20)
-    try:
-        yield drv
-    finally:
-        drv.quit()
+def driver(chromium: Callable[..., object]) -> object:
+    return chromium(*OFFLINE, window="1280,1000")
 
 
 @pytest.fixture()
@@ -193,24 +168,20 @@ def tile_server(tmp_path: Path) -> Iterator[int]:
         server.shutdown()
 
 
-def test_tip_sheet_online_shows_tiles_and_fades_the_fallback(sheet: Path, tmp_path: Path, tile_server: int) -> None:
+def test_tip_sheet_online_shows_tiles_and_fades_the_fallback(sheet: Path, chromium: Callable[..., object], tile_server: int) -> None:
     """With tiles reachable (a local fixture standing in for OpenStreetMap), they load under the
     track and the shipped land fill fades so it does not hide them."""
     import time
 
     _Tiles.hits.clear()
     rules = f"MAP tile.openstreetmap.org:443 127.0.0.1:{tile_server}, MAP * ~NOTFOUND"
-    gen = _driver(tmp_path, rules, "--ignore-certificate-errors")
-    drv = next(gen)
-    try:
-        drv.get(sheet.as_uri())  # type: ignore[attr-defined]
-        for _ in range(50):
-            if _js(drv, "return document.getElementById('mapbox').classList.contains('online')"):
-                break
-            time.sleep(0.1)
-        assert _Tiles.hits and all(h.endswith(".png") for h in _Tiles.hits)
-        assert _js(drv, "return document.querySelectorAll('#map img.leaflet-tile-loaded').length") > 0
-        assert _js(drv, "return getComputedStyle(document.querySelector('#map path.fp-land')).fillOpacity") == "0"
-        assert _js(drv, "return document.querySelectorAll('#map path.fp-track').length") > 0
-    finally:
-        gen.close()
+    drv = chromium(f"--host-resolver-rules={rules}", "--ignore-certificate-errors", window="1280,1000")
+    drv.get(sheet.as_uri())  # type: ignore[attr-defined]
+    for _ in range(50):
+        if _js(drv, "return document.getElementById('mapbox').classList.contains('online')"):
+            break
+        time.sleep(0.1)
+    assert _Tiles.hits and all(h.endswith(".png") for h in _Tiles.hits)
+    assert _js(drv, "return document.querySelectorAll('#map img.leaflet-tile-loaded').length") > 0
+    assert _js(drv, "return getComputedStyle(document.querySelector('#map path.fp-land')).fillOpacity") == "0"
+    assert _js(drv, "return document.querySelectorAll('#map path.fp-track').length") > 0

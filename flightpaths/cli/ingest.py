@@ -11,16 +11,7 @@ from ..fileio import check_output, inputs_among
 from ..ingest import read_logs
 from ..ingest.output import OUTPUT_SUFFIXES, write_points
 from ..settings import write_settings
-from .options import (
-    DURATION,
-    columns_option,
-    format_option,
-    ingest_settings,
-    overwrite_option,
-    progress_enabled,
-    say_if_read_as_utc,
-    tz_option,
-)
+from .options import DURATION, ingest_settings, log_options, overwrite_option, progress_enabled, say_if_read_as_utc
 
 __all__ = ["command"]
 
@@ -29,10 +20,8 @@ __all__ = ["command"]
 @click.argument("logs", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help=f"Output file by suffix: points table ({', '.join(OUTPUT_SUFFIXES[:2])}) or tracks as LineStrings (.gpkg, .geojson).")
-@format_option
-@tz_option
+@log_options
 @click.option("--strict", is_flag=True, default=None, help="Stop at the first malformed row, naming file, line and field (default: skip and count).")
-@columns_option
 @click.option("--merge-tolerance", type=DURATION, default=None, help="SBS: merge position and velocity messages this close in time (default: 2s).")
 @overwrite_option
 def command(logs: tuple[str, ...], output: Path, fmt: str | None, tz: str | None, strict: bool | None,

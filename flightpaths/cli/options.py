@@ -7,7 +7,8 @@ default to ``None`` here, meaning "the dataclass's value" (see :func:`flightpath
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -17,6 +18,7 @@ __all__ = [
     "columns_option",
     "format_option",
     "ingest_settings",
+    "log_options",
     "overwrite_option",
     "progress_enabled",
     "say_if_read_as_utc",
@@ -72,6 +74,16 @@ tz_option = click.option("--tz", default=None,
                          help="Time zone of the log's clock, for times written without one, e.g. an SBS receiver "
                               "logging local time: America/New_York (default: UTC).")
 columns_option = click.option("--columns", default=None, help=_COLUMNS_HELP)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def log_options(command: _F) -> _F:
+    """``--format``, ``--tz`` and ``--columns``: how the commands that read logs (``ingest``,
+    ``score``) read them; passed on as ``fmt``, ``tz`` and ``columns`` (see :func:`ingest_settings`)."""
+    for option in (columns_option, tz_option, format_option):  # innermost first: --format shows first
+        command = option(command)
+    return command
 
 
 def ingest_settings(**values: Any) -> Any:

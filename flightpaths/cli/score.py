@@ -7,16 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import FlightpathsError
-from .options import (
-    DURATION,
-    columns_option,
-    format_option,
-    ingest_settings,
-    overwrite_option,
-    progress_enabled,
-    say_if_read_as_utc,
-    tz_option,
-)
+from .options import DURATION, ingest_settings, log_options, overwrite_option, progress_enabled, say_if_read_as_utc
 
 __all__ = ["DEFAULT_MODEL", "command"]
 
@@ -31,9 +22,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
               help="Model bundle folder from `flightpaths train` (default: the built-in model).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="Probability for a positive window (default 0.5).")
 @click.option("--class", "positive_class", default=None, help="Class to make episodes for (default: every class but not_*/other).")
-@format_option
-@tz_option
-@columns_option
+@log_options
 @click.option("--display-tz", default=None, help="Time zone shown beside UTC in the tip sheet, e.g. America/New_York (default UTC).")
 @click.option("--merge-gap", type=DURATION, default=None, help="Merge positive windows up to this far apart (default 0s).")
 @click.option("--resume", is_flag=True, default=None, help="Skip inputs already scored with this model (default: off).")

@@ -24,21 +24,13 @@ LineStrings lives in :mod:`.output`.
 from __future__ import annotations
 
 from . import aircraft_json, generic, mouse, sbs, tables, trace  # noqa: F401 - register the formats
-from ._core import (
-    FORMATS,
-    Format,
-    IngestReport,
-    IngestResult,
-    IngestSettings,
-    detect_format,
-    expand_paths,
-    get_format,
-    read_logs,
-    register_format,
-)
+from .formats import FORMATS, Format, detect_format, get_format, register_format
 from .generic import parse_columns
-from .points import PointsChunk, iter_points, points_table, sniff_formats
+from .ledger import IngestReport, IngestResult
+from .paths import expand_paths
+from .points import PointsChunk, iter_points, points_table, read_logs, sniff_formats
 from .sbs import iter_sbs, read_sbs
+from .settings import IngestSettings
 
 __all__ = [
     "FORMATS",

@@ -61,6 +61,20 @@ class Decoding:
         return "; ".join(parts)
 
 
+def _utf16_without_bom(sample: bytes) -> str:
+    """``utf-16-le`` or ``utf-16-be`` when the zero bytes of *sample* fall on odd or even places
+    (ASCII text in UTF-16 without a byte-order mark), else ""."""
+    if len(sample) < 16 or b"\x00" not in sample:
+        return ""
+    even, odd = sample[0::2], sample[1::2]
+    z_even, z_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if z_odd > 0.4 and z_even < 0.05:
+        return "utf-16-le"
+    if z_even > 0.4 and z_odd < 0.05:
+        return "utf-16-be"
+    return ""
+
+
 def sniff_decoding(head: bytes) -> Decoding:
     """Judge the decoding from a file's first (decompressed) bytes.
 
@@ -73,18 +87,9 @@ def sniff_decoding(head: bytes) -> Decoding:
     """
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") and head[:4] != b"\xff\xfe\x00\x00":
         return Decoding("utf-16", lone_cr=_has_lone_cr(head.decode("utf-16", errors="replace").encode("utf-8")))
-    sample = head[:4096]
-    if len(sample) >= 16 and b"\x00" in sample:
-        even, odd = sample[0::2], sample[1::2]
-        z_even, z_odd = even.count(0) / len(even), odd.count(0) / len(odd)
-        if z_odd > 0.4 and z_even < 0.05:
-            enc = "utf-16-le"
-        elif z_even > 0.4 and z_odd < 0.05:
-            enc = "utf-16-be"
-        else:
-            enc = ""
-        if enc:
-            return Decoding(enc, lone_cr=_has_lone_cr(head.decode(enc, errors="replace").encode("utf-8")))
+    enc = _utf16_without_bom(head[:4096])
+    if enc:
+        return Decoding(enc, lone_cr=_has_lone_cr(head.decode(enc, errors="replace").encode("utf-8")))
     bom = head.startswith(_UTF8_BOM)
     return Decoding("utf-8", bom=bom, lone_cr=_has_lone_cr(head[3:] if bom else head))
 

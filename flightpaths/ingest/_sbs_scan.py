@@ -4,7 +4,7 @@
 straight into typed arrays of positions, velocities and identities (ICAO code, generated
 time in ns, the numeric fields, on-ground flag, callsign and squawk byte ranges, line
 numbers), with the same values as the pyarrow fast path
-(:func:`flightpaths.ingest.sbs._parse_block_fast`, used when numba is not installed): exact
+(:func:`flightpaths.ingest._sbs_arrow.parse_block_fast`, used when numba is not installed): exact
 decimal parsing (Clinger's fast path), the same checks. Fields are found eight bytes at a
 time (SWAR), numbers of up to 8 bytes are read from one word (:func:`_number_field`), hex
 digits go through a table, and the logged date and time, which most feeders
@@ -20,39 +20,15 @@ machine compiles it (seconds).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
 
-from ._core import HEX_VALUE, NS_FIRST_YEAR, NS_LAST_YEAR
+from ..kernels import COMPILED, group_rows, njit
+from .values import HEX_VALUE, NS_FIRST_YEAR, NS_LAST_YEAR
 
-try:
-    from numba import njit
-
-    COMPILED = True
-except ImportError:  # pragma: no cover - without numba the functions stay plain Python (slow)
-    COMPILED = False
-
-    def njit(**_options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:  # type: ignore[no-redef]
-        """Stand-in for ``numba.njit``: plain Python, with byte arrays widened to int64 first.
-
-        numba promotes ``uint8`` arithmetic to 64-bit integers; numpy scalars would overflow.
-        """
-
-        def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
-            def widened(*args: Any) -> Any:
-                return func(*(a.astype(np.int64) if isinstance(a, np.ndarray) and a.dtype == np.uint8 else a
-                              for a in args))
-
-            widened.__doc__, widened.__name__, widened.__wrapped__ = func.__doc__, func.__name__, func  # type: ignore[attr-defined]
-            return widened
-
-        return wrap
-
-__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "group_rows", "hex_words", "intern_ranges",
-           "last_values", "merge_rows", "nearest_index", "scan_into", "scan_space", "scan_space_rows", "scan_split",
-           "sort_groups_by_time", "take_words"]
+__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "hex_words", "intern_ranges", "last_values",
+           "merge_rows", "nearest_index", "scan_into", "scan_space", "scan_space_rows", "scan_split", "take_words"]
 
 POW10: Final = np.array([10.0 ** k for k in range(23)])
 
@@ -372,7 +348,6 @@ def _number_field(buf: np.ndarray, a: int, pow10: np.ndarray) -> tuple[float, bo
         return np.nan, True, e
     v, good = _plain_float(buf, a, e, pow10)
     return v, good, e
-
 
 
 @njit(cache=True, nogil=True)
@@ -966,46 +941,10 @@ def last_values(codes: np.ndarray, values: np.ndarray) -> tuple:
 
 
 @njit(cache=True, nogil=True)
-def sort_groups_by_time(idx: np.ndarray, bounds: np.ndarray, t: np.ndarray) -> None:
-    """Order the rows ``idx[bounds[g]:bounds[g+1]]`` of each group by ``t[row]``, stably, in
-    place; most logs are in time order already, so only the groups that are not get sorted."""
-    for g in range(len(bounds) - 1):
-        s, e = bounds[g], bounds[g + 1]
-        for k in range(s + 1, e):
-            if t[idx[k]] < t[idx[k - 1]]:
-                rows = idx[s:e].copy()
-                keys = np.empty(e - s, np.int64)
-                for q in range(e - s):
-                    keys[q] = t[rows[q]]
-                idx[s:e] = rows[np.argsort(keys, kind="mergesort")]
-                break
-
-
-@njit(cache=True, nogil=True)
-def group_rows(pre: np.ndarray, group: np.ndarray, t: np.ndarray, ngroups: int) -> tuple:
-    """Rows *pre* sorted by their group number (``group[row]``, 0 .. *ngroups* - 1; a counting
-    sort, so rows that tie keep their order in *pre*), then by ``t[row]`` within each group,
-    stably (:func:`sort_groups_by_time`). Returns the rows and the groups' bounds in them."""
-    bounds = np.zeros(ngroups + 1, np.int64)
-    for i in pre:
-        bounds[group[i] + 1] += 1
-    for g in range(ngroups):
-        bounds[g + 1] += bounds[g]
-    fill = bounds[:-1].copy()
-    order = np.empty(len(pre), np.int64)
-    for i in pre:
-        g = group[i]
-        order[fill[g]] = i
-        fill[g] += 1
-    sort_groups_by_time(order, bounds, t)
-    return order, bounds
-
-
-@njit(cache=True, nogil=True)
 def _group_by_code(rcode: np.ndarray, rt: np.ndarray) -> tuple:
     """Rows grouped by code (groups in order of first appearance, rows in file order within
     a group: a counting sort on group numbers), then each group ordered by time, stably
-    (:func:`sort_groups_by_time`). Returns the rows, the group bounds and the codes' table
+    (:func:`flightpaths.kernels.sort_groups_by_time`). Returns the rows, the group bounds and the codes' table
     (:func:`_find_group`)."""
     group, codes, table = _first_appearance(rcode)
     idx, bounds = group_rows(np.arange(len(rcode)), group, rt, len(codes))
@@ -1026,7 +965,7 @@ def nearest_index(pcode: np.ndarray, pt: np.ndarray, rcode: np.ndarray, rt: np.n
     """For each position, the index of the reference row of the same code nearest in time
     within *tol* (-1 if none): *direction* 0 nearest (an earlier one wins a tie), 1 backward
     (at or before; one at the same time wins), 2 forward (at or after). The same answers as
-    ``sbs._nearest``'s sort-and-search. Where positions and references are both in time order
+    ``_sbs_merge.nearest``'s sort-and-search. Where positions and references are both in time order
     (most logs) one sweep each way finds them (:func:`_sweep`); otherwise the references are
     grouped by code and ordered by time (stably), and each position finds the first reference
     at or after its time (and the one before) by stepping on from where the previous position
@@ -1188,7 +1127,7 @@ def merge_rows(pcode: np.ndarray, pt: np.ndarray, speed: np.ndarray, track: np.n
                callsign: np.ndarray, squawk: np.ndarray, vcode: np.ndarray, vt: np.ndarray, vnum: tuple,
                icode: np.ndarray, it: np.ndarray, icallsign: np.ndarray, isquawk: np.ndarray, known: tuple,
                tol_ms: int) -> tuple:
-    """The merger's joins in one compiled pass (``sbs._Merger._merge``): each position's empty
+    """The merger's joins in one compiled pass (``_sbs_merge.Merger._merge``): each position's empty
     speed, track and vertical rate from the velocity row of the same code nearest in time
     within *tol_ms* (filled in place), and its callsign and squawk ids filled as
     :func:`_fill_ids` does. Times are int64 ns, compared in ms; *vnum* = (speed, track, rate)

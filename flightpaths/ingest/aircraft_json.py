@@ -20,7 +20,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ._core import Col, Head, IngestSettings, Ledger, Source, build_points, register_format
+from .formats import register_format
+from .ledger import Ledger
+from .settings import IngestSettings
+from .sources import Head, Source
+from .tabular import Col, build_points
 
 __all__ = ["snapshot_rows"]
 
@@ -42,6 +46,38 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _altitude(ac: dict[str, Any]) -> tuple[Any, bool | None]:
+    """``(altitude, on ground)``: "ground" is no altitude and on the ground; a barometric altitude
+    means airborne; a geometric one alone says nothing about the ground."""
+    alt = _first(ac, "alt_baro", "altitude", "alt_geom")
+    if isinstance(alt, str) and alt.strip().lower() == "ground":
+        return None, True
+    if alt is not None:
+        return alt, False if "alt_baro" in ac or "altitude" in ac else None
+    return alt, None
+
+
+def _aircraft_row(ac: dict[str, Any], now: Any) -> dict[str, Any]:
+    """The flat row of one aircraft of a snapshot taken at *now* (epoch seconds)."""
+    lat, lon, seen = ac.get("lat"), ac.get("lon"), _first(ac, "seen_pos", "seen")
+    last = ac.get("lastPosition")
+    if (lat is None or lon is None) and isinstance(last, dict):
+        lat, lon, seen = last.get("lat"), last.get("lon"), last.get("seen_pos")
+    alt, ground = _altitude(ac)
+    try:
+        time = float(now) - float(seen or 0.0) if now is not None else None
+    except (TypeError, ValueError):
+        time = None
+    return {
+        "hex": ac.get("hex"), "time": None if time is None else round(time, 3), "lat": lat, "lon": lon,
+        "altitude": alt, "speed": _first(ac, "gs", "speed"), "track": ac.get("track"),
+        "vrate": _first(ac, "baro_rate", "geom_rate", "vert_rate"), "flight": ac.get("flight"),
+        "squawk": ac.get("squawk"), "on_ground": ground, "category": ac.get("category"),
+        "registration": ac.get("r"), "aircraft_type": ac.get("t"), "type_desc": ac.get("desc"),
+        "operator": ac.get("ownOp"), "year": _text(ac.get("year")), "address_type": ac.get("type"),
+    }
+
+
 def snapshot_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     """One flat dict per aircraft of a snapshot, with ``time`` in epoch seconds (or None).
 
@@ -51,34 +87,7 @@ def snapshot_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     (99.5, None, True)
     """
     now = snapshot.get("now")
-    out = []
-    for ac in snapshot.get("aircraft") or []:
-        if not isinstance(ac, dict):
-            out.append({})
-            continue
-        lat, lon, seen = ac.get("lat"), ac.get("lon"), _first(ac, "seen_pos", "seen")
-        last = ac.get("lastPosition")
-        if (lat is None or lon is None) and isinstance(last, dict):
-            lat, lon, seen = last.get("lat"), last.get("lon"), last.get("seen_pos")
-        alt = _first(ac, "alt_baro", "altitude", "alt_geom")
-        ground = None
-        if isinstance(alt, str) and alt.strip().lower() == "ground":
-            alt, ground = None, True
-        elif alt is not None:
-            ground = False if "alt_baro" in ac or "altitude" in ac else None
-        try:
-            time = float(now) - float(seen or 0.0) if now is not None else None
-        except (TypeError, ValueError):
-            time = None
-        out.append({
-            "hex": ac.get("hex"), "time": None if time is None else round(time, 3), "lat": lat, "lon": lon,
-            "altitude": alt, "speed": _first(ac, "gs", "speed"), "track": ac.get("track"),
-            "vrate": _first(ac, "baro_rate", "geom_rate", "vert_rate"), "flight": ac.get("flight"),
-            "squawk": ac.get("squawk"), "on_ground": ground, "category": ac.get("category"),
-            "registration": ac.get("r"), "aircraft_type": ac.get("t"), "type_desc": ac.get("desc"),
-            "operator": ac.get("ownOp"), "year": _text(ac.get("year")), "address_type": ac.get("type"),
-        })
-    return out
+    return [_aircraft_row(ac, now) if isinstance(ac, dict) else {} for ac in snapshot.get("aircraft") or []]
 
 
 SPEC = {

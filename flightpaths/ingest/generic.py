@@ -25,7 +25,11 @@ import pandas as pd
 
 from ..errors import InputError
 from ..schema import FPM_PER_MPS, FT_PER_M, KT_PER_MPS
-from ._core import Col, Head, IngestSettings, Ledger, Source, build_points, csv_header, iter_csv, register_format
+from .formats import register_format
+from .ledger import Ledger
+from .settings import IngestSettings
+from .sources import Head, Source, csv_header
+from .tabular import Col, build_points, iter_csv
 
 __all__ = ["ALIASES", "FIELDS", "mapping_spec", "parse_columns"]
 
@@ -74,6 +78,19 @@ ALIASES: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
+def _check_pair(key: str, value: str) -> None:
+    """Raise :class:`InputError` unless *key* is a known field and *value* a column with a known unit."""
+    if key not in FIELDS:
+        raise InputError(f"unknown field {key!r}; choose from {', '.join(FIELDS)}", column="columns")
+    column, _, unit = value.partition(":")
+    if not column.strip():
+        raise InputError(f"field {key!r} names no column", column="columns")
+    units = FIELDS[key][2]
+    if unit and unit not in units:
+        allowed = ", ".join(units) or "none"
+        raise InputError(f"unknown unit {unit!r} for {key!r}; choose from {allowed}", column="columns")
+
+
 def parse_columns(text: str | Mapping[str, str] | None) -> dict[str, str] | None:
     """Parse ``id=adshex,time=timestamp:ms,...`` into ``{"id": "adshex", "time": "timestamp:ms"}``.
 
@@ -92,15 +109,7 @@ def parse_columns(text: str | Mapping[str, str] | None) -> dict[str, str] | None
             key, _, value = part.partition("=")
             pairs[key.strip().lower()] = value.strip()
     for key, value in pairs.items():
-        if key not in FIELDS:
-            raise InputError(f"unknown field {key!r}; choose from {', '.join(FIELDS)}", column="columns")
-        column, _, unit = str(value).partition(":")
-        if not column.strip():
-            raise InputError(f"field {key!r} names no column", column="columns")
-        units = FIELDS[key][2]
-        if unit and unit not in units:
-            allowed = ", ".join(units) or "none"
-            raise InputError(f"unknown unit {unit!r} for {key!r}; choose from {allowed}", column="columns")
+        _check_pair(key, str(value))
     return pairs
 
 

@@ -19,7 +19,11 @@ from typing import Final
 
 import pandas as pd
 
-from ._core import Col, Head, IngestSettings, Ledger, Source, build_points, csv_header, iter_csv, register_format
+from .formats import register_format
+from .ledger import Ledger
+from .settings import IngestSettings
+from .sources import Head, Source, csv_header
+from .tabular import Col, build_points, iter_csv
 
 __all__ = ["GLITCH"]
 

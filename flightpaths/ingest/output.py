@@ -9,9 +9,6 @@ Writes are atomic and refuse to replace an existing file unless ``overwrite=True
 from __future__ import annotations
 
 import io
-import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -20,6 +17,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output, write_csv
+from ..geometry import linestrings, write_layers
 from ..schema import is_screen
 
 if TYPE_CHECKING:
@@ -43,7 +41,6 @@ def points_to_lines(points: pd.DataFrame, *, gap_s: float = 1800.0) -> gpd.GeoDa
     [['a', 3]]
     """
     import geopandas as gpd
-    import shapely
 
     if len(points) and is_screen(points):
         raise InputError("screen tracks (mouse telemetry) have no geographic coordinates; write .parquet or .csv instead")
@@ -63,8 +60,7 @@ def points_to_lines(points: pd.DataFrame, *, gap_s: float = 1800.0) -> gpd.GeoDa
     keep = distinct[leg] >= 2
     pts, leg = pts.loc[keep].reset_index(drop=True), leg[keep]
     _, leg = np.unique(leg, return_inverse=True)
-    coords = pts[["lon", "lat"]].to_numpy(dtype=float)
-    lines = shapely.linestrings(coords, indices=leg) if len(pts) else []
+    lines = linestrings(pts["lon"].to_numpy(float), pts["lat"].to_numpy(float), np.bincount(leg)) if len(pts) else np.empty(0, object)
     grouped = pts.groupby(leg, sort=True)
     table = pd.DataFrame({
         "object_id": grouped["object_id"].first().astype(str),
@@ -94,19 +90,4 @@ def write_points(points: pd.DataFrame, path: str | Path, *, overwrite: bool = Fa
     lines = points_to_lines(points)
     if suffix == ".geojson":
         return atomic_write_text(out, lines.to_json(drop_id=True))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".gpkg", dir=out.parent)
-    os.close(fd)
-    try:
-        Path(tmp).unlink()
-        quiet = logging.getLogger("pyogrio")
-        level = quiet.level
-        quiet.setLevel(logging.WARNING)  # the driver's "Created N records" is not for the user
-        try:
-            lines.to_file(tmp, driver="GPKG", layer="tracks")
-        finally:
-            quiet.setLevel(level)
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return out
+    return write_layers(out, [("tracks", lines)])

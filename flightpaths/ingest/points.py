@@ -4,7 +4,7 @@ Every command that reads positions goes through it: ``ingest`` and ``tracks`` (b
 :func:`~flightpaths.ingest.read_logs`, which gathers its chunks into one table), ``score``
 (chunk by chunk, with bounded memory) and ``evaluate``. Formats are detected per file from
 content; a points table written by ``flightpaths ingest`` (``.parquet``) is read by record
-batch. Dropped rows go to one :class:`~._core.Ledger`, so messages name the original file and
+batch. Dropped rows go to one :class:`~.ledger.Ledger`, so messages name the original file and
 line wherever a chunk boundary falls.
 """
 
@@ -21,23 +21,15 @@ import pandas as pd
 
 from ..errors import InputError
 from ..schema import OPTIONAL_COLUMNS, POINT_COLUMNS, empty_points, validate_points
-from ._core import (
-    Format,
-    IngestReport,
-    IngestSettings,
-    Ledger,
-    Source,
-    _order_and_dedupe,
-    _read_one,
-    _skip_unreadable,
-    detect_format,
-    expand_inputs,
-    expand_paths,
-    get_format,
-)
 from ._decode import display_name
+from .chunks import finalize, order_and_dedupe, read_one, skip_unreadable
+from .formats import Format, detect_format, get_format
+from .ledger import IngestReport, IngestResult, Ledger
+from .paths import expand_inputs, expand_paths
+from .settings import IngestSettings
+from .sources import Source
 
-__all__ = ["PointsChunk", "iter_points", "points_table", "sniff_formats"]
+__all__ = ["PointsChunk", "iter_points", "points_table", "read_logs", "sniff_formats"]
 
 _REQUIRED = ("object_id", "time")
 
@@ -64,7 +56,7 @@ def points_table(chunks: list[pd.DataFrame], ledger: Ledger, *, dedupe: bool = T
     optional = [c for c in OPTIONAL_COLUMNS if any(c in ch.columns for ch in frames)]
     cols = [*POINT_COLUMNS, *optional]
     points = pd.concat([validate_points(ch.reindex(columns=cols)) for ch in frames], ignore_index=True)
-    return validate_points(_order_and_dedupe(points, ledger, dedupe)) if order else points
+    return validate_points(order_and_dedupe(points, ledger, dedupe)) if order else points
 
 
 def _is_points_parquet(source: Source) -> bool:
@@ -107,7 +99,7 @@ def _file_chunks(source: Source, fmt: Format | None, settings: IngestSettings, l
     pending: list[pd.DataFrame] = []
     n = 0
     try:
-        for chunk in _read_one(source, fmt, settings, ledger):
+        for chunk in read_one(source, fmt, settings, ledger):
             pending.append(chunk)
             n += len(chunk)
             if n >= rows:
@@ -188,7 +180,7 @@ def iter_points(
         if settings.strict:
             raise exc
         first_error = first_error or exc
-        _skip_unreadable(report, ledger, exc)
+        skip_unreadable(report, ledger, exc)
     for path in tqdm(files, unit="file", desc="ingest", leave=False, disable=not settings.progress or len(files) < 20):
         try:
             source = Source(path)
@@ -196,7 +188,7 @@ def iter_points(
             if settings.strict:
                 raise
             first_error = first_error or exc
-            _skip_unreadable(report, ledger, exc)
+            skip_unreadable(report, ledger, exc)
             continue
         try:
             fmt = None if _is_points_parquet(source) else _format_of(source, settings)
@@ -245,3 +237,20 @@ def sniff_formats(paths: Iterable[str | PathLike[str]], settings: IngestSettings
         except InputError:
             out.append("unknown")
     return out
+
+
+def read_logs(
+    paths: Iterable[str | PathLike[str]] | str | PathLike[str], *, settings: IngestSettings = IngestSettings()
+) -> IngestResult:
+    """Read every log in *paths* (files, directories, globs; ``.gz`` transparent) into one
+    validated points table, with a report of what was kept, dropped and why.
+
+    Files that cannot be read at all (empty, binary, corrupt gzip, unknown format) are skipped
+    and listed in the report; with ``settings.strict`` the first such file or malformed row
+    raises :class:`InputError`. If nothing at all could be read the first file's error is raised.
+    """
+    ledger = Ledger(strict=settings.strict, max_examples=settings.max_examples)
+    report = IngestReport()
+    chunks = [c.points for c in iter_points(paths, settings, report=report, ledger=ledger, order=False)]
+    points = finalize(chunks, ledger, report, settings.dedupe)
+    return IngestResult(points, report)

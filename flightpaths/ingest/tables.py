@@ -30,17 +30,11 @@ import pandas as pd
 
 from ..errors import InputError
 from ..schema import FPM_PER_MPS, FT_PER_M, KT_PER_MPS
-from ._core import (
-    Col,
-    Head,
-    IngestSettings,
-    Ledger,
-    Source,
-    build_points,
-    csv_header,
-    iter_csv,
-    register_format,
-)
+from .formats import register_format
+from .ledger import Ledger
+from .settings import IngestSettings
+from .sources import Head, Source, csv_header
+from .tabular import Col, build_points, iter_csv
 
 __all__ = ["FR24_COLUMNS", "OPENSKY_COLUMNS", "TRAFFIC_COLUMNS"]
 
@@ -259,6 +253,17 @@ def _fr24_track(data: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None,
     return track, hexid, callsign, extra
 
 
+def _pick(point: dict[str, Any], *keys: str) -> Any:
+    """The first of *keys* (dotted paths into nested dicts: ``altitude.feet``) that *point* has a value for."""
+    for key in keys:
+        value: Any = point
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            return value
+    return None
+
+
 @register_format("fr24-json", description="Flightradar24 flight JSON (track or trail list)", sniff=_sniff_fr24_json, priority=25)
 def read_fr24_json(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
     """Flightradar24 JSON: one flight's track (feet, knots, ft/min, epoch seconds)."""
@@ -267,19 +272,10 @@ def read_fr24_json(source: Source, settings: IngestSettings, ledger: Ledger) -> 
     if not isinstance(track, list) or not track:
         raise InputError("no track or trail list in this Flightradar24 JSON", path=source.name)
 
-    def pick(p: dict[str, Any], *keys: str) -> Any:
-        for key in keys:
-            value: Any = p
-            for part in key.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            if value is not None:
-                return value
-        return None
-
     rows = [{
-        "time": pick(p, "timestamp", "ts"), "lat": pick(p, "latitude", "lat"), "lon": pick(p, "longitude", "lng", "lon"),
-        "alt": pick(p, "altitude.feet", "alt"), "gs": pick(p, "speed.kts", "spd"), "trk": pick(p, "heading", "hd"),
-        "vr": pick(p, "verticalSpeed.fpm"), "squawk": pick(p, "squawk"),
+        "time": _pick(p, "timestamp", "ts"), "lat": _pick(p, "latitude", "lat"), "lon": _pick(p, "longitude", "lng", "lon"),
+        "alt": _pick(p, "altitude.feet", "alt"), "gs": _pick(p, "speed.kts", "spd"), "trk": _pick(p, "heading", "hd"),
+        "vr": _pick(p, "verticalSpeed.fpm"), "squawk": _pick(p, "squawk"),
     } for p in track if isinstance(p, dict)]
     frame = pd.DataFrame(rows)
     spec = {"time": Col("time", "time", unit="s"), "lat": Col("lat"), "lon": Col("lon"), "altitude_ft": Col("alt"),

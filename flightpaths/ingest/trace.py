@@ -17,7 +17,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ._core import Col, Head, IngestSettings, Ledger, Source, build_points, register_format
+from .formats import register_format
+from .ledger import Ledger
+from .settings import IngestSettings
+from .sources import Head, Source
+from .tabular import Col, build_points
 
 __all__ = ["NEW_LEG_FLAG", "trace_rows"]
 
@@ -27,6 +31,27 @@ NEW_LEG_FLAG = 2
 def _sniff(head: Head) -> bool:
     text = head.text[:8192]
     return head.first_char == "{" and '"trace"' in text and '"icao"' in text
+
+
+def _entry_row(entry: list[Any], base: Any, callsign: str | None) -> dict[str, Any]:
+    """The row of one trace entry (at least 8 fields) of a trace starting at *base* (epoch
+    seconds); *callsign* is the last one seen, carried on until the entry names another."""
+    dt, lat, lon, alt, gs, track, flags, vrate = entry[:8]
+    details = entry[8] if len(entry) > 8 and isinstance(entry[8], dict) else {}
+    ground = isinstance(alt, str) and alt.strip().lower() == "ground"
+    try:
+        time = float(base) + float(dt)
+    except (TypeError, ValueError):
+        time = None
+    try:
+        bits = int(flags or 0)
+    except (TypeError, ValueError):
+        bits = 0
+    return {
+        "time": time, "lat": lat, "lon": lon, "altitude": None if ground else alt, "speed": gs, "track": track,
+        "vrate": vrate, "flight": details.get("flight") or callsign, "squawk": details.get("squawk"), "on_ground": ground,
+        "new_leg": bool(bits & NEW_LEG_FLAG), "category": details.get("category"),
+    }
 
 
 def trace_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -43,24 +68,9 @@ def trace_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(entry, list) or len(entry) < 6:
             out.append({"time": None})
             continue
-        entry = entry + [None] * (8 - len(entry))
-        dt, lat, lon, alt, gs, track, flags, vrate = entry[:8]
-        details = entry[8] if len(entry) > 8 and isinstance(entry[8], dict) else {}
-        callsign = details.get("flight") or callsign
-        ground = isinstance(alt, str) and alt.strip().lower() == "ground"
-        try:
-            time = float(base) + float(dt)
-        except (TypeError, ValueError):
-            time = None
-        try:
-            bits = int(flags or 0)
-        except (TypeError, ValueError):
-            bits = 0
-        out.append({
-            "time": time, "lat": lat, "lon": lon, "altitude": None if ground else alt, "speed": gs, "track": track,
-            "vrate": vrate, "flight": callsign, "squawk": details.get("squawk"), "on_ground": ground,
-            "new_leg": bool(bits & NEW_LEG_FLAG), "category": details.get("category"),
-        })
+        row = _entry_row(entry + [None] * (8 - len(entry)), base, callsign)
+        callsign = row["flight"]
+        out.append(row)
     return out
 
 

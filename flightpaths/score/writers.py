@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output, csv_safe_frame
+from ..geometry import write_layers
 from .episodes import headline_probability
 
 __all__ = [
@@ -171,19 +172,10 @@ def write_episodes_gpkg(
         if table[name].dtype == object:
             table[name] = table[name].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
     points = shapely.points(geo["lon"].to_numpy(float), geo["lat"].to_numpy(float)) if len(geo) else []
-    tmp = target.with_name(f".{target.name}.tmp.gpkg")
-    tmp.unlink(missing_ok=True)
-    try:
-        gpd.GeoDataFrame(table, geometry=list(points), crs="EPSG:4326").to_file(tmp, layer="centres", driver="GPKG")
-        keep = [i for i, r in enumerate(geo.to_dict(orient="records")) if _line(tracks, r) is not None]
-        lines = [shapely.LineString(_line(tracks, geo.iloc[i].to_dict())) for i in keep]  # type: ignore[arg-type]
-        gpd.GeoDataFrame(table.iloc[keep].reset_index(drop=True), geometry=lines, crs="EPSG:4326").to_file(
-            tmp, layer="tracks", driver="GPKG", mode="a" if tmp.exists() else "w"
-        )
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    keep = [i for i, r in enumerate(geo.to_dict(orient="records")) if _line(tracks, r) is not None]
+    lines = [shapely.LineString(_line(tracks, geo.iloc[i].to_dict())) for i in keep]  # type: ignore[arg-type]
+    return write_layers(target, [("centres", gpd.GeoDataFrame(table, geometry=list(points), crs="EPSG:4326")),
+                                 ("tracks", gpd.GeoDataFrame(table.iloc[keep].reset_index(drop=True), geometry=lines, crs="EPSG:4326"))])
 
 
 def _sub(parent: ET.Element, tag: str, text: object | None = None, **attrib: str) -> ET.Element:

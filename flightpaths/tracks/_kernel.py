@@ -19,15 +19,7 @@ from typing import Final
 
 import numpy as np
 
-try:
-    from numba import njit
-
-    from ..ingest._sbs_scan import group_rows
-
-    COMPILED = True
-except ImportError:  # pragma: no cover - the numpy path in figures runs instead
-    COMPILED = False
-    njit = None
+from ..kernels import COMPILED, group_rows, njit  # without numba, the numpy path in figures runs instead
 
 __all__ = ["COMPILED", "FIGURES", "PER_POINT", "point_arrays", "step_lengths", "track_order", "window_figures"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, SchemaError
-from ..geometry import linestrings
+from ..geometry import linestrings, write_layers
 from ._arrays import _NS
 from .clean import _prepare_tracked, _step_lengths
 from .columns import ARRAY_COLUMNS
@@ -98,12 +98,4 @@ def write_geo(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str = "window
             out[name] = col.astype(object).where(col.notna(), None)
         elif col.dtype == bool:
             out[name] = col.astype(np.int64)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.unlink(missing_ok=True)
-    try:
-        out.to_file(tmp, driver=drivers[suffix], layer=layer if suffix == ".gpkg" else None, engine="pyogrio")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_layers(path, [(layer if suffix == ".gpkg" else None, out)], driver=drivers[suffix])
