@@ -202,12 +202,12 @@ class LocalServer:
     """
 
     def __init__(self, app: ASGIApp, settings: ServerSettings = ServerSettings(), *, token: str | None = None,
-                 csp: str = STRICT_CSP, name: str = "flightpaths-web") -> None:  # fmt: skip
+                 csp: str = STRICT_CSP, name: str = "flightpaths-web", stopping: threading.Event | None = None) -> None:  # fmt: skip
         import uvicorn
 
         self.token = token or secrets.token_urlsafe(24)
         self.name = name
-        self.stopping = threading.Event()
+        self.stopping = stopping or threading.Event()
         family = socket.AF_INET6 if settings.host == "::1" else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         try:
