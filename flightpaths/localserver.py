@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +37,7 @@ __all__ = [
     "RequestError",
     "ServerSettings",
     "allowed_hosts",
+    "error_handlers",
     "error_response",
     "json_depth",
     "read_json",
@@ -52,6 +54,7 @@ STRICT_CSP = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _TOKEN_IN_QUERY = frozenset({"GET", "HEAD"})
+_FAILED = "the server failed on this request; see its console"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,21 @@ def token_matches(given: str | None, token: str) -> bool:
 def error_response(status: int, message: str) -> Response:
     """The JSON error every page's script understands: ``{"error": message}``."""
     return JSONResponse({"error": message}, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+async def _answer_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, RequestError):
+        return error_response(exc.status, str(exc))
+    if not isinstance(exc, HTTPException):  # a bug: the Guard logs it once the app re-raises
+        return error_response(500, _FAILED)
+    status = exc.status_code
+    return error_response(status, "not found" if status == 404 else str(getattr(exc, "detail", "error")))
+
+
+def error_handlers() -> dict[Any, Any]:
+    """Starlette ``exception_handlers`` answering :class:`RequestError`, HTTP errors (404, 405) and
+    bugs (500) with :func:`error_response`; pass them to each page's ``Starlette(...)``."""
+    return {RequestError: _answer_error, HTTPException: _answer_error, Exception: _answer_error}
 
 
 def json_depth(value: Any, limit: int = 1 << 30) -> int:
@@ -190,7 +208,7 @@ class Guard:
             log.error("the local page failed on %s %s: %s: %s", scope.get("method"), scope.get("path"), type(exc).__name__, exc)
             log.debug("details", exc_info=True)
             if not started:
-                await error_response(500, "the server failed on this request; see its console")(scope, receive, send_secured)
+                await error_response(500, _FAILED)(scope, receive, send_secured)
 
 
 class LocalServer:

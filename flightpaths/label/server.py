@@ -34,13 +34,12 @@ import numpy as np
 import pandas as pd
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import FlightpathsError
-from ..localserver import LocalServer, RequestError, ServerSettings, error_response, read_json
+from ..localserver import LocalServer, ServerSettings, error_handlers, error_response, read_json
 from .dataset import Dataset, Entry, ImageSet
 
 __all__ = ["LabelApp", "LabelServer", "ServerSettings", "label_routes", "order_keys"]
@@ -283,11 +282,9 @@ def label_routes(app: LabelApp, token: str, settings: ServerSettings = ServerSet
         return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
     async def action(request: Request) -> Response:
+        body = await read_json(request, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
         try:
-            body = await read_json(request, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
             result = await run_in_threadpool(app.act, request.path_params["action"], body)
-        except RequestError as exc:
-            return error_response(exc.status, str(exc))
         except _NotFound as exc:
             return error_response(404, str(exc))
         except FlightpathsError as exc:  # bad class names, unknown ids ...
@@ -297,10 +294,6 @@ def label_routes(app: LabelApp, token: str, settings: ServerSettings = ServerSet
             return error_response(500, f"could not save: {exc}")
         return JSONResponse(result)
 
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        return error_response(status, "not found" if status == 404 else str(getattr(exc, "detail", "error")))
-
     routes = [
         Route("/", page, methods=["GET"]),
         Route("/index.html", page, methods=["GET"]),
@@ -309,7 +302,7 @@ def label_routes(app: LabelApp, token: str, settings: ServerSettings = ServerSet
         Route("/api/image/{tail}", image, methods=["GET"]),
         Route("/api/{action}", action, methods=["POST"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    return Starlette(routes=routes, exception_handlers=error_handlers())
 
 
 class LabelServer:

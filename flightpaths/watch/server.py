@@ -18,12 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..localserver import LocalServer, ServerSettings, error_response
+from ..localserver import LocalServer, ServerSettings, error_handlers, error_response
 
 __all__ = ["LIVE_CSP", "LivePage", "live_app", "snapshot", "to_json"]
 
@@ -122,13 +121,9 @@ def live_app(state: dict[str, Any], token: str, stopping: threading.Event | None
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        return error_response(status, "not found" if status == 404 else str(getattr(exc, "detail", "error")))
-
     routes = [Route("/", page, methods=["GET"]), Route("/static/{name}", static, methods=["GET"]),
               Route("/state", current, methods=["GET"]), Route("/events", events, methods=["GET"])]  # fmt: skip
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    return Starlette(routes=routes, exception_handlers=error_handlers())
 
 
 class LivePage:
