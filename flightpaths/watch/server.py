@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import secrets
 import threading
 import time
 from collections.abc import AsyncIterator
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -22,9 +24,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from ..errors import FlightpathsError
 from ..localserver import LocalServer, ServerSettings, error_handlers, error_response
 
-__all__ = ["LIVE_CSP", "LivePage", "live_app", "snapshot", "to_json"]
+__all__ = ["LIVE_CSP", "TILES", "LivePage", "alert_view", "live_app", "snapshot", "to_json"]
+
+log = logging.getLogger(__name__)
 
 _TRACK_POINTS = 200
 
@@ -39,6 +44,75 @@ def _track(points: pd.DataFrame) -> list[list[float]]:
     return track
 
 
+def _swap(line: list[tuple[float, float]]) -> list[list[float]]:
+    return [[lat, lon] for lon, lat in line]
+
+
+@lru_cache(maxsize=64)
+def _context(west: float, south: float, east: float, north: float) -> dict[str, Any]:
+    """Offline map context in a box (Natural Earth land, coast, borders), as [lat, lon] lines."""
+    from ..score.basemap import basemap_clip
+
+    try:
+        clip = basemap_clip(west, south, east, north)
+    except (OSError, ValueError) as exc:  # a damaged install: the page still draws the track
+        log.warning("no offline map context: %s", exc)
+        return {"land": [], "coast": [], "borders": []}
+    return {"land": [[_swap(ring) for ring in poly[:1]] for poly in clip.land],
+            "coast": [_swap(line) for line in clip.coast], "borders": [_swap(line) for line in clip.borders]}  # fmt: skip
+
+
+def _box(track: list[list[float]], centre: tuple[float, float] | None) -> tuple[float, float, float, float] | None:
+    """west, south, east, north around the track (rounded, so that a growing track reuses a clip)."""
+    pts = track + ([list(centre)] if centre else [])
+    if not pts:
+        return None
+    lat, lon = [p[0] for p in pts], [p[1] for p in pts]
+    pad = max(0.05, max(lat) - min(lat), max(lon) - min(lon))
+    return (round(max(min(lon) - pad, -180.0), 1), round(max(min(lat) - pad, -90.0), 1),
+            round(min(max(lon) + pad, 180.0), 1), round(min(max(lat) + pad, 90.0), 1))  # fmt: skip
+
+
+def _when(episode: dict[str, Any]) -> tuple[str, str]:
+    """The episode's span in local time (its own zone, looked up from its position when missing)
+    and in UTC, as text."""
+    try:
+        start, end = pd.Timestamp(episode["start"]), pd.Timestamp(episode["end"])
+    except (KeyError, ValueError, TypeError):
+        return "", ""
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    utc = f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC"
+    zone = str(episode.get("tz") or "")
+    lat, lon = episode.get("lat"), episode.get("lon")
+    if not zone and isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
+        from ..context.timezones import zones_at
+
+        try:
+            zone = str(zones_at(np.array([lat], float), np.array([lon], float))[0])
+        except FlightpathsError:
+            zone = ""
+    if not zone:
+        return "", utc
+    try:
+        ls, le = start.tz_convert(zone), end.tz_convert(zone)
+    except Exception:  # noqa: BLE001 - an unknown zone name from data: UTC only
+        return "", utc
+    return f"{ls:%a %d %b %Y, %H:%M}–{le:%H:%M} {ls.tzname()} ({zone})", utc
+
+
+def alert_view(episode: dict[str, Any], track: list[list[float]]) -> dict[str, Any]:
+    """One open alert as the page shows it: the episode's fields, its track, the offline map
+    context around it and its times as text (local and UTC)."""
+    lat, lon = episode.get("lat"), episode.get("lon")
+    centre = (float(lat), float(lon)) if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) else None
+    box = _box(track, centre)
+    local, utc = _when(episode)
+    return {**episode, "track": track, "centre": list(centre) if centre else None,
+            "context": _context(*box) if box else {"land": [], "coast": [], "borders": []},
+            "when_local": local, "when_utc": utc}  # fmt: skip
+
+
 def snapshot(engine: Any, *, recent: int = 20) -> dict[str, Any]:
     """What the page shows, as JSON-ready data (every string is escaped by the page, not here)."""
     aircraft = []
@@ -51,7 +125,7 @@ def snapshot(engine: Any, *, recent: int = 20) -> dict[str, Any]:
                              "time": str(last["time"]), "lat": float(last["lat"]), "lon": float(last["lon"]),
                              "alert": bool(ac.alerts)})
         for alert in ac.alerts.values():
-            alerts.append({**alert.episode, "alert_id": alert.alert_id, "track": _track(pts.tail(2000) if len(pts) else pts)})
+            alerts.append(alert_view({**alert.episode, "alert_id": alert.alert_id}, _track(pts.tail(2000) if len(pts) else pts)))
     closed = engine.closed[-recent:][::-1]
     return {"feed_time": str(pd.Timestamp(engine.now_ns, tz="UTC")) if engine.now_ns > 0 else None,
             "aircraft": sorted(aircraft, key=lambda a: a["object_id"]), "alerts": alerts, "closed": closed}
@@ -76,10 +150,14 @@ def to_json(data: Any) -> str:
 _STATIC = {
     "live.js": ("watch", "text/javascript; charset=utf-8"),
     "live.css": ("watch", "text/css; charset=utf-8"),
+    "leaflet.js": ("score", "text/javascript; charset=utf-8"),  # vendored, as the tip sheet's
+    "leaflet.css": ("score", "text/css; charset=utf-8"),
 }
-#: The page's own script and style only; map tiles when online (the offline context is drawn either way).
+#: Map tiles, as on the tip sheet: they load when online; the offline context is drawn either way.
+TILES = "https://tile.openstreetmap.org"
+#: The page's own scripts and styles only; images from itself and the tile server.
 LIVE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: {TILES}; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
