@@ -8,6 +8,7 @@ import logging
 import socket
 import time
 
+import numpy as np
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -116,3 +117,27 @@ def test_live_page_stops_promptly_with_an_event_stream_open(caplog: pytest.LogCa
     assert time.monotonic() - began < 2.0
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     sock.close()
+
+
+def test_snapshot_gives_each_open_alert_its_track_map_context_and_times() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from flightpaths.watch.server import snapshot, to_json
+
+    times = pd.date_range("2024-06-01 09:31", periods=30, freq="1min", tz="UTC")
+    pts = pd.DataFrame({"time": times, "lat": 40.62 + 0.01 * np.sin(np.arange(30)), "lon": -73.83 + 0.01 * np.cos(np.arange(30)),
+                        "callsign": "NYPD2"})  # fmt: skip
+    episode = {"episode_id": "e1", "object_id": "a1b2c3", "callsign": "NYPD2", "start": "2024-06-01 09:31:00+00:00",
+               "end": "2024-06-01 09:59:00+00:00", "lat": 40.62, "lon": -73.83, "p_segment": float("nan")}  # fmt: skip
+    ac = SimpleNamespace(object_id="a1b2c3", pieces=[1], points=lambda: pts,
+                         alerts={"e1": SimpleNamespace(alert_id="e1", episode=episode)})  # fmt: skip
+    engine = SimpleNamespace(aircraft={"a1b2c3": ac}, closed=[], now_ns=int(times[-1].value))
+    data = snapshot(engine)
+    (alert,) = data["alerts"]
+    assert alert["alert_id"] == "e1" and len(alert["track"]) == 30 and alert["centre"] == [40.62, -73.83]
+    assert alert["context"]["land"] and alert["context"]["coast"]
+    assert alert["when_local"] == "Sat 01 Jun 2024, 05:31–05:59 EDT (America/New_York)"
+    assert data["aircraft"][0]["alert"] is True
+    assert json.loads(to_json(data))["alerts"][0]["p_segment"] is None  # NaN is not JSON
