@@ -252,39 +252,39 @@ def _web_file(name: str) -> bytes:
     return resources.files("flightpaths.label").joinpath("web", name).read_bytes()
 
 
-def label_routes(app: LabelApp, token: str, settings: ServerSettings = ServerSettings()) -> Starlette:
-    """The labeler's Starlette app: the page, its assets, images and the JSON API.
+class _Routes:
+    """The labeler's request handlers over one :class:`LabelApp`."""
 
-    Token and Host are checked in front of it by :class:`~flightpaths.localserver.Guard`.
-    """
+    def __init__(self, app: LabelApp, token: str, settings: ServerSettings) -> None:
+        self.app, self.token, self.settings = app, token, settings
 
-    async def page(request: Request) -> Response:
-        html = _web_file("index.html").replace(b"{{token}}", token.encode())
+    async def page(self, request: Request) -> Response:
+        html = _web_file("index.html").replace(b"{{token}}", self.token.encode())
         return Response(html, media_type="text/html; charset=utf-8")
 
-    async def static(request: Request) -> Response:
+    async def static(self, request: Request) -> Response:
         name = request.path_params["name"]
         if name not in _STATIC:
             return error_response(404, "not found")
         return Response(_web_file(name), headers={"Content-Type": _STATIC[name]})
 
-    async def state(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(app.state))
+    async def state(self, request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(self.app.state))
 
-    async def image(request: Request) -> Response:
+    async def image(self, request: Request) -> Response:
         tail = request.path_params["tail"]
-        if not tail.isdigit() or int(tail) >= len(app.keys):
+        if not tail.isdigit() or int(tail) >= len(self.app.keys):
             return error_response(404, "no such image")
         try:
-            data = await run_in_threadpool(Path(app.images.table["path"].iat[int(tail)]).read_bytes)
+            data = await run_in_threadpool(Path(self.app.images.table["path"].iat[int(tail)]).read_bytes)
         except OSError:
             return error_response(404, "the image file is gone from the images folder")
         return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
-    async def action(request: Request) -> Response:
-        body = await read_json(request, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    async def action(self, request: Request) -> Response:
+        body = await read_json(request, max_bytes=self.settings.max_body_bytes, max_depth=self.settings.max_json_depth)
         try:
-            result = await run_in_threadpool(app.act, request.path_params["action"], body)
+            result = await run_in_threadpool(self.app.act, request.path_params["action"], body)
         except _NotFound as exc:
             return error_response(404, str(exc))
         except FlightpathsError as exc:  # bad class names, unknown ids ...
@@ -294,13 +294,20 @@ def label_routes(app: LabelApp, token: str, settings: ServerSettings = ServerSet
             return error_response(500, f"could not save: {exc}")
         return JSONResponse(result)
 
+
+def label_routes(app: LabelApp, token: str, settings: ServerSettings = ServerSettings()) -> Starlette:
+    """The labeler's Starlette app: the page, its assets, images and the JSON API.
+
+    Token and Host are checked in front of it by :class:`~flightpaths.localserver.Guard`.
+    """
+    r = _Routes(app, token, settings)
     routes = [
-        Route("/", page, methods=["GET"]),
-        Route("/index.html", page, methods=["GET"]),
-        Route("/static/{name}", static, methods=["GET"]),
-        Route("/api/state", state, methods=["GET"]),
-        Route("/api/image/{tail}", image, methods=["GET"]),
-        Route("/api/{action}", action, methods=["POST"]),
+        Route("/", r.page, methods=["GET"]),
+        Route("/index.html", r.page, methods=["GET"]),
+        Route("/static/{name}", r.static, methods=["GET"]),
+        Route("/api/state", r.state, methods=["GET"]),
+        Route("/api/image/{tail}", r.image, methods=["GET"]),
+        Route("/api/{action}", r.action, methods=["POST"]),
     ]
     return Starlette(routes=routes, exception_handlers=error_handlers())
 
