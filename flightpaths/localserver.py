@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -137,10 +137,13 @@ async def read_json(request: Request, *, max_bytes: int = 1 << 20, max_depth: in
     if length is not None and int(length) > max_bytes:
         raise RequestError(413, f"request too large (at most {max_bytes} bytes)")
     data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > max_bytes:
-            raise RequestError(413, f"request too large (at most {max_bytes} bytes)")
+    try:
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > max_bytes:
+                raise RequestError(413, f"request too large (at most {max_bytes} bytes)")
+    except ClientDisconnect:  # the client hung up before its body ended
+        raise RequestError(400, "the request ended before its body did") from None
     try:
         body = json.loads(bytes(data) or b"{}")
     except RecursionError:
@@ -204,6 +207,8 @@ class Guard:
             return
         try:
             await self.app(scope, receive, send_secured)
+        except ClientDisconnect:  # nobody left to answer
+            log.debug("client left during %s %s", scope.get("method"), scope.get("path"))
         except Exception as exc:  # a bug in a page must not print a traceback at the user
             log.error("the local page failed on %s %s: %s: %s", scope.get("method"), scope.get("path"), type(exc).__name__, exc)
             log.debug("details", exc_info=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import http.client
 import json
+import logging
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from test_label import HOSTILE_CALLSIGN, make_render_folder
 
@@ -255,3 +257,65 @@ def test_the_label_command_prints_no_traceback_on_malformed_requests(tmp_path: P
         out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "RecursionError" not in err, err
+
+
+def _mutate(rng: Any, data: bytes) -> bytes:
+    """One random damage to a request: flipped, inserted, deleted or repeated bytes, or a cut."""
+    buf = bytearray(data)
+    for _ in range(rng.integers(1, 4)):
+        kind, at = rng.integers(0, 5), int(rng.integers(0, max(len(buf), 1)))
+        if kind == 0 and buf:
+            buf[at] = int(rng.integers(0, 256))
+        elif kind == 1:
+            buf[at:at] = bytes(rng.integers(0, 256, int(rng.integers(1, 16)), dtype=np.uint8))
+        elif kind == 2:
+            del buf[at : at + int(rng.integers(1, 32))]
+        elif kind == 3:
+            buf[at:at] = buf[at : at + int(rng.integers(1, 64))] * int(rng.integers(2, 50))
+        else:
+            del buf[at:]
+    return bytes(buf)
+
+
+def _exchange(port: int, data: bytes) -> str:
+    """Send *data*, end the request side, and return the answer's status line ('' when none)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            answer = b""
+            while b"\r\n" not in answer:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:  # reset after the answer or instead of one
+            return ""
+    return answer.split(b"\r\n", 1)[0].decode("latin-1")
+
+
+def test_fuzzed_requests_never_fail_the_server(served: tuple[Client, Dataset, LabelServer],
+                                               caplog: pytest.LogCaptureFixture,
+                                               capfd: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    client, _, server = served
+    port, token = server.port, server.token
+    body = json.dumps({"ids": [0, 1], "label": "circling"}).encode()
+    seeds = [
+        _post(port, token, body),
+        f"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Token: {token}\r\nConnection: close\r\n\r\n".encode(),
+        f"GET /api/image/1?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode(),
+        _post(port, token, json.dumps({"name": "hover"}).encode()).replace(b"/api/label", b"/api/classes"),
+    ]
+    rng = np.random.default_rng(23)
+    statuses: dict[str, int] = {}
+    for i in range(300):
+        line = _exchange(port, _mutate(rng, seeds[i % len(seeds)]))
+        code = line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none"
+        statuses[code] = statuses.get(code, 0) + 1
+        assert code == "none" or code[0] in "24", (i, line)  # never a 5xx
+    assert len(statuses) > 3, statuses  # the mutations reach past the parser
+    assert client.request("GET", "/api/state")[0] == 200  # still serving
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert "Traceback" not in capfd.readouterr().err
