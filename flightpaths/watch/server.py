@@ -68,9 +68,10 @@ def _box(track: list[list[float]], centre: tuple[float, float] | None) -> tuple[
     if not pts:
         return None
     lat, lon = [p[0] for p in pts], [p[1] for p in pts]
-    pad = max(0.05, max(lat) - min(lat), max(lon) - min(lon))
-    return (round(max(min(lon) - pad, -180.0), 1), round(max(min(lat) - pad, -90.0), 1),
-            round(min(max(lon) + pad, 180.0), 1), round(min(max(lat) + pad, 90.0), 1))  # fmt: skip
+    extent = max(max(lat) - min(lat), max(lon) - min(lon))
+    dlat, dlon = max(0.2, 2 * extent), max(0.5, 5 * extent)  # the map is wide: more room east and west
+    return (round(max(min(lon) - dlon, -180.0), 1), round(max(min(lat) - dlat, -90.0), 1),
+            round(min(max(lon) + dlon, 180.0), 1), round(min(max(lat) + dlat, 90.0), 1))  # fmt: skip
 
 
 def _when(episode: dict[str, Any]) -> tuple[str, str]:
