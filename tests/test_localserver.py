@@ -7,6 +7,7 @@ import json
 import logging
 import socket
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +142,18 @@ def test_snapshot_gives_each_open_alert_its_track_map_context_and_times() -> Non
     assert alert["when_local"] == "Sat 01 Jun 2024, 05:31–05:59 EDT (America/New_York)"
     assert data["aircraft"][0]["alert"] is True
     assert json.loads(to_json(data))["alerts"][0]["p_segment"] is None  # NaN is not JSON
+
+
+def test_watch_says_so_when_the_live_page_port_is_taken(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from flightpaths.cli import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = CliRunner().invoke(cli, ["watch", "--connect", "127.0.0.1:9", "-o", str(tmp_path / "out"), "--serve", str(port),
+                                     "--duration", "1s"])  # fmt: skip
+    assert r.exit_code == 1 and f"cannot serve the live page on 127.0.0.1:{port}" in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
