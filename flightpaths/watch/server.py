@@ -102,6 +102,14 @@ def _when(episode: dict[str, Any]) -> tuple[str, str]:
     return f"{ls:%a %d %b %Y, %H:%M}–{le:%H:%M} {ls.tzname()} ({zone})", utc
 
 
+def _warm_up() -> None:
+    """Load what :func:`alert_view` needs once (about 2 s on a busy machine)."""
+    try:
+        alert_view({"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T00:10:00Z", "lat": 40.7, "lon": -74.0}, [[40.7, -74.0]])
+    except Exception as exc:  # noqa: BLE001 - the page works without it; the first alert will say what fails
+        log.debug("warm-up of the live page failed: %s", exc)
+
+
 def alert_view(episode: dict[str, Any], track: list[list[float]]) -> dict[str, Any]:
     """One open alert as the page shows it: the episode's fields, its track, the offline map
     context around it and its times as text (local and UTC)."""
@@ -222,6 +230,8 @@ class LivePage:
         """Bind 127.0.0.1:*port* (0: a free one) and serve from a background thread."""
         page = cls(port)
         page.server.start()
+        # load the map context and time zones now, not on the engine's thread at the first alert
+        threading.Thread(target=_warm_up, name="flightpaths-watch-warm-up", daemon=True).start()
         return page
 
     @property
