@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import http.client
 import json
+import logging
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from test_label import HOSTILE_CALLSIGN, make_render_folder
 
@@ -180,3 +182,140 @@ def test_killing_the_server_mid_burst_loses_at_most_the_decision_in_flight(tmp_p
         out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert f"{len(labels) + 1} labelled" in out
+
+
+def _raw(port: int, data: bytes) -> str:
+    """Send raw bytes to the server and return the start of its answer ('' if it hung up silently)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            s.sendall(data)
+        except OSError:  # the server may answer and close before it has read everything
+            pass
+        try:
+            return s.recv(4096).decode("latin-1")
+        except ConnectionResetError:
+            return ""
+
+
+def _post(port: int, token: str, body: bytes, *, ctype: str = "application/json", length: str | None = None) -> bytes:
+    head = (f"POST /api/label HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Token: {token}\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: {len(body) if length is None else length}\r\nConnection: close\r\n\r\n")  # fmt: skip
+    return head.encode() + body
+
+
+def test_malformed_requests_get_a_4xx_and_no_traceback(served: tuple[Client, Dataset, LabelServer],
+                                                       capfd: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    client, ds, server = served
+    port, token = server.port, server.token
+    deep = b'{"ids": [0], "label": "circling", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    nested = b'{"ids": [0], "label": "circling", "x": ' + b"[" * 40 + b"]" * 40 + b"}"  # valid JSON, too deep
+    cases = {
+        "deeply nested body": (_post(port, token, deep), "400"),
+        "nested past the cap": (_post(port, token, nested), "400"),
+        "Content-Length: abc": (_post(port, token, b"{}", length="abc"), "400"),
+        "negative Content-Length": (_post(port, token, b"{}", length="-5"), "400"),
+        "garbage request line": (b"GARBAGE\r\n\r\n", "400"),
+        "binary request line": (bytes(range(256)) + b"\r\n\r\n", "400"),
+        "header without a colon": (f"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nnonsense\r\n\r\n".encode(), "400"),
+        "huge announced body": (_post(port, token, b"", length=str(10**12)), "413"),
+        "huge sent body": (_post(port, token, b'{"x": "' + b"a" * (2 << 20) + b'"}'), "413"),
+        "wrong content type": (_post(port, token, b'{"ids": [0], "label": "circling"}', ctype="text/plain"), "415"),
+        "not a JSON object": (_post(port, token, b"[1, 2]"), "400"),
+        "bad UTF-8": (_post(port, token, b'{"label": "\xff\xfe"}'), "400"),
+    }
+    for name, (data, status) in cases.items():
+        answer = _raw(port, data)
+        assert answer.startswith(f"HTTP/1.1 {status}"), (name, answer[:200])
+    assert ds.counts().get("circling", 0) == 0  # none of them labelled anything
+    # chunked body over the cap, without a Content-Length
+    head = (f"POST /api/label HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Token: {token}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()  # fmt: skip
+    chunk = b"a" * 65536
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(20)) + b"0\r\n\r\n"
+    assert _raw(port, head + chunks).startswith("HTTP/1.1 413")
+    # and the server keeps serving
+    status, state = client.request("GET", "/api/state")
+    assert status == 200 and state["total"] == 4
+    assert client.request("POST", "/api/label", {"ids": [0], "label": "circling"})[0] == 200
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err
+
+
+def test_the_label_command_prints_no_traceback_on_malformed_requests(tmp_path: Path) -> None:
+    make_render_folder(tmp_path / "renders", ["circle", "line"])
+    proc, client = _start_cli(tmp_path / "renders", tmp_path / "ds")
+    try:
+        deep = b'{"ids": [0], "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        for data, status in ((_post(client.port, client.token, deep), "400"), (b"GARBAGE\r\n\r\n", "400"),
+                             (_post(client.port, client.token, b"{}", length="abc"), "400")):  # fmt: skip
+            assert _raw(client.port, data).startswith(f"HTTP/1.1 {status}")
+        assert client.request("GET", "/api/state")[0] == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "RecursionError" not in err, err
+
+
+def _mutate(rng: Any, data: bytes) -> bytes:
+    """One random damage to a request: flipped, inserted, deleted or repeated bytes, or a cut."""
+    buf = bytearray(data)
+    for _ in range(rng.integers(1, 4)):
+        kind, at = rng.integers(0, 5), int(rng.integers(0, max(len(buf), 1)))
+        if kind == 0 and buf:
+            buf[at] = int(rng.integers(0, 256))
+        elif kind == 1:
+            buf[at:at] = bytes(rng.integers(0, 256, int(rng.integers(1, 16)), dtype=np.uint8))
+        elif kind == 2:
+            del buf[at : at + int(rng.integers(1, 32))]
+        elif kind == 3:
+            buf[at:at] = buf[at : at + int(rng.integers(1, 64))] * int(rng.integers(2, 50))
+        else:
+            del buf[at:]
+    return bytes(buf)
+
+
+def _exchange(port: int, data: bytes) -> str:
+    """Send *data*, end the request side, and return the answer's status line ('' when none)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            answer = b""
+            while b"\r\n" not in answer:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:  # reset after the answer or instead of one
+            return ""
+    return answer.split(b"\r\n", 1)[0].decode("latin-1")
+
+
+def test_fuzzed_requests_never_fail_the_server(served: tuple[Client, Dataset, LabelServer],
+                                               caplog: pytest.LogCaptureFixture,
+                                               capfd: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    client, _, server = served
+    port, token = server.port, server.token
+    body = json.dumps({"ids": [0, 1], "label": "circling"}).encode()
+    seeds = [
+        _post(port, token, body),
+        f"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Token: {token}\r\nConnection: close\r\n\r\n".encode(),
+        f"GET /api/image/1?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode(),
+        _post(port, token, json.dumps({"name": "hover"}).encode()).replace(b"/api/label", b"/api/classes"),
+    ]
+    rng = np.random.default_rng(23)
+    statuses: dict[str, int] = {}
+    for i in range(300):
+        line = _exchange(port, _mutate(rng, seeds[i % len(seeds)]))
+        code = line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none"
+        statuses[code] = statuses.get(code, 0) + 1
+        assert code == "none" or code[0] in "24", (i, line)  # never a 5xx
+    assert len(statuses) > 3, statuses  # the mutations reach past the parser
+    assert client.request("GET", "/api/state")[0] == 200  # still serving
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert "Traceback" not in capfd.readouterr().err

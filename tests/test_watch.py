@@ -167,7 +167,7 @@ def test_live_page_needs_token_and_host(tmp_path: Path) -> None:
         page.state["data"] = {"alerts": [{"callsign": "<script>alert(1)</script>"}]}
         status, body = _get(port, f"/state?token={page.token}")
         assert status == 200 and json.loads(body)["alerts"][0]["callsign"] == "<script>alert(1)</script>"
-        status, body = _get(port, f"/?token={page.token}")
+        status, body = _get(port, f"/static/live.js?token={page.token}")
         assert b"textContent" in body and b"innerHTML" not in body  # the page never parses data as HTML
     finally:
         page.stop()

@@ -77,7 +77,10 @@ def command(connect: str | None, poll: str | None, every: float, follow: Path | 
     if serve_port is not None:
         from ..watch.server import LivePage
 
-        live = LivePage.start(serve_port)
+        try:
+            live = LivePage.start(serve_port)
+        except OSError as exc:
+            raise click.ClickException(f"cannot serve the live page on 127.0.0.1:{serve_port}: {exc.strerror or exc}") from exc
         click.echo(f"live page: {live.url}", err=True)
     stop = threading.Event()
     # a service manager's stop (SIGTERM) closes open episodes and saves the state, as Ctrl-C does

@@ -1,4 +1,5 @@
-"""The local web labeler: a small JSON API and a static page, on 127.0.0.1 only.
+"""The local web labeler: a small JSON API and a static page, on 127.0.0.1 only (Starlette on
+uvicorn, through :mod:`flightpaths.localserver`, which it shares with ``watch``'s live page).
 
 Security, for a page that shows data from strangers' transponders:
 
@@ -10,7 +11,9 @@ Security, for a page that shows data from strangers' transponders:
 * the page sets every data field with ``textContent`` and a strict Content-Security-Policy
   forbids inline scripts, so a callsign like ``<img src=x onerror=alert(1)>`` shows as text;
 * class names from the page are checked like any other (letters, digits, ``-``, ``_``);
-* images are served by their index in the images table, never by a path from the request.
+* images are served by their index in the images table, never by a path from the request;
+* request bodies are capped in size and nesting, and malformed requests get a 4xx answer
+  (never a traceback on the console).
 
 Every decision is written to the dataset's journal before the reply is sent (see
 :mod:`flightpaths.label.dataset`), so a killed server loses at most the decision in flight.
@@ -18,38 +21,32 @@ Every decision is written to the dataset's journal before the reply is sent (see
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import math
 import secrets
-import threading
 import webbrowser
 from collections.abc import Sequence
-from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pandas as pd
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from ..errors import FlightpathsError
+from ..localserver import LocalServer, ServerSettings, error_handlers, error_response, read_json
 from .dataset import Dataset, Entry, ImageSet
 
-__all__ = ["LabelApp", "LabelServer", "ServerSettings", "order_keys"]
+__all__ = ["LabelApp", "LabelServer", "ServerSettings", "label_routes", "order_keys"]
 
 log = logging.getLogger(__name__)
 
-_MAX_BODY = 1 << 20
 _STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
-_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
 #: Figures shown beside the image: (column, label, format).
 _FIGURES = (
     ("n_points", "points", "{:.0f}"),
@@ -64,20 +61,6 @@ _FIGURES = (
     ("median_altitude_ft", "median altitude", "{:,.0f} ft"),
     ("sample_interval_s", "sample interval", "{:.0f} s"),
 )
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    """Where the labeler listens. ``port=0`` picks a free port."""
-
-    host: str = "127.0.0.1"
-    port: int = 0
-
-    def __post_init__(self) -> None:
-        if self.host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError(f"the labeler only listens on this computer (127.0.0.1), not {self.host!r}")
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be between 0 and 65535, not {self.port}")
 
 
 def _clean(value: Any) -> Any:
@@ -269,120 +252,68 @@ def _web_file(name: str) -> bytes:
     return resources.files("flightpaths.label").joinpath("web", name).read_bytes()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "flightpaths-label"
-    sys_version = ""
+class _Routes:
+    """The labeler's request handlers over one :class:`LabelApp`."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("%s - %s", self.address_string(), format % args)
+    def __init__(self, app: LabelApp, token: str, settings: ServerSettings) -> None:
+        self.app, self.token, self.settings = app, token, settings
 
-    # -- checks -----------------------------------------------------------------------------
+    async def page(self, request: Request) -> Response:
+        html = _web_file("index.html").replace(b"{{token}}", self.token.encode())
+        return Response(html, media_type="text/html; charset=utf-8")
 
-    def _allowed_host(self) -> bool:
-        host = (self.headers.get("Host") or "").strip().lower()
-        port = self.server.server_address[1]
-        return host in {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+    async def static(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _STATIC:
+            return error_response(404, "not found")
+        return Response(_web_file(name), headers={"Content-Type": _STATIC[name]})
 
-    def _token_ok(self, query: dict[str, list[str]], *, header_only: bool) -> bool:
-        given = self.headers.get("X-Token") or ("" if header_only else (query.get("token") or [""])[0])
-        return hmac.compare_digest(given.encode(), self.server.token.encode())
+    async def state(self, request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(self.app.state))
 
-    def _send(self, status: int, body: bytes, ctype: str, *, cache: str = "no-store") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", cache)
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("X-Frame-Options", "DENY")
-        self.send_header("Content-Security-Policy", _CSP)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, data: Any) -> None:
-        self._send(status, json.dumps(data, ensure_ascii=True).encode(), "application/json; charset=utf-8")
-
-    def _error(self, status: int, message: str) -> None:
-        self._json(status, {"error": message})
-
-    # -- routes -----------------------------------------------------------------------------
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        url = urlsplit(self.path)
-        query = parse_qs(url.query)
-        if not self._allowed_host():
-            return self._error(HTTPStatus.FORBIDDEN, "wrong Host header")
-        if not self._token_ok(query, header_only=False):
-            return self._error(HTTPStatus.FORBIDDEN, "missing or wrong token: open the URL the labeler printed")
-        app = self.server.app
-        path = url.path
-        if path in ("/", "/index.html"):
-            html = _web_file("index.html").replace(b"{{token}}", self.server.token.encode())
-            return self._send(HTTPStatus.OK, html, "text/html; charset=utf-8")
-        if path.startswith("/static/") and path[len("/static/") :] in _STATIC:
-            name = path[len("/static/") :]
-            return self._send(HTTPStatus.OK, _web_file(name), _STATIC[name])
-        if path == "/api/state":
-            return self._json(HTTPStatus.OK, app.state())
-        if path.startswith("/api/image/"):
-            tail = path[len("/api/image/") :]
-            if not tail.isdigit() or int(tail) >= len(app.keys):
-                return self._error(HTTPStatus.NOT_FOUND, "no such image")
-            try:
-                data = Path(app.images.table["path"].iat[int(tail)]).read_bytes()
-            except OSError:
-                return self._error(HTTPStatus.NOT_FOUND, "the image file is gone from the images folder")
-            return self._send(HTTPStatus.OK, data, "image/png", cache="private, max-age=3600")
-        return self._error(HTTPStatus.NOT_FOUND, "not found")
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self.do_GET()
-
-    def do_POST(self) -> None:  # noqa: N802
-        url = urlsplit(self.path)
-        if not self._allowed_host():
-            return self._error(HTTPStatus.FORBIDDEN, "wrong Host header")
-        if not self._token_ok({}, header_only=True):
-            return self._error(HTTPStatus.FORBIDDEN, "missing or wrong X-Token header")
-        if not (self.headers.get("Content-Type") or "").startswith("application/json"):
-            return self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send JSON (Content-Type: application/json)")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY:
-            return self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request too large")
+    async def image(self, request: Request) -> Response:
+        tail = request.path_params["tail"]
+        if not tail.isdigit() or int(tail) >= len(self.app.keys):
+            return error_response(404, "no such image")
         try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("expected a JSON object")
-        except ValueError as exc:
-            return self._error(HTTPStatus.BAD_REQUEST, f"bad JSON: {exc}")
-        if not url.path.startswith("/api/"):
-            return self._error(HTTPStatus.NOT_FOUND, "not found")
+            data = await run_in_threadpool(Path(self.app.images.table["path"].iat[int(tail)]).read_bytes)
+        except OSError:
+            return error_response(404, "the image file is gone from the images folder")
+        return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+    async def action(self, request: Request) -> Response:
+        body = await read_json(request, max_bytes=self.settings.max_body_bytes, max_depth=self.settings.max_json_depth)
         try:
-            result = self.server.app.act(url.path[len("/api/") :], body)
+            result = await run_in_threadpool(self.app.act, request.path_params["action"], body)
         except _NotFound as exc:
-            return self._error(HTTPStatus.NOT_FOUND, str(exc))
+            return error_response(404, str(exc))
         except FlightpathsError as exc:  # bad class names, unknown ids ...
-            return self._error(HTTPStatus.BAD_REQUEST, str(exc))
+            return error_response(400, str(exc))
         except OSError as exc:  # disk full, folder gone: say so instead of dropping the connection
             log.error("could not save a decision: %s", exc)
-            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"could not save: {exc}")
-        self._json(HTTPStatus.OK, result)
+            return error_response(500, f"could not save: {exc}")
+        return JSONResponse(result)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+def label_routes(app: LabelApp, token: str, settings: ServerSettings = ServerSettings()) -> Starlette:
+    """The labeler's Starlette app: the page, its assets, images and the JSON API.
 
-    def __init__(self, address: tuple[str, int], app: LabelApp, token: str) -> None:
-        super().__init__(address, _Handler)
-        self.app = app
-        self.token = token
+    Token and Host are checked in front of it by :class:`~flightpaths.localserver.Guard`.
+    """
+    r = _Routes(app, token, settings)
+    routes = [
+        Route("/", r.page, methods=["GET"]),
+        Route("/index.html", r.page, methods=["GET"]),
+        Route("/static/{name}", r.static, methods=["GET"]),
+        Route("/api/state", r.state, methods=["GET"]),
+        Route("/api/image/{tail}", r.image, methods=["GET"]),
+        Route("/api/{action}", r.action, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, exception_handlers=error_handlers())
 
 
 class LabelServer:
-    """Serve a :class:`LabelApp` on 127.0.0.1 with a fresh secret token.
+    """Serve a :class:`LabelApp` on 127.0.0.1 with a fresh secret token (Starlette on uvicorn).
 
     Typical use: ``server = LabelServer(app); print(server.url); server.serve_forever()``;
     or ``server.start()`` to serve from a background thread and ``server.shutdown()`` after.
@@ -391,13 +322,12 @@ class LabelServer:
     def __init__(self, app: LabelApp, settings: ServerSettings = ServerSettings(), *, token: str | None = None) -> None:
         self.app = app
         self.token = token or secrets.token_urlsafe(24)
-        self._httpd = _Server((settings.host, settings.port), app, self.token)
-        self._thread: threading.Thread | None = None
+        self._server = LocalServer(label_routes(app, self.token, settings), settings, token=self.token, name="flightpaths-label")
 
     @property
     def port(self) -> int:
         """The port actually bound (useful with ``port=0``)."""
-        return int(self._httpd.server_address[1])
+        return self._server.port
 
     @property
     def url(self) -> str:
@@ -410,18 +340,13 @@ class LabelServer:
 
     def serve_forever(self) -> None:
         """Serve until :meth:`shutdown` (or Ctrl+C in the calling thread)."""
-        self._httpd.serve_forever(poll_interval=0.2)
+        self._server.serve_forever()
 
     def start(self) -> LabelServer:
         """Serve from a background thread (for tests and notebooks)."""
-        self._thread = threading.Thread(target=self.serve_forever, name="flightpaths-label", daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def shutdown(self) -> None:
         """Stop serving and free the port."""
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
+        self._server.shutdown()

@@ -1,21 +1,35 @@
 """The live page: aircraft in view, open alerts with a map of their track, recent closed
 episodes; pushed to the browser as server-sent events. Starlette on uvicorn, 127.0.0.1 only,
-with a per-run token in the URL and a Host check (as the labeler)."""
+with a per-run token in the URL and a Host check: the server is :mod:`flightpaths.localserver`,
+shared with the labeler. The page (``web/``) sets every data field with ``textContent``."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
+import logging
+import math
 import secrets
 import threading
 import time
+from collections.abc import AsyncIterator
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
 
-__all__ = ["LivePage", "live_app", "snapshot"]
+from ..errors import FlightpathsError
+from ..localserver import LocalServer, ServerSettings, error_handlers, error_response
+
+__all__ = ["LIVE_CSP", "TILES", "LivePage", "alert_view", "live_app", "snapshot", "to_json"]
+
+log = logging.getLogger(__name__)
 
 _TRACK_POINTS = 200
 
@@ -30,6 +44,84 @@ def _track(points: pd.DataFrame) -> list[list[float]]:
     return track
 
 
+def _swap(line: list[tuple[float, float]]) -> list[list[float]]:
+    return [[lat, lon] for lon, lat in line]
+
+
+@lru_cache(maxsize=64)
+def _context(west: float, south: float, east: float, north: float) -> dict[str, Any]:
+    """Offline map context in a box (Natural Earth land, coast, borders), as [lat, lon] lines."""
+    from ..score.basemap import basemap_clip
+
+    try:
+        clip = basemap_clip(west, south, east, north)
+    except (OSError, ValueError) as exc:  # a damaged install: the page still draws the track
+        log.warning("no offline map context: %s", exc)
+        return {"land": [], "coast": [], "borders": []}
+    return {"land": [[_swap(ring) for ring in poly[:1]] for poly in clip.land],
+            "coast": [_swap(line) for line in clip.coast], "borders": [_swap(line) for line in clip.borders]}  # fmt: skip
+
+
+def _box(track: list[list[float]], centre: tuple[float, float] | None) -> tuple[float, float, float, float] | None:
+    """west, south, east, north around the track (rounded, so that a growing track reuses a clip)."""
+    pts = track + ([list(centre)] if centre else [])
+    if not pts:
+        return None
+    lat, lon = [p[0] for p in pts], [p[1] for p in pts]
+    extent = max(max(lat) - min(lat), max(lon) - min(lon))
+    dlat, dlon = max(0.2, 2 * extent), max(0.5, 5 * extent)  # the map is wide: more room east and west
+    return (round(max(min(lon) - dlon, -180.0), 1), round(max(min(lat) - dlat, -90.0), 1),
+            round(min(max(lon) + dlon, 180.0), 1), round(min(max(lat) + dlat, 90.0), 1))  # fmt: skip
+
+
+def _when(episode: dict[str, Any]) -> tuple[str, str]:
+    """The episode's span in local time (its own zone, looked up from its position when missing)
+    and in UTC, as text."""
+    try:
+        start, end = pd.Timestamp(episode["start"]), pd.Timestamp(episode["end"])
+    except (KeyError, ValueError, TypeError):
+        return "", ""
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    utc = f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC"
+    zone = str(episode.get("tz") or "")
+    lat, lon = episode.get("lat"), episode.get("lon")
+    if not zone and isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
+        from ..context.timezones import zones_at
+
+        try:
+            zone = str(zones_at(np.array([lat], float), np.array([lon], float))[0])
+        except FlightpathsError:
+            zone = ""
+    if not zone:
+        return "", utc
+    try:
+        ls, le = start.tz_convert(zone), end.tz_convert(zone)
+    except Exception:  # noqa: BLE001 - an unknown zone name from data: UTC only
+        return "", utc
+    return f"{ls:%a %d %b %Y, %H:%M}–{le:%H:%M} {ls.tzname()} ({zone})", utc
+
+
+def _warm_up() -> None:
+    """Load what :func:`alert_view` needs once (about 2 s on a busy machine)."""
+    try:
+        alert_view({"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T00:10:00Z", "lat": 40.7, "lon": -74.0}, [[40.7, -74.0]])
+    except Exception as exc:  # noqa: BLE001 - the page works without it; the first alert will say what fails
+        log.debug("warm-up of the live page failed: %s", exc)
+
+
+def alert_view(episode: dict[str, Any], track: list[list[float]]) -> dict[str, Any]:
+    """One open alert as the page shows it: the episode's fields, its track, the offline map
+    context around it and its times as text (local and UTC)."""
+    lat, lon = episode.get("lat"), episode.get("lon")
+    centre = (float(lat), float(lon)) if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) else None
+    box = _box(track, centre)
+    local, utc = _when(episode)
+    return {**episode, "track": track, "centre": list(centre) if centre else None,
+            "context": _context(*box) if box else {"land": [], "coast": [], "borders": []},
+            "when_local": local, "when_utc": utc}  # fmt: skip
+
+
 def snapshot(engine: Any, *, recent: int = 20) -> dict[str, Any]:
     """What the page shows, as JSON-ready data (every string is escaped by the page, not here)."""
     aircraft = []
@@ -42,108 +134,104 @@ def snapshot(engine: Any, *, recent: int = 20) -> dict[str, Any]:
                              "time": str(last["time"]), "lat": float(last["lat"]), "lon": float(last["lon"]),
                              "alert": bool(ac.alerts)})
         for alert in ac.alerts.values():
-            alerts.append({**alert.episode, "alert_id": alert.alert_id, "track": _track(pts.tail(2000) if len(pts) else pts)})
+            alerts.append(alert_view({**alert.episode, "alert_id": alert.alert_id}, _track(pts.tail(2000) if len(pts) else pts)))
     closed = engine.closed[-recent:][::-1]
     return {"feed_time": str(pd.Timestamp(engine.now_ns, tz="UTC")) if engine.now_ns > 0 else None,
             "aircraft": sorted(aircraft, key=lambda a: a["object_id"]), "alerts": alerts, "closed": closed}
 
 
-_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>flightpaths watch</title>
-<style>body{font:14px system-ui,sans-serif;margin:1em}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd}
-.alert{border:2px solid #c33;padding:6px;margin:6px 0}svg{background:#f4f4f4}</style></head><body>
-<h1>flightpaths watch</h1><p>Possible circling, scored live. Leads are possible, never confirmed: check each one.</p>
-<p>Feed time: <span id="feed"></span></p><h2>Open alerts</h2><div id="alerts"></div>
-<h2>Aircraft in view</h2><table id="aircraft"></table><h2>Recently closed</h2><table id="closed"></table>
-<script>
-const token = new URLSearchParams(location.search).get("token");
-function cell(tr, text){const td=document.createElement("td");td.textContent=text==null?"":String(text);tr.appendChild(td);}
-function table(id, rows, keys){const t=document.getElementById(id);t.replaceChildren();
- const h=document.createElement("tr");keys.forEach(k=>{const th=document.createElement("th");th.textContent=k;h.appendChild(th)});t.appendChild(h);
- rows.forEach(r=>{const tr=document.createElement("tr");keys.forEach(k=>cell(tr,r[k]));t.appendChild(tr)});}
-function map(track){const ns="http://www.w3.org/2000/svg";const svg=document.createElementNS(ns,"svg");svg.setAttribute("width","240");
- svg.setAttribute("height","240");
- if(track.length<2)return svg;const la=track.map(p=>p[0]),lo=track.map(p=>p[1]);const c=Math.cos(la[0]*Math.PI/180);
- const x0=Math.min(...lo),x1=Math.max(...lo),y0=Math.min(...la),y1=Math.max(...la);const s=230/Math.max((x1-x0)*c,y1-y0,1e-6);
- const pl=document.createElementNS(ns,"polyline");pl.setAttribute("fill","none");pl.setAttribute("stroke","#c33");
- pl.setAttribute("points",track.map(p=>((p[1]-x0)*c*s+5).toFixed(1)+","+(235-(p[0]-y0)*s).toFixed(1)).join(" "));svg.appendChild(pl);return svg;}
-function render(d){document.getElementById("feed").textContent=d.feed_time||"";const box=document.getElementById("alerts");box.replaceChildren();
- d.alerts.forEach(a=>{const div=document.createElement("div");div.className="alert";const p=document.createElement("p");
-  p.textContent=[a.callsign,a.registration,a.object_id,a.type_code,a.operator,a.place].filter(x=>x).join(" · ")
-   +" — from "+a.start+" to "+a.end+", p="+(a.p_segment??a.peak_p);
-  div.appendChild(p);div.appendChild(map(a.track||[]));box.appendChild(div);});
- table("aircraft",d.aircraft,["object_id","callsign","time","lat","lon","alert"]);
- table("closed",d.closed,["object_id","callsign","start","end","p_segment","place"]);}
-const es=new EventSource("/events?token="+encodeURIComponent(token));es.onmessage=e=>render(JSON.parse(e.data));
-</script></body></html>"""
+def _finite(value: Any) -> Any:
+    """*value* with NaN and infinities as None (JSON has no NaN; the browser's parser refuses it)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
-def live_app(state: dict[str, Any], token: str, port_ref: list[int]) -> Any:
-    """The Starlette app of the page: ``/`` (HTML), ``/state`` (JSON), ``/events`` (SSE)."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
-    from starlette.routing import Route
+def to_json(data: Any) -> str:
+    """The page's JSON: strict (no NaN), anything unusual as text."""
+    return json.dumps(_finite(json.loads(json.dumps(data, default=str))), allow_nan=False)
 
-    def allowed(request: Request) -> Response | None:
-        host = (request.headers.get("host") or "").lower()
-        port = port_ref[0]
-        if host not in {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}:
-            return PlainTextResponse("wrong Host header", status_code=403)
-        given = request.query_params.get("token") or request.headers.get("x-token") or ""
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return PlainTextResponse("missing or wrong token: open the URL watch printed", status_code=403)
-        return None
+
+_STATIC = {
+    "live.js": ("watch", "text/javascript; charset=utf-8"),
+    "live.css": ("watch", "text/css; charset=utf-8"),
+    "leaflet.js": ("score", "text/javascript; charset=utf-8"),  # vendored, as the tip sheet's
+    "leaflet.css": ("score", "text/css; charset=utf-8"),
+}
+#: Map tiles, as on the tip sheet: they load when online; the offline context is drawn either way.
+TILES = "https://tile.openstreetmap.org"
+#: The page's own scripts and styles only; images from itself and the tile server.
+LIVE_CSP = (
+    f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: {TILES}; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _web_file(package: str, name: str) -> bytes:
+    return resources.files(f"flightpaths.{package}").joinpath("web").joinpath(name).read_bytes()
+
+
+def live_app(state: dict[str, Any], token: str, stopping: threading.Event | None = None) -> Starlette:
+    """The Starlette app of the page: ``/`` (HTML), ``/static/*``, ``/state`` (JSON), ``/events`` (SSE).
+
+    Host and token are checked in front of it by :class:`~flightpaths.localserver.Guard`;
+    *stopping* ends open event streams when the server shuts down.
+    """
+    stop = stopping or threading.Event()
 
     async def page(request: Request) -> Response:
-        return allowed(request) or HTMLResponse(
-            _PAGE, headers={"Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"})
+        html = _web_file("watch", "index.html").replace(b"{{token}}", token.encode())
+        return Response(html, media_type="text/html; charset=utf-8")
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _STATIC:
+            return error_response(404, "not found")
+        package, ctype = _STATIC[name]
+        return Response(_web_file(package, name), headers={"Content-Type": ctype})
 
     async def current(request: Request) -> Response:
-        return allowed(request) or JSONResponse(state.get("data", {}))
+        return Response(to_json(state.get("data", {})), media_type="application/json")
 
     async def events(request: Request) -> Response:
-        denied = allowed(request)
-        if denied:
-            return denied
-
-        async def stream() -> Any:
+        async def stream() -> AsyncIterator[str]:
             seen = -1
-            while not await request.is_disconnected():
+            while not stop.is_set() and not await request.is_disconnected():
                 if state.get("version", 0) != seen:
                     seen = state.get("version", 0)
-                    yield f"data: {json.dumps(state.get('data', {}), default=str)}\n\n"
-                await asyncio.sleep(0.5)
+                    yield f"data: {to_json(state.get('data', {}))}\n\n"
+                await asyncio.sleep(0.25)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
-    return Starlette(routes=[Route("/", page), Route("/state", current), Route("/events", events)])
+    routes = [Route("/", page, methods=["GET"]), Route("/static/{name}", static, methods=["GET"]),
+              Route("/state", current, methods=["GET"]), Route("/events", events, methods=["GET"])]  # fmt: skip
+    return Starlette(routes=routes, exception_handlers=error_handlers())
 
 
 class LivePage:
     """The page served by uvicorn in a background thread; :meth:`update` after each engine step."""
 
     def __init__(self, port: int) -> None:
-        import uvicorn
-
         self.token = secrets.token_urlsafe(16)
         self.state: dict[str, Any] = {"version": 0, "data": {}}
-        self.port_ref = [port]
-        config = uvicorn.Config(live_app(self.state, self.token, self.port_ref), host="127.0.0.1", port=port,
-                                log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        stopping = threading.Event()
+        self.server = LocalServer(live_app(self.state, self.token, stopping), ServerSettings(port=port),
+                                  token=self.token, csp=LIVE_CSP, name="flightpaths-watch-page", stopping=stopping)  # fmt: skip
+        self.port_ref = [self.server.port]
         self.last = 0.0
 
     @classmethod
     def start(cls, port: int = 0) -> LivePage:
+        """Bind 127.0.0.1:*port* (0: a free one) and serve from a background thread."""
         page = cls(port)
-        page.thread.start()
-        for _ in range(100):
-            if page.server.started:
-                break
-            time.sleep(0.05)
-        if port == 0 and page.server.servers:
-            page.port_ref[0] = page.server.servers[0].sockets[0].getsockname()[1]
+        page.server.start()
+        # load the map context and time zones now, not on the engine's thread at the first alert
+        threading.Thread(target=_warm_up, name="flightpaths-watch-warm-up", daemon=True).start()
         return page
 
     @property
@@ -158,5 +246,4 @@ class LivePage:
         self.state["version"] += 1
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
+        self.server.shutdown()
