@@ -54,6 +54,7 @@ import make_default_model as mdm  # noqa: E402
 from flightpaths.evaluate import (  # noqa: E402
     EvalSet,
     MetricSettings,
+    MultiScaleRuleScorer,
     RuleScorer,
     ground_summary,
     stable_hash,
@@ -223,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     def features(rows: np.ndarray, p: np.ndarray) -> pd.DataFrame:
         return segment_features(geo.iloc[rows].assign(p=p), window_seg[rows])
 
-    columns: dict[str, pd.Series] = {"rule": RuleScorer().segment_scores(data)}
+    columns: dict[str, pd.Series] = {"rule": RuleScorer().segment_scores(data),
+                                     "multiscale-rule": MultiScaleRuleScorer().segment_scores(data)}
     for head in heads:
         best = pd.Series(0.0, index=segs.index)
         for k in range(args.folds):

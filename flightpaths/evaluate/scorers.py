@@ -1,4 +1,5 @@
-"""Scorers of flight segments: the turn-counting rule, traffic's holding detector, a model bundle."""
+"""Scorers of flight segments: the 5-minute and multi-scale turn rules, traffic's holding
+detector, a model bundle."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from ..score.aggregate import (
     max_net_turn_deg,
     segment_features,
 )
+from ..score.turns import MULTISCALE, MultiScaleSettings, multiscale_turn_deg
 from .sets import EvalSet, _seconds
 
 __all__ = [
     "ModelScorer",
+    "MultiScaleRuleScorer",
     "RuleScorer",
     "Scorer",
     "TrafficHoldingScorer",
@@ -59,6 +62,22 @@ class RuleScorer:
             x, y = local_xy(g["lat"].to_numpy(), g["lon"].to_numpy())
             t = _seconds(g["time"])
             out[str(sid)] = max_net_turn_deg(t, x, y, window_s=self.window_s, thin_m=self.thin_m)
+        return pd.Series(out, name=self.name, dtype="float64").reindex(data.segments.index, fill_value=0.0)
+
+
+@dataclass(frozen=True)
+class MultiScaleRuleScorer:
+    """The multi-scale turn rule per segment (see :func:`~flightpaths.score.turns.multiscale_turn_deg`:
+    the largest |net signed turn| over windows of 5 to 40 minutes); score in degrees."""
+
+    settings: MultiScaleSettings = MULTISCALE
+    name: str = "multiscale-rule"
+
+    def segment_scores(self, data: EvalSet) -> pd.Series:
+        out = {}
+        for sid, g in data.points.groupby("segment_id", sort=False):
+            x, y = local_xy(g["lat"].to_numpy(), g["lon"].to_numpy())
+            out[str(sid)] = multiscale_turn_deg(_seconds(g["time"]), x, y, settings=self.settings)
         return pd.Series(out, name=self.name, dtype="float64").reindex(data.segments.index, fill_value=0.0)
 
 

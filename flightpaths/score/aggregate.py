@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BundleError, InputError
+from .turns import THIN_M, cumulative_turn, max_net_turn_deg, thin_indices
 
 __all__ = [
     "SEGMENT_FEATURES",
@@ -73,8 +74,6 @@ SEGMENT_FEATURES: Final[tuple[str, ...]] = (
 #: Window lengths (s) of the ``turn_*`` features.
 _TURN_WINDOWS: Final[dict[str, float]] = {"turn_5min": 300.0, "turn_10min": 600.0, "turn_20min": 1200.0}
 _EARTH_M: Final = 6_371_008.8
-#: Points closer than this to the last one kept are dropped before turns and revisits are counted.
-THIN_M: Final = 50.0
 #: ``revisit_1km``: within this distance (m), this many seconds apart (min, max).
 REVISIT_M: Final = 1000.0
 REVISIT_GAP_S: Final = (150.0, 1800.0)
@@ -96,30 +95,6 @@ def local_xy(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def thin_indices(x: np.ndarray, y: np.ndarray, min_m: float) -> np.ndarray:
-    """Indices of points kept when each must be at least *min_m* from the last one kept.
-
-    >>> thin_indices(np.array([0.0, 10, 60, 70, 200]), np.zeros(5), 50.0).tolist()
-    [0, 2, 4]
-    """
-    keep = [0]
-    lx, ly = x[0], y[0]
-    d2 = min_m * min_m
-    for i in range(1, len(x)):
-        if (x[i] - lx) ** 2 + (y[i] - ly) ** 2 >= d2:
-            keep.append(i)
-            lx, ly = x[i], y[i]
-    return np.asarray(keep)
-
-
-def _cumulative_turn(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Cumulative signed heading change (deg) at each turn along already-thinned points; None under 3."""
-    if len(x) < 3:
-        return None
-    heading = np.degrees(np.arctan2(np.diff(y), np.diff(x)))
-    return np.r_[0.0, np.cumsum((np.diff(heading) + 180.0) % 360.0 - 180.0)]
-
-
 def _revisits(tk: np.ndarray, xk: np.ndarray, yk: np.ndarray, radius_m: float, min_gap_s: float,
               max_gap_s: float) -> float:
     """:func:`revisit_fraction` on already-thinned points."""
@@ -131,35 +106,6 @@ def _revisits(tk: np.ndarray, xk: np.ndarray, yk: np.ndarray, radius_m: float, m
         lag = tk[i] - tk[np.asarray(near, dtype=np.int64)]
         hits += bool(np.any((lag >= min_gap_s) & (lag <= max_gap_s)))
     return hits / len(tk)
-
-
-def max_net_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, window_s: float = 300.0,
-                     thin_m: float = THIN_M) -> float:
-    """The turn-counting rule: the largest net signed heading change (deg) in any window.
-
-    Points are first thinned so that each is at least *thin_m* from the previous one kept
-    (GPS jitter of a parked aircraft then adds no turns); the cumulative signed heading
-    change is taken along the thinned points, and the result is the largest absolute change
-    between two points at most *window_s* apart. One full circle gives about 360.
-
-    >>> a = np.linspace(0, 2 * np.pi, 61)
-    >>> round(max_net_turn_deg(np.arange(61) * 5.0, 1000 * np.cos(a), 1000 * np.sin(a)))
-    354
-    >>> max_net_turn_deg(np.arange(10) * 5.0, np.arange(10) * 100.0, np.zeros(10))
-    0.0
-    """
-    t, x, y = (np.asarray(v, float) for v in (t, x, y))
-    if len(t) < 3:
-        return 0.0
-    k = thin_indices(x, y, thin_m)
-    cum = _cumulative_turn(x[k], y[k])
-    if cum is None:
-        return 0.0
-    tk = np.r_[t[k[0]], t[k[1:-1]]]
-    series = pd.Series(cum, index=pd.to_datetime(tk, unit="s"))
-    roll = series.rolling(pd.Timedelta(seconds=window_s), closed="both")
-    net = np.maximum(roll.max().to_numpy() - cum, cum - roll.min().to_numpy())
-    return float(np.nanmax(net)) if len(net) else 0.0
 
 
 def revisit_fraction(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, radius_m: float = REVISIT_M,
@@ -195,7 +141,7 @@ def window_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, thin_m: floa
     if len(x) < 3:
         return 0.0
     k = thin_indices(x, y, thin_m)
-    cum = _cumulative_turn(x[k], y[k])
+    cum = cumulative_turn(x[k], y[k])
     return float(np.ptp(cum)) if cum is not None else 0.0
 
 
@@ -219,7 +165,7 @@ def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -
                 turn[i] = revisit[i] = 0.0
                 continue
             k = thin_indices(x, y, THIN_M)  # once for both features
-            cum = _cumulative_turn(x[k], y[k])
+            cum = cumulative_turn(x[k], y[k])
             turn[i] = float(np.ptp(cum)) if cum is not None else 0.0
             revisit[i] = _revisits(t[k], x[k], y[k], REVISIT_M, *REVISIT_GAP_S)
     out["turn_thin_deg"] = turn
