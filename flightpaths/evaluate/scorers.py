@@ -13,6 +13,8 @@ import pandas as pd
 
 from ..errors import BundleError, FlightpathsError
 from ..score.aggregate import (
+    CRUISE_GUARD,
+    CruiseGuard,
     add_window_geometry,
     local_xy,
     max_net_turn_deg,
@@ -150,7 +152,9 @@ class ModelScorer:
     segment's features; ``max`` or ``topk``, the maximum or the mean of the *k* best windows'
     probabilities of *positive_class*; ``auto`` (default), ``learned`` when the bundle has
     an aggregator, else ``max``. Segments with no drawable window score 0 on the window
-    probabilities (the learned score still sees their geometry).
+    probabilities (the learned score still sees their geometry). The learned score goes
+    through *guard* (:class:`~flightpaths.score.aggregate.CruiseGuard`, as in ``score``;
+    None = off).
     """
 
     bundle_path: Path | None
@@ -158,6 +162,7 @@ class ModelScorer:
     how: str = "auto"
     k: int = 3
     name: str = "model"
+    guard: CruiseGuard | None = CRUISE_GUARD
     bundle: Any = None  # an already loaded bundle (a score.pipeline.ScoringModel: classes, render_config, window_settings, predict_images)
 
     def segment_scores(self, data: EvalSet) -> pd.Series:
@@ -189,7 +194,9 @@ class ModelScorer:
             geo = add_window_geometry(windows.reset_index(drop=True)).assign(p=probs.to_numpy())
             table = segment_features(geo, window_segment.to_numpy())
             table = table.reindex(data.segments.index).fillna(0.0)
-            return pd.Series(aggregator.predict(table), index=table.index, name=self.name)
+            p = aggregator.predict(table)
+            return pd.Series(self.guard.apply(p, table) if self.guard is not None else p, index=table.index,
+                             name=self.name)
         scores = aggregate_windows(probs, window_segment, how=how, k=self.k)
         return scores.rename(self.name).reindex(data.segments.index, fill_value=0.0)
 

@@ -21,6 +21,13 @@ them the same way:
     the window model's probabilities of the positive class: the best window, the mean of
     the three best, the mean of all.
 
+Two more columns are computed beside them (:data:`SEGMENT_EXTRAS`): ``turn_multi``, the
+multi-scale turn rule (:func:`flightpaths.score.turns.multiscale_turn_deg`) inside each window,
+the segment's largest (an aggregator may take it as a feature; the built-in one predates it),
+and ``alt_median``, the median of the windows' median altitudes (feet). The
+:class:`CruiseGuard` reads both: a single turn or a V at cruise is not an orbit, whatever
+the pictures look like.
+
 The aggregator is fitted on labelled segments (``benchmarks/make_default_model.py`` uses
 real flights of aircraft held apart from the evaluation, with out-of-fold window
 probabilities) and stored as JSON in the bundle's ``model.json`` (``segment_aggregator``).
@@ -51,10 +58,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BundleError, InputError
-from .turns import THIN_M, cumulative_turn, max_net_turn_deg, thin_indices
+from .turns import MULTISCALE, THIN_M, cumulative_turn, max_net_turn_deg, multiscale_turn_thinned, thin_indices
 
 __all__ = [
+    "CRUISE_GUARD",
+    "SEGMENT_EXTRAS",
     "SEGMENT_FEATURES",
+    "CruiseGuard",
     "SegmentAggregator",
     "add_segment_probability",
     "add_window_geometry",
@@ -71,6 +81,11 @@ __all__ = [
 SEGMENT_FEATURES: Final[tuple[str, ...]] = (
     "turn_5min", "turn_10min", "turn_20min", "revisit_1km", "p_max", "p_top3", "p_mean",
 )
+#: Further segment columns: features an aggregator may use but the built-in one does not
+#: (``turn_multi``), and what :class:`CruiseGuard` reads (``alt_median``).
+SEGMENT_EXTRAS: Final[tuple[str, ...]] = ("turn_multi", "alt_median")
+#: Names an aggregator may use as features.
+_KNOWN_FEATURES: Final = (*SEGMENT_FEATURES, "turn_multi")
 #: Window lengths (s) of the ``turn_*`` features.
 _TURN_WINDOWS: Final[dict[str, float]] = {"turn_5min": 300.0, "turn_10min": 600.0, "turn_20min": 1200.0}
 _EARTH_M: Final = 6_371_008.8
@@ -146,14 +161,17 @@ def window_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, thin_m: floa
 
 
 def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
-    """*windows* with ``turn_thin_deg`` and ``revisit_1km`` per window (NaN where not computed).
+    """*windows* with ``turn_thin_deg``, ``turn_multi_deg`` (the multi-scale rule inside the
+    window: windows of 5 minutes and up within it) and ``revisit_1km`` (NaN where not computed).
 
     Needs the per-point arrays ``pt``, ``px``, ``py`` of :func:`flightpaths.tracks.make_windows`;
     *rows* (a boolean mask) limits the work to some windows, e.g. those that may join an episode.
     """
     out = windows.copy()
     turn = np.full(len(out), np.nan)
+    multi = np.full(len(out), np.nan)
     revisit = np.full(len(out), np.nan)
+    spans = MULTISCALE.spans()
     if len(out) and {"pt", "px", "py"} <= set(out.columns):
         mask = np.ones(len(out), bool) if rows is None else np.asarray(rows, bool)
         for i in np.flatnonzero(mask):
@@ -162,27 +180,31 @@ def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -
                 continue
             t, x, y = np.asarray(t, float), np.asarray(x, float), np.asarray(y, float)
             if len(t) < 3:  # as window_turn_deg and revisit_fraction
-                turn[i] = revisit[i] = 0.0
+                turn[i] = multi[i] = revisit[i] = 0.0
                 continue
-            k = thin_indices(x, y, THIN_M)  # once for both features
+            k = thin_indices(x, y, THIN_M)  # once for every feature
             cum = cumulative_turn(x[k], y[k])
             turn[i] = float(np.ptp(cum)) if cum is not None else 0.0
+            multi[i] = multiscale_turn_thinned(t[k], cum, spans) if cum is not None else 0.0
             revisit[i] = _revisits(t[k], x[k], y[k], REVISIT_M, *REVISIT_GAP_S)
     out["turn_thin_deg"] = turn
+    out["turn_multi_deg"] = multi
     out["revisit_1km"] = revisit
     return out
 
 
 def segment_features(windows: pd.DataFrame, key: pd.Series | np.ndarray, *, probability: str = "p",
                      context: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
-    """One row of :data:`SEGMENT_FEATURES` per segment key, from windows with geometry.
+    """One row of :data:`SEGMENT_FEATURES` and :data:`SEGMENT_EXTRAS` per segment key, from
+    windows with geometry.
 
     *windows* needs ``window_s``, ``turn_thin_deg``, ``revisit_1km`` (see
     :func:`add_window_geometry`) and the probability column *probability*; *key* names each
     window's segment ("" = none). The ``p_*`` features use the windows of *context* (another
     key per window, default *key*) instead, so that an episode's probabilities can be taken
     over the hour around it while its geometry comes from its own windows. A window length
-    missing from the windows (a model with 5-minute windows only) gives that feature 0.
+    missing from the windows (a model with 5-minute windows only) gives that feature 0, as
+    does a missing ``turn_multi_deg`` or altitude column.
     """
     key = np.asarray(key, dtype=object).astype(str)
     ctx = key if context is None else np.asarray(context, dtype=object).astype(str)
@@ -195,12 +217,53 @@ def segment_features(windows: pd.DataFrame, key: pd.Series | np.ndarray, *, prob
         frame[name] = geo[np.isclose(geo["w"], span)].groupby("k")["turn"].max()
     longest = geo.groupby("k")["w"].transform("max") if len(geo) else geo["w"]
     frame["revisit_1km"] = geo[geo["w"] == longest].groupby("k")["rev"].max()
+    for name, column, how in (("turn_multi", "turn_multi_deg", "max"), ("alt_median", "median_altitude_ft", "median")):
+        values = windows[column].to_numpy(float) if column in windows.columns else np.full(len(windows), np.nan)
+        frame[name] = pd.Series(values[key != ""]).groupby(key[key != ""]).agg(how)
     probs = pd.DataFrame({"p": windows[probability].to_numpy(float), "s": ctx})
     grouped = probs[probs["s"] != ""].groupby("s")["p"]
     frame["p_max"] = grouped.max()
     frame["p_top3"] = grouped.apply(lambda v: float(np.sort(v.to_numpy())[::-1][:3].mean()))
     frame["p_mean"] = grouped.mean()
-    return frame.fillna(0.0)[list(SEGMENT_FEATURES)]
+    return frame.fillna(0.0)[[*SEGMENT_FEATURES, *SEGMENT_EXTRAS]]
+
+
+@dataclass(frozen=True)
+class CruiseGuard:
+    """A documented rule on top of the learned segment score: one turn or a V at cruise is not
+    an orbit.
+
+    A segment (or episode) whose windows fly at a median altitude of at least *min_alt_ft*
+    (FL250: airliners cruise at FL300-410) and whose multi-scale net turn (``turn_multi``)
+    stays under *max_turn_deg* (one full turn) gets a probability of at most *cap*. The
+    thresholds were set from what an airliner does, not fitted: a hold or a refuelling
+    racetrack turns a full circle within minutes and passes; so does any segment whose
+    altitude is unknown (``alt_median`` 0).
+
+    >>> table = pd.DataFrame({"alt_median": [37000.0, 37000.0, 3000.0], "turn_multi": [150.0, 900.0, 150.0]})
+    >>> CruiseGuard().apply(np.array([0.99, 0.99, 0.99]), table).tolist()
+    [0.05, 0.99, 0.99]
+    """
+
+    min_alt_ft: float = 25000.0
+    max_turn_deg: float = 360.0
+    cap: float = 0.05
+
+    def hits(self, table: pd.DataFrame) -> np.ndarray:
+        """Which rows of a segment table (with :data:`SEGMENT_EXTRAS`) are single turns at cruise."""
+        if not {"alt_median", "turn_multi"} <= set(table.columns):
+            return np.zeros(len(table), bool)
+        alt = table["alt_median"].to_numpy(float)
+        turn = table["turn_multi"].to_numpy(float)
+        return np.asarray((alt >= self.min_alt_ft) & (turn < self.max_turn_deg), bool)
+
+    def apply(self, p: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+        """*p* with the rows :meth:`hits` flags capped at *cap*."""
+        return np.where(self.hits(table), np.minimum(np.asarray(p, float), self.cap), np.asarray(p, float))
+
+
+#: The guard every learned segment score goes through (``flightpaths score``, ``watch``, ``evaluate``).
+CRUISE_GUARD: Final = CruiseGuard()
 
 
 def _transform(name: str, values: np.ndarray) -> np.ndarray:
@@ -232,10 +295,10 @@ class SegmentAggregator:
         if not n or not all(len(v) == n for v in (self.mean, self.scale, self.coef)):
             raise BundleError(f"segment aggregator: features, mean, scale and coef need the same non-zero length "
                               f"(got {n}, {len(self.mean)}, {len(self.scale)}, {len(self.coef)})")
-        unknown = [f for f in self.features if f not in SEGMENT_FEATURES]
+        unknown = [f for f in self.features if f not in _KNOWN_FEATURES]
         if unknown:
             raise BundleError(f"segment aggregator: unknown feature(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(SEGMENT_FEATURES)}")
+                              f"known: {', '.join(_KNOWN_FEATURES)}")
         if not all(math.isfinite(v) for v in (*self.mean, *self.scale, *self.coef, self.intercept)):
             raise BundleError("segment aggregator: non-finite coefficient")
 
@@ -310,14 +373,16 @@ def epoch_ns(values: pd.Series) -> np.ndarray:
 
 
 def add_segment_probability(episodes: pd.DataFrame, windows: pd.DataFrame, aggregator: SegmentAggregator, *,
-                            positive_class: str, context_s: float = 1800.0) -> pd.DataFrame:
+                            positive_class: str, context_s: float = 1800.0,
+                            guard: CruiseGuard | None = CRUISE_GUARD) -> pd.DataFrame:
     """*episodes* with ``p_segment`` filled for episodes of *positive_class*, re-ranked by it.
 
     An episode's geometry features come from its own windows (which need ``turn_thin_deg``
     and ``revisit_1km``, :func:`add_window_geometry`), its probability features from every
     window of the same object within *context_s* before its start or after its end: about
     the hour-long flight segment the aggregator was fitted and measured on. Episodes rank by
-    ``p_segment`` (those without one after), then by peak window probability.
+    ``p_segment`` (those without one after), then by peak window probability. *guard*
+    (default :data:`CRUISE_GUARD`; None = off) caps single turns at cruise.
     """
     out = episodes.copy()
     column = f"p_{positive_class}"
@@ -343,7 +408,8 @@ def add_segment_probability(episodes: pd.DataFrame, windows: pd.DataFrame, aggre
         frame = pd.concat(parts, ignore_index=True)
         table = segment_features(frame.rename(columns={column: "_p"}), frame["_key"].to_numpy(),
                                  probability="_p", context=frame["_ctx"].to_numpy())
-        p = pd.Series(aggregator.predict(table), index=table.index)
+        raw = aggregator.predict(table)
+        p = pd.Series(guard.apply(raw, table) if guard is not None else raw, index=table.index)
         out.loc[mine, "p_segment"] = out.loc[mine, "episode_id"].astype(str).map(p).to_numpy(float)
     if "p_segment" in out.columns and len(out):
         out = out.sort_values(["p_segment", "peak_p", "mean_p", "start"], ascending=[False, False, False, True],
