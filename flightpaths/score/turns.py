@@ -43,6 +43,7 @@ __all__ = [
     "multiscale_turn_deg",
     "multiscale_turn_thinned",
     "thin_indices",
+    "window_multiscale_deg",
 ]
 
 #: Points closer than this to the last one kept are dropped before turns are counted.
@@ -166,3 +167,22 @@ def multiscale_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *,
     if cum is None:
         return 0.0
     return multiscale_turn_thinned(t[k], cum, settings.spans())
+
+
+def window_multiscale_deg(windows: pd.DataFrame, *, settings: MultiScaleSettings = MULTISCALE) -> np.ndarray:
+    """The multi-scale rule inside each window, from its per-point arrays ``pt``, ``px``, ``py``
+    (as :func:`flightpaths.tracks.make_windows` writes them); NaN where a window has none.
+
+    >>> a = np.linspace(0, 4 * np.pi, 121)
+    >>> w = pd.DataFrame({"pt": [np.arange(121) * 5.0, None], "px": [1000 * np.cos(a), None],
+    ...                   "py": [1000 * np.sin(a), None]})
+    >>> window_multiscale_deg(w).round().tolist()
+    [714.0, nan]
+    """
+    out = np.full(len(windows), np.nan)
+    if not {"pt", "px", "py"} <= set(windows.columns):
+        return out
+    for i, (t, x, y) in enumerate(zip(windows["pt"], windows["px"], windows["py"])):
+        if t is not None and x is not None and y is not None and len(t) == len(x) == len(y):
+            out[i] = multiscale_turn_deg(t, x, y, settings=settings)
+    return out
