@@ -54,6 +54,7 @@ import make_default_model as mdm  # noqa: E402
 from flightpaths.evaluate import (  # noqa: E402
     EvalSet,
     MetricSettings,
+    MultiScaleRuleScorer,
     RuleScorer,
     ground_summary,
     stable_hash,
@@ -64,7 +65,12 @@ from flightpaths.evaluate import (  # noqa: E402
     main_categories,
     metrics_markdown,
 )
-from flightpaths.score.aggregate import SegmentAggregator, add_window_geometry, segment_features  # noqa: E402
+from flightpaths.score.aggregate import (  # noqa: E402
+    CRUISE_GUARD,
+    SegmentAggregator,
+    add_window_geometry,
+    segment_features,
+)
 from flightpaths.tracks import make_windows  # noqa: E402
 from flightpaths.train.engine import TrainSettings, train  # noqa: E402
 from flightpaths.train.predict import Bundle, load_bundle  # noqa: E402
@@ -223,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     def features(rows: np.ndarray, p: np.ndarray) -> pd.DataFrame:
         return segment_features(geo.iloc[rows].assign(p=p), window_seg[rows])
 
-    columns: dict[str, pd.Series] = {"rule": RuleScorer().segment_scores(data)}
+    columns: dict[str, pd.Series] = {"rule": RuleScorer().segment_scores(data),
+                                     "multiscale-rule": MultiScaleRuleScorer().segment_scores(data)}
     for head in heads:
         best = pd.Series(0.0, index=segs.index)
         for k in range(args.folds):
@@ -247,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         coefs.append({"fold": k, **{f: round(v, 3) for f, v in agg.explain().items()}})
         rows, p = probs_of(agg_head, frozenset({k}), k)
         fold_segs = segs.index[seg_fold == k]
-        learned.loc[fold_segs] = agg.predict(features(rows, p).reindex(fold_segs).fillna(0.0))
+        table = features(rows, p).reindex(fold_segs).fillna(0.0)
+        learned.loc[fold_segs] = CRUISE_GUARD.apply(agg.predict(table), table)  # as score and evaluate do
     shipped = f"{agg_head} + segment aggregator"
     columns[shipped] = learned
     base = columns["rule"].rank(pct=True)

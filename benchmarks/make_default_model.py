@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the head whose bundle gets a learned segment aggregator (fitted on real flights of "
                              "aircraft not held out, with out-of-fold window probabilities)")
     parser.add_argument("--folds", type=int, default=2, help="out-of-fold splits of the real training aircraft")
+    parser.add_argument("--aggregator-features", default=None,
+                        help="comma-separated segment features of the aggregator (default: the seven of "
+                             "SEGMENT_FEATURES; add turn_multi, the multi-scale turn rule, to give it that statistic)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log = logging.getLogger("default-model")
@@ -260,7 +263,8 @@ def fit_aggregator(data, dataset: Path, model_dir: Path, args: argparse.Namespac
     table = pd.concat(tables)
     labels = train_segs.loc[table.index, "label"].astype(bool).to_numpy()
     table.assign(label=labels).to_csv(out / "aggregator-train.csv")
-    agg = SegmentAggregator.fit(table, labels, note=(
+    features = args.aggregator_features.split(",") if args.aggregator_features else None
+    agg = SegmentAggregator.fit(table, labels, features=features, note=(
         f"fitted by benchmarks/make_default_model.py on {len(table)} real segments of "
         f"{train_segs['object_id'].nunique()} aircraft not held out ({int(labels.sum())} circling), "
         f"window probabilities out of {args.folds} folds"))

@@ -8,7 +8,10 @@ confidently wrong about, with file names and provenance), the most-confused clas
 the likeliest examples of each class as contact sheets.
 
 Beside the CNN, on the same split: (1) a rule on window figures (net signed turn and
-compactness, thresholds fitted on the training side), (2) a gradient-boosted model on
+compactness, thresholds fitted on the training side), and, when the windows' points are at
+hand (``--windows``), the circling-alert bots' multi-scale turn rule (the largest |net turn|
+over 5 to 40 minutes inside the window, :mod:`flightpaths.score.turns`; threshold fitted on
+the training side), (2) a gradient-boosted model on
 per-window histograms of speed, altitude and turn rate plus the scalar figures, in the
 style of BuzzFeed News' and Quartz's spy-plane classifiers. A reporter can see whether the
 CNN earns its keep. :func:`write_interpretation` is the same report from predictions already
@@ -33,6 +36,7 @@ from .errors import FlightpathsError, InputError
 from .fileio import atomic_write_bytes, atomic_write_text, check_output, csv_plain_frame, write_csv
 from .metrics import average_precision
 from .score.settings import episode_classes
+from .score.turns import window_multiscale_deg
 
 __all__ = [
     "Evaluation",
@@ -41,6 +45,7 @@ __all__ = [
     "baseline_table",
     "confusion_matrix",
     "fit_forest_baseline",
+    "fit_multiscale_threshold",
     "fit_rule_baseline",
     "histogram_features",
     "interpretation_report",
@@ -228,6 +233,22 @@ def fit_rule_baseline(figures: pd.DataFrame, is_positive: np.ndarray) -> RuleBas
     return best[1]
 
 
+#: Thresholds (degrees) the multi-scale rule's decision is chosen from (the bot alerts at 1,440).
+_MULTISCALE_GRID = (90.0, 180.0, 270.0, 360.0, 540.0, 720.0, 1080.0, 1440.0)
+
+
+def fit_multiscale_threshold(turn_deg: np.ndarray, is_positive: np.ndarray) -> float:
+    """The multi-scale rule's threshold (degrees) that maximises F1 on the training side.
+
+    >>> fit_multiscale_threshold(np.array([800.0, 400.0, 200.0, 30.0]), np.array([True, True, False, False]))
+    270.0
+    """
+    turn = np.nan_to_num(np.asarray(turn_deg, float), nan=0.0)
+    y = np.asarray(is_positive, bool)
+    scores = [2 * float((turn >= th)[y].sum()) / max(float((turn >= th).sum() + y.sum()), 1.0) for th in _MULTISCALE_GRID]
+    return _MULTISCALE_GRID[int(np.argmax(scores))]
+
+
 def histogram_features(windows: pd.DataFrame, scalar_columns: Sequence[str] = ()) -> pd.DataFrame:
     """Per-window features: normalised histograms of speed, altitude and |turn rate| (from the
     per-point arrays ``pspeed``, ``palt``, ``pturn``, when present) plus scalar figures.
@@ -293,6 +314,13 @@ def baseline_table(
         rows.append(summary_row(name, y, rule.score(valid_figures), rule.decide(valid_figures), features="net_turn_rev, straightness"))
         if curves is not None:
             curves.append(("rule", y, rule.score(valid_figures)))
+    if "turn_multi_deg" in train_figures.columns and "turn_multi_deg" in valid_figures.columns:
+        th = fit_multiscale_threshold(train_figures["turn_multi_deg"].to_numpy(float), ytr)
+        turn = np.nan_to_num(valid_figures["turn_multi_deg"].to_numpy(float), nan=0.0)
+        rows.append(summary_row(f"multi-scale turn rule >= {th:g} deg", y, turn, turn >= th,
+                                features="largest |net turn| over 5-40 min inside the window"))
+        if curves is not None:
+            curves.append(("multi-scale rule", y, turn))
     usable = [c for c in train_figures.columns if train_figures[c].notna().any() and c in valid_figures.columns]
     forest = None
     if len(set(train_labels.tolist())) >= 2 and usable:
@@ -580,7 +608,7 @@ def interpretation_report(
             win = pd.read_parquet(windows)
             stems = [Path(p).stem for p in data.paths]
             win = win.drop_duplicates("window_id").set_index("window_id").reindex(stems).reset_index()
-            hist = histogram_features(win)
+            hist = histogram_features(win).assign(turn_multi_deg=window_multiscale_deg(win))
             feats = pd.concat([hist, data.figures.reset_index(drop=True)], axis=1)
             note = "speed/altitude/turn-rate histograms + scalar window figures"
         table = baseline_table(ev, feats.iloc[train].reset_index(drop=True), data.labels[train],

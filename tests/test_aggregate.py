@@ -13,8 +13,11 @@ import pytest
 from flightpaths.errors import BundleError, InputError, SettingsError
 from flightpaths.schema import validate_points
 from flightpaths.score.aggregate import (
+    CRUISE_GUARD,
+    SEGMENT_EXTRAS,
     SEGMENT_FEATURES,
     SegmentAggregator,
+    add_segment_probability,
     add_window_geometry,
     revisit_fraction,
     segment_features,
@@ -48,12 +51,14 @@ def _features(pts: pd.DataFrame, probs: dict[str, float]) -> pd.DataFrame:
 def test_orbit_features_are_far_from_a_straight_line() -> None:
     pts = pd.concat([_points("orbit", oid="aaaaaa"), _points("line", oid="bbbbbb")], ignore_index=True)
     table = _features(pts, {"aaaaaa": 0.9, "bbbbbb": 0.1})
-    assert list(table.columns) == list(SEGMENT_FEATURES)
+    assert list(table.columns) == [*SEGMENT_FEATURES, *SEGMENT_EXTRAS]
     orbit, line = table.loc["aaaaaa"], table.loc["bbbbbb"]
     assert 300 < orbit["turn_5min"] < 380 and 1300 < orbit["turn_20min"] < 1450  # a lap each 5 minutes
     assert line["turn_5min"] < 1.0 and line["revisit_1km"] == 0.0
     assert orbit["revisit_1km"] > 0.6
     assert orbit["p_max"] == pytest.approx(0.9) and line["p_mean"] == pytest.approx(0.1)
+    assert 1300 < orbit["turn_multi"] < 1450 and line["turn_multi"] < 1.0  # 5-20 minutes inside 20-minute windows
+    assert orbit["alt_median"] == pytest.approx(1500.0)
 
 
 def test_context_probabilities_and_missing_lengths() -> None:
@@ -168,6 +173,37 @@ def test_episodes_get_a_segment_probability_and_rank_by_it() -> None:
     assert out["episode_id"].tolist() == ["ea", "eb"]  # the turning orbit now outranks the one round window
     assert out["rank"].tolist() == [1, 2]
     assert out.loc[0, "p_segment"] > 0.5 > out.loc[1, "p_segment"]
+
+
+def test_a_single_turn_at_cruise_is_capped_an_orbit_at_cruise_is_not() -> None:
+    t0 = pd.Timestamp("2024-05-01 12:00", tz="UTC")
+    windows = pd.DataFrame({
+        "window_id": ["a1", "b1", "c1"], "object_id": ["aaaaaa", "bbbbbb", "cccccc"],
+        "start": [t0] * 3, "end": [t0 + pd.Timedelta(minutes=20)] * 3, "window_s": 1200.0,
+        "p_circling": [0.99, 0.99, 0.99], "turn_thin_deg": [150.0, 1100.0, 150.0],
+        "turn_multi_deg": [150.0, 1100.0, 150.0], "revisit_1km": [0.0, 0.5, 0.0],
+        "median_altitude_ft": [37000.0, 37000.0, 3000.0]})
+    episodes = pd.DataFrame({
+        "rank": [1, 2, 3], "episode_id": ["ea", "eb", "ec"], "class": "circling",
+        "object_id": ["aaaaaa", "bbbbbb", "cccccc"], "start": [t0] * 3, "end": [t0 + pd.Timedelta(minutes=20)] * 3,
+        "peak_p": 0.99, "mean_p": 0.99, "p_segment": np.nan, "window_ids": ["a1", "b1", "c1"]})
+    train = pd.DataFrame({"turn_20min": [700.0, 650.0, 100.0, 200.0, 30.0, 400.0],
+                          "p_max": [0.9, 0.6, 0.95, 0.7, 0.2, 0.8]})
+    agg = SegmentAggregator.fit(train, [True, True, False, False, False, True], c=1.0)
+    out = add_segment_probability(episodes, windows, agg, positive_class="circling").set_index("episode_id")
+    assert out.loc["ea", "p_segment"] == pytest.approx(CRUISE_GUARD.cap)  # one 150-degree turn at FL370
+    assert out.loc["eb", "p_segment"] > 0.5  # a hold at FL370: more than a full turn
+    assert out.loc["ec", "p_segment"] > CRUISE_GUARD.cap  # the same turn at 3,000 ft is left to the model
+    assert out["rank"].idxmax() == "ea"
+    off = add_segment_probability(episodes, windows, agg, positive_class="circling", guard=None)
+    assert off.set_index("episode_id").loc["ea", "p_segment"] > CRUISE_GUARD.cap
+
+
+def test_an_aggregator_may_use_the_multiscale_turn() -> None:
+    table = pd.DataFrame({"turn_multi": [1400.0, 900.0, 100.0, 200.0], "p_max": [0.5, 0.6, 0.9, 0.4]})
+    agg = SegmentAggregator.fit(table, [True, True, False, False], features=("turn_multi", "p_max"))
+    assert SegmentAggregator.from_dict(agg.to_dict()).features == ("turn_multi", "p_max")
+    assert SegmentAggregator.fit(table, [True, True, False, False]).features == ("p_max",)  # default set unchanged
 
 
 @pytest.mark.slow

@@ -198,6 +198,9 @@ def test_evaluate_command_on_a_real_excerpt(shared_data: Path, tmp_path: Path) -
     assert segments["label"].sum() >= 2 and (~segments["label"]).sum() >= 3 and "rule" in segments
     assert (out / "contact_sheet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| rule |" in (out / "metrics.md").read_text()
+    assert "| multiscale-rule |" in (out / "metrics.md").read_text() and "multiscale-rule" in segments
+    budgets = metrics.query("subset == 'all' and scorer == 'multiscale-rule'")["metric"].tolist()
+    assert {"R@0%", "R@0.1%", "R@0.5%", "AP-minus-rule"} <= set(budgets)
     again = CliRunner().invoke(cli, args)  # nothing overwritten without --overwrite
     assert again.exit_code == 1 and "--overwrite" in again.output
 

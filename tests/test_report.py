@@ -130,3 +130,22 @@ def test_write_interpretation_writes_every_part_and_escapes(tmp_path: Path) -> N
 
     with pytest.raises(OutputExistsError):
         write_interpretation(tmp_path / "out", ev)
+
+
+def test_multiscale_rule_row_when_the_windows_points_are_known() -> None:
+    rng = np.random.default_rng(2)
+    train = pd.concat([_figures(30, rng, True), _figures(30, rng, False)], ignore_index=True)
+    valid = pd.concat([_figures(10, rng, True), _figures(10, rng, False)], ignore_index=True)
+    ytr = np.r_[np.zeros(30, int), np.ones(30, int)]
+    yva = np.r_[np.zeros(10, int), np.ones(10, int)]
+    # a window's multi-scale turn: orbits 700-1500 degrees, others 0-300 (one, in valid, at 800: a false alarm)
+    train["turn_multi_deg"] = np.r_[rng.uniform(700, 1500, 30), rng.uniform(0, 300, 30)]
+    valid["turn_multi_deg"] = np.r_[rng.uniform(700, 1500, 10), rng.uniform(0, 300, 9), 800.0]
+    ev = Evaluation(("circling", "not_circling"), yva, np.c_[np.full(20, 0.5), np.full(20, 0.5)],
+                    pd.DataFrame({"image": [f"{i}.png" for i in range(20)]}))
+    table = baseline_table(ev, train, ytr, valid).set_index("model")
+    row = table.loc[[i for i in table.index if i.startswith("multi-scale turn rule")][0]]
+    assert row.name in {"multi-scale turn rule >= 360 deg", "multi-scale turn rule >= 540 deg"}
+    assert row["recall"] == 1.0 and row["precision"] == pytest.approx(10 / 11)
+    without = baseline_table(ev, train.drop(columns="turn_multi_deg"), ytr, valid.drop(columns="turn_multi_deg"))
+    assert not without["model"].str.startswith("multi-scale").any()

@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("flightpaths.cli.replay", "Serve a recorded SBS log on 127.0.0.1 as a receiver would, at any speed."),
     "export": ("flightpaths.cli.export", "Export a model bundle as ONNX (probabilities; preprocessing in its metadata)."),
     "report": ("flightpaths.cli.report", "Interpretation report for a model on a dataset: confusion, PR curve, top losses."),
-    "evaluate": ("flightpaths.cli.evaluate", "Score real flights per segment against the turn-counting rule, with intervals."),
+    "evaluate": ("flightpaths.cli.evaluate", "Score real flights per segment against the 5-minute and multi-scale turn rules, with intervals."),
     "demo": ("flightpaths.cli.demo", "Run the whole pipeline on the shipped sample data and print where the results are."),
 }
 

@@ -52,9 +52,10 @@ __all__ = ["command"]
 def command(model: Path | None, positives: tuple[Path, ...], negatives: tuple[Path, ...], set_name: str | None,
             data_root: Path, labels: Path | None, review: bool, holdout: bool | None, n_boot: int | None, seed: int | None,
             aggregate: str | None, out_dir: Path, overwrite: bool) -> None:
-    """Score real flights per segment with MODEL (optional), the turn-counting rule and,
-    when installed, traffic's holding detector; report AP, P@20/100, recall at 1%/5%
-    false alarms with bootstrap intervals over aircraft, and a contact sheet."""
+    """Score real flights per segment with MODEL (optional), the 5-minute and multi-scale
+    turn rules and, when installed, traffic's holding detector; report AP, P@20/100, recall
+    at 0, 1 and 5 false alarms per 1,000 negatives and at 1%/5%, with bootstrap intervals
+    over aircraft, and a contact sheet."""
     if set_name is None and not (positives and negatives):
         raise click.UsageError("give --set shared, or both --positives and --negatives")
     check_output(out_dir / "metrics.csv", overwrite=overwrite)

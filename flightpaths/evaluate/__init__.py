@@ -40,15 +40,18 @@ Hold-out: :func:`holdout_aircraft` lists about 30% of the aircraft of each categ
 
 Scorers share one interface, ``segment_scores(data) -> Series`` indexed by segment id:
 :class:`RuleScorer` (the turn-counting rule from the notes: the largest net signed heading
-change in any 5-minute window, points thinned to 50 m), :class:`TrafficHoldingScorer` (the
+change in any 5-minute window, points thinned to 50 m), :class:`MultiScaleRuleScorer` (the
+circling-alert bots' multi-scale rule: the largest |net signed turn| over windows of 5 to 40
+minutes, :mod:`flightpaths.score.turns`), :class:`TrafficHoldingScorer` (the
 ``traffic`` library's holding-pattern detector when it imports) and :class:`ModelScorer`
 (a model bundle's window probabilities aggregated per segment by max or top-k mean).
 
 Metrics (:func:`evaluate_scores`) are tie-aware (a tie group counts as its average): average
-precision, precision at 20 and 100, recall at 1% and 5% false-alarm rate, each with a
+precision, precision at 20 and 100, recall at 0, 1 and 5 false alarms per 1,000 negative
+segments and at 1% and 5% false-alarm rate, each with a
 percentile bootstrap interval over *aircraft* (aircraft are resampled with replacement
 within two strata, those with positive segments and the rest, so every replicate keeps both
-classes), and the bootstrap interval of the difference in AP between each scorer and the
+classes), and the bootstrap interval of the difference in AP between each scorer and each
 rule on the same replicates.
 
 Modules: :mod:`.sets` (the real set, segments, hold-out), :mod:`.scorers`, :mod:`.calibration`,
@@ -58,6 +61,7 @@ Modules: :mod:`.sets` (the real set, segments, hold-out), :mod:`.scorers`, :mod:
 from __future__ import annotations
 
 from ..score.aggregate import local_xy, max_net_turn_deg
+from ..score.turns import multiscale_turn_deg
 from .calibration import IsotonicCalibrator, cross_fit_calibration, expected_calibration_error
 from .metrics import (
     MetricSettings,
@@ -80,6 +84,7 @@ from .report import (
 from .run import EvaluateSettings, evaluate, run_evaluation
 from .scorers import (
     ModelScorer,
+    MultiScaleRuleScorer,
     RuleScorer,
     Scorer,
     TrafficHoldingScorer,
@@ -120,6 +125,7 @@ __all__ = [
     "ModelScorer",
     "REVIEW_HAS_ORBITS",
     "REVIEW_NO_CIRCLING",
+    "MultiScaleRuleScorer",
     "RuleScorer",
     "SHARED_SOURCES",
     "Scorer",
@@ -145,6 +151,7 @@ __all__ = [
     "main_categories",
     "max_net_turn_deg",
     "metrics_markdown",
+    "multiscale_turn_deg",
     "precision_at_k",
     "read_points_file",
     "recall_at_fpr",

@@ -28,11 +28,19 @@ class MetricSettings:
     """Which metrics, and how the bootstrap over aircraft runs."""
 
     ks: tuple[int, ...] = (20, 100)
-    fprs: tuple[float, ...] = (0.01, 0.05)
+    #: false-alarm rates: 0, 1 and 5 per 1,000 negative segments, then 1% and 5%
+    fprs: tuple[float, ...] = (0.0, 0.001, 0.005, 0.01, 0.05)
     n_boot: int = 1000
     seed: int = 0
     level: float = 0.95
     baseline: str = "rule"
+    #: every scorer's AP is also compared with these on the same replicates (when present)
+    also_against: tuple[str, ...] = ("multiscale-rule",)
+
+    @property
+    def baselines(self) -> tuple[str, ...]:
+        """The baseline, then the other scorers every scorer is compared with."""
+        return tuple(dict.fromkeys((self.baseline, *self.also_against)))
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -68,8 +76,8 @@ def evaluate_scores(scores: pd.DataFrame, segments: pd.DataFrame, *,
 
     *subsets* maps a name to a boolean mask over segments (default: :func:`default_subsets`).
     Returns one row per (subset, scorer, metric): value, lo, hi, n_pos, n_neg, n_aircraft;
-    plus rows ``AP-minus-<baseline>`` for every other scorer (the difference on the same
-    bootstrap replicates).
+    plus rows ``AP-minus-<baseline>`` for every other scorer and each of
+    :attr:`MetricSettings.baselines` (the difference on the same bootstrap replicates).
     """
     segments = segments.loc[scores.index]
     labels = segments["label"].astype(bool).to_numpy()
@@ -96,12 +104,11 @@ def evaluate_scores(scores: pd.DataFrame, segments: pd.DataFrame, *,
                 if name == "AP":
                     ap_by_scorer[scorer] = vals
                 rows.append({**base, "scorer": scorer, "metric": name, **_interval(vals, alpha)})
-        if settings.baseline in ap_by_scorer:
+        for baseline in (b for b in settings.baselines if b in ap_by_scorer):
             for scorer, vals in ap_by_scorer.items():
-                if scorer != settings.baseline:
-                    diff = vals - ap_by_scorer[settings.baseline]
-                    rows.append({**base, "scorer": scorer, "metric": f"AP-minus-{settings.baseline}",
-                                 **_interval(diff, alpha)})
+                if scorer != baseline and not (baseline != settings.baseline and scorer == settings.baseline):
+                    diff = vals - ap_by_scorer[baseline]
+                    rows.append({**base, "scorer": scorer, "metric": f"AP-minus-{baseline}", **_interval(diff, alpha)})
     return pd.DataFrame(rows, columns=["subset", "scorer", "metric", "value", "lo", "hi", "n_pos", "n_neg",
                                        "n_aircraft"])
 

@@ -42,8 +42,11 @@ def metrics_markdown(metrics: pd.DataFrame, *, ground: pd.DataFrame | None = Non
     """A markdown report: one table per subset (scorers x metrics, value [95% interval])."""
     lines = ["# Evaluation per flight segment", "",
              "Value [95% bootstrap interval over aircraft]. AP = average precision; P@k = precision "
-             "in the k highest-scored segments; R@f% = recall at a false-alarm rate of f%; "
-             "AP-minus-rule = the difference in AP with the rule on the same bootstrap replicates.", ""]
+             "in the k highest-scored segments; R@f% = recall at a false-alarm rate of f% (R@0%, R@0.1% "
+             "and R@0.5%: at 0, 1 and 5 false alarms per 1,000 negative segments; with fewer than 1,000 "
+             "negatives R@0.1% allows none); rule = the 5-minute turn rule, multiscale-rule = the largest "
+             "net turn over windows of 5 to 40 minutes (degrees); AP-minus-X = the difference in AP with "
+             "scorer X on the same bootstrap replicates.", ""]
     lines += [f"- {n}" for n in notes]
     for subset, block in metrics.groupby("subset", sort=False):
         first = block.iloc[0]

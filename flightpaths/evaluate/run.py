@@ -15,6 +15,7 @@ from .metrics import MetricSettings, evaluate_scores
 from .report import EvaluationResult
 from .scorers import (
     ModelScorer,
+    MultiScaleRuleScorer,
     RuleScorer,
     Scorer,
     TrafficHoldingScorer,
@@ -44,7 +45,8 @@ class EvaluateSettings:
 
 def evaluate(data: EvalSet, model: str | Path | None = None, *,
              settings: EvaluateSettings = EvaluateSettings(), notes: Sequence[str] = ()) -> EvaluationResult:
-    """Score *data* with the rule, the traffic detector (when importable) and *model*.
+    """Score *data* with the 5-minute and multi-scale turn rules, the traffic detector (when
+    importable) and *model*.
 
     With ``holdout_only`` only the aircraft of :func:`holdout_aircraft` are judged. *notes*
     are added to the report.
@@ -55,7 +57,7 @@ def evaluate(data: EvalSet, model: str | Path | None = None, *,
         data = data.subset(data.segments.index[data.segments["object_id"].isin(held)])
         notes.append(f"held-out aircraft only: {len(held)} aircraft (fraction {settings.holdout_fraction}, "
                      f"seed {settings.seed})")
-    scorers: list[Scorer] = [RuleScorer()]
+    scorers: list[Scorer] = [RuleScorer(), MultiScaleRuleScorer()]
     if settings.traffic:
         ok, why = traffic_available()
         scorers += [TrafficHoldingScorer()] if ok else []
@@ -72,9 +74,10 @@ def run_evaluation(data: EvalSet, scorers: Sequence[Scorer], *,
                    blend: bool = True) -> EvaluationResult:
     """Score every segment with every scorer and compute the metric table.
 
-    With *blend*, every other scorer X also gets ``X+rule``: the mean of the two scorers'
-    percentile ranks (the crude combination that the notes found better than either).
-    Non-baseline scorers get cross-fitted calibrated probabilities (``X_calibrated``).
+    With *blend*, every scorer X that is not a baseline (:attr:`MetricSettings.baselines`)
+    also gets ``X+rule``: the mean of the two scorers' percentile ranks (the crude
+    combination that the notes found better than either). Non-baseline scorers get
+    cross-fitted calibrated probabilities (``X_calibrated``).
     """
     columns = {}
     for scorer in scorers:
@@ -82,12 +85,12 @@ def run_evaluation(data: EvalSet, scorers: Sequence[Scorer], *,
         columns[scorer.name] = scorer.segment_scores(data).reindex(data.segments.index).astype(float)
     if blend and settings.baseline in columns:
         base = columns[settings.baseline].rank(pct=True)
-        for name in [n for n in columns if n != settings.baseline]:
+        for name in [n for n in columns if n not in settings.baselines]:
             columns[f"{name}+{settings.baseline}"] = (columns[name].rank(pct=True) + base) / 2
     scores = pd.DataFrame(columns, index=data.segments.index)
     extra = list(notes)
     for name in list(columns):
-        if name == settings.baseline or "+" in name:
+        if name in settings.baselines or "+" in name:
             continue
         labels = data.segments["label"].to_numpy(float)
         raw = scores[name].to_numpy(float)

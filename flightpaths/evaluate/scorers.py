@@ -1,4 +1,5 @@
-"""Scorers of flight segments: the turn-counting rule, traffic's holding detector, a model bundle."""
+"""Scorers of flight segments: the 5-minute and multi-scale turn rules, traffic's holding
+detector, a model bundle."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ import pandas as pd
 
 from ..errors import BundleError, FlightpathsError
 from ..score.aggregate import (
+    CRUISE_GUARD,
+    CruiseGuard,
     add_window_geometry,
     local_xy,
     max_net_turn_deg,
     segment_features,
 )
+from ..score.turns import MULTISCALE, MultiScaleSettings, multiscale_turn_deg
 from .sets import EvalSet, _seconds
 
 __all__ = [
     "ModelScorer",
+    "MultiScaleRuleScorer",
     "RuleScorer",
     "Scorer",
     "TrafficHoldingScorer",
@@ -59,6 +64,22 @@ class RuleScorer:
             x, y = local_xy(g["lat"].to_numpy(), g["lon"].to_numpy())
             t = _seconds(g["time"])
             out[str(sid)] = max_net_turn_deg(t, x, y, window_s=self.window_s, thin_m=self.thin_m)
+        return pd.Series(out, name=self.name, dtype="float64").reindex(data.segments.index, fill_value=0.0)
+
+
+@dataclass(frozen=True)
+class MultiScaleRuleScorer:
+    """The multi-scale turn rule per segment (see :func:`~flightpaths.score.turns.multiscale_turn_deg`:
+    the largest |net signed turn| over windows of 5 to 40 minutes); score in degrees."""
+
+    settings: MultiScaleSettings = MULTISCALE
+    name: str = "multiscale-rule"
+
+    def segment_scores(self, data: EvalSet) -> pd.Series:
+        out = {}
+        for sid, g in data.points.groupby("segment_id", sort=False):
+            x, y = local_xy(g["lat"].to_numpy(), g["lon"].to_numpy())
+            out[str(sid)] = multiscale_turn_deg(_seconds(g["time"]), x, y, settings=self.settings)
         return pd.Series(out, name=self.name, dtype="float64").reindex(data.segments.index, fill_value=0.0)
 
 
@@ -131,7 +152,9 @@ class ModelScorer:
     segment's features; ``max`` or ``topk``, the maximum or the mean of the *k* best windows'
     probabilities of *positive_class*; ``auto`` (default), ``learned`` when the bundle has
     an aggregator, else ``max``. Segments with no drawable window score 0 on the window
-    probabilities (the learned score still sees their geometry).
+    probabilities (the learned score still sees their geometry). The learned score goes
+    through *guard* (:class:`~flightpaths.score.aggregate.CruiseGuard`, as in ``score``;
+    None = off).
     """
 
     bundle_path: Path | None
@@ -139,6 +162,7 @@ class ModelScorer:
     how: str = "auto"
     k: int = 3
     name: str = "model"
+    guard: CruiseGuard | None = CRUISE_GUARD
     bundle: Any = None  # an already loaded bundle (a score.pipeline.ScoringModel: classes, render_config, window_settings, predict_images)
 
     def segment_scores(self, data: EvalSet) -> pd.Series:
@@ -170,7 +194,9 @@ class ModelScorer:
             geo = add_window_geometry(windows.reset_index(drop=True)).assign(p=probs.to_numpy())
             table = segment_features(geo, window_segment.to_numpy())
             table = table.reindex(data.segments.index).fillna(0.0)
-            return pd.Series(aggregator.predict(table), index=table.index, name=self.name)
+            p = aggregator.predict(table)
+            return pd.Series(self.guard.apply(p, table) if self.guard is not None else p, index=table.index,
+                             name=self.name)
         scores = aggregate_windows(probs, window_segment, how=how, k=self.k)
         return scores.rename(self.name).reindex(data.segments.index, fill_value=0.0)
 

@@ -21,6 +21,13 @@ them the same way:
     the window model's probabilities of the positive class: the best window, the mean of
     the three best, the mean of all.
 
+Two more columns are computed beside them (:data:`SEGMENT_EXTRAS`): ``turn_multi``, the
+multi-scale turn rule (:func:`flightpaths.score.turns.multiscale_turn_deg`) inside each window,
+the segment's largest (an aggregator may take it as a feature; the built-in one predates it),
+and ``alt_median``, the median of the windows' median altitudes (feet). The
+:class:`CruiseGuard` reads both: a single turn or a V at cruise is not an orbit, whatever
+the pictures look like.
+
 The aggregator is fitted on labelled segments (``benchmarks/make_default_model.py`` uses
 real flights of aircraft held apart from the evaluation, with out-of-fold window
 probabilities) and stored as JSON in the bundle's ``model.json`` (``segment_aggregator``).
@@ -51,9 +58,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BundleError, InputError
+from .turns import MULTISCALE, THIN_M, cumulative_turn, max_net_turn_deg, multiscale_turn_thinned, thin_indices
 
 __all__ = [
+    "CRUISE_GUARD",
+    "SEGMENT_EXTRAS",
     "SEGMENT_FEATURES",
+    "CruiseGuard",
     "SegmentAggregator",
     "add_segment_probability",
     "add_window_geometry",
@@ -70,11 +81,14 @@ __all__ = [
 SEGMENT_FEATURES: Final[tuple[str, ...]] = (
     "turn_5min", "turn_10min", "turn_20min", "revisit_1km", "p_max", "p_top3", "p_mean",
 )
+#: Further segment columns: features an aggregator may use but the built-in one does not
+#: (``turn_multi``), and what :class:`CruiseGuard` reads (``alt_median``).
+SEGMENT_EXTRAS: Final[tuple[str, ...]] = ("turn_multi", "alt_median")
+#: Names an aggregator may use as features.
+_KNOWN_FEATURES: Final = (*SEGMENT_FEATURES, "turn_multi")
 #: Window lengths (s) of the ``turn_*`` features.
 _TURN_WINDOWS: Final[dict[str, float]] = {"turn_5min": 300.0, "turn_10min": 600.0, "turn_20min": 1200.0}
 _EARTH_M: Final = 6_371_008.8
-#: Points closer than this to the last one kept are dropped before turns and revisits are counted.
-THIN_M: Final = 50.0
 #: ``revisit_1km``: within this distance (m), this many seconds apart (min, max).
 REVISIT_M: Final = 1000.0
 REVISIT_GAP_S: Final = (150.0, 1800.0)
@@ -96,30 +110,6 @@ def local_xy(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def thin_indices(x: np.ndarray, y: np.ndarray, min_m: float) -> np.ndarray:
-    """Indices of points kept when each must be at least *min_m* from the last one kept.
-
-    >>> thin_indices(np.array([0.0, 10, 60, 70, 200]), np.zeros(5), 50.0).tolist()
-    [0, 2, 4]
-    """
-    keep = [0]
-    lx, ly = x[0], y[0]
-    d2 = min_m * min_m
-    for i in range(1, len(x)):
-        if (x[i] - lx) ** 2 + (y[i] - ly) ** 2 >= d2:
-            keep.append(i)
-            lx, ly = x[i], y[i]
-    return np.asarray(keep)
-
-
-def _cumulative_turn(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Cumulative signed heading change (deg) at each turn along already-thinned points; None under 3."""
-    if len(x) < 3:
-        return None
-    heading = np.degrees(np.arctan2(np.diff(y), np.diff(x)))
-    return np.r_[0.0, np.cumsum((np.diff(heading) + 180.0) % 360.0 - 180.0)]
-
-
 def _revisits(tk: np.ndarray, xk: np.ndarray, yk: np.ndarray, radius_m: float, min_gap_s: float,
               max_gap_s: float) -> float:
     """:func:`revisit_fraction` on already-thinned points."""
@@ -131,35 +121,6 @@ def _revisits(tk: np.ndarray, xk: np.ndarray, yk: np.ndarray, radius_m: float, m
         lag = tk[i] - tk[np.asarray(near, dtype=np.int64)]
         hits += bool(np.any((lag >= min_gap_s) & (lag <= max_gap_s)))
     return hits / len(tk)
-
-
-def max_net_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, window_s: float = 300.0,
-                     thin_m: float = THIN_M) -> float:
-    """The turn-counting rule: the largest net signed heading change (deg) in any window.
-
-    Points are first thinned so that each is at least *thin_m* from the previous one kept
-    (GPS jitter of a parked aircraft then adds no turns); the cumulative signed heading
-    change is taken along the thinned points, and the result is the largest absolute change
-    between two points at most *window_s* apart. One full circle gives about 360.
-
-    >>> a = np.linspace(0, 2 * np.pi, 61)
-    >>> round(max_net_turn_deg(np.arange(61) * 5.0, 1000 * np.cos(a), 1000 * np.sin(a)))
-    354
-    >>> max_net_turn_deg(np.arange(10) * 5.0, np.arange(10) * 100.0, np.zeros(10))
-    0.0
-    """
-    t, x, y = (np.asarray(v, float) for v in (t, x, y))
-    if len(t) < 3:
-        return 0.0
-    k = thin_indices(x, y, thin_m)
-    cum = _cumulative_turn(x[k], y[k])
-    if cum is None:
-        return 0.0
-    tk = np.r_[t[k[0]], t[k[1:-1]]]
-    series = pd.Series(cum, index=pd.to_datetime(tk, unit="s"))
-    roll = series.rolling(pd.Timedelta(seconds=window_s), closed="both")
-    net = np.maximum(roll.max().to_numpy() - cum, cum - roll.min().to_numpy())
-    return float(np.nanmax(net)) if len(net) else 0.0
 
 
 def revisit_fraction(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, radius_m: float = REVISIT_M,
@@ -195,19 +156,22 @@ def window_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, thin_m: floa
     if len(x) < 3:
         return 0.0
     k = thin_indices(x, y, thin_m)
-    cum = _cumulative_turn(x[k], y[k])
+    cum = cumulative_turn(x[k], y[k])
     return float(np.ptp(cum)) if cum is not None else 0.0
 
 
 def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
-    """*windows* with ``turn_thin_deg`` and ``revisit_1km`` per window (NaN where not computed).
+    """*windows* with ``turn_thin_deg``, ``turn_multi_deg`` (the multi-scale rule inside the
+    window: windows of 5 minutes and up within it) and ``revisit_1km`` (NaN where not computed).
 
     Needs the per-point arrays ``pt``, ``px``, ``py`` of :func:`flightpaths.tracks.make_windows`;
     *rows* (a boolean mask) limits the work to some windows, e.g. those that may join an episode.
     """
     out = windows.copy()
     turn = np.full(len(out), np.nan)
+    multi = np.full(len(out), np.nan)
     revisit = np.full(len(out), np.nan)
+    spans = MULTISCALE.spans()
     if len(out) and {"pt", "px", "py"} <= set(out.columns):
         mask = np.ones(len(out), bool) if rows is None else np.asarray(rows, bool)
         for i in np.flatnonzero(mask):
@@ -216,27 +180,31 @@ def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -
                 continue
             t, x, y = np.asarray(t, float), np.asarray(x, float), np.asarray(y, float)
             if len(t) < 3:  # as window_turn_deg and revisit_fraction
-                turn[i] = revisit[i] = 0.0
+                turn[i] = multi[i] = revisit[i] = 0.0
                 continue
-            k = thin_indices(x, y, THIN_M)  # once for both features
-            cum = _cumulative_turn(x[k], y[k])
+            k = thin_indices(x, y, THIN_M)  # once for every feature
+            cum = cumulative_turn(x[k], y[k])
             turn[i] = float(np.ptp(cum)) if cum is not None else 0.0
+            multi[i] = multiscale_turn_thinned(t[k], cum, spans) if cum is not None else 0.0
             revisit[i] = _revisits(t[k], x[k], y[k], REVISIT_M, *REVISIT_GAP_S)
     out["turn_thin_deg"] = turn
+    out["turn_multi_deg"] = multi
     out["revisit_1km"] = revisit
     return out
 
 
 def segment_features(windows: pd.DataFrame, key: pd.Series | np.ndarray, *, probability: str = "p",
                      context: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
-    """One row of :data:`SEGMENT_FEATURES` per segment key, from windows with geometry.
+    """One row of :data:`SEGMENT_FEATURES` and :data:`SEGMENT_EXTRAS` per segment key, from
+    windows with geometry.
 
     *windows* needs ``window_s``, ``turn_thin_deg``, ``revisit_1km`` (see
     :func:`add_window_geometry`) and the probability column *probability*; *key* names each
     window's segment ("" = none). The ``p_*`` features use the windows of *context* (another
     key per window, default *key*) instead, so that an episode's probabilities can be taken
     over the hour around it while its geometry comes from its own windows. A window length
-    missing from the windows (a model with 5-minute windows only) gives that feature 0.
+    missing from the windows (a model with 5-minute windows only) gives that feature 0, as
+    does a missing ``turn_multi_deg`` or altitude column.
     """
     key = np.asarray(key, dtype=object).astype(str)
     ctx = key if context is None else np.asarray(context, dtype=object).astype(str)
@@ -249,12 +217,53 @@ def segment_features(windows: pd.DataFrame, key: pd.Series | np.ndarray, *, prob
         frame[name] = geo[np.isclose(geo["w"], span)].groupby("k")["turn"].max()
     longest = geo.groupby("k")["w"].transform("max") if len(geo) else geo["w"]
     frame["revisit_1km"] = geo[geo["w"] == longest].groupby("k")["rev"].max()
+    for name, column, how in (("turn_multi", "turn_multi_deg", "max"), ("alt_median", "median_altitude_ft", "median")):
+        values = windows[column].to_numpy(float) if column in windows.columns else np.full(len(windows), np.nan)
+        frame[name] = pd.Series(values[key != ""]).groupby(key[key != ""]).agg(how)
     probs = pd.DataFrame({"p": windows[probability].to_numpy(float), "s": ctx})
     grouped = probs[probs["s"] != ""].groupby("s")["p"]
     frame["p_max"] = grouped.max()
     frame["p_top3"] = grouped.apply(lambda v: float(np.sort(v.to_numpy())[::-1][:3].mean()))
     frame["p_mean"] = grouped.mean()
-    return frame.fillna(0.0)[list(SEGMENT_FEATURES)]
+    return frame.fillna(0.0)[[*SEGMENT_FEATURES, *SEGMENT_EXTRAS]]
+
+
+@dataclass(frozen=True)
+class CruiseGuard:
+    """A documented rule on top of the learned segment score: one turn or a V at cruise is not
+    an orbit.
+
+    A segment (or episode) whose windows fly at a median altitude of at least *min_alt_ft*
+    (FL250: airliners cruise at FL300-410) and whose multi-scale net turn (``turn_multi``)
+    stays under *max_turn_deg* (one full turn) gets a probability of at most *cap*. The
+    thresholds were set from what an airliner does, not fitted: a hold or a refuelling
+    racetrack turns a full circle within minutes and passes; so does any segment whose
+    altitude is unknown (``alt_median`` 0).
+
+    >>> table = pd.DataFrame({"alt_median": [37000.0, 37000.0, 3000.0], "turn_multi": [150.0, 900.0, 150.0]})
+    >>> CruiseGuard().apply(np.array([0.99, 0.99, 0.99]), table).tolist()
+    [0.05, 0.99, 0.99]
+    """
+
+    min_alt_ft: float = 25000.0
+    max_turn_deg: float = 360.0
+    cap: float = 0.05
+
+    def hits(self, table: pd.DataFrame) -> np.ndarray:
+        """Which rows of a segment table (with :data:`SEGMENT_EXTRAS`) are single turns at cruise."""
+        if not {"alt_median", "turn_multi"} <= set(table.columns):
+            return np.zeros(len(table), bool)
+        alt = table["alt_median"].to_numpy(float)
+        turn = table["turn_multi"].to_numpy(float)
+        return np.asarray((alt >= self.min_alt_ft) & (turn < self.max_turn_deg), bool)
+
+    def apply(self, p: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+        """*p* with the rows :meth:`hits` flags capped at *cap*."""
+        return np.where(self.hits(table), np.minimum(np.asarray(p, float), self.cap), np.asarray(p, float))
+
+
+#: The guard every learned segment score goes through (``flightpaths score``, ``watch``, ``evaluate``).
+CRUISE_GUARD: Final = CruiseGuard()
 
 
 def _transform(name: str, values: np.ndarray) -> np.ndarray:
@@ -286,10 +295,10 @@ class SegmentAggregator:
         if not n or not all(len(v) == n for v in (self.mean, self.scale, self.coef)):
             raise BundleError(f"segment aggregator: features, mean, scale and coef need the same non-zero length "
                               f"(got {n}, {len(self.mean)}, {len(self.scale)}, {len(self.coef)})")
-        unknown = [f for f in self.features if f not in SEGMENT_FEATURES]
+        unknown = [f for f in self.features if f not in _KNOWN_FEATURES]
         if unknown:
             raise BundleError(f"segment aggregator: unknown feature(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(SEGMENT_FEATURES)}")
+                              f"known: {', '.join(_KNOWN_FEATURES)}")
         if not all(math.isfinite(v) for v in (*self.mean, *self.scale, *self.coef, self.intercept)):
             raise BundleError("segment aggregator: non-finite coefficient")
 
@@ -364,14 +373,16 @@ def epoch_ns(values: pd.Series) -> np.ndarray:
 
 
 def add_segment_probability(episodes: pd.DataFrame, windows: pd.DataFrame, aggregator: SegmentAggregator, *,
-                            positive_class: str, context_s: float = 1800.0) -> pd.DataFrame:
+                            positive_class: str, context_s: float = 1800.0,
+                            guard: CruiseGuard | None = CRUISE_GUARD) -> pd.DataFrame:
     """*episodes* with ``p_segment`` filled for episodes of *positive_class*, re-ranked by it.
 
     An episode's geometry features come from its own windows (which need ``turn_thin_deg``
     and ``revisit_1km``, :func:`add_window_geometry`), its probability features from every
     window of the same object within *context_s* before its start or after its end: about
     the hour-long flight segment the aggregator was fitted and measured on. Episodes rank by
-    ``p_segment`` (those without one after), then by peak window probability.
+    ``p_segment`` (those without one after), then by peak window probability. *guard*
+    (default :data:`CRUISE_GUARD`; None = off) caps single turns at cruise.
     """
     out = episodes.copy()
     column = f"p_{positive_class}"
@@ -397,7 +408,8 @@ def add_segment_probability(episodes: pd.DataFrame, windows: pd.DataFrame, aggre
         frame = pd.concat(parts, ignore_index=True)
         table = segment_features(frame.rename(columns={column: "_p"}), frame["_key"].to_numpy(),
                                  probability="_p", context=frame["_ctx"].to_numpy())
-        p = pd.Series(aggregator.predict(table), index=table.index)
+        raw = aggregator.predict(table)
+        p = pd.Series(guard.apply(raw, table) if guard is not None else raw, index=table.index)
         out.loc[mine, "p_segment"] = out.loc[mine, "episode_id"].astype(str).map(p).to_numpy(float)
     if "p_segment" in out.columns and len(out):
         out = out.sort_values(["p_segment", "peak_p", "mean_p", "start"], ascending=[False, False, False, True],
