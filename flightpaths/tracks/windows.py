@@ -12,8 +12,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, SettingsError
-from ..fileio import safe_name
+from ..errors import SettingsError
+from ..fileio import id_stem
 from ..runtime import gc_paused, tune_allocator
 from ..schema import KT_PER_MPS
 from ._arrays import _NS, _kernel, _map, _next_true
@@ -167,7 +167,8 @@ def _windows_one(
     callsign = _window_callsigns(prep, lo, hi, wtrack)
     track_obj = prep.track_object[wtrack]
     track_ids = np.array([f"{o}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
-    safe_tracks = np.array([f"{_safe_id(o)}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
+    safe_tracks = np.array([f"{id_stem(o, what='object id')}_{k}" for o, k in zip(prep.track_object, prep.track_no)],
+                           dtype=object)
     window_id = _window_ids(safe_tracks[wtrack], nominal, window_s)
 
     ev_x, ev_y, ev_kind = _events(prep, lo, gidx, goff, px, py)
@@ -261,13 +262,6 @@ def _window_ids(tracks: np.ndarray, nominal_ns: np.ndarray, window_s: float) -> 
     iso = pa.array(np.datetime_as_string(nominal_ns.astype("datetime64[ns]"), unit="s"))  # 2024-06-01T08:00:00
     text = pc.replace_substring(pc.replace_substring(iso, "-", ""), ":", "")  # (Arrow's strftime is slower)
     return pc.binary_join_element_wise(pa.array(tracks, pa.string()), text, pa.scalar(label), "_")
-
-
-def _safe_id(name: str) -> str:
-    try:
-        return safe_name(str(name), what="object id")
-    except InputError:
-        return "object"
 
 
 def _window_callsigns(prep: _Prepared, lo: np.ndarray, hi: np.ndarray, wtrack: np.ndarray) -> np.ndarray:
