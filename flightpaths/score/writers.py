@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..fileio import atomic_write_bytes, atomic_write_text, check_output, csv_safe_frame
+from ..fileio import atomic_write_bytes, atomic_write_text, check_output, csv_safe_frame, quiet_gis_driver
 from .episodes import headline_probability
 
 __all__ = [
@@ -174,12 +174,13 @@ def write_episodes_gpkg(
     tmp = target.with_name(f".{target.name}.tmp.gpkg")
     tmp.unlink(missing_ok=True)
     try:
-        gpd.GeoDataFrame(table, geometry=list(points), crs="EPSG:4326").to_file(tmp, layer="centres", driver="GPKG")
         keep = [i for i, r in enumerate(geo.to_dict(orient="records")) if _line(tracks, r) is not None]
         lines = [shapely.LineString(_line(tracks, geo.iloc[i].to_dict())) for i in keep]  # type: ignore[arg-type]
-        gpd.GeoDataFrame(table.iloc[keep].reset_index(drop=True), geometry=lines, crs="EPSG:4326").to_file(
-            tmp, layer="tracks", driver="GPKG", mode="a" if tmp.exists() else "w"
-        )
+        with quiet_gis_driver():
+            gpd.GeoDataFrame(table, geometry=list(points), crs="EPSG:4326").to_file(tmp, layer="centres", driver="GPKG")
+            gpd.GeoDataFrame(table.iloc[keep].reset_index(drop=True), geometry=lines, crs="EPSG:4326").to_file(
+                tmp, layer="tracks", driver="GPKG", mode="a" if tmp.exists() else "w"
+            )
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, SchemaError
+from ..fileio import quiet_gis_driver
 from ..geometry import linestrings
 from ._arrays import _NS
 from .clean import _prepare_tracked, _step_lengths
@@ -102,7 +103,8 @@ def write_geo(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str = "window
     tmp = path.with_name(f".tmp-{path.name}")
     tmp.unlink(missing_ok=True)
     try:
-        out.to_file(tmp, driver=drivers[suffix], layer=layer if suffix == ".gpkg" else None, engine="pyogrio")
+        with quiet_gis_driver():
+            out.to_file(tmp, driver=drivers[suffix], layer=layer if suffix == ".gpkg" else None, engine="pyogrio")
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
