@@ -4,16 +4,21 @@ Nothing a user made is overwritten without asking: :func:`check_output` refuses 
 output unless ``overwrite=True`` (the CLI's ``--overwrite``). Writes go to a temporary file in
 the same folder and are moved into place, so a crash never leaves half a file.
 :func:`safe_name` turns a name that came from data (a callsign, a class name) into a file
-name that cannot escape its folder. :func:`csv_safe_frame` neutralises spreadsheet formulas in
+name that cannot escape its folder; :func:`id_stem` and :func:`file_stem` make such names that
+stay unique to the exact text (``a/b``, ``a_b`` and ``A_B`` never share one, even on a file
+system blind to case). :func:`csv_safe_frame` neutralises spreadsheet formulas in
 CSV cells (OWASP CSV injection): every CSV the project writes goes through it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +36,17 @@ __all__ = [
     "csv_plain_frame",
     "csv_safe_frame",
     "csv_text",
+    "file_stem",
+    "id_stem",
     "inputs_among",
+    "quiet_gis_driver",
     "safe_name",
     "write_csv",
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_PLAIN_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_~-]*(\.[A-Za-z0-9_~-]+)*")
+_DIGEST_LEN = 10
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -72,6 +82,19 @@ def inputs_among(inputs: Iterable[str | os.PathLike[str]], outputs: Iterable[str
             if target == src or (os.path.isdir(src) and target.startswith(src.rstrip(os.sep) + os.sep) and os.path.exists(target)):
                 return str(out)
     return None
+
+
+@contextlib.contextmanager
+def quiet_gis_driver() -> Iterator[None]:
+    """Hide the GIS driver's informational lines ("Created 72 records") while writing a
+    GeoPackage or GeoJSON: they are not for the user. Warnings still show."""
+    quiet = logging.getLogger("pyogrio")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        quiet.setLevel(level)
 
 
 def _umask() -> int:
@@ -115,6 +138,48 @@ def safe_name(name: str, *, what: str = "name", max_len: int = 100) -> str:
     if not cleaned:
         raise InputError(f"{what} {name!r} has no usable characters for a file name")
     return cleaned
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_LEN]
+
+
+def _hashed(text: str, what: str) -> str:
+    try:
+        stem = safe_name(text, what=what, max_len=80)
+    except InputError:
+        stem = "id"
+    return f"{stem}~{_digest(text)}"
+
+
+def id_stem(text: object, *, what: str = "id") -> str:
+    """A file-name stem unique to the exact *text* (an object id), even where case is ignored:
+    *text* itself when it is a plain lowercase name (every ICAO address: ``a1b2c3``), else its
+    safe form, ``~`` and 10 hex digits of the SHA-256 of *text*. Plain stems have no ``~``, so a
+    hashed stem never equals a plain one.
+
+    >>> id_stem("a1b2c3"), id_stem("a/b"), id_stem("a_b"), id_stem("A_B")
+    ('a1b2c3', 'a_b~c14cddc033', 'a_b', 'A_B~6c1908f93f')
+    """
+    value = str(text)
+    if value == value.lower() and len(value) <= 100 and _PLAIN_FILE.fullmatch(value) and "~" not in value:
+        return value
+    return _hashed(value, what)
+
+
+def file_stem(text: object, *, what: str = "name", hashed: bool = False) -> str:
+    """A file-name stem for *text* (a window id): *text* itself when it is already a safe name
+    (letters, digits, ``.``, ``_``, ``-``, ``~``), else its safe form, ``~`` and 10 hex digits
+    of the SHA-256 of *text*, so two texts never share a stem. *hashed* always adds the hash
+    (for a text that differs from another only in case).
+
+    >>> file_stem("a1b2c3_0_20240501T120000_300s"), file_stem("a/b_0")
+    ('a1b2c3_0_20240501T120000_300s', 'a_b_0~90236557d9')
+    """
+    value = str(text)
+    if not hashed and len(value) <= 160 and _PLAIN_FILE.fullmatch(value):
+        return value
+    return _hashed(value, what)
 
 
 def csv_cell(value: object) -> object:

@@ -35,7 +35,7 @@ import pandas as pd
 from rasterize import RenderConfig, TrackBatch, draw_batch, encode_png
 
 from .errors import InputError
-from .fileio import OutputExistsError, atomic_write_text, check_output, safe_name, write_csv
+from .fileio import OutputExistsError, atomic_write_text, check_output, file_stem, write_csv
 from .tracks import ARRAY_COLUMNS
 
 __all__ = [
@@ -255,24 +255,32 @@ def images_from_windows(
 
 
 def _image_names(windows: pd.DataFrame) -> tuple[list[str | None], list[str]]:
-    """File names per window (None where unusable) and a skip reason for those."""
+    """File names per window (None where unusable) and a skip reason for those.
+
+    A name is the window id when that is a safe file name, else a safe stem plus a hash of the
+    exact id (:func:`~flightpaths.fileio.file_stem`); names never differ only in case, so two
+    windows never share a file anywhere. The manifest maps each name back to its window id.
+    """
     ids = windows["window_id"].astype(object).tolist() if "window_id" in windows.columns else [None] * len(windows)
     names: list[str | None] = []
     reasons: list[str] = []
-    seen: set[str] = set()
+    seen: set[str] = set()  # case-folded: macOS and Windows see A.png and a.png as one file
+    exact: set[str] = set()
     for wid in ids:
         name, reason = None, ""
         if wid is None or (isinstance(wid, float) and wid != wid) or wid is pd.NA:
             reason = "skipped: no window_id"
+        elif str(wid) in exact:
+            reason = f"skipped: duplicate window_id {wid!r}"
         else:
-            try:
-                name = safe_name(str(wid), what="window_id") + ".png"
-            except InputError as exc:
-                reason = f"skipped: {exc}"
-            if name is not None and name in seen:
-                name, reason = None, f"skipped: duplicate window_id {wid!r}"
+            name = file_stem(wid, what="window_id") + ".png"
+            if name.casefold() in seen:  # differs from an earlier id only in case: name it by its hash
+                name = file_stem(wid, what="window_id", hashed=True) + ".png"
+            if name.casefold() in seen:
+                name, reason = None, f"skipped: window_id {wid!r} gives the file name of an earlier one"
         if name is not None:
-            seen.add(name)
+            seen.add(name.casefold())
+            exact.add(str(wid))
         names.append(name)
         reasons.append(reason)
     return names, reasons

@@ -251,3 +251,19 @@ def test_labeler_removes_stale_temporary_files_left_by_a_crash(tmp_path: Path) -
     with Dataset.open(tmp_path / "ds", images) as ds:
         pass
     assert not stale.exists()
+
+
+def test_score_gpkg_writer_prints_no_driver_chatter(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("geopandas")
+    import logging
+
+    from flightpaths.score import merge_episodes, write_episodes_gpkg
+
+    t = pd.Timestamp("2024-05-01 12:00", tz="UTC")
+    w = pd.DataFrame({"window_id": ["a1", "b1"], "object_id": ["abc123", "def456"], "callsign": ["N1", None],
+                      "start": [t, t], "end": [t + pd.Timedelta("300s")] * 2, "lat": [40.0, 41.0], "lon": [-74.0, -73.0],
+                      "p_circling": [0.9, 0.8], "p_not_circling": [0.1, 0.2]})
+    with caplog.at_level(logging.DEBUG):
+        write_episodes_gpkg(merge_episodes(w), tmp_path / "episodes.gpkg")
+    assert (tmp_path / "episodes.gpkg").is_file()
+    assert "Created" not in caplog.text

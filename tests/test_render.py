@@ -14,7 +14,7 @@ from PIL import Image
 
 from flightpaths.cli import cli
 from flightpaths.errors import InputError
-from flightpaths.fileio import OutputExistsError
+from flightpaths.fileio import OutputExistsError, file_stem
 from flightpaths.render import (
     MANIFEST_COLUMNS,
     config_from_options,
@@ -127,9 +127,11 @@ def test_render_windows_writes_images_manifest_and_config(windows: pd.DataFrame,
         "images/abc123_0_20240601T080000_300s.png",
         "images/abc123_0_20240601T080230_300s.png",
     ]
-    assert manifest["image"].tolist()[2:6] == ["", "", "images/etc_passwd.png", ""]
+    hostile = f"images/{file_stem('../../etc/passwd')}.png"  # a safe stem + a hash of the exact id
+    assert hostile.startswith("images/etc_passwd~")
+    assert manifest["image"].tolist()[2:6] == ["", "", hostile, ""]
     files = sorted(p.name for p in (tmp_path / "images").iterdir())
-    assert len(files) == 4 and "etc_passwd.png" in files
+    assert len(files) == 4 and hostile.removeprefix("images/") in files
     assert RenderConfig.from_json((tmp_path / "render_config.json").read_text()) == cfg
     on_disk = pd.read_csv(tmp_path / "manifest.csv")
     assert on_disk["window_id"].tolist() == windows["window_id"].tolist()

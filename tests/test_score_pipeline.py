@@ -118,6 +118,30 @@ def test_chunked_reading_gives_the_same_windows(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(_episodes(tmp_path / "whole"), _episodes(tmp_path / "parts"))
 
 
+@pytest.mark.parametrize("log, rows", [("score", 1000), ("score", 2500), ("train", 3000)])
+def test_windows_cut_a_stretch_at_a_time_are_those_of_one_pass(log: str, rows: int) -> None:
+    """The simulator's logs (many aircraft, 1-60 s sampling, ground points, gaps) cut in small
+    stretches give exactly the windows of one pass: ids, grids, points and figures."""
+    from flightpaths.ingest import IngestSettings, iter_points
+    from flightpaths.tracks import TrackSettings, WindowSettings
+
+    path = Path(__file__).resolve().parents[1] / "data" / "sim" / log / "sim.sbs.gz"
+    ts, ws = TrackSettings(), WindowSettings(window_s=(300, 600, 1200))
+
+    def windows(n: int) -> pd.DataFrame:
+        chunks = (c.points for c in iter_points([path], IngestSettings(), chunk_rows=n))
+        parts = list(pipeline.windows_from_chunks(chunks, ts, ws))
+        return pd.concat(parts, ignore_index=True).sort_values("window_id").set_index("window_id")
+
+    whole, parts = windows(10**8), windows(rows)
+    assert whole.index.is_unique and parts.index.is_unique
+    assert whole.index.equals(parts.index)
+    for col in ("track_id", "start", "end", "n_points", "line_first", "line_last"):
+        assert (whole[col] == parts[col]).all(), col
+    for col in ("net_turn_rev", "lat", "lon", "median_speed_kt"):
+        np.testing.assert_allclose(whole[col], parts[col], atol=1e-7, err_msg=col)
+
+
 def test_bad_lines_are_reported_with_their_line_in_the_original_file(tmp_path: Path, caplog) -> None:
     """Scoring keeps the good rows of a damaged log and names each bad line of the file itself,
     also in a later chunk (where the reader saw a temporary chunk file)."""

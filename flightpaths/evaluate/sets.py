@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, UnsupportedFormatError
-from ..fileio import safe_name
+from ..fileio import id_stem, safe_name
 from ..score.aggregate import epoch_ns, local_xy
 
 __all__ = [
@@ -259,7 +259,7 @@ def segment_points(points: pd.DataFrame, *, category: str, label: bool,
             continue
         g = pts.iloc[ix]
         start = g["time"].iloc[0]
-        sid = safe_name(f"{stem}_{g['object_id'].iloc[0]}_{start:%Y%m%dT%H%M%S}", what="segment id")
+        sid = safe_name(f"{stem}_{id_stem(g['object_id'].iloc[0])}_{start:%Y%m%dT%H%M%S}", what="segment id")
         seg_of_point[ix] = sid
         x, y = local_xy(g["lat"].to_numpy(), g["lon"].to_numpy())
         extent = float(max(np.ptp(x), np.ptp(y)))

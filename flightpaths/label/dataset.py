@@ -83,7 +83,7 @@ _RESERVED = frozenset({"train", "valid"})
 #: names Windows will not give a folder (a dataset must copy to any machine)
 _WINDOWS_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
 _TMP_PREFIX = ".fp-tmp-"
-_FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
+_FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._~-]{0,199}")
 
 
 def now_utc() -> str:
@@ -544,12 +544,14 @@ class Dataset:
                 "src": src}  # fmt: skip
 
     def _free_name(self, name: str, key: str) -> str:
-        used = {e.name for k, e in self._state.items() if k != key}
-        if name not in used:
+        """*name*, or *name* with ``_2``, ``_3``... where another image has it (case-blind: a
+        dataset must copy to macOS and Windows)."""
+        used = {e.name.casefold() for k, e in self._state.items() if k != key}
+        if name.casefold() not in used:
             return name
         stem, suffix = os.path.splitext(name)
         n = 2
-        while f"{stem}_{n}{suffix}" in used:
+        while f"{stem}_{n}{suffix}".casefold() in used:
             n += 1
         return f"{stem}_{n}{suffix}"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, SchemaError
-from ..fileio import csv_plain_frame, safe_name
+from ..fileio import csv_plain_frame, file_stem
 
 __all__ = ["ImageSet", "load_images", "read_json"]
 
@@ -146,21 +147,28 @@ def _scan_pngs(root: Path) -> pd.DataFrame:
 
 
 def _unique_names(keys: Sequence[str]) -> list[str]:
-    """File names for the dataset: the base name, or a path-derived name where base names clash."""
+    """File names for the dataset: the base name, or a path-derived name where base names clash.
+
+    Names from data that are not safe file names get a hash of the exact name
+    (:func:`~flightpaths.fileio.file_stem`), and no two names differ only in case (macOS and
+    Windows would see one file).
+    """
     base = [PurePosixPath(k).name for k in keys]
-    counts = pd.Series(base).value_counts() if base else pd.Series(dtype=int)
+    counts = Counter(b.casefold() for b in base)
     names: list[str] = []
-    used: set[str] = set()
+    used: set[str] = set()  # case-folded
     for key, name in zip(keys, base):
         stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix.lower() or ".png"
-        if counts[name] > 1:
+        if counts[name.casefold()] > 1:
             stem = key[: -len(PurePosixPath(key).suffix) or None].replace("/", "__")
-        candidate = f"{safe_name(stem, what='image name')}{suffix}"
+        candidate = f"{file_stem(stem, what='image name')}{suffix}"
+        if candidate.casefold() in used:
+            candidate = f"{file_stem(key, what='image name', hashed=True)}{suffix}"
         n = 2
-        while candidate in used:
-            candidate = f"{safe_name(stem, what='image name')}_{n}{suffix}"
+        while candidate.casefold() in used:
+            candidate = f"{file_stem(key, what='image name', hashed=True)}_{n}{suffix}"
             n += 1
-        used.add(candidate)
+        used.add(candidate.casefold())
         names.append(candidate)
     return names
 

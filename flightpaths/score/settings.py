@@ -29,7 +29,8 @@ class ScoreSettings:
         mean "nothing" (``not_*``, ``no_*``, ``non_*``, ``other``, ...), e.g. ``circling``.
     ingest: how logs are read (format, ``--columns`` mapping, ``tz``: the zone of the log's
         clock for times written without one, as in ``flightpaths ingest``).
-    chunk_lines: points read at a time, about one per log line (bounded memory).
+    chunk_lines: points read at a time, about one per log line: peak memory grows with it, not
+        with the log (windows are cut exactly as in one pass, see windows_from_chunks).
     batch_size: images per inference batch.
     workers: drawing processes; 0 = all cores.
     merge_gap_s: positive windows of one object merge when the next starts at most this long
@@ -43,7 +44,7 @@ class ScoreSettings:
 
     threshold: float = 0.5
     positive_class: str | None = None
-    chunk_lines: int = 1_000_000
+    chunk_lines: int = 200_000
     batch_size: int = 64
     workers: int = 0
     merge_gap_s: float = 0.0

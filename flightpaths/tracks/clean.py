@@ -42,6 +42,9 @@ class _Prepared:
     calls: np.ndarray | None = None
     clicks: np.ndarray | None = None  # screen tracks: state == "Pressed"
     kinds: np.ndarray | None = None  # screen tracks: button, lowercased
+    # per track, when windows are cut a stretch at a time (see windows_with_report's grid)
+    grid_t0: np.ndarray | None = None  # int64 ns where the track's window grid starts (its first point if None)
+    grid_stop: np.ndarray | None = None  # int64 ns: only windows starting before it (no limit if None)
 
 
 _Factorized = tuple[np.ndarray, np.ndarray] | None
@@ -111,6 +114,8 @@ def _chunk(prep: _Prepared, first: int, last: int) -> _Prepared:
         t=prep.t[sl], a=prep.a[sl], b=prep.b[sl], speed=prep.speed[sl], alt=prep.alt[sl], dist=cut(prep.dist),
         line=cut(prep.line), file_code=cut(prep.file_code), files=prep.files, call_code=cut(prep.call_code),
         calls=prep.calls, clicks=cut(prep.clicks), kinds=cut(prep.kinds),
+        grid_t0=None if prep.grid_t0 is None else prep.grid_t0[first:last],
+        grid_stop=None if prep.grid_stop is None else prep.grid_stop[first:last],
     )
 
 

@@ -4,7 +4,7 @@ docstring for what the figures mean)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
@@ -12,8 +12,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, SettingsError
-from ..fileio import safe_name
+from ..errors import SettingsError
+from ..fileio import id_stem
 from ..runtime import gc_paused, tune_allocator
 from ..schema import KT_PER_MPS
 from ._arrays import _NS, _kernel, _map, _next_true
@@ -75,7 +75,7 @@ def _window_ranges(prep: _Prepared, window_s: float, step_s: float, report: Clea
     """Window index ranges [lo, hi) into track order, their track and nominal start (ns)."""
     offsets = prep.offsets
     ntr = len(offsets) - 1
-    t0 = prep.t[offsets[:-1]]
+    t0 = prep.t[offsets[:-1]] if prep.grid_t0 is None else prep.grid_t0
     dur = prep.t[offsets[1:] - 1] - t0
     w_ms, s_ms = int(round(window_s * 1000)), max(1, int(round(step_s * 1000)))
     dur_ms = dur // 1_000_000
@@ -98,9 +98,14 @@ def _window_ranges(prep: _Prepared, window_s: float, step_s: float, report: Clea
     dup = np.zeros(len(lo), bool)
     dup[1:] = (lo[1:] == lo[:-1]) & (hi[1:] == hi[:-1]) & (win_track[1:] == win_track[:-1])
     few = (n < 1) & ~dup
+    if prep.grid_stop is not None:  # windows left for the next stretch of the log: neither counted nor kept
+        now = nominal < prep.grid_stop[win_track]
+        few, dup = few & now, dup & now
+    else:
+        now = np.ones(len(lo), dtype=bool)
     report.count("windows_dropped", "no points", int(few.sum()))
     report.count("windows_dropped", "same points as the previous window", int(dup.sum()))
-    keep = ~dup & ~few
+    keep = ~dup & ~few & now
     return lo[keep], hi[keep], win_track[keep], nominal[keep]
 
 
@@ -167,7 +172,8 @@ def _windows_one(
     callsign = _window_callsigns(prep, lo, hi, wtrack)
     track_obj = prep.track_object[wtrack]
     track_ids = np.array([f"{o}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
-    safe_tracks = np.array([f"{_safe_id(o)}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
+    safe_tracks = np.array([f"{id_stem(o, what='object id')}_{k}" for o, k in zip(prep.track_object, prep.track_no)],
+                           dtype=object)
     window_id = _window_ids(safe_tracks[wtrack], nominal, window_s)
 
     ev_x, ev_y, ev_kind = _events(prep, lo, gidx, goff, px, py)
@@ -263,13 +269,6 @@ def _window_ids(tracks: np.ndarray, nominal_ns: np.ndarray, window_s: float) -> 
     return pc.binary_join_element_wise(pa.array(tracks, pa.string()), text, pa.scalar(label), "_")
 
 
-def _safe_id(name: str) -> str:
-    try:
-        return safe_name(str(name), what="object id")
-    except InputError:
-        return "object"
-
-
 def _window_callsigns(prep: _Prepared, lo: np.ndarray, hi: np.ndarray, wtrack: np.ndarray) -> np.ndarray:
     """The first callsign inside each window, else the track's first, else None."""
     nw = len(lo)
@@ -324,6 +323,7 @@ def windows_with_report(
     tracks: TrackSettings | None = None,
     workers: int | None = None,
     chunk_points: int = 100_000,
+    grid: Mapping[str, tuple[int | None, int | None]] | None = None,
 ) -> tuple[pd.DataFrame, CleanReport]:
     """Windows of *points* and a report of everything cleaned, split and dropped on the way.
 
@@ -338,9 +338,15 @@ def windows_with_report(
     the string columns are factorized beside it. The result does not depend on either (beyond rounding: centroid sums
     run over a chunk, so coordinates may differ in the ninth decimal of a metre). Python's
     garbage collector is paused meanwhile (see :func:`.runtime.gc_paused`).
+
+    *grid* is for cutting a long log a stretch at a time (``score`` does): for a track id, the
+    time (ns since the epoch) its window grid starts at, instead of its first point (points
+    before it are in no window), and the
+    time from which its windows are left for the next stretch (None: no limit), so that every
+    window is cut exactly where one pass over the whole log would cut it.
     """
     with gc_paused():  # hundreds of thousands of array views: no full collections meanwhile
-        return _windows_with_report(points, settings, tracks, workers, chunk_points)
+        return _windows_with_report(points, settings, tracks, workers, chunk_points, grid)
 
 
 def _windows_with_report(
@@ -349,6 +355,7 @@ def _windows_with_report(
     tracks: TrackSettings | None,
     workers: int | None,
     chunk_points: int,
+    grid: Mapping[str, tuple[int | None, int | None]] | None = None,
 ) -> tuple[pd.DataFrame, CleanReport]:
     report = CleanReport()
     _check_columns(points)
@@ -372,6 +379,8 @@ def _windows_with_report(
         if not len(prep.t):
             return empty_windows(), report
         _attach(prep, factorized)
+    if grid:
+        _set_grid(prep, grid)
     bounds = _chunk_bounds(prep.offsets, chunk_points)
     jobs = [
         (ws, window_s, step_s, first, last)
@@ -406,6 +415,20 @@ def _windows_with_report(
     return _assemble([cols for cols, _ in results if cols is not None]), report
 
 
+def _set_grid(prep: _Prepared, grid: Mapping[str, tuple[int | None, int | None]]) -> None:
+    """Each track's grid start and stop from *grid* (by track id; see :func:`windows_with_report`)."""
+    first = prep.t[prep.offsets[:-1]]
+    t0 = first.copy()
+    stop = np.full(len(first), np.iinfo(np.int64).max, dtype=np.int64)
+    for i, (obj, no) in enumerate(zip(prep.track_object, prep.track_no)):
+        start, end = grid.get(f"{obj}_{no}", (None, None))
+        if start is not None:  # points before it are context only (a stretch's carry)
+            t0[i] = int(start)
+        if end is not None:
+            stop[i] = int(end)
+    prep.grid_t0, prep.grid_stop = t0, stop
+
+
 def _ground_mask(points: pd.DataFrame, settings: list[WindowSettings]) -> np.ndarray | None:
     """Rows of *points* reported on the ground, when the settings ask for airborne points only
     and there are any (else None)."""
@@ -438,6 +461,7 @@ def make_windows(
     settings: WindowSettings | Sequence[WindowSettings] | None = None,
     *,
     tracks: TrackSettings | None = None,
+    grid: Mapping[str, tuple[int | None, int | None]] | None = None,
 ) -> pd.DataFrame:
     """The windows table of *points* (see :func:`windows_with_report`, which also gives counts)."""
-    return windows_with_report(points, settings, tracks=tracks)[0]
+    return windows_with_report(points, settings, tracks=tracks, grid=grid)[0]
