@@ -175,7 +175,7 @@ def csv_plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def csv_text(frame: pd.DataFrame, **to_csv: object) -> str:
     """*frame* as CSV text (``DataFrame.to_csv`` options), spreadsheet formulas neutralised."""
-    text: str = csv_safe_frame(frame).to_csv(**to_csv)  # type: ignore[call-overload]
+    text: str = csv_safe_frame(frame).to_csv(**to_csv)
     return text
 
 
