@@ -180,11 +180,11 @@ def test_feed_dropped_and_back_over_loopback_with_webhook_and_restart(bundle, tm
     sent = []
 
     def feed() -> None:
-        sent.append(serve_replay(first, port, speed=600, start=start, wait_s=20))
+        sent.append(serve_replay(first, port, speed=600, start=start, wait_s=120))
         import time
 
         time.sleep(1.5)  # the feed is down
-        sent.append(serve_replay(second, port, speed=600, start=start + (t[1] - t[0]), wait_s=20))
+        sent.append(serve_replay(second, port, speed=600, start=start + (t[1] - t[0]), wait_s=120))
 
     out = tmp_path / "alerts"
     player = threading.Thread(target=feed)
@@ -193,7 +193,7 @@ def test_feed_dropped_and_back_over_loopback_with_webhook_and_restart(bundle, tm
     done = threading.Thread(target=lambda: (player.join(), __import__("time").sleep(2.0), stop.set()))
     done.start()
     try:
-        result = run_watch(TcpSource("127.0.0.1", port), bundle, out, WatchSettings(tick_s=0.2), duration_s=60,
+        result = run_watch(TcpSource("127.0.0.1", port), bundle, out, WatchSettings(tick_s=0.2), duration_s=600,
                            notifiers=[WebhookNotifier(f"http://127.0.0.1:{hook.server_address[1]}/hook")], stop=stop)
     finally:
         done.join()
