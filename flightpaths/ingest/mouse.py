@@ -5,7 +5,8 @@ the folder is left out on purpose: in DELBOT it names the label). Screen pixels 
 ``y`` (``lat``/``lon`` stay NaN); times are seconds since the session start, stored as
 1970-01-01 UTC plus that offset (the sources record no wall-clock time). ``button`` and
 ``state`` (Move, Pressed, Released, Drag) are kept; clicks are ``state == "Pressed"``.
-Balabit's x or y = 65535 glitches are dropped and counted.
+Balabit's x or y = 65535 glitches are dropped and counted. Balabit's ``client timestamp``
+is kept as ``client_time`` (seconds), so that only rows equal in it too count as duplicates.
 
 - Balabit: header ``record timestamp,client timestamp,button,state,x,y`` (seconds).
 - DELBOT: first line ``resolution:W,H``, then ``time_ms,event,x,y`` rows (milliseconds).
@@ -27,6 +28,7 @@ GLITCH: Final = 65535
 
 BALABIT_COLUMNS: Final = {
     "time": Col("record timestamp", "time", unit="s"),
+    "client_time": Col("client timestamp"),
     "x": Col("x"),
     "y": Col("y"),
     "button": Col("button", "text"),
