@@ -48,11 +48,11 @@ class MotionSettings:
     """How mouse motion is normalised and cut (see the module docstring); seconds and screen fractions."""
 
     step_s: float = 0.02
-    window_s: float = 0.24
-    hop_s: float = 0.12
+    window_s: float = 0.2
+    hop_s: float = 0.1
     stroke_gap_s: float = 0.25
     max_windows: int = 200
-    smooth_steps: int = 5
+    smooth_steps: int = 3
     fraction_max: float = 1.5
     pause_speed: float = 0.02
 
@@ -131,8 +131,8 @@ def screen_fractions(points: pd.DataFrame, settings: MotionSettings = MotionSett
 def _seconds(points: pd.DataFrame) -> np.ndarray:
     t = points["time"]
     if pd.api.types.is_datetime64_any_dtype(t):
-        return (t.astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e9).astype(float)
-    return pd.to_numeric(t, errors="coerce").to_numpy(float)
+        return np.asarray(t.astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e9, dtype=float)
+    return np.asarray(pd.to_numeric(t, errors="coerce"), dtype=float)
 
 
 def _strokes(t: np.ndarray, gap_s: float) -> list[tuple[int, int]]:
@@ -207,7 +207,8 @@ def _shape_features(w: np.ndarray, s: MotionSettings) -> dict[str, np.ndarray]:
     mid = 0.5 * (step_len[:, 1:] + step_len[:, :-1])
     with np.errstate(invalid="ignore", divide="ignore"):
         curv = np.where(mid > 1e-6, np.abs(turn) / np.maximum(mid, 1e-6), 0.0)
-        peaks = ((speed[:, 1:-1] > speed[:, :-2]) & (speed[:, 1:-1] >= speed[:, 2:]) & moving[:, 1:-1]).sum(axis=1)
+        tol = 1e-3 * speed.mean(axis=1, keepdims=True)  # rounding noise on a steady speed is not a peak
+        peaks = ((speed[:, 1:-1] > speed[:, :-2] + tol) & (speed[:, 1:-1] >= speed[:, 2:] + tol) & moving[:, 1:-1]).sum(axis=1)
         speed_mean = speed.mean(axis=1)
         acc_mean, jerk_mean = acc_mag.mean(axis=1), jerk_mag.mean(axis=1)
         return {
