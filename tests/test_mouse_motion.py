@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from flightpaths.cli import cli
 from flightpaths.errors import InputError
 from flightpaths.evaluate.mouse import MouseEvalSettings, evaluate_mouse, find_sources
+from flightpaths.ingest import read_logs
 from flightpaths.simulate_mouse import MouseSimSettings, write_sample
-from flightpaths.tracks.motion import MOTION_FEATURES, MotionReport, MotionSettings, motion_windows
+from flightpaths.tracks.motion import MOTION_FEATURES, MotionReport, MotionSettings, motion_windows, screen_fractions
 
 T0 = pd.Timestamp("1970-01-01", tz="UTC")
 SCREEN = (1536.0, 864.0)
@@ -130,3 +131,18 @@ def test_leave_one_source_out_on_simulated_sources(tmp_path: Path) -> None:
     assert "| bot_0+human_1 |" in (out / "mouse.md").read_text()
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 1 and "exists" in again.output  # never overwritten without --overwrite
+
+
+@pytest.mark.realdata
+def test_real_delbot_units_and_stated_screen(shared_data: Path) -> None:
+    folder = shared_data / "mouse/delbot/circles_human_pc2"
+    fractions, pixels = folder / "circleHide_1669132262488.txt", sorted(folder.glob("*.txt"))[0]
+    points = read_logs([fractions, pixels]).points
+    assert set(points["screen_w"]) == {1536.0} and set(points["screen_h"]) == {864.0}
+    report = MotionReport()
+    w = motion_windows(points, report=report)
+    assert report.fraction_files == 1 and report.pixel_files_stated_screen == 1
+    assert w["object_id"].nunique() == 2
+    for _, one in points.groupby("object_id"):  # both circles a fraction of the screen wide, not one 1536 times the other
+        fx, fy, _how = screen_fractions(one)
+        assert 0.05 < np.ptp(fx) < 0.8 and 0.05 < np.ptp(fy) < 0.8
