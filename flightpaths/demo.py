@@ -22,17 +22,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rasterize import Channel, RenderConfig
+from rasterize import RenderConfig
 
 from .errors import FlightpathsError, InputError
 from .fileio import atomic_write_text, write_csv
 from .ingest import IngestSettings, read_logs
 from .label import session
-from .render import render_windows
+from .render import RENDER_PRESETS, render_windows
 from .report import interpretation_report
 from .score import ScoreSettings, score_logs
 from .settings import settings_dict, write_settings
-from .tracks import TrackSettings, WindowSettings, windows_with_report, write_windows
+from .tracks import TRACK_PRESETS, WINDOW_PRESETS, windows_with_report, write_windows
 from .train.engine import TrainSettings, train
 from .train.predict import load_bundle
 
@@ -138,9 +138,9 @@ def _stage(echo: Callable[[str], None], name: str) -> Callable[[], None]:
     return done
 
 
-def _windows(points: pd.DataFrame, out: Path, echo: Callable[[str], None], window_s: float) -> tuple[pd.DataFrame, dict]:
+def _windows(points: pd.DataFrame, out: Path, echo: Callable[[str], None], preset: str) -> tuple[pd.DataFrame, dict]:
     """The windows, and their settings as `flightpaths tracks` records them (they travel to the model)."""
-    tracks, cut = TrackSettings(), WindowSettings(window_s=window_s)
+    tracks, cut = TRACK_PRESETS[preset], WINDOW_PRESETS[preset]
     windows, report = windows_with_report(points, cut, tracks=tracks)
     windowing = {"tracks": settings_dict(tracks), "windows": settings_dict(cut)}
     write_windows(windows, out / "windows" / "windows.parquet", settings=windowing)
@@ -170,7 +170,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
     done()
 
     done = _stage(echo, "2. tracks and windows")
-    windows, windowing = _windows(ingest.points, out, echo, 20.0 if settings.mouse else 300.0)
+    windows, windowing = _windows(ingest.points, out, echo, _preset(settings))
     done()
 
     done = _stage(echo, "3. render")
@@ -238,11 +238,11 @@ def _classes(settings: DemoSettings) -> tuple[str, ...]:
 
 
 def _render_config(settings: DemoSettings) -> RenderConfig:
-    if settings.mouse:
-        # speed as colour (px/s), time progression, the window's extent; clicks as discs
-        channels = (Channel("progress", 0.0, 1.0), Channel("speed", 0.0, 3000.0), Channel("extent", 10.0, 2000.0, True))
-        return RenderConfig(size=settings.size, channels=channels, event_radius=3.0, gap_s=2.0)
-    return replace(RenderConfig(), size=settings.size)
+    return replace(RENDER_PRESETS[_preset(settings)], size=settings.size)
+
+
+def _preset(settings: DemoSettings) -> str:
+    return "mouse" if settings.mouse else "flight"
 
 
 def _mouse_labels(points: pd.DataFrame, windows: pd.DataFrame, out: Path) -> Path:

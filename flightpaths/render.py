@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rasterize import RenderConfig, TrackBatch, draw_batch, encode_png
+from rasterize import Channel, RenderConfig, TrackBatch, draw_batch, encode_png
 
 from .errors import InputError
 from .fileio import OutputExistsError, atomic_write_text, check_output, file_stem, write_csv
@@ -40,6 +40,7 @@ from .tracks import ARRAY_COLUMNS
 
 __all__ = [
     "MANIFEST_COLUMNS",
+    "RENDER_PRESETS",
     "VALUE_COLUMNS",
     "WINDOWING_FILE",
     "config_from_options",
@@ -55,6 +56,15 @@ log = logging.getLogger(__name__)
 #: The file beside the images that names the track and window settings the windows were cut with.
 WINDOWING_FILE = "windowing.json"
 _WINDOWS_META_KEY = b"flightpaths.windows"  # where `flightpaths tracks` (save_windows) puts its settings
+
+#: Named render configs: ``mouse`` colours time progression, speed (px/s) and the window's
+#: extent, and draws clicks as discs (what ``flightpaths demo --mouse`` trains on).
+RENDER_PRESETS: dict[str, RenderConfig] = {
+    "flight": RenderConfig(),
+    "mouse": RenderConfig(
+        channels=(Channel("progress", 0.0, 1.0), Channel("speed", 0.0, 3000.0), Channel("extent", 10.0, 2000.0, True)),
+        event_radius=3.0, gap_s=2.0),
+}
 
 #: The manifest's first columns (then every scalar column of the windows table, then how it was drawn).
 MANIFEST_COLUMNS = (

@@ -29,7 +29,9 @@ source_line        int64                   1-based line (text) or record (JSON) 
 Optional columns kept when a source has them (strings): ``category``; the identity fields
 ``registration``, ``aircraft_type`` (ICAO type code, e.g. ``AS50``), ``type_desc`` (type in
 words), ``operator`` (operator or owner), ``year`` (year built), ``address_type`` (the
-receiver's address type, e.g. ``adsb_icao``, ``tisb_other``); ``button``, ``state`` (mouse).
+receiver's address type, e.g. ``adsb_icao``, ``tisb_other``); ``button``, ``state`` and
+``client_time`` (mouse; the client clock in seconds, a number), ``screen_w``/``screen_h`` (the
+screen resolution a mouse file states, pixels).
 
 Unit conversions done on the way in: metres -> feet (x 3.28084), m/s -> knots
 (x 1.943844), m/s -> ft/min (x 196.850394), epoch seconds or milliseconds -> UTC.
@@ -88,6 +90,9 @@ OPTIONAL_COLUMNS: Final[dict[str, str]] = {
     "address_type": "string",
     "button": "string",
     "state": "string",
+    "client_time": "float64",
+    "screen_w": "float64",
+    "screen_h": "float64",
 }
 
 

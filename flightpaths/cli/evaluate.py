@@ -19,6 +19,7 @@ from ..evaluate import (
 )
 from ..fileio import check_output
 from ..settings import resolve, write_settings
+from .evaluate_mouse import run_mouse
 from .options import overwrite_option
 
 __all__ = ["command"]
@@ -46,16 +47,27 @@ __all__ = ["command"]
 @click.option("--aggregate", type=click.Choice(["auto", "learned", "max", "topk"]), default=None,
               help="Window probabilities -> segment score: the model's learned segment aggregator, the best "
                    "window, or the mean of the 3 best (default: auto = learned when the model has one, else max).")
+@click.option("--mouse", "mouse", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Mouse telemetry instead of flights: a folder of sources named with bot or human (or holding such "
+                   "folders); leave-one-source-out, per file (repeatable).")
+@click.option("--mouse-human", "mouse_human", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="With --mouse: a folder of people's sessions whatever its name, one source (repeatable).")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder for metrics.md/.csv, segments.csv, contact_sheet.png.")
 @overwrite_option
 def command(model: Path | None, positives: tuple[Path, ...], negatives: tuple[Path, ...], set_name: str | None,
             data_root: Path, labels: Path | None, review: bool, holdout: bool | None, n_boot: int | None, seed: int | None,
-            aggregate: str | None, out_dir: Path, overwrite: bool) -> None:
+            aggregate: str | None, mouse: tuple[Path, ...], mouse_human: tuple[Path, ...], out_dir: Path,
+            overwrite: bool) -> None:
     """Score real flights per segment with MODEL (optional), the 5-minute and multi-scale
     turn rules and, when installed, traffic's holding detector; report AP, P@20/100, recall
     at 0, 1 and 5 false alarms per 1,000 negatives and at 1%/5%, with bootstrap intervals
-    over aircraft, and a contact sheet."""
+    over aircraft, and a contact sheet. With --mouse: people or bots, each source held out in
+    turn, motion features beside the setup-shortcut baseline."""
+    if mouse or mouse_human:
+        if model is not None or set_name or positives or negatives:
+            raise click.UsageError("--mouse runs on its own: no MODEL, --set, --positives or --negatives")
+        return run_mouse(mouse, mouse_human, out_dir, n_boot=n_boot, seed=seed, overwrite=overwrite)
     if set_name is None and not (positives and negatives):
         raise click.UsageError("give --set shared, or both --positives and --negatives")
     check_output(out_dir / "metrics.csv", overwrite=overwrite)

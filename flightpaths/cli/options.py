@@ -20,6 +20,7 @@ __all__ = [
     "ingest_settings",
     "log_options",
     "overwrite_option",
+    "preset_option",
     "progress_enabled",
     "say_if_read_as_utc",
     "tz_option",
@@ -51,6 +52,11 @@ DURATION = Duration()
 overwrite_option = click.option(
     "--overwrite", is_flag=True, default=False, help="Replace outputs that already exist (default: refuse)."
 )
+
+
+preset_option = click.option(
+    "--preset", type=click.Choice(["flight", "mouse"]), default="flight", show_default=True,
+    help="Settings for a kind of data: flight (aircraft) or mouse (screen telemetry); other options override it.")
 
 
 _COLUMNS_HELP = (

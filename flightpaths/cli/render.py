@@ -10,13 +10,14 @@ from tqdm import tqdm
 from rasterize import FRAMES, VARIABLES
 
 from ..render import (
+    RENDER_PRESETS,
     config_from_options,
     load_render_config,
     read_windowing,
     render_windows,
 )
 from ..tracks import read_windows
-from .options import overwrite_option, progress_enabled
+from .options import overwrite_option, preset_option, progress_enabled
 
 __all__ = ["command"]
 
@@ -41,16 +42,17 @@ def _color_by(ctx: click.Context, param: click.Parameter, value: str | None) -> 
               help="fit: the window's box, at least 1 km (64 px for screen tracks); scale: 50 m (8 px) per pixel (default: fit).")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Processes drawing in parallel.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A render_config.json to start from (default: the recommended config).")
+              help="A render_config.json to start from (default: the --preset's config).")
+@preset_option
 @overwrite_option
 def command(windows: Path, out_dir: Path, size: int | None, color_by: list[str] | None, frame: str | None, workers: int,
-            config_path: Path | None, overwrite: bool) -> None:
+            config_path: Path | None, preset: str, overwrite: bool) -> None:
     """Draw every window of WINDOWS (a windows parquet from `flightpaths tracks`) as a PNG.
 
     Writes OUT/images/{window_id}.png, OUT/manifest.csv (one row per window: image, ids,
     provenance, status, figures) and OUT/render_config.json (the config to train and score with).
     """
-    base = load_render_config(config_path) if config_path is not None else None
+    base = load_render_config(config_path) if config_path is not None else RENDER_PRESETS[preset]
     try:
         config = config_from_options(base, size=size, color_by=color_by, frame=frame)
     except ValueError as exc:

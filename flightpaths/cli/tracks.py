@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..errors import InputError, SettingsError
 from ..fileio import check_output
 from ..ingest import read_logs
-from ..settings import resolve, write_settings
+from ..settings import write_settings
 from ..tracks import (
+    TRACK_PRESETS,
     WINDOW_OUTPUT_SUFFIXES,
-    TrackSettings,
-    WindowSettings,
+    WINDOW_PRESETS,
     save_windows,
     windows_with_report,
 )
-from .options import DURATION, ingest_settings, say_if_read_as_utc, tz_option
+from .options import DURATION, ingest_settings, preset_option, say_if_read_as_utc, tz_option
 
 __all__ = ["command"]
 
@@ -26,6 +28,11 @@ def _durations(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     """Several durations, from repeated options and/or comma-separated lists."""
     parts = [p for v in values for p in str(v).split(",") if p.strip()]
     return tuple(DURATION.convert(p, param, ctx) for p in parts) or None
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The options the user gave (None = keep the preset's value)."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 @click.command("tracks")
@@ -42,11 +49,12 @@ def _durations(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
               help="Local AEQD projection: vectorized 'local' or exact 'pyproj' per window (slow) (default: local).")
 @click.option("--airborne-only/--keep-ground", "airborne_only", default=None,
               help="Leave out points reported on the ground before cutting windows (default: --airborne-only).")
+@preset_option
 @tz_option
 @click.option("--overwrite", is_flag=True, default=False, help="Replace outputs that already exist (default: refuse).")
 def command(points: tuple[str, ...], output: Path, gap: float | None, window: tuple[float, ...] | None,
             step: tuple[float, ...] | None, min_points: int | None, projection: str | None,
-            airborne_only: bool | None, tz: str | None, overwrite: bool) -> None:
+            airborne_only: bool | None, preset: str, tz: str | None, overwrite: bool) -> None:
     """Read POINTS (a points .parquet from `flightpaths ingest`, or any log ingest reads), clean them,
     split them into tracks and cut overlapping windows. Prints what was removed and why;
     writes OUTPUT and OUTPUT.settings.json beside it."""
@@ -56,9 +64,9 @@ def command(points: tuple[str, ...], output: Path, gap: float | None, window: tu
         raise click.BadParameter(f"{len(step)} steps for {len(window)} window lengths; give one step or one per length",
                                  param_hint="'--step'")
     try:
-        track_settings = resolve(TrackSettings, gap_s=gap)
-        window_settings = resolve(WindowSettings, window_s=window, step_s=step, min_points=min_points, projection=projection,
-                                  airborne_only=airborne_only)
+        track_settings = replace(TRACK_PRESETS[preset], **_given(gap_s=gap))
+        window_settings = replace(WINDOW_PRESETS[preset], **_given(window_s=window, step_s=step, min_points=min_points,
+                                                                  projection=projection, airborne_only=airborne_only))
     except SettingsError as exc:
         raise click.BadParameter(str(exc), param_hint="'--window/--step'") from exc
     meta = output.with_name(output.name + ".settings.json")

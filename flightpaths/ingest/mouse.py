@@ -5,10 +5,12 @@ the folder is left out on purpose: in DELBOT it names the label). Screen pixels 
 ``y`` (``lat``/``lon`` stay NaN); times are seconds since the session start, stored as
 1970-01-01 UTC plus that offset (the sources record no wall-clock time). ``button`` and
 ``state`` (Move, Pressed, Released, Drag) are kept; clicks are ``state == "Pressed"``.
-Balabit's x or y = 65535 glitches are dropped and counted.
+Balabit's x or y = 65535 glitches are dropped and counted. Balabit's ``client timestamp``
+is kept as ``client_time`` (seconds), so that only rows equal in it too count as duplicates.
 
 - Balabit: header ``record timestamp,client timestamp,button,state,x,y`` (seconds).
-- DELBOT: first line ``resolution:W,H``, then ``time_ms,event,x,y`` rows (milliseconds).
+- DELBOT: first line ``resolution:W,H`` (kept as ``screen_w``, ``screen_h``), then
+  ``time_ms,event,x,y`` rows (milliseconds; x, y in pixels or, from some setups, 0-1 fractions).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ GLITCH: Final = 65535
 
 BALABIT_COLUMNS: Final = {
     "time": Col("record timestamp", "time", unit="s"),
+    "client_time": Col("client timestamp"),
     "x": Col("x"),
     "y": Col("y"),
     "button": Col("button", "text"),
@@ -55,6 +58,15 @@ def _sniff_balabit(head: Head) -> bool:
     return {"record timestamp", "button", "state", "x", "y"} <= set(cols)
 
 
+_RESOLUTION: Final = re.compile(r"^\s*resolution:\s*(\d+)\s*,\s*(\d+)")
+
+
+def _resolution(source: Source) -> tuple[float, float]:
+    """The ``resolution:W,H`` a DELBOT file starts with (NaN when unreadable)."""
+    match = _RESOLUTION.match(source.head().text)
+    return (float(match.group(1)), float(match.group(2))) if match else (float("nan"), float("nan"))
+
+
 def _sniff_delbot(head: Head) -> bool:
     return bool(re.match(r"^\s*resolution:\s*\d+\s*,\s*\d+", head.text))
 
@@ -71,8 +83,10 @@ def read_balabit(source: Source, settings: IngestSettings, ledger: Ledger) -> It
 
 @register_format("delbot", description="DELBOT-Mouse trajectory (first line resolution:W,H)", sniff=_sniff_delbot, priority=40)
 def read_delbot(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
-    """One DELBOT file (times in ms); the ``resolution:W,H`` line is skipped (not a point)."""
+    """One DELBOT file (times in ms); the ``resolution:W,H`` line gives every point's screen size."""
+    width, height = _resolution(source)
     for frame, lines in iter_csv(source, settings, ledger, skip_lines=1, names=["time_ms", "event", "x", "y"]):
         points = build_points(frame, DELBOT_COLUMNS, lines=lines, source=source, ledger=ledger, settings=settings)
         points["object_id"] = _object_id(source)
+        points["screen_w"], points["screen_h"] = width, height
         yield _drop_glitches(points, source, ledger)

@@ -66,17 +66,20 @@ from .columns import ARRAY_COLUMNS, FIGURE_COLUMNS, RADIUS_CAP_M, SCALAR_COLUMNS
 from .files import WINDOW_OUTPUT_SUFFIXES, load_points, read_windows, save_windows, write_windows
 from .geo import to_geodataframe, tracks_to_geodataframe, write_geo
 from .projection import inverse_local_aeqd, local_aeqd
-from .settings import CleanReport, TrackSettings, WindowSettings
+from .settings import PRESETS, TRACK_PRESETS, WINDOW_PRESETS, CleanReport, TrackSettings, WindowSettings
 from .windows import make_windows, windows_with_report
 
 __all__ = [
     "ARRAY_COLUMNS",
     "CleanReport",
+    "PRESETS",
     "FIGURE_COLUMNS",
     "RADIUS_CAP_M",
     "SCALAR_COLUMNS",
+    "TRACK_PRESETS",
     "TrackSettings",
     "WINDOW_OUTPUT_SUFFIXES",
+    "WINDOW_PRESETS",
     "WindowSettings",
     "empty_windows",
     "inverse_local_aeqd",

@@ -219,7 +219,10 @@ def _prepare(
     alt = _float(frame, "altitude_ft")
     pts = _Ordered(order, c_o, t_o, *_map(lambda v: v[order], (a, b, speed), workers))
     del codes, t, a, b, speed, keep  # table-sized arrays no longer needed (peak memory)
-    pts, jump_split, dist = _remove_spikes(pts, screen, settings, report, workers)
+    if settings.jump_rule:
+        pts, jump_split, dist = _remove_spikes(pts, screen, settings, report, workers)
+    else:  # mouse telemetry: a bot's teleport is signal, not a receiver glitch
+        jump_split, dist = np.zeros(len(pts.order), bool), _step_lengths(pts.a, pts.b, screen, workers)
     order, c_o, t_o = pts.order, pts.codes, pts.t
     sp, al = _blank_out_of_range(pts.speed.copy(), alt[order], settings, report)
     starts, new_obj = _track_starts(frame, order, c_o, t_o, jump_split, settings, report)

@@ -6,11 +6,11 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from ..errors import SettingsError
 
-__all__ = ["CleanReport", "TrackSettings", "WindowSettings"]
+__all__ = ["PRESETS", "TRACK_PRESETS", "WINDOW_PRESETS", "CleanReport", "TrackSettings", "WindowSettings"]
 
 
 def _positive(name: str, value: float) -> None:
@@ -28,6 +28,8 @@ class TrackSettings:
     ``jump_tolerance_m`` for position noise) on both sides is a spike and removed; a jump that
     cannot be blamed on one point splits the track. Altitudes outside ``altitude_range_ft``
     and speeds above ``max_reported_speed_kt`` are blanked (counted), not dropped.
+    ``jump_rule``: False turns the spike/jump rule off (mouse telemetry: a cursor may jump,
+    and a bot's teleport is what a detector should see). Named presets: :data:`TRACK_PRESETS`.
     """
 
     gap_s: float = 600.0
@@ -41,6 +43,7 @@ class TrackSettings:
     screen_limit_px: float = 16_384.0
     altitude_range_ft: tuple[float, float] = (-1500.0, 60_000.0)
     max_reported_speed_kt: float = 1500.0
+    jump_rule: bool = True
 
     def __post_init__(self) -> None:
         _positive("gap_s", self.gap_s)
@@ -118,6 +121,16 @@ class WindowSettings:
         elif len(steps) == 1:
             steps = steps * len(lengths)
         return list(zip(lengths, steps))
+
+
+#: Kinds of data with their own settings; ``flight`` is the default everywhere.
+PRESETS: Final = ("flight", "mouse")
+
+#: Named track settings: ``mouse`` keeps every cursor point (no jump rule).
+TRACK_PRESETS: Final[dict[str, TrackSettings]] = {"flight": TrackSettings(), "mouse": TrackSettings(jump_rule=False)}
+
+#: Named window settings: ``mouse`` cuts 20 s windows (a gesture, not a flight leg).
+WINDOW_PRESETS: Final[dict[str, WindowSettings]] = {"flight": WindowSettings(), "mouse": WindowSettings(window_s=20.0)}
 
 
 @dataclass
