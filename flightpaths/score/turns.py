@@ -171,18 +171,22 @@ def multiscale_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *,
 
 def window_multiscale_deg(windows: pd.DataFrame, *, settings: MultiScaleSettings = MULTISCALE) -> np.ndarray:
     """The multi-scale rule inside each window, from its per-point arrays ``pt``, ``px``, ``py``
-    (as :func:`flightpaths.tracks.make_windows` writes them); NaN where a window has none.
+    (as :func:`flightpaths.tracks.make_windows` writes them); NaN where a window has none
+    (a window missing from the table, reindexed, has NaN there).
 
     >>> a = np.linspace(0, 4 * np.pi, 121)
-    >>> w = pd.DataFrame({"pt": [np.arange(121) * 5.0, None], "px": [1000 * np.cos(a), None],
-    ...                   "py": [1000 * np.sin(a), None]})
+    >>> w = pd.DataFrame({"pt": [np.arange(121) * 5.0, None, np.nan], "px": [1000 * np.cos(a), None, np.nan],
+    ...                   "py": [1000 * np.sin(a), None, np.nan]})
     >>> window_multiscale_deg(w).round().tolist()
-    [714.0, nan]
+    [714.0, nan, nan]
     """
     out = np.full(len(windows), np.nan)
     if not {"pt", "px", "py"} <= set(windows.columns):
         return out
     for i, (t, x, y) in enumerate(zip(windows["pt"], windows["px"], windows["py"])):
-        if t is not None and x is not None and y is not None and len(t) == len(x) == len(y):
-            out[i] = multiscale_turn_deg(t, x, y, settings=settings)
+        if not all(isinstance(v, (np.ndarray, list, tuple)) for v in (t, x, y)):
+            continue  # None or NaN: no points for this window
+        ta, xa, ya = (np.asarray(v, float) for v in (t, x, y))
+        if ta.ndim == xa.ndim == ya.ndim == 1 and len(ta) == len(xa) == len(ya):
+            out[i] = multiscale_turn_deg(ta, xa, ya, settings=settings)
     return out
