@@ -107,9 +107,9 @@ def test_interpretation_report_on_the_training_dataset(trained: tuple[Path, Path
     assert result.exit_code == 0, result.output
     index = tmp_path / "report" / "index.html"
     table = pd.read_csv(tmp_path / "report" / "baselines.csv")
-    assert len(table) == 3 and table["model"].iloc[0].startswith("CNN")
-    assert table["model"].iloc[1].startswith("rule") and table["model"].iloc[2] == "gradient-boosted trees"
-    assert "histograms" in table["features"].iloc[2]
+    assert len(table) == 4 and table["model"].iloc[0].startswith("CNN")
+    assert table["model"].iloc[1].startswith("rule") and table["model"].iloc[2].startswith("multi-scale turn rule")
+    assert table["model"].iloc[3] == "gradient-boosted trees" and "histograms" in table["features"].iloc[3]
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert metrics["n"] == int(table["n"].iloc[0]) > 10
     assert "top losses" in index.read_text(encoding="utf-8").lower()
