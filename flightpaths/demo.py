@@ -94,6 +94,14 @@ def _prepare_out(out: Path) -> None:
     atomic_write_text(out / MARKER, "made by `flightpaths demo`; the demo replaces its own outputs here\n")
 
 
+def _spans(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(object ids lowercased, start ns, end ns)`` of a table of intervals."""
+    ids = frame["object_id"].astype(str).str.lower().to_numpy()
+    start = pd.to_datetime(frame["start"], utc=True).dt.as_unit("ns").astype("int64").to_numpy()
+    end = pd.to_datetime(frame["end"], utc=True).dt.as_unit("ns").astype("int64").to_numpy()
+    return ids, start, end
+
+
 def episode_agreement(episodes: pd.DataFrame, truth: pd.DataFrame, *, min_truth_s: float = 300.0) -> dict[str, float]:
     """Precision and recall of episodes against the simulator's circling intervals.
 
@@ -108,17 +116,10 @@ def episode_agreement(episodes: pd.DataFrame, truth: pd.DataFrame, *, min_truth_
     (0.5, 0.5)
     """
     circ = truth[truth["circling"].astype(str).str.lower().isin(["true", "1"])]
-
-    def spans(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ids = frame["object_id"].astype(str).str.lower().to_numpy()
-        start = pd.to_datetime(frame["start"], utc=True).dt.as_unit("ns").astype("int64").to_numpy()
-        end = pd.to_datetime(frame["end"], utc=True).dt.as_unit("ns").astype("int64").to_numpy()
-        return ids, start, end
-
-    c_id, c_start, c_end = spans(circ)
+    c_id, c_start, c_end = _spans(circ)
     long_enough = (c_end - c_start) >= min_truth_s * 1e9
     c_id, c_start, c_end = c_id[long_enough], c_start[long_enough], c_end[long_enough]
-    e_id, e_start, e_end = spans(episodes)
+    e_id, e_start, e_end = _spans(episodes)
     overlap = (e_id[:, None] == c_id[None, :]) & (e_start[:, None] < c_end[None, :]) & (e_end[:, None] > c_start[None, :])
     return {
         "episodes": float(len(e_id)),

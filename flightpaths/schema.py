@@ -101,6 +101,18 @@ def empty_points() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in POINT_COLUMNS.items()})
 
 
+def _as_dtype(col: pd.Series, dtype: str, name: str, source: str) -> pd.Series:
+    """*col* as *dtype* (itself when it is already); :class:`SchemaError` when it cannot be converted."""
+    if str(col.dtype) == dtype:
+        return col
+    try:
+        if dtype.startswith("datetime64"):
+            return pd.to_datetime(col, utc=True).astype(dtype)
+        return col.astype(dtype)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"cannot read as {dtype} (found {col.dtype}): {exc}", path=source, column=name) from exc
+
+
 def validate_points(frame: pd.DataFrame, *, source: str = "points table") -> pd.DataFrame:
     """Check that *frame* is a points table and return it with canonical dtypes and order.
 
@@ -115,23 +127,8 @@ def validate_points(frame: pd.DataFrame, *, source: str = "points table") -> pd.
             f"{', '.join(POINT_COLUMNS)}",
             path=source,
         )
-    out = {}
-    for name, dtype in {**POINT_COLUMNS, **OPTIONAL_COLUMNS}.items():
-        if name not in frame.columns:
-            continue
-        col = frame[name]
-        if str(col.dtype) == dtype:
-            out[name] = col
-            continue
-        try:
-            if dtype.startswith("datetime64"):
-                out[name] = pd.to_datetime(col, utc=True).astype(dtype)
-            else:
-                out[name] = col.astype(dtype)
-        except (TypeError, ValueError) as exc:
-            raise SchemaError(
-                f"cannot read as {dtype} (found {col.dtype}): {exc}", path=source, column=name
-            ) from exc
+    out = {name: _as_dtype(frame[name], dtype, name, source)
+           for name, dtype in {**POINT_COLUMNS, **OPTIONAL_COLUMNS}.items() if name in frame.columns}
     extra = [c for c in frame.columns if c not in out]
     result = pd.DataFrame(out, index=frame.index)
     for name in extra:

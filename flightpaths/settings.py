@@ -50,6 +50,17 @@ def settings_dict(settings: Any) -> dict[str, Any]:
     return {k: clean(v) for k, v in dataclasses.asdict(settings).items()}
 
 
+def _known_fields(cls: type, data: Any, what: str) -> dict[str, dataclasses.Field[Any]]:
+    """The fields of *cls* by name, once *data* is a JSON object naming only them (else :class:`SettingsError`)."""
+    if not isinstance(data, dict):
+        raise SettingsError(f"{what}: expected a JSON object of settings, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise SettingsError(f"{what}: unknown field(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(fields))}")
+    return fields
+
+
 def settings_from_dict(cls: type[T], data: Any, *, what: str = "settings") -> T:
     """Build the frozen settings dataclass *cls* from JSON data (the inverse of :func:`settings_dict`).
 
@@ -67,12 +78,7 @@ def settings_from_dict(cls: type[T], data: Any, *, what: str = "settings") -> T:
     ...
     flightpaths.errors.SettingsError: model.json 'render': field 'size' must be int, got 'big'
     """
-    if not isinstance(data, dict):
-        raise SettingsError(f"{what}: expected a JSON object of settings, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise SettingsError(f"{what}: unknown field(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(fields))}")
+    fields = _known_fields(cls, data, what)
     defaults = cls()
     values: dict[str, Any] = {}
     for name, value in data.items():

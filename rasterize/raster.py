@@ -83,6 +83,19 @@ def _group_reduce(values: np.ndarray, starts: np.ndarray, ufunc: np.ufunc, pad: 
     return ufunc.reduceat(padded, starts) if len(starts) else np.zeros(0)
 
 
+def _status(skip: str, count: int, finite: int, extent: float, cx: float, cy: float, max_extent: float) -> str:
+    """``"ok"`` for a window that can be drawn, else ``"skipped: <why>"``."""
+    if skip:
+        return skip if skip.startswith("skipped") else f"skipped: {skip}"
+    if count == 0:
+        return "skipped: empty window (no points)"
+    if finite == 0:
+        return "skipped: no finite coordinates"
+    if not (math.isfinite(extent) and extent <= max_extent and math.isfinite(cx) and math.isfinite(cy)):
+        return f"skipped: extent {extent:.3g} exceeds max_extent {max_extent:.3g}"
+    return "ok"
+
+
 def _frames(b: TrackBatch, cfg: RenderConfig) -> _Frames:
     n, starts, counts = b.n, b.offsets[:-1], np.diff(b.offsets)
     tid = np.repeat(np.arange(n), counts)
@@ -104,18 +117,7 @@ def _frames(b: TrackBatch, cfg: RenderConfig) -> _Frames:
             cx = np.bincount(tid[fin], weights=b.x[fin], minlength=n) / np.maximum(nfin, 1)
             cy = np.bincount(tid[fin], weights=b.y[fin], minlength=n) / np.maximum(nfin, 1)
             upp = np.where(px, cfg.scale_px, cfg.scale_m).astype(np.float64)
-    status = []
-    for i in range(n):
-        if b.skip[i]:
-            status.append(b.skip[i] if b.skip[i].startswith("skipped") else f"skipped: {b.skip[i]}")
-        elif counts[i] == 0:
-            status.append("skipped: empty window (no points)")
-        elif nfin[i] == 0:
-            status.append("skipped: no finite coordinates")
-        elif not (math.isfinite(extent[i]) and extent[i] <= cfg.max_extent and math.isfinite(cx[i]) and math.isfinite(cy[i])):
-            status.append(f"skipped: extent {extent[i]:.3g} exceeds max_extent {cfg.max_extent:.3g}")
-        else:
-            status.append("ok")
+    status = [_status(b.skip[i], int(counts[i]), int(nfin[i]), extent[i], cx[i], cy[i], cfg.max_extent) for i in range(n)]
     bad = np.array([s != "ok" for s in status], bool)
     extent = np.where(nfin > 0, extent, np.nan)
     return _Frames(np.where(bad, np.nan, cx), np.where(bad, np.nan, cy), np.where(bad, np.nan, upp), extent, status)

@@ -16,6 +16,18 @@ from .options import DURATION, ingest_settings, log_options, overwrite_option, p
 __all__ = ["command"]
 
 
+def _check_outputs(logs: tuple[str, ...], output: Path, overwrite: bool) -> Path:
+    """Refuse an output that is one of the inputs, or one that exists (unless
+    *overwrite*); returns the settings file written beside it."""
+    meta = output.with_name(output.name + ".settings.json")
+    clash = inputs_among(logs, [output, meta])
+    if clash:
+        raise click.BadParameter(f"{clash} is one of the inputs; write the output elsewhere", param_hint="'-o/--output'")
+    check_output(output, overwrite=overwrite)
+    check_output(meta, overwrite=overwrite)
+    return meta
+
+
 @click.command("ingest")
 @click.argument("logs", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -35,12 +47,7 @@ def command(logs: tuple[str, ...], output: Path, fmt: str | None, tz: str | None
         raise click.BadParameter(f"{output.name!r} must end in one of {', '.join(OUTPUT_SUFFIXES)}", param_hint="'-o/--output'")
     settings = ingest_settings(fmt=fmt, tz=tz, strict=strict, columns=columns, merge_tolerance_s=merge_tolerance,
                                progress=progress_enabled())
-    meta = output.with_name(output.name + ".settings.json")
-    clash = inputs_among(logs, [output, meta])
-    if clash:
-        raise click.BadParameter(f"{clash} is one of the inputs; write the output elsewhere", param_hint="'-o/--output'")
-    check_output(output, overwrite=overwrite)
-    check_output(meta, overwrite=overwrite)
+    meta = _check_outputs(logs, output, overwrite)
     result = read_logs(logs, settings=settings)
     click.echo(result.report.summary(), err=True)
     say_if_read_as_utc(tz, result.report.files.values())

@@ -166,18 +166,24 @@ def parse_block_scan(
             for scanned, (callsigns, squawks), lines_before in parts]
 
 
+def _note_scan(scanned: tuple[Any, ...], first_line: int, source: Source, ledger: Ledger) -> None:
+    """Tell the ledger what a scan left out: rows without an address or coordinates, and the
+    messages that carry no position."""
+    _ok, _n, ignored, other, vel_only, zero, nopos = scanned[:7]
+    if len(zero):
+        ledger.drop(source.name, first_line + zero, "address 000000 (no ICAO address)", bad=False)
+    if len(nopos):
+        ledger.drop(source.name, first_line + nopos, "SBS position message without coordinates", bad=False)
+    ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", other + ignored)
+    ledger.note("SBS velocity messages (MSG,4) merged into positions", vel_only)
+
+
 def _from_scan(scanned: tuple[Any, ...], callsigns: tuple[np.ndarray, list[str]], squawks: tuple[np.ndarray, list[str]],
                first_line: int, source: Source, ledger: Ledger) -> Parsed:
     """One :func:`_sbs_scan.scan_split` result (and its text ids) as a :class:`Parsed`; its
     drops and notes go to the ledger."""
-    _ok, _n, ignored, other, vel_only, zero, nopos, pos, vel, ident = scanned
-    name = source.name
-    if len(zero):
-        ledger.drop(name, first_line + zero, "address 000000 (no ICAO address)", bad=False)
-    if len(nopos):
-        ledger.drop(name, first_line + nopos, "SBS position message without coordinates", bad=False)
-    ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", other + ignored)
-    ledger.note("SBS velocity messages (MSG,4) merged into positions", vel_only)
+    _note_scan(scanned, first_line, source, ledger)
+    pos, vel, ident = scanned[7:10]
     out = Parsed()
     out.lines = scanned[1]
     out.texts = {"callsign": callsigns[1], "squawk": squawks[1]}

@@ -219,19 +219,7 @@ class Merger:
         pcode = pos["object_id"]
         scan = scanner()
         if scan is not None and all(not len(c) or c.min() >= 0 for c in (pcode, vcode, icode)):
-            c64 = np.ascontiguousarray
-            no_ids = np.zeros(0, np.int32)
-            vnum = tuple(c64(vel[key]) if vel else np.zeros(0) for key in ("speed_kt", "track_deg", "vrate_fpm"))
-            for key in ("speed_kt", "track_deg", "vrate_fpm"):  # filled in place: must be writable arrays
-                pos[key] = c64(pos[key])
-            callsign, squawk, number, uniques = scan.merge_rows(
-                c64(pcode, np.int64), c64(pos["t"], np.int64), pos["speed_kt"], pos["track_deg"],
-                pos["vrate_fpm"], c64(pos["callsign"], np.int32), c64(pos["squawk"], np.int32),
-                c64(vcode, np.int64), c64(vel["t"], np.int64) if vel else empty, vnum,
-                c64(icode, np.int64), c64(ident["t"], np.int64) if ident else empty,
-                c64(ident["callsign"], np.int32) if ident else no_ids, c64(ident["squawk"], np.int32) if ident else no_ids,
-                self._known("callsign") + self._known("squawk"), self.tol // 1_000_000)
-            return callsign, squawk, hex_column(number, uniques)
+            return self._join_compiled(scan, pos, vel, ident)
         pms = pos["t"] // 1_000_000  # merge keys in ms
         if len(vcode):
             j = nearest(pcode, pms, vcode, vel["t"] // 1_000_000, self.tol // 1_000_000)
@@ -242,6 +230,22 @@ class Merger:
         return (self._fill(pos["callsign"].copy(), pcode, pms, ident, "callsign"),
                 self._fill(pos["squawk"].copy(), pcode, pms, ident, "squawk"),
                 code_to_hex(pcode, as_strings=True))
+
+    def _join_compiled(self, scan: Any, pos: dict[str, np.ndarray], vel: dict[str, np.ndarray],
+                       ident: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, Any]:
+        """:meth:`_join` in one compiled pass (:func:`._sbs_scan.merge_rows`)."""
+        c64, empty, no_ids = np.ascontiguousarray, np.zeros(0, np.int64), np.zeros(0, np.int32)
+        vnum = tuple(c64(vel[key]) if vel else np.zeros(0) for key in ("speed_kt", "track_deg", "vrate_fpm"))
+        for key in ("speed_kt", "track_deg", "vrate_fpm"):  # filled in place: must be writable arrays
+            pos[key] = c64(pos[key])
+        callsign, squawk, number, uniques = scan.merge_rows(
+            c64(pos["object_id"], np.int64), c64(pos["t"], np.int64), pos["speed_kt"], pos["track_deg"],
+            pos["vrate_fpm"], c64(pos["callsign"], np.int32), c64(pos["squawk"], np.int32),
+            c64(vel.get("object_id", empty), np.int64), c64(vel["t"], np.int64) if vel else empty, vnum,
+            c64(ident["object_id"] if ident else empty, np.int64), c64(ident["t"], np.int64) if ident else empty,
+            c64(ident["callsign"], np.int32) if ident else no_ids, c64(ident["squawk"], np.int32) if ident else no_ids,
+            self._known("callsign") + self._known("squawk"), self.tol // 1_000_000)
+        return callsign, squawk, hex_column(number, uniques)
 
     def _known(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """The *key* ids remembered from earlier blocks: aircraft codes (sorted) and ids."""

@@ -103,6 +103,11 @@ class Ledger:
             first = int(order[0])
             self._hold(path, int(lines[first]), column, detail(first) if detail else reason)
             return
+        self._add_examples(path, lines, order, reason, detail)
+
+    def _add_examples(self, path: str, lines: np.ndarray, order: np.ndarray, reason: str,
+                      detail: Callable[[int], str] | None) -> None:
+        """Keep the first rows (in line order) as examples: two a reason, :attr:`max_examples` in all."""
         room = min(self.max_examples - len(self.examples), 2 - self._per_reason[reason])
         self._per_reason[reason] += max(room, 0)
         for i in order[: max(room, 0)]:

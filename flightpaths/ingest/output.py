@@ -28,6 +28,38 @@ __all__ = ["OUTPUT_SUFFIXES", "points_to_lines", "write_points"]
 OUTPUT_SUFFIXES: Final = (".parquet", ".csv", ".gpkg", ".geojson")
 
 
+def _legs(pts: pd.DataFrame, gap_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(leg, keep)``: each point's leg number (a new leg at a new object, a new-leg flag or a gap
+    over *gap_s*) and whether its leg has two distinct positions (one repeated point is a
+    LineString GIS tools call invalid)."""
+    obj = pts["object_id"].astype(str).to_numpy()
+    t = pts["time"].to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
+    start = np.ones(len(pts), dtype=bool)
+    if len(pts):
+        start[1:] = (obj[1:] != obj[:-1]) | (np.diff(t) > gap_s) | pts["new_leg"].fillna(False).to_numpy(bool)[1:]
+    leg = np.cumsum(start) - 1
+    lon, lat = pts["lon"].to_numpy(float), pts["lat"].to_numpy(float)
+    moved = np.zeros(len(pts), dtype=bool)
+    if len(pts):
+        moved[1:] = ~start[1:] & ((lon[1:] != lon[:-1]) | (lat[1:] != lat[:-1]))
+    distinct = np.bincount(leg, weights=moved, minlength=int(leg.max()) + 1 if len(leg) else 0) + 1
+    keep = distinct[leg] >= 2
+    return leg, keep
+
+
+def _leg_table(pts: pd.DataFrame, leg: np.ndarray) -> pd.DataFrame:
+    """One row per leg: object, most common callsign, start, end, points and source file."""
+    grouped = pts.groupby(leg, sort=True)
+    return pd.DataFrame({
+        "object_id": grouped["object_id"].first().astype(str),
+        "callsign": grouped["callsign"].agg(lambda s: s.dropna().mode().iloc[0] if s.notna().any() else None),
+        "start": grouped["time"].min().dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end": grouped["time"].max().dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "n_points": grouped.size().astype(int),
+        "source_file": grouped["source_file"].first().astype(str),
+    }).reset_index(drop=True) if len(pts) else pd.DataFrame(columns=["object_id", "callsign", "start", "end", "n_points", "source_file"])
+
+
 def points_to_lines(points: pd.DataFrame, *, gap_s: float = 1800.0) -> gpd.GeoDataFrame:
     """One LineString per object and leg (legs split at new-leg flags and gaps over *gap_s*).
 
@@ -45,31 +77,11 @@ def points_to_lines(points: pd.DataFrame, *, gap_s: float = 1800.0) -> gpd.GeoDa
     if len(points) and is_screen(points):
         raise InputError("screen tracks (mouse telemetry) have no geographic coordinates; write .parquet or .csv instead")
     pts = points.sort_values(["object_id", "time"], kind="stable").reset_index(drop=True)
-    obj = pts["object_id"].astype(str).to_numpy()
-    t = pts["time"].to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
-    start = np.ones(len(pts), dtype=bool)
-    if len(pts):
-        start[1:] = (obj[1:] != obj[:-1]) | (np.diff(t) > gap_s) | pts["new_leg"].fillna(False).to_numpy(bool)[1:]
-    leg = np.cumsum(start) - 1
-    # a leg needs two distinct positions: one repeated point is a LineString GIS tools call invalid
-    lon, lat = pts["lon"].to_numpy(float), pts["lat"].to_numpy(float)
-    moved = np.zeros(len(pts), dtype=bool)
-    if len(pts):
-        moved[1:] = ~start[1:] & ((lon[1:] != lon[:-1]) | (lat[1:] != lat[:-1]))
-    distinct = np.bincount(leg, weights=moved, minlength=int(leg.max()) + 1 if len(leg) else 0) + 1
-    keep = distinct[leg] >= 2
+    leg, keep = _legs(pts, gap_s)
     pts, leg = pts.loc[keep].reset_index(drop=True), leg[keep]
     _, leg = np.unique(leg, return_inverse=True)
     lines = linestrings(pts["lon"].to_numpy(float), pts["lat"].to_numpy(float), np.bincount(leg)) if len(pts) else np.empty(0, object)
-    grouped = pts.groupby(leg, sort=True)
-    table = pd.DataFrame({
-        "object_id": grouped["object_id"].first().astype(str),
-        "callsign": grouped["callsign"].agg(lambda s: s.dropna().mode().iloc[0] if s.notna().any() else None),
-        "start": grouped["time"].min().dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "end": grouped["time"].max().dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "n_points": grouped.size().astype(int),
-        "source_file": grouped["source_file"].first().astype(str),
-    }).reset_index(drop=True) if len(pts) else pd.DataFrame(columns=["object_id", "callsign", "start", "end", "n_points", "source_file"])
+    table = _leg_table(pts, leg)
     return gpd.GeoDataFrame(table, geometry=list(lines), crs="EPSG:4326")
 
 

@@ -96,6 +96,28 @@ def _once_each(files: list[Path]) -> list[Path]:
     return unique
 
 
+def _files_of(text: str, problems: dict[Path, str]) -> list[Path]:
+    """The log files one path, folder or pattern of the command line names (the unreadable ones
+    go to *problems*)."""
+    p = Path(text)
+    if p.is_dir():
+        return _walk(p, problems)
+    if os.path.lexists(text):
+        why = _problem(text)
+        if why is None:
+            return [p]
+        problems[p] = why
+        return []
+    if glob.has_magic(text):
+        matched = sorted((Path(m) for m in glob.glob(text, recursive=True)), key=_natural_key)
+        if not matched:
+            raise InputError("no file matches this pattern", path=display_name(text))
+        more, found = expand_inputs(matched)
+        problems.update(found)
+        return more
+    raise InputError("no such file or directory", path=display_name(text))
+
+
 def expand_inputs(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) -> tuple[list[Path], dict[Path, str]]:
     """``(files, problems)``: the readable log files named by *paths* (globs expanded, folders
     walked, each once, in natural order) and the paths that cannot be read, with why
@@ -106,25 +128,7 @@ def expand_inputs(paths: Iterable[str | PathLike[str]] | str | PathLike[str]) ->
     out: list[Path] = []
     problems: dict[Path, str] = {}
     for item in paths:
-        text = str(item)
-        p = Path(text)
-        if p.is_dir():
-            out.extend(_walk(p, problems))
-        elif os.path.lexists(text):
-            why = _problem(text)
-            if why is None:
-                out.append(p)
-            else:
-                problems[p] = why
-        elif glob.has_magic(text):
-            matched = sorted((Path(m) for m in glob.glob(text, recursive=True)), key=_natural_key)
-            if not matched:
-                raise InputError("no file matches this pattern", path=display_name(text))
-            more, found = expand_inputs(matched)
-            out.extend(more)
-            problems.update(found)
-        else:
-            raise InputError("no such file or directory", path=display_name(text))
+        out.extend(_files_of(str(item), problems))
     return _once_each(out), problems
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from os import PathLike
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,10 @@ def _sniff(head: Head) -> bool:
     return bool(lines) and sbs * 2 >= len(lines) and sbs > 0
 
 
+#: a block read, its scan under way (None without the compiled scanner), the scanner's output space
+_Ahead = tuple[np.ndarray, Callable[[], list[tuple[Any, ...]] | None] | None, list[tuple[np.ndarray, np.ndarray]]]
+
+
 @register_format("sbs", description="SBS-1/BaseStation CSV, dump1090/readsb port 30003", sniff=_sniff, priority=10)
 def iter_sbs(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
     """Yield merged position chunks from one SBS-1 log (see the module docstring). With the
@@ -67,7 +72,7 @@ def iter_sbs(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterat
     merger = Merger(settings)
     scan = scanner()
     line = 1  # first line of the next block to finish
-    ahead: deque[tuple[np.ndarray, Callable[[], list[tuple] | None] | None, list[tuple[np.ndarray, np.ndarray]]]] = deque()
+    ahead: deque[_Ahead] = deque()
     depth = SCAN_AHEAD if scan is not None else 1
     try:
         for block, _ in iter_blocks(source, progress=settings.progress, count=False):
@@ -77,13 +82,19 @@ def iter_sbs(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterat
             if len(ahead) > depth:
                 line += yield from _finish_block(*ahead.popleft(), line, source, settings, ledger, merger)
     except TruncatedInput as exc:
-        while ahead:
-            line += yield from _finish_block(*ahead.popleft(), line, source, settings, ledger, merger)
+        line = yield from _finish_all(ahead, line, source, settings, ledger, merger)
         yield from _flush(merger, source, ledger)
         raise TruncatedInput(exc.path, line, exc.why) from exc
+    yield from _finish_all(ahead, line, source, settings, ledger, merger)
+    yield from _flush(merger, source, ledger)
+
+
+def _finish_all(ahead: deque[_Ahead], line: int, source: Source, settings: IngestSettings, ledger: Ledger,
+                merger: Merger) -> Generator[pd.DataFrame, None, int]:
+    """Finish every block still *ahead*, in order; returns the first line after them."""
     while ahead:
         line += yield from _finish_block(*ahead.popleft(), line, source, settings, ledger, merger)
-    yield from _flush(merger, source, ledger)
+    return line
 
 
 def _flush(merger: Merger, source: Source, ledger: Ledger) -> Iterator[pd.DataFrame]:
