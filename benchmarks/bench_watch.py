@@ -79,6 +79,7 @@ def run_live(bundle, batches: list[list[bytes]], *, score_fn=None, on_hour=None)
     engine = LiveEngine(bundle, WatchSettings(), score_fn=score_fn)
     parser = LiveSbsParser(name="bench")
     latencies: list[float] = []
+    steps: list[float] = []
     t0 = time.perf_counter()
     for batch in batches:
         s0 = time.perf_counter()
@@ -88,6 +89,7 @@ def run_live(bundle, batches: list[list[bytes]], *, score_fn=None, on_hour=None)
         engine.step()
         if engine.n_windows > before:
             latencies += [time.perf_counter() - s0] * (engine.n_windows - before)
+        steps.append(time.perf_counter() - s0)
         if on_hour is not None:
             on_hour(engine)
     engine.add_points(parser.parse(final=True))
@@ -95,7 +97,13 @@ def run_live(bundle, batches: list[list[bytes]], *, score_fn=None, on_hour=None)
     engine.finish()
     wall = time.perf_counter() - t0
     parser.close()
-    return {"wall": wall, "lines": parser.lines, "windows": engine.n_windows, "latency": np.array(latencies)}
+    return {"wall": wall, "lines": parser.lines, "windows": engine.n_windows, "latency": np.array(latencies),
+            "steps": np.array(steps)}
+
+
+def _span_hours(lines: list[bytes]) -> float:
+    ks = [k for k in (tick_of(ln, 1.0) for ln in lines) if k >= 0]
+    return (max(ks) - min(ks)) / 3600 if ks else 0.0
 
 
 def cheap_scores(windows: pd.DataFrame) -> pd.DataFrame:
@@ -111,6 +119,8 @@ def main() -> None:
     ap.add_argument("--tick", type=float, default=1.0)
     ap.add_argument("--mem-aircraft", type=int, default=500)
     ap.add_argument("--mem-hours", type=int, default=24)
+    ap.add_argument("--log", type=Path, default=None,
+                    help="feed this SBS log (e.g. a real receiver's, from ../shared/data) instead of simulated traffic")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-throughput", action="store_true")
     args = ap.parse_args()
@@ -123,7 +133,12 @@ def main() -> None:
     torch.set_num_threads(1)
     bundle = load_bundle(REPO / "flightpaths" / "models" / "default")
     if not args.skip_throughput:
-        lines = sim_lines(args.aircraft, args.hours, 11, "2024-06-01T08:00:00Z")
+        if args.log is not None:
+            raw = args.log.read_bytes()
+            lines = [ln + b"\n" for ln in raw.replace(b"\r\n", b"\n").split(b"\n") if ln.strip()]
+            args.hours = max(1e-9, _span_hours(lines))
+        else:
+            lines = sim_lines(args.aircraft, args.hours, 11, "2024-06-01T08:00:00Z")
         batches = ticks(lines, args.tick)
         live = run_live(bundle, batches)
         with tempfile.TemporaryDirectory() as tmp:
@@ -134,7 +149,12 @@ def main() -> None:
             batch_wall = time.perf_counter() - t0
         lat = live["latency"]
         rate = live["lines"] / live["wall"]
-        print(f"log: {args.aircraft} aircraft, {args.hours:g} h, {live['lines']:,} SBS lines, {live['windows']:,} windows; "
+        steps = live["steps"]
+        print(f"steps: {len(steps):,} (one per {args.tick:g} s of feed); wall per step median {np.median(steps) * 1e3:.0f} ms, "
+              f"p95 {np.percentile(steps, 95) * 1e3:.0f} ms: a feed of this density keeps up while that stays under "
+              f"{args.tick:g} s")
+        what = args.log or f"{args.aircraft} simulated aircraft"
+        print(f"log: {what}, {args.hours:g} h, {live['lines']:,} SBS lines, {live['windows']:,} windows; "
               f"fed {args.tick:g} s of feed at a time, one core")
         print(f"watch: {rate:,.0f} msg/s ({live['wall']:.1f} s) [target >= 50,000]; "
               f"flightpaths score of the same log: {live['lines'] / batch_wall:,.0f} msg/s ({batch_wall:.1f} s); "
