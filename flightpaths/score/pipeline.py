@@ -449,6 +449,32 @@ def _score_task(path: str, model: Any, settings: ScoreSettings) -> pd.DataFrame:
     return score_input(path, model, settings.replace(workers=1))
 
 
+_DASK_LOGGERS = ("distributed", "dask", "tornado", "bokeh")
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """A local cluster's scheduler, nannies and workers keep their routine lines ("Start Nanny
+    at", "Register worker", workers killed at close) to themselves: errors still show."""
+    env = {f"DASK_LOGGING__{name.upper()}": "error" for name in _DASK_LOGGERS}  # read by the worker processes
+    saved_env = {k: os.environ.get(k) for k in env}
+    loggers = [logging.getLogger(name) for name in _DASK_LOGGERS]
+    saved = [lg.level for lg in loggers]
+    os.environ.update(env)
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, saved):
+            lg.setLevel(level)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 @contextlib.contextmanager
 def _dask_client(address: str, client: Any | None) -> Iterator[Any]:
     if client is not None:
@@ -459,8 +485,8 @@ def _dask_client(address: str, client: Any | None) -> Iterator[Any]:
     except ImportError as exc:  # pragma: no cover - dask is a dependency
         raise FlightpathsError("--dask needs dask.distributed: pip install 'dask[distributed]'") from exc
     if address == "local":
-        with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                          silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
+        with _quiet_dask(), LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, host="127.0.0.1",
+                                         dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
             yield c
     else:
         with Client(address) as c:
