@@ -12,13 +12,11 @@ CSV cells (OWASP CSV injection): every CSV the project writes goes through it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +37,6 @@ __all__ = [
     "file_stem",
     "id_stem",
     "inputs_among",
-    "quiet_gis_driver",
     "safe_name",
     "write_csv",
 ]
@@ -82,19 +79,6 @@ def inputs_among(inputs: Iterable[str | os.PathLike[str]], outputs: Iterable[str
             if target == src or (os.path.isdir(src) and target.startswith(src.rstrip(os.sep) + os.sep) and os.path.exists(target)):
                 return str(out)
     return None
-
-
-@contextlib.contextmanager
-def quiet_gis_driver() -> Iterator[None]:
-    """Hide the GIS driver's informational lines ("Created 72 records") while writing a
-    GeoPackage or GeoJSON: they are not for the user. Warnings still show."""
-    quiet = logging.getLogger("pyogrio")
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        quiet.setLevel(level)
 
 
 def _umask() -> int:

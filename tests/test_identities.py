@@ -95,3 +95,24 @@ def test_label_names_never_differ_only_in_case(tmp_path: Path) -> None:
     assert len({n.casefold() for n in written}) == 4
     with Dataset.open(tmp_path / "ds", images) as ds:  # the journal reads the names back
         assert sum(1 for e in ds.entries().values() if e.label == "circling") == 4
+
+
+def test_a_long_episode_s_track_is_bounded_for_maps_and_lines() -> None:
+    from flightpaths.score import episode_tracks
+    from flightpaths.score.leadmap import TRACK_POINTS_MAX
+
+    t = np.arange(0, 3 * 3600, 1.0)  # three hours circling, one point a second
+    a = 2 * math.pi * t / 240
+    pts = validate_points(pd.DataFrame({
+        "object_id": "a1b2c3", "time": pd.to_datetime(1714564800 + t, unit="s", utc=True),
+        "lat": 40.0 + 0.01 * np.cos(a), "lon": -73.0 + 0.013 * np.sin(a), "x": np.nan, "y": np.nan,
+        "altitude_ft": 1500.0, "speed_kt": np.nan, "track_deg": np.nan, "vrate_fpm": np.nan, "callsign": pd.NA,
+        "squawk": pd.NA, "on_ground": False, "new_leg": False, "source_file": "a.sbs", "source_line": np.arange(len(t)) + 1,
+    }))
+    w = make_windows(pts)
+    w["p_circling"], w["p_straight"] = 0.9, 0.1
+    episodes = merge_episodes(w)
+    (x, y, when), = episode_tracks(episodes, w, with_time=True).values()
+    assert len(x) == TRACK_POINTS_MAX < len(t)
+    assert when[0] == t[0] + 1714564800 and when[-1] == t[-1] + 1714564800  # first and last kept
+    assert (np.diff(when) > 0).all()

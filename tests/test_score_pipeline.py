@@ -176,6 +176,20 @@ def test_concatenated_logs_out_of_time_order_lose_no_window(tmp_path: Path) -> N
     assert len(_episodes(tmp_path / "apart")) == len(_episodes(tmp_path / "joined")) == 2
 
 
+def test_a_local_dask_cluster_keeps_its_routine_log_lines_to_itself(capfd: pytest.CaptureFixture[str],
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    pytest.importorskip("dask.distributed")
+    before = os.environ.get("DASK_LOGGING__DISTRIBUTED")
+    with caplog.at_level(logging.INFO), pipeline._dask_client("local", None) as client:
+        assert client.submit(sum, [1, 2]).result() == 3
+    err = capfd.readouterr().err + caplog.text
+    for noise in ("Nanny", "Register worker", "Scheduler at", "Receive client connection"):
+        assert noise not in err
+    assert os.environ.get("DASK_LOGGING__DISTRIBUTED") == before  # put back as it was
+
+
 def test_resume_skips_inputs_already_scored(logs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     first = score_logs(logs, out, LitPixelModel(), ScoreSettings(progress=False))

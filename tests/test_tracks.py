@@ -21,7 +21,9 @@ from flightpaths.tracks import (
     SCALAR_COLUMNS,
     TrackSettings,
     WindowSettings,
+    WindowsWriter,
     inverse_local_aeqd,
+    load_points,
     local_aeqd,
     make_windows,
     read_windows,
@@ -572,3 +574,41 @@ def test_windowing_leaves_the_garbage_collector_as_it_was() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# ---- a long log a stretch at a time (issue #23: memory bounded by settings, not the log) ------
+SIM_POINTS = Path(__file__).resolve().parents[1] / "data" / "sim" / "score" / "points.parquet"
+
+
+@pytest.mark.parametrize("rows", [4000, 15000])
+def test_windows_a_stretch_at_a_time_equal_one_pass_on_a_table_sorted_by_object(rows: int) -> None:
+    from flightpaths.ingest import IngestSettings, iter_points
+    from flightpaths.tracks import CleanReport, windows_from_chunks
+
+    ws = WindowSettings(window_s=(300, 600, 1200))
+    whole, one = windows_with_report(load_points(SIM_POINTS), ws)
+    report = CleanReport()
+    chunks = (c.points for c in iter_points([SIM_POINTS], IngestSettings(), chunk_rows=rows))
+    parts = pd.concat(list(windows_from_chunks(chunks, TrackSettings(), ws, report=report, ground_first=True)))
+    a, b = whole.set_index("window_id").sort_index(), parts.set_index("window_id").sort_index()
+    assert a.index.equals(b.index) and b.index.is_unique
+    for col in ("track_id", "start", "end", "n_points", "line_first", "line_last"):
+        assert (a[col] == b[col]).all(), col
+    np.testing.assert_allclose(a["net_turn_rev"], b["net_turn_rev"], atol=1e-9)
+    assert (report.points_in, report.points_kept, report.tracks, report.windows) == \
+        (one.points_in, one.points_kept, one.tracks, one.windows)
+    assert report.removed == one.removed
+
+
+def test_tracks_command_writes_the_windows_of_one_pass_part_by_part(tmp_path: Path) -> None:
+    out = tmp_path / "w.parquet"
+    result = CliRunner().invoke(cli, ["tracks", str(SIM_POINTS), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    got = read_windows(out).set_index("window_id").sort_index()
+    want = make_windows(load_points(SIM_POINTS)).set_index("window_id").sort_index()
+    assert got.index.equals(want.index) and (got["n_points"] == want["n_points"]).all()
+    np.testing.assert_array_equal(got["px"].iloc[0], want["px"].iloc[0])
+    with WindowsWriter(tmp_path / "parts.parquet") as writer:  # several parts: one file, all rows
+        writer.write(want.reset_index().iloc[:10])
+        writer.write(want.reset_index().iloc[10:])
+    assert read_windows(tmp_path / "parts.parquet")["window_id"].tolist() == want.index.tolist()

@@ -30,7 +30,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
 @click.option("--workers", type=click.IntRange(0), default=None, help="Drawing processes, 0 = all cores (default 0).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Images per inference batch (default 64).")
 @click.option("--chunk-lines", type=click.IntRange(1000), default=None,
-              help="Points read at a time (about one per log line): bounds memory (default 200000).")
+              help="Points read at a time (about one per log line): bounds memory (default 100000).")
 @click.option("--registry", type=click.Path(exists=True, path_type=Path), default=None,
               help="Registry store (folder or .parquet) from `flightpaths registry import` (default: the user store if present).")
 @click.option("--no-registry", is_flag=True, default=False, help="Do not join a registry (default: join it when present).")

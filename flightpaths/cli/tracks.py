@@ -10,14 +10,15 @@ import click
 
 from ..errors import InputError, SettingsError
 from ..fileio import check_output
-from ..ingest import read_logs
+from ..ingest import IngestReport, iter_points
 from ..settings import write_settings
 from ..tracks import (
     TRACK_PRESETS,
     WINDOW_OUTPUT_SUFFIXES,
     WINDOW_PRESETS,
-    save_windows,
-    windows_with_report,
+    CleanReport,
+    WindowsWriter,
+    windows_from_chunks,
 )
 from .options import DURATION, ingest_settings, preset_option, say_if_read_as_utc, tz_option
 
@@ -74,11 +75,13 @@ def command(points: tuple[str, ...], output: Path, gap: float | None, window: tu
     check_output(meta, overwrite=overwrite)
     if not points or any(not str(p).strip() for p in points):
         raise InputError("an input path is empty (check the shell glob or variable that made it)")
-    read = read_logs(points, settings=ingest_settings(tz=tz))
-    say_if_read_as_utc(tz, read.report.files.values())
-    table = read.points
-    windows, report = windows_with_report(table, window_settings, tracks=track_settings)
+    read = IngestReport()
+    report = CleanReport()
+    chunks = (c.points for c in iter_points(points, ingest_settings(tz=tz), report=read))
+    with WindowsWriter(output, settings={"tracks": track_settings, "windows": window_settings}) as writer:
+        for windows in windows_from_chunks(chunks, track_settings, window_settings, report=report, ground_first=True):
+            writer.write(windows)  # a chunk of points at a time: memory does not grow with the log
+    say_if_read_as_utc(tz, read.files.values())
     click.echo(report.summary(), err=True)
-    save_windows(windows, output, settings={"tracks": track_settings, "windows": window_settings})
     write_settings(meta, tracks=track_settings, windows=window_settings, inputs=list(points), report=report.as_dict())
-    click.echo(f"wrote {len(windows)} window(s) to {output}")
+    click.echo(f"wrote {writer.rows} window(s) to {output}")

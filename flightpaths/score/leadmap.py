@@ -25,6 +25,7 @@ __all__ = [
     "EpisodeMap",
     "PlaceLike",
     "PlacesNear",
+    "TRACK_POINTS_MAX",
     "episode_lines",
     "episode_maps",
     "episode_tracks",
@@ -33,6 +34,9 @@ __all__ = [
 
 #: Minutes of the aircraft's path shown before and after an episode.
 CONTEXT_MINUTES = 30.0
+#: at most this many points of an episode's track go to its map, thumbnail and lines (evenly
+#: spaced, first and last kept): a days-long episode must not take memory with its length
+TRACK_POINTS_MAX = 4000
 _M_PER_DEG = 111_195.0
 
 
@@ -127,7 +131,8 @@ def episode_tracks(
     the decimated ``thumb_x``/``thumb_y``/``thumb_t`` that scoring keeps); each is shifted by
     its centroid's offset from the episode centre, and points that overlapping windows share
     are drawn once, in time order. Screen windows (pixels, no lat/lon) are used as they are.
-    Episodes whose windows carry no points are left out. Values are ``(x, y)``, or
+    Episodes whose windows carry no points are left out; a track of more than
+    :data:`TRACK_POINTS_MAX` points keeps that many, evenly spaced. Values are ``(x, y)``, or
     ``(x, y, t)`` with *with_time* (t in seconds since the epoch, NaN when unknown).
     """
     if windows.empty or not ({"px", "thumb_x"} & set(windows.columns)):
@@ -160,6 +165,9 @@ def episode_tracks(
             if np.isfinite(t).all():  # overlapping windows: each point once, in time order
                 t, first = np.unique(np.round(t, 3), return_index=True)
                 x, y = x[first], y[first]
+            if len(x) > TRACK_POINTS_MAX:
+                keep = np.unique(np.linspace(0, len(x) - 1, TRACK_POINTS_MAX).round().astype(np.int64))
+                x, y, t = x[keep], y[keep], t[keep]
             out[str(ep.episode_id)] = (x, y, t) if with_time else (x, y)
     return out
 

@@ -23,7 +23,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -51,7 +50,7 @@ from ..errors import FlightpathsError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output
 from ..ingest import IngestReport, expand_paths, iter_points
 from ..settings import settings_dict
-from ..tracks import TrackSettings, WindowSettings
+from ..tracks import TrackSettings, WindowSettings, windows_from_chunks
 from .aggregate import SegmentAggregator, add_segment_probability
 from .episodes import merge_episodes
 from .leadmap import episode_lines
@@ -262,184 +261,6 @@ def _point_chunks(path: Path, settings: ScoreSettings, report: IngestReport,
         yield chunk.points
 
 
-class _Stretch:
-    """What a stretch of a long log carries into the next (see :func:`windows_from_chunks`):
-    the next track number of every object, and for each open track its number and where its
-    window grid goes on (None: from its first drawn point)."""
-
-    def __init__(self, track_settings: Any, window_settings: Any) -> None:
-        self.track_settings, self.window_settings = track_settings, window_settings
-        lengths = [pair for ws in _as_list(window_settings) for pair in ws.lengths()]
-        self.longest_ns = int(max([w for w, _ in lengths], default=300.0) * 1e9)
-        steps = [max(1, int(round(s * 1000))) for _, s in lengths] or [150_000]
-        self.period_ns = math.lcm(*steps) * 1_000_000  # a grid start every length's grid shares
-        self.gap = pd.Timedelta(seconds=float(getattr(track_settings, "gap_s", 600.0)))
-        self.tail_s = max(float(getattr(track_settings, "min_duration_s", 0.0)), self.longest_ns / 1e9)
-        airborne = any(bool(getattr(ws, "airborne_only", False)) for ws in _as_list(window_settings))
-        self.ground: Callable[[pd.DataFrame], np.ndarray] | None = _on_ground if airborne else None
-        self.next_no: dict[str, int] = {}
-        self.origins: dict[str, int | None] = {}  # carried track id -> its grid start
-        self.stops: dict[str, int] = {}
-
-    def number(self, tracked: pd.DataFrame) -> pd.DataFrame:
-        """*tracked* (the carry and a new chunk, split) with its tracks numbered as one pass
-        over the log would: a carried track keeps its number, new ones follow on."""
-        if not len(tracked):
-            return tracked.drop(columns=[_CARRY], errors="ignore")
-        obj = tracked["object_id"].astype(str).to_numpy(dtype=object)
-        split_no = tracked["track_no"].to_numpy(dtype=np.int64)
-        carried = tracked[_CARRY].to_numpy(dtype=float) if _CARRY in tracked.columns else np.full(len(tracked), np.nan)
-        starts = np.flatnonzero(np.r_[True, (obj[1:] != obj[:-1]) | (split_no[1:] != split_no[:-1])])
-        ends = np.r_[starts[1:], len(tracked)]
-        numbers = np.empty(len(starts), dtype=np.int64)
-        base: dict[str, int] = {}  # per object: its number minus split_tracks' (which counts dropped tracks too)
-        for i, (a, b) in enumerate(zip(starts, ends)):  # split_tracks sorts by object, then time
-            mine = carried[a:b][~np.isnan(carried[a:b])]
-            o = obj[a]
-            if len(mine):
-                base[o] = int(mine[0]) - int(split_no[a])
-            numbers[i] = int(split_no[a]) + base.get(o, self.next_no.get(o, 0))
-        for o, n in zip(obj[starts], numbers):
-            self.next_no[o] = max(self.next_no.get(o, 0), int(n) + 1)
-        out = tracked.drop(columns=[_CARRY], errors="ignore")
-        out["track_no"] = np.repeat(numbers, ends - starts)
-        out["track_id"] = pd.Series(obj, index=out.index) + "_" + out["track_no"].astype(str)
-        return out
-
-    def windows(self, tracked: pd.DataFrame) -> pd.DataFrame:
-        from ..tracks import make_windows
-
-        grid: dict[str, tuple[int | None, int | None]] = {tid: (t0, None) for tid, t0 in self.origins.items()}
-        for tid, stop in self.stops.items():
-            grid[tid] = (grid.get(tid, (None, None))[0], stop)
-        return make_windows(tracked, self.window_settings, grid=grid or None)
-
-    def plan(self, tracked: pd.DataFrame, t_end: pd.Timestamp | None) -> dict[str, int | None]:
-        """Where each open track's grid stops for now (set before cutting windows); returns
-        the grid start each will carry."""
-        self.stops = {}
-        if not len(tracked):
-            return {}
-        g = tracked.groupby("track_id", observed=True, sort=False)
-        spans = pd.DataFrame({"first": g["time"].min(), "last": g["time"].max()})
-        # the grid starts at a track's first point that makes windows (airborne, by default)
-        drawn = tracked if self.ground is None else tracked[~self.ground(tracked)]
-        spans["drawn"] = drawn.groupby("track_id", observed=True, sort=False)["time"].min()
-        reached = t_end if t_end is not None else spans["last"].max()
-        spans = spans[spans["last"] >= reached - self.gap]
-        origins: dict[str, int | None] = {}
-        for tid, row in spans.iterrows():
-            t0 = self.origins.get(str(tid))
-            if t0 is None and not pd.isna(row["drawn"]):
-                t0 = _ns(row["drawn"])
-            if t0 is None:  # nothing drawn yet: carry it all, its grid starts later
-                self.stops[str(tid)], origins[str(tid)] = _ns(row["first"]), None
-                continue
-            room = _ns(row["last"]) - 2 * self.longest_ns - t0
-            self.stops[str(tid)] = origins[str(tid)] = t0 + max(0, room // self.period_ns) * self.period_ns
-        return origins
-
-    def carry(self, tracked: pd.DataFrame, origins: dict[str, int | None]) -> pd.DataFrame | None:
-        """The points the next stretch needs: each open track from a window length before its
-        stop (the points before the stop give cleaning its context), marked with its number."""
-        self.origins = origins
-        if not self.stops:
-            return None
-        stop = tracked["track_id"].astype(str).map(self.stops)
-        stop_ns = stop.fillna(0).to_numpy(dtype=np.int64)
-        keep = (stop.notna() & (_ns_array(tracked["time"]) >= stop_ns - self.longest_ns)).to_numpy()
-        out = tracked.loc[keep, [c for c in tracked.columns if c not in ("track_id", "track_no")]].reset_index(drop=True)
-        out[_CARRY] = tracked["track_no"].to_numpy(dtype=float)[keep]
-        return out
-
-    def tail(self, points: pd.DataFrame, tracked: pd.DataFrame, t_end: pd.Timestamp | None) -> pd.DataFrame:
-        """Points after an object's last kept track that may start a track the next stretch
-        keeps (a track too short so far is dropped by cleaning, not yet over)."""
-        if not len(points) or t_end is None:
-            return points.iloc[:0]
-        obj = points["object_id"].astype(str)
-        kept_until = tracked.groupby(tracked["object_id"].astype(str), sort=False)["time"].max() \
-            if len(tracked) else pd.Series(dtype=object)
-        after = obj.map(kept_until)
-        recent = points["time"] >= t_end - self.gap - pd.Timedelta(seconds=self.tail_s)
-        loose = recent & (after.isna() | (points["time"] > after))
-        cols = [c for c in points.columns if c != _CARRY]
-        return points.loc[loose.to_numpy(), cols] if loose.any() else points.iloc[:0][cols]
-
-
-_CARRY = "_carried_track"  # the number of the track a carried row belongs to
-
-
-def _on_ground(points: pd.DataFrame) -> np.ndarray:
-    if "on_ground" not in points.columns:
-        return np.zeros(len(points), dtype=bool)
-    ground: np.ndarray = points["on_ground"].astype("boolean").to_numpy(dtype=bool, na_value=False)
-    return ground
-
-
-def _as_list(settings: Any) -> list[Any]:
-    return list(settings) if isinstance(settings, (list, tuple)) else [settings]
-
-
-def _ns(value: Any) -> int:
-    return int(pd.Timestamp(value).value)
-
-
-def _ns_array(times: pd.Series) -> np.ndarray:
-    ns: np.ndarray = times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return ns
-
-
-def _chunk_end_time(chunk: pd.DataFrame) -> pd.Timestamp:
-    """The time the log had reached at the end of *chunk*: the latest time among its last
-    lines (by line number), so that a log made of several concatenated logs is read right."""
-    tail = chunk.nlargest(max(1, len(chunk) // 100), "source_line") if "source_line" in chunk else chunk
-    return tail["time"].max()
-
-
-def windows_from_chunks(
-    chunks: Iterator[pd.DataFrame], track_settings: Any, window_settings: Any
-) -> Iterator[pd.DataFrame]:
-    """Cut a stream of point chunks into windows exactly as one pass over all of them would.
-
-    A track is still open at the end of a chunk when its last point is less than the track gap
-    (``TrackSettings.gap_s``) before the time the log had reached (a later point could still
-    extend it). With W the longest window and L an open track's last time, its window grid
-    stops for now at the last grid start that every window length shares and that is at most
-    ``L - 2W``: the windows before it are complete and emitted, its points from there on are
-    carried into the next chunk, where the grid goes on from that start (not from the first
-    carried point) and the track keeps its number. Closed tracks are emitted whole and nothing
-    of them is carried, which keeps the carry small: at most about ``2W`` plus the longest
-    common step of each open track. Concatenated logs (a later day before an earlier one) work
-    too; windows found twice are removed later by :func:`_dedupe`.
-    """
-    from ..tracks import split_tracks
-
-    stretch = _Stretch(track_settings, window_settings)
-    carry: pd.DataFrame | None = None
-    pending = next(chunks, None)
-    while pending is not None:
-        nxt = next(chunks, None)
-        t_end = _chunk_end_time(pending) if len(pending) else None
-        points = pending if carry is None or carry.empty else pd.concat([carry, pending], ignore_index=True)
-        pending = nxt
-        if points.empty:
-            continue
-        tracked = stretch.number(split_tracks(points, track_settings)[0])
-        if nxt is None:
-            stretch.stops = {}
-        origins = stretch.plan(tracked, t_end) if nxt is not None else {}
-        windows = stretch.windows(tracked)
-        carry = None
-        if nxt is not None:
-            carry = stretch.carry(tracked, origins)
-            loose = stretch.tail(points, tracked, t_end)
-            if len(loose):
-                carry = loose if carry is None or carry.empty else pd.concat([carry, loose], ignore_index=True)
-        if len(windows):
-            yield windows
-
-
 def _thumb(arr: Any) -> np.ndarray | None:
     if not isinstance(arr, (np.ndarray, list, tuple)) or len(arr) == 0:
         return None
@@ -628,6 +449,32 @@ def _score_task(path: str, model: Any, settings: ScoreSettings) -> pd.DataFrame:
     return score_input(path, model, settings.replace(workers=1))
 
 
+_DASK_LOGGERS = ("distributed", "dask", "tornado", "bokeh")
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """A local cluster's scheduler, nannies and workers keep their routine lines ("Start Nanny
+    at", "Register worker", workers killed at close) to themselves: errors still show."""
+    env = {f"DASK_LOGGING__{name.upper()}": "error" for name in _DASK_LOGGERS}  # read by the worker processes
+    saved_env = {k: os.environ.get(k) for k in env}
+    loggers = [logging.getLogger(name) for name in _DASK_LOGGERS]
+    saved = [lg.level for lg in loggers]
+    os.environ.update(env)
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, saved):
+            lg.setLevel(level)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 @contextlib.contextmanager
 def _dask_client(address: str, client: Any | None) -> Iterator[Any]:
     if client is not None:
@@ -638,8 +485,8 @@ def _dask_client(address: str, client: Any | None) -> Iterator[Any]:
     except ImportError as exc:  # pragma: no cover - dask is a dependency
         raise FlightpathsError("--dask needs dask.distributed: pip install 'dask[distributed]'") from exc
     if address == "local":
-        with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                          silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
+        with _quiet_dask(), LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, host="127.0.0.1",
+                                         dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
             yield c
     else:
         with Client(address) as c:

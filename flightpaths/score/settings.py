@@ -44,7 +44,7 @@ class ScoreSettings:
 
     threshold: float = 0.5
     positive_class: str | None = None
-    chunk_lines: int = 200_000
+    chunk_lines: int = 100_000
     batch_size: int = 64
     workers: int = 0
     merge_gap_s: float = 0.0

@@ -42,7 +42,8 @@ unique per track and length. ``few_points`` flags windows with fewer than
 Modules: :mod:`.settings` (TrackSettings, WindowSettings, CleanReport), :mod:`.columns` (the
 windows table's columns), :mod:`.projection` (local AEQD), :mod:`.clean` (cleaning and track
 splitting), :mod:`.windows` (window ranges and the table), :mod:`.figures` (the numpy figures),
-:mod:`._kernel` (the same figures compiled with numba), :mod:`.files` (points in, windows out)
+:mod:`._kernel` (the same figures compiled with numba), :mod:`.stream` (a long log cut a
+stretch at a time, exactly as one pass would), :mod:`.files` (points in, windows out)
 and :mod:`.geo` (LineStrings, GeoPackage/GeoJSON).
 
 >>> import pandas as pd
@@ -63,10 +64,11 @@ from __future__ import annotations
 
 from .clean import split_tracks
 from .columns import ARRAY_COLUMNS, FIGURE_COLUMNS, RADIUS_CAP_M, SCALAR_COLUMNS, empty_windows
-from .files import WINDOW_OUTPUT_SUFFIXES, load_points, read_windows, save_windows, write_windows
+from .files import WINDOW_OUTPUT_SUFFIXES, WindowsWriter, load_points, read_windows, save_windows, write_windows
 from .geo import to_geodataframe, tracks_to_geodataframe, write_geo
 from .projection import inverse_local_aeqd, local_aeqd
 from .settings import PRESETS, TRACK_PRESETS, WINDOW_PRESETS, CleanReport, TrackSettings, WindowSettings
+from .stream import windows_from_chunks
 from .windows import make_windows, windows_with_report
 
 __all__ = [
@@ -81,6 +83,7 @@ __all__ = [
     "WINDOW_OUTPUT_SUFFIXES",
     "WINDOW_PRESETS",
     "WindowSettings",
+    "WindowsWriter",
     "empty_windows",
     "inverse_local_aeqd",
     "load_points",
@@ -91,6 +94,7 @@ __all__ = [
     "split_tracks",
     "to_geodataframe",
     "tracks_to_geodataframe",
+    "windows_from_chunks",
     "windows_with_report",
     "write_geo",
     "write_windows",

@@ -17,7 +17,7 @@ from .columns import ARRAY_COLUMNS, SCALAR_COLUMNS
 from .geo import to_geodataframe, write_geo
 from .windows import _EMPTY_F, _EMPTY_S, _object_column
 
-__all__ = ["WINDOW_OUTPUT_SUFFIXES", "load_points", "read_windows", "save_windows", "write_windows"]
+__all__ = ["WINDOW_OUTPUT_SUFFIXES", "WindowsWriter", "load_points", "read_windows", "save_windows", "write_windows"]
 
 
 _META_KEY = b"flightpaths.windows"
@@ -61,12 +61,17 @@ def save_windows(windows: pd.DataFrame, path: str | Path, *, settings: dict[str,
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        clean = {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v) for k, v in (settings or {}).items()}
-        return write_windows(windows, path, settings=clean)
+        return write_windows(windows, path, settings=_plain(settings))
     if suffix in (".gpkg", ".geojson"):
         return write_geo(to_geodataframe(windows), path)
     raise InputError(f"cannot write windows as {suffix or 'a file without suffix'}; choose from "
                      f"{', '.join(WINDOW_OUTPUT_SUFFIXES)}", path=path)
+
+
+def _plain(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """Settings dataclasses as dicts, for the file's metadata."""
+    return {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v)
+            for k, v in (settings or {}).items()}
 
 
 def write_windows(windows: pd.DataFrame, path: str | Path, *, settings: dict[str, Any] | None = None) -> Path:
@@ -75,10 +80,24 @@ def write_windows(windows: pd.DataFrame, path: str | Path, *, settings: dict[str
     Writes to a temporary file beside *path* and renames it, so a crash leaves no half file.
     Does not check for an existing file: callers use :func:`flightpaths.fileio.check_output`.
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(path)
+    table = _arrow_table(windows, path, settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _arrow_table(windows: pd.DataFrame, path: Path, settings: dict[str, Any] | None) -> Any:
+    """A windows table as an Arrow table (per-point arrays as ``list<double>``), settings in its metadata."""
+    import pyarrow as pa
+
     missing = [c for c in (*SCALAR_COLUMNS, *ARRAY_COLUMNS) if c not in windows.columns and c != "few_points"]
     if missing:
         raise SchemaError(f"not a windows table: missing column(s) {', '.join(missing)}", path=path)
@@ -95,15 +114,69 @@ def write_windows(windows: pd.DataFrame, path: str | Path, *, settings: dict[str
         table = table.append_column(name, pa.ListArray.from_arrays(pa.array(offsets), flat))
     meta = dict(table.schema.metadata or {})
     meta[_META_KEY] = json.dumps({"format": 1, "settings": settings or {}}).encode()
-    table = table.replace_schema_metadata(meta)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        pq.write_table(table, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return table.replace_schema_metadata(meta)
+
+
+class WindowsWriter:
+    """Write a windows table part by part (``with WindowsWriter(path) as w: w.write(part)``):
+    parquet row groups as they come, so memory holds one part; GeoPackage/GeoJSON gather the
+    parts' outlines (no per-point arrays) and write them at the end. The file appears only
+    when every part is written (a temporary file is renamed)."""
+
+    def __init__(self, path: str | Path, *, settings: dict[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in WINDOW_OUTPUT_SUFFIXES:
+            raise InputError(f"cannot write windows as {self.suffix or 'a file without suffix'}; choose from "
+                             f"{', '.join(WINDOW_OUTPUT_SUFFIXES)}", path=self.path)
+        self.settings = _plain(settings)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self.rows = 0
+        self._writer: Any = None
+        self._geo: list[Any] = []
+
+    def __enter__(self) -> WindowsWriter:
+        return self
+
+    def write(self, windows: pd.DataFrame) -> None:
+        """Add one part (a windows table)."""
+        if not len(windows):
+            return
+        self.rows += len(windows)
+        if self.suffix != ".parquet":
+            self._geo.append(to_geodataframe(windows))
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = _arrow_table(windows, self.path, self.settings)
+        if self._writer is None:
+            schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema],
+                               metadata=table.schema.metadata)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.tmp, schema)
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            if kind is None:
+                self._finish()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+    def _finish(self) -> None:
+        from .columns import empty_windows
+
+        if self.suffix == ".parquet":
+            if self._writer is None:
+                write_windows(empty_windows(), self.path, settings=self.settings)
+            else:
+                self.tmp.replace(self.path)
+            return
+        frame = pd.concat(self._geo, ignore_index=True) if self._geo else to_geodataframe(empty_windows())
+        write_geo(frame, self.path)
 
 
 def read_windows(path: str | Path) -> pd.DataFrame:
