@@ -63,7 +63,7 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=30.0, help="flight-session gap in minutes")
     ap.add_argument("--size", type=int, default=128, help="image side for both trainers")
     ap.add_argument("--epochs", type=int, default=4, help="epochs with the body unfrozen (fine_tune(4))")
-    ap.add_argument("--runs", default="red-track-loops:hybrid,red-track-loops:figures,red-track-loops:cnn",
+    ap.add_argument("--runs", default="red-track-loops:figures,red-track-loops:hybrid",
                     help="flightpaths runs to compare, TRANSFORM[:HEAD] (head auto, cnn, hybrid or figures)")
     ap.add_argument("--fastai-folds", type=int, default=5, help="run fastai on the first N folds only (0 = skip)")
     ap.add_argument("--skip-fastai", action="store_true")
@@ -92,6 +92,7 @@ def main() -> None:
             print(f"  fastai fold {i + 1}: accuracy {res['accuracy']:.3f} ({res['wall_s']:.0f} s)", flush=True)
         rows.append(_line(f"fastai 2.8 `fine_tune({args.epochs})`, maps as they are", accs, bals, time.perf_counter() - t,
                           n_fastai, len(folds)))
+        print(f"  row: {rows[-1]}", flush=True)
     for run in [r for r in args.runs.split(",") if r]:
         transform, _, head = run.partition(":")
         settings = TrainSettings(group_by="session", session_gap_min=args.gap, transform=transform, size=args.size,
@@ -105,6 +106,7 @@ def main() -> None:
             print(f"  flightpaths {run} fold {r['fold']}: accuracy {r['accuracy']:.3f} ({r['seconds']:.0f} s)", flush=True)
         name = f"flightpaths `--transform {transform}`" + (f", head {head}" if head else "")
         rows.append(_line(name, accs, bals, time.perf_counter() - t, len(folds), len(folds), n_fastai))
+        print(f"  row: {rows[-1]}", flush=True)
     same = f" | accuracy on fastai's {n_fastai} fold(s)" if 0 < n_fastai < len(folds) else ""
     print(f"\n| trainer | folds | accuracy, mean ± sd over folds | fold range | balanced accuracy | wall time{same} |")
     print("|---|---|---|---|---|---|" + ("---|" if same else ""))

@@ -170,3 +170,17 @@ def test_grouped_cv_on_the_quartz_maps_has_sessions_and_duplicates(shared_data: 
     assert len(data) == 183 and len(set(data.groups)) == 49
     folds = grouped_folds(data, 5)
     assert len(folds) == 5 and all(f.n_groups_valid >= 5 for f in folds)
+
+
+def test_cli_figures_only_on_maps_uses_the_figures_measured_on_them(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "maps", sessions=4, per_session=2)
+    out = tmp_path / "m"
+    args = ["train", str(folder), "-o", str(out), "--cv", "2", "--epochs", "1", "--freeze-epochs", "3",
+            "--transform", "red-track-loops", "--figures-only", "--no-report"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["head"] == "figures" and summary["folds"] == 2
+    assert json.loads((out / "model.json").read_text())["figure_columns"] == list(MAP_FIGURES)
+    plain = CliRunner().invoke(cli, [*args[:-4], "--transform", "none", "--figures-only", "--no-report", "--overwrite"])
+    assert plain.exit_code == 1 and "red-track" in plain.output and "Traceback" not in plain.output
