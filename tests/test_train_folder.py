@@ -103,9 +103,9 @@ def test_map_figures_count_the_loops_a_red_track_closes_and_ignore_the_basemap()
     assert map_figures(np.zeros((8, 8), np.uint8)) == dict.fromkeys(MAP_FIGURES, 0.0)
 
 
-def test_a_cnn_head_on_maps_takes_no_figures_and_figures_only_needs_no_cnn(tmp_path: Path) -> None:
+def test_maps_default_to_the_cnn_alone_and_figures_only_needs_no_cnn(tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "maps", sessions=4, per_session=2)
-    cnn = cross_validate(folder, tmp_path / "cnn", TrainSettings(**FAST, transform="red-track", head="cnn"), k=2)
+    cnn = cross_validate(folder, tmp_path / "cnn", TrainSettings(**FAST, transform="red-track"), k=2)  # auto: CNN
     assert cnn.final is not None and cnn.final.head == "cnn"
     assert json.loads((tmp_path / "cnn" / "model.json").read_text())["figure_columns"] == []
     figs = cross_validate(folder, tmp_path / "f", TrainSettings(**FAST, transform="red-track-loops", head="figures"), k=2)
@@ -120,7 +120,7 @@ def test_a_cnn_head_on_maps_takes_no_figures_and_figures_only_needs_no_cnn(tmp_p
 def test_cross_validation_writes_folds_out_of_fold_predictions_and_a_final_model(tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "maps")
     out = tmp_path / "model"
-    result = cross_validate(folder, out, TrainSettings(**FAST, transform="red-track-loops"), k=3)
+    result = cross_validate(folder, out, TrainSettings(**FAST, transform="red-track-loops", head="hybrid"), k=3)
     assert len(result.folds) == 3 and result.final is not None
     assert sum(f["n_valid"] for f in result.folds) == 24
     record = json.loads((out / "cv.json").read_text())

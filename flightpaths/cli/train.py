@@ -41,7 +41,7 @@ __all__ = ["command"]
 @click.option("--valid-frac", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Validation share (default 0.2).")
 @click.option("--figures/--no-figures", default=None,
               help="Hybrid head with window figures from manifest.csv, or with the figures --transform red-track[-loops]"
-                   " measures on each map (default: when present).")
+                   " measures on each map (default: with window figures when present; map figures only when asked).")
 @click.option("--figures-only", is_flag=True,
               help="Train on the figures alone, no CNN (window figures; or, with --transform red-track[-loops], the"
                    " figures measured on the maps: the best grouped cross-validated figure on a folder of maps).")

@@ -222,12 +222,13 @@ class Prepared:
 
 
 def _figure_table(settings: TrainSettings, data: LabelledImages) -> tuple[pd.DataFrame | None, list[str]]:
-    """Window figures from the manifest when present, else the figures the image transform measures on each map."""
+    """Window figures from the manifest when present, else (head hybrid or figures, asked for) the figures the
+    image transform measures on each map. Not by default: beside the CNN they did not help on the Quartz maps."""
     if data.figures is not None:
         usable = [c for c in settings.figure_columns if c in data.figures.columns and data.figures[c].notna().any()]
         if usable:
             return data.figures, usable
-    if settings.head != "cnn":
+    if settings.head in ("hybrid", "figures"):
         table = image_figure_table(data.paths, settings.transform)
         if table is not None:
             return table, list(table.columns)

@@ -8,9 +8,9 @@ is the number of track pixels per image side (a length in sides), ``map_track_ex
 mean of the track's width and height as shares of the side, and ``map_solid_px`` the track
 pixels that survive an erosion by a 5-pixel square (at a 600-pixel side): solid red, where tight
 orbits drawn over each other close no hole (and the start and end markers). The transforms in
-:data:`TRANSFORM_FIGURES` carry these figures: ``flightpaths train --transform red-track-loops``
-puts them beside the CNN's pooled features (the hybrid head), the bundle records them, and
-``Bundle.predict_images`` measures them on new maps.
+:data:`TRANSFORM_FIGURES` carry these figures: ``flightpaths train --transform red-track-loops
+--figures-only`` trains on them alone, ``--figures`` beside the CNN's pooled features (the hybrid
+head); the bundle records them, and ``Bundle.predict_images`` measures them on new maps.
 
 >>> img = np.full((60, 60, 3), 250, np.uint8)
 >>> img[10, 10:50] = img[50, 10:51] = img[10:50, 10] = img[10:50, 50] = (230, 20, 20)
