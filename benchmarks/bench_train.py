@@ -113,7 +113,9 @@ def run_fastai(ds: Path, paths: list[Path], train_idx: np.ndarray, valid_idx: np
         probs, targets = learn.get_preds(dl=dls.valid)
     wall = time.perf_counter() - t
     m = classification_metrics(targets.numpy(), probs.numpy(), classes, n_boot=0)
-    return {"wall_s": wall, "accuracy": m["accuracy"], "f1": m["f1"], "aupr": m["aupr"]}
+    y, pred = targets.numpy(), probs.numpy().argmax(1)
+    balanced = float(np.mean([(pred[y == k] == k).mean() for k in range(len(classes)) if (y == k).any()]))
+    return {"wall_s": wall, "accuracy": m["accuracy"], "balanced_accuracy": balanced, "f1": m["f1"], "aupr": m["aupr"]}
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from flightpaths.cli import cli
 from flightpaths.train.cv import cross_validate, summarise_folds
 from flightpaths.train.data import grouped_folds, image_transform, scan_dataset, session_groups
 from flightpaths.train.engine import TrainSettings
+from flightpaths.train.mapfigures import MAP_FIGURES, map_figure_table, map_figures
 from flightpaths.train.predict import load_bundle
 
 FAST = dict(size=32, epochs=1, freeze_epochs=1, batch_size=8, unfreeze=1, hidden=32)
@@ -84,10 +85,42 @@ def test_red_track_transforms_whiten_the_basemap_and_mark_loops() -> None:
         image_transform(line, "blue-track")
 
 
+def test_map_figures_count_the_loops_a_red_track_closes_and_ignore_the_basemap() -> None:
+    rng = np.random.default_rng(2)
+    circling = [map_figures(np.asarray(_map("circling", rng))) for _ in range(4)]
+    straight = [map_figures(np.asarray(_map("straight", rng))) for _ in range(4)]
+    assert all(f["map_loops"] >= 1 for f in circling) and all(f["map_loops"] == 0 for f in straight)
+    assert all(0.3 < f["map_track_extent"] < 1 and f["map_track_length"] > 0.5 for f in circling + straight)
+    blank = np.full((50, 80, 4), 255, np.uint8)
+    blank[10:40, 20:60, 1:3] = 30  # a red square drawn with alpha: a filled patch closes no loop
+    got = map_figures(blank)
+    assert got["map_loops"] == 0 and got["map_track_extent"] == pytest.approx((39 + 29) / 160)
+    ring = blank.copy()
+    ring[20:30, 30:50, 1:3] = 255  # a hole in the patch: one loop
+    assert map_figures(ring)["map_loops"] == 1
+    assert got["map_solid_px"] > 0 and map_figures(ring)["map_solid_px"] < got["map_solid_px"]  # solid red
+    assert max(f["map_solid_px"] for f in straight) == 0  # a thin line is not solid
+    assert map_figures(np.zeros((8, 8), np.uint8)) == dict.fromkeys(MAP_FIGURES, 0.0)
+
+
+def test_maps_default_to_the_cnn_alone_and_figures_only_needs_no_cnn(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "maps", sessions=4, per_session=2)
+    cnn = cross_validate(folder, tmp_path / "cnn", TrainSettings(**FAST, transform="red-track"), k=2)  # auto: CNN
+    assert cnn.final is not None and cnn.final.head == "cnn"
+    assert json.loads((tmp_path / "cnn" / "model.json").read_text())["figure_columns"] == []
+    figs = cross_validate(folder, tmp_path / "f", TrainSettings(**FAST, transform="red-track-loops", head="figures"), k=2)
+    assert figs.final is not None and figs.final.head == "figures"
+    bundle = load_bundle(tmp_path / "f")
+    maps = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*/*.png"))]
+    assert bundle.predict_images(maps).shape == (8, 2)
+    with pytest.raises(Exception, match="window figures"):
+        cross_validate(folder, tmp_path / "h", TrainSettings(**FAST, transform="none", head="hybrid"), k=2)
+
+
 def test_cross_validation_writes_folds_out_of_fold_predictions_and_a_final_model(tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "maps")
     out = tmp_path / "model"
-    result = cross_validate(folder, out, TrainSettings(**FAST, transform="red-track-loops"), k=3)
+    result = cross_validate(folder, out, TrainSettings(**FAST, transform="red-track-loops", head="hybrid"), k=3)
     assert len(result.folds) == 3 and result.final is not None
     assert sum(f["n_valid"] for f in result.folds) == 24
     record = json.loads((out / "cv.json").read_text())
@@ -95,9 +128,14 @@ def test_cross_validation_writes_folds_out_of_fold_predictions_and_a_final_model
     meta = json.loads((out / "model.json").read_text())
     assert meta["cv"]["k"] == 3 and "accuracy_mean" in meta["metrics"] and meta["image_transform"] == "red-track-loops"
     assert meta["split"]["n_valid"] == 0 and meta["split"]["n_train"] == 24  # the final model saw every image
+    assert meta["head"] == "hybrid" and meta["figure_columns"] == list(MAP_FIGURES)  # figures measured on the maps
     bundle = load_bundle(out)
     full = np.asarray(Image.open(next((folder / "circling").iterdir())).convert("RGB"))
-    assert bundle.predict_images(full[None]).shape == (1, 2)
+    probs = bundle.predict_images(full[None])  # measures the map figures itself
+    assert probs.shape == (1, 2)
+    np.testing.assert_allclose(probs, bundle.predict_images(full[None], map_figure_table([full])), atol=1e-6)
+    other = bundle.predict_images(full[None], map_figure_table([full]).assign(map_loops=40.0, map_track_length=0.0))
+    assert not np.allclose(probs, other)  # the figures reach the head
     assert summarise_folds([{"accuracy": 0.5}, {"accuracy": 1.0}])["accuracy_sd"] == pytest.approx(0.353553, abs=1e-5)
 
 
@@ -132,3 +170,17 @@ def test_grouped_cv_on_the_quartz_maps_has_sessions_and_duplicates(shared_data: 
     assert len(data) == 183 and len(set(data.groups)) == 49
     folds = grouped_folds(data, 5)
     assert len(folds) == 5 and all(f.n_groups_valid >= 5 for f in folds)
+
+
+def test_cli_figures_only_on_maps_uses_the_figures_measured_on_them(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "maps", sessions=4, per_session=2)
+    out = tmp_path / "m"
+    args = ["train", str(folder), "-o", str(out), "--cv", "2", "--epochs", "1", "--freeze-epochs", "3",
+            "--transform", "red-track-loops", "--figures-only", "--no-report"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["head"] == "figures" and summary["folds"] == 2
+    assert json.loads((out / "model.json").read_text())["figure_columns"] == list(MAP_FIGURES)
+    plain = CliRunner().invoke(cli, [*args[:-4], "--transform", "none", "--figures-only", "--no-report", "--overwrite"])
+    assert plain.exit_code == 1 and "red-track" in plain.output and "Traceback" not in plain.output

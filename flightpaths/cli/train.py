@@ -36,10 +36,15 @@ __all__ = ["command"]
                    " (default: 5 for folders under 400 images, else 0).")
 @click.option("--transform", type=click.Choice(["none", "red-track", "red-track-loops"]), default=None,
               help="Image transform before resizing, kept in the model: red-track keeps a red track and whitens the basemap;"
-                   " red-track-loops also fills the areas the track closes around (default none).")
+                   " red-track-loops also fills the areas the track closes around (default none). Both measure figures on"
+                   " each map (loops closed, track length and extent, solid red) for the hybrid or figures-only head.")
 @click.option("--valid-frac", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Validation share (default 0.2).")
-@click.option("--figures/--no-figures", default=None, help="Hybrid head with window figures from manifest.csv (default: when present).")
-@click.option("--figures-only", is_flag=True, help="Train on the window figures alone (no CNN), for comparison.")
+@click.option("--figures/--no-figures", default=None,
+              help="Hybrid head with window figures from manifest.csv, or with the figures --transform red-track[-loops]"
+                   " measures on each map (default: with window figures when present; map figures only when asked).")
+@click.option("--figures-only", is_flag=True,
+              help="Train on the figures alone, no CNN (window figures; or, with --transform red-track[-loops], the"
+                   " figures measured on the maps: the best grouped cross-validated figure on a folder of maps).")
 @click.option("--unfreeze", type=click.IntRange(0), default=None,
               help="Train only the last N body stages in phase 2 (earlier ones are cached); 0 = all (default 1).")
 @click.option("--augment", type=click.Choice(["dihedral", "flips", "none"]), default=None, help="Flips and 90-degree rotations (default dihedral).")

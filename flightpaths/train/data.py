@@ -40,6 +40,7 @@ from PIL import Image
 
 from ..errors import InputError
 from ..fileio import csv_plain_frame
+from .mapfigures import TRANSFORM_FIGURES, as_rgb, red_track_mask
 
 __all__ = [
     "DEFAULT_FIGURES",
@@ -54,9 +55,11 @@ __all__ = [
     "fingerprint",
     "group_from_name",
     "grouped_folds",
+    "image_figure_table",
     "image_transform",
     "load_images",
     "prepare_array",
+    "read_array",
     "read_image",
     "scan_dataset",
     "session_groups",
@@ -161,9 +164,7 @@ def image_transform(image: np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"image transform must be one of {', '.join(IMAGE_TRANSFORMS)}, not {name!r}")
     from PIL import ImageFilter
 
-    rgb = image.astype(np.int16)
-    r, g, b = rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2]
-    track = (r > 150) & (r - b > 90) & (r - g > 40)
+    track = red_track_mask(image)
     width = max(3, (max(image.shape[:2]) // 100) | 1)
     grown = np.asarray(Image.fromarray(track.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(width))) > 0
     out = np.full_like(image, 255)
@@ -188,19 +189,7 @@ def _mark_loops(out: np.ndarray, grown: np.ndarray) -> None:
 
 def prepare_array(image: np.ndarray, size: int, transform: str = "none") -> np.ndarray:
     """An ``H x W x C`` uint8 array as ``size x size x 3`` RGB (alpha over black, *transform*, padded square, resized)."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise InputError(f"expected an H x W x C uint8 image, got {image.dtype} with shape {image.shape}")
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    channels = image.shape[2]
-    if channels == 4:
-        alpha = image[:, :, 3:4].astype(np.uint16)
-        image = (image[:, :, :3].astype(np.uint16) * alpha // 255).astype(np.uint8)
-    elif channels == 1:
-        image = np.repeat(image, 3, axis=2)
-    elif channels != 3:
-        raise InputError(f"expected 1, 3 or 4 channels, got {channels}")
-    image = image_transform(image, transform)
+    image = image_transform(as_rgb(image), transform)
     h, w = image.shape[:2]
     if h != w:
         side = max(h, w)
@@ -214,6 +203,11 @@ def prepare_array(image: np.ndarray, size: int, transform: str = "none") -> np.n
 
 def read_image(path: str | Path, size: int, transform: str = "none") -> np.ndarray:
     """Read any PIL-readable image as ``size x size x 3`` uint8 RGB (RGBA/palette composited on black)."""
+    return prepare_array(read_array(path), size, transform)
+
+
+def read_array(path: str | Path) -> np.ndarray:
+    """Read any PIL-readable image at full resolution as uint8 RGB or RGBA (palette and transparency as RGBA)."""
     try:
         with Image.open(path) as im:
             im.load()
@@ -223,7 +217,24 @@ def read_image(path: str | Path, size: int, transform: str = "none") -> np.ndarr
                 arr = np.asarray(im.convert("RGB"))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InputError(f"cannot read image: {exc}", path=path) from exc
-    return prepare_array(arr, size, transform)
+    return arr
+
+
+_FIGURE_CACHE: dict[tuple[object, ...], pd.DataFrame] = {}
+
+
+def image_figure_table(paths: Sequence[Path], transform: str) -> pd.DataFrame | None:
+    """The figures *transform* measures on each image (:data:`~flightpaths.train.mapfigures.TRANSFORM_FIGURES`),
+    one row per path; None when the transform has none. Kept per (path, size, mtime) for the folds of one run."""
+    if transform not in TRANSFORM_FIGURES:
+        return None
+    columns, measure = TRANSFORM_FIGURES[transform]
+    key = (transform, *((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
+    if key not in _FIGURE_CACHE:
+        rows = [measure(read_array(p)) for p in paths]
+        _FIGURE_CACHE.clear()  # one folder at a time
+        _FIGURE_CACHE[key] = pd.DataFrame(rows, columns=list(columns)).astype(np.float64)
+    return _FIGURE_CACHE[key].copy()
 
 
 def load_images(paths: Sequence[Path], size: int, *, progress: bool = False, workers: int | None = None,

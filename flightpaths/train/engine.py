@@ -51,10 +51,12 @@ from .data import (
     LabelledImages,
     Split,
     fingerprint,
+    image_figure_table,
     load_images,
     scan_dataset,
     split_dataset,
 )
+from .mapfigures import TRANSFORM_FIGURES
 from .metrics import METRIC_NAMES, MIN_GROUPS, classification_metrics, positive_index
 from .model import HEAD_MODES, Classifier, FigureScaler, dihedral
 
@@ -219,18 +221,32 @@ class Prepared:
     fingerprint: str
 
 
-def _choose_head(settings: TrainSettings, data: LabelledImages) -> tuple[str, list[str]]:
-    available = [c for c in settings.figure_columns if data.figures is not None and c in data.figures.columns]
-    usable = [c for c in available if data.figures is not None and data.figures[c].notna().any()]
+def _figure_table(settings: TrainSettings, data: LabelledImages) -> tuple[pd.DataFrame | None, list[str]]:
+    """Window figures from the manifest when present, else (head hybrid or figures, asked for) the figures the
+    image transform measures on each map. Not by default: beside the CNN they did not help on the Quartz maps."""
+    if data.figures is not None:
+        usable = [c for c in settings.figure_columns if c in data.figures.columns and data.figures[c].notna().any()]
+        if usable:
+            return data.figures, usable
+    if settings.head in ("hybrid", "figures"):
+        table = image_figure_table(data.paths, settings.transform)
+        if table is not None:
+            return table, list(table.columns)
+    return None, []
+
+
+def _choose_head(settings: TrainSettings, data: LabelledImages) -> tuple[str, pd.DataFrame | None, list[str]]:
+    table, usable = _figure_table(settings, data)
     head = settings.head
     if head == "auto":
         head = "hybrid" if usable else "cnn"
     if head in ("hybrid", "figures") and not usable:
         raise FlightpathsError(
             f"head {head!r} needs window figures ({', '.join(settings.figure_columns)}) in {data.root}/manifest.csv;"
-            " none found. Use --no-figures, or label images rendered by `flightpaths render` (their manifest carries them)"
+            " none found. Use --no-figures, label images rendered by `flightpaths render` (their manifest carries them),"
+            f" or, for maps with a red track, --transform {' or '.join(TRANSFORM_FIGURES)} (figures measured on the maps)"
         )
-    return head, (usable if head != "cnn" else [])
+    return head, table, (usable if head != "cnn" else [])
 
 
 _MIN_STEPS = 8
@@ -280,12 +296,12 @@ def _prepared(data: LabelledImages, split: Split, settings: TrainSettings, progr
         if settings.batch_size < 64:
             log.info("batch size %d for %d training images (at least %d steps per epoch; --batch-size to choose)",
                      settings.batch_size, len(split.train), _MIN_STEPS)
-    head, columns = _choose_head(settings, data)
+    head, table, columns = _choose_head(settings, data)
     scaler = figures = None
     if columns:
-        assert data.figures is not None
-        scaler = FigureScaler.fit(data.figures.iloc[split.train], columns)
-        figures = scaler.transform(data.figures)
+        assert table is not None
+        scaler = FigureScaler.fit(table.iloc[split.train], columns)
+        figures = scaler.transform(table)
     torch.manual_seed(settings.seed)
     spec = backbone_spec(settings.arch)
     backbone = build_backbone(settings.arch, weights=settings.weights) if head != "figures" else None

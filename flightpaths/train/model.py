@@ -50,6 +50,9 @@ _TRANSFORMS = {
     "median_altitude_ft": "slog",
     "duration_s": "slog",
     "n_points": "slog",
+    "map_loops": "slog",  # figures measured on maps (mapfigures.py)
+    "map_track_length": "slog",
+    "map_solid_px": "slog",
 }
 
 

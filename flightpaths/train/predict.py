@@ -23,6 +23,7 @@ from ..tracks import TrackSettings, WindowSettings
 from .backbones import build_backbone
 from .bundle import BundleInfo, bundle_info, check_weights, read_bundle_files
 from .data import prepare_array
+from .mapfigures import MAP_FIGURES, map_figure_table
 from .model import Classifier, FigureScaler
 
 __all__ = ["Bundle", "fold_batchnorm", "load_bundle"]
@@ -152,11 +153,14 @@ class Bundle:
         """Class probabilities ``(N, n_classes)`` for uint8 ``N x H x W x C`` images (+ figures for hybrid models).
 
         Images of another size or with an alpha channel are converted as in training. A
-        figures-only model takes ``images=None``.
+        figures-only model takes ``images=None``. A model trained on figures measured on maps
+        (``--transform red-track-loops``) measures them on *images* itself: pass them at full size.
         """
         n = len(images) if images is not None else (len(figures) if figures is not None else 0)
         figs = None
         if self.scaler is not None:
+            if figures is None and images is not None and set(self.figure_columns) <= set(MAP_FIGURES):
+                figures = map_figure_table(images)  # measured on the maps, as in training
             if figures is None:
                 raise InputError(f"this {self.head} model needs window figures: {', '.join(self.figure_columns)}")
             if len(figures) != n:
