@@ -532,6 +532,21 @@ def _provenance(data: Any) -> pd.DataFrame:
     return items
 
 
+
+def _model_name(meta: dict[str, Any]) -> str:
+    """What the report calls the model: a figures-only head is no CNN.
+
+    >>> _model_name({"backbone": "efficientnet_lite0", "head": "figures"})
+    'figures head (no CNN)'
+    >>> _model_name({"backbone": "efficientnet_lite0", "head": "hybrid"})
+    'CNN + figures (efficientnet_lite0)'
+    """
+    backbone = meta.get("backbone", "bundle")
+    head = meta.get("head", "cnn")
+    if head == "figures":
+        return "figures head (no CNN)"
+    return f"CNN + figures ({backbone})" if head == "hybrid" else f"CNN ({backbone})"
+
 def interpretation_report(
     model_dir: str | Path,
     dataset_dir: str | Path,
@@ -592,14 +607,14 @@ def interpretation_report(
         probs.append(np.asarray(bundle.predict_images(imgs, figs), float))
     items = _provenance(data).iloc[valid].reset_index(drop=True)
     ev = Evaluation(tuple(data.classes), data.labels[valid], np.concatenate(probs) if probs else np.zeros((0, len(data.classes))),
-                    items, name=f"CNN ({meta.get('backbone', 'bundle')})", notes=tuple(notes))
+                    items, name=_model_name(meta), notes=tuple(notes))
     table = None
     curves: list[tuple[str, np.ndarray, np.ndarray]] = []
     baseline_note = ""
     if data.figures is None:
         baseline_note = ("this is a plain image folder: the turn-counting rule and the gradient-boosted baseline read"
                          " window figures (turn, straightness, radius...) from the manifest.csv that `flightpaths render`"
-                         " writes, and a folder of pictures has none, so the CNN stands alone.")
+                         " writes, and a folder of pictures has none, so the model stands alone.")
     elif not len(train):
         baseline_note = "every image was judged out of fold; the baselines need a training side and were not fitted."
     else:
