@@ -122,6 +122,19 @@ def test_watch_cli_usage_errors_exit_2(tmp_path: Path) -> None:
     assert r.exit_code == 2
 
 
+def test_an_alert_says_where_and_when_as_score_does() -> None:
+    from flightpaths.watch.run import add_alert_context
+
+    episode = {"episode_id": "a1_x", "object_id": "a1b2c3", "lat": 40.758, "lon": -73.985, "callsign": "N917PD",
+               "start": "2024-06-01T14:00:00+00:00", "end": "2024-06-01T14:20:00+00:00"}
+    out = add_alert_context(dict(episode))
+    assert "New York" in out["place"] and out["tz"] == "America/New_York"
+    assert out["local_start"].startswith("2024-06-01T10:00:00-04:00") and out["airport_code"]
+    assert out["country"] == "United States"
+    json.dumps(out)  # plain values: the alert log and webhooks take them as they are
+    assert add_alert_context({"object_id": "x", "lat": None, "lon": None}) == {"object_id": "x", "lat": None, "lon": None}
+
+
 def test_sigterm_stops_watch_cleanly(tmp_path: Path) -> None:
     """A service manager's stop: exit 0, the summary printed, the state file saved, no traceback."""
     import signal

@@ -98,9 +98,44 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
     return WatchResult(parser.lines, engine.n_points, engine.n_windows, opened, len(engine.closed), dict(parser.dropped))
 
 
+#: Context fields an alert gains (who, where, when): those ``flightpaths score`` gives its episodes.
+_ALERT_CONTEXT = ("registration", "type_code", "type_desc", "operator", "year", "country", "id_kind",
+                  "identity_source", "place", "place_name", "place_region", "place_country", "place_km",
+                  "place_bearing", "airport_code", "airport_name", "airport_km", "near_airport", "tz",
+                  "local_start", "local_end")
+
+
+def add_alert_context(episode: dict[str, Any]) -> dict[str, Any]:
+    """*episode* (an alert's fields) with who, where and when added in place, as ``score`` adds
+    them (:func:`flightpaths.context.add_context`: offline place, airport, time zone; the local
+    registry when one was imported). Nothing is added when the context cannot be computed."""
+    from ..context import add_context
+    from ..errors import FlightpathsError
+
+    if episode.get("lat") is None or episode.get("lon") is None or "object_id" not in episode:
+        return episode
+    row = {k: episode.get(k) for k in ("object_id", "lat", "lon", "callsign")}
+    row["start"], row["end"] = pd.Timestamp(episode["start"]), pd.Timestamp(episode["end"])
+    try:
+        ctx = add_context(pd.DataFrame([row]), pd.DataFrame({"object_id": pd.Series([], dtype="string")}))
+    except (FlightpathsError, OSError, ValueError, KeyError) as exc:
+        log.warning("alert %s: no context (%s)", episode.get("episode_id"), exc)
+        return episode
+    if ctx.empty:
+        return episode
+    first = ctx.iloc[0]
+    for c in _ALERT_CONTEXT:
+        value = first.get(c)
+        if value is not None and not (isinstance(value, float) and value != value) and value is not pd.NA and value != "":
+            episode[c] = value.item() if hasattr(value, "item") else value
+    return episode
+
+
 def _deliver(events: list[Any], engine: LiveEngine, alerts: AlertLog, notifiers: list[_Notifier], out: Path) -> int:
     opened = 0
     for event in events:
+        if "place" not in event.episode:
+            add_alert_context(event.episode)  # in place: the live page and closed episodes show it too
         record = alert_record(event)
         alerts.write(record)
         opened += event.kind == "opened"
