@@ -98,11 +98,12 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
     return WatchResult(parser.lines, engine.n_points, engine.n_windows, opened, len(engine.closed), dict(parser.dropped))
 
 
-#: Context fields an alert gains (who, where, when): those ``flightpaths score`` gives its episodes.
-_ALERT_CONTEXT = ("registration", "type_code", "type_desc", "operator", "year", "country", "id_kind",
-                  "identity_source", "place", "place_name", "place_region", "place_country", "place_km",
-                  "place_bearing", "airport_code", "airport_name", "airport_km", "near_airport", "tz",
-                  "local_start", "local_end")
+#: Context fields an alert gains (who, where, when): those ``flightpaths score`` gives its
+#: episodes, but the watchlist (watch takes none).
+def _alert_context() -> tuple[str, ...]:
+    from ..context import CONTEXT_COLUMNS
+
+    return tuple(c for c in CONTEXT_COLUMNS if not c.startswith("watchlist"))
 
 
 def add_alert_context(episode: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def add_alert_context(episode: dict[str, Any]) -> dict[str, Any]:
     if ctx.empty:
         return episode
     first = ctx.iloc[0]
-    for c in _ALERT_CONTEXT:
+    for c in _alert_context():
         value = first.get(c)
         if value is not None and not (isinstance(value, float) and value != value) and value is not pd.NA and value != "":
             episode[c] = value.item() if hasattr(value, "item") else value
