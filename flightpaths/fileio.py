@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -198,28 +198,28 @@ def _texty(dtype: object) -> bool:
     return dtype == np.dtype(object) or isinstance(dtype, pd.StringDtype)
 
 
-def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of *frame* whose text cells, column names and text index went through
-    :func:`csv_cell`; numeric columns are left alone."""
+def _map_text(frame: pd.DataFrame, cell: Callable[[object], object], *, index: bool) -> pd.DataFrame:
+    """A copy of *frame* with *cell* applied to its text cells and column names (and a text index)."""
     out = frame.copy()
     for name in out.columns:
         if _texty(out[name].dtype):
-            out[name] = out[name].map(csv_cell, na_action="ignore")
-    out.columns = [csv_cell(c) if isinstance(c, str) else c for c in out.columns]
-    if _texty(out.index.dtype):  # written too when to_csv keeps the index
-        out.index = out.index.map(csv_cell)
+            out[name] = out[name].map(cell, na_action="ignore")
+    out.columns = [cell(c) if isinstance(c, str) else c for c in out.columns]
+    if index and _texty(out.index.dtype):
+        out.index = out.index.map(cell)
     return out
+
+
+def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of *frame* whose text cells, column names and text index went through
+    :func:`csv_cell`; numeric columns are left alone."""
+    return _map_text(frame, csv_cell, index=True)  # the index is written too when to_csv keeps it
 
 
 def csv_plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """*frame* (read from a CSV flightpaths wrote) with :func:`csv_plain` applied to its text
     cells and column names: the inverse of :func:`csv_safe_frame`."""
-    out = frame.copy()
-    for name in out.columns:
-        if _texty(out[name].dtype):
-            out[name] = out[name].map(csv_plain, na_action="ignore")
-    out.columns = [csv_plain(c) if isinstance(c, str) else c for c in out.columns]
-    return out
+    return _map_text(frame, csv_plain, index=False)
 
 
 def csv_text(frame: pd.DataFrame, **to_csv: object) -> str:
