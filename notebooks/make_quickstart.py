@@ -113,15 +113,36 @@ scored = score_logs([REPO / "data" / "sim" / "score" / "sim.sbs.gz"], WORK / "sc
 episodes = pd.read_csv(WORK / "score" / "episodes.csv")
 print(len(episodes), "episodes; tip sheet:", WORK / "score" / "tipsheet.html")
 episodes.head()"""),
-    ("md", """## 9. Your own folder of maps
+    ("md", """## 9. The built-in model on real flights
+
+The package ships a model trained on simulated flights (`flightpaths.score.BUILTIN_MODEL`; the
+`score` command uses it when no `--model` is given) and a few real public ADS-B tracks in
+`data/samples/` (see `data/samples/ATTRIBUTION.md`): two navaid-calibration orbits, an in-flight
+refuelling racetrack, a survey flight and five ordinary airliner flights. Each lead carries who
+(callsign, registration where the source has it, country of the address), where (nearest place,
+nearest airport) and when in local time. A lead is a *possible* orbit for a person to check, never
+a confirmed one."""),
+    ("code", """from flightpaths.score import BUILTIN_MODEL
+
+builtin = load_bundle(BUILTIN_MODEL)
+real_logs = sorted((REPO / "data" / "samples").glob("*/*.json.gz"))
+score_logs(real_logs, WORK / "score-real", builtin, ScoreSettings(progress=False, workers=1))
+leads = pd.read_csv(WORK / "score-real" / "episodes.csv")
+leads["file"] = leads["source_file"].map(lambda f: "/".join(Path(f).parts[-2:]))
+print(len(leads), "possible episodes from", len(real_logs), "real files; tip sheet:", WORK / "score-real" / "tipsheet.html")
+leads[["rank", "callsign", "country", "place", "airport_name", "local_start", "duration_s", "p_segment", "file"]].head(8)"""),
+    ("md", """## 10. Your own folder of maps
 
 A folder sorted by hand (here the 183 NYPD helicopter maps of the original fast.ai experiment,
 when `../shared/data` is beside the checkout) is grouped by flight session from the file names,
 cross-validated in grouped folds, and its repeated images are listed. `red-track-loops` keeps
 the red track, whitens the basemap and fills the loops. Training is one command:
 `flightpaths train FOLDER -o MODEL/ --transform red-track-loops` (5-fold cross-validation by
-default for folders under 400 images; a few minutes per fold on a laptop CPU)."""),
-    ("code", """from flightpaths.train.data import describe_duplicate_sets, grouped_folds, read_image, scan_dataset
+default for folders under 400 images; a few minutes per fold on a laptop CPU). On these maps
+four figures measured on the red track (loops closed, their area, the track's extent, solid red
+left after erosion) beat the CNN: `--figures-only` trains on them alone (README, "A reporter's
+own folder of maps", has the grouped cross-validation beside fastai's `fine_tune(4)`)."""),
+    ("code", """from flightpaths.train.data import describe_duplicate_sets, grouped_folds, read_array, read_image, scan_dataset
 
 folder = REPO.parent / "shared" / "data" / "images" / "quartz-choppers"
 if folder.is_dir():
@@ -133,6 +154,11 @@ if folder.is_dir():
     axes[0].imshow(read_image(maps.paths[0], 256)); axes[1].imshow(read_image(maps.paths[0], 256, "red-track-loops"))
     for ax in axes: ax.set_axis_off()
     plt.show()
+    from flightpaths.train.mapfigures import map_figure_table
+    pick = [0, len(maps) - 1]
+    figures = map_figure_table([read_array(maps.paths[i]) for i in pick])  # full resolution
+    figures.insert(0, "class", [maps.classes[maps.labels[i]] for i in pick])
+    display(figures)
 else:
     print("the Quartz maps are not beside this checkout; see README, 'A reporter's own folder of maps'")"""),
 ]

@@ -273,3 +273,11 @@ def test_small_files_are_scored_together_with_the_same_results_and_resume(tmp_pa
     again = score_logs(logs, out, model, settings.replace(resume=True))
     fresh = score_logs(logs, tmp_path / "fresh", model, settings)
     assert again.n_skipped == 3 and again.n_windows == fresh.n_windows < together.n_windows
+
+
+def test_builtin_model_constant_is_where_the_cli_looks() -> None:
+    from flightpaths.cli import score as score_cli
+    from flightpaths.score import BUILTIN_MODEL
+
+    assert BUILTIN_MODEL == score_cli.DEFAULT_MODEL
+    assert (BUILTIN_MODEL / "model.json").is_file()

@@ -11,7 +11,8 @@ from .options import DURATION, ingest_settings, log_options, overwrite_option, p
 
 __all__ = ["DEFAULT_MODEL", "command"]
 
-#: Where the built-in model ships (``make default-model``).
+#: Where the built-in model ships (``make default-model``); the same path as
+#: ``flightpaths.score.BUILTIN_MODEL``, written here so that the CLI starts without importing scoring.
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
 
 

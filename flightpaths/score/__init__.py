@@ -30,7 +30,7 @@ from .pipeline import (
     score_windows,
     windows_from_chunks,
 )
-from .settings import ScoreSettings, episode_classes
+from .settings import BUILTIN_MODEL, ScoreSettings, episode_classes
 from .tipsheet import (
     CAVEAT,
     adsbx_url,
@@ -51,6 +51,7 @@ from .writers import (
 )
 
 __all__ = [
+    "BUILTIN_MODEL",
     "CAVEAT",
     "EPISODE_COLUMNS",
     "OUTPUT_NAMES",

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..context.settings import ContextSettings
 from ..errors import FlightpathsError, SettingsError
 from ..ingest import IngestSettings
 
-__all__ = ["NEGATIVE_NAMES", "ScoreSettings", "episode_classes"]
+__all__ = ["BUILTIN_MODEL", "NEGATIVE_NAMES", "ScoreSettings", "episode_classes"]
+
+#: The built-in model bundle shipped in the package (``make default-model`` rebuilds it);
+#: ``flightpaths score`` and ``watch`` use it when no ``--model`` is given.
+BUILTIN_MODEL: Final[Path] = Path(__file__).resolve().parents[1] / "models" / "default"
 
 #: Class names that mean "nothing to report" and never become episodes by default.
 NEGATIVE_NAMES = frozenset({"other", "others", "negative", "background", "none", "normal", "ordinary", "straight", "human"})
