@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .engine import AUGMENTS, TrainSettings, _build_feeds, _logits, _runtime, _set_threads, pick_device, prepare, tune_allocator
+from ._feeds import _build_feeds, _logits
+from .engine import TrainSettings, _runtime, _set_threads, pick_device, prepare, tune_allocator
+from .model import AUGMENTS
 
 __all__ = ["LRFindResult", "lr_find", "plot_lr_find", "suggest_lr"]
 
