@@ -141,13 +141,15 @@ def _stage(echo: Callable[[str], None], name: str) -> Callable[[], None]:
 
 
 def _windows(points: pd.DataFrame, out: Path, echo: Callable[[str], None], preset: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The windows, and their settings as `flightpaths tracks` records them (they travel to the model)."""
+    """Stage 2: the windows, and their settings as `flightpaths tracks` records them (they travel to the model)."""
+    done = _stage(echo, "2. tracks and windows")
     tracks, cut = TRACK_PRESETS[preset], WINDOW_PRESETS[preset]
     windows, report = windows_with_report(points, cut, tracks=tracks)
     windowing = {"tracks": settings_dict(tracks), "windows": settings_dict(cut)}
     write_windows(windows, out / "windows" / "windows.parquet", settings=windowing)
     echo(report.summary())
     echo(f"{len(windows)} windows of {windows['object_id'].nunique()} objects")
+    done()
     return windows, windowing
 
 
@@ -160,20 +162,11 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
     result = DemoResult(out_dir=out)
     write_settings(out / "demo-settings.json", demo=settings)
     points = _ingest_stage(settings, data, out, echo)
-
-    done = _stage(echo, "2. tracks and windows")
     windows, windowing = _windows(points, out, echo, _preset(settings))
-    done()
-
     _render_stage(settings, windows, windowing, out, echo)
     _label_stage(settings, points, windows, out, echo)
     _train_stage(settings, out, result, echo)
-
-    done = _stage(echo, "6. interpretation report")
-    result.paths["report"] = interpretation_report(out / "model", out / "dataset", out / "report", overwrite=True)
-    echo(f"report: {result.paths['report']}")
-    done()
-
+    _report_stage(out, result, echo)
     if not settings.mouse:
         _score_stage(settings, data, out, result, echo)
     result.seconds = time.perf_counter() - t_start
@@ -235,6 +228,14 @@ def _train_stage(settings: DemoSettings, out: Path, result: DemoResult, echo: Ca
     )
     result.figures.update({f"valid_{k}": float(v) for k, v in trained.metrics.items() if isinstance(v, (int, float))})
     result.paths["model"] = trained.model_dir
+    done()
+
+
+def _report_stage(out: Path, result: DemoResult, echo: Callable[[str], None]) -> None:
+    """Stage 6: the interpretation report of the model on its dataset."""
+    done = _stage(echo, "6. interpretation report")
+    result.paths["report"] = interpretation_report(out / "model", out / "dataset", out / "report", overwrite=True)
+    echo(f"report: {result.paths['report']}")
     done()
 
 

@@ -26,6 +26,8 @@ __all__ = [
     "_build_feeds",
     "_evaluate",
     "_logits",
+    "_set_train_mode",
+    "_set_trainable",
     "_stage_feeds",
     "_train_epoch",
 ]
@@ -129,6 +131,16 @@ def _logits(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, rows
             for stage in model.stages[: feeds.start]:
                 x = stage(x)
     return model.head_forward(model.features(x, start=min(feeds.start, n_stages)), figs)
+
+
+def _set_trainable(model: Classifier, phase: int, start: int) -> None:
+    """Gradients for the head (phase 1), or for the stages from *start* on and the head (phase 2); none elsewhere."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    trainable: list[nn.Module] = [model.head] if phase == 1 else [*model.stages[start:], model.head]
+    for m in trainable:
+        for p in m.parameters():
+            p.requires_grad_(True)
 
 
 def _set_train_mode(model: Classifier, start: int) -> None:

@@ -37,7 +37,7 @@ from torch import nn
 from ..errors import FlightpathsError
 from ..fileio import check_output
 from ..runtime import tune_allocator
-from ._feeds import _build_feeds, _evaluate, _Feeds, _stage_feeds, _train_epoch
+from ._feeds import _build_feeds, _evaluate, _Feeds, _set_trainable, _stage_feeds, _train_epoch
 from .backbones import backbone_spec, build_backbone
 from .bundle import (
     CHECKPOINT_DIR,
@@ -317,18 +317,38 @@ def _prepared(data: LabelledImages, split: Split, settings: TrainSettings, progr
     if images is None and head != "figures":
         images = load_images(data.paths, settings.size, progress=progress, workers=settings.workers,
                              transform=settings.transform)
+    return Prepared(data, split, images, figures, scaler, model, head, spec.mean, spec.std,
+                    _class_weights(data, split, settings), settings, fingerprint(data))
+
+
+def _class_weights(data: LabelledImages, split: Split, settings: TrainSettings) -> torch.Tensor:
+    """The loss weight of each class: inverse to its share of the training side (all 1 without ``weighted_loss``)."""
     counts = np.bincount(data.labels[split.train], minlength=len(data.classes)).astype(np.float64)
     weights = len(split.train) / (len(data.classes) * np.maximum(counts, 1.0))
     if not settings.weighted_loss:
         weights = np.ones_like(weights)
-    return Prepared(data, split, images, figures, scaler, model, head, spec.mean, spec.std,
-                    torch.tensor(weights, dtype=torch.float32), settings, fingerprint(data))
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 def bundle_meta(prep: Prepared, metrics: dict[str, Any], epoch: int) -> dict[str, Any]:
     """What ``model.json`` records beside the weights: enough to rebuild, preprocess and judge the model."""
     from ..settings import settings_dict
 
+    return {
+        **_architecture_meta(prep),
+        **_input_meta(prep),
+        "metrics": metrics,
+        "metrics_note": "validation metrics of the saved epoch (selected on the validation split)",
+        "epoch": epoch,
+        "split": prep.split.to_json(prep.data),
+        "dataset": str(prep.data.root),
+        "data_fingerprint": prep.fingerprint,
+        "settings": settings_dict(prep.settings),
+    }
+
+
+def _architecture_meta(prep: Prepared) -> dict[str, Any]:
+    """What rebuilds the network: backbone, head and classes."""
     s = prep.settings
     classes = list(prep.data.classes)
     return {
@@ -339,6 +359,13 @@ def bundle_meta(prep: Prepared, metrics: dict[str, Any], epoch: int) -> dict[str
         "n_figures": prep.model.n_figures,
         "classes": classes,
         "positive_class": classes[positive_index(classes)] if len(classes) == 2 else None,
+    }
+
+
+def _input_meta(prep: Prepared) -> dict[str, Any]:
+    """What prepares the network's inputs: image size, normalisation, transform, rendering, windows and figures."""
+    s = prep.settings
+    return {
         "image_size": s.size,
         "mean": list(prep.mean),
         "std": list(prep.std),
@@ -348,13 +375,6 @@ def bundle_meta(prep: Prepared, metrics: dict[str, Any], epoch: int) -> dict[str
         **windowing_meta(prep.data.windowing),
         "figure_columns": list(prep.scaler.columns) if prep.scaler else [],
         "figure_normalisation": prep.scaler.to_json() if prep.scaler else None,
-        "metrics": metrics,
-        "metrics_note": "validation metrics of the saved epoch (selected on the validation split)",
-        "epoch": epoch,
-        "split": prep.split.to_json(prep.data),
-        "dataset": str(prep.data.root),
-        "data_fingerprint": prep.fingerprint,
-        "settings": settings_dict(s),
     }
 
 
@@ -370,26 +390,20 @@ def _param_groups(model: Classifier, start: int, lr_lo: float, lr_hi: float, hea
 
 def _make_optimizer(model: Classifier, prep: Prepared, phase: int, feeds: _Feeds, steps: int
                     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW and a one-cycle schedule: the head alone at ``lr`` (phase 1), or the unfrozen stages and the head at
+    learning rates spread from ``base / lr_mult`` to ``base`` (phase 2)."""
     s = prep.settings
-    for p in model.parameters():
-        p.requires_grad_(False)
-    trainable: list[nn.Module] = [model.head] if phase == 1 else [*model.stages[feeds.start:], model.head]
-    for m in trainable:
-        for p in m.parameters():
-            p.requires_grad_(True)
+    _set_trainable(model, phase, feeds.start)
     if phase == 1:
+        base, pct_start, div = s.lr, 0.99, 25.0
         groups = _param_groups(model, 0, s.lr, s.lr, head_only=True)
-        opt = torch.optim.AdamW(groups, lr=s.lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=s.wd)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=max(steps, 1),
-                                                    pct_start=0.99, div_factor=25.0, final_div_factor=1e5,
-                                                    base_momentum=0.85, max_momentum=0.95)
     else:
-        base = s.lr / 2 if s.freeze_epochs else s.lr
+        base, pct_start, div = (s.lr / 2 if s.freeze_epochs else s.lr), s.pct_start, s.div
         groups = _param_groups(model, feeds.start, base / s.lr_mult, base, head_only=False)
-        opt = torch.optim.AdamW(groups, lr=base, betas=(0.9, 0.99), eps=1e-5, weight_decay=s.wd)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=max(steps, 1),
-                                                    pct_start=s.pct_start, div_factor=s.div, final_div_factor=1e5,
-                                                    base_momentum=0.85, max_momentum=0.95)
+    opt = torch.optim.AdamW(groups, lr=base, betas=(0.9, 0.99), eps=1e-5, weight_decay=s.wd)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=max(steps, 1),
+                                                pct_start=pct_start, div_factor=div, final_div_factor=1e5,
+                                                base_momentum=0.85, max_momentum=0.95)
     return opt, sched
 
 
