@@ -103,13 +103,7 @@ def _range_test(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, 
     avg, best = 0.0, np.inf
     _set_train_mode(model, feeds.start)
     for i, lr in enumerate(tqdm(lrs, desc="lr-find", unit="batch", leave=False, disable=not progress)):
-        for g in opt.param_groups:
-            g["lr"] = float(lr)
-        loss = _batch_loss(model, prep, rt, feeds, loss_fn, i, gen)
-        opt.zero_grad(set_to_none=True)
-        torch.autograd.backward(loss)
-        opt.step()
-        avg = 0.98 * avg + 0.02 * float(loss.detach())
+        avg = 0.98 * avg + 0.02 * _lr_step(model, prep, rt, feeds, opt, loss_fn, float(lr), i, gen)
         smooth = avg / (1 - 0.98 ** (i + 1))
         tried.append(lr)
         smoothed.append(smooth)
@@ -117,6 +111,18 @@ def _range_test(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, 
         if not np.isfinite(smooth) or (i > 10 and smooth > 4 * best):
             break
     return tried, smoothed
+
+
+def _lr_step(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, opt: torch.optim.Optimizer,
+             loss_fn: nn.Module, lr: float, i: int, gen: torch.Generator) -> float:
+    """One optimizer step at learning rate *lr* on the *i*-th random training batch: the batch's loss."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    loss = _batch_loss(model, prep, rt, feeds, loss_fn, i, gen)
+    opt.zero_grad(set_to_none=True)
+    torch.autograd.backward(loss)
+    opt.step()
+    return float(loss.detach())
 
 
 def _batch_loss(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, loss_fn: nn.Module, i: int,
