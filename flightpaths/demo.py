@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -139,14 +140,16 @@ def _stage(echo: Callable[[str], None], name: str) -> Callable[[], None]:
     return done
 
 
-def _windows(points: pd.DataFrame, out: Path, echo: Callable[[str], None], preset: str) -> tuple[pd.DataFrame, dict]:
-    """The windows, and their settings as `flightpaths tracks` records them (they travel to the model)."""
+def _windows(points: pd.DataFrame, out: Path, echo: Callable[[str], None], preset: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Stage 2: the windows, and their settings as `flightpaths tracks` records them (they travel to the model)."""
+    done = _stage(echo, "2. tracks and windows")
     tracks, cut = TRACK_PRESETS[preset], WINDOW_PRESETS[preset]
     windows, report = windows_with_report(points, cut, tracks=tracks)
     windowing = {"tracks": settings_dict(tracks), "windows": settings_dict(cut)}
     write_windows(windows, out / "windows" / "windows.parquet", settings=windowing)
     echo(report.summary())
     echo(f"{len(windows)} windows of {windows['object_id'].nunique()} objects")
+    done()
     return windows, windowing
 
 
@@ -157,9 +160,21 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
     out = Path(settings.out_dir)
     _prepare_out(out)
     result = DemoResult(out_dir=out)
-    workers = settings.workers or os.cpu_count() or 1
     write_settings(out / "demo-settings.json", demo=settings)
+    points = _ingest_stage(settings, data, out, echo)
+    windows, windowing = _windows(points, out, echo, _preset(settings))
+    _render_stage(settings, windows, windowing, out, echo)
+    _label_stage(settings, points, windows, out, echo)
+    _train_stage(settings, out, result, echo)
+    _report_stage(out, result, echo)
+    if not settings.mouse:
+        _score_stage(settings, data, out, result, echo)
+    result.seconds = time.perf_counter() - t_start
+    return result
 
+
+def _ingest_stage(settings: DemoSettings, data: Path, out: Path, echo: Callable[[str], None]) -> pd.DataFrame:
+    """Stage 1: read the sample logs (or mouse sessions) and keep their points; the points."""
     done = _stage(echo, "1. ingest")
     if settings.mouse:
         ingest = read_logs([data / "mouse"], settings=IngestSettings())
@@ -169,22 +184,28 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
     (out / "points").mkdir(parents=True, exist_ok=True)
     ingest.points.to_parquet(out / "points" / "points.parquet")
     done()
+    return ingest.points
 
-    done = _stage(echo, "2. tracks and windows")
-    windows, windowing = _windows(ingest.points, out, echo, _preset(settings))
-    done()
 
+def _render_stage(settings: DemoSettings, windows: pd.DataFrame, windowing: dict[str, Any], out: Path,
+                  echo: Callable[[str], None]) -> None:
+    """Stage 3: draw every window."""
     done = _stage(echo, "3. render")
+    workers = settings.workers or os.cpu_count() or 1
     config = _render_config(settings)
     manifest = render_windows(windows, out / "render", config, workers=workers, overwrite=True, windowing=windowing)
     echo(f"{int((manifest['status'] == 'ok').sum())} images drawn at {settings.size} px in {out / 'render'}")
     done()
 
+
+def _label_stage(settings: DemoSettings, points: pd.DataFrame, windows: pd.DataFrame, out: Path,
+                 echo: Callable[[str], None]) -> None:
+    """Stage 4: label the images, by the circling rule (flights) or by each session's folder (mouse)."""
     done = _stage(echo, "4. label")
     images, ds = session.open_dataset(out / "render", out / "dataset", classes=_classes(settings))
     with ds:
         if settings.mouse:
-            bulk = session.bulk_label(ds, images, import_from=_mouse_labels(ingest.points, windows, out))
+            bulk = session.bulk_label(ds, images, import_from=_mouse_labels(points, windows, out))
         else:
             bulk = session.bulk_label(ds, images, rule=True)
         for message in bulk.messages:
@@ -192,6 +213,9 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
         echo(f"dataset: {ds.counts()}")
     done()
 
+
+def _train_stage(settings: DemoSettings, out: Path, result: DemoResult, echo: Callable[[str], None]) -> None:
+    """Stage 5: train the model; its validation figures and folder go into *result*."""
     done = _stage(echo, "5. train")
     trained = train(
         out / "dataset",
@@ -206,32 +230,40 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
     result.paths["model"] = trained.model_dir
     done()
 
+
+def _report_stage(out: Path, result: DemoResult, echo: Callable[[str], None]) -> None:
+    """Stage 6: the interpretation report of the model on its dataset."""
     done = _stage(echo, "6. interpretation report")
     result.paths["report"] = interpretation_report(out / "model", out / "dataset", out / "report", overwrite=True)
     echo(f"report: {result.paths['report']}")
     done()
 
-    if not settings.mouse:
-        done = _stage(echo, "7. score a second log")
-        bundle = load_bundle(out / "model")
-        scored = score_logs([data / "sim" / "score" / "sim.sbs.gz"], out / "score", bundle,
-                            ScoreSettings(threshold=settings.threshold, progress=False), overwrite=True)
-        episodes = pd.read_csv(out / "score" / "episodes.csv")
-        truth = pd.read_csv(data / "sim" / "score" / "truth.csv")
-        agreement = episode_agreement(episodes, truth)
-        ranked = episodes.sort_values("rank") if "rank" in episodes.columns else episodes
-        agreement["top20_precision"] = episode_agreement(ranked.head(20), truth)["episode_precision"]
-        result.figures.update(agreement)
-        result.paths["tip_sheet"] = out / "score" / "tipsheet.html"
-        echo(f"{int(agreement['episodes'])} episodes; against the simulator's truth: precision "
-             f"{agreement['episode_precision']:.2f}, recall {agreement['episode_recall']:.2f} "
-             f"of {int(agreement['circling_intervals'])} circling intervals of 5 min or more; "
-             f"precision of the 20 highest-ranked episodes {agreement['top20_precision']:.2f}")
-        del scored
-        done()
 
-    result.seconds = time.perf_counter() - t_start
-    return result
+def _score_stage(settings: DemoSettings, data: Path, out: Path, result: DemoResult, echo: Callable[[str], None]) -> None:
+    """Stage 7: score the second simulated log; its episodes against the simulator's truth go into *result*."""
+    done = _stage(echo, "7. score a second log")
+    bundle = load_bundle(out / "model")
+    scored = score_logs([data / "sim" / "score" / "sim.sbs.gz"], out / "score", bundle,
+                        ScoreSettings(threshold=settings.threshold, progress=False), overwrite=True)
+    agreement = _score_agreement(out / "score" / "episodes.csv", data / "sim" / "score" / "truth.csv")
+    result.figures.update(agreement)
+    result.paths["tip_sheet"] = out / "score" / "tipsheet.html"
+    echo(f"{int(agreement['episodes'])} episodes; against the simulator's truth: precision "
+         f"{agreement['episode_precision']:.2f}, recall {agreement['episode_recall']:.2f} "
+         f"of {int(agreement['circling_intervals'])} circling intervals of 5 min or more; "
+         f"precision of the 20 highest-ranked episodes {agreement['top20_precision']:.2f}")
+    del scored
+    done()
+
+
+def _score_agreement(episodes_csv: Path, truth_csv: Path) -> dict[str, float]:
+    """:func:`episode_agreement` of all episodes, and the precision of the 20 highest-ranked."""
+    episodes = pd.read_csv(episodes_csv)
+    truth = pd.read_csv(truth_csv)
+    agreement = episode_agreement(episodes, truth)
+    ranked = episodes.sort_values("rank") if "rank" in episodes.columns else episodes
+    agreement["top20_precision"] = episode_agreement(ranked.head(20), truth)["episode_precision"]
+    return agreement
 
 
 def _classes(settings: DemoSettings) -> tuple[str, ...]:

@@ -128,6 +128,12 @@ def json_depth(value: Any, limit: int = 1 << 30) -> int:
 
 async def read_json(request: Request, *, max_bytes: int = 1 << 20, max_depth: int = 32) -> dict[str, Any]:
     """A request's JSON object body, or :class:`RequestError` (415, 400, 413) saying what is wrong."""
+    _check_json_headers(request, max_bytes)
+    return _json_object(await _read_body(request, max_bytes), max_depth)
+
+
+def _check_json_headers(request: Request, max_bytes: int) -> None:
+    """Refuse a body that is not JSON, or whose declared length is bad or over *max_bytes*."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
         raise RequestError(415, "send JSON (Content-Type: application/json)")
@@ -136,6 +142,10 @@ async def read_json(request: Request, *, max_bytes: int = 1 << 20, max_depth: in
         raise RequestError(400, "bad Content-Length header")
     if length is not None and int(length) > max_bytes:
         raise RequestError(413, f"request too large (at most {max_bytes} bytes)")
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    """The request's body, read no further than *max_bytes* (whatever its headers said)."""
     data = bytearray()
     try:
         async for chunk in request.stream():
@@ -144,8 +154,13 @@ async def read_json(request: Request, *, max_bytes: int = 1 << 20, max_depth: in
                 raise RequestError(413, f"request too large (at most {max_bytes} bytes)")
     except ClientDisconnect:  # the client hung up before its body ended
         raise RequestError(400, "the request ended before its body did") from None
+    return bytes(data)
+
+
+def _json_object(data: bytes, max_depth: int) -> dict[str, Any]:
+    """*data* parsed as a JSON object nested at most *max_depth* deep (an empty body is ``{}``)."""
     try:
-        body = json.loads(bytes(data) or b"{}")
+        body = json.loads(data or b"{}")
     except RecursionError:
         raise RequestError(400, f"bad JSON: nested more than {max_depth} levels") from None
     except ValueError as exc:  # includes bad UTF-8
@@ -155,6 +170,23 @@ async def read_json(request: Request, *, max_bytes: int = 1 << 20, max_depth: in
     if not isinstance(body, dict):
         raise RequestError(400, "bad JSON: expected a JSON object")
     return body
+
+
+class _SecuredSend:
+    """An ASGI ``send`` that adds the security headers to the start of a response and notes that one started."""
+
+    def __init__(self, send: Send, security: list[tuple[str, str]]) -> None:
+        self.send = send
+        self.security = security
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            headers = MutableHeaders(scope=message)
+            for name, value in self.security:
+                headers.setdefault(name, value)
+        await self.send(message)
 
 
 class Guard:
@@ -190,17 +222,7 @@ class Guard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no websockets; lifespan is off
             return
-        started = False
-
-        async def send_secured(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                headers = MutableHeaders(scope=message)
-                for name, value in self.security:
-                    headers.setdefault(name, value)
-            await send(message)
-
+        send_secured = _SecuredSend(send, self.security)
         refused = self.refusal(scope)
         if refused is not None:
             await refused(scope, receive, send_secured)
@@ -212,7 +234,7 @@ class Guard:
         except Exception as exc:  # a bug in a page must not print a traceback at the user
             log.error("the local page failed on %s %s: %s: %s", scope.get("method"), scope.get("path"), type(exc).__name__, exc)
             log.debug("details", exc_info=True)
-            if not started:
+            if not send_secured.started:
                 await error_response(500, _FAILED)(scope, receive, send_secured)
 
 

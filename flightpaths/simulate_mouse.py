@@ -87,15 +87,18 @@ def _fitts_s(rng: np.random.Generator, distance: float) -> float:
 Path_ = Callable[[np.ndarray], np.ndarray]
 
 
-def _human_move(rng: np.random.Generator, p0: np.ndarray, p1: np.ndarray) -> tuple[float, Path_]:
-    """(duration, position(t)) of a human point-to-point movement."""
+_Sub = tuple[float, float, np.ndarray, np.ndarray, float]  # start s, end s, from, to, sideways bend (px)
+
+
+def _submovements(rng: np.random.Generator, p0: np.ndarray, p1: np.ndarray) -> tuple[list[_Sub], float]:
+    """The main submovement (landing off target) and one or two corrections; and when the last ends."""
     d = float(np.linalg.norm(p1 - p0)) + 1e-9
     main_t = _fitts_s(rng, d)
     err = rng.normal(0, 0.05 + 0.04 * rng.random(), 2) * d ** 0.8 + rng.normal(0, 3, 2)
     over = (p1 - p0) / d * d * rng.normal(0.04, 0.06)  # along-track over/undershoot
     land = p1 + err * 0.3 + over
     bend = rng.normal(0, 0.08) * d
-    subs = [(0.0, main_t, p0, land, bend)]
+    subs: list[_Sub] = [(0.0, main_t, p0, land, bend)]
     t, here = main_t, land
     for k in range(int(rng.integers(1, 3))):
         gap = rng.uniform(0.03, 0.15)
@@ -103,6 +106,12 @@ def _human_move(rng: np.random.Generator, p0: np.ndarray, p1: np.ndarray) -> tup
         goal = p1 + rng.normal(0, 1.5, 2) if k == 0 else p1
         subs.append((t + gap, t + gap + dur, here, goal, rng.normal(0, 0.05) * float(np.linalg.norm(goal - here))))
         t, here = t + gap + dur, goal
+    return subs, t
+
+
+def _human_move(rng: np.random.Generator, p0: np.ndarray, p1: np.ndarray) -> tuple[float, Path_]:
+    """(duration, position(t)) of a human point-to-point movement."""
+    subs, t = _submovements(rng, p0, p1)
     tremor_f = rng.uniform(8, 12)
     tremor_a = rng.uniform(0.3, 1.2)
     phase = rng.uniform(0, 2 * np.pi, 2)
@@ -182,57 +191,85 @@ def simulate_session(kind: str, *, seed: int, settings: MouseSimSettings = Mouse
     """
     if kind not in CLASSES:
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(CLASSES)}")
-    human = kind == "human"
     rng = np.random.default_rng(seed)
-    st = settings
-    w, h = st.screen
+    w, h = settings.screen
     here = np.array([w / 2, h / 2]) + rng.normal(0, 100, 2)
+    rec = _Recorder(rng, settings, kind == "human")
     t = 0.0
-    rows: list[tuple[float, str, str, int, int]] = []
-    last = (None, None)
+    while t < settings.duration_s:
+        t += float(rng.lognormal(math.log(0.8), 0.7))  # the same pause law for both classes
+        if rng.random() < settings.circle_share:
+            t, here = _circle_task(rec, here, t)
+        else:
+            t, here = _pointing_task(rec, here, t)
+    return _balabit_frame(rec.rows, rng)
 
-    def emit(times: np.ndarray, xy: np.ndarray, state: str) -> None:
-        nonlocal last
+
+class _Recorder:
+    """The rows of one session, as the mouse reports them."""
+
+    def __init__(self, rng: np.random.Generator, st: MouseSimSettings, human: bool) -> None:
+        self.rng, self.st, self.human = rng, st, human
+        self.rows: list[tuple[float, str, str, int, int]] = []
+        self.last: tuple[int, int] | tuple[None, None] = (None, None)
+
+    def emit(self, times: np.ndarray, xy: np.ndarray, state: str) -> None:
+        """Positions *xy* at *times*, on the screen; a mouse reports only when it moves."""
+        w, h = self.st.screen
         for ti, (x, y) in zip(times, np.rint(xy).astype(int)):
             x, y = int(np.clip(x, 0, w - 1)), int(np.clip(y, 0, h - 1))
-            if (x, y) == last:  # a mouse reports only when it moves
+            if (x, y) == self.last:
                 continue
-            rows.append((float(ti), "NoButton", state, x, y))
-            last = (x, y)
+            self.rows.append((float(ti), "NoButton", state, x, y))
+            self.last = (x, y)
 
-    def click(at: float) -> float:
-        hold = rng.uniform(0.06, 0.18) if human else 0.0
-        x, y = last if last[0] is not None else (int(here[0]), int(here[1]))
+    def click(self, at: float, here: np.ndarray) -> float:
+        """Press and release at the last position (held for a person, instant for a bot); the release time."""
+        st = self.st
+        hold = self.rng.uniform(0.06, 0.18) if self.human else 0.0
+        x, y = self.last if self.last[0] is not None else (int(here[0]), int(here[1]))
         at = math.ceil(at / st.tick_s) * st.tick_s  # on the timer grid, so the release never comes first
-        rows.append((at, "Left", "Pressed", x, y))
-        rows.append((at + round(hold / st.tick_s) * st.tick_s, "Left", "Released", x, y))
+        self.rows.append((at, "Left", "Pressed", x, y))
+        self.rows.append((at + round(hold / st.tick_s) * st.tick_s, "Left", "Released", x, y))
         return at + hold
 
-    while t < st.duration_s:
-        t += float(rng.lognormal(math.log(0.8), 0.7))  # the same pause law for both classes
-        if rng.random() < st.circle_share:
-            centre = np.clip(here + rng.normal(0, 50, 2), [260, 260], [w - 260, h - 260])
-            dur, pos = _circle(rng, centre, human)
-            approach = pos(np.array([0.0]))[0]
-            mdur, mpos = _human_move(rng, here, approach) if human else _bot_move(rng, here, approach)
-            tt = _times(rng, float(mdur), st, human, t)
-            emit(t + tt, mpos(tt), "Move")
-            t = click(t + float(mdur) + rng.uniform(0.05, 0.2))
-            rows.pop()  # keep the button down while drawing
-            tt = _times(rng, dur, st, human, t)
-            emit(t + tt, pos(tt), "Drag")
-            t += dur
-            rows.append((round(t / st.tick_s) * st.tick_s, "Left", "Released", *last))
-            here = np.array(last, float)
-        else:
-            goal = _target(rng, st, here)
-            dur, pos = _human_move(rng, here, goal) if human else _bot_move(rng, here, goal)
-            tt = _times(rng, float(dur), st, human, t)
-            emit(t + tt, pos(tt), "Move")
-            t += float(dur)
-            here = np.array(last, float) if last[0] is not None else goal
-            if rng.random() < 0.7:
-                t = click(t + rng.uniform(0.08, 0.3))
+    def move(self, t: float, here: np.ndarray, goal: np.ndarray) -> float:
+        """Move from *here* to *goal*, starting at *t*, the person's or the bot's way; the movement's duration."""
+        rng, st = self.rng, self.st
+        dur, pos = _human_move(rng, here, goal) if self.human else _bot_move(rng, here, goal)
+        tt = _times(rng, float(dur), st, self.human, t)
+        self.emit(t + tt, pos(tt), "Move")
+        return float(dur)
+
+
+def _circle_task(rec: _Recorder, here: np.ndarray, t: float) -> tuple[float, np.ndarray]:
+    """Move to a circle's start, press, draw it with the button held, release: (the time, the position) after."""
+    rng, st = rec.rng, rec.st
+    w, h = st.screen
+    centre = np.clip(here + rng.normal(0, 50, 2), [260, 260], [w - 260, h - 260])
+    dur, pos = _circle(rng, centre, rec.human)
+    mdur = rec.move(t, here, pos(np.array([0.0]))[0])
+    t = rec.click(t + mdur + rng.uniform(0.05, 0.2), here)
+    rec.rows.pop()  # keep the button down while drawing
+    tt = _times(rng, dur, st, rec.human, t)
+    rec.emit(t + tt, pos(tt), "Drag")
+    t += dur
+    rec.rows.append((round(t / st.tick_s) * st.tick_s, "Left", "Released", *rec.last))
+    return t, np.array(rec.last, float)
+
+
+def _pointing_task(rec: _Recorder, here: np.ndarray, t: float) -> tuple[float, np.ndarray]:
+    """Move to a target and, mostly, click it: (the time, the position) after."""
+    goal = _target(rec.rng, rec.st, here)
+    t += rec.move(t, here, goal)
+    here = np.array(rec.last, float) if rec.last[0] is not None else goal
+    if rec.rng.random() < 0.7:
+        t = rec.click(t + rec.rng.uniform(0.08, 0.3), here)
+    return t, here
+
+
+def _balabit_frame(rows: list[tuple[float, str, str, int, int]], rng: np.random.Generator) -> pd.DataFrame:
+    """The rows in time order, timestamps from the session start, with the logger's receipt times."""
     frame = pd.DataFrame(rows, columns=["client timestamp", "button", "state", "x", "y"])
     frame = frame.sort_values("client timestamp", kind="mergesort").reset_index(drop=True)
     client = frame["client timestamp"].to_numpy()
@@ -241,6 +278,15 @@ def simulate_session(kind: str, *, seed: int, settings: MouseSimSettings = Mouse
     frame.insert(0, "record timestamp", np.round(delay, 3))
     frame["client timestamp"] = client
     return frame[["record timestamp", "client timestamp", "button", "state", "x", "y"]]
+
+
+def _session_numbers(rng: np.random.Generator, n: int) -> list[int]:
+    """*n* distinct random session numbers (ten digits)."""
+    numbers: list[int] = []
+    while len(numbers) < n:
+        number = int(rng.integers(10**9, 10**10))
+        numbers += [] if number in numbers else [number]
+    return numbers
 
 
 def write_sample(out_dir: str | Path, *, settings: MouseSimSettings = MouseSimSettings(),
@@ -257,10 +303,7 @@ def write_sample(out_dir: str | Path, *, settings: MouseSimSettings = MouseSimSe
         for f in old:
             f.unlink()
     rng = np.random.default_rng(settings.seed)
-    numbers: list[int] = []
-    while len(numbers) < 2 * settings.sessions:  # distinct random session numbers
-        n = int(rng.integers(10**9, 10**10))
-        numbers += [] if n in numbers else [n]
+    numbers = _session_numbers(rng, 2 * settings.sessions)
     kinds = np.array(CLASSES).repeat(settings.sessions)
     written = []
     for i, (kind, number) in enumerate(zip(kinds, numbers)):

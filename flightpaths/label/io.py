@@ -239,6 +239,16 @@ def fill_labels(
     *replace_sources*. Human labels and skips are never touched. New class names are added
     to the dataset (checked).
     """
+    todo, kept, unchanged = _labels_to_write(dataset, labels, replace_sources)
+    dataset.add_classes(sorted(set(todo.values()) - set(dataset.classes)))
+    decisions = dataset.label_many(todo, source=source)
+    applied = sum(len(d.images) for d in decisions)
+    return FillReport(applied=applied, kept_human=kept, unchanged=unchanged + len(todo) - applied)
+
+
+def _labels_to_write(dataset: Dataset, labels: Mapping[str, str], replace_sources: Sequence[str]
+                     ) -> tuple[dict[str, str], int, int]:
+    """The labels to write; how many a person's decision keeps out; how many are already so."""
     todo: dict[str, str] = {}
     kept = unchanged = 0
     for key, label in labels.items():
@@ -251,10 +261,7 @@ def fill_labels(
             todo[key] = label
         else:
             kept += 1
-    dataset.add_classes(sorted(set(todo.values()) - set(dataset.classes)))
-    decisions = dataset.label_many(todo, source=source)
-    applied = sum(len(d.images) for d in decisions)
-    return FillReport(applied=applied, kept_human=kept, unchanged=unchanged + len(todo) - applied)
+    return todo, kept, unchanged
 
 
 def export_csv(dataset: Dataset, path: str | Path, *, overwrite: bool = False) -> Path:

@@ -91,24 +91,25 @@ def order_keys(
     >>> order_keys(["a", "b", "c"], {}, rule_score=pd.Series({"a": 0.1, "b": 2.0, "c": float("nan")}))
     ['b', 'a', 'c']
     """
-
-    def part(key: str) -> int:
-        e = entries.get(key)
-        if e is None or (e.label is None and not e.skipped):
-            return 0
-        if e.label is not None and e.source in ("rule", "model"):
-            return 1
-        return 2 if e.skipped else 3
-
     primary = uncertainty if uncertainty is not None else rule_score
+    return sorted(keys, key=lambda k: (_review_part(entries.get(k)), _review_score(primary, k), k))
 
-    def score(key: str) -> float:
-        if primary is None or key not in primary.index:
-            return math.inf
-        v = float(primary[key])
-        return math.inf if math.isnan(v) else -v
 
-    return sorted(keys, key=lambda k: (part(k), score(k), k))
+def _review_part(e: Entry | None) -> int:
+    """0 undecided, 1 labelled by a rule or model (to review), 2 skipped, 3 decided by a person."""
+    if e is None or (e.label is None and not e.skipped):
+        return 0
+    if e.label is not None and e.source in ("rule", "model"):
+        return 1
+    return 2 if e.skipped else 3
+
+
+def _review_score(primary: pd.Series | None, key: str) -> float:
+    """The sort key of *key* within its part: highest score first, no score last."""
+    if primary is None or key not in primary.index:
+        return math.inf
+    v = float(primary[key])
+    return math.inf if math.isnan(v) else -v
 
 
 class LabelApp:
@@ -132,6 +133,7 @@ class LabelApp:
         self._static = self._item_statics(duplicate_groups)
 
     def _item_statics(self, groups: Sequence[int] | None) -> list[dict[str, Any]]:
+        """What the page shows of each image that labelling does not change (copies: the size of its duplicate group)."""
         sizes = pd.Series(list(groups)).value_counts().to_dict() if groups is not None else {}
         out = []
         for i, row in enumerate(self.images.table.to_dict("records")):
@@ -144,19 +146,27 @@ class LabelApp:
                 "object_id": _clean(row.get("object_id")) or "",
                 "callsign": _clean(row.get("callsign")) or "",
                 "fields": self._fields(row),
-                "rule": None,
-                "model": None,
+                "rule": self._rule_of(key),
+                "model": self._model_of(key),
                 "copies": int(sizes.get(groups[i], 1)) if groups is not None else 1,
             }
-            if self.rules is not None and key in self.rules.index:
-                r = self.rules.loc[key]
-                item["rule"] = {"label": str(r["rule_label"]), "score": _clean(r["rule_score"]), "reason": str(r["rule_reason"])}
-            if self.predictions is not None and key in self.predictions.index:
-                p = self.predictions.loc[key]
-                probs = {c[2:]: _clean(p[c]) for c in self.predictions.columns if str(c).startswith("p_")}
-                item["model"] = {"label": str(p["model_label"]), "p": probs, "uncertainty": _clean(p["uncertainty"])}
             out.append(item)
         return out
+
+    def _rule_of(self, key: str) -> dict[str, Any] | None:
+        """The rule's label, score and reason for *key*, when rules were applied."""
+        if self.rules is None or key not in self.rules.index:
+            return None
+        r = self.rules.loc[key]
+        return {"label": str(r["rule_label"]), "score": _clean(r["rule_score"]), "reason": str(r["rule_reason"])}
+
+    def _model_of(self, key: str) -> dict[str, Any] | None:
+        """The model's label, class probabilities and uncertainty for *key*, when predictions were given."""
+        if self.predictions is None or key not in self.predictions.index:
+            return None
+        p = self.predictions.loc[key]
+        probs = {c[2:]: _clean(p[c]) for c in self.predictions.columns if str(c).startswith("p_")}
+        return {"label": str(p["model_label"]), "p": probs, "uncertainty": _clean(p["uncertainty"])}
 
     @staticmethod
     def _fields(row: dict[str, Any]) -> list[list[str]]:

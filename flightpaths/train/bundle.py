@@ -113,10 +113,13 @@ def _refuse_pickle(path: Path) -> None:
 
 def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Read and verify a bundle folder (or its ``model.json``): metadata and weights, never unpickling."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
+    meta_path, weights_path = _bundle_paths(Path(path))
+    meta = _read_meta(meta_path)
+    return meta, _read_weights(weights_path, meta)
 
-    p = Path(path)
+
+def _bundle_paths(p: Path) -> tuple[Path, Path]:
+    """``model.json`` and the weights of the bundle at *p*; a pickle or a folder without them is refused."""
     _refuse_pickle(p)
     folder = p.parent if p.is_file() and p.name in (META, WEIGHTS) else p
     if not folder.is_dir():
@@ -126,6 +129,11 @@ def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], dict[str, torch
         pickles = sorted(f.name for f in folder.iterdir() if f.suffix.lower() in PICKLE_SUFFIXES)
         extra = f"; found {', '.join(pickles)}, which flightpaths refuses to unpickle" if pickles else ""
         raise BundleError(f"{folder}: not a flightpaths model: needs {WEIGHTS} and {META}{extra}")
+    return meta_path, weights_path
+
+
+def _read_meta(meta_path: Path) -> dict[str, Any]:
+    """``model.json``: JSON of this format, with the required fields and a version this library reads."""
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -145,6 +153,14 @@ def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], dict[str, torch
         )
     if not isinstance(meta["weights_sha256"], str):
         raise BundleError(f"{meta_path}: 'weights_sha256' must be a hex string, got {meta['weights_sha256']!r}")
+    return meta
+
+
+def _read_weights(weights_path: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The weights, once their sha256 matches the one *meta* records."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
     blob = weights_path.read_bytes()
     digest = _sha256(blob)
     if digest != meta["weights_sha256"]:
@@ -153,10 +169,10 @@ def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], dict[str, torch
             f" {META}: the weights were changed or corrupted after training"
         )
     try:
-        state = load(blob)
+        state: dict[str, torch.Tensor] = load(blob)
     except SafetensorError as exc:
         raise BundleError(f"{weights_path}: not a readable safetensors file ({exc})") from exc
-    return meta, state
+    return state
 
 
 # ----------------------------------------------------------------------------- typed metadata
@@ -234,22 +250,48 @@ def _settings(cls: type, meta: dict[str, Any], key: str, where: str) -> Any:
         raise BundleError(str(exc)) from exc
 
 
+def _dropout(meta: dict[str, Any], where: str) -> float:
+    """The head's dropout: a number from 0 to below 1 (0.5 when not recorded)."""
+    dropout = meta.get("dropout", 0.5)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise _fail(where, "dropout", f"must be a number from 0 to below 1, got {dropout!r}")
+    return float(dropout)
+
+
+def _positive_class(meta: dict[str, Any], where: str, classes: tuple[str, ...]) -> str | None:
+    """The class a reporter looks for, when recorded: one of *classes*."""
+    positive = meta.get("positive_class")
+    if positive is not None and positive not in classes:
+        raise _fail(where, "positive_class", f"must be one of the classes {', '.join(classes)}, got {positive!r}")
+    return positive
+
+
+def _render_config(meta: dict[str, Any], where: str) -> RenderConfig | None:
+    """How the training images were drawn, when recorded."""
+    render = meta.get("render_config")
+    if render is None:
+        return None
+    try:
+        return RenderConfig.from_dict(render)
+    except (ValueError, TypeError) as exc:
+        raise _fail(where, "render_config", f"cannot be used: {exc}") from exc
+
+
+def _track_settings(meta: dict[str, Any], where: str) -> TrackSettings:
+    """How the training tracks were cut from points; the defaults when not recorded."""
+    if meta.get("track_settings") is None:
+        return TrackSettings()
+    settings: TrackSettings = _settings(TrackSettings, meta, "track_settings", where)
+    return settings
+
+
 def bundle_info(meta: dict[str, Any], where: str = META) -> BundleInfo:
     """Check and type the metadata of a bundle; every absurd value raises :class:`BundleError` naming it."""
     classes = _classes(meta, where)
     head = _text(meta, "head", where, HEADS)
-    dropout = meta.get("dropout", 0.5)
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise _fail(where, "dropout", f"must be a number from 0 to below 1, got {dropout!r}")
-    positive = meta.get("positive_class")
-    if positive is not None and positive not in classes:
-        raise _fail(where, "positive_class", f"must be one of the classes {', '.join(classes)}, got {positive!r}")
-    render = meta.get("render_config")
-    if render is not None:
-        try:
-            render = RenderConfig.from_dict(render)
-        except (ValueError, TypeError) as exc:
-            raise _fail(where, "render_config", f"cannot be used: {exc}") from exc
+    dropout = _dropout(meta, where)
+    positive = _positive_class(meta, where, classes)
+    render = _render_config(meta, where)
     known = meta.get("window_settings") is not None
     return BundleInfo(
         backbone=_text(meta, "backbone", where),
@@ -260,12 +302,11 @@ def bundle_info(meta: dict[str, Any], where: str = META) -> BundleInfo:
         std=_triple(meta, "std", where, positive=True),
         n_figures=_int(meta, "n_figures", where, 0, 1024, default=0),
         hidden=_int(meta, "hidden", where, 1, 65536, default=512),
-        dropout=float(dropout),
+        dropout=dropout,
         body=_text({**meta, "body": meta.get("body", "stored")}, "body", where, ("stored", "pretrained")),
         positive_class=positive,
         render_config=render,
-        track_settings=_settings(TrackSettings, meta, "track_settings", where) if meta.get("track_settings") is not None
-        else TrackSettings(),
+        track_settings=_track_settings(meta, where),
         window_settings=_settings(WindowSettings, meta, "window_settings", where) if known else WindowSettings(),
         windowing_known=known,
     )
@@ -307,13 +348,7 @@ def head_only(model_dir: str | Path, pretrained_body: dict[str, torch.Tensor]) -
     from safetensors.torch import save
 
     meta, state = read_bundle_files(model_dir)
-    body = {k: v for k, v in state.items() if k.startswith("body.")}
-    if set(body) != {f"body.{k}" for k in pretrained_body}:
-        raise BundleError(f"{model_dir}: the bundle's body does not have the pretrained body's layers")
-    changed = [k for k, v in body.items() if not torch.equal(v, pretrained_body[k[len("body."):]].to(v.dtype))]
-    if changed:
-        raise BundleError(f"{model_dir}: {len(changed)} body tensor(s) differ from the pretrained weights "
-                          f"(e.g. {changed[0]}); only a model trained with the body frozen can ship head-only")
+    _check_pretrained_body(model_dir, state, pretrained_body)
     head = {k: v for k, v in state.items() if not k.startswith("body.")}
     blob = save(_tensors(head))
     out = Path(model_dir)
@@ -321,6 +356,18 @@ def head_only(model_dir: str | Path, pretrained_body: dict[str, torch.Tensor]) -
     meta.update(body="pretrained", weights_sha256=_sha256(blob))
     atomic_write_text(out / META, json.dumps(meta, indent=2, sort_keys=True, default=_json_default) + "\n")
     return out
+
+
+def _check_pretrained_body(model_dir: str | Path, state: dict[str, torch.Tensor],
+                           pretrained_body: dict[str, torch.Tensor]) -> None:
+    """Refuse a bundle whose body has other layers than the pretrained body, or other values in them."""
+    body = {k: v for k, v in state.items() if k.startswith("body.")}
+    if set(body) != {f"body.{k}" for k in pretrained_body}:
+        raise BundleError(f"{model_dir}: the bundle's body does not have the pretrained body's layers")
+    changed = [k for k, v in body.items() if not torch.equal(v, pretrained_body[k[len("body."):]].to(v.dtype))]
+    if changed:
+        raise BundleError(f"{model_dir}: {len(changed)} body tensor(s) differ from the pretrained weights "
+                          f"(e.g. {changed[0]}); only a model trained with the body frozen can ship head-only")
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -344,19 +391,12 @@ class Checkpoint:
 def save_checkpoint(out_dir: str | Path, model: nn.Module, opt: torch.optim.Optimizer, settings: Any, phase: int,
                     history: list[dict], best: float, best_epoch: int, done: dict[int, int], stale: int) -> Path:
     """Write ``checkpoint/state.safetensors`` + ``checkpoint/state.json`` atomically."""
-    from safetensors.torch import save
-
     from ..settings import settings_dict
 
     folder = Path(out_dir) / CHECKPOINT_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt_state = opt.state_dict()
-    for pid, slots in opt_state["state"].items():
-        for name, value in slots.items():
-            tensors[f"opt.{pid}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    blob = save(_tensors(tensors))
-    atomic_write_bytes(folder / "state.safetensors", blob)
+    blob = _write_checkpoint_tensors(folder / "state.safetensors", model, opt_state)
     meta = {
         "format": "flightpaths-checkpoint",
         "format_version": BUNDLE_VERSION,
@@ -372,6 +412,19 @@ def save_checkpoint(out_dir: str | Path, model: nn.Module, opt: torch.optim.Opti
     }
     atomic_write_text(folder / "state.json", json.dumps(meta, indent=1, default=_json_default) + "\n")
     return folder
+
+
+def _write_checkpoint_tensors(path: Path, model: nn.Module, opt_state: dict[str, Any]) -> bytes:
+    """The model's weights (``model.*``) and the optimizer's moments (``opt.<param>.<slot>``) to *path*; the bytes."""
+    from safetensors.torch import save
+
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    for pid, slots in opt_state["state"].items():
+        for name, value in slots.items():
+            tensors[f"opt.{pid}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    blob = save(_tensors(tensors))
+    atomic_write_bytes(path, blob)
+    return blob
 
 
 def load_checkpoint(out_dir: str | Path) -> Checkpoint | None:
@@ -390,30 +443,34 @@ def load_checkpoint(out_dir: str | Path) -> Checkpoint | None:
     if not isinstance(meta, dict) or meta.get("format") != "flightpaths-checkpoint" or _sha256(blob) != meta.get("sha256"):
         raise BundleError(f"{folder}: checkpoint does not match its state.json (changed or half-written)")
     try:
-        tensors = load(blob)
-        model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-        state: dict[int, dict[str, torch.Tensor]] = {}
-        for k, v in tensors.items():
-            if k.startswith("opt."):
-                _, pid, name = k.split(".", 2)
-                state.setdefault(int(pid), {})[name] = v
-        if not isinstance(meta["settings"], dict) or not isinstance(meta["history"], list) \
-                or not isinstance(meta["param_groups"], list):
-            raise TypeError("settings, history or param_groups of the wrong type")
-        return Checkpoint(
-            settings=meta["settings"],
-            phase=int(meta["phase"]),
-            history=meta["history"],
-            best=float(meta["best"]),
-            best_epoch=int(meta["best_epoch"]),
-            done={int(k): int(v) for k, v in meta["done"].items()},
-            stale=int(meta["stale"]),
-            model_state=model_state,
-            optimizer_state={"state": state, "param_groups": meta["param_groups"]},
-        )
+        return _checkpoint(meta, load(blob))
     except (KeyError, ValueError, TypeError, AttributeError, OverflowError, RecursionError, SafetensorError) as exc:
         raise BundleError(f"{folder}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:200]}); "
                           "delete the checkpoint folder to start again") from exc
+
+
+def _checkpoint(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Checkpoint:
+    """The checkpoint from ``state.json`` and its tensors (any field missing or of the wrong type raises)."""
+    model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    if not isinstance(meta["settings"], dict) or not isinstance(meta["history"], list) \
+            or not isinstance(meta["param_groups"], list):
+        raise TypeError("settings, history or param_groups of the wrong type")
+    return Checkpoint(
+        settings=meta["settings"],
+        phase=int(meta["phase"]),
+        history=meta["history"],
+        best=float(meta["best"]),
+        best_epoch=int(meta["best_epoch"]),
+        done={int(k): int(v) for k, v in meta["done"].items()},
+        stale=int(meta["stale"]),
+        model_state=model_state,
+        optimizer_state={"state": state, "param_groups": meta["param_groups"]},
+    )
 
 
 # ----------------------------------------------------------------------------- history
@@ -433,18 +490,8 @@ def save_history(out_dir: str | Path, history: list[dict]) -> tuple[Path, Path |
 
     x = np.arange(1, len(df) + 1)
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
-    a.plot(x, df["train_loss"], "o-", label="train loss")
-    a.plot(x, df["loss"], "o-", label="valid loss")
-    a.set_xlabel("epoch (head, then body)")
-    a.legend()
-    for name in ("accuracy", "f1", "aupr"):
-        if name in df:
-            b.plot(x, df[name], "o-", label=name)
-            if f"{name}_lo" in df:
-                b.fill_between(x, df[f"{name}_lo"], df[f"{name}_hi"], alpha=0.15)
-    b.set_ylim(0, 1.02)
-    b.set_xlabel("epoch")
-    b.legend(loc="lower right")
+    _plot_losses(a, x, df)
+    _plot_metrics(b, x, df)
     n_head = int((df["phase"] == "head").sum())
     for ax in (a, b):
         if 0 < n_head < len(df):
@@ -454,3 +501,23 @@ def save_history(out_dir: str | Path, history: list[dict]) -> tuple[Path, Path |
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return csv, png
+
+
+def _plot_losses(ax: Any, x: np.ndarray, df: pd.DataFrame) -> None:
+    """Training and validation loss by epoch."""
+    ax.plot(x, df["train_loss"], "o-", label="train loss")
+    ax.plot(x, df["loss"], "o-", label="valid loss")
+    ax.set_xlabel("epoch (head, then body)")
+    ax.legend()
+
+
+def _plot_metrics(ax: Any, x: np.ndarray, df: pd.DataFrame) -> None:
+    """Accuracy, F1 and AUPR by epoch, with their intervals when recorded."""
+    for name in ("accuracy", "f1", "aupr"):
+        if name in df:
+            ax.plot(x, df[name], "o-", label=name)
+            if f"{name}_lo" in df:
+                ax.fill_between(x, df[f"{name}_lo"], df[f"{name}_hi"], alpha=0.15)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("epoch")
+    ax.legend(loc="lower right")

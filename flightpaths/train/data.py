@@ -162,6 +162,11 @@ def image_transform(image: np.ndarray, name: str) -> np.ndarray:
         return image
     if name not in IMAGE_TRANSFORMS:
         raise ValueError(f"image transform must be one of {', '.join(IMAGE_TRANSFORMS)}, not {name!r}")
+    return _red_track(image, loops=name == "red-track-loops")
+
+
+def _red_track(image: np.ndarray, *, loops: bool) -> np.ndarray:
+    """The red track of *image*, thickened, on white (its loops marked when *loops*)."""
     from PIL import ImageFilter
 
     track = red_track_mask(image)
@@ -170,7 +175,7 @@ def image_transform(image: np.ndarray, name: str) -> np.ndarray:
     out = np.full_like(image, 255)
     out[grown] = (220, 20, 20)
     out[track] = image[track]
-    if name == "red-track-loops":
+    if loops:
         _mark_loops(out, grown)
     return out
 
@@ -285,18 +290,8 @@ def session_groups(names: Sequence[str], *, gap_min: float = 30.0) -> list[str]:
     A session is named by its tail number and its first snapshot's time. Names without a time
     fall back to tail number and day (:func:`group_from_name`), or the file itself.
     """
-    parsed: list[tuple[str, pd.Timestamp] | None] = []
-    for name in names:
-        m = _NAME_TIME.match(Path(name).stem)
-        when = None
-        if m:
-            try:
-                when = pd.Timestamp(int(m["y"]), int(m["m"]), int(m["d"]), int(m["H"]), int(m["M"]), int(m["S"] or 0))
-            except ValueError:
-                when = None
-        parsed.append((m["object"].strip("-_ ."), when) if m and when is not None else None)
     out = [group_from_name(n, "object") for n in names]
-    order = sorted((p[0], p[1], i) for i, p in enumerate(parsed) if p is not None)
+    order = sorted((p[0], p[1], i) for i, p in enumerate(map(_tail_and_time, names)) if p is not None)
     gap = pd.Timedelta(minutes=gap_min)
     start: tuple[str, pd.Timestamp] | None = None
     prev: tuple[str, pd.Timestamp] | None = None
@@ -307,6 +302,18 @@ def session_groups(names: Sequence[str], *, gap_min: float = 30.0) -> list[str]:
         out[i] = f"{start[0]} {start[1]:%Y-%m-%d %H:%M}"
         prev = (obj, when)
     return out
+
+
+def _tail_and_time(name: str) -> tuple[str, pd.Timestamp] | None:
+    """The tail number and snapshot time in a file name, or None when it has no valid time."""
+    m = _NAME_TIME.match(Path(name).stem)
+    if not m:
+        return None
+    try:
+        when = pd.Timestamp(int(m["y"]), int(m["m"]), int(m["d"]), int(m["H"]), int(m["M"]), int(m["S"] or 0))
+    except ValueError:
+        return None
+    return m["object"].strip("-_ ."), when
 
 
 def _byte_duplicate_groups(paths: Sequence[Path]) -> list[int]:
@@ -351,33 +358,43 @@ def _merge_groups(groups: Sequence[str], dup_ids: Sequence[int], *, cap: int) ->
     Duplicates not merged are dealt with after the split (see :func:`split_dataset`).
     Returns the merged group per image and the number of merges refused.
     """
-    parent: dict[str, str] = {g: g for g in groups}
-    size: dict[str, int] = {}
-    for g in groups:
-        size[g] = size.get(g, 0) + 1
-
-    def find(g: str) -> str:
-        while parent[g] != g:
-            parent[g] = parent[parent[g]]
-            g = parent[g]
-        return g
-
+    union = _GroupUnion(groups)
     first: dict[int, str] = {}
     refused = 0
     for g, d in zip(groups, dup_ids):
         if d not in first:
             first[d] = g
             continue
-        a, b = find(first[d]), find(g)
-        if a == b:
-            continue
-        if size[a] + size[b] > cap:
+        a, b = union.find(first[d]), union.find(g)
+        if a != b and not union.join(a, b, cap):
             refused += 1
-            continue
+    return [union.find(g) for g in groups], refused
+
+
+class _GroupUnion:
+    """Union-find over group names: each set is named by its smallest name and knows its image count."""
+
+    def __init__(self, groups: Sequence[str]) -> None:
+        self.parent: dict[str, str] = {g: g for g in groups}
+        self.size: dict[str, int] = {}
+        for g in groups:
+            self.size[g] = self.size.get(g, 0) + 1
+
+    def find(self, g: str) -> str:
+        """The name of *g*'s set."""
+        while self.parent[g] != g:
+            self.parent[g] = self.parent[self.parent[g]]
+            g = self.parent[g]
+        return g
+
+    def join(self, a: str, b: str, cap: int) -> bool:
+        """Merge the sets named *a* and *b*, unless they hold more than *cap* images together (then False)."""
+        if self.size[a] + self.size[b] > cap:
+            return False
         keep, drop = min(a, b), max(a, b)
-        parent[drop] = keep
-        size[keep] += size.pop(drop)
-    return [find(g) for g in groups], refused
+        self.parent[drop] = keep
+        self.size[keep] += self.size.pop(drop)
+        return True
 
 
 # ----------------------------------------------------------------------------- scanning
@@ -424,17 +441,21 @@ def _metadata_groups(
         row = by_rel.get(r) or by_name.get(p.name) or {}
         wid = row.get("window_id") or (p.stem if p.stem in man else None)
         windows.append(wid or None)
-        mrow = man.get(wid or "", {})
-        key: str | None = None
-        if group_by == "object":
-            key = row.get("object_id") or mrow.get("object_id")
-        elif group_by == "track" and wid:
-            m = _WINDOW_ID.match(wid)
-            key = f"{m['object']}_{m['track']}" if m else None
-        elif group_by == "file":
-            key = mrow.get("source_file") or None
+        key = _group_key(group_by, row, man.get(wid or "", {}), wid)
         groups.append(f"{group_by}:{key}" if key else None)
     return groups, windows
+
+
+def _group_key(group_by: str, row: dict[str, str], mrow: dict[str, str], wid: str | None) -> str | None:
+    """The group of one image from its labels.csv row, its manifest row and window id (None where unknown)."""
+    if group_by == "object":
+        return row.get("object_id") or mrow.get("object_id")
+    if group_by == "track" and wid:
+        m = _WINDOW_ID.match(wid)
+        return f"{m['object']}_{m['track']}" if m else None
+    if group_by == "file":
+        return mrow.get("source_file") or None
+    return None
 
 
 def _figures_table(manifest: pd.DataFrame | None, windows: list[str | None]) -> pd.DataFrame | None:
@@ -455,11 +476,52 @@ def scan_dataset(root: str | Path, *, group_by: str = "object", session_gap_min:
     one tail number at most *session_gap_min* minutes apart) where names carry times; ``auto``
     is ``object`` when labels.csv/manifest.csv name every image's object, else ``session``.
     """
+    root = _dataset_root(root, group_by)
+    found = _class_images(root)
+    groups, source, figures = _dataset_metadata(root, found.paths, group_by, session_gap_min)
+    return LabelledImages(
+        root=root,
+        paths=tuple(found.paths),
+        labels=np.asarray(found.labels, np.int64),
+        classes=tuple(found.classes),
+        groups=tuple(groups),
+        group_source=source,
+        valid_mask=np.asarray(found.valid, bool) if found.explicit else None,
+        figures=figures,
+        render_config=_optional_json(root / "render_config.json"),
+        windowing=_optional_json(root / "windowing.json"),
+        warnings=found.warnings(),
+    )
+
+
+def _dataset_root(root: str | Path, group_by: str) -> Path:
+    """*root* as a path, once it is a folder and *group_by* a known grouping."""
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BY)}, not {group_by!r}")
     root = Path(root)
     if not root.is_dir():
         raise InputError("dataset folder not found", path=root)
+    return root
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The images of a dataset folder, by class folder (and train/ or valid/ side when both are there)."""
+
+    classes: list[str]
+    paths: list[Path]
+    labels: list[int]
+    valid: list[bool]
+    explicit: bool  # train/ and valid/ folders
+
+    def warnings(self) -> tuple[str, ...]:
+        """A warning for each class of fewer than 30 images."""
+        counts = {c: self.labels.count(k) for k, c in enumerate(self.classes)}
+        return tuple(f"{n} image(s) of class {c!r}: fewer than 30, so metrics are rough" for c, n in counts.items() if n < 30)
+
+
+def _class_images(root: Path) -> _Found:
+    """Every image under the class folders of *root* (or of its train/ and valid/); at least two classes, none empty."""
     explicit = (root / "train").is_dir() and (root / "valid").is_dir()
     sides = [root / "train", root / "valid"] if explicit else [root]
     classes = sorted({c.name for side in sides for c in _class_folders(side)})
@@ -474,12 +536,25 @@ def scan_dataset(root: str | Path, *, group_by: str = "object", session_gap_min:
             paths += found
             labels += [k] * len(found)
             valid += [side.name == "valid" and explicit] * len(found)
-    counts = {c: labels.count(k) for k, c in enumerate(classes)}
-    empty = [c for c, n in counts.items() if n == 0]
+    empty = [c for k, c in enumerate(classes) if labels.count(k) == 0]
     if empty:
         raise InputError(f"class folder(s) {', '.join(empty)} hold no images ({', '.join(sorted(IMAGE_SUFFIXES))})", path=root)
+    return _Found(classes, paths, labels, valid, explicit)
+
+
+def _dataset_metadata(root: Path, paths: list[Path], group_by: str, session_gap_min: float
+                      ) -> tuple[list[str], str, pd.DataFrame | None]:
+    """From labels.csv and manifest.csv (when there): the group of every image, the groups' source, the figures."""
     labels_csv = _read_csv(root / "labels.csv", ["image"])
     manifest = _read_csv(root / "manifest.csv", ["window_id"])
+    groups, source, windows = _dataset_groups(root, paths, group_by, session_gap_min, labels_csv, manifest)
+    return groups, source, _figures_table(manifest, windows)
+
+
+def _dataset_groups(root: Path, paths: list[Path], group_by: str, session_gap_min: float,
+                    labels_csv: pd.DataFrame | None, manifest: pd.DataFrame | None
+                    ) -> tuple[list[str], str, list[str | None]]:
+    """The group of every image, where the groups came from, and each image's window id."""
     if group_by == "auto":
         known, _ = _metadata_groups(root, paths, "object", labels_csv, manifest)
         group_by = "object" if all(g is not None for g in known) else "session"
@@ -493,22 +568,7 @@ def scan_dataset(root: str | Path, *, group_by: str = "object", session_gap_min:
     named = f"{group_by} (gap {session_gap_min:g} min)" if group_by == "session" else group_by
     source = f"{named} from labels.csv/manifest.csv" if from_meta == len(paths) else (
         f"{named} from file names" if from_meta == 0 else f"{named} from metadata ({from_meta}) and file names")
-    warnings = [f"{n} image(s) of class {c!r}: fewer than 30, so metrics are rough" for c, n in counts.items() if n < 30]
-    render_config = _optional_json(root / "render_config.json")
-    windowing = _optional_json(root / "windowing.json")
-    return LabelledImages(
-        root=root,
-        paths=tuple(paths),
-        labels=np.asarray(labels, np.int64),
-        classes=tuple(classes),
-        groups=tuple(groups),
-        group_source=source,
-        valid_mask=np.asarray(valid, bool) if explicit else None,
-        figures=_figures_table(manifest, windows),
-        render_config=render_config,
-        windowing=windowing,
-        warnings=tuple(warnings),
-    )
+    return groups, source, windows
 
 
 def _optional_json(path: Path) -> Any:
@@ -537,27 +597,45 @@ def split_dataset(data: LabelledImages, *, valid_frac: float = 0.2, seed: int = 
     """Grouped, stratified split; duplicate images always fall on the same side."""
     if not 0.0 < valid_frac < 1.0:
         raise ValueError(f"valid_frac must be between 0 and 1, not {valid_frac}")
+    dup_ids, n_dup_sets, notes = _duplicates(data, dedupe)
+    if data.valid_mask is not None:
+        return _explicit_split(data, data.valid_mask, dup_ids, n_dup_sets, notes)
+    merged = _merged_groups(data, dup_ids, notes)
+    split = _grouped_split(data, merged, valid_frac, seed, n_dup_sets, notes)
+    return _drop_straddling(split, dup_ids)
+
+
+def _duplicates(data: LabelledImages, dedupe: bool) -> tuple[list[int], int, list[str]]:
+    """The duplicate-set id of every image (each its own without *dedupe*), the number of sets, the first notes."""
     dup_ids, dup_method = duplicate_groups(data.paths) if dedupe else (list(range(len(data))), "off")
     n_dup_sets = sum(1 for n in np.bincount(np.asarray(dup_ids)) if n > 1) if len(dup_ids) else 0
     notes = [f"groups: {data.group_source}", f"duplicates: {dup_method}, {n_dup_sets} set(s) of repeated images"]
-    if data.valid_mask is not None:
-        train, valid = np.flatnonzero(~data.valid_mask), np.flatnonzero(data.valid_mask)
-        leaked = set(np.asarray(dup_ids)[train]) & set(np.asarray(dup_ids)[valid])
-        if leaked:
-            notes.append(f"warning: {len(leaked)} duplicate image set(s) appear in both train/ and valid/")
-        shared = {data.groups[i] for i in train} & {data.groups[i] for i in valid}
-        if shared:
-            notes.append(f"warning: {len(shared)} group(s) appear in both train/ and valid/")
-        for n in notes[2:]:
-            log.warning("%s", n)
-        return Split(train, valid, "explicit valid/ folder", len({data.groups[i] for i in train}),
-                     len({data.groups[i] for i in valid}), n_dup_sets, tuple(notes))
+    return dup_ids, n_dup_sets, notes
+
+
+def _explicit_split(data: LabelledImages, valid_mask: np.ndarray, dup_ids: list[int], n_dup_sets: int,
+                    notes: list[str]) -> Split:
+    """The split the train/ and valid/ folders give, with a warning for each kind of leak across them."""
+    train, valid = np.flatnonzero(~valid_mask), np.flatnonzero(valid_mask)
+    leaked = set(np.asarray(dup_ids)[train]) & set(np.asarray(dup_ids)[valid])
+    if leaked:
+        notes.append(f"warning: {len(leaked)} duplicate image set(s) appear in both train/ and valid/")
+    shared = {data.groups[i] for i in train} & {data.groups[i] for i in valid}
+    if shared:
+        notes.append(f"warning: {len(shared)} group(s) appear in both train/ and valid/")
+    for n in notes[2:]:
+        log.warning("%s", n)
+    return Split(train, valid, "explicit valid/ folder", len({data.groups[i] for i in train}),
+                 len({data.groups[i] for i in valid}), n_dup_sets, tuple(notes))
+
+
+def _merged_groups(data: LabelledImages, dup_ids: list[int], notes: list[str]) -> list[str]:
+    """The groups joined along duplicate images (:func:`_merge_groups`); a note when some joins were refused."""
     cap = max(10, int(0.05 * len(data)))
     merged, refused = _merge_groups(list(data.groups), dup_ids, cap=cap)
     if refused:
         notes.append(f"{refused} duplicate link(s) between groups not merged (they would make a group over {cap} images)")
-    split = _grouped_split(data, merged, valid_frac, seed, n_dup_sets, notes)
-    return _drop_straddling(split, dup_ids)
+    return merged
 
 
 def grouped_folds(data: LabelledImages, k: int, *, seed: int = 0, dedupe: bool = True) -> list[Split]:
@@ -566,26 +644,11 @@ def grouped_folds(data: LabelledImages, k: int, *, seed: int = 0, dedupe: bool =
     Every fold's validation set must hold every class; with too few groups for that, fewer folds
     are made (the method says how many).
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
     if k < 2:
         raise ValueError(f"cross-validation needs at least 2 folds, not {k}")
-    dup_ids, dup_method = duplicate_groups(data.paths) if dedupe else (list(range(len(data))), "off")
-    n_dup_sets = sum(1 for n in np.bincount(np.asarray(dup_ids)) if n > 1) if len(dup_ids) else 0
-    notes = [f"groups: {data.group_source}", f"duplicates: {dup_method}, {n_dup_sets} set(s) of repeated images"]
-    cap = max(10, int(0.05 * len(data)))
-    merged, refused = _merge_groups(list(data.groups), dup_ids, cap=cap)
-    if refused:
-        notes.append(f"{refused} duplicate link(s) between groups not merged (they would make a group over {cap} images)")
-    codes = pd.factorize(pd.Series(merged))[0]
-    for n_splits in range(min(k, len(set(codes))), 1, -1):
-        folds = list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-                     .split(np.zeros(len(codes)), data.labels, codes))
-        if all(all((data.labels[v] == c).any() for c in range(len(data.classes))) for _, v in folds):
-            break
-    else:
-        raise InputError(f"could not make {k} grouped folds with every class in each ({data.group_source});"
-                         " add data or use another --group-by", path=data.root)
+    dup_ids, n_dup_sets, notes = _duplicates(data, dedupe)
+    codes = pd.factorize(pd.Series(_merged_groups(data, dup_ids, notes)))[0]
+    n_splits, folds = _folds_with_every_class(data, codes, k, seed)
     if n_splits < k:
         notes.append(f"{n_splits} folds instead of {k}: too few groups of some class for more")
     out = []
@@ -594,6 +657,20 @@ def grouped_folds(data: LabelledImages, k: int, *, seed: int = 0, dedupe: bool =
                       len(set(codes[train])), len(set(codes[valid])), n_dup_sets, tuple(notes))
         out.append(_drop_straddling(split, dup_ids))
     return out
+
+
+def _folds_with_every_class(data: LabelledImages, codes: np.ndarray, k: int, seed: int
+                            ) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """The most grouped folds (at most *k*) whose validation sides all hold every class."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    for n_splits in range(min(k, len(set(codes))), 1, -1):
+        folds = list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+                     .split(np.zeros(len(codes)), data.labels, codes))
+        if all(all((data.labels[v] == c).any() for c in range(len(data.classes))) for _, v in folds):
+            return n_splits, folds
+    raise InputError(f"could not make {k} grouped folds with every class in each ({data.group_source});"
+                     " add data or use another --group-by", path=data.root)
 
 
 def _drop_straddling(split: Split, dup_ids: Sequence[int]) -> Split:
@@ -609,12 +686,8 @@ def _drop_straddling(split: Split, dup_ids: Sequence[int]) -> Split:
                  split.duplicate_sets, (*split.notes, note))
 
 
-def _grouped_split(
-    data: LabelledImages, groups: list[str], valid_frac: float, seed: int, n_dup_sets: int, notes: list[str]
-) -> Split:
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    codes = pd.factorize(pd.Series(groups))[0]
+def _check_two_groups_per_class(data: LabelledImages, codes: np.ndarray) -> None:
+    """Refuse a class whose images all come from one group: none of it could be held out."""
     for k, c in enumerate(data.classes):
         n = len(set(codes[data.labels == k]))
         if n < 2:
@@ -623,6 +696,15 @@ def _grouped_split(
                 " least two, so that one can be held out. Add data, use --group-by file, or give a valid/ folder",
                 path=data.root,
             )
+
+
+def _grouped_split(
+    data: LabelledImages, groups: list[str], valid_frac: float, seed: int, n_dup_sets: int, notes: list[str]
+) -> Split:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    codes = pd.factorize(pd.Series(groups))[0]
+    _check_two_groups_per_class(data, codes)
     best: tuple[np.ndarray, np.ndarray] | None = None
     first = max(2, min(int(round(1.0 / valid_frac)), len(set(codes))))
     for n_splits in range(first, 1, -1):  # fewer folds when small classes cannot fill every fold

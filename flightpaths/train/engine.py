@@ -24,9 +24,10 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,9 +37,11 @@ from torch import nn
 from ..errors import FlightpathsError
 from ..fileio import check_output
 from ..runtime import tune_allocator
+from ._feeds import _build_feeds, _evaluate, _Feeds, _set_trainable, _stage_feeds, _train_epoch
 from .backbones import backbone_spec, build_backbone
 from .bundle import (
     CHECKPOINT_DIR,
+    Checkpoint,
     load_checkpoint,
     save_bundle,
     save_checkpoint,
@@ -57,8 +60,8 @@ from .data import (
     split_dataset,
 )
 from .mapfigures import TRANSFORM_FIGURES
-from .metrics import METRIC_NAMES, MIN_GROUPS, classification_metrics, positive_index
-from .model import HEAD_MODES, Classifier, FigureScaler, dihedral
+from .metrics import METRIC_NAMES, MIN_GROUPS, positive_index
+from .model import AUGMENTS, HEAD_MODES, Classifier, FigureScaler
 
 __all__ = [
     "AUGMENTS",
@@ -75,8 +78,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-AUGMENTS = {"none": (0,), "flips": (0, 1, 2, 3), "dihedral": tuple(range(8))}
 
 
 class TrainingInterrupted(FlightpathsError):
@@ -189,7 +190,7 @@ class _Runtime:
     channels_last: bool
     pin: bool
 
-    def autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager[object]:
         if self.amp:
             return torch.autocast(device_type="cuda", dtype=torch.float16)
         return contextlib.nullcontext()
@@ -219,6 +220,12 @@ class Prepared:
     class_weights: torch.Tensor
     settings: TrainSettings
     fingerprint: str
+
+    @property
+    def batch_size(self) -> int:
+        """The run's batch size (:func:`prepare` fills in an automatic one)."""
+        assert self.settings.batch_size is not None
+        return self.settings.batch_size
 
 
 def _figure_table(settings: TrainSettings, data: LabelledImages) -> tuple[pd.DataFrame | None, list[str]]:
@@ -292,10 +299,11 @@ def prepare(dataset: str | Path, settings: TrainSettings, *, progress: bool = Fa
 def _prepared(data: LabelledImages, split: Split, settings: TrainSettings, progress: bool,
               images: np.ndarray | None = None) -> Prepared:
     if settings.batch_size is None:
-        settings = replace(settings, batch_size=auto_batch_size(len(split.train)))
-        if settings.batch_size < 64:
+        size = auto_batch_size(len(split.train))
+        settings = replace(settings, batch_size=size)
+        if size < 64:
             log.info("batch size %d for %d training images (at least %d steps per epoch; --batch-size to choose)",
-                     settings.batch_size, len(split.train), _MIN_STEPS)
+                     size, len(split.train), _MIN_STEPS)
     head, table, columns = _choose_head(settings, data)
     scaler = figures = None
     if columns:
@@ -309,18 +317,38 @@ def _prepared(data: LabelledImages, split: Split, settings: TrainSettings, progr
     if images is None and head != "figures":
         images = load_images(data.paths, settings.size, progress=progress, workers=settings.workers,
                              transform=settings.transform)
+    return Prepared(data, split, images, figures, scaler, model, head, spec.mean, spec.std,
+                    _class_weights(data, split, settings), settings, fingerprint(data))
+
+
+def _class_weights(data: LabelledImages, split: Split, settings: TrainSettings) -> torch.Tensor:
+    """The loss weight of each class: inverse to its share of the training side (all 1 without ``weighted_loss``)."""
     counts = np.bincount(data.labels[split.train], minlength=len(data.classes)).astype(np.float64)
     weights = len(split.train) / (len(data.classes) * np.maximum(counts, 1.0))
     if not settings.weighted_loss:
         weights = np.ones_like(weights)
-    return Prepared(data, split, images, figures, scaler, model, head, spec.mean, spec.std,
-                    torch.tensor(weights, dtype=torch.float32), settings, fingerprint(data))
+    return torch.tensor(weights, dtype=torch.float32)
 
 
-def bundle_meta(prep: Prepared, metrics: dict, epoch: int) -> dict:
+def bundle_meta(prep: Prepared, metrics: dict[str, Any], epoch: int) -> dict[str, Any]:
     """What ``model.json`` records beside the weights: enough to rebuild, preprocess and judge the model."""
     from ..settings import settings_dict
 
+    return {
+        **_architecture_meta(prep),
+        **_input_meta(prep),
+        "metrics": metrics,
+        "metrics_note": "validation metrics of the saved epoch (selected on the validation split)",
+        "epoch": epoch,
+        "split": prep.split.to_json(prep.data),
+        "dataset": str(prep.data.root),
+        "data_fingerprint": prep.fingerprint,
+        "settings": settings_dict(prep.settings),
+    }
+
+
+def _architecture_meta(prep: Prepared) -> dict[str, Any]:
+    """What rebuilds the network: backbone, head and classes."""
     s = prep.settings
     classes = list(prep.data.classes)
     return {
@@ -331,6 +359,13 @@ def bundle_meta(prep: Prepared, metrics: dict, epoch: int) -> dict:
         "n_figures": prep.model.n_figures,
         "classes": classes,
         "positive_class": classes[positive_index(classes)] if len(classes) == 2 else None,
+    }
+
+
+def _input_meta(prep: Prepared) -> dict[str, Any]:
+    """What prepares the network's inputs: image size, normalisation, transform, rendering, windows and figures."""
+    s = prep.settings
+    return {
         "image_size": s.size,
         "mean": list(prep.mean),
         "std": list(prep.std),
@@ -340,181 +375,13 @@ def bundle_meta(prep: Prepared, metrics: dict, epoch: int) -> dict:
         **windowing_meta(prep.data.windowing),
         "figure_columns": list(prep.scaler.columns) if prep.scaler else [],
         "figure_normalisation": prep.scaler.to_json() if prep.scaler else None,
-        "metrics": metrics,
-        "metrics_note": "validation metrics of the saved epoch (selected on the validation split)",
-        "epoch": epoch,
-        "split": prep.split.to_json(prep.data),
-        "dataset": str(prep.data.root),
-        "data_fingerprint": prep.fingerprint,
-        "settings": settings_dict(s),
     }
-
-
-# ----------------------------------------------------------------------------- tensors
-
-
-def _to_input(batch: np.ndarray, prep: Prepared, rt: _Runtime, ops: np.ndarray | None = None) -> torch.Tensor:
-    """uint8 ``N x H x W x 3`` -> normalised float ``N x 3 x H x W`` on the device (augmented by *ops*)."""
-    x = torch.from_numpy(batch)
-    if rt.pin:
-        x = x.pin_memory()
-    x = x.to(rt.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(prep.mean, device=rt.device).view(1, 3, 1, 1)
-    std = torch.tensor(prep.std, device=rt.device).view(1, 3, 1, 1)
-    x = (x - mean) / std
-    if ops is not None and np.any(ops):
-        out = torch.empty_like(x)
-        for op in np.unique(ops):
-            sel = torch.from_numpy(np.flatnonzero(ops == op)).to(rt.device)
-            out[sel] = dihedral(x[sel], int(op))
-        x = out
-    return x.contiguous(memory_format=torch.channels_last) if rt.channels_last else x.contiguous()
-
-
-def _batches(n: int, batch_size: int, gen: torch.Generator | None, *, drop_last: bool = False) -> Iterator[np.ndarray]:
-    order = torch.randperm(n, generator=gen).numpy() if gen is not None else np.arange(n)
-    stop = n - n % batch_size if drop_last and n > batch_size else n
-    for i in range(0, stop, batch_size):
-        yield np.sort(order[i : i + batch_size]) if gen is None else order[i : i + batch_size]
-
-
-def _variant_ops(n: int, n_variants: int, augment: str, seed: int) -> np.ndarray:
-    """``n_variants x n`` dihedral ops: each image gets distinct random flips/rotations per slot."""
-    allowed = np.asarray(AUGMENTS[augment])
-    rng = np.random.default_rng(seed)
-    ops = np.stack([rng.permutation(allowed) for _ in range(n)], axis=1) if n else np.zeros((len(allowed), 0), int)
-    return np.resize(ops, (n_variants, n)) if n_variants > len(allowed) else ops[:n_variants]
-
-
-@torch.no_grad()
-def _stage_outputs(model: Classifier, prep: Prepared, rt: _Runtime, idx: np.ndarray, ops: np.ndarray,
-                   stop: int | None, bs: int, desc: str, progress: bool) -> torch.Tensor:
-    """Outputs of stages ``[:stop]`` (pooled features when *stop* is None) for images *idx* with *ops*, on CPU."""
-    from tqdm.auto import tqdm
-
-    assert prep.images is not None
-    model.eval()
-    chunks = []
-    for b in tqdm(list(_batches(len(idx), bs, None)), desc=desc, unit="batch", leave=False, disable=not progress):
-        x = _to_input(prep.images[idx[b]], prep, rt, ops[b])
-        with rt.autocast():
-            if stop is None:
-                y = model.features(x)
-            else:
-                for stage in model.stages[:stop]:
-                    x = stage(x)
-                y = x.half()  # stage outputs: half the memory
-        chunks.append(y.float().cpu() if stop is None else y.cpu())
-    return torch.cat(chunks) if chunks else torch.empty(0)
-
-
-# ----------------------------------------------------------------------------- one epoch
-
-
-@dataclass
-class _Feeds:
-    """Where each phase reads its inputs: cached tensors per variant slot, or images."""
-
-    train_cache: torch.Tensor | None  # V x N_train x ... (pooled features or stage outputs)
-    valid_cache: torch.Tensor | None  # N_valid x ...
-    start: int  # first stage to run (0 = from images); len(stages) = head only
-    ops: np.ndarray | None  # V x N_train dihedral ops of the cached slots
-
-
-def _figs(prep: Prepared, idx: np.ndarray, rt: _Runtime) -> torch.Tensor | None:
-    if prep.figures is None:
-        return None
-    return torch.from_numpy(prep.figures[idx]).to(rt.device, non_blocking=True)
-
-
-def _logits(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, rows: np.ndarray, b: np.ndarray,
-            cache: torch.Tensor | None, ops: np.ndarray | None) -> torch.Tensor:
-    """Logits for batch *b* (positions into *rows*, the dataset indices of this side)."""
-    figs = _figs(prep, rows[b], rt)
-    if prep.head == "figures":
-        return model.head_forward(None, figs)
-    n_stages = len(model.stages)
-    if cache is not None and feeds.start >= n_stages:  # pooled features cached
-        return model.head_forward(cache[b].to(rt.device, non_blocking=True).float(), figs)
-    if cache is not None:
-        x = cache[b].to(rt.device, non_blocking=True).float()
-        if rt.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return model.head_forward(model.features(x, start=feeds.start), figs)
-    assert prep.images is not None
-    x = _to_input(prep.images[rows[b]], prep, rt, ops)
-    if feeds.start:
-        with torch.no_grad():
-            for stage in model.stages[: feeds.start]:
-                x = stage(x)
-    return model.head_forward(model.features(x, start=min(feeds.start, n_stages)), figs)
-
-
-def _set_train_mode(model: Classifier, start: int) -> None:
-    """Train mode for the trainable stages and head; frozen stages keep their BN statistics."""
-    model.train()
-    for stage in model.stages[:start]:
-        stage.eval()
-
-
-def _train_epoch(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, opt: torch.optim.Optimizer,
-                 sched: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
-                 slot: int, gen: torch.Generator, progress: bool, desc: str) -> float:
-    from tqdm.auto import tqdm
-
-    rows = prep.split.train
-    cache = feeds.train_cache[slot] if feeds.train_cache is not None else None
-    labels = torch.from_numpy(prep.data.labels[rows])
-    _set_train_mode(model, feeds.start)
-    total, count = 0.0, 0
-    allowed = np.asarray(AUGMENTS[prep.settings.augment])
-    batches = list(_batches(len(rows), prep.settings.batch_size, gen, drop_last=True))
-    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress)
-    for b in bar:
-        ops = None
-        if cache is None and prep.head != "figures":
-            ops = allowed[torch.randint(len(allowed), (len(b),), generator=gen).numpy()]
-        y = labels[b].to(rt.device, non_blocking=True)
-        with rt.autocast():
-            loss = loss_fn(_logits(model, prep, rt, feeds, rows, b, cache, ops), y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        sched.step()
-        total += float(loss.detach()) * len(b)
-        count += len(b)
-        bar.set_postfix(loss=f"{total / count:.4f}")
-    return total / max(count, 1)
-
-
-@torch.no_grad()
-def _predict_valid(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds) -> np.ndarray:
-    rows = prep.split.valid
-    model.eval()
-    out = []
-    for b in _batches(len(rows), max(prep.settings.batch_size, 128), None):
-        with rt.autocast():
-            out.append(torch.softmax(_logits(model, prep, rt, feeds, rows, b, feeds.valid_cache, None).float(), 1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, len(prep.data.classes)))
-
-
-def _evaluate(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds) -> tuple[dict[str, float], np.ndarray]:
-    probs = _predict_valid(model, prep, rt, feeds)
-    rows = prep.split.valid
-    groups = [prep.data.groups[i] for i in rows]
-    metrics = classification_metrics(prep.data.labels[rows], probs, prep.data.classes, groups=groups, seed=prep.settings.seed)
-    if len(rows):  # share of the most-predicted class: 1.0 = a one-class model, whatever its AUPR
-        metrics["predicted_share"] = float(np.bincount(probs.argmax(1), minlength=probs.shape[1]).max() / len(rows))
-        metrics["balanced_accuracy"] = float(np.mean([(probs.argmax(1)[prep.data.labels[rows] == k] == k).mean()
-                                                      for k in range(probs.shape[1]) if (prep.data.labels[rows] == k).any()]))
-    return metrics, probs
 
 
 # ----------------------------------------------------------------------------- phases
 
 
-def _param_groups(model: Classifier, start: int, lr_lo: float, lr_hi: float, head_only: bool) -> list[dict]:
+def _param_groups(model: Classifier, start: int, lr_lo: float, lr_hi: float, head_only: bool) -> list[dict[str, Any]]:
     stages = [] if head_only else model.stages[start:]
     modules: list[nn.Module] = [*stages, model.head]
     lrs = np.geomspace(lr_lo, lr_hi, len(modules)) if len(modules) > 1 else np.array([lr_hi])
@@ -523,103 +390,21 @@ def _param_groups(model: Classifier, start: int, lr_lo: float, lr_hi: float, hea
 
 def _make_optimizer(model: Classifier, prep: Prepared, phase: int, feeds: _Feeds, steps: int
                     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW and a one-cycle schedule: the head alone at ``lr`` (phase 1), or the unfrozen stages and the head at
+    learning rates spread from ``base / lr_mult`` to ``base`` (phase 2)."""
     s = prep.settings
-    for p in model.parameters():
-        p.requires_grad_(False)
-    trainable: list[nn.Module] = [model.head] if phase == 1 else [*model.stages[feeds.start:], model.head]
-    for m in trainable:
-        for p in m.parameters():
-            p.requires_grad_(True)
+    _set_trainable(model, phase, feeds.start)
     if phase == 1:
+        base, pct_start, div = s.lr, 0.99, 25.0
         groups = _param_groups(model, 0, s.lr, s.lr, head_only=True)
-        opt = torch.optim.AdamW(groups, lr=s.lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=s.wd)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=max(steps, 1),
-                                                    pct_start=0.99, div_factor=25.0, final_div_factor=1e5,
-                                                    base_momentum=0.85, max_momentum=0.95)
     else:
-        base = s.lr / 2 if s.freeze_epochs else s.lr
+        base, pct_start, div = (s.lr / 2 if s.freeze_epochs else s.lr), s.pct_start, s.div
         groups = _param_groups(model, feeds.start, base / s.lr_mult, base, head_only=False)
-        opt = torch.optim.AdamW(groups, lr=base, betas=(0.9, 0.99), eps=1e-5, weight_decay=s.wd)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=max(steps, 1),
-                                                    pct_start=s.pct_start, div_factor=s.div, final_div_factor=1e5,
-                                                    base_momentum=0.85, max_momentum=0.95)
+    opt = torch.optim.AdamW(groups, lr=base, betas=(0.9, 0.99), eps=1e-5, weight_decay=s.wd)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=max(steps, 1),
+                                                pct_start=pct_start, div_factor=div, final_div_factor=1e5,
+                                                base_momentum=0.85, max_momentum=0.95)
     return opt, sched
-
-
-def _n_variants(prep: Prepared, epochs: int, per_item_bytes: int) -> int:
-    s = prep.settings
-    n = len(prep.split.train)
-    want = min(len(AUGMENTS[s.augment]), max(epochs, 1))
-    fit = max(1, (s.cache_budget_mb * 1024 * 1024) // max(per_item_bytes * max(n, 1), 1))
-    return int(min(want, fit))
-
-
-def _stage_bytes(model: Classifier, prep: Prepared, start: int) -> int:
-    with torch.no_grad():
-        x = torch.zeros(1, 3, prep.settings.size, prep.settings.size)
-        model.eval()
-        for stage in model.stages[:start]:
-            x = stage(x)
-    return int(x.numel() * 2)
-
-
-def _build_feeds(model: Classifier, prep: Prepared, rt: _Runtime, phase: int, progress: bool,
-                 stage_cache: _Feeds | None) -> _Feeds:
-    """Inputs for a phase: cached pooled features (phase 1), cached frozen-stage outputs (phase 2), or images."""
-    s = prep.settings
-    n_stages = len(model.stages)
-    if prep.head == "figures":
-        return _Feeds(None, None, n_stages, None)
-    if phase == 1:
-        if not s.cache_features:  # run the frozen body on every batch (for comparison)
-            return _Feeds(None, None, n_stages, None)
-        v = _n_variants(prep, min(s.freeze_epochs, s.cache_variants), 4 * model.n_cnn)
-        ops = _variant_ops(len(prep.split.train), v, s.augment, s.seed)
-        if stage_cache is not None and stage_cache.train_cache is not None and stage_cache.ops is not None:
-            return _pool_from_stage_cache(model, prep, rt, stage_cache, v, progress)
-        train = torch.stack([
-            _stage_outputs(model, prep, rt, prep.split.train, ops[k], None, s.batch_size * 2, f"features {k + 1}/{v}", progress)
-            for k in range(v)
-        ])
-        valid = _stage_outputs(model, prep, rt, prep.split.valid, np.zeros(len(prep.split.valid), int), None,
-                               s.batch_size * 2, "features valid", progress)
-        return _Feeds(train, valid, n_stages, ops)
-    start = n_stages - s.unfreeze if 0 < s.unfreeze < n_stages else 0
-    if start == 0 or not s.cache_features:
-        return _Feeds(None, None, start, None)
-    return stage_cache if stage_cache is not None else _stage_feeds(model, prep, rt, start, progress)
-
-
-def _stage_feeds(model: Classifier, prep: Prepared, rt: _Runtime, start: int, progress: bool) -> _Feeds:
-    s = prep.settings
-    v = _n_variants(prep, max(s.epochs, s.freeze_epochs), _stage_bytes(model, prep, start))
-    ops = _variant_ops(len(prep.split.train), v, s.augment, s.seed)
-    train = torch.stack([
-        _stage_outputs(model, prep, rt, prep.split.train, ops[k], start, s.batch_size * 2, f"stage cache {k + 1}/{v}", progress)
-        for k in range(v)
-    ])
-    valid = _stage_outputs(model, prep, rt, prep.split.valid, np.zeros(len(prep.split.valid), int), start,
-                           s.batch_size * 2, "stage cache valid", progress)
-    return _Feeds(train, valid, start, ops)
-
-
-@torch.no_grad()
-def _pool_from_stage_cache(model: Classifier, prep: Prepared, rt: _Runtime, sc: _Feeds, v: int, progress: bool) -> _Feeds:
-    assert sc.train_cache is not None and sc.valid_cache is not None
-    model.eval()
-
-    def pool(t: torch.Tensor) -> torch.Tensor:
-        out = []
-        for b in _batches(len(t), prep.settings.batch_size * 2, None):
-            x = t[b].to(rt.device).float()
-            with rt.autocast():
-                out.append(model.features(x.contiguous(memory_format=torch.channels_last) if rt.channels_last else x,
-                                          start=sc.start).float().cpu())
-        return torch.cat(out) if out else torch.empty(0)
-
-    v = min(v, len(sc.train_cache))
-    return _Feeds(torch.stack([pool(sc.train_cache[k]) for k in range(v)]), pool(sc.valid_cache), len(model.stages),
-                  sc.ops[:v] if sc.ops is not None else None)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -629,7 +414,7 @@ def _epoch_seed(seed: int, phase: int, epoch: int) -> int:
     return (seed * 1_000_003 + phase * 10_007 + epoch) % (2**63 - 1)
 
 
-def _format_row(row: dict) -> str:
+def _format_row(row: dict[str, Any]) -> str:
     parts = [f"{row['phase']:>5} {row['epoch']:>3}", f"train_loss {row['train_loss']:.4f}"]
     for name in METRIC_NAMES:
         value = row.get(name, float("nan"))
@@ -641,7 +426,7 @@ def _format_row(row: dict) -> str:
 
 @dataclass
 class _State:
-    history: list[dict]
+    history: list[dict[str, Any]]
     best: float
     best_epoch: int
     done: dict[int, int]  # phase -> epochs finished
@@ -657,6 +442,24 @@ def _better(value: float, best: float, monitor: str, loss: float, best_loss: flo
     return value < best if monitor == "loss" else value > best
 
 
+@dataclass
+class _Run:
+    """One training run's shared parts: where it writes, what it trains, and its bookkeeping."""
+
+    out: Path
+    settings: TrainSettings  # as given (prep.settings has the automatic batch size filled in)
+    prep: Prepared
+    model: Classifier
+    rt: _Runtime
+    loss_fn: nn.Module
+    state: _State
+    ckpt: Checkpoint | None
+    progress: bool
+    on_epoch_end: Callable[[dict[str, Any]], None] | None
+    timings: dict[str, float] = field(default_factory=dict)
+    last_probs: np.ndarray | None = None
+
+
 def train(
     dataset: str | Path,
     out_dir: str | Path,
@@ -665,7 +468,7 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = False,
-    on_epoch_end: Callable[[dict], None] | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     split: Split | None = None,
     images: np.ndarray | None = None,
     quiet: bool = False,
@@ -678,6 +481,25 @@ def train(
     t0 = time.perf_counter()
     tune_allocator()
     out = Path(out_dir)
+    settings, ckpt = _open_run(out, settings, resume=resume, overwrite=overwrite)
+    run = _start_run(dataset, out, settings, ckpt, progress=progress, split=split, quiet=quiet, images=images,
+                     on_epoch_end=on_epoch_end)
+    run.timings["prepare_s"] = time.perf_counter() - t0
+    try:
+        _run_phases(run)
+    except KeyboardInterrupt as exc:
+        raise TrainingInterrupted(
+            f"interrupted; the last finished epoch is saved in {out / CHECKPOINT_DIR} and the best model so far in"
+            f" {out}. Continue with: flightpaths train {dataset} -o {out} --resume"
+        ) from exc
+    best = _finish(run, t0, quiet)
+    return TrainResult(out, best, pd.DataFrame(run.state.history), run.prep.split, run.prep.head, settings,
+                       run.timings, run.last_probs)
+
+
+def _open_run(out: Path, settings: TrainSettings, *, resume: bool, overwrite: bool
+              ) -> tuple[TrainSettings, Checkpoint | None]:
+    """The run's settings and checkpoint: the checkpoint's when resuming, else a fresh start in *out*."""
     ckpt = load_checkpoint(out) if resume else None
     if resume and ckpt is None:
         raise FlightpathsError(f"{out / CHECKPOINT_DIR}: no checkpoint to resume from; run without --resume")
@@ -688,6 +510,13 @@ def train(
         check_output(out, overwrite=overwrite)
         for stale in ("state.json", "state.safetensors"):  # never resume from an old run by mistake
             (out / CHECKPOINT_DIR / stale).unlink(missing_ok=True)
+    return settings, ckpt
+
+
+def _start_run(dataset: str | Path, out: Path, settings: TrainSettings, ckpt: Checkpoint | None, *, progress: bool,
+               split: Split | None, quiet: bool, images: np.ndarray | None,
+               on_epoch_end: Callable[[dict[str, Any]], None] | None) -> _Run:
+    """Pick the device, prepare the data and model (from the checkpoint's weights when resuming)."""
     device = pick_device(settings.device)
     _set_threads(device)
     rt = _runtime(device)
@@ -695,93 +524,132 @@ def train(
     model = prep.model.to(device)
     if rt.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    timings = {"prepare_s": time.perf_counter() - t0}
-    minimise = settings.monitor == "loss"
-    state = _State([], math.inf if minimise else -math.inf, -1, {1: 0, 2: 0}, 0)
-    if ckpt is not None:
-        model.load_state_dict(ckpt.model_state, strict=True)
-        state = _State(ckpt.history, ckpt.best, ckpt.best_epoch, ckpt.done, ckpt.stale)
-        log.info("resuming after phase %d epoch %d", max(p for p, n in ckpt.done.items() if n) if any(ckpt.done.values()) else 1,
-                 max(ckpt.done.values()))
+    state = _initial_state(settings, ckpt, model)
     loss_fn = nn.CrossEntropyLoss(weight=prep.class_weights.to(device))
     log.info("%d images, %d classes %s; split: %s; %d train / %d valid; head %s; device %s",
              len(prep.data), len(prep.data.classes), list(prep.data.classes), prep.split.method,
              len(prep.split.train), len(prep.split.valid), prep.head, device)
-    phases = [(1, settings.freeze_epochs + (settings.epochs if prep.head == "figures" else 0))]
-    if prep.head != "figures":
+    return _Run(out, settings, prep, model, rt, loss_fn, state, ckpt, progress, on_epoch_end)
+
+
+def _initial_state(settings: TrainSettings, ckpt: Checkpoint | None, model: Classifier) -> _State:
+    """A fresh run's bookkeeping, or the checkpoint's (its weights loaded into *model*)."""
+    if ckpt is None:
+        return _State([], math.inf if settings.monitor == "loss" else -math.inf, -1, {1: 0, 2: 0}, 0)
+    model.load_state_dict(ckpt.model_state, strict=True)
+    log.info("resuming after phase %d epoch %d", max(p for p, n in ckpt.done.items() if n) if any(ckpt.done.values()) else 1,
+             max(ckpt.done.values()))
+    return _State(ckpt.history, ckpt.best, ckpt.best_epoch, ckpt.done, ckpt.stale)
+
+
+def _run_phases(run: _Run) -> None:
+    """Phase 1 (head; the whole run for the figures head), then phase 2 (body), each skipped when done."""
+    settings = run.settings
+    phases = [(1, settings.freeze_epochs + (settings.epochs if run.prep.head == "figures" else 0))]
+    if run.prep.head != "figures":
         phases.append((2, settings.epochs))
-    stage_cache: _Feeds | None = None
-    last_probs: np.ndarray | None = None
-    n_stages = len(model.stages)
-    try:
-        if settings.cache_features and prep.head != "figures" and 0 < settings.unfreeze < n_stages and settings.epochs:
-            t = time.perf_counter()
-            stage_cache = _stage_feeds(model, prep, rt, n_stages - settings.unfreeze, progress)
-            timings["stage_cache_s"] = time.perf_counter() - t
-        for phase, n_epochs in phases:
-            if n_epochs == 0 or state.done[phase] >= n_epochs or (state.stale >= settings.patience and phase == 2 and state.done[2]):
-                continue
-            t = time.perf_counter()
-            feeds = _build_feeds(model, prep, rt, phase, progress, stage_cache)
-            timings[f"phase{phase}_cache_s"] = time.perf_counter() - t
-            bs = prep.settings.batch_size
-            steps_per_epoch = max(1, len(prep.split.train) // bs) if len(prep.split.train) > bs else 1
-            opt, sched = _make_optimizer(model, prep, phase, feeds, steps_per_epoch * n_epochs)
-            grad_scaler = torch.amp.GradScaler("cuda", enabled=rt.amp)
-            if ckpt is not None and ckpt.phase == phase and state.done[phase]:
-                _restore_optimizer(opt, sched, ckpt, steps_per_epoch * state.done[phase])
-            elif phase == 2:
-                state.stale = 0  # early stopping counts epochs of this phase
-            t_phase = time.perf_counter()
-            for epoch in range(state.done[phase], n_epochs):
-                te = time.perf_counter()
-                torch.manual_seed(_epoch_seed(settings.seed, phase, epoch))
-                gen = torch.Generator().manual_seed(_epoch_seed(settings.seed, phase, epoch))
-                slot = epoch % len(feeds.train_cache) if feeds.train_cache is not None else 0
-                label = "head" if phase == 1 else "body"
-                train_loss = _train_epoch(model, prep, rt, feeds, opt, sched, grad_scaler, loss_fn, slot, gen,
-                                          progress, f"{label} epoch {epoch + 1}/{n_epochs}")
-                metrics, last_probs = _evaluate(model, prep, rt, feeds)
-                row = {"phase": label, "epoch": epoch + 1, "train_loss": train_loss, **metrics,
-                       "lr": max(g["lr"] for g in opt.param_groups), "seconds": time.perf_counter() - te}
-                state.history.append(row)
-                state.done[phase] = epoch + 1
-                log.info("%s", _format_row(row))
-                value = metrics.get(settings.monitor, float("nan"))
-                best_loss = state.history[state.best_epoch - 1]["loss"] if state.best_epoch > 0 else math.inf
-                if _better(value, state.best, settings.monitor, metrics["loss"], best_loss):
-                    state.best, state.best_epoch, state.stale = value, len(state.history), 0
-                    save_bundle(out, model, bundle_meta(prep, row, len(state.history)))
-                else:
-                    state.stale += 1
-                save_checkpoint(out, model, opt, settings, phase, state.history, state.best, state.best_epoch,
-                                state.done, state.stale)
-                if on_epoch_end is not None:
-                    on_epoch_end(row)
-                if phase == 2 and state.stale >= settings.patience:
-                    log.info("early stop: %s has not improved for %d epochs", settings.monitor, state.stale)
-                    break
-            timings[f"phase{phase}_train_s"] = time.perf_counter() - t_phase
-    except KeyboardInterrupt as exc:
-        raise TrainingInterrupted(
-            f"interrupted; the last finished epoch is saved in {out / CHECKPOINT_DIR} and the best model so far in"
-            f" {out}. Continue with: flightpaths train {dataset} -o {out} --resume"
-        ) from exc
+    stage_cache = _shared_stage_cache(run)
+    for phase, n_epochs in phases:
+        state = run.state
+        if n_epochs == 0 or state.done[phase] >= n_epochs or (state.stale >= settings.patience and phase == 2 and state.done[2]):
+            continue
+        _run_phase(run, phase, n_epochs, stage_cache)
+
+
+def _shared_stage_cache(run: _Run) -> _Feeds | None:
+    """The frozen stages' outputs, cached once for both phases when only the last stages unfreeze."""
+    s, n_stages = run.settings, len(run.model.stages)
+    if not (s.cache_features and run.prep.head != "figures" and 0 < s.unfreeze < n_stages and s.epochs):
+        return None
+    t = time.perf_counter()
+    stage_cache = _stage_feeds(run.model, run.prep, run.rt, n_stages - s.unfreeze, run.progress)
+    run.timings["stage_cache_s"] = time.perf_counter() - t
+    return stage_cache
+
+
+def _run_phase(run: _Run, phase: int, n_epochs: int, stage_cache: _Feeds | None) -> None:
+    """The epochs of one phase still to run, stopping early in phase 2 when the monitor stops improving."""
+    t = time.perf_counter()
+    feeds = _build_feeds(run.model, run.prep, run.rt, phase, run.progress, stage_cache)
+    run.timings[f"phase{phase}_cache_s"] = time.perf_counter() - t
+    opt, sched = _phase_optimizer(run, phase, feeds, n_epochs)
+    grad_scaler = torch.amp.GradScaler("cuda", enabled=run.rt.amp)
+    t_phase = time.perf_counter()
+    for epoch in range(run.state.done[phase], n_epochs):
+        row = _run_epoch(run, phase, epoch, n_epochs, feeds, opt, sched, grad_scaler)
+        _record_epoch(run, phase, row, opt)
+        if phase == 2 and run.state.stale >= run.settings.patience:
+            log.info("early stop: %s has not improved for %d epochs", run.settings.monitor, run.state.stale)
+            break
+    run.timings[f"phase{phase}_train_s"] = time.perf_counter() - t_phase
+
+
+def _phase_optimizer(run: _Run, phase: int, feeds: _Feeds, n_epochs: int
+                     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """The phase's optimizer and one-cycle schedule, wound forward to the checkpoint when resuming this phase."""
+    bs = run.prep.batch_size
+    steps_per_epoch = max(1, len(run.prep.split.train) // bs) if len(run.prep.split.train) > bs else 1
+    opt, sched = _make_optimizer(run.model, run.prep, phase, feeds, steps_per_epoch * n_epochs)
+    if run.ckpt is not None and run.ckpt.phase == phase and run.state.done[phase]:
+        _restore_optimizer(opt, sched, run.ckpt, steps_per_epoch * run.state.done[phase])
+    elif phase == 2:
+        run.state.stale = 0  # early stopping counts epochs of this phase
+    return opt, sched
+
+
+def _run_epoch(run: _Run, phase: int, epoch: int, n_epochs: int, feeds: _Feeds, opt: torch.optim.Optimizer,
+               sched: torch.optim.lr_scheduler.LRScheduler, grad_scaler: torch.amp.GradScaler) -> dict[str, Any]:
+    """Train one epoch (reseeded from the seed, phase and epoch) and validate: the history row."""
+    te = time.perf_counter()
+    torch.manual_seed(_epoch_seed(run.settings.seed, phase, epoch))
+    gen = torch.Generator().manual_seed(_epoch_seed(run.settings.seed, phase, epoch))
+    slot = epoch % len(feeds.train_cache) if feeds.train_cache is not None else 0
+    label = "head" if phase == 1 else "body"
+    train_loss = _train_epoch(run.model, run.prep, run.rt, feeds, opt, sched, grad_scaler, run.loss_fn, slot, gen,
+                              run.progress, f"{label} epoch {epoch + 1}/{n_epochs}")
+    metrics, run.last_probs = _evaluate(run.model, run.prep, run.rt, feeds)
+    return {"phase": label, "epoch": epoch + 1, "train_loss": train_loss, **metrics,
+            "lr": max(g["lr"] for g in opt.param_groups), "seconds": time.perf_counter() - te}
+
+
+def _record_epoch(run: _Run, phase: int, row: dict[str, Any], opt: torch.optim.Optimizer) -> None:
+    """Log the epoch; re-write the bundle when the monitored metric improved; checkpoint; call back."""
+    state, settings = run.state, run.settings
+    state.history.append(row)
+    state.done[phase] = row["epoch"]
+    log.info("%s", _format_row(row))
+    value = row.get(settings.monitor, float("nan"))
+    best_loss = state.history[state.best_epoch - 1]["loss"] if state.best_epoch > 0 else math.inf
+    if _better(value, state.best, settings.monitor, row["loss"], best_loss):
+        state.best, state.best_epoch, state.stale = value, len(state.history), 0
+        save_bundle(run.out, run.model, bundle_meta(run.prep, row, len(state.history)))
+    else:
+        state.stale += 1
+    save_checkpoint(run.out, run.model, opt, settings, phase, state.history, state.best, state.best_epoch,
+                    state.done, state.stale)
+    if run.on_epoch_end is not None:
+        run.on_epoch_end(row)
+
+
+def _finish(run: _Run, t0: float, quiet: bool) -> dict[str, Any]:
+    """Leave a bundle even when nothing improved, write the history: the kept epoch's row."""
+    state = run.state
     if state.best_epoch < 0:  # nothing improved (e.g. NaN metrics): still leave a usable bundle
-        save_bundle(out, model, bundle_meta(prep, state.history[-1] if state.history else {}, len(state.history)))
-    save_history(out, state.history)
-    timings["total_s"] = time.perf_counter() - t0
+        save_bundle(run.out, run.model, bundle_meta(run.prep, state.history[-1] if state.history else {}, len(state.history)))
+    save_history(run.out, state.history)
+    run.timings["total_s"] = time.perf_counter() - t0
     best = state.history[state.best_epoch - 1] if state.best_epoch > 0 else (state.history[-1] if state.history else {})
     if best.get("predicted_share", 0.0) >= 1.0 and not quiet:
         log.warning("warning: the kept epoch predicts one class for every validation image: it has learnt nothing"
                     " useful yet (more epochs, more data, or --transform for maps made for people)")
-    return TrainResult(out, best, pd.DataFrame(state.history), prep.split, prep.head, settings, timings, last_probs)
+    return best
 
 
-def _restore_optimizer(opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler, ckpt: object, steps: int) -> None:
+def _restore_optimizer(opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler, ckpt: Checkpoint,
+                       steps: int) -> None:
     """Replay the schedule to where the checkpoint stopped, then load the optimizer's moments."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(steps):
             sched.step()
-    opt.load_state_dict(ckpt.optimizer_state)  # type: ignore[attr-defined]
+    opt.load_state_dict(ckpt.optimizer_state)

@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .engine import AUGMENTS, TrainSettings, _build_feeds, _logits, _runtime, _set_threads, pick_device, prepare, tune_allocator
+from ._feeds import _build_feeds, _Feeds, _logits, _set_train_mode, _set_trainable
+from .engine import Prepared, TrainSettings, _Runtime, _runtime, _set_threads, pick_device, prepare, tune_allocator
+from .model import AUGMENTS, Classifier
 
 __all__ = ["LRFindResult", "lr_find", "plot_lr_find", "suggest_lr"]
 
@@ -64,10 +66,7 @@ def lr_find(
     progress: bool = False,
 ) -> LRFindResult:
     """Range test for the head (phase 1, on cached features) or the whole network (phase 2)."""
-    if phase not in ("head", "body"):
-        raise ValueError(f"phase must be head or body, not {phase!r}")
-    if not 0 < start_lr < end_lr:
-        raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
+    _check_range(phase, start_lr, end_lr)
     tune_allocator()
     device = pick_device(settings.device)
     _set_threads(device)
@@ -76,47 +75,69 @@ def lr_find(
     model = copy.deepcopy(prep.model).to(device)
     n = 1 if phase == "head" else 2
     feeds = _build_feeds(model, prep, rt, n, progress, None)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for m in ([model.head] if n == 1 else [*model.stages[feeds.start:], model.head]):
-        for p in m.parameters():
-            p.requires_grad_(True)
+    _set_trainable(model, n, feeds.start)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=start_lr, weight_decay=settings.wd)
-    loss_fn = nn.CrossEntropyLoss(weight=prep.class_weights.to(device))
-    gen = torch.Generator().manual_seed(settings.seed)
-    torch.manual_seed(settings.seed)
-    rows = prep.split.train
-    labels = torch.from_numpy(prep.data.labels[rows])
-    allowed = np.asarray(AUGMENTS[settings.augment])
-    lrs = np.geomspace(start_lr, end_lr, num_it)
-    tried, smoothed, avg, best = [], [], 0.0, np.inf
-    model.train()
-    for stage in model.stages[: feeds.start]:
-        stage.eval()
-    bs = min(prep.settings.batch_size or 64, max(2, len(rows)))
+    tried, smoothed = _range_test(model, prep, rt, feeds, opt, np.geomspace(start_lr, end_lr, num_it), progress)
+    minimum, steepest = suggest_lr(np.asarray(tried), np.asarray(smoothed))
+    return LRFindResult(np.asarray(tried), np.asarray(smoothed), minimum, steepest, phase)
+
+
+def _check_range(phase: str, start_lr: float, end_lr: float) -> None:
+    """Refuse an unknown phase or an empty learning-rate range."""
+    if phase not in ("head", "body"):
+        raise ValueError(f"phase must be head or body, not {phase!r}")
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
+
+
+def _range_test(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, opt: torch.optim.Optimizer,
+                lrs: np.ndarray, progress: bool) -> tuple[list[float], list[float]]:
+    """One step at each learning rate of *lrs*: the rates tried and the smoothed losses, until the loss diverges."""
     from tqdm.auto import tqdm
 
+    loss_fn = nn.CrossEntropyLoss(weight=prep.class_weights.to(rt.device))
+    gen = torch.Generator().manual_seed(prep.settings.seed)
+    torch.manual_seed(prep.settings.seed)
+    tried: list[float] = []
+    smoothed: list[float] = []
+    avg, best = 0.0, np.inf
+    _set_train_mode(model, feeds.start)
     for i, lr in enumerate(tqdm(lrs, desc="lr-find", unit="batch", leave=False, disable=not progress)):
-        for g in opt.param_groups:
-            g["lr"] = float(lr)
-        b = torch.randperm(len(rows), generator=gen)[:bs].numpy()
-        cache = feeds.train_cache[i % len(feeds.train_cache)] if feeds.train_cache is not None else None
-        ops = allowed[torch.randint(len(allowed), (len(b),), generator=gen).numpy()] if cache is None else None
-        with rt.autocast():
-            loss = loss_fn(_logits(model, prep, rt, feeds, rows, b, cache, ops), labels[b].to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        value = float(loss.detach())
-        avg = 0.98 * avg + 0.02 * value
+        avg = 0.98 * avg + 0.02 * _lr_step(model, prep, rt, feeds, opt, loss_fn, float(lr), i, gen)
         smooth = avg / (1 - 0.98 ** (i + 1))
         tried.append(lr)
         smoothed.append(smooth)
         best = min(best, smooth)
         if not np.isfinite(smooth) or (i > 10 and smooth > 4 * best):
             break
-    minimum, steepest = suggest_lr(np.asarray(tried), np.asarray(smoothed))
-    return LRFindResult(np.asarray(tried), np.asarray(smoothed), minimum, steepest, phase)
+    return tried, smoothed
+
+
+def _lr_step(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, opt: torch.optim.Optimizer,
+             loss_fn: nn.Module, lr: float, i: int, gen: torch.Generator) -> float:
+    """One optimizer step at learning rate *lr* on the *i*-th random training batch: the batch's loss."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    loss = _batch_loss(model, prep, rt, feeds, loss_fn, i, gen)
+    opt.zero_grad(set_to_none=True)
+    torch.autograd.backward(loss)
+    opt.step()
+    return float(loss.detach())
+
+
+def _batch_loss(model: Classifier, prep: Prepared, rt: _Runtime, feeds: _Feeds, loss_fn: nn.Module, i: int,
+                gen: torch.Generator) -> torch.Tensor:
+    """The loss on the *i*-th random training batch (cached features of slot *i*, or augmented images)."""
+    rows = prep.split.train
+    bs = min(prep.settings.batch_size or 64, max(2, len(rows)))
+    allowed = np.asarray(AUGMENTS[prep.settings.augment])
+    b = torch.randperm(len(rows), generator=gen)[:bs].numpy()
+    cache = feeds.train_cache[i % len(feeds.train_cache)] if feeds.train_cache is not None else None
+    ops = allowed[torch.randint(len(allowed), (len(b),), generator=gen).numpy()] if cache is None else None
+    labels = torch.from_numpy(prep.data.labels[rows[b]]).to(rt.device)
+    with rt.autocast():
+        loss: torch.Tensor = loss_fn(_logits(model, prep, rt, feeds, rows, b, cache, ops), labels)
+    return loss
 
 
 def plot_lr_find(result: LRFindResult, path: str | Path) -> Path:

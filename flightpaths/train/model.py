@@ -27,6 +27,7 @@ from ..errors import InputError
 from .backbones import Backbone
 
 __all__ = [
+    "AUGMENTS",
     "Classifier",
     "FigureScaler",
     "HEAD_MODES",
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 HEAD_MODES = ("cnn", "hybrid", "figures")
+
+#: The dihedral ops (see :func:`dihedral`) each augment setting draws from.
+AUGMENTS = {"none": (0,), "flips": (0, 1, 2, 3), "dihedral": tuple(range(8))}
 
 #: How each known figure is transformed before standardising (heavy tails -> signed log).
 _TRANSFORMS = {
