@@ -24,10 +24,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -138,6 +139,13 @@ def windows_to_batch(windows: pd.DataFrame) -> TrackBatch:
     records = windows[cols].to_dict("records")
     units = windows["units"].astype(object).to_numpy() if "units" in windows.columns else np.full(len(windows), "m", object)
     window_s = pd.to_numeric(windows["window_s"], errors="coerce").to_numpy(float) if "window_s" in windows.columns else np.full(len(windows), np.nan)
+    rows, skip = _batch_rows(records, units, names)
+    return _pack(rows, skip, units, window_s)
+
+
+def _batch_rows(records: list[dict[str, object]], units: np.ndarray, names: list[str]) -> tuple[list[dict[str, np.ndarray]], list[str]]:
+    """The arrays of every window and a skip reason per window (empty arrays where skipped);
+    an unknown unit is reported and set to metres in *units*."""
     rows: list[dict[str, np.ndarray]] = []
     skip: list[str] = []
     for i, rec in enumerate(records):
@@ -154,21 +162,27 @@ def windows_to_batch(windows: pd.DataFrame) -> TrackBatch:
             arrays["ev_kind"] = np.zeros(0, object)
         rows.append(arrays)
         skip.append(reason)
+    return rows, skip
 
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([r[name] for r in rows]) if rows else np.zeros(0, object if name == "ev_kind" else float)
 
+def _cat(rows: list[dict[str, np.ndarray]], name: str) -> np.ndarray:
+    """Array *name* of every row, end to end."""
+    return np.concatenate([r[name] for r in rows]) if rows else np.zeros(0, object if name == "ev_kind" else float)
+
+
+def _pack(rows: list[dict[str, np.ndarray]], skip: list[str], units: np.ndarray, window_s: np.ndarray) -> TrackBatch:
+    """One :class:`TrackBatch` of the windows' arrays (*rows*)."""
     counts = np.array([len(r["px"]) for r in rows], np.int64)
     ev_counts = np.array([len(r["ev_x"]) for r in rows], np.int64)
     return TrackBatch(
-        x=cat("px"),
-        y=cat("py"),
+        x=_cat(rows, "px"),
+        y=_cat(rows, "py"),
         offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        t=cat("pt"),
-        values={var: cat(col) for col, var in VALUE_COLUMNS.items()},
-        ev_x=cat("ev_x"),
-        ev_y=cat("ev_y"),
-        ev_kind=cat("ev_kind").astype(object),
+        t=_cat(rows, "pt"),
+        values={var: _cat(rows, col) for col, var in VALUE_COLUMNS.items()},
+        ev_x=_cat(rows, "ev_x"),
+        ev_y=_cat(rows, "ev_y"),
+        ev_kind=_cat(rows, "ev_kind").astype(object),
         ev_offsets=np.concatenate([[0], np.cumsum(ev_counts)]).astype(np.int64),
         units=units,
         y_down=units == "px",
@@ -217,30 +231,33 @@ def _run(
     parts = _chunks(batch.n, workers)
     images = None if paths is not None else np.empty((batch.n, config.size, config.size, config.n_channels), np.uint8)
     infos: list[tuple[str, str, float]] = []
-
-    def collect(s: int, e: int, result: object) -> None:
+    for s, e, result in _results(batch, text, parts, workers, paths):
         if paths is None:
-            imgs, part = result  # type: ignore[misc]
+            imgs, part = result
             images[s:e] = imgs  # type: ignore[index]
         else:
             part = result
-        infos.extend(part)  # type: ignore[arg-type]
+        infos.extend(part)
         if progress is not None:
             progress(e - s)
+    return images, infos
 
+
+def _results(batch: TrackBatch, text: str, parts: list[tuple[int, int]], workers: int,
+             paths: list[str | None] | None) -> Iterator[tuple[int, int, Any]]:
+    """``(start, end, result)`` of each part in order, drawn here or in *workers* processes."""
     if workers == 1 or len(parts) == 1:
         for s, e in parts:
             sub = batch.slice(s, e)
-            collect(s, e, _draw_part(sub, text) if paths is None else _write_part(sub, text, paths[s:e]))
-    else:
-        with _pool(workers) as pool:
-            futures = [
-                pool.submit(_draw_part, batch.slice(s, e), text) if paths is None else pool.submit(_write_part, batch.slice(s, e), text, paths[s:e])
-                for s, e in parts
-            ]
-            for (s, e), fut in zip(parts, futures):
-                collect(s, e, fut.result())
-    return images, infos
+            yield s, e, _draw_part(sub, text) if paths is None else _write_part(sub, text, paths[s:e])
+        return
+    with _pool(workers) as pool:
+        futures = [
+            pool.submit(_draw_part, batch.slice(s, e), text) if paths is None else pool.submit(_write_part, batch.slice(s, e), text, paths[s:e])
+            for s, e in parts
+        ]
+        for (s, e), fut in zip(parts, futures):
+            yield s, e, fut.result()
 
 
 def images_from_windows(
@@ -277,23 +294,29 @@ def _image_names(windows: pd.DataFrame) -> tuple[list[str | None], list[str]]:
     seen: set[str] = set()  # case-folded: macOS and Windows see A.png and a.png as one file
     exact: set[str] = set()
     for wid in ids:
-        name, reason = None, ""
-        if wid is None or (isinstance(wid, float) and wid != wid) or wid is pd.NA:
-            reason = "skipped: no window_id"
-        elif str(wid) in exact:
-            reason = f"skipped: duplicate window_id {wid!r}"
-        else:
-            name = file_stem(wid, what="window_id") + ".png"
-            if name.casefold() in seen:  # differs from an earlier id only in case: name it by its hash
-                name = file_stem(wid, what="window_id", hashed=True) + ".png"
-            if name.casefold() in seen:
-                name, reason = None, f"skipped: window_id {wid!r} gives the file name of an earlier one"
-        if name is not None:
-            seen.add(name.casefold())
-            exact.add(str(wid))
+        name, reason = _image_name(wid, seen, exact)
         names.append(name)
         reasons.append(reason)
     return names, reasons
+
+
+def _image_name(wid: object, seen: set[str], exact: set[str]) -> tuple[str | None, str]:
+    """The file name of window *wid* (added to *seen* and *exact*), or None and why not."""
+    name, reason = None, ""
+    if wid is None or (isinstance(wid, float) and wid != wid) or wid is pd.NA:
+        reason = "skipped: no window_id"
+    elif str(wid) in exact:
+        reason = f"skipped: duplicate window_id {wid!r}"
+    else:
+        name = file_stem(wid, what="window_id") + ".png"
+        if name.casefold() in seen:  # differs from an earlier id only in case: name it by its hash
+            name = file_stem(wid, what="window_id", hashed=True) + ".png"
+        if name.casefold() in seen:
+            name, reason = None, f"skipped: window_id {wid!r} gives the file name of an earlier one"
+    if name is not None:
+        seen.add(name.casefold())
+        exact.add(str(wid))
+    return name, reason
 
 
 def _check_outputs(out: Path, overwrite: bool) -> None:
@@ -315,7 +338,7 @@ def render_windows(
     workers: int = 1,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
-    windowing: dict | None = None,
+    windowing: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Draw every window to ``out_dir/images/{window_id}.png``; write the manifest and config.
 
@@ -370,7 +393,7 @@ def _manifest(windows: pd.DataFrame, names: list[str | None], infos: list[tuple[
     return pd.DataFrame(data, index=pd.RangeIndex(len(windows)))
 
 
-def read_windowing(path: str | Path) -> dict | None:
+def read_windowing(path: str | Path) -> dict[str, Any] | None:
     """The track and window settings a windows parquet was cut with (``{"tracks": ..., "windows": ...}``),
     or None when it does not record them (a table written by other code)."""
     import pyarrow.parquet as pq

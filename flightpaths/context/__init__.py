@@ -86,6 +86,22 @@ def add_context(episodes: pd.DataFrame, identity: pd.DataFrame, settings: Contex
     if episodes.empty:
         return _empty_context(episodes)
     out = episodes.reset_index(drop=True).copy()
+    _add_identity(out, identity, settings)
+    lat, lon = out["lat"].to_numpy(dtype=float), out["lon"].to_numpy(dtype=float)
+    screen = ~(np.isfinite(lat) & np.isfinite(lon)) & (out["id_kind"] == "other").to_numpy()
+    out.loc[screen, "id_kind"] = "mouse"
+    listed, notes = (load_watchlist(settings.watchlist).match(out) if settings.watchlist
+                     else (np.zeros(len(out), bool), np.full(len(out), "", dtype=object)))
+    out["watchlist"], out["watchlist_note"] = listed, pd.array(notes.astype(str), dtype="string")
+    _add_places(out, lat, lon, settings)
+    for c in CONTEXT_COLUMNS:
+        if c not in _FLOATS and c not in _BOOLS:
+            out[c] = out[c].astype("string")
+    return _rank(out, settings)
+
+
+def _add_identity(out: pd.DataFrame, identity: pd.DataFrame, settings: ContextSettings) -> None:
+    """Add each episode's identity columns: the log's (*identity*), the registry's, the address's."""
     ids = out["object_id"].astype(str)
     unique = list(dict.fromkeys(ids))
     store = registry_store(settings)
@@ -93,12 +109,10 @@ def add_context(episodes: pd.DataFrame, identity: pd.DataFrame, settings: Contex
     who = resolve_identity(unique, identity, registry).set_index("object_id")
     for c in (*IDENTITY_COLUMNS, "country", "id_kind", "identity_source"):
         out[c] = ids.map(who[c]).astype("string").to_numpy()
-    lat, lon = out["lat"].to_numpy(dtype=float), out["lon"].to_numpy(dtype=float)
-    screen = ~(np.isfinite(lat) & np.isfinite(lon)) & (out["id_kind"] == "other").to_numpy()
-    out.loc[screen, "id_kind"] = "mouse"
-    listed, notes = (load_watchlist(settings.watchlist).match(out) if settings.watchlist
-                     else (np.zeros(len(out), bool), np.full(len(out), "", dtype=object)))
-    out["watchlist"], out["watchlist_note"] = listed, pd.array(notes.astype(str), dtype="string")
+
+
+def _add_places(out: pd.DataFrame, lat: np.ndarray, lon: np.ndarray, settings: ContextSettings) -> None:
+    """Add the nearest place and airport, the time zone and local start and end of each episode."""
     geo = np.isfinite(lat) & np.isfinite(lon)
     for c in CONTEXT_COLUMNS[CONTEXT_COLUMNS.index("place"):]:
         out[c] = np.nan if c in _FLOATS else (False if c in _BOOLS else "")
@@ -111,10 +125,6 @@ def add_context(episodes: pd.DataFrame, identity: pd.DataFrame, settings: Contex
     out["tz"] = zones
     out["local_start"] = local_iso(out["start"], zones).to_numpy()
     out["local_end"] = local_iso(out["end"], zones).to_numpy()
-    for c in CONTEXT_COLUMNS:
-        if c not in _FLOATS and c not in _BOOLS:
-            out[c] = out[c].astype("string")
-    return _rank(out, settings)
 
 
 def _rank(out: pd.DataFrame, settings: ContextSettings) -> pd.DataFrame:

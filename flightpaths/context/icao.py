@@ -213,25 +213,36 @@ def icao_of_n_number(registration: str) -> str | None:
     digits = len(body) - len(body.lstrip(_DIGITS))
     if digits < len(body) - 2 or (digits < 5 and len(body) - digits > 2):
         return None
-    offset = (int(body[0]) - 1) * _B1
+    offset = _digits_offset(body[:digits])
+    letters = body[digits:]
+    if digits == 5:
+        return None if letters else f"{_FIRST_US + offset:06x}"
+    if digits == 4 and len(letters) > 1:
+        return None
+    return f"{_FIRST_US + offset + _letters_offset(letters, digits):06x}"
+
+
+def _digits_offset(digits: str) -> int:
+    """How far past the first US address the leading digits of an N-number (without the N) put it."""
+    offset = (int(digits[0]) - 1) * _B1
     buckets = (_B2, _B3, _B4)
-    for i, ch in enumerate(body[1:digits], start=1):
+    for i, ch in enumerate(digits[1:], start=1):
         if i <= 2:
             offset += _SUFFIX + int(ch) * buckets[i - 1]
         elif i == 3:
             offset += _SUFFIX + int(ch) * _B4
         else:  # fifth digit
             offset += 1 + len(_LETTERS) + int(ch)
-    letters = body[digits:]
-    if digits == 5:
-        return None if letters else f"{_FIRST_US + offset:06x}"
+    return offset
+
+
+def _letters_offset(letters: str, digits: int) -> int:
+    """How far the letter suffix (one after four digits, up to two after fewer) moves the address."""
     if digits == 4:
-        if len(letters) > 1:
-            return None
-        offset += (1 + _LETTERS.index(letters)) if letters else 0
-    else:
-        if letters:
-            offset += 1 + _LETTERS.index(letters[0]) * (1 + len(_LETTERS))
-            if len(letters) == 2:
-                offset += 1 + _LETTERS.index(letters[1])
-    return f"{_FIRST_US + offset:06x}"
+        return (1 + _LETTERS.index(letters)) if letters else 0
+    offset = 0
+    if letters:
+        offset += 1 + _LETTERS.index(letters[0]) * (1 + len(_LETTERS))
+        if len(letters) == 2:
+            offset += 1 + _LETTERS.index(letters[1])
+    return offset

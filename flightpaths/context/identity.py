@@ -59,12 +59,22 @@ def identity_by_object(points: pd.DataFrame) -> pd.DataFrame:
     frame = points[["object_id", *have]].rename(columns=names)
     frame = frame.loc[:, ~frame.columns.duplicated()]
     cols = [c for c in frame.columns if c != "object_id"]
+    frame = _blanks_missing(frame, cols).dropna(subset=cols, how="all")
+    if frame.empty:
+        return _empty()
+    return _first_values(frame, cols)
+
+
+def _blanks_missing(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """*frame* with its *cols* as stripped text, empty ones missing."""
     for c in cols:
         text = frame[c].astype("string").str.strip()
         frame[c] = text.mask(text == "", pd.NA)
-    frame = frame.dropna(subset=cols, how="all")
-    if frame.empty:
-        return _empty()
+    return frame
+
+
+def _first_values(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """The first value of each of *cols* per object, as the identity table's text columns."""
     out = frame.groupby("object_id", sort=True)[cols].first().reset_index()
     for c in POINT_IDENTITY.values():
         if c not in out.columns:
@@ -124,29 +134,41 @@ def resolve_identity(object_ids: Sequence[str], log: pd.DataFrame, registry: pd.
     ids = pd.Series([str(i) for i in object_ids], dtype="string")
     out = pd.DataFrame({"object_id": ids})
     sources: list[list[str]] = [[] for _ in range(len(ids))]
-
-    def fill(table: pd.DataFrame | None, label: str | pd.Series) -> None:
-        if table is None or table.empty:
-            return
-        t = table.drop_duplicates("object_id").set_index("object_id")
-        for c in IDENTITY_COLUMNS:
-            if c not in t.columns:
-                continue
-            new = ids.map(t[c]).astype("string")
-            take = out[c].isna().to_numpy() & new.notna().to_numpy() if c in out else new.notna().to_numpy()
-            out[c] = new if c not in out else out[c].where(~take, new)
-            labels = ids.map(label).astype("string") if isinstance(label, pd.Series) else None
-            for i in np.flatnonzero(take):
-                name = str(labels.iloc[i]) if labels is not None else label
-                if name not in sources[i]:
-                    sources[i].append(name)
-
     for c in IDENTITY_COLUMNS:
         out[c] = pd.Series(pd.NA, index=out.index, dtype="string")
-    fill(log, "log")
+    _fill_identity(out, ids, sources, log, "log")
     if registry is not None and len(registry):
         reg = registry.drop_duplicates("object_id")
-        fill(reg, reg.set_index("object_id")["source"] if "source" in reg.columns else "registry")
+        _fill_identity(out, ids, sources, reg, reg.set_index("object_id")["source"] if "source" in reg.columns else "registry")
+    _fill_from_address(out, ids, sources)
+    types = log.drop_duplicates("object_id").set_index("object_id")["address_type"] if "address_type" in log.columns and len(log) else None
+    out["id_kind"] = id_kinds(list(ids), list(ids.map(types)) if types is not None else None)
+    out["identity_source"] = ["+".join(s) for s in sources]
+    return out
+
+
+def _fill_identity(out: pd.DataFrame, ids: pd.Series, sources: list[list[str]], table: pd.DataFrame | None,
+                   label: str | pd.Series) -> None:
+    """Fill the identity fields of *out* still missing from *table*, adding *label* (one for all,
+    or per object) to the *sources* of each row it gave a field."""
+    if table is None or table.empty:
+        return
+    t = table.drop_duplicates("object_id").set_index("object_id")
+    for c in IDENTITY_COLUMNS:
+        if c not in t.columns:
+            continue
+        new = ids.map(t[c]).astype("string")
+        take = out[c].isna().to_numpy() & new.notna().to_numpy() if c in out else new.notna().to_numpy()
+        out[c] = new if c not in out else out[c].where(~take, new)
+        labels = ids.map(label).astype("string") if isinstance(label, pd.Series) else None
+        for i in np.flatnonzero(take):
+            name = str(labels.iloc[i]) if labels is not None else label
+            if name not in sources[i]:
+                sources[i].append(name)
+
+
+def _fill_from_address(out: pd.DataFrame, ids: pd.Series, sources: list[list[str]]) -> None:
+    """The registration a US address encodes (where still missing) and the address's country."""
     lower = ids.str.lower()
     from_address = pd.Series([n_number(i) for i in lower], dtype="string")
     take = out["registration"].isna() & from_address.notna()
@@ -155,8 +177,3 @@ def resolve_identity(object_ids: Sequence[str], log: pd.DataFrame, registry: pd.
     for i in np.flatnonzero(take.to_numpy() | (country.to_numpy() != "")):
         sources[i].append("address")
     out["country"] = country
-    types = log.drop_duplicates("object_id").set_index("object_id")["address_type"] if "address_type" in log.columns and len(log) else None
-    out["id_kind"] = id_kinds(list(ids), list(ids.map(types)) if types is not None else None)
-    out["identity_source"] = ["+".join(s) for s in sources]
-    return out
-

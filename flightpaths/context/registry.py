@@ -147,8 +147,8 @@ def _read_faa(master: bytes, acftref: bytes | None, name: str, report: ImportRep
     return _keep_valid(out, pd.Series(frame.index + 2), name, "MODE S CODE HEX", report)
 
 
-def _read_opensky(data: bytes, name: str, report: ImportReport) -> pd.DataFrame:
-    text = data.decode("utf-8-sig", errors="replace")
+def _read_csv_reporting(text: str, name: str, report: ImportReport) -> pd.DataFrame:
+    """A CSV (quoted with ' or ") as text columns; each line pandas skips is reported, naming it."""
     quote = "'" if text.lstrip().startswith("'") else '"'
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -156,6 +156,11 @@ def _read_opensky(data: bytes, name: str, report: ImportReport) -> pd.DataFrame:
     for warning in caught:  # "Skipping line 7: expected 27 fields, saw 28"
         for match in re.finditer(r"Skipping line (\d+): ([^\n]+)", str(warning.message)):
             report.skip(str(InputError(match.group(2).strip(), path=name, line=int(match.group(1)))))
+    return frame
+
+
+def _read_opensky(data: bytes, name: str, report: ImportReport) -> pd.DataFrame:
+    frame = _read_csv_reporting(data.decode("utf-8-sig", errors="replace"), name, report)
     frame.columns = [str(c).strip().strip("'\"").lower() for c in frame.columns]
     if "icao24" not in frame.columns:
         raise InputError("not an OpenSky aircraft database: no 'icao24' column", path=name, line=1)
@@ -198,18 +203,23 @@ def _kind_of(head: bytes) -> str | None:
     return None
 
 
+def _read_faa_zip(raw: bytes, path: Path, report: ImportReport) -> pd.DataFrame:
+    """The FAA releasable aircraft database as its zip: MASTER.txt, with ACFTREF.txt where there."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+        names = {Path(n).name.upper(): n for n in zf.namelist()}
+        if "MASTER.TXT" not in names:
+            raise InputError("a zip without MASTER.txt (the FAA releasable aircraft database has one)", path=path)
+        ref = zf.read(names["ACFTREF.TXT"]) if "ACFTREF.TXT" in names else None
+        return _read_faa(zf.read(names["MASTER.TXT"]), ref, f"{path}:MASTER.txt", report)
+
+
 def read_registry_file(path: str | Path, report: ImportReport | None = None) -> tuple[str, pd.DataFrame]:
     """Read one registry file (kind detected from its content): ``(source, rows)``."""
     path = Path(path)
     report = report or ImportReport(Path("."))
     raw = path.read_bytes()
     if raw[:2] == b"PK":
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            names = {Path(n).name.upper(): n for n in zf.namelist()}
-            if "MASTER.TXT" not in names:
-                raise InputError("a zip without MASTER.txt (the FAA releasable aircraft database has one)", path=path)
-            ref = zf.read(names["ACFTREF.TXT"]) if "ACFTREF.TXT" in names else None
-            return "faa", _read_faa(zf.read(names["MASTER.TXT"]), ref, f"{path}:MASTER.txt", report)
+        return "faa", _read_faa_zip(raw, path, report)
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
@@ -319,18 +329,23 @@ def _download(url: str, dest: Path, *, timeout: float) -> None:
                     for block in resp.iter_bytes():
                         fh.write(block)
         else:
-            import urllib.request
-
-            req = urllib.request.Request(url, headers=headers)
-            with urllib.request.urlopen(req, timeout=timeout) as resp, open(tmp, "wb") as fh:  # noqa: S310 - fixed or user URL
-                while block := resp.read(1 << 20):
-                    fh.write(block)
+            _download_urllib(url, headers, tmp, timeout=timeout)
     except Exception as exc:  # network errors of either client  # noqa: BLE001
         tmp.unlink(missing_ok=True)
         raise FlightpathsError(
             f"cannot download {url} ({type(exc).__name__}: {exc}); are you offline? Download the file on a "
             "machine that is online and run `flightpaths registry import FILE`") from exc
     tmp.replace(dest)
+
+
+def _download_urllib(url: str, headers: dict[str, str], tmp: Path, *, timeout: float) -> None:
+    """Download *url* to *tmp* with the standard library (where httpx is not installed)."""
+    import urllib.request
+
+    req = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(req, timeout=timeout) as resp, open(tmp, "wb") as fh:  # noqa: S310 - fixed or user URL
+        while block := resp.read(1 << 20):
+            fh.write(block)
 
 
 def fetch(kind: str, store: str | Path | None = None, *, url: str | None = None, timeout: float = 60.0,

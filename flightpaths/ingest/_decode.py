@@ -122,18 +122,11 @@ def mend_pieces(pieces: Iterator[bytes], decoding: Decoding) -> Iterator[bytes]:
     line_start = True
     held = b""
     for raw in pieces:
-        piece = raw
-        if decoder is not None:
-            piece = decoder.decode(piece).encode("utf-8", errors="replace")
+        piece = raw if decoder is None else decoder.decode(raw).encode("utf-8", errors="replace")
         if first and decoding.bom and piece.startswith(_UTF8_BOM):
             piece = piece[3:]
         first = False
-        piece = held + piece
-        held = b""
-        if decoding.lone_cr:
-            if piece.endswith(b"\r"):
-                piece, held = piece[:-1], b"\r"
-            piece = _LONE_CR.sub(b"\n", piece)
+        piece, held = _lone_cr_to_lf(held + piece) if decoding.lone_cr else (held + piece, b"")
         if not piece:
             continue
         piece = mend_block(piece, line_start=line_start)
@@ -145,6 +138,15 @@ def mend_pieces(pieces: Iterator[bytes], decoding: Decoding) -> Iterator[bytes]:
         tail = decoder.decode(b"", final=True).encode("utf-8", errors="replace") + tail
     if tail:
         yield mend_block(tail, line_start=line_start)
+
+
+def _lone_cr_to_lf(piece: bytes) -> tuple[bytes, bytes]:
+    """*piece* with lone carriage returns as line feeds, less a CR at its end (held for the next
+    piece, which may start with its LF): ``(piece, held)``."""
+    held = b""
+    if piece.endswith(b"\r"):
+        piece, held = piece[:-1], b"\r"
+    return _LONE_CR.sub(b"\n", piece), held
 
 
 def gunzip_pieces(raw: IO[bytes], block_bytes: int, on_trailing: Callable[[int], None] | None = None) -> Iterator[bytes]:

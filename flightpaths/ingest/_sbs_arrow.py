@@ -3,6 +3,7 @@ installed) and the robust path, which takes any block and names every bad line."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -101,18 +102,23 @@ def _ground_flags(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return value != 0, known, ~known & ~empty
 
 
-def parse_block(block: bytes, first_line: int, source: Source, settings: IngestSettings, ledger: Ledger) -> Parsed:
-    lines = _lines(block)
-    n = len(lines)
-    numbers = np.arange(first_line, first_line + n, dtype=np.int64)
-    split = pc.split_pattern(lines, ",")
+_WANTED_FIELDS: Final = ("transmission_type", "hex_ident", "date_generated", "time_generated", "date_logged",
+                         "time_logged", "callsign", "altitude", "ground_speed", "track", "lat", "lon",
+                         "vertical_rate", "squawk", "is_on_ground")
+_NO_POSITION: Final = "SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored"
+_VELOCITY_MERGED: Final = "SBS velocity messages (MSG,4) merged into positions"
+_VELOCITY_KEYS: Final = ("speed_kt", "track_deg", "vrate_fpm")
+
+
+def _msg_lines(lines: pa.StringArray, split: pa.ListArray, numbers: np.ndarray, name: str, ledger: Ledger) -> np.ndarray:
+    """The mask of 22-field MSG lines; other SBS lines are noted, the rest (not SBS, wrong field
+    count) dropped; blank lines pass silently."""
     nfields = pc.list_value_length(split).to_numpy(zero_copy_only=False)
     kind = pc.utf8_trim_whitespace(pc.list_element(split, 0))
     is_msg = pc.equal(kind, "MSG").to_numpy(zero_copy_only=False)
     stripped_len = pc.binary_length(pc.utf8_trim_whitespace(lines)).to_numpy(zero_copy_only=False)
     blank = stripped_len == 0
     other = pc.is_in(kind, pa.array(OTHER_TYPES)).to_numpy(zero_copy_only=False)
-    name = source.name
     if other.any():
         ledger.note("SBS lines other than MSG (SEL/ID/AIR/STA/CLK) ignored", int(other.sum()))
     notsbs = ~is_msg & ~other & ~blank
@@ -124,94 +130,152 @@ def parse_block(block: bytes, first_line: int, source: Source, settings: IngestS
         counts = nfields[wrong]
         ledger.drop(name, numbers[wrong], "wrong number of fields", column="fields",
                     detail=lambda i: f"{counts[i]} fields, expected 22 (truncated or damaged line?)")
-    valid = is_msg & (nfields == 22)
-    rows = split.filter(pa.array(valid))
-    numbers = numbers[valid]
-    field = {k: pc.list_element(rows, i) for i, k in enumerate(SBS_FIELDS) if k in (
-        "transmission_type", "hex_ident", "date_generated", "time_generated", "date_logged", "time_logged",
-        "callsign", "altitude", "ground_speed", "track", "lat", "lon", "vertical_rate", "squawk", "is_on_ground")}
-    out = Parsed()
-    if not len(rows):
-        return out
-    keep = np.ones(len(rows), dtype=bool)
-    hexes = pc.utf8_lower(pc.utf8_trim_whitespace(field["hex_ident"]))
-    hex_ok = pc.match_substring_regex(hexes, r"^~?[0-9a-f]{6}$").to_numpy(zero_copy_only=False)
-    zero = pc.equal(hexes, "000000").to_numpy(zero_copy_only=False)
-    if (~hex_ok).any():
-        bad_hex = pc.filter(hexes, pa.array(~hex_ok)).to_pylist()
-        ledger.drop(name, numbers[~hex_ok], "column 'hex_ident': not an ICAO hex address", column="hex_ident",
-                    detail=lambda i: f"column 'hex_ident': {bad_hex[i][:20]!r} is not an ICAO hex address")
-    ledger.drop(name, numbers[zero], "address 000000 (no ICAO address)", bad=False)
-    keep &= hex_ok & ~zero
+    valid: np.ndarray = is_msg & (nfields == 22)
+    return valid
 
-    ns, missing, junk = _times(field["date_generated"], field["time_generated"])
-    if missing.any():
-        ns2, missing2, junk2 = _times(field["date_logged"], field["time_logged"])
-        ns = np.where(missing, ns2, ns)
-        junk = np.where(missing, junk2, junk)
-        missing = missing & missing2
-    jmask = junk & keep
-    if jmask.any():
-        dates = field["date_generated"].filter(pa.array(jmask)).to_pylist()
-        tims = field["time_generated"].filter(pa.array(jmask)).to_pylist()
-        ledger.drop(name, numbers[jmask], "column 'time_generated': not a date and time", column="time_generated",
-                    detail=lambda i: f"column 'time_generated': {dates[i][:12]!r} {tims[i][:16]!r} is not a date and time")
-    ledger.drop(name, numbers[missing & keep], "no timestamp (SBS fields 7-10 empty)", bad=False)
-    keep &= ~junk & ~missing
 
-    ttype = field["transmission_type"]
-    is_pos = pc.is_in(ttype, pa.array(["2", "3"])).to_numpy(zero_copy_only=False)
-    is_vel = pc.is_in(ttype, pa.array(["2", "4"])).to_numpy(zero_copy_only=False)
+@dataclass
+class _Rows:
+    """The MSG lines of a block as text fields, their line numbers, and which rows are still kept."""
 
-    def numeric(key: str, where: np.ndarray) -> np.ndarray:
-        values = np.full(len(rows), np.nan)
+    field: dict[str, pa.Array]
+    numbers: np.ndarray
+    name: str
+    ledger: Ledger
+    keep: np.ndarray
+
+    def drop_bad_hex(self) -> pa.Array:
+        """Drop rows whose address is not ICAO hex or is 000000; the trimmed lower-case addresses."""
+        hexes = pc.utf8_lower(pc.utf8_trim_whitespace(self.field["hex_ident"]))
+        hex_ok = pc.match_substring_regex(hexes, r"^~?[0-9a-f]{6}$").to_numpy(zero_copy_only=False)
+        zero = pc.equal(hexes, "000000").to_numpy(zero_copy_only=False)
+        if (~hex_ok).any():
+            bad_hex = pc.filter(hexes, pa.array(~hex_ok)).to_pylist()
+            self.ledger.drop(self.name, self.numbers[~hex_ok], "column 'hex_ident': not an ICAO hex address",
+                             column="hex_ident",
+                             detail=lambda i: f"column 'hex_ident': {bad_hex[i][:20]!r} is not an ICAO hex address")
+        self.ledger.drop(self.name, self.numbers[zero], "address 000000 (no ICAO address)", bad=False)
+        self.keep &= hex_ok & ~zero
+        return hexes
+
+    def times(self) -> np.ndarray:
+        """Times in ns (generated, else logged); rows with junk or no time are dropped."""
+        ns, missing, junk = _times(self.field["date_generated"], self.field["time_generated"])
+        if missing.any():
+            ns2, missing2, junk2 = _times(self.field["date_logged"], self.field["time_logged"])
+            ns = np.where(missing, ns2, ns)
+            junk = np.where(missing, junk2, junk)
+            missing = missing & missing2
+        jmask = junk & self.keep
+        if jmask.any():
+            dates = self.field["date_generated"].filter(pa.array(jmask)).to_pylist()
+            tims = self.field["time_generated"].filter(pa.array(jmask)).to_pylist()
+            self.ledger.drop(self.name, self.numbers[jmask], "column 'time_generated': not a date and time",
+                             column="time_generated", detail=lambda i: f"column 'time_generated': "
+                             f"{dates[i][:12]!r} {tims[i][:16]!r} is not a date and time")
+        self.ledger.drop(self.name, self.numbers[missing & self.keep], "no timestamp (SBS fields 7-10 empty)", bad=False)
+        self.keep &= ~junk & ~missing
+        return ns
+
+    def numeric(self, key: str, where: np.ndarray) -> np.ndarray:
+        """Field *key* as floats at the rows *where* (NaN elsewhere); a row with junk there is dropped."""
+        values = np.full(len(self.keep), np.nan)
         if where.any():
-            sub = field[key].filter(pa.array(where))
+            sub = self.field[key].filter(pa.array(where))
             v, j = _num(sub)
             idx = np.flatnonzero(where)
             values[idx] = v
             if j.any():
                 junk_txt = sub.filter(pa.array(j)).to_pylist()
-                ledger.drop(name, numbers[idx[j]], f"column {key!r}: not a number", column=key,
-                            detail=lambda i: f"column {key!r}: {junk_txt[i].strip()[:30]!r} is not a number")
-                keep[idx[j]] = False
+                self.ledger.drop(self.name, self.numbers[idx[j]], f"column {key!r}: not a number", column=key,
+                                 detail=lambda i: f"column {key!r}: {junk_txt[i].strip()[:30]!r} is not a number")
+                self.keep[idx[j]] = False
         return values
 
-    lat = numeric("lat", is_pos & keep)
-    lon = numeric("lon", is_pos & keep)
-    alt = numeric("altitude", is_pos & keep)
-    speed = numeric("ground_speed", (is_pos | is_vel) & keep)
-    track = numeric("track", (is_pos | is_vel) & keep)
-    vrate = numeric("vertical_rate", (is_pos | is_vel) & keep)
-    nopos = is_pos & keep & (np.isnan(lat) | np.isnan(lon))
-    ledger.drop(name, numbers[nopos], "SBS position message without coordinates", bad=False)
-    other_msgs = keep & ~is_pos & ~is_vel
-    ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", int(other_msgs.sum()))
-    ledger.note("SBS velocity messages (MSG,4) merged into positions", int((keep & is_vel & ~is_pos).sum()))
+    def text(self, key: str, where: np.ndarray) -> np.ndarray:
+        """Cleaned text field *key* at the rows *where*, as an object array."""
+        return np.asarray(clean_text(self.field[key].filter(pa.array(where))).to_numpy(zero_copy_only=False), dtype=object)
 
-    ground, ground_known, ground_odd = _ground_flags(field["is_on_ground"])
-    hex_np = hex_codes(np.asarray(hexes.to_numpy(zero_copy_only=False), dtype=object), keep)
 
-    pos = is_pos & keep & ~nopos
+def _motion(rows: _Rows, is_pos: np.ndarray, is_vel: np.ndarray) -> dict[str, np.ndarray]:
+    """Position (lat, lon, altitude) and velocity values, each read only where its message carries it
+    and the row is still kept (so a row dropped for one junk field is not read further)."""
+    moving = is_pos | is_vel
+    return {
+        "lat": rows.numeric("lat", is_pos & rows.keep),
+        "lon": rows.numeric("lon", is_pos & rows.keep),
+        "altitude_ft": rows.numeric("altitude", is_pos & rows.keep),
+        "speed_kt": rows.numeric("ground_speed", moving & rows.keep),
+        "track_deg": rows.numeric("track", moving & rows.keep),
+        "vrate_fpm": rows.numeric("vertical_rate", moving & rows.keep),
+    }
+
+
+def _positions(rows: _Rows, codes: np.ndarray, ns: np.ndarray, values: dict[str, np.ndarray],
+               pos: np.ndarray) -> dict[str, np.ndarray]:
+    """The position rows *pos*: address, time, values, on-ground flag, line, callsign and squawk."""
+    ground, ground_known, ground_odd = _ground_flags(rows.field["is_on_ground"])
     odd = np.flatnonzero(pos & ground_odd)
     if len(odd):
-        ledger.note(_ODD_GROUND, len(odd), example=f"{name}:{numbers[odd[0]]}: on-ground flag "
-                    f"{str(field['is_on_ground'][odd[0]]).strip()[:20]!r}")
-    out.pos = {
-        "object_id": hex_np[pos], "t": ns[pos], "lat": lat[pos], "lon": lon[pos], "altitude_ft": alt[pos],
-        "speed_kt": speed[pos], "track_deg": track[pos], "vrate_fpm": vrate[pos],
-        "on_ground": np.where(ground_known[pos], ground[pos], np.nan).astype(float), "source_line": numbers[pos],
-        "callsign": np.asarray(clean_text(field["callsign"].filter(pa.array(pos))).to_numpy(zero_copy_only=False), dtype=object),
-        "squawk": np.asarray(clean_text(field["squawk"].filter(pa.array(pos))).to_numpy(zero_copy_only=False), dtype=object),
+        rows.ledger.note(_ODD_GROUND, len(odd), example=f"{rows.name}:{rows.numbers[odd[0]]}: on-ground flag "
+                         f"{str(rows.field['is_on_ground'][odd[0]]).strip()[:20]!r}")
+    return {
+        "object_id": codes[pos], "t": ns[pos], **{k: v[pos] for k, v in values.items()},
+        "on_ground": np.where(ground_known[pos], ground[pos], np.nan).astype(float), "source_line": rows.numbers[pos],
+        "callsign": rows.text("callsign", pos), "squawk": rows.text("squawk", pos),
     }
-    vel = is_vel & keep & ~(np.isnan(speed) & np.isnan(track) & np.isnan(vrate))
-    out.vel = {"object_id": hex_np[vel], "t": ns[vel], "speed_kt": speed[vel], "track_deg": track[vel], "vrate_fpm": vrate[vel]}
-    cs = clean_text(field["callsign"])
-    sq = clean_text(field["squawk"])
+
+
+def _identities(rows: _Rows, codes: np.ndarray, ns: np.ndarray) -> dict[str, np.ndarray]:
+    """Kept rows with a callsign or squawk: address, time, callsign and squawk."""
+    keep = rows.keep
+    cs = clean_text(rows.field["callsign"])
+    sq = clean_text(rows.field["squawk"])
     has_ident = keep & (pc.binary_length(cs).to_numpy(zero_copy_only=False) > 0) | keep & (pc.binary_length(sq).to_numpy(zero_copy_only=False) > 0)
-    out.ident = {"object_id": hex_np[has_ident], "t": ns[has_ident],
-                 "callsign": np.asarray(cs.filter(pa.array(has_ident)).to_numpy(zero_copy_only=False), dtype=object),
-                 "squawk": np.asarray(sq.filter(pa.array(has_ident)).to_numpy(zero_copy_only=False), dtype=object)}
+    return {"object_id": codes[has_ident], "t": ns[has_ident],
+            "callsign": np.asarray(cs.filter(pa.array(has_ident)).to_numpy(zero_copy_only=False), dtype=object),
+            "squawk": np.asarray(sq.filter(pa.array(has_ident)).to_numpy(zero_copy_only=False), dtype=object)}
+
+
+def _positioned(rows: _Rows, values: dict[str, np.ndarray], is_pos: np.ndarray, is_vel: np.ndarray) -> np.ndarray:
+    """The kept position rows with coordinates; notes position messages without them, and the rest."""
+    keep = rows.keep
+    nopos = is_pos & keep & (np.isnan(values["lat"]) | np.isnan(values["lon"]))
+    rows.ledger.drop(rows.name, rows.numbers[nopos], "SBS position message without coordinates", bad=False)
+    rows.ledger.note(_NO_POSITION, int((keep & ~is_pos & ~is_vel).sum()))
+    rows.ledger.note(_VELOCITY_MERGED, int((keep & is_vel & ~is_pos).sum()))
+    pos: np.ndarray = is_pos & keep & ~nopos
+    return pos
+
+
+def _velocities(vel: np.ndarray, codes: np.ndarray, ns: np.ndarray, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The velocity rows *vel* that carry any of speed, track and vertical rate."""
+    vel = vel & ~(np.isnan(values["speed_kt"]) & np.isnan(values["track_deg"]) & np.isnan(values["vrate_fpm"]))
+    return {"object_id": codes[vel], "t": ns[vel], **{k: values[k][vel] for k in _VELOCITY_KEYS}}
+
+
+def parse_block(block: bytes, first_line: int, source: Source, settings: IngestSettings, ledger: Ledger) -> Parsed:
+    """Parse any SBS block, naming every bad line in *ledger*: positions, velocities and identities."""
+    lines = _lines(block)
+    numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
+    split = pc.split_pattern(lines, ",")
+    valid = _msg_lines(lines, split, numbers, source.name, ledger)
+    msgs = split.filter(pa.array(valid))
+    out = Parsed()
+    if not len(msgs):
+        return out
+    field = {k: pc.list_element(msgs, i) for i, k in enumerate(SBS_FIELDS) if k in _WANTED_FIELDS}
+    rows = _Rows(field, numbers[valid], source.name, ledger, np.ones(len(msgs), dtype=bool))
+    hexes = rows.drop_bad_hex()
+    ns = rows.times()
+    is_pos = pc.is_in(field["transmission_type"], pa.array(["2", "3"])).to_numpy(zero_copy_only=False)
+    is_vel = pc.is_in(field["transmission_type"], pa.array(["2", "4"])).to_numpy(zero_copy_only=False)
+    values = _motion(rows, is_pos, is_vel)
+    pos = _positioned(rows, values, is_pos, is_vel)
+    codes = hex_codes(np.asarray(hexes.to_numpy(zero_copy_only=False), dtype=object), rows.keep)
+    out.pos = _positions(rows, codes, ns, values, pos)
+    out.vel = _velocities(is_vel & rows.keep, codes, ns, values)
+    out.ident = _identities(rows, codes, ns)
     return out
 
 
@@ -225,6 +289,8 @@ _FAST_TYPES: Final = {
     "f15": pa.float64(), "f16": pa.float64(), "f17": pa.string(), "f21": pa.int8(),
 }
 
+_FAST_FLOATS: Final = {"lat": "f14", "lon": "f15", "altitude_ft": "f11", "speed_kt": "f12", "track_deg": "f13", "vrate_fpm": "f16"}
+
 
 def _np(col: pa.ChunkedArray | pa.Array, dtype: type = float) -> np.ndarray:
     arr = col.to_numpy() if isinstance(col, pa.ChunkedArray) else col.to_numpy(zero_copy_only=False)
@@ -237,16 +303,8 @@ def _floats(col: pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def parse_block_fast(block: bytes | np.ndarray, first_line: int, source: Source, ledger: Ledger) -> Parsed | None:
-    """The common case, fully typed by Arrow's multithreaded CSV parser; None -> use the robust path.
-
-    Applies only when every line is a 22-field MSG line with numbers, dates and 6-digit hex
-    where they belong; any oddity sends the block to :func:`parse_block`. MSG,5/7/8 lines
-    (altitude-only and all-call messages) are cut out with numpy before Arrow parses the rest.
-    """
-    import pyarrow.csv as pcsv
-
-    buf = np.frombuffer(block, dtype=np.uint8)
+def _line_starts(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(line ends, line starts, message kind)`` when every line is ``MSG,<1-8>,...``; else None."""
     nl = np.flatnonzero(buf == 10)
     if not len(nl):
         return None
@@ -260,18 +318,14 @@ def parse_block_fast(block: bytes | np.ndarray, first_line: int, source: Source,
     kind = buf[ls + 4].astype(np.int64) - 48
     if ((kind < 1) | (kind > 8)).any():
         return None
-    # MSG,5/7/8 carry neither position, velocity, callsign nor squawk: skip them before parsing
-    wanted = (kind <= 4) | (kind == 6)
-    ignored = int((~wanted).sum())
-    if ignored:
-        rows = np.flatnonzero(wanted)
-        if not len(rows):
-            ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored", ignored)
-            return Parsed()
-        lengths = nl - ls + 1
-        block = buf[np.repeat(wanted, lengths)].tobytes()
-    else:
-        rows = np.arange(len(nl))
+    return nl, ls, kind
+
+
+def _read_fast(block: bytes | np.ndarray, n: int) -> pa.Table | None:
+    """*block* typed by Arrow's CSV parser, or None when it does not parse cleanly into *n* rows
+    with type, date and time everywhere and on-ground flags of -1, 0 or 1 only."""
+    import pyarrow.csv as pcsv
+
     try:
         table = pcsv.read_csv(
             pa.BufferReader(block),
@@ -282,13 +336,18 @@ def parse_block_fast(block: bytes | np.ndarray, first_line: int, source: Source,
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
-    n = table.num_rows
-    if n != len(rows):
+    if table.num_rows != n:
         return None
     if table["f6"].null_count or table["f7"].null_count or table["f1"].null_count:
         return None
     if table["f21"].null_count < n and not pc.all(pc.is_in(table["f21"].drop_null(), pa.array([-1, 0, 1], pa.int8()))).as_py():
         return None  # an odd on-ground flag: the robust path names it
+    return table
+
+
+def _fast_codes(table: pa.Table) -> np.ndarray | None:
+    """The addresses as int codes when every one is 6 hex digits; else None."""
+    n = table.num_rows
     hexcol = table["f4"].combine_chunks()
     if pc.min(pc.binary_length(hexcol)).as_py() != 6 or pc.max(pc.binary_length(hexcol)).as_py() != 6:
         return None
@@ -297,52 +356,99 @@ def parse_block_fast(block: bytes | np.ndarray, first_line: int, source: Source,
     digits = HEX_VALUE[raw[start:start + 6 * n].reshape(n, 6)]
     if (digits < 0).any():
         return None
-    codes = digits @ (16 ** np.arange(5, -1, -1, dtype=np.int64))
-    lines = first_line + rows
+    return digits @ (16 ** np.arange(5, -1, -1, dtype=np.int64))
+
+
+def _fast_times(table: pa.Table) -> np.ndarray | None:
+    """Times in ns from the date and time columns; None for a year a time in ns cannot hold."""
     day_s = pc.cast(table["f6"], pa.int64()).to_numpy()
-    if day_s.min() < _FIRST_DAY_S or day_s.max() > _LAST_DAY_S:  # years a time in ns cannot hold
+    if day_s.min() < _FIRST_DAY_S or day_s.max() > _LAST_DAY_S:
         return None
     day = day_s * 1_000_000_000
     tod = pc.cast(table["f7"], pa.int64()).to_numpy()
-    t = day + tod
+    t: np.ndarray = day + tod
+    return t
+
+
+def _fast_text(arr: pa.Array, mask: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Cleaned texts of *arr* at the rows *mask* ("" where not *present*), as an object array."""
+    out = np.full(int(mask.sum()), "", dtype=object)
+    sub = mask & present
+    if sub.any():
+        vals = np.asarray(clean_text(arr.filter(pa.array(sub))).to_numpy(zero_copy_only=False), dtype=object)
+        out[np.flatnonzero(sub[mask])] = vals
+    return out
+
+
+def _fast_parsed(table: pa.Table, codes: np.ndarray, t: np.ndarray, lines: np.ndarray, name: str, ledger: Ledger,
+                 ignored: int) -> Parsed:
+    """Positions, velocities and identities of a typed block (*ignored*: MSG,5/7/8 lines cut out before)."""
+    values = {key: _floats(table[column]) for key, column in _FAST_FLOATS.items()}
     ttype = _np(table["f1"], np.int8)
     is_pos = (ttype == 3) | (ttype == 2)
     is_vel = (ttype == 4) | (ttype == 2)
-    name = source.name
     zero = codes == 0
     ledger.drop(name, lines[zero], "address 000000 (no ICAO address)", bad=False)
-    lat, lon = _floats(table["f14"]), _floats(table["f15"])
-    nopos = is_pos & ~zero & (np.isnan(lat) | np.isnan(lon))
+    nopos = is_pos & ~zero & (np.isnan(values["lat"]) | np.isnan(values["lon"]))
     ledger.drop(name, lines[nopos], "SBS position message without coordinates", bad=False)
-    ledger.note("SBS messages without position (MSG,1/5/6/7/8) used for callsign/squawk or ignored",
-                int((~is_pos & ~is_vel & ~zero).sum()) + ignored)
-    ledger.note("SBS velocity messages (MSG,4) merged into positions", int((is_vel & ~is_pos & ~zero).sum()))
-    speed, track, vrate = _floats(table["f12"]), _floats(table["f13"]), _floats(table["f16"])
-    ground = table["f21"].to_numpy()
-    ground = np.asarray(ground, dtype=float)
-    on_ground = np.where(np.isnan(ground), np.nan, (ground != 0).astype(float))
-    pos = is_pos & ~zero & ~nopos
-    cs_len = pc.binary_length(table["f10"]).to_numpy() > 0
-    sq_len = pc.binary_length(table["f17"]).to_numpy() > 0
-    cs_all = table["f10"].combine_chunks()
-    sq_all = table["f17"].combine_chunks()
-
-    def text(arr: pa.Array, mask: np.ndarray, present: np.ndarray) -> np.ndarray:
-        out = np.full(int(mask.sum()), "", dtype=object)
-        sub = mask & present
-        if sub.any():
-            vals = np.asarray(clean_text(arr.filter(pa.array(sub))).to_numpy(zero_copy_only=False), dtype=object)
-            out[np.flatnonzero(sub[mask])] = vals
-        return out
-
+    ledger.note(_NO_POSITION, int((~is_pos & ~is_vel & ~zero).sum()) + ignored)
+    ledger.note(_VELOCITY_MERGED, int((is_vel & ~is_pos & ~zero).sum()))
     out = Parsed()
-    out.pos = {
-        "object_id": codes[pos], "t": t[pos], "lat": lat[pos], "lon": lon[pos], "altitude_ft": _floats(table["f11"])[pos],
-        "speed_kt": speed[pos], "track_deg": track[pos], "vrate_fpm": vrate[pos], "on_ground": on_ground[pos],
-        "source_line": lines[pos], "callsign": text(cs_all, pos, cs_len), "squawk": text(sq_all, pos, sq_len),
-    }
-    vel = is_vel & ~zero & ~(np.isnan(speed) & np.isnan(track) & np.isnan(vrate))
-    out.vel = {"object_id": codes[vel], "t": t[vel], "speed_kt": speed[vel], "track_deg": track[vel], "vrate_fpm": vrate[vel]}
-    ident = ~zero & (cs_len | sq_len)
-    out.ident = {"object_id": codes[ident], "t": t[ident], "callsign": text(cs_all, ident, cs_len), "squawk": text(sq_all, ident, sq_len)}
+    pos = is_pos & ~zero & ~nopos
+    out.pos = {"object_id": codes[pos], "t": t[pos], **{k: v[pos] for k, v in values.items()}, **_fast_extra(table, lines, pos)}
+    out.vel = _velocities(is_vel & ~zero, codes, t, values)
+    out.ident = _fast_identities(table, codes, t, ~zero)
     return out
+
+
+def _fast_extra(table: pa.Table, lines: np.ndarray, pos: np.ndarray) -> dict[str, np.ndarray]:
+    """On-ground flag, line, callsign and squawk of the position rows *pos* of a typed block."""
+    ground = np.asarray(table["f21"].to_numpy(), dtype=float)
+    on_ground = np.where(np.isnan(ground), np.nan, (ground != 0).astype(float))
+    cs_len, sq_len = pc.binary_length(table["f10"]).to_numpy() > 0, pc.binary_length(table["f17"]).to_numpy() > 0
+    return {"on_ground": on_ground[pos], "source_line": lines[pos],
+            "callsign": _fast_text(table["f10"].combine_chunks(), pos, cs_len),
+            "squawk": _fast_text(table["f17"].combine_chunks(), pos, sq_len)}
+
+
+def _fast_identities(table: pa.Table, codes: np.ndarray, t: np.ndarray, named: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows of a typed block with an address (*named*) and a callsign or squawk."""
+    cs_len, sq_len = pc.binary_length(table["f10"]).to_numpy() > 0, pc.binary_length(table["f17"]).to_numpy() > 0
+    ident = named & (cs_len | sq_len)
+    return {"object_id": codes[ident], "t": t[ident], "callsign": _fast_text(table["f10"].combine_chunks(), ident, cs_len),
+            "squawk": _fast_text(table["f17"].combine_chunks(), ident, sq_len)}
+
+
+def _skip_unwanted(block: bytes | np.ndarray, buf: np.ndarray, nl: np.ndarray, ls: np.ndarray,
+                   kind: np.ndarray) -> tuple[bytes | np.ndarray, np.ndarray, int]:
+    """MSG,5/7/8 carry neither position, velocity, callsign nor squawk: ``(the block without them,
+    the rows left, how many were cut)``, so that Arrow does not parse them."""
+    wanted = (kind <= 4) | (kind == 6)
+    ignored = int((~wanted).sum())
+    if not ignored:
+        return block, np.arange(len(nl)), 0
+    return buf[np.repeat(wanted, nl - ls + 1)].tobytes(), np.flatnonzero(wanted), ignored
+
+
+def parse_block_fast(block: bytes | np.ndarray, first_line: int, source: Source, ledger: Ledger) -> Parsed | None:
+    """The common case, fully typed by Arrow's multithreaded CSV parser; None -> use the robust path.
+
+    Applies only when every line is a 22-field MSG line with numbers, dates and 6-digit hex
+    where they belong; any oddity sends the block to :func:`parse_block`. MSG,5/7/8 lines
+    (altitude-only and all-call messages) are cut out with numpy before Arrow parses the rest.
+    """
+    buf = np.frombuffer(block, dtype=np.uint8)
+    starts = _line_starts(buf)
+    if starts is None:
+        return None
+    block, rows, ignored = _skip_unwanted(block, buf, *starts)
+    if not len(rows):
+        ledger.note(_NO_POSITION, ignored)
+        return Parsed()
+    table = _read_fast(block, len(rows))
+    if table is None:
+        return None
+    codes, t = _fast_codes(table), _fast_times(table)
+    if codes is None or t is None:
+        return None
+    return _fast_parsed(table, codes, t, first_line + rows, source.name, ledger, ignored)
