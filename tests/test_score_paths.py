@@ -172,3 +172,32 @@ def test_tip_sheet_carries_the_path_and_labels_as_text(tmp_path: Path) -> None:
     assert len(d["track"]) == 121 and d["times"]["start"] == "20:40 EDT"
     assert "10 min before and after" in page
     assert "bindTooltip(text('start'+(tm.start?' '+tm.start:''))" in page  # labels go in as text nodes
+
+
+def test_cli_passes_the_path_margin_and_the_merge_gap(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    import flightpaths.score as score_pkg
+    import flightpaths.train.predict as predict
+    from flightpaths.cli import cli
+
+    seen: dict[str, object] = {}
+
+    def fake_score_logs(inputs: object, out: object, bundle: object, settings: object, overwrite: bool = False) -> object:
+        seen["settings"] = settings
+        return SimpleNamespace(summary=lambda: "scored", outputs={"tipsheet.html": "tips.html"})
+
+    monkeypatch.setattr(score_pkg, "score_logs", fake_score_logs)
+    monkeypatch.setattr(predict, "load_bundle", lambda path: SimpleNamespace(classes=("circling", "not_circling")))
+    log = tmp_path / "a.sbs"
+    log.write_text("MSG,3,1,1,a1b2c3,1,2024/05/01,12:00:00.000,2024/05/01,12:00:00.000,,2000,,,40.6,-74.0,,,,,,0\n")
+    (tmp_path / "m").mkdir()
+    args = ["score", str(log), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "m"), "--tz", "UTC"]
+    result = CliRunner().invoke(cli, [*args, "--path-margin", "5min", "--merge-gap", "60s"])
+    assert result.exit_code == 0, result.output
+    settings = seen["settings"]
+    assert settings.path_margin_s == 300.0 and settings.merge_gap_s == 60.0  # type: ignore[attr-defined]
+    result = CliRunner().invoke(cli, [*args, "--path-margin", "soon"])
+    assert result.exit_code == 2 and "--path-margin" in result.output

@@ -46,6 +46,7 @@ from .paths import PATH_MARGIN_S
 
 __all__ = [
     "CAVEAT",
+    "HELIPORT_SHOWN_KM",
     "ThumbContext",
     "adsbx_url",
     "episode_tracks",
@@ -477,6 +478,18 @@ def _airport(ep: Mapping[str, Any]) -> str:
     return f"nearest airport {label}{dist}{near}"
 
 
+#: the nearest heliport is named in a moment when it is at most this far (km) from the centre
+HELIPORT_SHOWN_KM = 5.0
+
+
+def _heliport(ep: Mapping[str, Any]) -> str:
+    code, name, km = ep.get("heliport_code"), ep.get("heliport_name"), ep.get("heliport_km")
+    if (_missing(code) and _missing(name)) or not _finite(km) or km > HELIPORT_SHOWN_KM:
+        return ""
+    label = " ".join(str(v) for v in (code, name) if not _missing(v))
+    return f"nearest heliport {label}, {float(km):.1f} km away"
+
+
 def _link(url: str, text: str) -> str:
     return f'<a href="{_e(url)}" rel="noopener noreferrer" target="_blank">{_e(text)}</a>'
 
@@ -512,7 +525,7 @@ def _moment_html(ep: Mapping[str, Any], thumb: bytes | None, tz: ZoneInfo, has_m
         if has_map
         else ""
     )
-    airport = _airport(ep)
+    airport = " · ".join(x for x in (_airport(ep), _heliport(ep)) if x)
     return (
         f'<li class="moment" data-class="{_e(ep.get("class"))}" data-p="{shown:.6f}" data-ep="{_e(ep["episode_id"])}">'
         f'<div class="thumbwrap">{img}</div><div class="facts">'
