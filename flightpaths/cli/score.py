@@ -40,9 +40,9 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
 @click.option("--watchlist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="File of ICAO hex, registration or operator patterns, one per line; listed aircraft rank first (default: none).")
 @click.option("--near-airport-km", type=click.FloatRange(0), default=None,
-              help="Flag episodes this close to an airport or heliport (default 2.0).")
+              help="Flag episodes this close to an airport (default 2.0).")
 @click.option("--exclude-near-airports", "exclude_near_airports_km", type=click.FloatRange(0), default=None, metavar="KM",
-              help="Leave out episodes within KM of an airport or heliport (default: keep all).")
+              help="Leave out episodes within KM of an airport (not a heliport; default: keep all).")
 @overwrite_option
 def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, overwrite: bool, fmt: str | None,
             tz: str | None, columns: str | None, registry: Path | None, no_registry: bool, watchlist: Path | None,
