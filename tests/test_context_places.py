@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightpaths.context._geo import PointIndex, compass
-from flightpaths.context.airports import Airports, nearest_airports
+from flightpaths.context._geo import PointIndex, compass, locality_order
+from flightpaths.context.airports import Airports, nearest_airports, nearest_heliports
 from flightpaths.context.places import Gazetteer, nearest_places, place_line, places_near
 from flightpaths.context.timezones import add_local_times, local_iso, zones_at
 
@@ -86,3 +86,23 @@ def test_windows_get_local_times_too() -> None:
     out = add_local_times(windows)
     assert out["tz"].tolist() == ["America/New_York", "America/New_York", "Europe/London", ""]
     assert out["local_end"].tolist() == ["2016-07-18T14:05:00-04:00", "2016-07-18T14:05:00-04:00", "2016-07-18T19:05:00+01:00", ""]
+
+
+def test_packaged_heliports_name_the_hospital_pad_beside_an_orbit() -> None:
+    # the DHS AS350's orbits over downtown Cleveland in July 2016 centred about here
+    out = nearest_heliports(np.array([41.4993, np.nan]), np.array([-81.6800, 0.0]))
+    assert out["heliport_code"].tolist()[0] == "8OI6"
+    assert out["heliport_name"].tolist()[0] == "St Vincent Charity Medical Center Heliport"
+    assert out["heliport_km"].tolist()[0] == 0.6 and np.isnan(out["heliport_km"].tolist()[1])
+
+
+def test_many_lookups_in_locality_order_give_each_point_its_own_answer() -> None:
+    rng = np.random.default_rng(3)
+    lat, lon = rng.uniform(-60, 60, 2000), rng.uniform(-180, 180, 2000)
+    index = PointIndex(rng.uniform(-60, 60, 500), rng.uniform(-180, 180, 500))
+    many = index.nearest(lat, lon)  # over 256 points: queried in Z-order, answers put back in place
+    one = [index.nearest(lat[i : i + 1], lon[i : i + 1]) for i in range(0, 2000, 97)]
+    assert many.index[::97].tolist() == [int(r.index[0]) for r in one]
+    np.testing.assert_allclose(many.km[::97], [float(r.km[0]) for r in one])
+    np.testing.assert_allclose(many.bearing_deg[::97], [float(r.bearing_deg[0]) for r in one])
+    assert sorted(locality_order(lat, lon).tolist()) == list(range(2000))

@@ -25,7 +25,10 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
 @click.option("--class", "positive_class", default=None, help="Class to make episodes for (default: every class but not_*/other).")
 @log_options
 @click.option("--display-tz", default=None, help="Time zone shown beside UTC in the tip sheet, e.g. America/New_York (default UTC).")
-@click.option("--merge-gap", type=DURATION, default=None, help="Merge positive windows up to this far apart (default 0s).")
+@click.option("--merge-gap", "merge_gap_s", type=DURATION, default=None,
+              help="Merge positive windows up to this far apart (default 0s).")
+@click.option("--path-margin", "path_margin_s", type=DURATION, default=None,
+              help="The aircraft's own path kept and mapped this long before and after each lead (default 10min).")
 @click.option("--resume", is_flag=True, default=None, help="Skip inputs already scored with this model (default: off).")
 @click.option("--dask", default=None, help="Dask scheduler address, or 'local' for a local cluster (default: no Dask).")
 @click.option("--workers", type=click.IntRange(0), default=None, help="Drawing processes, 0 = all cores (default 0).")
@@ -38,9 +41,9 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
 @click.option("--watchlist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="File of ICAO hex, registration or operator patterns, one per line; listed aircraft rank first (default: none).")
 @click.option("--near-airport-km", type=click.FloatRange(0), default=None,
-              help="Flag episodes this close to an airport or heliport (default 2.0).")
+              help="Flag episodes this close to an airport (default 2.0).")
 @click.option("--exclude-near-airports", "exclude_near_airports_km", type=click.FloatRange(0), default=None, metavar="KM",
-              help="Leave out episodes within KM of an airport or heliport (default: keep all).")
+              help="Leave out episodes within KM of an airport (not a heliport; default: keep all).")
 @overwrite_option
 def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, overwrite: bool, fmt: str | None,
             tz: str | None, columns: str | None, registry: Path | None, no_registry: bool, watchlist: Path | None,

@@ -2,7 +2,7 @@
 
 :func:`add_context` adds the episode context columns (see :data:`CONTEXT_COLUMNS`) to an
 episodes table: identity from the log's own columns, a local registry and the ICAO address;
-the nearest populated place and airport; the time zone and local start and end times; and a
+the nearest populated place, airport and heliport; the time zone and local start and end times; and a
 watchlist mark. Everything works offline from packaged data.
 """
 
@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from .airports import nearest_airports
+from .airports import nearest_airports, nearest_heliports
 from .identity import IDENTITY_COLUMNS, IdentityCollector, identity_by_object, join_identity, resolve_identity
 from .places import Place, nearest_places, places_near
 from .registry import lookup, registry_path
@@ -42,9 +42,10 @@ __all__ = [
 CONTEXT_COLUMNS: Final = (
     *IDENTITY_COLUMNS, "country", "id_kind", "identity_source", "watchlist", "watchlist_note",
     "place", "place_name", "place_region", "place_country", "place_km", "place_bearing",
-    "airport_code", "airport_name", "airport_km", "near_airport", "tz", "local_start", "local_end",
+    "airport_code", "airport_name", "airport_km", "near_airport", "heliport_code", "heliport_name", "heliport_km",
+    "tz", "local_start", "local_end",
 )
-_FLOATS = ("place_km", "airport_km")
+_FLOATS = ("place_km", "airport_km", "heliport_km")
 _BOOLS = ("watchlist", "near_airport")
 
 
@@ -118,7 +119,8 @@ def _add_places(out: pd.DataFrame, lat: np.ndarray, lon: np.ndarray, settings: C
         out[c] = np.nan if c in _FLOATS else (False if c in _BOOLS else "")
     zones = np.full(len(out), "", dtype=object)
     if geo.any():  # screen tracks never load the gazetteer
-        for frame in (nearest_places(lat, lon), nearest_airports(lat, lon, near_km=settings.near_airport_km)):
+        for frame in (nearest_places(lat, lon), nearest_airports(lat, lon, near_km=settings.near_airport_km),
+                      nearest_heliports(lat, lon)):
             for c in frame.columns:
                 out[c] = frame[c].to_numpy()
         zones = zones_at(lat, lon)
@@ -135,7 +137,7 @@ def _rank(out: pd.DataFrame, settings: ContextSettings) -> pd.DataFrame:
     out = out.sort_values(keys, ascending=[False, True][: len(keys)], kind="stable").reset_index(drop=True)
     if "rank" in out.columns:
         out["rank"] = np.arange(1, len(out) + 1, dtype="int64")
-    for c in ("place_km", "airport_km"):
+    for c in _FLOATS:
         out[c] = out[c].astype(float)
     for c in _BOOLS:
         out[c] = out[c].fillna(False).astype(bool)

@@ -1,13 +1,16 @@
-"""The nearest airport or heliport to a point, offline.
+"""The nearest airport and the nearest heliport to a point, offline.
 
-The list is the ``airportsdata`` package (MIT, about 28,000 airports, strips and some
-heliports with ICAO, IATA and US FAA codes, 3 MB), indexed once per process like the places.
+Airports: the ``airportsdata`` package (MIT, about 28,000 airports and strips with ICAO, IATA
+and US FAA codes, 3 MB; only 18 heliports). Heliports: OurAirports' 18,632 heliports (public
+domain; hospitals, police stations, rooftops), shipped in ``context/data/heliports.csv.gz``
+(see VENDORED.md there). Each is indexed once per process like the places.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -16,7 +19,8 @@ from ..errors import FlightpathsError
 from ._cache import cached_table
 from ._geo import PointIndex
 
-__all__ = ["Airports", "airports", "nearest_airports", "packaged_airports"]
+__all__ = ["Airports", "airports", "heliports", "nearest_airports", "nearest_heliports", "packaged_airports",
+           "packaged_heliports"]
 
 
 @dataclass(frozen=True)
@@ -68,4 +72,32 @@ def nearest_airports(lat: np.ndarray, lon: np.ndarray, *, near_km: float, table:
         "airport_name": np.where(ok, table.name[idx], ""),
         "airport_km": km,
         "near_airport": ok & (near.km <= near_km),
+    })
+
+
+def packaged_heliports() -> pd.DataFrame:
+    """The shipped heliport table: ``code``, ``name``, ``lat``, ``lon``, ``country``, ``municipality``."""
+    path = resources.files("flightpaths.context").joinpath("data", "heliports.csv.gz")
+    with resources.as_file(path) as local:
+        return pd.read_csv(local, dtype={"code": str, "name": str, "country": str, "municipality": str},
+                           keep_default_na=False)
+
+
+@lru_cache(maxsize=1)
+def heliports() -> Airports:
+    """The shipped heliports (loaded once per process, about 0.1 s)."""
+    return Airports.from_frame(packaged_heliports())
+
+
+def nearest_heliports(lat: np.ndarray, lon: np.ndarray, *, table: Airports | None = None) -> pd.DataFrame:
+    """For each point: ``heliport_code``, ``heliport_name`` and ``heliport_km`` (the nearest heliport:
+    police helicopters land at hospitals and police stations, and circle near them)."""
+    table = table or heliports()
+    near = table.index.nearest(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float))
+    ok = near.index >= 0
+    idx = np.where(ok, near.index, 0)
+    return pd.DataFrame({
+        "heliport_code": np.where(ok, table.code[idx], ""),
+        "heliport_name": np.where(ok, table.name[idx], ""),
+        "heliport_km": np.round(near.km, 1),
     })

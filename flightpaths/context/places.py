@@ -92,17 +92,19 @@ def nearest_places(lat: np.ndarray, lon: np.ndarray, gaz: Gazetteer | None = Non
     near = gaz.index.nearest(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float))
     ok = near.index >= 0
     idx = np.where(ok, near.index, 0)
-    blank = np.array("", dtype=object)
-    name = np.where(ok, gaz.name[idx], blank)
-    region = np.where(ok, gaz.region[idx], blank)
-    country = np.where(ok, gaz.country[idx], blank)
+    name, region, country, where = gaz.name[idx], gaz.region[idx], gaz.country[idx], gaz.label[idx]
     km = np.round(near.km, 1)
-    bearing = np.where(ok, compass(np.nan_to_num(near.bearing_deg)), blank)
-    where = np.where(ok, gaz.label[idx], blank)
+    bearing = compass(np.nan_to_num(near.bearing_deg))
+    if not ok.all():  # points without a position get empty strings (the look-ups above gave row 0)
+        for col in (name, region, country, where, bearing):
+            col[~ok] = ""
     lines = [("" if not w else f"in {w}" if k < 0.5 else f"{k:.1f} km {b} of {w}")  # as place_line, inlined for speed
              for w, k, b in zip(where.tolist(), km.tolist(), bearing.tolist())]
-    return pd.DataFrame({"place": lines, "place_name": name, "place_region": region, "place_country": country,
-                         "place_km": km, "place_bearing": bearing}, dtype=object).astype({"place_km": float})
+    out = pd.DataFrame({"place": lines, "place_name": name, "place_region": region, "place_country": country},
+                       dtype=object)
+    out["place_km"] = km
+    out["place_bearing"] = pd.Series(bearing, dtype=object)
+    return out
 
 
 def place_line(name: str, region: str, country: str, km: float, bearing: str) -> str:

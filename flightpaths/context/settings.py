@@ -18,7 +18,7 @@ class ContextSettings:
         (``flightpaths registry path``) when it exists.
     use_registry: join the registry at all (``--no-registry`` turns it off).
     watchlist: watchlist file; listed aircraft are marked and ranked first.
-    near_airport_km: an episode this close to an airport or heliport is flagged ``near_airport``.
+    near_airport_km: an episode this close to an airport (airportsdata's list) is flagged ``near_airport``.
     exclude_near_airports_km: leave out episodes this close to an airport (``None`` = keep all).
     """
 

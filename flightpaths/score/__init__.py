@@ -13,7 +13,8 @@ The stages, each usable on its own:
   ``episodes.gpkg`` (tracks as lines from :func:`episode_lines`) and the self-contained tip
   sheet ``tipsheet.html`` (one lead per aircraft, maps, replay links).
 - :func:`score_logs`: the whole chain over many files, streaming, resumable, optionally on a
-  Dask cluster.
+  Dask cluster; a :class:`PathKeeper` per input keeps each aircraft's own points around its
+  possible episodes (``path_margin_s`` before and after) for the maps and track lines.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from .aggregate import SEGMENT_FEATURES, SegmentAggregator, add_segment_probability, add_window_geometry
 from .episodes import EPISODE_COLUMNS, merge_episodes, probability_columns
 from .leadmap import episode_lines, episode_maps
+from .paths import PATH_COLUMNS, PATH_MARGIN_S, PathKeeper
 from .pipeline import (
     OUTPUT_NAMES,
     ScoreResult,
@@ -55,6 +57,9 @@ __all__ = [
     "CAVEAT",
     "EPISODE_COLUMNS",
     "OUTPUT_NAMES",
+    "PATH_COLUMNS",
+    "PATH_MARGIN_S",
+    "PathKeeper",
     "SEGMENT_FEATURES",
     "SegmentAggregator",
     "ScoreResult",

@@ -53,7 +53,8 @@ from ..settings import settings_dict
 from ..tracks import TrackSettings, WindowSettings, windows_from_chunks
 from .aggregate import SegmentAggregator, add_segment_probability
 from .episodes import merge_episodes
-from .leadmap import episode_lines
+from .leadmap import TRACK_POINTS_MAX, episode_lines
+from .paths import PathKeeper, empty_paths
 from .settings import ScoreSettings, episode_classes
 from .tipsheet import write_tip_sheet
 from .writers import (
@@ -72,6 +73,7 @@ __all__ = [
     "bundle_fingerprint",
     "drawn_blocks",
     "input_windows",
+    "path_keeper",
     "positive_class_of",
     "render_config_of",
     "score_input",
@@ -301,6 +303,19 @@ def _slim(scored: pd.DataFrame, classes: list[str], threshold: float, *, geometr
     return out
 
 
+def _candidates(scored: pd.DataFrame, classes: list[str], threshold: float) -> np.ndarray:
+    """Which scored windows may join an episode (a class probability at the threshold)."""
+    if scored.empty:
+        return np.zeros(0, bool)
+    return np.asarray(scored[[f"p_{c}" for c in classes]].max(axis=1).to_numpy() >= threshold, dtype=bool)
+
+
+def path_keeper(bundle: ScoringModel, settings: ScoreSettings) -> PathKeeper:
+    """A :class:`~flightpaths.score.paths.PathKeeper` for one input scored with *bundle*."""
+    return PathKeeper(margin_s=settings.path_margin_s, points_max=TRACK_POINTS_MAX,
+                      lengths=bundle.window_settings.lengths())
+
+
 def _dedupe(windows: pd.DataFrame) -> pd.DataFrame:
     if windows.empty:
         return windows
@@ -343,10 +358,12 @@ def score_input(
     *,
     on_bytes: Callable[[int], None] | None = None,
     on_windows: Callable[[int], None] | None = None,
+    paths: PathKeeper | None = None,
 ) -> pd.DataFrame:
     """Score one input file: its windows' scalar columns, ``p_<class>`` and thumbnails.
 
-    *on_bytes* hears of input bytes whose windows are scored, *on_windows* of windows scored.
+    *on_bytes* hears of input bytes whose windows are scored, *on_windows* of windows scored;
+    *paths*, when given, keeps the aircraft's points around the windows that may join an episode.
     """
     classes = episode_classes(list(bundle.classes), settings.positive_class)
     geometry = bundle_aggregator(bundle) is not None
@@ -370,6 +387,8 @@ def score_input(
                 pool = stack.enter_context(_drawing_pool(workers))
             scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, pool=pool,
                                     progress=on_windows)
+            if paths is not None:
+                paths.add(scored, _candidates(scored, classes, settings.threshold))
             parts.append(_slim(scored, classes, settings.threshold, geometry=geometry))
             report()
     report()
@@ -385,10 +404,12 @@ def score_small_inputs(
     *,
     on_bytes: Callable[[int], None] | None = None,
     on_windows: Callable[[int], None] | None = None,
+    paths: Sequence[PathKeeper] | None = None,
 ) -> list[pd.DataFrame]:
     """Score several small inputs together: their windows are drawn and inferred in shared
     batches (a model runs much faster on full batches than on a few windows a file), then
-    split back. Returns one frame per input, as :func:`score_input` would."""
+    split back. Returns one frame per input, as :func:`score_input` would; *paths*, one keeper
+    per input, keep the aircraft's points around possible episodes."""
     classes = episode_classes(list(bundle.classes), settings.positive_class)
     frames = []
     for i, path in enumerate(inputs):
@@ -399,6 +420,11 @@ def score_small_inputs(
         return [pd.DataFrame() for _ in inputs]
     windows = pd.concat(frames, ignore_index=True)
     scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, progress=on_windows)
+    if paths is not None:
+        candidate = _candidates(scored, classes, settings.threshold)
+        for i, keeper in enumerate(paths):
+            mine = (scored["_input"] == i).to_numpy()
+            keeper.add(scored[mine], candidate[mine])
     slim = _slim(scored, classes, settings.threshold, geometry=bundle_aggregator(bundle) is not None)
     groups = dict(iter(slim.groupby("_input", sort=False)))
     return [_dedupe(groups[i].drop(columns="_input").reset_index(drop=True)) if i in groups else pd.DataFrame()
@@ -437,8 +463,8 @@ def _write_part(frame: pd.DataFrame, path: Path) -> None:
 _BUNDLE_CACHE: dict[str, Any] = {}
 
 
-def _score_task(path: str, model: Any, settings: ScoreSettings) -> pd.DataFrame:
-    """Dask task: load (once per worker process) and score one input."""
+def _score_task(path: str, model: Any, settings: ScoreSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Dask task: load (once per worker process) and score one input; its windows and kept points."""
     if isinstance(model, str):
         if model not in _BUNDLE_CACHE:
             from ..train.predict import load_bundle
@@ -446,7 +472,8 @@ def _score_task(path: str, model: Any, settings: ScoreSettings) -> pd.DataFrame:
             _BUNDLE_CACHE[model] = load_bundle(model)
         model = _BUNDLE_CACHE[model]
     # Dask runs one task per core already, and its worker processes may not start others
-    return score_input(path, model, settings.replace(workers=1))
+    keeper = path_keeper(model, settings)
+    return score_input(path, model, settings.replace(workers=1), paths=keeper), keeper.table()
 
 
 _DASK_LOGGERS = ("distributed", "dask", "tornado", "bokeh")
@@ -533,17 +560,20 @@ def score_logs(
         log.info("resume: %d of %d input(s) already scored with this model, skipped", skipped, len(inputs))
     (out / "parts").mkdir(parents=True, exist_ok=True)
 
-    def record(path: Path, key: str, info: dict[str, Any], frame: pd.DataFrame) -> None:
-        record_many([(key, info, frame)])
+    def record(path: Path, key: str, info: dict[str, Any], frame: pd.DataFrame, kept: pd.DataFrame) -> None:
+        record_many([(key, info, frame)], [kept])
 
-    def record_many(done: list[tuple[str, dict[str, Any], pd.DataFrame]]) -> None:
-        """One part file for inputs scored together (rows tagged with their input's key), one state write."""
-        part = f"parts/{done[0][0]}.parquet"
+    def record_many(done: list[tuple[str, dict[str, Any], pd.DataFrame]], kept: list[pd.DataFrame]) -> None:
+        """One part file for inputs scored together (rows tagged with their input's key), one
+        for their kept points, one state write."""
+        part, path_part = f"parts/{done[0][0]}.parquet", f"parts/{done[0][0]}.paths.parquet"
         tagged = [f.assign(input_key=k) for k, _, f in done if len(f)]
         _write_part(pd.concat(tagged, ignore_index=True) if tagged else pd.DataFrame({"input_key": pd.Series(dtype=str)}),
                     out / part)
+        _write_part(pd.concat([p.assign(input_key=k) for (k, _, _), p in zip(done, kept)], ignore_index=True)
+                    if kept else empty_paths().assign(input_key=pd.Series(dtype=str)), out / path_part)
         for key, info, frame in done:
-            state["inputs"][key] = {**info, "part": part, "windows": int(len(frame))}
+            state["inputs"][key] = {**info, "part": part, "paths": path_part, "windows": int(len(frame))}
         atomic_write_text(out / STATE_NAME, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
     if settings.dask and todo:
@@ -554,7 +584,7 @@ def score_logs(
 
             for fut in _progress_iter(as_completed(futures), len(futures), settings, unit="file"):
                 p, k, info = futures[fut]
-                record(p, k, info, fut.result())
+                record(p, k, info, *fut.result())
     elif todo:
         from tqdm import tqdm
 
@@ -564,16 +594,20 @@ def score_logs(
                 tqdm(unit=" windows", desc="scored", disable=off, position=1) as wbar:
             for group in _groups(todo):
                 bar.set_postfix_str(group[0][0].name + (f" and {len(group) - 1} more" if len(group) > 1 else ""))
+                keepers = [path_keeper(bundle, settings) for _ in group]
                 if len(group) == 1:
                     p, k, info = group[0]
-                    record(p, k, info, score_input(p, bundle, settings, on_bytes=bar.update, on_windows=wbar.update))
+                    frame = score_input(p, bundle, settings, on_bytes=bar.update, on_windows=wbar.update, paths=keepers[0])
+                    record(p, k, info, frame, keepers[0].table())
                     continue
                 scored = score_small_inputs([p for p, _, _ in group], bundle, settings, on_bytes=bar.update,
-                                            on_windows=wbar.update)
-                record_many([(k, info, f) for (_, k, info), f in zip(group, scored)])
+                                            on_windows=wbar.update, paths=keepers)
+                record_many([(k, info, f) for (_, k, info), f in zip(group, scored)], [kp.table() for kp in keepers])
     frames = _read_parts(out, state, [k for _, k, _ in keyed])
     windows = _dedupe(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
-    return _write_outputs(out, windows, bundle, classes, ep_classes, settings, inputs, skipped, fingerprint)
+    kept = _read_parts(out, state, [k for _, k, _ in keyed], field="paths")
+    paths = pd.concat(kept, ignore_index=True) if kept else empty_paths()
+    return _write_outputs(out, windows, bundle, classes, ep_classes, settings, inputs, skipped, fingerprint, paths)
 
 
 def _groups(todo: list[tuple[Path, str, dict[str, Any]]]) -> Iterator[list[tuple[Path, str, dict[str, Any]]]]:
@@ -598,12 +632,13 @@ def _groups(todo: list[tuple[Path, str, dict[str, Any]]]) -> Iterator[list[tuple
         yield group
 
 
-def _read_parts(out: Path, state: dict[str, Any], keys: list[str]) -> list[pd.DataFrame]:
-    """The scored rows of *keys*: each part file read once, rows of other inputs (in parts shared
-    by inputs scored together) left out."""
+def _read_parts(out: Path, state: dict[str, Any], keys: list[str], *, field: str = "part") -> list[pd.DataFrame]:
+    """The scored rows (or, with ``field="paths"``, the kept points) of *keys*: each part file
+    read once, rows of other inputs (in parts shared by inputs scored together) left out; inputs
+    scored before points were kept have none."""
     wanted = set(keys)
     frames = []
-    for part in dict.fromkeys(state["inputs"][k]["part"] for k in keys):
+    for part in dict.fromkeys(state["inputs"][k][field] for k in keys if field in state["inputs"][k]):
         frame = pd.read_parquet(out / part)
         if "input_key" in frame.columns:
             frame = frame[frame["input_key"].isin(wanted)].drop(columns="input_key")
@@ -640,6 +675,7 @@ def _write_outputs(
     inputs: list[Path],
     skipped: int,
     fingerprint: str,
+    paths: pd.DataFrame | None = None,
 ) -> ScoreResult:
     if windows.empty:
         windows = _empty_windows(classes)
@@ -657,7 +693,7 @@ def _write_outputs(
         "generated": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
         "registry": registry_note(settings.context),
     }
-    lines = episode_lines(episodes, windows)  # each episode's track, lon/lat, for the map formats
+    lines = episode_lines(episodes, windows, paths)  # each episode's track, lon/lat, for the map formats
     outputs = {
         "windows.parquet": write_windows_parquet(
             add_local_times(windows.drop(columns=[c for c in ("thumb_x", "thumb_y", "thumb_t") if c in windows])), out / "windows.parquet",
@@ -677,6 +713,8 @@ def _write_outputs(
             meta=meta,
             overwrite=True,
             places_near=places_near,
+            paths=paths,
+            margin_s=settings.path_margin_s,
         ),
     }
     model = {"fingerprint": fingerprint, "classes": classes, "path": str(bundle.path or "")}

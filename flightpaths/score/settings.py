@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..context.settings import ContextSettings
 from ..errors import FlightpathsError, SettingsError
 from ..ingest import IngestSettings
+from .paths import PATH_MARGIN_S
 
 __all__ = ["BUILTIN_MODEL", "NEGATIVE_NAMES", "ScoreSettings", "episode_classes"]
 
@@ -46,6 +47,9 @@ class ScoreSettings:
     dask: ``None`` (this machine), ``"local"`` (a local Dask cluster) or a scheduler address.
     progress: show a progress bar on stderr.
     context: who, where and when of each episode (registry, watchlist, airports).
+    path_margin_s: the aircraft's own points kept and mapped this long before and after each
+        possible episode (points only for aircraft with a window at the threshold, so memory
+        stays bounded).
     """
 
     threshold: float = 0.5
@@ -60,6 +64,7 @@ class ScoreSettings:
     dask: str | None = None
     progress: bool = True
     context: ContextSettings = ContextSettings()
+    path_margin_s: float = PATH_MARGIN_S
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -70,6 +75,8 @@ class ScoreSettings:
             raise SettingsError(f"batch_size {self.batch_size!r} must be at least 1")
         if self.workers < 0:
             raise SettingsError(f"workers {self.workers!r} must be 0 (all cores) or more")
+        if self.path_margin_s < 0:
+            raise SettingsError(f"path_margin_s {self.path_margin_s!r} must not be negative")
         if self.merge_gap_s < 0:
             raise SettingsError(f"merge_gap_s {self.merge_gap_s!r} must not be negative")
         for name in ("display_tz",):

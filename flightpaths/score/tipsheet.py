@@ -42,9 +42,11 @@ from .leadmap import (
     episode_maps,
     episode_tracks,
 )
+from .paths import PATH_MARGIN_S
 
 __all__ = [
     "CAVEAT",
+    "HELIPORT_SHOWN_KM",
     "ThumbContext",
     "adsbx_url",
     "episode_tracks",
@@ -112,7 +114,9 @@ button[aria-pressed=true]{background:#2c4a7a;color:#fff;border-color:#2c4a7a}
 .legend{font-size:.85em;color:#333;padding:.4em .6em;display:flex;flex-wrap:wrap;gap:.3em 1.2em;align-items:center}
 .sw{display:inline-block;width:2.2em;height:.5em;vertical-align:middle;margin-right:.3em;border-radius:2px}
 .sw.ramp{background:linear-gradient(90deg,#0d0887,#cc4778,#f09614)}
-.sw.ctx{background:repeating-linear-gradient(90deg,#666 0 5px,transparent 5px 9px);height:2px}
+.sw.before{background:#8f8bd0;height:3px;margin-right:0}
+.sw.after{background:#f5c27a;height:3px}
+.fp-time{background:rgba(255,255,255,.9);border:1px solid #888;padding:0 .3em;font-size:11px;color:#222}
 .sw.rad{border:1px dashed #333;border-radius:50%;width:.9em;height:.9em}
 .sw.land{background:#efe9dc;border:1px solid #7a9bb5}
 .sw.dot{width:.5em;height:.5em;border-radius:50%;background:#444}
@@ -183,8 +187,15 @@ _JS = """
       L.circleMarker([p.lat,p.lon],{radius:3,color:'#444',weight:1,fillColor:'#444',fillOpacity:1,className:'fp-place'})
         .bindTooltip(text(p.name),{permanent:true,direction:'right',className:'fp-place-label',offset:[4,0]}).addTo(layer);
     });
-    if(d.before.length>1){L.polyline(d.before,{color:'#666',weight:2,dashArray:'5 6',className:'fp-before'}).addTo(layer);}
-    if(d.after.length>1){L.polyline(d.after,{color:'#666',weight:2,dashArray:'5 6',className:'fp-after'}).addTo(layer);}
+    var dash=d.approx?'5 6':null, tm=d.times||{};
+    function stamp(ll,s,dir){
+      L.circleMarker(ll,{radius:2,color:'#555',weight:1,fill:false,className:'fp-stamp'})
+        .bindTooltip(text(s),{permanent:true,direction:dir,className:'fp-time',offset:[dir==='left'?-4:4,0]}).addTo(layer);
+    }
+    if(d.before.length>1){L.polyline(d.before,{color:'#8f8bd0',weight:2.5,opacity:.8,dashArray:dash,className:'fp-before'}).addTo(layer);
+      if(tm.before){stamp(d.before[0],tm.before,'left');}}
+    if(d.after.length>1){L.polyline(d.after,{color:'#f5c27a',weight:2.5,opacity:.9,dashArray:dash,className:'fp-after'}).addTo(layer);
+      if(tm.after){stamp(d.after[d.after.length-1],tm.after,'right');}}
     if(d.radius_m){L.circle(d.centre,{radius:d.radius_m,color:'#333',weight:1,dashArray:'2 5',
     fill:false,className:'fp-radius',interactive:false}).addTo(layer);}
     L.circleMarker(d.centre,{radius:3,color:'#333',weight:2,fill:false,className:'fp-centre'}).bindTooltip(text('centre: '+d.label)).addTo(layer);
@@ -194,8 +205,10 @@ _JS = """
       L.polyline(d.track.slice(a,b+0),{color:ramp(chunks>1?c/(chunks-1):0),weight:3.5,className:'fp-track'}).addTo(layer);
     }
     if(n){
-      L.circleMarker(d.track[0],{radius:5,color:'#0d0887',weight:2,fillColor:'#fff',fillOpacity:1,className:'fp-start'}).bindTooltip(text('start')).addTo(layer);
-      L.circleMarker(d.track[n-1],{radius:5,color:'#222',weight:1,fillColor:'#f09614',fillOpacity:1,className:'fp-end'}).bindTooltip(text('end')).addTo(layer);
+      L.circleMarker(d.track[0],{radius:5,color:'#0d0887',weight:2,fillColor:'#fff',fillOpacity:1,className:'fp-start'})
+        .bindTooltip(text('start'+(tm.start?' '+tm.start:'')),{permanent:true,direction:'top',className:'fp-time'}).addTo(layer);
+      L.circleMarker(d.track[n-1],{radius:5,color:'#222',weight:1,fillColor:'#f09614',fillOpacity:1,className:'fp-end'})
+        .bindTooltip(text('end'+(tm.end?' '+tm.end:'')),{permanent:true,direction:'bottom',className:'fp-time'}).addTo(layer);
     }
     var pts=d.track.concat([d.centre]);
     if(d.places.length){pts.push([d.places[0].lat,d.places[0].lon]);}  // the nearest named place, for "where"
@@ -465,6 +478,18 @@ def _airport(ep: Mapping[str, Any]) -> str:
     return f"nearest airport {label}{dist}{near}"
 
 
+#: the nearest heliport is named in a moment when it is at most this far (km) from the centre
+HELIPORT_SHOWN_KM = 5.0
+
+
+def _heliport(ep: Mapping[str, Any]) -> str:
+    code, name, km = ep.get("heliport_code"), ep.get("heliport_name"), ep.get("heliport_km")
+    if (_missing(code) and _missing(name)) or not _finite(km) or km > HELIPORT_SHOWN_KM:
+        return ""
+    label = " ".join(str(v) for v in (code, name) if not _missing(v))
+    return f"nearest heliport {label}, {float(km):.1f} km away"
+
+
 def _link(url: str, text: str) -> str:
     return f'<a href="{_e(url)}" rel="noopener noreferrer" target="_blank">{_e(text)}</a>'
 
@@ -500,7 +525,7 @@ def _moment_html(ep: Mapping[str, Any], thumb: bytes | None, tz: ZoneInfo, has_m
         if has_map
         else ""
     )
-    airport = _airport(ep)
+    airport = " · ".join(x for x in (_airport(ep), _heliport(ep)) if x)
     return (
         f'<li class="moment" data-class="{_e(ep.get("class"))}" data-p="{shown:.6f}" data-ep="{_e(ep["episode_id"])}">'
         f'<div class="thumbwrap">{img}</div><div class="facts">'
@@ -611,6 +636,7 @@ def tip_sheet_html(
     local_tz: str = "UTC",
     title: str = "flightpaths tip sheet",
     meta: Mapping[str, object] | None = None,
+    margin_s: float = PATH_MARGIN_S,
 ) -> str:
     """The tip sheet as one HTML string: everything inlined, nothing fetched except map tiles
     (which simply fail offline; the shipped map context is drawn under the track either way)."""
@@ -630,8 +656,9 @@ def tip_sheet_html(
     if not leads:
         body = '<p class="lead">No episodes above the threshold.</p>'
     legend = (
-        '<div class="legend"><span><span class="sw ramp"></span>track, start → end</span>'
-        f'<span><span class="sw ctx"></span>the aircraft up to {CONTEXT_MINUTES:.0f} min before and after (approximate)</span>'
+        '<div class="legend"><span><span class="sw ramp"></span>the moment, start → end (times at the markers)</span>'
+        f'<span><span class="sw before"></span><span class="sw after"></span>the aircraft {margin_s / 60:.0f} min before and after '
+        f'(dashed where approximate: window centres, {CONTEXT_MINUTES:.0f} min)</span>'
         '<span><span class="sw rad"></span> fitted radius around the centre</span>'
         '<span><span class="sw dot"></span>places (when known)</span>'
         '<span><span class="sw land"></span>land and coast (Natural Earth 1:50,000,000; map tiles © OpenStreetMap when online)</span></div>'
@@ -698,11 +725,14 @@ def write_tip_sheet(
     overwrite: bool = False,
     max_thumbnails: int = 1000,
     places_near: PlacesNear | None = None,
+    paths: pd.DataFrame | None = None,
+    margin_s: float = PATH_MARGIN_S,
 ) -> Path:
     """Write ``tipsheet.html``: thumbnails and maps drawn from *windows*' point arrays when given
     (for the *max_thumbnails* best episodes, so that a huge run still gives a file a browser
     opens); *places_near* (``flightpaths.context.places.places_near`` or a test double) adds
-    place labels to the maps."""
+    place labels to the maps; *paths* (the aircraft's kept points, see
+    :mod:`flightpaths.score.paths`) draw each map's track and the path *margin_s* before and after."""
     target = check_output(path, overwrite=overwrite)
     thumbs: dict[str, bytes] = {}
     maps: dict[str, EpisodeMap] = {}
@@ -710,7 +740,8 @@ def write_tip_sheet(
         best = episodes.assign(_p=[headline_probability(r)[0] for r in episodes.to_dict(orient="records")])
         best = best.sort_values("_p", ascending=False, kind="stable").head(max_thumbnails).drop(columns="_p")
         tracks = episode_tracks(best, windows, with_time=True)
-        maps = episode_maps(best, windows, tracks, places_near=places_near)  # type: ignore[arg-type]
+        maps = episode_maps(best, windows, tracks, places_near=places_near, paths=paths, margin_s=margin_s,
+                            local_tz=local_tz)
         for e in best.itertuples():
             eid = str(e.episode_id)
             if eid not in tracks:
@@ -719,6 +750,7 @@ def write_tip_sheet(
             ctx = _thumb_context(maps[eid]) if eid in maps else None
             thumbs[eid] = thumbnail_png(tracks[eid][0], tracks[eid][1], y_down=screen, context=ctx)
     text = tip_sheet_html(
-        episodes, thumbnails=thumbs, maps=maps, classes=classes, threshold=threshold, local_tz=local_tz, meta=meta
+        episodes, thumbnails=thumbs, maps=maps, classes=classes, threshold=threshold, local_tz=local_tz, meta=meta,
+        margin_s=margin_s,
     )
     return atomic_write_text(target, text)
