@@ -169,11 +169,12 @@
   // What the map is fitted to: the track (with the centre), else the centre's circle, else nothing.
   function target(a) {
     const track = a.track || [];
-    if (track.length) return {key: "track", pts: track.concat(a.centre ? [a.centre] : [])};
+    const near = a.places && a.places.length ? [[a.places[0][1], a.places[0][2]]] : []; // the nearest named place, for "where"
+    if (track.length) return {key: "track", pts: track.concat(a.centre ? [a.centre] : [], near)};
     if (!a.centre) return null;
     const r = Math.max(a.radius_m || 0, 500) * 1.5;
     const dlat = r / M_PER_DEG, dlon = dlat / Math.max(Math.cos(a.centre[0] * Math.PI / 180), 0.05);
-    return {key: "centre", pts: [[a.centre[0] - dlat, a.centre[1] - dlon], [a.centre[0] + dlat, a.centre[1] + dlon]]};
+    return {key: "centre", pts: [[a.centre[0] - dlat, a.centre[1] - dlon], [a.centre[0] + dlat, a.centre[1] + dlon]].concat(near)};
   }
 
   function drawContext(layer, a) {
