@@ -27,21 +27,65 @@ from starlette.routing import Route
 from ..errors import FlightpathsError
 from ..localserver import LocalServer, ServerSettings, error_handlers, error_response
 
-__all__ = ["LIVE_CSP", "TILES", "LivePage", "alert_view", "live_app", "snapshot", "to_json"]
+__all__ = ["LIVE_CSP", "TILES", "LivePage", "alert_view", "closed_view", "episode_paths", "headline", "live_app", "snapshot", "to_json"]
 
 log = logging.getLogger(__name__)
 
 _TRACK_POINTS = 200
+#: How much of the aircraft's path before an episode the map shows (as the tip sheet does).
+_BEFORE_S = 30 * 60
+_NO_CONTEXT: dict[str, Any] = {"land": [], "coast": [], "borders": []}
+
+
+def _thin(p: np.ndarray, most: int = _TRACK_POINTS) -> list[list[float]]:
+    if len(p) > most:
+        p = p[np.linspace(0, len(p) - 1, most).astype(int)]
+    line: list[list[float]] = np.round(p, 5).tolist()
+    return line
 
 
 def _track(points: pd.DataFrame) -> list[list[float]]:
+    """*points*' lat, lon as [lat, lon] pairs, at most :data:`_TRACK_POINTS` of them."""
     if points is None or points.empty:
         return []
-    p = points[["lat", "lon"]].dropna().to_numpy(float)
-    if len(p) > _TRACK_POINTS:
-        p = p[np.linspace(0, len(p) - 1, _TRACK_POINTS).astype(int)]
-    track: list[list[float]] = np.round(p, 5).tolist()
-    return track
+    return _thin(points[["lat", "lon"]].dropna().to_numpy(float))
+
+
+def _utc_ns(value: Any) -> int | None:
+    """Epoch nanoseconds of a time (naive times are UTC); None when missing or unreadable."""
+    try:
+        t = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return None
+    if t is pd.NaT or pd.isna(t):
+        return None
+    return int((t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).value)
+
+
+def _ms(value: Any) -> int | None:
+    ns = _utc_ns(value)
+    return None if ns is None else ns // 1_000_000
+
+
+def episode_paths(points: pd.DataFrame, start: Any, end: Any) -> dict[str, list[list[float]]]:
+    """The aircraft's path split at an episode: ``track`` from *start* to *end*, ``before`` (the
+    half hour before) and ``after`` (since the end, to its last point), each as [lat, lon] pairs."""
+    empty: dict[str, list[list[float]]] = {"track": [], "before": [], "after": []}
+    if points is None or points.empty or "time" not in points:
+        return empty
+    p = points.dropna(subset=["lat", "lon"])
+    t0, t1 = _utc_ns(start), _utc_ns(end)
+    if p.empty or t0 is None or t1 is None:
+        return {**empty, "track": _track(p)}
+    t = p["time"].astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+    ll = p[["lat", "lon"]].to_numpy(float)
+    inside = (t >= t0) & (t <= t1)
+    track = _thin(ll[inside])
+    before = _thin(ll[(t >= t0 - _BEFORE_S * 1_000_000_000) & (t < t0)], 100)
+    after = _thin(ll[t > t1], 100)
+    if track:  # joined to the track, as on the tip sheet
+        before, after = (before + track[:1] if before else []), (track[-1:] + after if after else [])
+    return {"track": track, "before": before, "after": after}
 
 
 def _swap(line: list[tuple[float, float]]) -> list[list[float]]:
@@ -57,18 +101,34 @@ def _context(west: float, south: float, east: float, north: float) -> dict[str, 
         clip = basemap_clip(west, south, east, north)
     except (OSError, ValueError) as exc:  # a damaged install: the page still draws the track
         log.warning("no offline map context: %s", exc)
-        return {"land": [], "coast": [], "borders": []}
+        return dict(_NO_CONTEXT)
     return {"land": [[_swap(ring) for ring in poly[:1]] for poly in clip.land],
             "coast": [_swap(line) for line in clip.coast], "borders": [_swap(line) for line in clip.borders]}  # fmt: skip
 
 
-def _box(track: list[list[float]], centre: tuple[float, float] | None) -> tuple[float, float, float, float] | None:
-    """west, south, east, north around the track (rounded, so that a growing track reuses a clip)."""
+@lru_cache(maxsize=256)
+def _places(lat: float, lon: float) -> list[list[Any]]:
+    """Names of the larger places around a centre, as [name, lat, lon] (map labels), nearest first."""
+    from ..context import places_near
+
+    try:
+        near = places_near(lat, lon, limit=8)
+    except (FlightpathsError, OSError, ValueError) as exc:  # labels are optional context
+        log.debug("no place labels: %s", exc)
+        return []
+    kx = math.cos(math.radians(lat))
+    rows = [[str(p.name), round(float(p.lat), 5), round(float(p.lon), 5)] for p in near]
+    return sorted(rows, key=lambda r: (r[1] - lat) ** 2 + ((r[2] - lon) * kx) ** 2)
+
+
+def _box(track: list[list[float]], centre: tuple[float, float] | None, radius_m: float = 0.0) -> tuple[float, float, float, float] | None:
+    """west, south, east, north around the track and the centre's circle (rounded, so that a
+    growing track reuses a clip); None when there is neither."""
     pts = track + ([list(centre)] if centre else [])
     if not pts:
         return None
     lat, lon = [p[0] for p in pts], [p[1] for p in pts]
-    extent = max(max(lat) - min(lat), max(lon) - min(lon))
+    extent = max(max(lat) - min(lat), max(lon) - min(lon), 2 * radius_m / 111_195.0)
     dlat, dlon = max(0.2, 2 * extent), max(0.5, 5 * extent)  # the map is wide: more room east and west
     return (round(max(min(lon) - dlon, -180.0), 1), round(max(min(lat) - dlat, -90.0), 1),
             round(min(max(lon) + dlon, 180.0), 1), round(min(max(lat) + dlat, 90.0), 1))  # fmt: skip
@@ -81,16 +141,18 @@ def _when(episode: dict[str, Any]) -> tuple[str, str]:
         start, end = pd.Timestamp(episode["start"]), pd.Timestamp(episode["end"])
     except (KeyError, ValueError, TypeError):
         return "", ""
+    if start is pd.NaT or end is pd.NaT:
+        return "", ""
     start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     utc = f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC"
     zone = str(episode.get("tz") or "")
-    lat, lon = episode.get("lat"), episode.get("lon")
-    if not zone and isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
+    centre = _centre(episode)
+    if not zone and centre is not None:
         from ..context.timezones import zones_at
 
         try:
-            zone = str(zones_at(np.array([lat], float), np.array([lon], float))[0])
+            zone = str(zones_at(np.array([centre[0]], float), np.array([centre[1]], float))[0])
         except FlightpathsError:
             zone = ""
     if not zone:
@@ -102,6 +164,45 @@ def _when(episode: dict[str, Any]) -> tuple[str, str]:
     return f"{ls:%a %d %b %Y, %H:%M}–{le:%H:%M} {ls.tzname()} ({zone})", utc
 
 
+def _number(value: Any) -> float | None:
+    """A finite float, or None (missing, NaN, text)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def _centre(episode: dict[str, Any]) -> tuple[float, float] | None:
+    lat, lon = _number(episode.get("lat")), _number(episode.get("lon"))
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return lat, lon
+
+
+def _links(episode: dict[str, Any], centre: tuple[float, float] | None) -> list[list[str]]:
+    """[label, url] pairs a reporter checks an alert with: replays at that time, the FAA
+    registry (US aircraft), OpenStreetMap at the centre."""
+    from ..score import faa_registry_url, replay_urls
+    from ..score.tipsheet import osm_url
+
+    links = [[name, url] for name, url in replay_urls(str(episode.get("object_id", "")), episode.get("start"), episode.get("end")).items()]
+    faa = faa_registry_url(episode.get("registration"), episode.get("country"))
+    if faa:
+        links.append(["FAA registry", faa])
+    if centre is not None:
+        links.append(["OpenStreetMap", osm_url(*centre, zoom=13)])
+    return links
+
+
+def headline(episode: dict[str, Any]) -> float | None:
+    """The probability an alert is shown and sorted by (``p_segment``, else its peak window's)."""
+    for key in ("p_segment", "peak_p"):
+        p = _number(episode.get(key))
+        if p is not None:
+            return p
+    return None
+
+
 def _warm_up() -> None:
     """Load what :func:`alert_view` needs once (about 2 s on a busy machine)."""
     try:
@@ -110,34 +211,69 @@ def _warm_up() -> None:
         log.debug("warm-up of the live page failed: %s", exc)
 
 
-def alert_view(episode: dict[str, Any], track: list[list[float]]) -> dict[str, Any]:
-    """One open alert as the page shows it: the episode's fields, its track, the offline map
-    context around it and its times as text (local and UTC)."""
-    lat, lon = episode.get("lat"), episode.get("lon")
-    centre = (float(lat), float(lon)) if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) else None
-    box = _box(track, centre)
+def alert_view(episode: dict[str, Any], track: list[list[float]], *, before: list[list[float]] | None = None,
+               after: list[list[float]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """One open alert as the page shows it: the episode's fields, its track (and the path before
+    and after), the offline map context and place labels around it, its times as text (local
+    and UTC) and as epoch milliseconds, its headline probability and links to check it with."""
+    centre = _centre(episode)
+    radius = _number(episode.get("radius_m")) or 0.0
+    before, after = before or [], after or []
+    box = _box(track + before[-20:] + after, centre, radius)
     local, utc = _when(episode)
-    return {**episode, "track": track, "centre": list(centre) if centre else None,
-            "context": _context(*box) if box else {"land": [], "coast": [], "borders": []},
-            "when_local": local, "when_utc": utc}  # fmt: skip
+    return {**episode, "track": track, "before": before, "after": after, "centre": list(centre) if centre else None,
+            "radius_m": radius or None, "context": _context(*box) if box else dict(_NO_CONTEXT),
+            "places": _places(round(centre[0], 2), round(centre[1], 2)) if centre else [],
+            "when_local": local, "when_utc": utc, "start_ms": _ms(episode.get("start")), "end_ms": _ms(episode.get("end")),
+            "p": headline(episode), "links": _links(episode, centre)}  # fmt: skip
+
+
+_CLOSED_FIELDS = ("episode_id", "object_id", "callsign", "registration", "type_code", "operator", "place", "duration_s")
+
+
+def closed_view(episode: dict[str, Any]) -> dict[str, Any]:
+    """One closed episode as the page's table shows it."""
+    local, utc = _when(episode)
+    return {**{k: episode.get(k) for k in _CLOSED_FIELDS}, "when_local": local, "when_utc": utc,
+            "start_ms": _ms(episode.get("start")), "end_ms": _ms(episode.get("end")), "p": headline(episode),
+            "links": _links(episode, _centre(episode))}  # fmt: skip
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _aircraft_row(ac: Any, pts: pd.DataFrame) -> dict[str, Any]:
+    last = pts.iloc[-1]
+    return {"object_id": ac.object_id, "callsign": _text(last.get("callsign")), "registration": _text(last.get("registration")),
+            "seen_ms": _ms(last["time"]), "lat": _number(last["lat"]), "lon": _number(last["lon"]),
+            "altitude_ft": _number(last.get("altitude_ft")), "speed_kt": _number(last.get("speed_kt")),
+            "alert": bool(ac.alerts)}  # fmt: skip
+
+
+def _rank(alert: dict[str, Any]) -> tuple[float, int]:
+    return -(alert.get("p") or 0.0), -(alert.get("end_ms") or 0)
 
 
 def snapshot(engine: Any, *, recent: int = 20) -> dict[str, Any]:
-    """What the page shows, as JSON-ready data (every string is escaped by the page, not here)."""
+    """What the page shows, as JSON-ready data (every string is escaped by the page, not here):
+    the feed time (ISO to the second and epoch ms), aircraft in view, open alerts (highest
+    probability first, then the latest) and the latest closed episodes."""
     aircraft = []
     alerts = []
     for ac in engine.aircraft.values():
         pts = ac.points() if ac.pieces else pd.DataFrame()
         if len(pts):
-            last = pts.iloc[-1]
-            aircraft.append({"object_id": ac.object_id, "callsign": None if pd.isna(last.get("callsign")) else str(last.get("callsign")),
-                             "time": str(last["time"]), "lat": float(last["lat"]), "lon": float(last["lon"]),
-                             "alert": bool(ac.alerts)})
+            aircraft.append(_aircraft_row(ac, pts))
         for alert in ac.alerts.values():
-            alerts.append(alert_view({**alert.episode, "alert_id": alert.alert_id}, _track(pts.tail(2000) if len(pts) else pts)))
-    closed = engine.closed[-recent:][::-1]
-    return {"feed_time": str(pd.Timestamp(engine.now_ns, tz="UTC")) if engine.now_ns > 0 else None,
-            "aircraft": sorted(aircraft, key=lambda a: a["object_id"]), "alerts": alerts, "closed": closed}
+            episode = {**alert.episode, "alert_id": alert.alert_id}
+            paths = episode_paths(pts, episode.get("start"), episode.get("end"))
+            alerts.append(alert_view(episode, paths["track"], before=paths["before"], after=paths["after"]))
+    closed = [closed_view(e) for e in engine.closed[-recent:][::-1]]
+    feed = pd.Timestamp(engine.now_ns, tz="UTC") if engine.now_ns > 0 else None
+    return {"feed_time": f"{feed:%Y-%m-%dT%H:%M:%SZ}" if feed is not None else None,
+            "feed_ms": engine.now_ns // 1_000_000 if feed is not None else None,
+            "aircraft": sorted(aircraft, key=lambda a: a["object_id"]), "alerts": sorted(alerts, key=_rank), "closed": closed}  # fmt: skip
 
 
 def _finite(value: Any) -> Any:
@@ -155,6 +291,11 @@ def to_json(data: Any) -> str:
     """The page's JSON: strict (no NaN), anything unusual as text."""
     return json.dumps(_finite(json.loads(json.dumps(data, default=str))), allow_nan=False)
 
+
+#: Seconds between the event stream's keep-alive comments, when nothing changes.
+_HEARTBEAT_S = 10.0
+#: Milliseconds the browser waits before reconnecting a dropped event stream.
+_RETRY_MS = 2000
 
 _STATIC = {
     "live.js": ("watch", "text/javascript; charset=utf-8"),
@@ -199,12 +340,17 @@ def live_app(state: dict[str, Any], token: str, stopping: threading.Event | None
 
     async def events(request: Request) -> Response:
         async def stream() -> AsyncIterator[str]:
-            seen = -1
+            seen, quiet = -1, 0.0
+            yield f"retry: {_RETRY_MS}\n\n"  # how soon the browser reconnects after a drop
             while not stop.is_set() and not await request.is_disconnected():
                 if state.get("version", 0) != seen:
-                    seen = state.get("version", 0)
+                    seen, quiet = state.get("version", 0), 0.0
                     yield f"data: {to_json(state.get('data', {}))}\n\n"
+                elif quiet >= _HEARTBEAT_S:  # the page knows the server is there (and a dead line shows)
+                    quiet = 0.0
+                    yield "event: alive\ndata: 1\n\n"
                 await asyncio.sleep(0.25)
+                quiet += 0.25
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
@@ -216,8 +362,8 @@ def live_app(state: dict[str, Any], token: str, stopping: threading.Event | None
 class LivePage:
     """The page served by uvicorn in a background thread; :meth:`update` after each engine step."""
 
-    def __init__(self, port: int) -> None:
-        self.token = secrets.token_urlsafe(16)
+    def __init__(self, port: int, token: str | None = None) -> None:
+        self.token = token or secrets.token_urlsafe(16)
         self.state: dict[str, Any] = {"version": 0, "data": {}}
         stopping = threading.Event()
         self.server = LocalServer(live_app(self.state, self.token, stopping), ServerSettings(port=port),
@@ -226,9 +372,10 @@ class LivePage:
         self.last = 0.0
 
     @classmethod
-    def start(cls, port: int = 0) -> LivePage:
-        """Bind 127.0.0.1:*port* (0: a free one) and serve from a background thread."""
-        page = cls(port)
+    def start(cls, port: int = 0, token: str | None = None) -> LivePage:
+        """Bind 127.0.0.1:*port* (0: a free one) and serve from a background thread; *token*
+        (default: a new random one) is the secret the page's address carries."""
+        page = cls(port, token)
         page.server.start()
         # load the map context and time zones now, not on the engine's thread at the first alert
         threading.Thread(target=_warm_up, name="flightpaths-watch-warm-up", daemon=True).start()
