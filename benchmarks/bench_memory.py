@@ -37,7 +37,7 @@ def write_dense_log(path: Path, lines: int) -> None:
             day = 1 + i // 86400
             stamp = f"2024/05/{day:02d},{hh:02d}:{mm:02d}:{ss:02d}.000"
             fh.write(f"MSG,3,1,1,4CA2D6,1,{stamp},{stamp},,3000,,,{lat:.5f},{lon:.5f},,,0,0,0,0\n")
-            fh.write(f"MSG,4,1,1,4CA2D6,1,{stamp},{stamp},,,120,{(i * 1.5) % 360:.0f},0,,0,0,0,0\n")
+            fh.write(f"MSG,4,1,1,4CA2D6,1,{stamp},{stamp},,,120,{(i * 1.5) % 360:.0f},,,0,,0,0,0,0\n")
 
 
 def write_expanding_gzip(path: Path, lines: int) -> None:

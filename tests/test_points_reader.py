@@ -112,3 +112,64 @@ def test_one_unreadable_file_does_not_sink_the_others(tmp_path: Path, model: Pat
     result = CliRunner().invoke(cli, ["score", str(log), str(junk), "-o", str(tmp_path / "out"), "--model", str(model)])
     assert result.exit_code == 0, result.output
     assert "b.sbs skipped" in result.output and len(pd.read_parquet(tmp_path / "out" / "windows.parquet")) > 10
+
+
+def _overlapping_logs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """a.sbs (the first 40 min), b.sbs (minutes 20-60, its first half repeating a.sbs) and all.sbs (60 min once)."""
+    every = write_sbs(tmp_path / "all.sbs", minutes=60).read_text(encoding="utf-8").splitlines(keepends=True)
+    per_min = len(every) // 60
+    (tmp_path / "a.sbs").write_text("".join(every[: 40 * per_min]), encoding="utf-8")
+    (tmp_path / "b.sbs").write_text("".join(every[20 * per_min:]), encoding="utf-8")
+    return tmp_path / "a.sbs", tmp_path / "b.sbs", tmp_path / "all.sbs"
+
+
+def test_iter_points_drops_rows_repeated_across_files_and_chunks(tmp_path: Path) -> None:
+    a, b, whole = _overlapping_logs(tmp_path)
+    report = IngestReport()
+    got = pd.concat([c.points for c in iter_points([a, b], chunk_rows=250, report=report)])
+    want = read_logs([whole]).points
+    assert len(got) == len(want) and not got.duplicated(["object_id", "time"]).any()
+    repeated = 20 * 60 // 5 * 2  # minutes 20-40 of both aircraft
+    assert report.dropped == {"duplicate row": repeated}
+    assert any(e.startswith(f"{b}:1: ") for e in report.examples)  # the later copy is named, by its own line
+    copy = tmp_path / "copy.sbs"
+    copy.write_bytes(a.read_bytes())  # the same receiver log given twice
+    twice = pd.concat([c.points for c in iter_points([a, copy], chunk_rows=250)])
+    assert len(twice) == len(read_logs([a]).points)
+    kept = pd.concat([c.points for c in iter_points([a, copy], IngestSettings(dedupe=False), chunk_rows=250)])
+    assert len(kept) == 2 * len(twice)
+
+
+def test_repeat_filter_memory_is_bounded_by_its_setting() -> None:
+    from flightpaths.ingest.ledger import Ledger
+    from flightpaths.ingest.repeats import RepeatFilter
+
+    pts = read_logs([write_sbs(Path(__import__("tempfile").mkdtemp()) / "a.sbs")]).points
+    seen, ledger = RepeatFilter(max_rows=500), Ledger()
+    for lo in range(0, len(pts), 100):
+        seen.drop_repeats(pts.iloc[lo:lo + 100], ledger)
+        assert len(seen) <= 500
+    assert len(seen) > 0 and any("forgotten" in k for k in ledger.notes)
+    again = seen.drop_repeats(pts.iloc[-100:], ledger)  # the newest rows are still remembered
+    assert again.empty
+
+
+def test_tracks_of_overlapping_files_equal_tracks_of_their_union(tmp_path: Path) -> None:
+    from flightpaths.tracks import CleanReport, TrackSettings, WindowSettings, read_windows, windows_from_chunks
+
+    a, b, whole = _overlapping_logs(tmp_path)
+    copy = tmp_path / "copy.sbs"
+    copy.write_bytes(a.read_bytes())
+    res = CliRunner().invoke(cli, ["tracks", str(whole), "-o", str(tmp_path / "all.parquet")])
+    assert res.exit_code == 0, res.output
+    want = read_windows(tmp_path / "all.parquet").set_index("window_id").sort_index()
+    res = CliRunner().invoke(cli, ["tracks", str(a), str(b), str(copy), "-o", str(tmp_path / "abc.parquet")])
+    assert res.exit_code == 0, res.output
+    got = read_windows(tmp_path / "abc.parquet").set_index("window_id").sort_index()
+    assert got.index.equals(want.index) and (got["n_points"] == want["n_points"]).all()
+    report = CleanReport()  # the same a stretch of 250 points at a time, as a long log is read
+    chunks = (c.points for c in iter_points([a, b, copy], chunk_rows=250))
+    parts = pd.concat(list(windows_from_chunks(chunks, TrackSettings(), WindowSettings(), report=report, ground_first=True)))
+    got = parts.set_index("window_id").sort_index()
+    assert got.index.equals(want.index) and (got["n_points"] == want["n_points"]).all()
+    assert report.points_in == len(read_logs([whole]).points) and not report.removed

@@ -26,6 +26,7 @@ from .chunks import finalize, order_and_dedupe, read_one, skip_unreadable
 from .formats import Format, detect_format, get_format
 from .ledger import IngestReport, IngestResult, Ledger
 from .paths import expand_inputs, expand_paths
+from .repeats import RepeatFilter
 from .settings import IngestSettings
 from .sources import Source
 
@@ -156,8 +157,8 @@ def iter_points(
     file by file, in validated tables of about *chunk_rows* rows (default ``settings.chunk_rows``);
     *settings* default to ``IngestSettings()``.
 
-    Each table has its objects' points in time order and exact repeats removed (across a chunk
-    boundary a repeat can remain). Files that cannot be read (empty, binary, corrupt, unknown
+    Each table has its objects' points in time order and exact repeats removed, across chunks
+    and files too (among the last ``settings.dedupe_rows`` rows). Files that cannot be read (empty, binary, corrupt, unknown
     format) are skipped and named in *report*; with ``settings.strict`` they, and the first
     malformed row, raise :class:`InputError`, as does a file that breaks off at a known line.
     If no file at all could be read, the first file's error is raised. *ledger* collects the
@@ -175,6 +176,7 @@ def iter_points(
     objects: set[str] = set()
     first_error: InputError | None = None
     kept = 0
+    repeats = RepeatFilter(settings.dedupe_rows) if order and settings.dedupe else None
     for bad, why in problems.items():  # unreadable files, symlink loops, FIFOs: named, the rest read
         exc = InputError(why, path=display_name(str(bad)))
         if settings.strict:
@@ -205,6 +207,7 @@ def iter_points(
         previous: pd.DataFrame | None = None
         try:
             for points in _file_chunks(source, fmt, settings, ledger, rows, order):
+                points = repeats.drop_repeats(points, ledger) if repeats is not None else points
                 if previous is not None:
                     yield PointsChunk(path, previous, False, 0)
                 _update(report, ledger, points if order else empty_points(), objects)  # read_logs counts at the end

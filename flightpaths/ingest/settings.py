@@ -32,6 +32,8 @@ class IngestSettings:
     chunk_rows: rows per chunk while streaming (bounds memory).
     max_examples: how many ``file:line: reason`` examples the report keeps.
     dedupe: drop rows that repeat an earlier row of the same object exactly.
+    dedupe_rows: while streaming (``tracks``, ``score``), how many rows are remembered to find
+        repeats across chunks and files (8 bytes each; bounds that memory).
     progress: show a tqdm bar on stderr for inputs over a few MB.
     """
 
@@ -43,6 +45,7 @@ class IngestSettings:
     chunk_rows: int = 500_000
     max_examples: int = 8
     dedupe: bool = True
+    dedupe_rows: int = 32_000_000
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -52,6 +55,8 @@ class IngestSettings:
             raise InputError(f"unknown time zone {self.tz!r}; use an IANA name such as UTC or Europe/Paris") from exc
         if not self.merge_tolerance_s > 0:
             raise InputError(f"merge_tolerance_s must be positive, got {self.merge_tolerance_s!r}")
+        if self.dedupe_rows < 1:
+            raise InputError(f"dedupe_rows must be at least 1, got {self.dedupe_rows!r}")
         if self.chunk_rows < 1:
             raise InputError(f"chunk_rows must be at least 1, got {self.chunk_rows!r}")
         if self.fmt != "auto":

@@ -1,0 +1,79 @@
+"""Repeats across chunks and files: a row equal to one already read (the same receiver log
+given twice, overlapping exports) is dropped while streaming, in bounded memory.
+
+:class:`RepeatFilter` keeps a 64-bit hash of every kept row (every points column but the
+source's file and line, as the within-chunk rule compares), 8 bytes a row, in a few sorted
+arrays merged as they grow (each lookup is a binary search). Past ``max_rows`` the oldest
+hashes are forgotten, so memory stays bounded by the setting, and the report notes that
+repeats were then looked for among recent rows only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..schema import POINT_COLUMNS
+from .ledger import Ledger
+
+__all__ = ["RepeatFilter"]
+
+#: the columns that make two rows the same point (the source's file and line do not)
+KEY_COLUMNS = tuple(c for c in POINT_COLUMNS if c not in ("source_file", "source_line"))
+
+
+def row_hashes(points: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row of *points* from :data:`KEY_COLUMNS` (values, not dtypes or index)."""
+    hashed: np.ndarray = pd.util.hash_pandas_object(points[list(KEY_COLUMNS)], index=False).to_numpy(np.uint64)
+    return hashed
+
+
+class RepeatFilter:
+    """Drop rows that repeat a row of an earlier chunk (or an earlier row of the same chunk)."""
+
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.levels: list[np.ndarray] = []  # sorted, unique hashes; older and larger first
+
+    def __len__(self) -> int:
+        return sum(len(a) for a in self.levels)
+
+    def seen(self, hashes: np.ndarray) -> np.ndarray:
+        """Which of *hashes* were kept before."""
+        hit = np.zeros(len(hashes), dtype=bool)
+        for level in self.levels:
+            pos = np.searchsorted(level, hashes)
+            hit |= level[np.minimum(pos, len(level) - 1)] == hashes
+        return hit
+
+    def add(self, hashes: np.ndarray) -> bool:
+        """Remember *hashes* (kept rows); past ``max_rows``, forget the oldest level(s) (about
+        the older half). Returns whether anything was forgotten."""
+        if not len(hashes):
+            return False
+        self.levels.append(np.unique(hashes))
+        while len(self.levels) > 1 and len(self.levels[-2]) <= 2 * len(self.levels[-1]):
+            last = self.levels.pop()
+            self.levels[-1] = np.union1d(self.levels[-1], last)
+        forgot = False
+        while len(self) > self.max_rows:
+            forgot = True
+            if len(self.levels) > 1:
+                self.levels.pop(0)
+            else:  # one chunk over the bound by itself: keep a part (which part is arbitrary)
+                self.levels[0] = self.levels[0][: self.max_rows]
+        return forgot
+
+    def drop_repeats(self, points: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
+        """*points* without the rows read before (each named in *ledger* as a duplicate row)."""
+        if not len(points):
+            return points
+        hashes = row_hashes(points)
+        repeat = self.seen(hashes) | pd.Series(hashes).duplicated().to_numpy()
+        if self.add(hashes[~repeat]):
+            ledger.note(f"times the memory of rows read ({self.max_rows:,} rows) was full: older rows forgotten, their repeats kept", 1)
+        if not repeat.any():
+            return points
+        for path, grp in points.loc[repeat].groupby("source_file", sort=False):
+            ledger.drop(str(path), grp["source_line"].to_numpy(), "duplicate row", bad=False)
+        return points.loc[~repeat]
