@@ -3,7 +3,9 @@
 Each aircraft flies a sequence of behaviour intervals (:data:`BEHAVIOURS`): straight transits,
 gentle turns, orbits (radius, direction, wind drift, drifting centre), wide slow orbits
 (10-30 km across), partial orbits, meanders, hovering (station keeping), racetracks/holds,
-lawnmower surveys, S-turns, approaches and landings, and parked or taxiing on the ground.
+lawnmower surveys, S-turns, approaches and landings, and parked or taxiing on the ground; when
+asked for (:data:`OPTIONAL_BEHAVIOURS`), airport circuits of light aircraft and airliners at
+cruise with route turns, Vs, doglegs and holds.
 The path is integrated on a 1-second grid from turn rate, airspeed and wind, then sampled
 the way receivers see it: irregular intervals (about 1-3 s, 5-15 s, or about 60 s like ADS-B
 Exchange extracts), dropouts, coverage gaps longer than the track gap, receiver noise, and
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import gzip
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -43,6 +46,7 @@ from .tracks import inverse_local_aeqd
 __all__ = [
     "BEHAVIOURS",
     "CIRCLING",
+    "OPTIONAL_BEHAVIOURS",
     "SimSettings",
     "Simulation",
     "label_windows",
@@ -54,10 +58,12 @@ __all__ = [
 
 BEHAVIOURS: Final[tuple[str, ...]] = (
     "straight", "gentle_turns", "orbit", "wide_orbit", "partial_orbit", "hover", "racetrack",
-    "survey", "s_turns", "approach", "parked", "meander",
+    "survey", "s_turns", "approach", "parked", "meander", "circuit", "route_turn", "hold",
 )
 #: Behaviours that are circling (partial orbits only when they complete a revolution).
-CIRCLING: Final[frozenset[str]] = frozenset({"orbit", "wide_orbit", "racetrack"})
+CIRCLING: Final[frozenset[str]] = frozenset({"orbit", "wide_orbit", "racetrack", "hold"})
+#: Behaviours flown only when asked for (``SimSettings.airliner_share``, ``circuit_weight``).
+OPTIONAL_BEHAVIOURS: Final[frozenset[str]] = frozenset({"circuit", "route_turn", "hold"})
 
 _KT: Final = 1.0 / KT_PER_MPS  # m/s per knot
 
@@ -71,6 +77,8 @@ _WEIGHTS: Final[dict[str, dict[str, float]]] = {
         "straight": 0.13, "gentle_turns": 0.10, "orbit": 0.13, "wide_orbit": 0.14, "partial_orbit": 0.08,
         "racetrack": 0.08, "survey": 0.09, "s_turns": 0.06, "meander": 0.11, "approach": 0.08,
     },
+    # airliners (only with SimSettings.airliner_share): cruise, route turns, Vs and doglegs, holds
+    "airliner": {"straight": 0.35, "route_turn": 0.45, "hold": 0.20},
 }
 
 
@@ -83,7 +91,10 @@ class SimSettings:
     rest every 1-3 s or 5-15 s). Positions scatter within ``spread_km`` of the centre.
     ``noise_m`` is the typical receiver position noise; ``dropout_per_hour`` short dropouts
     (20 s - 3 min) and ``gap_per_hour`` coverage gaps (11-25 min, which split tracks) happen
-    per aircraft-hour. ``wind_kt`` is the largest wind speed drawn.
+    per aircraft-hour. ``wind_kt`` is the largest wind speed drawn. ``airliner_share`` of the
+    aircraft are airliners at cruise (route turns, Vs, doglegs and holds at altitude), and
+    light aircraft fly airport circuits (touch-and-go patterns) with weight ``circuit_weight``
+    beside the other behaviours; both default to 0, which leaves every seed's output as it was.
     """
 
     seed: int = 0
@@ -99,13 +110,15 @@ class SimSettings:
     dropout_per_hour: float = 2.0
     gap_per_hour: float = 0.15
     wind_kt: float = 25.0
+    airliner_share: float = 0.0
+    circuit_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not (isinstance(self.hours, (int, float)) and 0 < self.hours <= 24 * 30):
             raise SettingsError(f"setting hours must be between 0 and 720, got {self.hours!r}")
         if not (isinstance(self.aircraft, int) and 1 <= self.aircraft <= 100_000):
             raise SettingsError(f"setting aircraft must be a whole number from 1 to 100000, got {self.aircraft!r}")
-        for name in ("helicopter_share", "sparse_share"):
+        for name in ("helicopter_share", "sparse_share", "airliner_share", "circuit_weight"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise SettingsError(f"setting {name} must be between 0 and 1, got {value!r}")
@@ -179,11 +192,15 @@ def _fly(
 
 
 def _cruise(kind: str, rng: np.random.Generator) -> float:
+    if kind == "airliner":
+        return rng.uniform(420, 490) * _KT
     return (rng.uniform(90, 130) if kind == "helicopter" else rng.uniform(100, 150)) * _KT
 
 
 def _altitude(kind: str, behaviour: str, rng: np.random.Generator) -> float:
-    if kind == "helicopter":
+    if kind == "airliner":
+        lo, hi = (15000, 35000) if behaviour == "hold" else (30000, 41000)
+    elif kind == "helicopter":
         lo, hi = {"hover": (200, 800), "orbit": (700, 1800), "partial_orbit": (700, 1800)}.get(behaviour, (800, 2500))
     else:
         lo, hi = {"wide_orbit": (3000, 10000), "survey": (3000, 8000), "orbit": (1500, 4500)}.get(behaviour, (2000, 7500))
@@ -199,6 +216,8 @@ def _behaviour_piece(kind: str, behaviour: str, st: _State, wind: np.ndarray, rn
         return _ramp(st.alt, alt_target, n, climb)
 
     heli = kind == "helicopter"
+    if behaviour in ("circuit", "route_turn", "hold"):
+        return _extra_piece(kind, behaviour, st, wind, rng, max_s, alts)
     if behaviour in ("orbit", "partial_orbit", "wide_orbit"):
         if behaviour == "wide_orbit":
             radius = rng.uniform(5000, 15000)
@@ -220,12 +239,9 @@ def _behaviour_piece(kind: str, behaviour: str, st: _State, wind: np.ndarray, rn
                     radius_m=radius, revolutions=actual_revs, drift=drift)
     if behaviour == "racetrack":
         v = (rng.uniform(70, 100) if heli else rng.uniform(90, 140)) * _KT
-        leg = int((rng.uniform(1000, 3000) if heli else rng.uniform(2000, 8000)) / v)
+        leg_m = rng.uniform(1000, 3000) if heli else rng.uniform(2000, 8000)
         rate = rng.choice([-1.0, 1.0]) * (6.0 if heli else 3.0)
-        turn_s = int(180 / abs(rate))
-        lap = np.concatenate([np.zeros(leg), np.full(turn_s, rate), np.zeros(leg), np.full(turn_s, rate)])
-        laps = rng.uniform(1.5, 4.0)
-        turns = np.tile(lap, int(math.ceil(laps)))[: max(60, min(max_s, int(laps * len(lap))))]
+        turns = _racetrack_turns(v, leg_m, rate, rng.uniform(1.5, 4.0), max_s)
         return _fly(st, turns, np.full(len(turns), v), alts(len(turns)), wind, behaviour=behaviour, circling=True,
                     radius_m=v / math.radians(abs(rate)), revolutions=float(abs(turns.sum()) / 360))
     if behaviour == "survey":
@@ -305,12 +321,70 @@ def _behaviour_piece(kind: str, behaviour: str, st: _State, wind: np.ndarray, rn
     return _fly(st, turns, np.full(n, _cruise(kind, rng)), alts(n), wind, behaviour="straight")
 
 
-def _next_behaviour(kind: str, previous: str | None, rng: np.random.Generator) -> str:
+def _racetrack_turns(v: float, leg_m: float, rate: float, laps: float, max_s: int) -> np.ndarray:
+    """Turn rates (deg/s) of *laps* laps of a racetrack: straight legs of *leg_m* at *v* m/s
+    joined by 180-degree turns at *rate* deg/s (signed)."""
+    leg = int(leg_m / v)
+    turn_s = int(180 / abs(rate))
+    lap = np.concatenate([np.zeros(leg), np.full(turn_s, rate), np.zeros(leg), np.full(turn_s, rate)])
+    return np.tile(lap, int(math.ceil(laps)))[: max(60, min(max_s, int(laps * len(lap))))]
+
+
+def _circuit(st: _State, wind: np.ndarray, rng: np.random.Generator, max_s: int) -> _Piece:
+    """Airport circuits: 2-5 touch-and-go laps of a rectangular pattern (upwind, crosswind,
+    downwind, base, final; 90-degree turns one way), climbing to about 1,000 ft and descending
+    to the runway each lap."""
+    v = rng.uniform(65, 95) * _KT
+    rate = (-1.0 if rng.random() < 0.7 else 1.0) * rng.uniform(3.0, 5.0)
+    turn_s = int(90 / abs(rate))
+    up, cross, down, final = (int(rng.uniform(*r)) for r in ((40, 70), (25, 45), (60, 120), (40, 70)))
+    legs = [up, cross, down, cross, final]
+    turn = np.concatenate([np.r_[np.zeros(n), np.full(turn_s, rate)] for n in legs[:-1]] + [np.zeros(final)])
+    top = rng.uniform(800, 1300)
+    n_lap = len(turn)
+    climb_end, descend_start = up + cross + 2 * turn_s, n_lap - final - cross - turn_s
+    alt = np.interp(np.arange(n_lap), [0, climb_end, descend_start, n_lap - 1], [50.0, top, top, 50.0])
+    laps = int(rng.integers(2, 6))
+    n = min(max_s, laps * n_lap)
+    turns = np.tile(turn, laps)[:n]
+    alt = np.tile(alt, laps)[:n]
+    alt = np.maximum(alt, st.alt - np.arange(n) * 1000 / 60.0)  # descend into the first lap
+    return _fly(st, turns, np.full(n, v), alt, wind, behaviour="circuit", revolutions=float(abs(turns.sum()) / 360))
+
+
+def _extra_piece(kind: str, behaviour: str, st: _State, wind: np.ndarray, rng: np.random.Generator, max_s: int,
+                 alts: Callable[[int], np.ndarray]) -> _Piece:
+    """Circuits, airliner route turns (one turn, a V or a dogleg at cruise) and holds."""
+    if behaviour == "circuit":
+        return _circuit(st, wind, rng, max_s)
+    if behaviour == "hold":
+        v = rng.uniform(210, 265) * _KT
+        rate = rng.choice([-1.0, 1.0]) * rng.uniform(1.5, 3.0)
+        turns = _racetrack_turns(v, v * rng.uniform(60, 90), rate, rng.uniform(1.5, 4.0), max_s)
+        return _fly(st, turns, np.full(len(turns), v), alts(len(turns)), wind, behaviour="hold", circling=True,
+                    radius_m=v / math.radians(abs(rate)), revolutions=float(abs(turns.sum()) / 360))
+    n = int(min(max_s, rng.uniform(480, 1200)))
+    v = _cruise(kind, rng)
+    turns = np.convolve(rng.normal(0, 0.05, n + 29), np.ones(30) / 30, mode="valid")
+    rate = rng.uniform(0.8, 2.0)
+    shape = str(rng.choice(["turn", "v", "dogleg"]))
+    first = rng.uniform(*{"turn": (20, 150), "v": (60, 150), "dogleg": (20, 60)}[shape]) * rng.choice([-1.0, 1.0])
+    angles = {"turn": [first], "v": [first, -first * rng.uniform(0.8, 1.2)], "dogleg": [first, -first]}[shape]
+    at = np.sort(rng.uniform(0.15, 0.85, len(angles))) * n
+    for a, k in zip(angles, at.astype(int)):
+        m = int(abs(a) / rate)
+        turns[k : k + m] += math.copysign(rate, a)
+    return _fly(st, turns, np.full(n, v), alts(n), wind, behaviour="route_turn")
+
+
+def _next_behaviour(kind: str, previous: str | None, rng: np.random.Generator, circuit_weight: float = 0.0) -> str:
     if previous == "parked":
         return "straight"
     if previous == "approach":
         return "parked" if rng.random() < 0.7 else "straight"
     weights = dict(_WEIGHTS[kind])
+    if circuit_weight > 0 and kind == "light":
+        weights["circuit"] = circuit_weight
     if previous in weights:
         weights[previous] *= 0.3  # vary the sequence
     names = list(weights)
@@ -353,6 +427,8 @@ def _aircraft(i: int, settings: SimSettings, used: set[str]) -> tuple[pd.DataFra
     """Simulate one aircraft: its sampled points (local metres) and truth intervals."""
     rng = np.random.default_rng([settings.seed, i])
     kind = "helicopter" if rng.random() < settings.helicopter_share else "light"
+    if settings.airliner_share > 0 and np.random.default_rng([settings.seed, i, 1]).random() < settings.airliner_share:
+        kind = "airliner"  # its own stream: the other draws stay as they were
     u = rng.random()
     mode = "sparse" if u < settings.sparse_share else ("dense" if rng.random() < 0.45 else "medium")
     hex_id = f"{rng.integers(0x100000, 0xFFFFFF):06x}"
@@ -374,7 +450,7 @@ def _aircraft(i: int, settings: SimSettings, used: set[str]) -> tuple[pd.DataFra
     used_s = 0
     behaviour: str | None = None
     while used_s < total:
-        behaviour = "parked" if (parked_first and not pieces) else _next_behaviour(kind, behaviour, rng)
+        behaviour = "parked" if (parked_first and not pieces) else _next_behaviour(kind, behaviour, rng, settings.circuit_weight)
         if behaviour == "hover" and kind != "helicopter":
             behaviour = "orbit"
         piece = _behaviour_piece(kind, behaviour, st, wind, rng, total - used_s)

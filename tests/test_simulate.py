@@ -18,6 +18,7 @@ from flightpaths.schema import POINT_COLUMNS
 from flightpaths.simulate import (
     BEHAVIOURS,
     CIRCLING,
+    OPTIONAL_BEHAVIOURS,
     SimSettings,
     label_windows,
     sbs_lines,
@@ -68,7 +69,7 @@ def test_points_table_and_truth_columns() -> None:
 def test_every_behaviour_occurs_with_the_circling_rule(big) -> None:
     sim, _ = big
     truth = sim.truth
-    assert set(truth["behaviour"]) == set(BEHAVIOURS)
+    assert set(truth["behaviour"]) == set(BEHAVIOURS) - OPTIONAL_BEHAVIOURS  # those only when asked for
     expected = truth["behaviour"].isin(CIRCLING) | ((truth["behaviour"] == "partial_orbit") & (truth["revolutions"] >= 1))
     assert (truth["circling"] == expected).all()
     assert set(truth.loc[truth["behaviour"] == "hover", "kind"]) == {"helicopter"}
@@ -96,6 +97,29 @@ def test_behaviours_look_like_themselves_in_windows(big) -> None:
     assert 0.2 < all_five["circling"].mean() < 0.6  # a healthy share of circling windows
     airborne = make_windows(sim.points, WindowSettings(window_s=300))  # the default leaves the ground out
     assert "parked" not in set(label_windows(airborne, sim.truth)["behaviour"]) and len(airborne) < len(all_five)
+
+
+def test_airliners_and_circuits_when_asked_for() -> None:
+    sim = simulate(SimSettings(seed=5, hours=3.0, aircraft=30, airliner_share=0.3, circuit_weight=0.3))
+    truth = sim.truth
+    assert OPTIONAL_BEHAVIOURS <= set(truth["behaviour"])
+    assert set(truth.loc[truth["behaviour"].isin(["route_turn", "hold"]), "kind"]) == {"airliner"}
+    assert set(truth.loc[truth["behaviour"] == "circuit", "kind"]) == {"light"}
+    assert truth.loc[truth["behaviour"] == "hold", "circling"].all()
+    windows = make_windows(sim.points, WindowSettings(window_s=600))
+    w = pd.concat([windows, label_windows(windows, truth)], axis=1)
+    w = w[w["behaviour_fraction"] > 0.9].groupby("behaviour")
+    assert w["median_altitude_ft"].median()["route_turn"] > 25_000  # at cruise
+    assert w["median_speed_kt"].median()["route_turn"] > 400
+    assert w["median_altitude_ft"].median()["circuit"] < 1500  # a pattern at about 1,000 ft
+    # the same seed without them: the helicopters are unchanged (each aircraft its own random stream;
+    # light aircraft draw their behaviours among other weights)
+    plain = simulate(SimSettings(seed=5, hours=3.0, aircraft=30))
+    kept = set(truth.loc[truth["kind"] == "helicopter", "object_id"])
+    assert len(kept) >= 5
+    a = sim.points[sim.points["object_id"].isin(kept)].reset_index(drop=True)
+    b = plain.points[plain.points["object_id"].isin(kept)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
 
 
 def test_sampling_modes(big) -> None:

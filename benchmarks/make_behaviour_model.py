@@ -1,0 +1,201 @@
+"""Train the built-in behaviour classifier and measure it on aircraft it never saw.
+
+    .venv/bin/python benchmarks/make_behaviour_model.py              # train, evaluate, install
+    .venv/bin/python benchmarks/make_behaviour_model.py --no-install --out /tmp/bm
+
+What it does (labels never come from a turn rule):
+
+1. Simulated flight segments with ground truth: seeded simulations with airliners at cruise
+   (route turns, Vs, doglegs, holds) and airport circuits beside the helicopters and light
+   aircraft (:mod:`flightpaths.simulate`); each truth interval is a segment, its windows those
+   lying at least 80% inside it, its class :func:`flightpaths.score.behaviour.sim_class`.
+   Seeds ``TRAIN_SEEDS`` train; ``TEST_SEEDS`` (other aircraft) are held out.
+2. Real flight segments from ``../shared/data`` (when present), labelled by the curator's
+   category (:data:`REAL_CATEGORY_CLASS`: calibration, BuzzFeed government helicopters and
+   gliders = orbit, refuelling = racetrack, surveys = survey, ordinary traffic = transit,
+   skywriting = other); the aircraft :func:`flightpaths.evaluate.holdout_aircraft` holds out
+   (30% per category, the built-in circling model's hold-out) are kept for evaluation only.
+3. Windows of 5, 10 and 20 minutes (the built-in model's), behaviour features per window
+   (:func:`add_window_behaviour`) and per segment (:func:`segment_behaviour`).
+4. scikit-learn's HistGradientBoostingClassifier (balanced class weights, seeded), exported to
+   safetensors + JSON (:class:`BehaviourModel`); the script checks that the export gives
+   sklearn's probabilities on the held-out segments.
+5. Per-class precision and recall, the confusion matrix and macro-F1 on the held-out
+   simulated and real aircraft, printed and written to OUT/behaviour-evaluation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from flightpaths.errors import InputError  # noqa: E402
+from flightpaths.score.behaviour import (  # noqa: E402
+    BEHAVIOUR_CLASSES,
+    BEHAVIOUR_FEATURES,
+    REAL_CATEGORY_CLASS,
+    add_window_behaviour,
+    segment_behaviour,
+    sim_class,
+)
+from flightpaths.score.behaviour_model import DEFAULT_BEHAVIOUR_DIR, BehaviourModel  # noqa: E402
+from flightpaths.simulate import SimSettings, label_windows, simulate  # noqa: E402
+from flightpaths.tracks import TrackSettings, WindowSettings, make_windows, split_tracks  # noqa: E402
+
+WINDOWS = WindowSettings(window_s=(300.0, 600.0, 1200.0))
+TRAIN_SEEDS = (201, 202, 203, 204)
+TEST_SEEDS = (301, 302)
+SIM = dict(hours=3.0, aircraft=30, airliner_share=0.15, circuit_weight=0.10)
+MIN_INSIDE = 0.8
+
+log = logging.getLogger("make_behaviour_model")
+
+
+def sim_segments(seed: int) -> pd.DataFrame:
+    """One row per simulated truth interval with windows: features, class, aircraft."""
+    sim = simulate(SimSettings(seed=seed, **SIM))  # type: ignore[arg-type]
+    tracked, _ = split_tracks(sim.points, TrackSettings())
+    windows = add_window_behaviour(make_windows(tracked, WINDOWS))
+    truth = sim.truth.reset_index(drop=True)
+    lab = label_windows(windows, truth.assign(behaviour=truth.index.astype(str)))
+    key = lab["behaviour"].fillna("").astype(str).where(lab["behaviour_fraction"] >= MIN_INSIDE, "")
+    table = segment_behaviour(windows, key.to_numpy())
+    rows = truth.loc[table.index.astype(int)]
+    table["label"] = [sim_class(b, r) for b, r in zip(rows["behaviour"], rows["revolutions"])]
+    table["group"] = [f"sim{seed}-{o}" for o in rows["object_id"]]
+    table["origin"] = f"sim-{seed}"
+    table["detail"] = rows["behaviour"].to_numpy()
+    table.index = [f"sim{seed}-{i}" for i in table.index]
+    return table[table["label"].notna()]
+
+
+def real_segments() -> pd.DataFrame:
+    """Real flight segments labelled by curator category; ``held``: the aircraft is held out."""
+    from flightpaths.evaluate import (
+        DEFAULT_DATA_ROOT,
+        SHARED_SOURCES,
+        EvalSource,
+        build_shared_set,
+        holdout_aircraft,
+        window_segments,
+    )
+
+    sources = (*SHARED_SOURCES, EvalSource("adsb/traffic-samples/gliders/*.json.gz", "gliders", True, "thermalling"))
+    data = build_shared_set(DEFAULT_DATA_ROOT, sources=sources)
+    segs = data.segments[data.segments["category"].isin(list(REAL_CATEGORY_CLASS))]
+    pts = data.points[data.points["segment_id"].isin(segs.index)]
+    windows = add_window_behaviour(make_windows(pts.assign(track_id=pts["segment_id"].astype(str)), WINDOWS))
+    table = segment_behaviour(windows, window_segments(windows, segs).to_numpy())
+    table = table[table.notna().any(axis=1)]
+    seg = segs.loc[table.index]
+    table["label"] = seg["category"].map(REAL_CATEGORY_CLASS).to_numpy()
+    table["group"] = "real-" + seg["object_id"].astype(str).to_numpy()
+    table["origin"] = "real-" + seg["category"].astype(str).to_numpy()
+    table["detail"] = seg["sampling"].to_numpy()
+    held = {f"real-{a}" for a in holdout_aircraft(data.segments)}
+    table["held"] = table["group"].isin(held)
+    return table
+
+
+def _cached(path: Path, reuse: bool, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    if reuse and path.exists():
+        return pd.read_parquet(path)
+    table = make()
+    table.to_parquet(path)
+    return table
+
+
+def fit(train: pd.DataFrame, seed: int = 0) -> object:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=10,
+                                           l2_regularization=1.0, class_weight="balanced", random_state=seed)
+    return model.fit(train[list(BEHAVIOUR_FEATURES)].to_numpy(float), train["label"].to_numpy(str))
+
+
+def report(test: pd.DataFrame, predicted: np.ndarray, title: str) -> str:
+    """Per-class precision/recall/F1, macro-F1 and the confusion matrix, as markdown."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    truth = test["label"].to_numpy(str)
+    labels = [c for c in BEHAVIOUR_CLASSES if c in set(truth) | set(predicted)]
+    p, r, f, n = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
+    present = n > 0
+    macro = float(f[present].mean()) if present.any() else float("nan")
+    lines = [f"### {title}: {len(test)} segments of {test['group'].nunique()} aircraft, macro-F1 {macro:.3f}", "",
+             "| class | segments | precision | recall | F1 |", "|---|---|---|---|---|"]
+    lines += [f"| {c} | {int(k)} | {pp:.2f} | {rr:.2f} | {ff:.2f} |" for c, k, pp, rr, ff in zip(labels, n, p, r, f)]
+    cm = confusion_matrix(truth, predicted, labels=labels)
+    lines += ["", "confusion (rows: truth, columns: predicted)", "",
+              "| | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    lines += [f"| {c} | " + " | ".join(str(v) for v in row) + " |" for c, row in zip(labels, cm)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / "behaviour-model-out")
+    ap.add_argument("--no-install", action="store_true", help="do not copy the model into flightpaths/models/default")
+    ap.add_argument("--no-real", action="store_true", help="simulated segments only")
+    ap.add_argument("--reuse", action="store_true", help="reuse the segment tables in --out from an earlier run")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    t0 = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    sim = _cached(args.out / "segments-sim.parquet", args.reuse,
+                  lambda: pd.concat([sim_segments(s) for s in (*TRAIN_SEEDS, *TEST_SEEDS)]))
+    sim_test = sim["origin"].isin([f"sim-{s}" for s in TEST_SEEDS])
+    parts_train, parts_test = [sim[~sim_test]], [sim[sim_test]]
+    if not args.no_real:
+        try:
+            real = _cached(args.out / "segments-real.parquet", args.reuse, real_segments)
+        except InputError as exc:  # the shared data are optional
+            log.warning("real segments skipped: %s", exc)
+        else:
+            held = real["held"].astype(bool)
+            parts_train.append(real[~held].drop(columns="held"))
+            parts_test.append(real[held].drop(columns="held"))
+    train, test = pd.concat(parts_train), pd.concat(parts_test)
+    log.info("segments: %d train (%s), %d test; %.0f s", len(train), train["label"].value_counts().to_dict(), len(test),
+             time.perf_counter() - t0)
+    model = fit(train)
+    exported = BehaviourModel.from_sklearn(model, BEHAVIOUR_FEATURES, meta={
+        "trained_on": f"{len(train)} segments: simulated seeds {list(TRAIN_SEEDS)} and real aircraft not held out",
+        "train_counts": train["label"].value_counts().to_dict(),
+        "made_by": "benchmarks/make_behaviour_model.py",
+    })
+    sk = model.predict_proba(test[list(BEHAVIOUR_FEATURES)].to_numpy(float))
+    ours = exported.predict_proba(test)
+    order = [list(model.classes_).index(c) for c in exported.classes]
+    gap = float(np.abs(sk[:, order] - ours).max()) if len(test) else 0.0
+    log.info("export check: largest probability difference from sklearn %.2e", gap)
+    if gap > 1e-9:
+        raise SystemExit("the exported model does not match sklearn")
+    predicted, _ = exported.predict(test)
+    text = "\n".join(report(test[m], predicted[m], name) for name, m in (
+        ("held-out simulated aircraft", test["origin"].str.startswith("sim").to_numpy()),
+        ("held-out real aircraft", test["origin"].str.startswith("real").to_numpy()),
+        ("all held-out aircraft", np.ones(len(test), bool))) if m.any())
+    print(text)
+    (args.out / "behaviour-evaluation.md").write_text(text, encoding="utf-8")
+    test.assign(predicted=predicted).to_csv(args.out / "behaviour-test-segments.csv")
+    exported.save(args.out / "model")
+    if not args.no_install:
+        exported.save(DEFAULT_BEHAVIOUR_DIR)
+        log.info("installed into %s", DEFAULT_BEHAVIOUR_DIR)
+    log.info("done in %.0f s", time.perf_counter() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,215 @@
+"""The behaviour classifier: gradient-boosted trees over behaviour features, evaluated in numpy.
+
+Trained with scikit-learn's ``HistGradientBoostingClassifier`` (``benchmarks/make_behaviour_model.py``)
+and shipped without pickle: the trees' nodes go to ``behaviour.safetensors`` (flat arrays) and
+the classes, features and notes to ``behaviour.json``, beside the built-in model in
+``flightpaths/models/default/``. :meth:`BehaviourModel.predict_proba` walks every tree for all
+rows at once (one step per tree level) and gives the same probabilities as scikit-learn's
+``predict_proba`` (a test holds this).
+
+:func:`add_behaviour` names the behaviour of each episode (``behaviour``, ``p_behaviour``)
+from the behaviour features of its windows (:mod:`flightpaths.score.behaviour`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BundleError
+from ..fileio import atomic_write_bytes, atomic_write_text
+from .behaviour import BEHAVIOUR_FEATURES, segment_behaviour
+
+__all__ = [
+    "BEHAVIOUR_MODEL_FORMAT",
+    "DEFAULT_BEHAVIOUR_DIR",
+    "BehaviourModel",
+    "add_behaviour",
+    "default_behaviour_model",
+]
+
+BEHAVIOUR_MODEL_FORMAT: Final = 1
+#: Where the built-in behaviour classifier lives (beside the built-in circling model).
+DEFAULT_BEHAVIOUR_DIR: Final = Path(__file__).resolve().parents[1] / "models" / "default"
+_JSON, _WEIGHTS = "behaviour.json", "behaviour.safetensors"
+_NODE_ARRAYS: Final = ("feature", "threshold", "left", "right", "leaf", "value", "missing_left")
+
+@dataclass(frozen=True, eq=False)
+class BehaviourModel:
+    """Boosted trees: ``raw[class] = baseline[class] + sum of its trees' leaf values``, softmax.
+
+    Nodes of every tree are stored end to end in flat arrays; ``tree_start[i]`` is the first
+    node of tree i, trees ordered iteration by iteration, one per class within an iteration.
+    """
+
+    classes: tuple[str, ...]
+    features: tuple[str, ...]
+    baseline: np.ndarray
+    tree_start: np.ndarray
+    nodes: Mapping[str, np.ndarray]
+    meta: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        k = len(self.classes)
+        if not k or len(self.baseline) != k or len(self.tree_start) % k:
+            raise BundleError(f"behaviour model: {k} classes, {len(self.baseline)} baselines and "
+                              f"{len(self.tree_start)} trees do not fit together")
+        missing = [n for n in _NODE_ARRAYS if n not in self.nodes]
+        if missing:
+            raise BundleError(f"behaviour model: node array(s) {', '.join(missing)} missing")
+        sizes = {len(self.nodes[n]) for n in _NODE_ARRAYS}
+        total = len(self.nodes["feature"])
+        if len(sizes) != 1 or (len(self.tree_start) and int(self.tree_start.max()) >= total):
+            raise BundleError("behaviour model: node arrays of different lengths or trees beyond them")
+        inner = ~self.nodes["leaf"].astype(bool)
+        for name in ("left", "right"):
+            if np.any(inner & ((self.nodes[name] < 0) | (self.nodes[name] >= total))):
+                raise BundleError(f"behaviour model: a node's {name} child is outside the tree")
+        if np.any(inner & ((self.nodes["feature"] < 0) | (self.nodes["feature"] >= len(self.features)))):
+            raise BundleError("behaviour model: a node splits on an unknown feature")
+
+    @classmethod
+    def from_sklearn(cls, model: Any, features: Sequence[str], *, meta: Mapping[str, Any] | None = None) -> BehaviourModel:
+        """Export a fitted multi-class ``HistGradientBoostingClassifier`` (numeric features)."""
+        classes = tuple(str(c) for c in model.classes_)
+        if len(classes) < 3:
+            raise BundleError("behaviour model: export needs three classes or more (one tree per class)")
+        parts: dict[str, list[np.ndarray]] = {n: [] for n in _NODE_ARRAYS}
+        starts, offset = [], 0
+        for iteration in model._predictors:
+            for tree in iteration:
+                nd = tree.nodes
+                if np.any(nd["is_categorical"]):
+                    raise BundleError("behaviour model: categorical splits are not supported")
+                starts.append(offset)
+                parts["feature"].append(nd["feature_idx"].astype(np.int32))
+                parts["threshold"].append(nd["num_threshold"].astype(np.float64))
+                parts["left"].append(nd["left"].astype(np.int64) + offset)
+                parts["right"].append(nd["right"].astype(np.int64) + offset)
+                parts["leaf"].append(nd["is_leaf"].astype(np.uint8))
+                parts["value"].append(nd["value"].astype(np.float64))
+                parts["missing_left"].append(nd["missing_go_to_left"].astype(np.uint8))
+                offset += len(nd)
+        nodes = {n: np.concatenate(v) for n, v in parts.items()}
+        return cls(classes, tuple(features), np.asarray(model._baseline_prediction, float).ravel(),
+                   np.asarray(starts, np.int64), nodes, dict(meta or {}))
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """Raw scores (rows x classes) of a feature matrix in :attr:`features` order."""
+        x = np.asarray(x, float)
+        n, k = len(x), len(self.classes)
+        out = np.tile(self.baseline, (n, 1))
+        if not n:
+            return out
+        nd = self.nodes
+        leaf, feature, threshold = nd["leaf"].astype(bool), nd["feature"], nd["threshold"]
+        left, right, miss = nd["left"], nd["right"], nd["missing_left"].astype(bool)
+        rows = np.arange(n)
+        node = np.repeat(self.tree_start[None, :], n, axis=0)  # rows x trees
+        while True:
+            inner = ~leaf[node]
+            if not inner.any():
+                break
+            value = x[rows[:, None], np.where(inner, feature[node], 0)]
+            go_left = np.where(np.isnan(value), miss[node], value <= threshold[node])
+            node = np.where(inner, np.where(go_left, left[node], right[node]), node)
+        leaves = nd["value"][node].reshape(n, -1, k)
+        raw: np.ndarray = out + leaves.sum(axis=1)
+        return raw
+
+    def predict_proba(self, table: pd.DataFrame) -> np.ndarray:
+        """Class probabilities (rows x :attr:`classes`) of a table with the :attr:`features` columns."""
+        missing = [f for f in self.features if f not in table.columns]
+        if missing:
+            raise BundleError(f"behaviour features missing: {', '.join(missing)}")
+        raw = self.raw(table[list(self.features)].to_numpy(float))
+        raw -= raw.max(axis=1, keepdims=True)
+        e = np.exp(raw)
+        p: np.ndarray = e / e.sum(axis=1, keepdims=True)
+        return p
+
+    def predict(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The likeliest class of each row and its probability."""
+        p = self.predict_proba(table)
+        best = p.argmax(axis=1) if len(p) else np.zeros(0, int)
+        return np.asarray(self.classes, dtype=object)[best], p[np.arange(len(p)), best]
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``behaviour.safetensors`` and ``behaviour.json`` into *folder*; returns the JSON path."""
+        from safetensors.numpy import save
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {**{n: np.ascontiguousarray(v) for n, v in self.nodes.items()},
+                   "baseline": self.baseline.astype(np.float64), "tree_start": self.tree_start.astype(np.int64)}
+        atomic_write_bytes(folder / _WEIGHTS, save(tensors))
+        head = {"format": BEHAVIOUR_MODEL_FORMAT, "kind": "boosted-trees", "classes": list(self.classes),
+                "features": list(self.features), **{k: v for k, v in self.meta.items() if k not in ("format", "kind")}}
+        return atomic_write_text(folder / _JSON, json.dumps(head, indent=1, sort_keys=True, default=str) + "\n")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> BehaviourModel:
+        """Read what :meth:`save` wrote; a clear :class:`BundleError` for anything else."""
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        try:
+            head = json.loads((folder / _JSON).read_text(encoding="utf-8"))
+            tensors = load_file(str(folder / _WEIGHTS))
+        except (OSError, ValueError) as exc:
+            raise BundleError(f"{folder}: cannot read the behaviour model ({exc})") from exc
+        if not isinstance(head, dict) or head.get("kind") != "boosted-trees" or head.get("format") != BEHAVIOUR_MODEL_FORMAT:
+            raise BundleError(f"{folder / _JSON}: not a behaviour model of format {BEHAVIOUR_MODEL_FORMAT}")
+        try:
+            nodes = {n: tensors[n] for n in _NODE_ARRAYS}
+            return cls(tuple(map(str, head["classes"])), tuple(map(str, head["features"])), tensors["baseline"],
+                       tensors["tree_start"], nodes, {k: v for k, v in head.items() if k not in ("classes", "features")})
+        except (KeyError, TypeError) as exc:
+            raise BundleError(f"{folder}: the behaviour model is malformed ({exc})") from exc
+
+_DEFAULT: dict[str, BehaviourModel | None] = {}
+
+def default_behaviour_model(folder: str | Path | None = None) -> BehaviourModel | None:
+    """The behaviour classifier in *folder* (default: the built-in one), loaded once; None when
+    the folder has none."""
+    path = Path(folder) if folder is not None else DEFAULT_BEHAVIOUR_DIR
+    key = str(path.resolve())
+    if key not in _DEFAULT:
+        _DEFAULT[key] = BehaviourModel.load(path) if (path / _JSON).exists() else None
+    return _DEFAULT[key]
+
+def add_behaviour(episodes: pd.DataFrame, windows: pd.DataFrame, model: BehaviourModel | None) -> pd.DataFrame:
+    """*episodes* with ``behaviour`` (one of the model's classes) and ``p_behaviour``,
+    from the behaviour features of each episode's windows (``window_ids``); an episode whose
+    windows have no features gets ``<NA>`` and NaN. Nothing changes without a *model*."""
+    out = episodes.copy()
+    if model is None:
+        return out
+    out["behaviour"] = pd.array([pd.NA] * len(out), dtype="string")
+    out["p_behaviour"] = np.nan
+    if not len(out) or not len(windows) or BEHAVIOUR_FEATURES[0] not in windows.columns:
+        return out
+    ids = windows["window_id"].astype(str).to_numpy()
+    member = pd.Series(np.arange(len(windows)), index=ids)
+    rows, keys = [], []
+    for eid, wids in zip(out["episode_id"].astype(str), out["window_ids"].astype(str)):
+        found = member.reindex(wids.split(";")).dropna().astype(int).to_numpy()
+        rows.append(found)
+        keys.append(np.full(len(found), eid, dtype=object))
+    idx = np.concatenate(rows) if rows else np.zeros(0, int)
+    table = segment_behaviour(windows.iloc[idx], np.concatenate(keys) if keys else np.zeros(0, object))
+    table = table[table.notna().any(axis=1)]
+    if not len(table):
+        return out
+    label, p = model.predict(table)
+    by_id = pd.DataFrame({"behaviour": label, "p": p}, index=table.index)
+    eid = out["episode_id"].astype(str)
+    out["behaviour"] = pd.array(eid.map(by_id["behaviour"]).to_numpy(dtype=object), dtype="string")
+    out["p_behaviour"] = eid.map(by_id["p"]).to_numpy(float)
+    return out

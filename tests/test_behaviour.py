@@ -1,0 +1,143 @@
+"""Behaviour features, the exported behaviour classifier and the behaviour of episodes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flightpaths.errors import BundleError
+from flightpaths.score.behaviour import (
+    BEHAVIOUR_FEATURES,
+    HOVER_KT,
+    add_window_behaviour,
+    segment_behaviour,
+    sim_class,
+    window_behaviour,
+)
+from flightpaths.score.behaviour_model import BehaviourModel, add_behaviour, default_behaviour_model
+
+
+def _path(turn_deg: np.ndarray, speed_ms: float = 50.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points each second from turn rates (deg/s) at a constant speed."""
+    h = np.radians(np.cumsum(turn_deg))
+    return np.arange(len(h), dtype=float), np.cumsum(np.sin(h)) * speed_ms, np.cumsum(np.cos(h)) * speed_ms
+
+
+def _lawnmower(legs: int = 6, leg_s: int = 80, rate: float = 6.0) -> np.ndarray:
+    parts = []
+    for i in range(legs):
+        parts += [np.zeros(leg_s), np.full(int(180 / rate), rate if i % 2 == 0 else -rate)]
+    return np.concatenate(parts)
+
+
+def test_orbit_survey_transit_and_hover_look_like_themselves() -> None:
+    t, x, y = _path(np.full(1200, 3.0))  # ten laps of a 950 m circle
+    orbit = window_behaviour(t, x, y, np.full(1200, 97.0), np.full(1200, 1500.0))
+    t, x, y = _path(_lawnmower())
+    survey = window_behaviour(t, x, y, np.full(len(t), 97.0), np.full(len(t), 4000.0))
+    t, x, y = _path(np.zeros(600), 230.0)
+    transit = window_behaviour(t, x, y, np.full(600, 450.0), np.full(600, 37000.0))
+    rng = np.random.default_rng(0)
+    hover = window_behaviour(np.arange(300.0), *rng.normal(0, 5, (2, 300)), np.full(300, 2.0), np.full(300, 400.0))
+    assert orbit["bh_consistency"] > 0.95 and orbit["bh_turn_multi"] > 1400 and orbit["bh_revisit"] > 0.5
+    assert orbit["bh_straight_share"] < 0.1 and orbit["bh_polar"] < 0.2
+    # a lawnmower: turns alternate, legs parallel both ways, side by side, nothing comes back
+    assert survey["bh_alternation"] == 1.0 and survey["bh_consistency"] < 0.2
+    assert survey["bh_axial"] > 0.5 > survey["bh_polar"] and survey["bh_straight_share"] > 0.4
+    assert survey["bh_cross_ratio"] > 0.5
+    assert transit["bh_polar"] > 0.99 and transit["bh_straight_share"] > 0.99 and transit["bh_straightness"] > 0.99
+    assert transit["bh_alt_ft"] == 37000.0 and transit["bh_speed_kt"] == 450.0
+    assert hover["bh_slow_share"] == 1.0 and hover["bh_extent_m"] < 100
+    assert orbit["bh_slow_share"] == survey["bh_slow_share"] == 0.0
+
+
+def test_slow_share_weighs_time_and_short_windows_are_nan() -> None:
+    t = np.array([0.0, 10, 20, 100])  # the last point stands for 40 s of the 100
+    f = window_behaviour(t, t * 50, np.zeros(4), np.array([2.0, 2, 50, 50]), None)
+    assert f["bh_slow_share"] == pytest.approx(15 / 100)  # 5 s + 10 s under HOVER_KT
+    assert HOVER_KT == 10.0 and math.isnan(f["bh_alt_ft"])
+    assert all(math.isnan(v) for v in window_behaviour(np.arange(2.0), np.zeros(2), np.zeros(2)).values())
+
+
+def test_window_and_segment_tables() -> None:
+    t, x, y = _path(np.full(600, 3.0))
+    w = pd.DataFrame({"window_id": ["a", "b", "c"], "window_s": [300.0, 600.0, 600.0],
+                      "pt": [t[:300], t, None], "px": [x[:300], x, None], "py": [y[:300], y, None]})
+    out = add_window_behaviour(w)
+    assert list(out.columns[-len(BEHAVIOUR_FEATURES):]) == list(BEHAVIOUR_FEATURES)
+    assert out[BEHAVIOUR_FEATURES[0]].notna().tolist() == [True, True, False]
+    only = add_window_behaviour(w, rows=np.array([True, False, False]))
+    assert only["bh_turn_net"].notna().tolist() == [True, False, False]
+    seg = segment_behaviour(out, np.array(["s", "s", "s"]))
+    # the segment takes its longest windows (600 s), skipping the one without points
+    assert seg.loc["s", "bh_turn_total"] == pytest.approx(out.loc[1, "bh_turn_total"])
+    assert segment_behaviour(out, np.array(["", "", ""])).empty
+
+
+def test_simulator_behaviours_map_to_reporter_classes() -> None:
+    from flightpaths.simulate import BEHAVIOURS
+
+    assert {sim_class(b) for b in BEHAVIOURS} - {None} <= {"orbit", "hover", "survey", "racetrack", "pattern",
+                                                          "transit", "other"}
+    assert sim_class("parked") is None and sim_class("approach") == sim_class("circuit") == "pattern"
+
+
+def _fitted(seed: int = 0):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(400, 3))
+    x[rng.random((400, 3)) < 0.1] = np.nan  # missing values take the learned side
+    y = np.where(np.nan_to_num(x[:, 0]) > 0.5, "a", np.where(np.nan_to_num(x[:, 1]) > 0, "b", "c"))
+    model = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=7, random_state=0).fit(x, y)
+    return model, x
+
+
+def test_exported_trees_give_sklearns_probabilities(tmp_path: Path) -> None:
+    model, x = _fitted()
+    names = ("f0", "f1", "f2")
+    ours = BehaviourModel.from_sklearn(model, names, meta={"note": "test"})
+    table = pd.DataFrame(x, columns=list(names))
+    np.testing.assert_allclose(ours.predict_proba(table), model.predict_proba(x), rtol=0, atol=1e-12)
+    assert (ours.predict(table)[0] == model.predict(x)).all()
+    ours.save(tmp_path)
+    back = BehaviourModel.load(tmp_path)
+    np.testing.assert_allclose(back.predict_proba(table), model.predict_proba(x), rtol=0, atol=1e-12)
+    assert back.classes == ("a", "b", "c") and back.meta["note"] == "test"
+    assert not list(tmp_path.glob("*.pkl"))
+
+
+def test_damaged_behaviour_model_is_a_clear_error(tmp_path: Path) -> None:
+    model, _ = _fitted()
+    ours = BehaviourModel.from_sklearn(model, ("f0", "f1", "f2"))
+    ours.save(tmp_path)
+    (tmp_path / "behaviour.json").write_text('{"kind": "pickle"}', encoding="utf-8")
+    with pytest.raises(BundleError, match="not a behaviour model"):
+        BehaviourModel.load(tmp_path)
+    nodes = dict(ours.nodes)
+    nodes["left"] = nodes["left"] + 10**6
+    with pytest.raises(BundleError, match="outside the tree"):
+        BehaviourModel(ours.classes, ours.features, ours.baseline, ours.tree_start, nodes, {})
+    with pytest.raises(BundleError, match="missing"):
+        ours.predict_proba(pd.DataFrame({"f0": [1.0]}))
+
+
+def test_episodes_get_the_behaviour_of_their_windows() -> None:
+    model = default_behaviour_model()
+    if model is None:
+        pytest.skip("no built-in behaviour model (make it with benchmarks/make_behaviour_model.py)")
+    t, x, y = _path(np.full(1200, 3.0))
+    orbit = {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 90.0), "palt": np.full(1200, 1500.0)}
+    t2, x2, y2 = _path(_lawnmower(legs=12, leg_s=60), 45.0)
+    survey = {"pt": t2, "px": x2, "py": y2, "pspeed": np.full(len(t2), 90.0), "palt": np.full(len(t2), 4000.0)}
+    windows = add_window_behaviour(pd.DataFrame([{"window_id": "w1", "window_s": 1200.0, **orbit},
+                                                 {"window_id": "w2", "window_s": 1200.0, **survey}]))
+    episodes = pd.DataFrame({"episode_id": ["e1", "e2", "e3"], "window_ids": ["w1", "w2", "gone"]})
+    out = add_behaviour(episodes, windows, model)
+    assert out["behaviour"].tolist()[:2] == ["orbit", "survey"]
+    assert out["behaviour"].isna().tolist() == [False, False, True] and out["p_behaviour"].iloc[0] > 0.5
+    assert "behaviour" not in add_behaviour(episodes, windows, None).columns
