@@ -166,10 +166,18 @@
     return "rgb(" + [0, 1, 2].map(k => Math.round(s[i][k] + (s[i + 1][k] - s[i][k]) * g)).join(",") + ")";
   }
 
+  // The nearest labelled place, for "where", when it is close enough not to shrink the track to a dot.
+  function nearPlace(a) {
+    if (!a.centre || !a.places || !a.places.length) return [];
+    const [, lat, lon] = a.places[0], kx = Math.cos(a.centre[0] * Math.PI / 180);
+    const m = M_PER_DEG * Math.hypot(lat - a.centre[0], (lon - a.centre[1]) * kx);
+    return m <= Math.max(5000, 3 * (a.radius_m || 0)) ? [[lat, lon]] : [];
+  }
+
   // What the map is fitted to: the track (with the centre), else the centre's circle, else nothing.
   function target(a) {
     const track = a.track || [];
-    const near = a.places && a.places.length ? [[a.places[0][1], a.places[0][2]]] : []; // the nearest named place, for "where"
+    const near = nearPlace(a);
     if (track.length) return {key: "track", pts: track.concat(a.centre ? [a.centre] : [], near)};
     if (!a.centre) return null;
     const r = Math.max(a.radius_m || 0, 500) * 1.5;
