@@ -30,7 +30,6 @@
   // ---------------------------------------------------------------- times, in the reader's zone
   const dayFmt = new Intl.DateTimeFormat(undefined, {weekday: "short", day: "numeric", month: "short", year: "numeric"});
   const secFmt = new Intl.DateTimeFormat(undefined, {hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short"});
-  const minFmt = new Intl.DateTimeFormat(undefined, {hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
 
   function clock(ms) { return ms == null ? "" : dayFmt.format(new Date(ms)) + ", " + secFmt.format(new Date(ms)); }
 
