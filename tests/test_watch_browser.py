@@ -151,6 +151,8 @@ def _check_page(drv: Any, width: int) -> None:
     centre_only = ".alert[data-alert-id=\"aa2183_x\"]"
     assert drv.execute_script(f"return document.querySelectorAll('{centre_only} path.fp-track').length") == 0
     assert drv.execute_script(f"return document.querySelectorAll('{centre_only} path.fp-radius').length") == 1
+    label = drv.execute_script(f"return document.querySelector('{centre_only} .livemap').getAttribute('aria-label')")
+    assert "Cleveland, Ohio, US" in label, label  # the map says what it shows
     assert "No position for this alert yet" in drv.find_element("css selector", ".alert[data-alert-id=\"bb0001_x\"]").text
     # highest probability first, "possible" never "confirmed", the count in the title
     heads = [e.text for e in drv.find_elements("css selector", ".alert h3")]

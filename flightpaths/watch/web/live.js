@@ -271,6 +271,8 @@
     if (!target(a)) { // no track and no centre: a map would show an empty sea at 0, 0
       if (view.map) { view.map.remove(); view.map = null; view.layer = null; view.fit = null; }
       view.box.className = "nomap";
+      view.box.removeAttribute("role");
+      view.box.removeAttribute("aria-label");
       view.box.replaceChildren(text("span", "No position for this alert yet: the map appears with the first one."));
       return;
     }
@@ -278,6 +280,7 @@
     if (!view.map) {
       view.box.replaceChildren();
       view.box.className = "livemap";
+      view.box.setAttribute("role", "img");
       view.map = L.map(view.box, {scrollWheelZoom: false});
       const tiles = L.tileLayer(TILES, {maxZoom: 19, attribution: "&copy; OpenStreetMap contributors"});
       tiles.on("tileload", () => view.box.classList.add("online")); // tiles came: the offline land fill fades
@@ -287,6 +290,7 @@
       view.map.on("zoomstart dragstart", () => { if (!view.fitting) view.moved = true; });
       view.map.on("moveend", () => { view.box.dataset.bounds = view.map.getBounds().toBBoxString(); }); // west,south,east,north
     }
+    view.box.setAttribute("aria-label", "map of the possible circling near " + where(a) + ": the track coloured from start to now over map context");
     draw(view, a);
   }
 
