@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -74,10 +75,19 @@ def engine_state(aircraft: int, points: int, alerts: int) -> _Engine:
     return _Engine(fleet, closed, int(t[-1].value))
 
 
-def _old_to_json(data: Any) -> str:
-    from flightpaths.watch.server import _finite
+def _old_finite(value: Any) -> Any:
+    """The page's NaN pass before (a copy: the baseline)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _old_finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_old_finite(v) for v in value]
+    return value
 
-    return json.dumps(_finite(json.loads(json.dumps(data, default=str))), allow_nan=False)
+
+def _old_to_json(data: Any) -> str:
+    return json.dumps(_old_finite(json.loads(json.dumps(data, default=str))), allow_nan=False)
 
 
 def _time(fn: Callable[[], Any], repeats: int) -> float:
