@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_tipsheet_browser import _Tiles, tile_server  # noqa: F401 - the tile server fixture, shared with the tip sheet's test
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -150,6 +151,8 @@ def _check_page(drv: Any, width: int) -> None:
     centre_only = ".alert[data-alert-id=\"aa2183_x\"]"
     assert drv.execute_script(f"return document.querySelectorAll('{centre_only} path.fp-track').length") == 0
     assert drv.execute_script(f"return document.querySelectorAll('{centre_only} path.fp-radius').length") == 1
+    label = drv.execute_script(f"return document.querySelector('{centre_only} .livemap').getAttribute('aria-label')")
+    assert "Cleveland, Ohio, US" in label, label  # the map says what it shows
     assert "No position for this alert yet" in drv.find_element("css selector", ".alert[data-alert-id=\"bb0001_x\"]").text
     # highest probability first, "possible" never "confirmed", the count in the title
     heads = [e.text for e in drv.find_elements("css selector", ".alert h3")]
@@ -170,6 +173,7 @@ def _check_page(drv: Any, width: int) -> None:
     assert sizes[0] <= sizes[1], (width, sizes)
     # the offline context under the maps (no tiles here), with place links to check each alert
     assert drv.execute_script("return document.querySelectorAll('.fp-land').length") > 0
+    assert drv.execute_script("return document.querySelector('.livemap.online') === null")  # no tiles: the land fill stays
     links = drv.execute_script("return [...document.querySelectorAll('.alert .links a')].map(a => a.textContent)")
     assert "ADS-B Exchange" in links and "FAA registry" in links, links
 
@@ -248,5 +252,29 @@ def test_live_page_empty_state_says_what_it_waits_for(chromium: Any) -> None:
         for want in ("waiting for the feed", "No alerts yet", "No aircraft heard yet", "No closed episodes yet"):
             assert want in text, (want, text)
         assert drv.title == "flightpaths watch"
+    finally:
+        page.stop()
+
+
+def test_live_page_online_shows_tiles_and_fades_the_fallback(chromium: Any, request: pytest.FixtureRequest) -> None:
+    """With tiles reachable (the tip sheet's local stand-in for OpenStreetMap) they load under the
+    track and the shipped land fill fades; offline (the tests above) it stays."""
+    from flightpaths.watch.server import LivePage, alert_view
+
+    port = request.getfixturevalue("tile_server")
+    _Tiles.hits.clear()
+    page = LivePage.start(0)
+    try:
+        page.state["data"] = {"feed_ms": int(time.time() * 1000), "alerts": [alert_view(_episode("NYPD2"), _orbit(40.62, -73.83))],
+                              "aircraft": [], "closed": []}  # fmt: skip
+        page.state["version"] += 1
+        rules = f"MAP tile.openstreetmap.org:443 127.0.0.1:{port}, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+        drv = chromium(f"--host-resolver-rules={rules}", "--ignore-certificate-errors", window="1280,900")
+        drv.get(page.url)
+        _wait(drv, "return document.querySelector('.livemap.online') !== null")
+        assert _Tiles.hits and all(h.endswith(".png") for h in _Tiles.hits)
+        assert drv.execute_script("return document.querySelectorAll('.livemap img.leaflet-tile-loaded').length") > 0
+        assert drv.execute_script("return getComputedStyle(document.querySelector('.livemap path.fp-land')).fillOpacity") == "0"
+        assert drv.execute_script("return document.querySelectorAll('.livemap path.fp-track').length") > 0
     finally:
         page.stop()

@@ -106,3 +106,12 @@ def test_event_stream_says_how_soon_to_reconnect_and_keeps_alive(monkeypatch: py
         assert b"event: alive\ndata: 1\n\n" in got
     finally:
         page.stop()
+
+
+def test_page_json_is_strict_and_keeps_numbers() -> None:
+    import numpy as np
+
+    data = {"nan": float("nan"), "inf": [np.float64("inf"), 1.5], "f32": np.float32(2.5), "i": np.int64(3), "b": np.bool_(True),
+            "t": pd.Timestamp("2024-06-01", tz="UTC"), "nested": {"x": np.float32("nan")}}  # fmt: skip
+    assert server.to_json(data) == ('{"nan": null, "inf": [null, 1.5], "f32": 2.5, "i": 3, "b": true, '
+                                    '"t": "2024-06-01 00:00:00+00:00", "nested": {"x": null}}')  # fmt: skip

@@ -73,12 +73,13 @@ def episode_paths(points: pd.DataFrame, start: Any, end: Any) -> dict[str, list[
     empty: dict[str, list[list[float]]] = {"track": [], "before": [], "after": []}
     if points is None or points.empty or "time" not in points:
         return empty
-    p = points.dropna(subset=["lat", "lon"])
+    ll = np.column_stack([points["lat"].to_numpy(float, na_value=np.nan), points["lon"].to_numpy(float, na_value=np.nan)])
+    ok = np.isfinite(ll).all(axis=1)
     t0, t1 = _utc_ns(start), _utc_ns(end)
-    if p.empty or t0 is None or t1 is None:
-        return {**empty, "track": _track(p)}
-    t = p["time"].astype("datetime64[ns, UTC]").astype("int64").to_numpy()
-    ll = p[["lat", "lon"]].to_numpy(float)
+    if t0 is None or t1 is None:
+        return {**empty, "track": _thin(ll[ok])}
+    t = np.asarray(points["time"].to_numpy("datetime64[ns]", na_value=np.datetime64("NaT")), "datetime64[ns]").view("int64")
+    ll, t = ll[ok], t[ok]
     inside = (t >= t0) & (t <= t1)
     track = _thin(ll[inside])
     before = _thin(ll[(t >= t0 - _BEFORE_S * 1_000_000_000) & (t < t0)], 100)
@@ -244,11 +245,14 @@ def _text(value: Any) -> str | None:
 
 
 def _aircraft_row(ac: Any, pts: pd.DataFrame) -> dict[str, Any]:
-    last = pts.iloc[-1]
-    return {"object_id": ac.object_id, "callsign": _text(last.get("callsign")), "registration": _text(last.get("registration")),
-            "seen_ms": _ms(last["time"]), "lat": _number(last["lat"]), "lon": _number(last["lon"]),
-            "altitude_ft": _number(last.get("altitude_ft")), "speed_kt": _number(last.get("speed_kt")),
-            "alert": bool(ac.alerts)}  # fmt: skip
+    """The aircraft's last point, as the page's table shows it (cell by cell: no row or column Series)."""
+
+    def last(col: str) -> Any:
+        return pts.iat[-1, pts.columns.get_loc(col)] if col in pts.columns else None
+
+    return {"object_id": ac.object_id, "callsign": _text(last("callsign")), "registration": _text(last("registration")),
+            "seen_ms": _ms(last("time")), "lat": _number(last("lat")), "lon": _number(last("lon")),
+            "altitude_ft": _number(last("altitude_ft")), "speed_kt": _number(last("speed_kt")), "alert": bool(ac.alerts)}  # fmt: skip
 
 
 def _rank(alert: dict[str, Any]) -> tuple[float, int]:
@@ -288,8 +292,16 @@ def _finite(value: Any) -> Any:
 
 
 def to_json(data: Any) -> str:
-    """The page's JSON: strict (no NaN), anything unusual as text."""
-    return json.dumps(_finite(json.loads(json.dumps(data, default=str))), allow_nan=False)
+    """The page's JSON: strict (no NaN: null instead), anything unusual as text."""
+    try:
+        return json.dumps(data, default=_plain, allow_nan=False)  # the usual case, in one pass
+    except ValueError:  # a NaN or an infinity somewhere
+        return json.dumps(_finite(json.loads(json.dumps(data, default=_plain))), allow_nan=False)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy number as a Python one; anything else JSON lacks as text."""
+    return value.item() if isinstance(value, np.generic) else str(value)
 
 
 #: Seconds between the event stream's keep-alive comments, when nothing changes.

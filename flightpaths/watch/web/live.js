@@ -30,7 +30,6 @@
   // ---------------------------------------------------------------- times, in the reader's zone
   const dayFmt = new Intl.DateTimeFormat(undefined, {weekday: "short", day: "numeric", month: "short", year: "numeric"});
   const secFmt = new Intl.DateTimeFormat(undefined, {hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short"});
-  const minFmt = new Intl.DateTimeFormat(undefined, {hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
 
   function clock(ms) { return ms == null ? "" : dayFmt.format(new Date(ms)) + ", " + secFmt.format(new Date(ms)); }
 
@@ -166,10 +165,18 @@
     return "rgb(" + [0, 1, 2].map(k => Math.round(s[i][k] + (s[i + 1][k] - s[i][k]) * g)).join(",") + ")";
   }
 
+  // The nearest labelled place, for "where", when it is close enough not to shrink the track to a dot.
+  function nearPlace(a) {
+    if (!a.centre || !a.places || !a.places.length) return [];
+    const [, lat, lon] = a.places[0], kx = Math.cos(a.centre[0] * Math.PI / 180);
+    const m = M_PER_DEG * Math.hypot(lat - a.centre[0], (lon - a.centre[1]) * kx);
+    return m <= Math.max(5000, 3 * (a.radius_m || 0)) ? [[lat, lon]] : [];
+  }
+
   // What the map is fitted to: the track (with the centre), else the centre's circle, else nothing.
   function target(a) {
     const track = a.track || [];
-    const near = a.places && a.places.length ? [[a.places[0][1], a.places[0][2]]] : []; // the nearest named place, for "where"
+    const near = nearPlace(a);
     if (track.length) return {key: "track", pts: track.concat(a.centre ? [a.centre] : [], near)};
     if (!a.centre) return null;
     const r = Math.max(a.radius_m || 0, 500) * 1.5;
@@ -264,6 +271,8 @@
     if (!target(a)) { // no track and no centre: a map would show an empty sea at 0, 0
       if (view.map) { view.map.remove(); view.map = null; view.layer = null; view.fit = null; }
       view.box.className = "nomap";
+      view.box.removeAttribute("role");
+      view.box.removeAttribute("aria-label");
       view.box.replaceChildren(text("span", "No position for this alert yet: the map appears with the first one."));
       return;
     }
@@ -271,6 +280,7 @@
     if (!view.map) {
       view.box.replaceChildren();
       view.box.className = "livemap";
+      view.box.setAttribute("role", "img");
       view.map = L.map(view.box, {scrollWheelZoom: false});
       const tiles = L.tileLayer(TILES, {maxZoom: 19, attribution: "&copy; OpenStreetMap contributors"});
       tiles.on("tileload", () => view.box.classList.add("online")); // tiles came: the offline land fill fades
@@ -280,6 +290,7 @@
       view.map.on("zoomstart dragstart", () => { if (!view.fitting) view.moved = true; });
       view.map.on("moveend", () => { view.box.dataset.bounds = view.map.getBounds().toBBoxString(); }); // west,south,east,north
     }
+    view.box.setAttribute("aria-label", "map of the possible circling near " + where(a) + ": the track coloured from start to now over map context");
     draw(view, a);
   }
 
