@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..context.settings import ContextSettings
 from ..errors import FlightpathsError, SettingsError
 from ..ingest import IngestSettings
+from .behaviour import BEHAVIOUR_CLASSES
 
 __all__ = ["NEGATIVE_NAMES", "ScoreSettings", "episode_classes"]
 
@@ -40,6 +41,8 @@ class ScoreSettings:
     dask: ``None`` (this machine), ``"local"`` (a local Dask cluster) or a scheduler address.
     progress: show a progress bar on stderr.
     context: who, where and when of each episode (registry, watchlist, airports).
+    behaviours: keep only episodes whose named behaviour is one of these (``orbit``, ``hover``,
+        ... :data:`flightpaths.score.behaviour.BEHAVIOUR_CLASSES`); empty = keep all.
     """
 
     threshold: float = 0.5
@@ -54,8 +57,13 @@ class ScoreSettings:
     dask: str | None = None
     progress: bool = True
     context: ContextSettings = ContextSettings()
+    behaviours: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        unknown = [b for b in self.behaviours if b not in BEHAVIOUR_CLASSES]
+        if unknown or isinstance(self.behaviours, str):
+            raise SettingsError(f"behaviour(s) {', '.join(map(repr, unknown or [self.behaviours]))} unknown; "
+                                f"choose from {', '.join(BEHAVIOUR_CLASSES)}")
         if not 0.0 <= self.threshold <= 1.0:
             raise SettingsError(f"threshold {self.threshold!r} must be between 0 and 1")
         if self.chunk_lines < 1000:
