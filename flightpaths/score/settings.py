@@ -60,9 +60,10 @@ class ScoreSettings:
     behaviours: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        unknown = [b for b in self.behaviours if b not in BEHAVIOUR_CLASSES]
-        if unknown or isinstance(self.behaviours, str):
-            raise SettingsError(f"behaviour(s) {', '.join(map(repr, unknown or [self.behaviours]))} unknown; "
+        names = [self.behaviours] if isinstance(self.behaviours, str) else list(self.behaviours)
+        unknown = [repr(b) for b in names if isinstance(self.behaviours, str) or b not in BEHAVIOUR_CLASSES]
+        if unknown:
+            raise SettingsError(f"behaviour(s) {', '.join(unknown)} unknown (give a tuple of names); "
                                 f"choose from {', '.join(BEHAVIOUR_CLASSES)}")
         if not 0.0 <= self.threshold <= 1.0:
             raise SettingsError(f"threshold {self.threshold!r} must be between 0 and 1")
