@@ -72,6 +72,11 @@ def test_window_and_segment_tables() -> None:
     assert out[BEHAVIOUR_FEATURES[0]].notna().tolist() == [True, True, False]
     only = add_window_behaviour(w, rows=np.array([True, False, False]))
     assert only["bh_turn_net"].notna().tolist() == [True, False, False]
+    # beside the window geometry, its multi-scale turn and revisits are reused: the same features
+    from flightpaths.score.aggregate import add_window_geometry
+
+    both = add_window_geometry(w)
+    pd.testing.assert_frame_equal(both[list(BEHAVIOUR_FEATURES)], out[list(BEHAVIOUR_FEATURES)])
     seg = segment_behaviour(out, np.array(["s", "s", "s"]))
     # the segment takes its longest windows (600 s), skipping the one without points
     assert seg.loc["s", "bh_turn_total"] == pytest.approx(out.loc[1, "bh_turn_total"])

@@ -175,6 +175,7 @@ def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None, *
     multi = np.full(len(out), np.nan)
     revisit = np.full(len(out), np.nan)
     spans = MULTISCALE.spans()
+    thinned: list[np.ndarray | None] = [None] * len(out)
     if len(out) and {"pt", "px", "py"} <= set(out.columns):
         mask = np.ones(len(out), bool) if rows is None else np.asarray(rows, bool)
         for i in np.flatnonzero(mask):
@@ -185,7 +186,7 @@ def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None, *
             if len(t) < 3:  # as window_turn_deg and revisit_fraction
                 turn[i] = multi[i] = revisit[i] = 0.0
                 continue
-            k = thin_indices(x, y, THIN_M)  # once for every feature
+            k = thinned[i] = thin_indices(x, y, THIN_M)  # once for every feature
             cum = cumulative_turn(x[k], y[k])
             turn[i] = float(np.ptp(cum)) if cum is not None else 0.0
             multi[i] = multiscale_turn_thinned(t[k], cum, spans) if cum is not None else 0.0
@@ -193,7 +194,7 @@ def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None, *
     out["turn_thin_deg"] = turn
     out["turn_multi_deg"] = multi
     out["revisit_1km"] = revisit
-    return add_window_behaviour(out, rows=rows) if behaviour else out
+    return add_window_behaviour(out, rows=rows, thinned=thinned) if behaviour else out
 
 
 def segment_features(windows: pd.DataFrame, key: pd.Series | np.ndarray, *, probability: str = "p",

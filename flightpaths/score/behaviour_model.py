@@ -199,11 +199,10 @@ def add_behaviour(episodes: pd.DataFrame, windows: pd.DataFrame, model: Behaviou
     out["p_behaviour"] = np.nan
     if not len(out) or not len(windows) or BEHAVIOUR_FEATURES[0] not in windows.columns:
         return out
-    ids = windows["window_id"].astype(str).to_numpy()
-    member = pd.Series(np.arange(len(windows)), index=ids)
+    position = {w: i for i, w in enumerate(windows["window_id"].astype(str))}
     rows, keys = [], []
     for eid, wids in zip(out["episode_id"].astype(str), out["window_ids"].astype(str)):
-        found = member.reindex(wids.split(";")).dropna().astype(int).to_numpy()
+        found = np.asarray([position[w] for w in wids.split(";") if w in position], dtype=np.int64)
         rows.append(found)
         keys.append(np.full(len(found), eid, dtype=object))
     idx = np.concatenate(rows) if rows else np.zeros(0, int)
