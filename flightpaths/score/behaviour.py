@@ -61,9 +61,9 @@ __all__ = [
     "BEHAVIOUR_CLASSES",
     "BEHAVIOUR_FEATURES",
     "HOVER_KT",
+    "LEG_THIN_M",
     "REAL_CATEGORY_CLASS",
     "SIM_BEHAVIOUR_CLASS",
-    "LEG_THIN_M",
     "STRAIGHT_DEG",
     "add_window_behaviour",
     "segment_behaviour",
@@ -267,7 +267,7 @@ def add_window_behaviour(windows: pd.DataFrame, rows: np.ndarray | None = None, 
             s = s if s is not None and len(s) == len(t) else None
             a = a if a is not None and len(a) == len(t) else None
             known = (float(multi[i]), float(revisit[i])) if np.isfinite(multi[i]) and np.isfinite(revisit[i]) else None
-            k = thinned[i] if thinned is not None else None
+            k = thinned[int(i)] if thinned is not None else None
             f = window_behaviour(t, x, y, s, a, known=known, thinned=k)
             values[i] = [f[name] for name in BEHAVIOUR_FEATURES]
     out = windows.copy()
