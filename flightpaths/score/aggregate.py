@@ -28,6 +28,11 @@ and ``alt_median``, the median of the windows' median altitudes (feet). The
 :class:`CruiseGuard` reads both: a single turn or a V at cruise is not an orbit, whatever
 the pictures look like.
 
+Beside the geometry, :func:`add_window_geometry` adds the behaviour features of
+:mod:`flightpaths.score.behaviour` (reusing its thinned points, multi-scale turn and revisits),
+and :func:`add_segment_probability` names each episode's behaviour with the built-in behaviour
+classifier (:mod:`flightpaths.score.behaviour_model`).
+
 The aggregator is fitted on labelled segments (``benchmarks/make_default_model.py`` uses
 real flights of aircraft held apart from the evaluation, with out-of-fold window
 probabilities) and stored as JSON in the bundle's ``model.json`` (``segment_aggregator``).
