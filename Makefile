@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint types size install browser default-model bench clean
+.PHONY: demo test lint types size install browser default-model behaviour-model bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ size:
 
 default-model: $(STAMP)
 	$(BIN)/python benchmarks/make_default_model.py
+
+behaviour-model: $(STAMP)
+	$(BIN)/python benchmarks/make_behaviour_model.py
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[test,bench]"

@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     pts = data.points.assign(track_id=data.points["segment_id"].astype(str))
     windows = make_windows(pts, mdm.WINDOWS).reset_index(drop=True)
     window_seg = window_segments(windows, segs).to_numpy()
-    geo = add_window_geometry(windows)
+    geo = add_window_geometry(windows, behaviour=False)
     wf = WindowFeatures(windows, first)
     diff = check_shortcut(wf, first)
     log.info("shortcut vs score_windows on 256 windows: max |dp| = %.2e", diff)

@@ -255,7 +255,7 @@ def fit_aggregator(data, dataset: Path, model_dir: Path, args: argparse.Namespac
         pts = data.points[data.points["segment_id"].isin(segs.index)]
         windows = make_windows(pts.assign(track_id=pts["segment_id"].astype(str)), WINDOWS)
         probs = score_windows(windows, bundle)["p_circling"].astype(float).fillna(0.0).to_numpy()
-        geo = add_window_geometry(windows.reset_index(drop=True)).assign(p=probs)
+        geo = add_window_geometry(windows.reset_index(drop=True), behaviour=False).assign(p=probs)
         table = segment_features(geo, window_segments(windows, segs).to_numpy())
         tables.append(table.reindex(segs.index).fillna(0.0))
         log.info("fold %d: %d aircraft, %d segments, %d windows scored out of fold", fold, len(members), len(segs),

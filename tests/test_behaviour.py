@@ -72,6 +72,11 @@ def test_window_and_segment_tables() -> None:
     assert out[BEHAVIOUR_FEATURES[0]].notna().tolist() == [True, True, False]
     only = add_window_behaviour(w, rows=np.array([True, False, False]))
     assert only["bh_turn_net"].notna().tolist() == [True, False, False]
+    # beside the window geometry, its multi-scale turn and revisits are reused: the same features
+    from flightpaths.score.aggregate import add_window_geometry
+
+    both = add_window_geometry(w)
+    pd.testing.assert_frame_equal(both[list(BEHAVIOUR_FEATURES)], out[list(BEHAVIOUR_FEATURES)])
     seg = segment_behaviour(out, np.array(["s", "s", "s"]))
     # the segment takes its longest windows (600 s), skipping the one without points
     assert seg.loc["s", "bh_turn_total"] == pytest.approx(out.loc[1, "bh_turn_total"])
@@ -141,3 +146,47 @@ def test_episodes_get_the_behaviour_of_their_windows() -> None:
     assert out["behaviour"].tolist()[:2] == ["orbit", "survey"]
     assert out["behaviour"].isna().tolist() == [False, False, True] and out["p_behaviour"].iloc[0] > 0.5
     assert "behaviour" not in add_behaviour(episodes, windows, None).columns
+
+
+def test_tip_sheet_kml_and_csv_show_the_behaviour(tmp_path: Path) -> None:
+    from test_tipsheet import lead_episodes, lead_windows
+
+    from flightpaths.score import write_episodes_csv, write_episodes_kml, write_tip_sheet
+
+    windows = lead_windows()
+    eps = lead_episodes(windows)
+    eps["behaviour"] = ["orbit"] + ["<b>x</b>"] * (len(eps) - 1)
+    eps["p_behaviour"] = 0.93
+    page = write_tip_sheet(eps, tmp_path / "t.html", windows=windows, classes=["circling"], threshold=0.5)
+    text = page.read_text(encoding="utf-8")
+    assert '<span class="behaviour"' in text and "possible orbit (0.93)" in text
+    assert "<b>x</b>" not in text and "possible &lt;b&gt;x&lt;/b&gt;" in text
+    kml = write_episodes_kml(eps, tmp_path / "e.kml").read_text(encoding="utf-8")
+    assert "(possible orbit)" in kml
+    table = pd.read_csv(write_episodes_csv(eps, tmp_path / "e.csv"))
+    assert table["behaviour"].iloc[0] == "orbit" and "p_behaviour" in table.columns
+    plain = write_tip_sheet(eps.drop(columns=["behaviour", "p_behaviour"]), tmp_path / "p.html", windows=windows,
+                            classes=["circling"], threshold=0.5)
+    assert 'class="behaviour"' not in plain.read_text(encoding="utf-8")
+
+
+def test_behaviour_filter_setting_and_option() -> None:
+    from click.testing import CliRunner
+
+    from flightpaths.cli import cli
+    from flightpaths.errors import SettingsError
+    from flightpaths.score import ScoreSettings
+    from flightpaths.score.behaviour_model import filter_behaviours
+
+    assert ScoreSettings(behaviours=("orbit", "hover")).behaviours == ("orbit", "hover")
+    with pytest.raises(SettingsError, match="choose from orbit, hover"):
+        ScoreSettings(behaviours=("circling",))
+    with pytest.raises(SettingsError, match="tuple"):
+        ScoreSettings(behaviours="orbit")  # type: ignore[arg-type]
+    log = Path(__file__).parent / "data"
+    result = CliRunner().invoke(cli, ["score", str(log), "-o", "never", "--behaviour", "orbit,flying"])
+    assert result.exit_code == 2 and "'flying' unknown" in result.output
+    eps = pd.DataFrame({"rank": [1, 2, 3], "behaviour": pd.array(["survey", pd.NA, "orbit"], dtype="string")})
+    assert filter_behaviours(eps, ("orbit",))["rank"].tolist() == [1]
+    assert filter_behaviours(eps, ()).equals(eps)
+    assert filter_behaviours(eps.drop(columns="behaviour"), ("orbit",)).empty

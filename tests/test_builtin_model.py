@@ -19,7 +19,8 @@ DEFAULT = REPO / "flightpaths" / "models" / "default"
 
 def test_builtin_model_is_a_small_pickle_free_bundle() -> None:
     files = sorted(p.name for p in DEFAULT.iterdir())
-    assert files == ["model.json", "model.safetensors"]
+    assert files == ["behaviour.json", "behaviour.safetensors", "model.json", "model.safetensors"]
+    assert (DEFAULT / "behaviour.safetensors").stat().st_size < 2_000_000  # the behaviour classifier's trees
     meta = json.loads((DEFAULT / "model.json").read_text())
     assert meta["body"] == "pretrained"  # only the head ships; the body is the offline ImageNet one
     assert (DEFAULT / "model.safetensors").stat().st_size < 8_000_000
@@ -39,4 +40,7 @@ def test_score_without_model_finds_the_simulated_orbits(tmp_path: Path) -> None:
     top = episode_agreement(episodes.head(10), truth)
     assert overall["episode_recall"] >= 0.7
     assert top["episode_precision"] >= 0.7
+    # what they were doing: the best-ranked ones orbit (or fly a racetrack, which the simulator counts as circling)
+    assert episodes.head(10)["behaviour"].isin(["orbit", "racetrack"]).all()
+    assert episodes["p_behaviour"].between(0, 1).all()
     assert (out / "tipsheet.html").read_text(encoding="utf-8").count('<li class="moment"') >= 10

@@ -42,6 +42,10 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
               help="File of ICAO hex, registration or operator patterns, one per line; listed aircraft rank first (default: none).")
 @click.option("--near-airport-km", type=click.FloatRange(0), default=None,
               help="Flag episodes this close to an airport (default 2.0).")
+@click.option("--behaviour", "behaviours", callback=lambda _c, _p, v: tuple(b.strip() for b in v.split(",") if b.strip()) if v else None,
+              default=None, metavar="NAMES",
+              help="Keep only episodes of these behaviours, comma-separated: orbit, hover, survey, racetrack, pattern, "
+                   "transit, other (default: all).")
 @click.option("--exclude-near-airports", "exclude_near_airports_km", type=click.FloatRange(0), default=None, metavar="KM",
               help="Leave out episodes within KM of an airport (not a heliport; default: keep all).")
 @overwrite_option

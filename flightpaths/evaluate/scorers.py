@@ -191,7 +191,7 @@ class ModelScorer:
         if how == "learned":
             if aggregator is None:
                 raise BundleError(f"{self.bundle_path}: this model has no segment aggregator; use how='max'")
-            geo = add_window_geometry(windows.reset_index(drop=True)).assign(p=probs.to_numpy())
+            geo = add_window_geometry(windows.reset_index(drop=True), behaviour=False).assign(p=probs.to_numpy())
             table = segment_features(geo, window_segment.to_numpy())
             table = table.reindex(data.segments.index).fillna(0.0)
             p = aggregator.predict(table)

@@ -9,6 +9,9 @@ The stages, each usable on its own:
   segment aggregator (the built-in model does), :func:`add_segment_probability` gives each
   episode ``p_segment``, the calibrated probability that the flight circled then, and ranks
   by it (:mod:`flightpaths.score.aggregate`).
+- behaviours (:mod:`flightpaths.score.behaviour`, :mod:`flightpaths.score.behaviour_model`):
+  each episode's ``behaviour`` (orbit, hover, survey, racetrack, pattern, transit, other) and
+  ``p_behaviour``, from features of its windows and a small tree model shipped without pickle.
 - writers: ``windows.parquet``, ``episodes.csv``, ``episodes.geojson``, ``episodes.kml``,
   ``episodes.gpkg`` (tracks as lines from :func:`episode_lines`) and the self-contained tip
   sheet ``tipsheet.html`` (one lead per aircraft, maps, replay links).
@@ -20,6 +23,8 @@ The stages, each usable on its own:
 from __future__ import annotations
 
 from .aggregate import SEGMENT_FEATURES, SegmentAggregator, add_segment_probability, add_window_geometry
+from .behaviour import BEHAVIOUR_CLASSES, BEHAVIOUR_FEATURES, add_window_behaviour, segment_behaviour
+from .behaviour_model import BehaviourModel, add_behaviour, default_behaviour_model, filter_behaviours
 from .episodes import EPISODE_COLUMNS, merge_episodes, probability_columns
 from .leadmap import episode_lines, episode_maps
 from .paths import PATH_COLUMNS, PATH_MARGIN_S, PathKeeper
@@ -54,6 +59,9 @@ from .writers import (
 
 __all__ = [
     "BUILTIN_MODEL",
+    "BEHAVIOUR_CLASSES",
+    "BEHAVIOUR_FEATURES",
+    "BehaviourModel",
     "CAVEAT",
     "EPISODE_COLUMNS",
     "OUTPUT_NAMES",
@@ -61,18 +69,22 @@ __all__ = [
     "PATH_MARGIN_S",
     "PathKeeper",
     "SEGMENT_FEATURES",
-    "SegmentAggregator",
     "ScoreResult",
     "ScoreSettings",
+    "SegmentAggregator",
+    "add_behaviour",
     "add_segment_probability",
+    "add_window_behaviour",
     "add_window_geometry",
     "adsbx_url",
     "bundle_fingerprint",
+    "default_behaviour_model",
     "episode_classes",
     "episode_lines",
     "episode_maps",
     "episode_tracks",
     "faa_registry_url",
+    "filter_behaviours",
     "merge_episodes",
     "probability_columns",
     "replay_urls",
@@ -80,6 +92,7 @@ __all__ = [
     "score_input",
     "score_logs",
     "score_windows",
+    "segment_behaviour",
     "thumbnail_png",
     "tip_sheet_html",
     "windows_from_chunks",

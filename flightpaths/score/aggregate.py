@@ -28,6 +28,11 @@ and ``alt_median``, the median of the windows' median altitudes (feet). The
 :class:`CruiseGuard` reads both: a single turn or a V at cruise is not an orbit, whatever
 the pictures look like.
 
+Beside the geometry, :func:`add_window_geometry` adds the behaviour features of
+:mod:`flightpaths.score.behaviour` (reusing its thinned points, multi-scale turn and revisits),
+and :func:`add_segment_probability` names each episode's behaviour with the built-in behaviour
+classifier (:mod:`flightpaths.score.behaviour_model`).
+
 The aggregator is fitted on labelled segments (``benchmarks/make_default_model.py`` uses
 real flights of aircraft held apart from the evaluation, with out-of-fold window
 probabilities) and stored as JSON in the bundle's ``model.json`` (``segment_aggregator``).
@@ -52,12 +57,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
 
 from ..errors import BundleError, InputError
+from .behaviour import add_window_behaviour
+from .behaviour_model import BehaviourModel, add_behaviour, default_behaviour_model
 from .turns import MULTISCALE, THIN_M, cumulative_turn, max_net_turn_deg, multiscale_turn_thinned, thin_indices
 
 __all__ = [
@@ -160,9 +167,10 @@ def window_turn_deg(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, thin_m: floa
     return float(np.ptp(cum)) if cum is not None else 0.0
 
 
-def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
+def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None, *, behaviour: bool = True) -> pd.DataFrame:
     """*windows* with ``turn_thin_deg``, ``turn_multi_deg`` (the multi-scale rule inside the
-    window: windows of 5 minutes and up within it) and ``revisit_1km`` (NaN where not computed).
+    window: windows of 5 minutes and up within it) and ``revisit_1km`` (NaN where not computed),
+    and with *behaviour* the behaviour features (:func:`flightpaths.score.behaviour.add_window_behaviour`).
 
     Needs the per-point arrays ``pt``, ``px``, ``py`` of :func:`flightpaths.tracks.make_windows`;
     *rows* (a boolean mask) limits the work to some windows, e.g. those that may join an episode.
@@ -172,6 +180,7 @@ def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -
     multi = np.full(len(out), np.nan)
     revisit = np.full(len(out), np.nan)
     spans = MULTISCALE.spans()
+    thinned: list[np.ndarray | None] = [None] * len(out)
     if len(out) and {"pt", "px", "py"} <= set(out.columns):
         mask = np.ones(len(out), bool) if rows is None else np.asarray(rows, bool)
         for i in np.flatnonzero(mask):
@@ -182,7 +191,7 @@ def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -
             if len(t) < 3:  # as window_turn_deg and revisit_fraction
                 turn[i] = multi[i] = revisit[i] = 0.0
                 continue
-            k = thin_indices(x, y, THIN_M)  # once for every feature
+            k = thinned[i] = thin_indices(x, y, THIN_M)  # once for every feature
             cum = cumulative_turn(x[k], y[k])
             turn[i] = float(np.ptp(cum)) if cum is not None else 0.0
             multi[i] = multiscale_turn_thinned(t[k], cum, spans) if cum is not None else 0.0
@@ -190,7 +199,7 @@ def add_window_geometry(windows: pd.DataFrame, rows: np.ndarray | None = None) -
     out["turn_thin_deg"] = turn
     out["turn_multi_deg"] = multi
     out["revisit_1km"] = revisit
-    return out
+    return add_window_behaviour(out, rows=rows, thinned=thinned) if behaviour else out
 
 
 def segment_features(windows: pd.DataFrame, key: pd.Series | np.ndarray, *, probability: str = "p",
@@ -374,8 +383,11 @@ def epoch_ns(values: pd.Series) -> np.ndarray:
 
 def add_segment_probability(episodes: pd.DataFrame, windows: pd.DataFrame, aggregator: SegmentAggregator, *,
                             positive_class: str, context_s: float = 1800.0,
-                            guard: CruiseGuard | None = CRUISE_GUARD) -> pd.DataFrame:
-    """*episodes* with ``p_segment`` filled for episodes of *positive_class*, re-ranked by it.
+                            guard: CruiseGuard | None = CRUISE_GUARD,
+                            behaviour: BehaviourModel | Literal["builtin"] | None = "builtin") -> pd.DataFrame:
+    """*episodes* with ``p_segment`` filled for episodes of *positive_class*, re-ranked by it,
+    and (with a *behaviour* model, by default the built-in one) the ``behaviour`` of each
+    episode and its probability ``p_behaviour`` (:func:`flightpaths.score.behaviour_model.add_behaviour`).
 
     An episode's geometry features come from its own windows (which need ``turn_thin_deg``
     and ``revisit_1km``, :func:`add_window_geometry`), its probability features from every
@@ -384,7 +396,8 @@ def add_segment_probability(episodes: pd.DataFrame, windows: pd.DataFrame, aggre
     ``p_segment`` (those without one after), then by peak window probability. *guard*
     (default :data:`CRUISE_GUARD`; None = off) caps single turns at cruise.
     """
-    out = episodes.copy()
+    model = default_behaviour_model() if isinstance(behaviour, str) else behaviour
+    out = add_behaviour(episodes, windows, model)
     column = f"p_{positive_class}"
     mine = out.index[out["class"].astype(str) == positive_class] if len(out) else out.index
     if len(mine) and column in windows.columns and len(windows):

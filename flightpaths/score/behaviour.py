@@ -49,6 +49,7 @@ windows of the longest window length it has.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -60,9 +61,9 @@ __all__ = [
     "BEHAVIOUR_CLASSES",
     "BEHAVIOUR_FEATURES",
     "HOVER_KT",
+    "LEG_THIN_M",
     "REAL_CATEGORY_CLASS",
     "SIM_BEHAVIOUR_CLASS",
-    "LEG_THIN_M",
     "STRAIGHT_DEG",
     "add_window_behaviour",
     "segment_behaviour",
@@ -192,9 +193,14 @@ def _nan_features() -> dict[str, float]:
 
 
 def window_behaviour(t: np.ndarray, x: np.ndarray, y: np.ndarray, speed_kt: np.ndarray | None = None,
-                     alt_ft: np.ndarray | None = None) -> dict[str, float]:
+                     alt_ft: np.ndarray | None = None, *, known: tuple[float, float] | None = None,
+                     thinned: np.ndarray | None = None) -> dict[str, float]:
     """The :data:`BEHAVIOUR_FEATURES` of one window: point times (s), local metres, ground
-    speeds (kt) and altitudes (ft); NaN everywhere under 3 points."""
+    speeds (kt) and altitudes (ft); NaN everywhere under 3 points. *known*: the window's
+    multi-scale turn and revisit share when already computed (``turn_multi_deg``,
+    ``revisit_1km`` of :func:`flightpaths.score.aggregate.add_window_geometry`, the same
+    definitions), so they are not computed twice; *thinned*, likewise, the indices of the
+    points thinned to :data:`flightpaths.score.turns.THIN_M`."""
     t, x, y = (np.asarray(v, float) for v in (t, x, y))
     n = len(t)
     if n < 3:
@@ -202,14 +208,18 @@ def window_behaviour(t: np.ndarray, x: np.ndarray, y: np.ndarray, speed_kt: np.n
     speed = np.asarray(speed_kt, float) if speed_kt is not None else np.full(n, np.nan)
     alt = np.asarray(alt_ft, float) if alt_ft is not None else np.full(n, np.nan)
     out = _nan_features()
-    k = thin_indices(x, y, THIN_M)
+    k = thin_indices(x, y, THIN_M) if thinned is None else thinned
     cum = cumulative_turn(x[k], y[k])
     steps = np.diff(cum, prepend=0.0) if cum is not None else np.zeros(0)
     net = abs(float(cum[-1])) if cum is not None and len(cum) else 0.0
     total = float(np.abs(steps).sum()) if len(steps) else 0.0
     out["bh_turn_net"] = net
     out["bh_turn_total"] = total
-    out["bh_turn_multi"] = multiscale_turn_thinned(t[k], cum, MULTISCALE.spans()) if cum is not None else 0.0
+    if known is not None:
+        out["bh_turn_multi"], out["bh_revisit"] = known
+    else:
+        out["bh_turn_multi"] = multiscale_turn_thinned(t[k], cum, MULTISCALE.spans()) if cum is not None else 0.0
+        out["bh_revisit"] = _revisit_share(t[k], x[k], y[k])
     out["bh_consistency"] = net / total if total > 0 else 0.0
     out["bh_alternation"] = _alternation(steps)
     fin = np.isfinite(speed)
@@ -224,7 +234,6 @@ def window_behaviour(t: np.ndarray, x: np.ndarray, y: np.ndarray, speed_kt: np.n
     out["bh_extent_m"] = float(max(np.ptp(x), np.ptp(y)))
     path = float(np.hypot(np.diff(x), np.diff(y)).sum())
     out["bh_straightness"] = float(math.hypot(x[-1] - x[0], y[-1] - y[0]) / path) if path > 0 else 0.0
-    out["bh_revisit"] = _revisit_share(t[k], x[k], y[k])
     return out
 
 
@@ -234,23 +243,32 @@ def _array(value: Any) -> np.ndarray | None:
     return None
 
 
-def add_window_behaviour(windows: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
+def add_window_behaviour(windows: pd.DataFrame, rows: np.ndarray | None = None, *,
+                         thinned: Sequence[np.ndarray | None] | None = None) -> pd.DataFrame:
     """*windows* with one column per :data:`BEHAVIOUR_FEATURES` (NaN where not computed).
 
     Needs the per-point arrays ``pt``, ``px``, ``py`` (``pspeed`` and ``palt`` when present);
-    *rows* (a boolean mask) limits the work to some windows.
+    *rows* (a boolean mask) limits the work to some windows. Where the windows already carry
+    ``turn_multi_deg`` and ``revisit_1km`` (:func:`flightpaths.score.aggregate.add_window_geometry`),
+    those are taken instead of computed again, and so are the thinned points' indices given
+    as *thinned* (one entry per window, None where not known).
     """
     values = np.full((len(windows), len(BEHAVIOUR_FEATURES)), np.nan)
     if len(windows) and {"pt", "px", "py"} <= set(windows.columns):
         mask = np.ones(len(windows), bool) if rows is None else np.asarray(rows, bool)
         cols = [windows[c].to_numpy() if c in windows.columns else None for c in ("pt", "px", "py", "pspeed", "palt")]
+        have = {"turn_multi_deg", "revisit_1km"} <= set(windows.columns)
+        multi = windows["turn_multi_deg"].to_numpy(float) if have else np.full(len(windows), np.nan)
+        revisit = windows["revisit_1km"].to_numpy(float) if have else np.full(len(windows), np.nan)
         for i in np.flatnonzero(mask):
             t, x, y, s, a = (_array(c[i]) if c is not None else None for c in cols)
             if t is None or x is None or y is None or not len(t) == len(x) == len(y):
                 continue
             s = s if s is not None and len(s) == len(t) else None
             a = a if a is not None and len(a) == len(t) else None
-            f = window_behaviour(t, x, y, s, a)
+            known = (float(multi[i]), float(revisit[i])) if np.isfinite(multi[i]) and np.isfinite(revisit[i]) else None
+            k = thinned[int(i)] if thinned is not None else None
+            f = window_behaviour(t, x, y, s, a, known=known, thinned=k)
             values[i] = [f[name] for name in BEHAVIOUR_FEATURES]
     out = windows.copy()
     for j, name in enumerate(BEHAVIOUR_FEATURES):

@@ -14,6 +14,7 @@ from the behaviour features of its windows (:mod:`flightpaths.score.behaviour`).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,10 @@ __all__ = [
     "BehaviourModel",
     "add_behaviour",
     "default_behaviour_model",
+    "filter_behaviours",
 ]
+
+log = logging.getLogger(__name__)
 
 BEHAVIOUR_MODEL_FORMAT: Final = 1
 #: Where the built-in behaviour classifier lives (beside the built-in circling model).
@@ -90,8 +94,8 @@ class BehaviourModel:
                 starts.append(offset)
                 parts["feature"].append(nd["feature_idx"].astype(np.int32))
                 parts["threshold"].append(nd["num_threshold"].astype(np.float64))
-                parts["left"].append(nd["left"].astype(np.int64) + offset)
-                parts["right"].append(nd["right"].astype(np.int64) + offset)
+                parts["left"].append((nd["left"].astype(np.int64) + offset).astype(np.int32))
+                parts["right"].append((nd["right"].astype(np.int64) + offset).astype(np.int32))
                 parts["leaf"].append(nd["is_leaf"].astype(np.uint8))
                 parts["value"].append(nd["value"].astype(np.float64))
                 parts["missing_left"].append(nd["missing_go_to_left"].astype(np.uint8))
@@ -195,11 +199,10 @@ def add_behaviour(episodes: pd.DataFrame, windows: pd.DataFrame, model: Behaviou
     out["p_behaviour"] = np.nan
     if not len(out) or not len(windows) or BEHAVIOUR_FEATURES[0] not in windows.columns:
         return out
-    ids = windows["window_id"].astype(str).to_numpy()
-    member = pd.Series(np.arange(len(windows)), index=ids)
+    position = {w: i for i, w in enumerate(windows["window_id"].astype(str))}
     rows, keys = [], []
     for eid, wids in zip(out["episode_id"].astype(str), out["window_ids"].astype(str)):
-        found = member.reindex(wids.split(";")).dropna().astype(int).to_numpy()
+        found = np.asarray([position[w] for w in wids.split(";") if w in position], dtype=np.int64)
         rows.append(found)
         keys.append(np.full(len(found), eid, dtype=object))
     idx = np.concatenate(rows) if rows else np.zeros(0, int)
@@ -212,4 +215,24 @@ def add_behaviour(episodes: pd.DataFrame, windows: pd.DataFrame, model: Behaviou
     eid = out["episode_id"].astype(str)
     out["behaviour"] = pd.array(eid.map(by_id["behaviour"]).to_numpy(dtype=object), dtype="string")
     out["p_behaviour"] = eid.map(by_id["p"]).to_numpy(float)
+    return out
+
+
+def filter_behaviours(episodes: pd.DataFrame, behaviours: Sequence[str]) -> pd.DataFrame:
+    """The episodes whose ``behaviour`` is one of *behaviours* (all of them when empty),
+    ranked 1, 2, ... in their order.
+
+    >>> eps = pd.DataFrame({"rank": [1, 2, 3], "behaviour": ["orbit", "survey", "hover"]})
+    >>> filter_behaviours(eps, ("orbit", "hover"))["rank"].tolist()
+    [1, 2]
+    """
+    if not behaviours:
+        return episodes
+    if "behaviour" not in episodes.columns:
+        log.warning("warning: no episode has a behaviour (the model has no segment aggregator, or no behaviour "
+                    "classifier was found), so --behaviour %s keeps none", ",".join(behaviours))
+        return episodes.iloc[:0]
+    out = episodes[episodes["behaviour"].isin(list(behaviours)).fillna(False).to_numpy(bool)].reset_index(drop=True)
+    if "rank" in out.columns:
+        out["rank"] = np.arange(1, len(out) + 1, dtype="int64")
     return out

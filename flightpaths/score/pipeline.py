@@ -52,6 +52,7 @@ from ..ingest import IngestReport, expand_paths, iter_points
 from ..settings import settings_dict
 from ..tracks import TrackSettings, WindowSettings, windows_from_chunks
 from .aggregate import SegmentAggregator, add_segment_probability
+from .behaviour_model import filter_behaviours
 from .episodes import merge_episodes
 from .leadmap import TRACK_POINTS_MAX, episode_lines
 from .paths import PathKeeper, empty_paths
@@ -683,7 +684,7 @@ def _write_outputs(
     aggregator = bundle_aggregator(bundle)
     if aggregator is not None and len(episodes) and "turn_thin_deg" in windows.columns:
         episodes = add_segment_probability(episodes, windows, aggregator, positive_class=positive_class_of(bundle))
-    episodes = add_context(episodes, identity_by_object(windows), settings.context)
+    episodes = add_context(filter_behaviours(episodes, settings.behaviours), identity_by_object(windows), settings.context)
     meta = {
         "model": fingerprint,
         "classes": ", ".join(classes),

@@ -16,6 +16,7 @@ from ..context.settings import ContextSettings
 from ..errors import FlightpathsError, SettingsError
 from ..ingest import IngestSettings
 from .paths import PATH_MARGIN_S
+from .behaviour import BEHAVIOUR_CLASSES
 
 __all__ = ["BUILTIN_MODEL", "NEGATIVE_NAMES", "ScoreSettings", "episode_classes"]
 
@@ -50,6 +51,8 @@ class ScoreSettings:
     path_margin_s: the aircraft's own points kept and mapped this long before and after each
         possible episode (points only for aircraft with a window at the threshold, so memory
         stays bounded).
+    behaviours: keep only episodes whose named behaviour is one of these (``orbit``, ``hover``,
+        ... :data:`flightpaths.score.behaviour.BEHAVIOUR_CLASSES`); empty = keep all.
     """
 
     threshold: float = 0.5
@@ -65,8 +68,14 @@ class ScoreSettings:
     progress: bool = True
     context: ContextSettings = ContextSettings()
     path_margin_s: float = PATH_MARGIN_S
+    behaviours: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        names = [self.behaviours] if isinstance(self.behaviours, str) else list(self.behaviours)
+        unknown = [repr(b) for b in names if isinstance(self.behaviours, str) or b not in BEHAVIOUR_CLASSES]
+        if unknown:
+            raise SettingsError(f"behaviour(s) {', '.join(unknown)} unknown (give a tuple of names); "
+                                f"choose from {', '.join(BEHAVIOUR_CLASSES)}")
         if not 0.0 <= self.threshold <= 1.0:
             raise SettingsError(f"threshold {self.threshold!r} must be between 0 and 1")
         if self.chunk_lines < 1000:

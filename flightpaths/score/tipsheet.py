@@ -97,6 +97,7 @@ h1{font-size:1.45em;margin:0 0 .2em}
 .ids{color:#555;font-size:.9em;margin:.15em 0 .4em}
 .moments{list-style:none;margin:0;padding:0}
 .moment{display:flex;gap:1em;border-top:1px solid #eee;padding:.6em 0}
+.behaviour{background:#eef;border-radius:.3em;padding:0 .3em}
 .thumbwrap{flex:none}
 img.thumb{width:120px;height:120px;display:block;border:1px solid #ccc;border-radius:3px;cursor:zoom-in;background:#f4f4f4}
 img.thumb.big{width:300px;height:300px;cursor:zoom-out}
@@ -530,7 +531,7 @@ def _moment_html(ep: Mapping[str, Any], thumb: bytes | None, tz: ZoneInfo, has_m
         f'<li class="moment" data-class="{_e(ep.get("class"))}" data-p="{shown:.6f}" data-ep="{_e(ep["episode_id"])}">'
         f'<div class="thumbwrap">{img}</div><div class="facts">'
         f'<p>{button}<span class="when">{_e(local)}</span> · {_e(duration)} · '
-        f'possible {_e(ep.get("class"))}, <b>p {shown:.2f}</b></p>'
+        f'possible {_e(ep.get("class"))}, <b>p {shown:.2f}</b>{_behaviour_badge(ep)}</p>'
         f'<p class="small">{_e(utc)} · {_e(detail)}</p>'
         f"<p>{_e(where)}<span class=\"small\">{_e(radius_txt)}</span></p>"
         + (f'<p class="small">{_e(airport)}</p>' if airport else "")
@@ -539,6 +540,16 @@ def _moment_html(ep: Mapping[str, Any], thumb: bytes | None, tz: ZoneInfo, has_m
         f'peak window <code>{_e(ep.get("peak_window_id"))}</code></p>'
         "</div></li>"
     )
+
+
+def _behaviour_badge(ep: Mapping[str, Any]) -> str:
+    """' · <span class="behaviour">possible orbit (0.93)</span>' when the episode has a behaviour."""
+    name = ep.get("behaviour")
+    if _missing(name):
+        return ""
+    p = ep.get("p_behaviour")
+    share = f" ({float(p):.2f})" if _finite(p) else ""
+    return f' · <span class="behaviour" title="what the aircraft was doing, by the behaviour classifier">possible {_e(name)}{share}</span>'
 
 
 def _first(group: pd.DataFrame, name: str) -> object:

@@ -108,6 +108,13 @@ def write_episodes_csv(episodes: pd.DataFrame, path: str | Path, *, overwrite: b
     return atomic_write_text(target, csv_safe_frame(_csv_ready(episodes)).to_csv(index=False, float_format="%.6g"))
 
 
+def _behaviour_text(row: Mapping[str, Any]) -> str:
+    """'(possible orbit) ' when the episode names a behaviour, else ''."""
+    name = row.get("behaviour")
+    return "" if name is None or name is pd.NA or (isinstance(name, float) and math.isnan(name)) or name == "" \
+        else f"(possible {xml_text(name)}) "
+
+
 def _json_value(value: Any) -> Any:
     if value is None or value is pd.NA:
         return None
@@ -219,6 +226,7 @@ def write_episodes_kml(
             pm,
             "description",
             f"possible {xml_text(row.get('class'))} episode of {xml_text(row.get('object_id'))} "
+            f"{_behaviour_text(row)}"
             f"({xml_text(row.get('callsign'))}) from {xml_text(row.get('start'))} to "
             f"{xml_text(row.get('end'))}{'; ' + place if place else ''}; a pattern is not a mission: verify before reporting.",
         )
