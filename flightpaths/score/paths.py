@@ -111,9 +111,10 @@ def _window_points(windows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
     rel = np.concatenate([np.asarray(pt[i], float) for i in rows])
     n = counts[rows]
     start = pd.to_datetime(windows["start"], utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)[rows] / 1e9
+    t = np.round(rel + np.repeat(start, n), 3)  # to the millisecond: a point two windows share is one point
     lat, lon = inverse_local_aeqd(x, y, np.repeat(windows["lat"].to_numpy(float)[rows], n),
                                   np.repeat(windows["lon"].to_numpy(float)[rows], n))
-    return np.repeat(rows, n), rel + np.repeat(start, n), lat, lon
+    return np.repeat(rows, n), t, lat, lon
 
 
 class PathKeeper:
