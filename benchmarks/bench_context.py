@@ -140,8 +140,11 @@ def lookup_rates(n: int, repeats: int, *, near_places: bool = False) -> tuple[fl
     full per CPU-second, which a busy machine disturbs less) on *n* points spread evenly over the globe
     (70% of them over the sea, the slow case for a nearest-neighbour search), or with
     *near_places* within about 10 km of a random place of the gazetteer (where leads are)."""
-    from flightpaths.context._geo import unit_vectors
     from flightpaths.context.places import gazetteer, nearest_places
+
+    def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:  # as the index makes them
+        la, lo = np.radians(lat), np.radians(lon)
+        return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
 
     rng = np.random.default_rng(0)
     gaz = gazetteer()

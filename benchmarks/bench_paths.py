@@ -52,16 +52,17 @@ def main(argv: list[str] | None = None) -> int:
             result = score_logs([args.log], Path(tmp) / "out", bundle, settings)
             whole = time.perf_counter() - t
             kept = sum(len(pd.read_parquet(p)) for p in (Path(tmp) / "out" / "parts").glob("*.paths.parquet"))
-            w, step = min(bundle.window_settings.lengths())
-            shortest = pd.read_parquet(Path(tmp) / "out" / "windows.parquet").query(f"window_s == {w}")
-            points = int(shortest["n_points"].sum() * step / w)  # windows overlap: each point in w/step of them
+            page = (Path(tmp) / "out" / "tipsheet.html").stat().st_size
     finally:
         PathKeeper.add = plain_add  # type: ignore[method-assign]
+    from flightpaths.ingest import read_logs
+
+    points = len(read_logs(args.log).points)
     print(f"score {args.log.name} ({result.n_windows:,} windows, {result.n_episodes} episodes, chunks of "
           f"{args.chunk_lines:,} lines): {whole:.1f} s in all, {spent[0]:.2f} s keeping points: "
           f"{100 * spent[0] / (whole - spent[0]):.1f}% of the rest of the same run")
-    print(f"points: about {points:,} in the log's windows; at most {most[0]:,} held "
-          f"at once ({100 * most[0] / max(points, 1):.1f}%); {kept:,} kept in the end")
+    print(f"points: {points:,} in the log; at most {most[0]:,} held "
+          f"at once ({100 * most[0] / max(points, 1):.1f}%); {kept:,} kept in the end; tip sheet {page / 1e6:.2f} MB")
     return 0
 
 

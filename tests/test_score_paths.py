@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from flightpaths.score import PathKeeper, merge_episodes, write_tip_sheet
 from flightpaths.score.leadmap import episode_lines, episode_maps
@@ -72,6 +73,16 @@ def test_kept_points_are_the_real_points_within_the_margin() -> None:
     np.testing.assert_allclose(t, want["t"].to_numpy(), atol=1e-6)
     np.testing.assert_allclose(kept["lat"], want["lat"], atol=1e-7)
     np.testing.assert_allclose(kept["lon"], want["lon"], atol=1e-7)
+
+
+def test_a_point_two_windows_share_is_kept_once() -> None:
+    points = flight(dt=1.37)  # fractional times, and per-point times stored as float32 (as tracks stores them)
+    windows = windows_of(points)
+    windows["pt"] = [np.asarray(a, np.float32) for a in windows["pt"]]
+    kept = keep(windows, margin_s=600).table()
+    want = points[(points["t"] >= 1800) & (points["t"] <= 4200)]
+    assert len(kept) == len(want)
+    np.testing.assert_allclose(kept["t"].to_numpy() - T0.timestamp(), want["t"].to_numpy(), atol=1e-3)
 
 
 def test_a_longer_margin_keeps_more_and_none_keeps_only_the_span() -> None:
@@ -201,3 +212,39 @@ def test_cli_passes_the_path_margin_and_the_merge_gap(tmp_path: Path, monkeypatc
     assert settings.path_margin_s == 300.0 and settings.merge_gap_s == 60.0  # type: ignore[attr-defined]
     result = CliRunner().invoke(cli, [*args, "--path-margin", "soon"])
     assert result.exit_code == 2 and "--path-margin" in result.output
+
+
+@pytest.mark.realdata
+def test_rnc_dhs_helicopter_map_draws_its_real_reports(shared_data: Path) -> None:
+    """BuzzFeed's RNC file, read as it is: N752AM's afternoon orbit over Cleveland on 19 July 2016
+    (windows marked possible by hand, 18:00-20:00 UTC); the kept points are its own reports."""
+    from flightpaths.ingest import read_logs
+    from flightpaths.tracks import make_windows, split_tracks
+
+    log = shared_data / "adsb" / "buzzfeed-2016-conventions" / "rnc.csv"
+    if not log.is_file():
+        pytest.skip(f"{log} is absent")
+    points = read_logs(log).points
+    tracked, _ = split_tracks(points[points["object_id"] == "aa2183"])
+    windows = make_windows(tracked).sort_values("start", kind="stable").reset_index(drop=True)
+    lo, hi = pd.Timestamp("2016-07-19 18:00", tz="UTC"), pd.Timestamp("2016-07-19 20:00", tz="UTC")
+    windows["p_circling"] = np.where((windows["start"] >= lo) & (windows["end"] <= hi), 0.9, 0.1)
+    windows["p_not_circling"] = 1 - windows["p_circling"]
+    keeper = PathKeeper(lengths=[(300.0, 150.0)])
+    for part in np.array_split(np.arange(len(windows)), 8):
+        keeper.add(windows.iloc[part], windows["p_circling"].to_numpy()[part] >= 0.5)
+    kept = keeper.table()
+    eps = merge_episodes(windows)
+    t0, t1 = eps["start"].min().timestamp() - 600, eps["end"].max().timestamp() + 600
+    real = tracked[(tracked["time"] >= pd.Timestamp(t0, unit="s", tz="UTC"))
+                   & (tracked["time"] <= pd.Timestamp(t1, unit="s", tz="UTC"))]
+    real_t = real["time"].astype("int64").to_numpy() / 1e9
+    assert kept["t"].min() >= t0 and kept["t"].max() <= t1
+    assert 0.95 * len(np.unique(real_t)) <= len(kept) <= len(np.unique(real_t))  # every report, each once
+    at = np.searchsorted(real_t, kept["t"].to_numpy())
+    np.testing.assert_allclose(real_t[at], kept["t"], atol=1e-3)  # each kept point is a report ...
+    np.testing.assert_allclose(real["lat"].to_numpy()[at], kept["lat"], atol=1e-6)  # ... at its own position
+    np.testing.assert_allclose(real["lon"].to_numpy()[at], kept["lon"], atol=1e-6)
+    maps = episode_maps(eps.assign(tz="America/New_York"), windows, {}, paths=kept)
+    m = maps[str(eps["episode_id"].iloc[0])]
+    assert not m.approximate and len(m.track) > 100 and m.times["start"].endswith("EDT")

@@ -77,7 +77,7 @@ def nearest_airports(lat: np.ndarray, lon: np.ndarray, *, near_km: float, table:
 
 def packaged_heliports() -> pd.DataFrame:
     """The shipped heliport table: ``code``, ``name``, ``lat``, ``lon``, ``country``, ``municipality``."""
-    path = resources.files("flightpaths.context").joinpath("data", "heliports.csv.gz")
+    path = resources.files("flightpaths.context").joinpath("data").joinpath("heliports.csv.gz")
     with resources.as_file(path) as local:
         return pd.read_csv(local, dtype={"code": str, "name": str, "country": str, "municipality": str},
                            keep_default_na=False)

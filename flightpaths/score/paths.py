@@ -105,15 +105,16 @@ def _window_points(windows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
     rows = np.flatnonzero(counts)
     if not len(rows):
         return np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0)
-    col = windows.columns.get_loc
-    x = np.concatenate([np.asarray(windows.iat[i, col("px")], float) for i in rows])
-    y = np.concatenate([np.asarray(windows.iat[i, col("py")], float) for i in rows])
-    rel = np.concatenate([np.asarray(windows.iat[i, col("pt")], float) for i in rows])
+    px, py, pt = (windows[c].to_numpy(dtype=object) for c in ("px", "py", "pt"))
+    x = np.concatenate([np.asarray(px[i], float) for i in rows])
+    y = np.concatenate([np.asarray(py[i], float) for i in rows])
+    rel = np.concatenate([np.asarray(pt[i], float) for i in rows])
     n = counts[rows]
     start = pd.to_datetime(windows["start"], utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)[rows] / 1e9
+    t = np.round(rel + np.repeat(start, n), 3)  # to the millisecond: a point two windows share is one point
     lat, lon = inverse_local_aeqd(x, y, np.repeat(windows["lat"].to_numpy(float)[rows], n),
                                   np.repeat(windows["lon"].to_numpy(float)[rows], n))
-    return np.repeat(rows, n), rel + np.repeat(start, n), lat, lon
+    return np.repeat(rows, n), t, lat, lon
 
 
 class PathKeeper:
