@@ -362,9 +362,50 @@ def _vertex_ext(X: np.ndarray, Y: np.ndarray, seg: np.ndarray, dotted: np.ndarra
 
 
 def _line_layer(b: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, tid: np.ndarray, col: np.ndarray, canvas: np.ndarray) -> None:
-    size = cfg.size
+    """Draw every track's segments (styled across time gaps) and dots into *canvas*."""
+    R = cfg.line_width / 2 + 0.5
+    dots = _dot_mask(X, Y, tid, b.new_piece, cfg.dot_spacing) if cfg.dot_radius > 0 else np.zeros(len(X), bool)
+    pix, cov, prim, t, c0, c1 = _segment_pixels(b, cfg, X, Y, tid, col, dots, R)
+    parts = [(pix, cov, prim, t)]
+    c0s, c1s = [c0], [c1]
+    if dots.any():
+        d = np.flatnonzero(dots)
+        dpix, dcov, dprim, dt = _capsules(X[d], Y[d], X[d], Y[d], tid[d], cfg.dot_radius + 0.5, cfg.size, discs=True)
+        parts.append((dpix, dcov, dprim + len(c0), dt))
+        c0s.append(col[d])
+        c1s.append(col[d])
+    pix, cov, prim, t = (np.concatenate(a) for a in zip(*parts))
+    _composite(canvas, pix, cov, np.concatenate(c0s), np.concatenate(c1s), prim, t)
+
+
+def _segment_pixels(b: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, tid: np.ndarray, col: np.ndarray,
+                    dots: np.ndarray, R: float) -> tuple[np.ndarray, ...]:
+    """Candidate pixels of the segments (clipped to the canvas, dashed or dimmed across gaps;
+    see :func:`_capsules`) and the colours at the ends of each drawn part."""
+    i, alpha, dashed = _segments(b, cfg, X, Y, tid)
+    ext = _vertex_ext(X, Y, i, dots & (cfg.dot_radius + 0.5 >= R), R)
+    x0, y0, x1, y1 = X[i], Y[i], X[i + 1], Y[i + 1]
+    margin = cfg.line_width / 2 + 2
+    keep, t0, t1 = _clip_segments(x0, y0, x1, y1, -margin, cfg.size + margin)
+    i, alpha, dashed, t0, t1 = i[keep], alpha[keep], dashed[keep], t0[keep], t1[keep]
+    x0, y0, x1, y1 = x0[keep], y0[keep], x1[keep], y1[keep]
+    dx, dy = x1 - x0, y1 - y0
+    ax, ay, bx, by = x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
+    c0 = col[i] + (col[i + 1] - col[i]) * t0[:, None].astype(np.float32)
+    c1 = col[i] + (col[i + 1] - col[i]) * t1[:, None].astype(np.float32)
+    pix, cov, prim, t = _capsules(ax, ay, bx, by, tid[i], R, cfg.size, ext_a=ext[i], ext_b=ext[i + 1])
+    if dashed.any():
+        seglen = np.hypot(bx - ax, by - ay)
+        s = t0[prim] * np.hypot(dx[prim], dy[prim]) + t * seglen[prim]
+        on = np.mod(s, cfg.dash_on + cfg.dash_off) < cfg.dash_on
+        cov = np.where(dashed[prim] & ~on, np.float32(0), cov)
+    return pix, cov * alpha[prim], prim, t, c0, c1
+
+
+def _segments(b: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, tid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The segments to draw (from point i to i + 1: consecutive finite points of the same track
+    and piece), their alpha and whether dashed, by the config's gap style."""
     fin = np.isfinite(X) & np.isfinite(Y)
-    # segments: consecutive finite points of the same track and piece
     i = np.flatnonzero((tid[:-1] == tid[1:]) & ~b.new_piece[1:] & fin[:-1] & fin[1:])
     alpha = np.ones(len(i), np.float32)
     dashed = np.zeros(len(i), bool)
@@ -377,35 +418,7 @@ def _line_layer(b: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, 
             alpha[gap] = cfg.gap_alpha
         else:
             dashed = gap
-    R = cfg.line_width / 2 + 0.5
-    dots = _dot_mask(X, Y, tid, b.new_piece, cfg.dot_spacing) if cfg.dot_radius > 0 else np.zeros(len(X), bool)
-    ext = _vertex_ext(X, Y, i, dots & (cfg.dot_radius + 0.5 >= R), R)
-    x0, y0, x1, y1 = X[i], Y[i], X[i + 1], Y[i + 1]
-    margin = cfg.line_width / 2 + 2
-    keep, t0, t1 = _clip_segments(x0, y0, x1, y1, -margin, size + margin)
-    i, alpha, dashed, t0, t1 = i[keep], alpha[keep], dashed[keep], t0[keep], t1[keep]
-    x0, y0, x1, y1 = x0[keep], y0[keep], x1[keep], y1[keep]
-    dx, dy = x1 - x0, y1 - y0
-    ax, ay, bx, by = x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
-    c0 = col[i] + (col[i + 1] - col[i]) * t0[:, None].astype(np.float32)
-    c1 = col[i] + (col[i + 1] - col[i]) * t1[:, None].astype(np.float32)
-    pix, cov, prim, t = _capsules(ax, ay, bx, by, tid[i], R, size, ext_a=ext[i], ext_b=ext[i + 1])
-    if dashed.any():
-        seglen = np.hypot(bx - ax, by - ay)
-        s = t0[prim] * np.hypot(dx[prim], dy[prim]) + t * seglen[prim]
-        on = np.mod(s, cfg.dash_on + cfg.dash_off) < cfg.dash_on
-        cov = np.where(dashed[prim] & ~on, np.float32(0), cov)
-    cov = cov * alpha[prim]
-    parts = [(pix, cov, prim, t)]
-    c0s, c1s = [c0], [c1]
-    if dots.any():
-        d = np.flatnonzero(dots)
-        dpix, dcov, dprim, dt = _capsules(X[d], Y[d], X[d], Y[d], tid[d], cfg.dot_radius + 0.5, size, discs=True)
-        parts.append((dpix, dcov, dprim + len(c0), dt))
-        c0s.append(col[d])
-        c1s.append(col[d])
-    pix, cov, prim, t = (np.concatenate(a) for a in zip(*parts))
-    _composite(canvas, pix, cov, np.concatenate(c0s), np.concatenate(c1s), prim, t)
+    return i, alpha, dashed
 
 
 def _event_layer(b: TrackBatch, cfg: RenderConfig, fr: _Frames, X: np.ndarray, Y: np.ndarray, tid: np.ndarray, canvas: np.ndarray) -> None:
