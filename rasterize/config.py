@@ -187,6 +187,12 @@ class RenderConfig:
     end_color: tuple[float, ...] = (1.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
+        self._check_layout()
+        self._check_numbers()
+        self._check_colours()
+
+    def _check_layout(self) -> None:
+        """Version, size, channels, frame and gap style."""
         _check(
             isinstance(self.version, int) and self.version == CONFIG_VERSION,
             f"render config version {self.version!r} is not supported; this rasterize reads version {CONFIG_VERSION}",
@@ -198,6 +204,9 @@ class RenderConfig:
             _check(isinstance(ch, Channel), f"channels must hold Channel objects, got {ch!r}")
         _check(self.frame in FRAMES, f"frame {self.frame!r} is unknown; choose from {', '.join(FRAMES)}")
         _check(self.gap_style in GAP_STYLES, f"gap_style {self.gap_style!r} is unknown; choose from {', '.join(GAP_STYLES)}")
+
+    def _check_numbers(self) -> None:
+        """Widths, radii, scales and fractions: finite and in range."""
         for name in ("line_width", "scale_m", "scale_px", "max_extent", "gap_s", "dash_on"):
             _finite(name, getattr(self, name), positive=True)
         for name in ("dot_radius", "dot_spacing", "min_extent_m", "min_extent_px", "event_radius", "marker_radius", "dash_off"):
@@ -208,6 +217,9 @@ class RenderConfig:
         _check(0 <= self.gap_alpha <= 1, f"gap_alpha must be within 0..1, got {self.gap_alpha}")
         _check(max(self.line_width, self.dot_radius, self.event_radius, self.marker_radius) <= 32, "line_width and radii must be at most 32 px")
         _check(isinstance(self.markers, bool), f"markers must be true or false, got {self.markers!r}")
+
+    def _check_colours(self) -> None:
+        """Every colour a non-empty tuple of intensities in 0..1; event colours put in canonical order."""
         colours = [("background", self.background), ("default_event_color", self.default_event_color)]
         colours += [("start_color", self.start_color), ("end_color", self.end_color)]
         _check(isinstance(self.event_colors, tuple), "event_colors must be a tuple of (kind, colour) pairs")

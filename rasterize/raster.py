@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import RenderConfig
+from .config import Channel, RenderConfig
 from .track import Track, TrackBatch
 
 __all__ = ["DrawInfo", "draw", "draw_batch", "draw_with_info", "pixel_coords"]
@@ -137,20 +137,7 @@ def _intensities(b: TrackBatch, cfg: RenderConfig, tid: np.ndarray, fr: _Frames)
     out = np.empty((len(b.x), cfg.n_channels), np.float32)
     t = b.t if b.t is not None else np.full(len(b.x), np.nan)
     for c, ch in enumerate(cfg.channels):
-        if ch.var == "constant":
-            v = np.ones(len(b.x))
-        elif ch.var == "time":
-            v = t
-        elif ch.var == "progress":
-            span = b.window_s.copy()
-            tmax = _group_reduce(np.where(np.isfinite(t), t, -np.inf), b.offsets[:-1], np.maximum, -np.inf)
-            span = np.where(np.isfinite(span) & (span > 0), span, tmax)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                v = t / span[tid]
-        elif ch.var == "extent":
-            v = fr.extent[tid]
-        else:  # a variable the tracks do not carry is drawn at the floor, like NaN values
-            v = b.values.get(ch.var, np.full(len(b.x), np.nan))
+        v = _channel_values(ch, b, t, tid, fr)
         with np.errstate(invalid="ignore", divide="ignore"):
             if ch.log:
                 lo, hi = math.log10(ch.lo), math.log10(ch.hi)
@@ -160,6 +147,26 @@ def _intensities(b: TrackBatch, cfg: RenderConfig, tid: np.ndarray, fr: _Frames)
             norm = np.clip((v - lo) / (hi - lo), 0.0, 1.0)
         out[:, c] = np.where(np.isfinite(norm), ch.floor + (1 - ch.floor) * norm, ch.floor)
     return out
+
+
+def _channel_values(ch: Channel, b: TrackBatch, t: np.ndarray, tid: np.ndarray, fr: _Frames) -> np.ndarray:
+    """The raw per-point values channel *ch* shows (before its range and floor)."""
+    if ch.var == "constant":
+        return np.ones(len(b.x))
+    if ch.var == "time":
+        return t
+    if ch.var == "progress":
+        span = b.window_s.copy()
+        tmax = _group_reduce(np.where(np.isfinite(t), t, -np.inf), b.offsets[:-1], np.maximum, -np.inf)
+        span = np.where(np.isfinite(span) & (span > 0), span, tmax)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            progress: np.ndarray = t / span[tid]
+        return progress
+    if ch.var == "extent":
+        extent: np.ndarray = fr.extent[tid]
+        return extent
+    # a variable the tracks do not carry is drawn at the floor, like NaN values
+    return b.values.get(ch.var, np.full(len(b.x), np.nan))
 
 
 def _clip_segments(x0, y0, x1, y1, lo: float, hi: float):  # type: ignore[no-untyped-def]
@@ -257,12 +264,18 @@ def _candidates(step: np.ndarray, seg: np.ndarray, j0: np.ndarray, K: int, geom:
     jj = j0 + np.arange(K)[:, None]
     hit = (cov > 0) & (jj >= 0) & (jj < size)
     k, r = np.nonzero(hit)
-    # flat pixel index: x-major steps are columns (rows = j), y-major steps are rows
-    xm = xmajor[seg]
-    mult = np.where(xm, size, 1)
-    base = img[seg] * (size * size) + np.where(xm, step, step * size) + j0 * mult
-    pix = base[r] + k * mult[r]
+    pix = _flat_pixels(xmajor[seg], img[seg], step, j0, size, k, r)
     return pix, np.minimum(cov[hit], f32(1)), seg[r], t[hit]
+
+
+def _flat_pixels(xm: np.ndarray, img: np.ndarray, step: np.ndarray, j0: np.ndarray, size: int, k: np.ndarray,
+                 r: np.ndarray) -> np.ndarray:
+    """Flat pixel index of candidate *k* across walk step *r*: x-major steps (*xm*) are columns
+    (rows = j), y-major steps are rows."""
+    mult = np.where(xm, size, 1)
+    base = img * (size * size) + np.where(xm, step, step * size) + j0 * mult
+    pix: np.ndarray = base[r] + k * mult[r]
+    return pix
 
 
 class _Keys(threading.local):
@@ -349,9 +362,50 @@ def _vertex_ext(X: np.ndarray, Y: np.ndarray, seg: np.ndarray, dotted: np.ndarra
 
 
 def _line_layer(b: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, tid: np.ndarray, col: np.ndarray, canvas: np.ndarray) -> None:
-    size = cfg.size
+    """Draw every track's segments (styled across time gaps) and dots into *canvas*."""
+    R = cfg.line_width / 2 + 0.5
+    dots = _dot_mask(X, Y, tid, b.new_piece, cfg.dot_spacing) if cfg.dot_radius > 0 else np.zeros(len(X), bool)
+    pix, cov, prim, t, c0, c1 = _segment_pixels(b, cfg, X, Y, tid, col, dots, R)
+    parts = [(pix, cov, prim, t)]
+    c0s, c1s = [c0], [c1]
+    if dots.any():
+        d = np.flatnonzero(dots)
+        dpix, dcov, dprim, dt = _capsules(X[d], Y[d], X[d], Y[d], tid[d], cfg.dot_radius + 0.5, cfg.size, discs=True)
+        parts.append((dpix, dcov, dprim + len(c0), dt))
+        c0s.append(col[d])
+        c1s.append(col[d])
+    pix, cov, prim, t = (np.concatenate(a) for a in zip(*parts))
+    _composite(canvas, pix, cov, np.concatenate(c0s), np.concatenate(c1s), prim, t)
+
+
+def _segment_pixels(b: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, tid: np.ndarray, col: np.ndarray,
+                    dots: np.ndarray, R: float) -> tuple[np.ndarray, ...]:
+    """Candidate pixels of the segments (clipped to the canvas, dashed or dimmed across gaps;
+    see :func:`_capsules`) and the colours at the ends of each drawn part."""
+    i, alpha, dashed = _segments(b, cfg, X, Y, tid)
+    ext = _vertex_ext(X, Y, i, dots & (cfg.dot_radius + 0.5 >= R), R)
+    x0, y0, x1, y1 = X[i], Y[i], X[i + 1], Y[i + 1]
+    margin = cfg.line_width / 2 + 2
+    keep, t0, t1 = _clip_segments(x0, y0, x1, y1, -margin, cfg.size + margin)
+    i, alpha, dashed, t0, t1 = i[keep], alpha[keep], dashed[keep], t0[keep], t1[keep]
+    x0, y0, x1, y1 = x0[keep], y0[keep], x1[keep], y1[keep]
+    dx, dy = x1 - x0, y1 - y0
+    ax, ay, bx, by = x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
+    c0 = col[i] + (col[i + 1] - col[i]) * t0[:, None].astype(np.float32)
+    c1 = col[i] + (col[i + 1] - col[i]) * t1[:, None].astype(np.float32)
+    pix, cov, prim, t = _capsules(ax, ay, bx, by, tid[i], R, cfg.size, ext_a=ext[i], ext_b=ext[i + 1])
+    if dashed.any():
+        seglen = np.hypot(bx - ax, by - ay)
+        s = t0[prim] * np.hypot(dx[prim], dy[prim]) + t * seglen[prim]
+        on = np.mod(s, cfg.dash_on + cfg.dash_off) < cfg.dash_on
+        cov = np.where(dashed[prim] & ~on, np.float32(0), cov)
+    return pix, cov * alpha[prim], prim, t, c0, c1
+
+
+def _segments(b: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, tid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The segments to draw (from point i to i + 1: consecutive finite points of the same track
+    and piece), their alpha and whether dashed, by the config's gap style."""
     fin = np.isfinite(X) & np.isfinite(Y)
-    # segments: consecutive finite points of the same track and piece
     i = np.flatnonzero((tid[:-1] == tid[1:]) & ~b.new_piece[1:] & fin[:-1] & fin[1:])
     alpha = np.ones(len(i), np.float32)
     dashed = np.zeros(len(i), bool)
@@ -364,60 +418,17 @@ def _line_layer(b: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, 
             alpha[gap] = cfg.gap_alpha
         else:
             dashed = gap
-    R = cfg.line_width / 2 + 0.5
-    dots = _dot_mask(X, Y, tid, b.new_piece, cfg.dot_spacing) if cfg.dot_radius > 0 else np.zeros(len(X), bool)
-    ext = _vertex_ext(X, Y, i, dots & (cfg.dot_radius + 0.5 >= R), R)
-    x0, y0, x1, y1 = X[i], Y[i], X[i + 1], Y[i + 1]
-    margin = cfg.line_width / 2 + 2
-    keep, t0, t1 = _clip_segments(x0, y0, x1, y1, -margin, size + margin)
-    i, alpha, dashed, t0, t1 = i[keep], alpha[keep], dashed[keep], t0[keep], t1[keep]
-    x0, y0, x1, y1 = x0[keep], y0[keep], x1[keep], y1[keep]
-    dx, dy = x1 - x0, y1 - y0
-    ax, ay, bx, by = x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
-    c0 = col[i] + (col[i + 1] - col[i]) * t0[:, None].astype(np.float32)
-    c1 = col[i] + (col[i + 1] - col[i]) * t1[:, None].astype(np.float32)
-    pix, cov, prim, t = _capsules(ax, ay, bx, by, tid[i], R, size, ext_a=ext[i], ext_b=ext[i + 1])
-    if dashed.any():
-        seglen = np.hypot(bx - ax, by - ay)
-        s = t0[prim] * np.hypot(dx[prim], dy[prim]) + t * seglen[prim]
-        on = np.mod(s, cfg.dash_on + cfg.dash_off) < cfg.dash_on
-        cov = np.where(dashed[prim] & ~on, np.float32(0), cov)
-    cov = cov * alpha[prim]
-    parts = [(pix, cov, prim, t)]
-    c0s, c1s = [c0], [c1]
-    if dots.any():
-        d = np.flatnonzero(dots)
-        dpix, dcov, dprim, dt = _capsules(X[d], Y[d], X[d], Y[d], tid[d], cfg.dot_radius + 0.5, size, discs=True)
-        parts.append((dpix, dcov, dprim + len(c0), dt))
-        c0s.append(col[d])
-        c1s.append(col[d])
-    pix, cov, prim, t = (np.concatenate(a) for a in zip(*parts))
-    _composite(canvas, pix, cov, np.concatenate(c0s), np.concatenate(c1s), prim, t)
+    return i, alpha, dashed
 
 
 def _event_layer(b: TrackBatch, cfg: RenderConfig, fr: _Frames, X: np.ndarray, Y: np.ndarray, tid: np.ndarray, canvas: np.ndarray) -> None:
-    n, size, C = b.n, cfg.size, cfg.n_channels
-    groups = []
-    if len(b.ev_x) and cfg.event_radius > 0:
-        etid = np.repeat(np.arange(n), np.diff(b.ev_offsets))
-        ex, ey = _to_pixels(b.ev_x, b.ev_y, etid, fr, b.y_down, size)
-        lookup = {k: np.array(cfg.colour(v), np.float32) for k, v in cfg.event_colors}
-        default = np.array(cfg.colour(cfg.default_event_color), np.float32)
-        colours = np.array([lookup.get(str(k), default) for k in b.ev_kind], np.float32).reshape(-1, C)
-        ok = np.isfinite(ex) & np.isfinite(ey)
-        groups.append((ex[ok], ey[ok], etid[ok], colours[ok], cfg.event_radius))
+    """Draw the click events and (with ``markers``) each track's start and end as discs."""
+    groups = _event_discs(b, cfg, fr)
     if cfg.markers and cfg.marker_radius > 0:
-        fin = np.flatnonzero(np.isfinite(X) & np.isfinite(Y))
-        if len(fin):
-            ftid = tid[fin]
-            first = fin[np.r_[True, ftid[1:] != ftid[:-1]]]
-            last = fin[np.r_[ftid[1:] != ftid[:-1], True]]
-            for idx, colour in ((first, cfg.start_color), (last, cfg.end_color)):
-                col = np.tile(np.array(cfg.colour(colour), np.float32), (len(idx), 1))
-                groups.append((X[idx], Y[idx], tid[idx], col, cfg.marker_radius))
+        groups += _marker_discs(cfg, X, Y, tid)
     parts, cols, offset = [], [], 0
     for gx, gy, gt, gc, r in groups:
-        pix, cov, prim, t = _capsules(gx, gy, gx, gy, gt, r + 0.5, size, discs=True)
+        pix, cov, prim, t = _capsules(gx, gy, gx, gy, gt, r + 0.5, cfg.size, discs=True)
         parts.append((pix, cov, prim + offset, t))
         cols.append(gc)
         offset += len(gx)
@@ -425,6 +436,37 @@ def _event_layer(b: TrackBatch, cfg: RenderConfig, fr: _Frames, X: np.ndarray, Y
         pix, cov, prim, t = (np.concatenate(a) for a in zip(*parts))
         colours = np.concatenate(cols)
         _composite(canvas, pix, cov, colours, colours, prim, t)
+
+
+_Discs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]  # x, y, track, colour, radius
+
+
+def _event_discs(b: TrackBatch, cfg: RenderConfig, fr: _Frames) -> list[_Discs]:
+    """The click events with a position, in pixels, coloured by kind (none when ``event_radius`` is 0)."""
+    if not (len(b.ev_x) and cfg.event_radius > 0):
+        return []
+    etid = np.repeat(np.arange(b.n), np.diff(b.ev_offsets))
+    ex, ey = _to_pixels(b.ev_x, b.ev_y, etid, fr, b.y_down, cfg.size)
+    lookup = {k: np.array(cfg.colour(v), np.float32) for k, v in cfg.event_colors}
+    default = np.array(cfg.colour(cfg.default_event_color), np.float32)
+    colours = np.array([lookup.get(str(k), default) for k in b.ev_kind], np.float32).reshape(-1, cfg.n_channels)
+    ok = np.isfinite(ex) & np.isfinite(ey)
+    return [(ex[ok], ey[ok], etid[ok], colours[ok], cfg.event_radius)]
+
+
+def _marker_discs(cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, tid: np.ndarray) -> list[_Discs]:
+    """Each track's first and last drawn point, in the start and end colours."""
+    fin = np.flatnonzero(np.isfinite(X) & np.isfinite(Y))
+    if not len(fin):
+        return []
+    ftid = tid[fin]
+    first = fin[np.r_[True, ftid[1:] != ftid[:-1]]]
+    last = fin[np.r_[ftid[1:] != ftid[:-1], True]]
+    groups = []
+    for idx, colour in ((first, cfg.start_color), (last, cfg.end_color)):
+        col = np.tile(np.array(cfg.colour(colour), np.float32), (len(idx), 1))
+        groups.append((X[idx], Y[idx], tid[idx], col, cfg.marker_radius))
+    return groups
 
 
 def _draw_chunk(b: TrackBatch, cfg: RenderConfig, images: np.ndarray, *, filled: bool = False) -> list[DrawInfo]:
@@ -475,20 +517,23 @@ def draw_batch(
     cfg = config or RenderConfig()
     batch = tracks if isinstance(tracks, TrackBatch) else TrackBatch.from_tracks(list(tracks))
     chunk = max(1, int(chunk))
-    shape = (batch.n, cfg.size, cfg.size, cfg.n_channels)
-    if out is not None:
-        if out.shape != shape or out.dtype != np.uint8:
-            raise ValueError(f"out must be a uint8 array of shape {shape}, got {out.dtype} {out.shape}")
-        images, filled = out, False
-    elif set(_background(cfg)) == {0}:
-        images, filled = np.zeros(shape, np.uint8), True  # calloc: zero pages come free
-    else:
-        images, filled = np.empty(shape, np.uint8), False
+    images, filled = _canvas((batch.n, cfg.size, cfg.size, cfg.n_channels), cfg, out)
     infos: list[DrawInfo] = []
     for s in range(0, batch.n, chunk):
         e = min(s + chunk, batch.n)
         infos.extend(_draw_chunk(batch.slice(s, e), cfg, images[s:e], filled=filled))
     return images, infos
+
+
+def _canvas(shape: tuple[int, int, int, int], cfg: RenderConfig, out: np.ndarray | None) -> tuple[np.ndarray, bool]:
+    """The images to draw into (*out*, checked, when given) and whether they already hold the background."""
+    if out is not None:
+        if out.shape != shape or out.dtype != np.uint8:
+            raise ValueError(f"out must be a uint8 array of shape {shape}, got {out.dtype} {out.shape}")
+        return out, False
+    if set(_background(cfg)) == {0}:
+        return np.zeros(shape, np.uint8), True  # calloc: zero pages come free
+    return np.empty(shape, np.uint8), False
 
 
 def draw_with_info(track: Track, config: RenderConfig | None = None) -> tuple[np.ndarray, DrawInfo]:

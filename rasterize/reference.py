@@ -9,11 +9,17 @@ Only this module of rasterize imports matplotlib, and only when called.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .config import RenderConfig
 from .raster import _dot_mask, _frames, _intensities, pixel_coords
 from .track import Track, TrackBatch
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 __all__ = ["draw_reference"]
 
@@ -34,18 +40,32 @@ def draw_reference(track: Track, config: RenderConfig | None = None, *, dpi: int
     >>> img.shape, img.dtype
     ((128, 128, 3), dtype('uint8'))
     """
+    from matplotlib.patches import Circle
+
+    cfg = config or RenderConfig()
+    X, Y, info = pixel_coords(track, cfg)
+    batch = TrackBatch.from_tracks([track])
+    canvas, ax = _blank_axes(cfg, dpi)
+    if info.ok:
+        col = _rgb(_intensities(batch, cfg, np.zeros(len(X), np.int64), _frames(batch, cfg)).astype(float))
+        fin = np.isfinite(X) & np.isfinite(Y)
+        _lines(ax, batch, cfg, X, Y, fin, col, 72.0 / dpi)
+        _dots(ax, batch, cfg, X, Y, col)
+        _events(ax, Circle, track, cfg, info, X, Y, fin)
+    canvas.draw()  # type: ignore[no-untyped-call]  # matplotlib's Agg canvas has no annotations
+    rgba: np.ndarray = np.asarray(canvas.buffer_rgba())[..., :3].copy()  # type: ignore[no-untyped-call]
+    return rgba[..., :1] if cfg.n_channels == 1 else rgba
+
+
+def _blank_axes(cfg: RenderConfig, dpi: int) -> tuple[FigureCanvasAgg, Axes]:
+    """An Agg canvas of the config's size and background, and its axes in pixel coordinates (y down)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import LineCollection, PatchCollection
     from matplotlib.figure import Figure
-    from matplotlib.patches import Circle
 
-    cfg = config or RenderConfig()
     size = cfg.size
-    X, Y, info = pixel_coords(track, cfg)
-    batch = TrackBatch.from_tracks([track])
     fig = Figure(figsize=(size / dpi, size / dpi), dpi=dpi)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -55,37 +75,51 @@ def draw_reference(track: Track, config: RenderConfig | None = None, *, dpi: int
     bg = _rgb(np.array([cfg.colour(cfg.background)], float))[0]
     fig.patch.set_facecolor(bg)
     ax.set_facecolor(bg)
-    px_to_pt = 72.0 / dpi
-    if info.ok:
-        col = _rgb(_intensities(batch, cfg, np.zeros(len(X), np.int64), _frames(batch, cfg)).astype(float))
-        fin = np.isfinite(X) & np.isfinite(Y)
-        piece = np.asarray(batch.new_piece)
-        idx = np.flatnonzero(fin[:-1] & fin[1:] & ~piece[1:])
-        alphas = np.ones(len(idx))
-        styles: list[str | tuple[float, tuple[float, float]]] = ["solid"] * len(idx)
-        if batch.t is not None and cfg.gap_style != "solid":
-            with np.errstate(invalid="ignore"):
-                gap = (batch.t[idx + 1] - batch.t[idx]) > cfg.gap_s
-            if cfg.gap_style == "omit":
-                idx, alphas, styles = idx[~gap], alphas[~gap], [s for s, g in zip(styles, gap) if not g]
-            elif cfg.gap_style == "dim":
-                alphas[gap] = cfg.gap_alpha
-            else:
-                w = cfg.line_width
-                styles = [(0.0, (cfg.dash_on / w, cfg.dash_off / w)) if g else "solid" for g in gap]
-        segs = np.stack([np.column_stack([X[idx], Y[idx]]), np.column_stack([X[idx + 1], Y[idx + 1]])], axis=1)
-        colours = np.column_stack([(col[idx] + col[idx + 1]) / 2, alphas])
-        lc = LineCollection(list(segs), colors=colours, linewidths=cfg.line_width * px_to_pt, linestyles=styles,
-                            capstyle="round", joinstyle="round", antialiased=True)
-        ax.add_collection(lc)
-        k = np.flatnonzero(_dot_mask(X, Y, np.zeros(len(X), np.int64), piece, cfg.dot_spacing))
-        if cfg.dot_radius > 0 and len(k):
-            dots = [Circle((X[i], Y[i]), cfg.dot_radius) for i in k]
-            ax.add_collection(PatchCollection(dots, facecolors=col[k], edgecolors="none", antialiased=True, zorder=2.5))
-        _events(ax, Circle, track, cfg, info, X, Y, fin)
-    canvas.draw()  # type: ignore[no-untyped-call]  # matplotlib's Agg canvas has no annotations
-    rgba: np.ndarray = np.asarray(canvas.buffer_rgba())[..., :3].copy()  # type: ignore[no-untyped-call]
-    return rgba[..., :1] if cfg.n_channels == 1 else rgba
+    return canvas, ax
+
+
+def _dots(ax: Axes, batch: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, col: np.ndarray) -> None:
+    """Discs of ``dot_radius`` at the points the fast renderer dots (``dot_spacing``), above the lines."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Circle
+
+    k = np.flatnonzero(_dot_mask(X, Y, np.zeros(len(X), np.int64), np.asarray(batch.new_piece), cfg.dot_spacing))
+    if cfg.dot_radius > 0 and len(k):
+        dots = [Circle((X[i], Y[i]), cfg.dot_radius) for i in k]
+        ax.add_collection(PatchCollection(dots, facecolors=col[k], edgecolors="none", antialiased=True, zorder=2.5))
+
+
+def _lines(ax: Axes, batch: TrackBatch, cfg: RenderConfig, X: np.ndarray, Y: np.ndarray, fin: np.ndarray,
+           col: np.ndarray, px_to_pt: float) -> None:
+    """The track's segments, one colour each (the mean of its ends), styled across time gaps."""
+    from matplotlib.collections import LineCollection
+
+    piece = np.asarray(batch.new_piece)
+    idx = np.flatnonzero(fin[:-1] & fin[1:] & ~piece[1:])
+    idx, alphas, styles = _gap_styles(batch, cfg, idx)
+    segs = np.stack([np.column_stack([X[idx], Y[idx]]), np.column_stack([X[idx + 1], Y[idx + 1]])], axis=1)
+    colours = np.column_stack([(col[idx] + col[idx + 1]) / 2, alphas])
+    lc = LineCollection(list(segs), colors=colours, linewidths=cfg.line_width * px_to_pt, linestyles=styles,
+                        capstyle="round", joinstyle="round", antialiased=True)
+    ax.add_collection(lc)
+
+
+def _gap_styles(batch: TrackBatch, cfg: RenderConfig,
+                idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str | tuple[float, tuple[float, float]]]]:
+    """The segments *idx* to draw, their alpha and line style, by the config's gap style."""
+    alphas = np.ones(len(idx))
+    styles: list[str | tuple[float, tuple[float, float]]] = ["solid"] * len(idx)
+    if batch.t is not None and cfg.gap_style != "solid":
+        with np.errstate(invalid="ignore"):
+            gap = (batch.t[idx + 1] - batch.t[idx]) > cfg.gap_s
+        if cfg.gap_style == "omit":
+            idx, alphas, styles = idx[~gap], alphas[~gap], [s for s, g in zip(styles, gap) if not g]
+        elif cfg.gap_style == "dim":
+            alphas[gap] = cfg.gap_alpha
+        else:
+            w = cfg.line_width
+            styles = [(0.0, (cfg.dash_on / w, cfg.dash_off / w)) if g else "solid" for g in gap]
+    return idx, alphas, styles
 
 
 def _events(ax, Circle, track: Track, cfg: RenderConfig, info, X: np.ndarray, Y: np.ndarray, fin: np.ndarray) -> None:  # type: ignore[no-untyped-def]

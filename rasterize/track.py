@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -102,13 +103,7 @@ class TrackBatch:
                 raise ValueError(f"{name} has {len(arr)} values for {p} points")
         self.values = {k: _f64(v, k) for k, v in self.values.items()}
         self.new_piece = np.zeros(p, bool) if self.new_piece is None else np.asarray(self.new_piece, bool)
-        self.ev_x, self.ev_y = _f64(self.ev_x, "ev_x"), _f64(self.ev_y, "ev_y")
-        self.ev_kind = np.asarray(self.ev_kind, dtype=object)
-        if self.ev_offsets is None:
-            self.ev_offsets = np.zeros(n + 1, np.int64)
-        self.ev_offsets = np.asarray(self.ev_offsets, dtype=np.int64)
-        if not (len(self.ev_x) == len(self.ev_y) == len(self.ev_kind) == self.ev_offsets[-1]) or len(self.ev_offsets) != n + 1:
-            raise ValueError("ev_x, ev_y, ev_kind and ev_offsets disagree in length")
+        self._check_events(n)
         self.units = np.full(n, "m", dtype=object) if self.units is None else np.asarray(self.units, dtype=object)
         bad = sorted({str(u) for u in self.units} - set(UNITS))
         if bad:
@@ -116,6 +111,16 @@ class TrackBatch:
         self.y_down = np.zeros(n, bool) if self.y_down is None else np.asarray(self.y_down, bool)
         self.window_s = np.full(n, np.nan) if self.window_s is None else _f64(self.window_s, "window_s")
         self.skip = [""] * n if self.skip is None else list(self.skip)
+
+    def _check_events(self, n: int) -> None:
+        """Events as flat arrays (none by default) whose lengths agree with each other and *n* tracks."""
+        self.ev_x, self.ev_y = _f64(self.ev_x, "ev_x"), _f64(self.ev_y, "ev_y")
+        self.ev_kind = np.asarray(self.ev_kind, dtype=object)
+        if self.ev_offsets is None:
+            self.ev_offsets = np.zeros(n + 1, np.int64)
+        self.ev_offsets = np.asarray(self.ev_offsets, dtype=np.int64)
+        if not (len(self.ev_x) == len(self.ev_y) == len(self.ev_kind) == self.ev_offsets[-1]) or len(self.ev_offsets) != n + 1:
+            raise ValueError("ev_x, ev_y, ev_kind and ev_offsets disagree in length")
 
     @property
     def n(self) -> int:
@@ -156,59 +161,76 @@ class TrackBatch:
         >>> b.offsets.tolist(), b.n
         ([0, 2, 3], 2)
         """
-        xs, ys, ts, pieces, evx, evy, evk = [], [], [], [], [], [], []
-        counts, ev_counts, skip = [], [], []
         keys = sorted({k for tr in tracks for k in tr.values})
-        vals: dict[str, list[np.ndarray]] = {k: [] for k in keys}
-        for i, tr in enumerate(tracks):
-            x, y = _f64(tr.x, f"track {i} x"), _f64(tr.y, f"track {i} y")
-            p = len(x)
-            reason = "" if len(y) == p else f"skipped: x has {p} values but y has {len(y)}"
-            t = np.full(p, np.nan) if tr.t is None else _f64(tr.t, f"track {i} t")
-            arrays = {k: _f64(tr.values[k], f"track {i} {k}") if k in tr.values else np.full(p, np.nan) for k in keys}
-            for name, arr in [("t", t), *arrays.items()]:
-                if len(arr) != p and not reason:
-                    reason = f"skipped: {name} has {len(arr)} values for {p} points"
-            if reason:
-                p, x, y, t = 0, _EMPTY, _EMPTY, _EMPTY
-                arrays = {k: _EMPTY for k in keys}
-            np_ = np.zeros(p, bool)
-            if tr.breaks is not None and p:
-                b = np.asarray(tr.breaks, dtype=np.int64)
-                np_[b[(b >= 0) & (b < p)]] = True
-            ex, ey = _f64(tr.events_x, f"track {i} events_x"), _f64(tr.events_y, f"track {i} events_y")
-            ek = np.asarray(tr.events_kind if tr.events_kind is not None else [""] * len(ex), dtype=object)
-            if not (len(ex) == len(ey) == len(ek)):
-                ex, ey, ek = _EMPTY, _EMPTY, np.zeros(0, dtype=object)
-                reason = reason or "skipped: events_x, events_y and events_kind differ in length"
-            xs.append(x)
-            ys.append(y)
-            ts.append(t)
-            pieces.append(np_)
-            evx.append(ex)
-            evy.append(ey)
-            evk.append(ek)
-            for k in keys:
-                vals[k].append(arrays[k])
-            counts.append(p)
-            ev_counts.append(len(ex))
-            skip.append(reason)
-        def cat(parts: list[np.ndarray]) -> np.ndarray:
-            return np.concatenate(parts) if parts else _EMPTY
-
+        packed = [_pack_track(i, tr, keys) for i, tr in enumerate(tracks)]
         return cls(
-            x=cat(xs),
-            y=cat(ys),
-            offsets=np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]),
-            t=cat(ts),
-            values={k: cat(v) for k, v in vals.items()},
-            new_piece=cat(pieces).astype(bool),
-            ev_x=cat(evx),
-            ev_y=cat(evy),
-            ev_kind=np.concatenate(evk) if evk else np.zeros(0, dtype=object),
-            ev_offsets=np.concatenate([[0], np.cumsum(ev_counts, dtype=np.int64)]),
+            x=_cat([p.x for p in packed]),
+            y=_cat([p.y for p in packed]),
+            offsets=np.concatenate([[0], np.cumsum([len(p.x) for p in packed], dtype=np.int64)]),
+            t=_cat([p.t for p in packed]),
+            values={k: _cat([p.values[k] for p in packed]) for k in keys},
+            new_piece=_cat([p.new_piece for p in packed]).astype(bool),
+            ev_x=_cat([p.ev_x for p in packed]),
+            ev_y=_cat([p.ev_y for p in packed]),
+            ev_kind=np.concatenate([p.ev_kind for p in packed]) if packed else np.zeros(0, dtype=object),
+            ev_offsets=np.concatenate([[0], np.cumsum([len(p.ev_x) for p in packed], dtype=np.int64)]),
             units=np.array([tr.units for tr in tracks], dtype=object),
             y_down=np.array([tr.y_down for tr in tracks], dtype=bool),
             window_s=np.array([np.nan if tr.window_s is None else tr.window_s for tr in tracks], dtype=np.float64),
-            skip=skip,
+            skip=[p.skip for p in packed],
         )
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    """*parts* end to end (an empty array when there are none)."""
+    return np.concatenate(parts) if parts else _EMPTY
+
+
+class _Packed(NamedTuple):
+    """One track's arrays as :meth:`TrackBatch.from_tracks` packs them (empty where it is skipped)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    t: np.ndarray
+    values: dict[str, np.ndarray]
+    new_piece: np.ndarray
+    ev_x: np.ndarray
+    ev_y: np.ndarray
+    ev_kind: np.ndarray
+    skip: str
+
+
+def _pack_track(i: int, tr: Track, keys: list[str]) -> _Packed:
+    """Track *i* as flat arrays, with the values *keys* (NaN where it has none) and why it is skipped ("" if not)."""
+    x, y, t, arrays, reason = _track_points(i, tr, keys)
+    p = len(x)
+    new_piece = np.zeros(p, bool)
+    if tr.breaks is not None and p:
+        b = np.asarray(tr.breaks, dtype=np.int64)
+        new_piece[b[(b >= 0) & (b < p)]] = True
+    ex, ey, ek, ev_reason = _track_events(i, tr)
+    return _Packed(x, y, t, arrays, new_piece, ex, ey, ek, reason or ev_reason)
+
+
+def _track_points(i: int, tr: Track, keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], str]:
+    """Track *i*'s coordinates, times and values *keys*, or empty ones and why when their lengths differ."""
+    x, y = _f64(tr.x, f"track {i} x"), _f64(tr.y, f"track {i} y")
+    p = len(x)
+    reason = "" if len(y) == p else f"skipped: x has {p} values but y has {len(y)}"
+    t = np.full(p, np.nan) if tr.t is None else _f64(tr.t, f"track {i} t")
+    arrays = {k: _f64(tr.values[k], f"track {i} {k}") if k in tr.values else np.full(p, np.nan) for k in keys}
+    for name, arr in [("t", t), *arrays.items()]:
+        if len(arr) != p and not reason:
+            reason = f"skipped: {name} has {len(arr)} values for {p} points"
+    if reason:
+        return _EMPTY, _EMPTY, _EMPTY, {k: _EMPTY for k in keys}, reason
+    return x, y, t, arrays, reason
+
+
+def _track_events(i: int, tr: Track) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Track *i*'s events, or none and why when their lengths differ."""
+    ex, ey = _f64(tr.events_x, f"track {i} events_x"), _f64(tr.events_y, f"track {i} events_y")
+    ek = np.asarray(tr.events_kind if tr.events_kind is not None else [""] * len(ex), dtype=object)
+    if not (len(ex) == len(ey) == len(ek)):
+        return _EMPTY, _EMPTY, np.zeros(0, dtype=object), "skipped: events_x, events_y and events_kind differ in length"
+    return ex, ey, ek, ""

@@ -104,29 +104,14 @@ def start_scan(scan: Any, buf: np.ndarray,
     does not take, or text that is not UTF-8). The caller works on the previous block
     meanwhile. With *taken*, the parts are scanned into output space from :data:`SPACE`, added
     to *taken* for the caller to give back once the block is merged."""
-
-    def room(part: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        if taken is None:
-            return None
-        taken.append(SPACE.take(len(part)))
-        return taken[-1]
-
-    global _POOL
-    cut = 0
-    if len(buf) >= PARALLEL_MIN_BYTES:
-        found = np.flatnonzero(buf[len(buf) // 2:len(buf) // 2 + (1 << 16)] == 10)
-        if len(found):
-            cut = len(buf) // 2 + int(found[0]) + 1
+    cut = _half_cut(buf)
     if not cut or cut == len(buf):
-        whole, texts = _scan_part(scan, buf, room(buf))
+        whole, texts = _scan_part(scan, buf, _room(taken, buf))
         done = [(whole, texts, 0)] if whole[0] and texts is not None else None
         return lambda: done
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sbs-scan")
-    first = _POOL.submit(_scan_part, scan, buf[:cut], room(buf[:cut]))
-    second = _POOL.submit(_scan_part, scan, buf[cut:], room(buf[cut:]))
+    pool = _scan_pool()
+    first = pool.submit(_scan_part, scan, buf[:cut], _room(taken, buf[:cut]))
+    second = pool.submit(_scan_part, scan, buf[cut:], _room(taken, buf[cut:]))
 
     def join() -> list[tuple[Any, ...]] | None:
         (a, a_texts), (b, b_texts) = first.result(), second.result()
@@ -135,6 +120,34 @@ def start_scan(scan: Any, buf: np.ndarray,
         return [(a, a_texts, 0), (b, b_texts, a[1])]
 
     return join
+
+
+def _room(taken: list[tuple[np.ndarray, np.ndarray]] | None, part: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Output space for scanning *part*, taken from :data:`SPACE` and noted in *taken* (None without *taken*)."""
+    if taken is None:
+        return None
+    taken.append(SPACE.take(len(part)))
+    return taken[-1]
+
+
+def _half_cut(buf: np.ndarray) -> int:
+    """Where to cut a large block in two: after the first line end past its middle (0: do not cut)."""
+    cut = 0
+    if len(buf) >= PARALLEL_MIN_BYTES:
+        found = np.flatnonzero(buf[len(buf) // 2:len(buf) // 2 + (1 << 16)] == 10)
+        if len(found):
+            cut = len(buf) // 2 + int(found[0]) + 1
+    return cut
+
+
+def _scan_pool() -> Any:
+    """The scanner's two threads (started on first use)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sbs-scan")
+    return _POOL
 
 
 PARALLEL_MIN_BYTES: Final = 1 << 22

@@ -66,29 +66,10 @@ def nearest_numpy(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray,
     """:func:`nearest` with numpy (where numba is not installed): a lexsort plus one searchsorted."""
     order = np.lexsort((ref_t, ref_code))
     rc, rt = ref_code[order], ref_t[order]
-    tmin = min(int(rt.min()), int(pos_t.min()))
-    span = max(int(rt.max()), int(pos_t.max())) - tmin + 1
-    if span * (int(max(rc.max(), pos_code.max())) + 1) < 2**62:
-        rkey = rc.astype(np.int64) * span + (rt - tmin)
-        pkey = pos_code.astype(np.int64) * span + (pos_t - tmin)
-        right = np.searchsorted(rkey, pkey, side="left")
-    else:  # very long spans with many aircraft: fall back to a per-code search
-        right = np.empty(len(pos_t), dtype=np.int64)
-        starts = np.searchsorted(rc, pos_code, side="left")
-        ends = np.searchsorted(rc, pos_code, side="right")
-        for i in range(len(pos_t)):
-            right[i] = starts[i] + np.searchsorted(rt[starts[i]:ends[i]], pos_t[i], side="left")
+    right = _insertion_points(rc, rt, pos_code, pos_t)
     best = np.full(len(pos_t), -1, dtype=np.int64)
     best_dt = np.full(len(pos_t), np.iinfo(np.int64).max, dtype=np.int64)
-    candidates = []
-    if direction in ("nearest", "backward"):
-        # for "backward" we want the last ref at or before t: the one before *right*, or right itself if equal
-        candidates.append(right - 1)
-    if direction in ("nearest", "forward"):
-        candidates.append(right)
-    if direction == "backward":
-        candidates.append(right)  # an exact tie at t counts as backward
-    for cand in candidates:
+    for cand in _candidate_rows(right, direction):
         ok = (cand >= 0) & (cand < len(rt))
         c = np.where(ok, cand, 0)
         ok &= rc[c] == pos_code
@@ -102,6 +83,55 @@ def nearest_numpy(pos_code: np.ndarray, pos_t: np.ndarray, ref_code: np.ndarray,
         best[better] = order[c[better]]
         best_dt[better] = np.abs(dt[better])
     return best
+
+
+def _insertion_points(rc: np.ndarray, rt: np.ndarray, pos_code: np.ndarray, pos_t: np.ndarray) -> np.ndarray:
+    """Where each position (code, time) goes among the ref rows (*rc*, *rt*: sorted by code, then
+    time): the first ref row of its code at or after its time."""
+    tmin = min(int(rt.min()), int(pos_t.min()))
+    span = max(int(rt.max()), int(pos_t.max())) - tmin + 1
+    if span * (int(max(rc.max(), pos_code.max())) + 1) < 2**62:
+        rkey = rc.astype(np.int64) * span + (rt - tmin)
+        pkey = pos_code.astype(np.int64) * span + (pos_t - tmin)
+        at: np.ndarray = np.searchsorted(rkey, pkey, side="left")
+        return at
+    # very long spans with many aircraft: fall back to a per-code search
+    right = np.empty(len(pos_t), dtype=np.int64)
+    starts = np.searchsorted(rc, pos_code, side="left")
+    ends = np.searchsorted(rc, pos_code, side="right")
+    for i in range(len(pos_t)):
+        right[i] = starts[i] + np.searchsorted(rt[starts[i]:ends[i]], pos_t[i], side="left")
+    return right
+
+
+def _candidate_rows(right: np.ndarray, direction: str) -> list[np.ndarray]:
+    """The ref rows that may be nearest in *direction*, given the insertion points *right*."""
+    candidates = []
+    if direction in ("nearest", "backward"):
+        # for "backward" we want the last ref at or before t: the one before *right*, or right itself if equal
+        candidates.append(right - 1)
+    if direction in ("nearest", "forward"):
+        candidates.append(right)
+    if direction == "backward":
+        candidates.append(right)  # an exact tie at t counts as backward
+    return candidates
+
+
+def _fill_nearest(arr: np.ndarray, idx: np.ndarray, pcode: np.ndarray, pms: np.ndarray,
+                  ident: tuple[np.ndarray, np.ndarray, np.ndarray], direction: str) -> np.ndarray:
+    """Fill ``arr[idx]`` from the ident rows (*ident*: code, ms, value) of the same aircraft nearest
+    in *direction* (at any distance); the rows of *idx* left unfilled."""
+    icode, ims, ivalue = ident
+    if not len(icode):
+        return idx
+    j = nearest(pcode[idx], pms[idx], icode, ims, _ANY_TIME, direction)
+    got = j >= 0
+    arr[idx[got]] = ivalue[j[got]]
+    result: np.ndarray = idx[~got]
+    return result
+
+
+_ANY_TIME: Final = np.iinfo(np.int64).max // 4  # a tolerance no two times in a log are apart
 
 
 class Merger:
@@ -281,21 +311,13 @@ class Merger:
         if ident and len(ident["t"]):
             has = ident[key] != 0
             icode, ivalue, ims = ident["object_id"][has], ident[key][has], ident["t"][has] // 1_000_000
-        big = np.iinfo(np.int64).max // 4
-        idx = np.flatnonzero(need)
-        if len(icode):
-            j = nearest(pcode[idx], pms[idx], icode, ims, big, "backward")
-            got = j >= 0
-            arr[idx[got]] = ivalue[j[got]]
-            idx = idx[~got]
+        idx = _fill_nearest(arr, np.flatnonzero(need), pcode, pms, (icode, ims, ivalue), "backward")
         if self.last[key] and len(idx):
             keys, values = self._known(key)
             at = np.minimum(np.searchsorted(keys, pcode[idx]), len(keys) - 1)
             got = keys[at] == pcode[idx]
             arr[idx[got]] = values[at[got]]
             idx = idx[~got]
-        if len(icode) and len(idx):
-            j = nearest(pcode[idx], pms[idx], icode, ims, big, "forward")
-            got = j >= 0
-            arr[idx[got]] = ivalue[j[got]]
+        if len(idx):
+            _fill_nearest(arr, idx, pcode, pms, (icode, ims, ivalue), "forward")
         return arr

@@ -1095,31 +1095,43 @@ def _fill_ids(ids: np.ndarray, pcode: np.ndarray, pms: np.ndarray, pg: np.ndarra
     big = np.iinfo(np.int64).max // 4
     if len(rows):
         j = _nearest_of(pcode, pms, pg, idx, icode, ims, ig, rows, big, 1, ngroups, in_order)
-        keep = 0
-        for q in range(len(idx)):
-            if j[q] >= 0:
-                out[idx[q]] = ivalue[j[q]]
-            else:
-                idx[keep] = idx[q]
-                keep += 1
-        idx = idx[:keep]
+        idx = _take_found(out, idx, j, ivalue)
     if len(keys) and len(idx):
-        keep = 0
-        for q in range(len(idx)):
-            c = pcode[idx[q]]
-            at = min(np.searchsorted(keys, c), len(keys) - 1)
-            if keys[at] == c:
-                out[idx[q]] = values[at]
-            else:
-                idx[keep] = idx[q]
-                keep += 1
-        idx = idx[:keep]
+        idx = _take_known(out, idx, pcode, keys, values)
     if len(rows) and len(idx):
         j = _nearest_of(pcode, pms, pg, idx, icode, ims, ig, rows, big, 2, ngroups, in_order)
-        for q in range(len(idx)):
-            if j[q] >= 0:
-                out[idx[q]] = ivalue[j[q]]
+        _take_found(out, idx, j, ivalue)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _take_found(out: np.ndarray, idx: np.ndarray, j: np.ndarray, ivalue: np.ndarray) -> np.ndarray:
+    """Set ``out[idx[q]]`` to the identity value ``ivalue[j[q]]`` where one was found (``j[q] >= 0``);
+    the entries of *idx* left empty (moved to its front: *idx* is overwritten)."""
+    keep = 0
+    for q in range(len(idx)):
+        if j[q] >= 0:
+            out[idx[q]] = ivalue[j[q]]
+        else:
+            idx[keep] = idx[q]
+            keep += 1
+    return idx[:keep]
+
+
+@njit(cache=True, nogil=True)
+def _take_known(out: np.ndarray, idx: np.ndarray, pcode: np.ndarray, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Set ``out[idx[q]]`` to the value remembered for its code (*keys* sorted, *values*); the
+    entries of *idx* left empty (moved to its front: *idx* is overwritten)."""
+    keep = 0
+    for q in range(len(idx)):
+        c = pcode[idx[q]]
+        at = min(np.searchsorted(keys, c), len(keys) - 1)
+        if keys[at] == c:
+            out[idx[q]] = values[at]
+        else:
+            idx[keep] = idx[q]
+            keep += 1
+    return idx[:keep]
 
 
 @njit(cache=True, nogil=True)
@@ -1140,22 +1152,34 @@ def merge_rows(pcode: np.ndarray, pt: np.ndarray, speed: np.ndarray, track: np.n
     pms = pt // 1_000_000
     in_order = _ascending(pms)
     if len(vcode):
-        vms = vt // 1_000_000
-        j = _nearest_of(pcode, pms, pg, np.arange(len(pcode)), vcode, vms, _find_groups(table, vcode),
-                        np.arange(len(vcode)), tol_ms, 0, ngroups, in_order and _ascending(vms))
-        vspeed, vtrack, vrate_ = vnum
-        for i in range(len(j)):
-            k = j[i]
-            if k >= 0:
-                if np.isnan(speed[i]):
-                    speed[i] = vspeed[k]
-                if np.isnan(track[i]):
-                    track[i] = vtrack[k]
-                if np.isnan(vrate[i]):
-                    vrate[i] = vrate_[k]
+        _join_velocities(pcode, pms, pg, table, vcode, vt, vnum, (speed, track, vrate), tol_ms, (ngroups, in_order))
     ims = it // 1_000_000
     ig = _find_groups(table, icode)
     in_order = in_order and _ascending(ims)
     return (_fill_ids(callsign, pcode, pms, pg, icode, ims, ig, icallsign, known[0], known[1], ngroups, in_order),
             _fill_ids(squawk, pcode, pms, pg, icode, ims, ig, isquawk, known[2], known[3], ngroups, in_order),
             pg.astype(np.int32), uniques)
+
+
+@njit(cache=True, nogil=True)
+def _join_velocities(pcode: np.ndarray, pms: np.ndarray, pg: np.ndarray, table: tuple[np.ndarray, np.ndarray, int], vcode: np.ndarray,
+                     vt: np.ndarray, vnum: tuple[np.ndarray, np.ndarray, np.ndarray],
+                     motion: tuple[np.ndarray, np.ndarray, np.ndarray], tol_ms: int, groups: tuple[int, bool]) -> None:
+    """Fill, in place, each position's empty speed, track and vertical rate (*motion*) from the
+    velocity row of the same code nearest in time within *tol_ms* (see :func:`merge_rows`); *vnum*
+    = (speed, track, rate) of the velocity rows; *groups* = (number of codes, positions in time order)."""
+    vms = vt // 1_000_000
+    ngroups, in_order = groups
+    j = _nearest_of(pcode, pms, pg, np.arange(len(pcode)), vcode, vms, _find_groups(table, vcode),
+                    np.arange(len(vcode)), tol_ms, 0, ngroups, in_order and _ascending(vms))
+    speed, track, vrate = motion
+    vspeed, vtrack, vrate_ = vnum
+    for i in range(len(j)):
+        k = j[i]
+        if k >= 0:
+            if np.isnan(speed[i]):
+                speed[i] = vspeed[k]
+            if np.isnan(track[i]):
+                track[i] = vtrack[k]
+            if np.isnan(vrate[i]):
+                vrate[i] = vrate_[k]

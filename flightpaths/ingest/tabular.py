@@ -51,41 +51,54 @@ def build_points(
     """
     raw = raw.reset_index(drop=True)
     lines = np.asarray(lines, dtype=np.int64)
+    out, keep = _convert_columns(raw, spec, lines, source, ledger, settings)
+    frame = pd.DataFrame(out, index=raw.index)
+    frame["source_line"] = lines
+    return frame.loc[keep]
+
+
+def _convert_columns(raw: pd.DataFrame, spec: Mapping[str, Col], lines: np.ndarray, source: Source, ledger: Ledger,
+                     settings: IngestSettings) -> tuple[dict[str, Any], np.ndarray]:
+    """The point columns of *spec* found in *raw*, and which rows have no junk in any of them."""
     keep = np.ones(len(raw), dtype=bool)
     out: dict[str, Any] = {}
     for name, col in spec.items():
         if col.source not in raw.columns:
             continue
         r = raw[col.source]
-        if col.kind == "float":
-            values, junk = to_float(r)
-            out[name] = values * col.scale
-            what = "a number"
-        elif col.kind == "time":
-            out[name], junk = to_time(r, tz=settings.tz, unit=col.unit)
-            what = "a time"
-        elif col.kind == "hex":
-            out[name], junk = hex_ids(r)
-            what = "an ICAO hex address"
-        elif col.kind == "bool":
-            out[name], junk = to_bool(r)
-            what = "true/false"
-        elif col.kind == "id":
-            out[name], junk = object_ids(r), np.zeros(len(r), bool)
-            what = "an id"
-        else:
-            out[name], junk = to_text(r).reset_index(drop=True), np.zeros(len(r), bool)
-            what = "text"
+        out[name], junk, what = _convert(col, r, settings)
         if col.kind in ("id", "text"):
-            long = too_long(r) & keep
-            if long.any():
-                ledger.note(f"column {col.source!r}: text longer than {MAX_TEXT_CHARS} characters cut", int(long.sum()),
-                            example=f"{source.name}:{int(lines[np.argmax(long)])}: column {col.source!r}: text of "
-                                    f"{len(str(r.iloc[int(np.argmax(long))])):,} characters cut to {MAX_TEXT_CHARS}")
+            _note_long_texts(col.source, r, keep, lines, source.name, ledger)
         keep &= drop_junk(out, junk & keep, r, col.source, what, path=source.name, lines=lines, ledger=ledger)
-    frame = pd.DataFrame(out, index=raw.index)
-    frame["source_line"] = lines
-    return frame.loc[keep]
+    return out, keep
+
+
+def _convert(col: Col, r: pd.Series, settings: IngestSettings) -> tuple[Any, np.ndarray, str]:
+    """Source column *r* as *col* says: ``(values, junk mask, what a good value is)``."""
+    if col.kind == "float":
+        values, junk = to_float(r)
+        return values * col.scale, junk, "a number"
+    if col.kind == "time":
+        times, junk = to_time(r, tz=settings.tz, unit=col.unit)
+        return times, junk, "a time"
+    if col.kind == "hex":
+        ids, junk = hex_ids(r)
+        return ids, junk, "an ICAO hex address"
+    if col.kind == "bool":
+        flags, junk = to_bool(r)
+        return flags, junk, "true/false"
+    if col.kind == "id":
+        return object_ids(r), np.zeros(len(r), bool), "an id"
+    return to_text(r).reset_index(drop=True), np.zeros(len(r), bool), "text"
+
+
+def _note_long_texts(column: str, r: pd.Series, keep: np.ndarray, lines: np.ndarray, source_name: str, ledger: Ledger) -> None:
+    """Note the kept texts of *column* cut to :data:`MAX_TEXT_CHARS` (the first as an example)."""
+    long = too_long(r) & keep
+    if long.any():
+        ledger.note(f"column {column!r}: text longer than {MAX_TEXT_CHARS} characters cut", int(long.sum()),
+                    example=f"{source_name}:{int(lines[np.argmax(long)])}: column {column!r}: text of "
+                            f"{len(str(r.iloc[int(np.argmax(long))])):,} characters cut to {MAX_TEXT_CHARS}")
 
 
 def _always(message: str) -> Callable[[int], str]:

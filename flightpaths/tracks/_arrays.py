@@ -120,15 +120,31 @@ def _segment_median(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     vmin = float(good.min())
     span = float(good.max()) - vmin or 1.0
     del good
+    keys = _segment_keys(values, finite, counts, vmin, span)
+    ok, medians = _sorted_medians(keys, finite, offsets, vmin, span)
+    out[ok] = medians
+    return out
+
+
+def _segment_keys(values: np.ndarray, finite: np.ndarray, counts: np.ndarray, vmin: float, span: float) -> np.ndarray:
+    """Sorted ``segment + value scaled into [0, 0.5]``, NaN as ``segment + 0.75`` (after its values)."""
     frac = values - vmin
     frac /= span
     frac *= 0.5
     frac[~finite] = 0.75
-    keys = np.repeat(np.arange(nseg, dtype=np.float64), counts)
+    keys = np.repeat(np.arange(len(counts), dtype=np.float64), counts)
     keys += frac
     del frac
     keys.sort()
-    nvalid = np.add.reduceat(finite, offsets[:-1]) if len(values) else np.zeros(nseg, int)
+    return keys
+
+
+def _sorted_medians(keys: np.ndarray, finite: np.ndarray, offsets: np.ndarray, vmin: float,
+                    span: float) -> tuple[np.ndarray, np.ndarray]:
+    """The segments with a value and their medians, read from the sorted *keys* (:func:`_segment_keys`)."""
+    nseg = len(offsets) - 1
+    counts = np.diff(offsets)
+    nvalid = np.add.reduceat(finite, offsets[:-1]) if len(finite) else np.zeros(nseg, int)
     nvalid = np.where(counts > 0, nvalid, 0)
     ok = nvalid > 0
     base = offsets[:-1][ok]
@@ -137,5 +153,4 @@ def _segment_median(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     seg_ok = np.arange(nseg)[ok]
     lo_v = (keys[lo_i] - seg_ok) / 0.5 * span + vmin
     hi_v = (keys[hi_i] - seg_ok) / 0.5 * span + vmin
-    out[ok] = (lo_v + hi_v) / 2
-    return out
+    return ok, (lo_v + hi_v) / 2

@@ -4,8 +4,6 @@ against."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..schema import KT_PER_MPS
@@ -43,37 +41,62 @@ def _point_speeds(prep: _Prepared, dist: np.ndarray) -> tuple[np.ndarray, np.nda
 def _figures_numpy(
     prep: _Prepared, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, ws: WindowSettings, dt: np.ndarray,
     pspeed_all: np.ndarray, t_first: np.ndarray,
-) -> tuple[Any, ...]:
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """The per-point arrays and per-window figures of :func:`_windows_one`, vectorized with numpy
     (where numba is not installed, and for the exact pyproj projection): the reference the
-    compiled kernel (:mod:`._kernel`) is tested against."""
-    screen = prep.screen
-    nw = len(lo)
-    # Gather per-point arrays.
+    compiled kernel (:mod:`._kernel`) is tested against. Returns what
+    :func:`._kernel.window_figures` does (offsets, per-point arrays, figures), and the
+    track-order index of each window point."""
     goff = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
-    total = int(goff[-1])
-    gidx = np.repeat(lo - goff[:-1], n) + np.arange(total)
-    if screen:
-        px, py = prep.a[gidx], prep.b[gidx]
-        lat_c = lon_c = np.full(nw, np.nan)
-        net = np.hypot(prep.a[hi - 1] - prep.a[lo], prep.b[hi - 1] - prep.b[lo])
-    else:
-        phi, lam = np.radians(prep.a), np.radians(prep.b)
-        trig = (np.sin(phi), np.cos(phi), np.sin(lam), np.cos(lam))
-        lat_c, lon_c, *trig0 = _centroids(trig, lo, hi)
-        if ws.projection == "pyproj":
-            px, py = _pyproj_aeqd(prep.a[gidx], prep.b[gidx], goff, lat_c, lon_c)
-        else:
-            px, py = _aeqd_windows(trig, gidx, trig0, n)
-        net = np.hypot(px[goff[1:] - 1] - px[goff[:-1]], py[goff[1:] - 1] - py[goff[:-1]])
-    extent = np.maximum(
-        np.maximum.reduceat(px, goff[:-1]) - np.minimum.reduceat(px, goff[:-1]),
-        np.maximum.reduceat(py, goff[:-1]) - np.minimum.reduceat(py, goff[:-1]),
-    )
-    radius = _fit_radius(px, py, goff, n)
+    gidx = np.repeat(lo - goff[:-1], n) + np.arange(int(goff[-1]))
+    px, py, lat_c, lon_c, net = _window_plane(prep, lo, hi, n, ws, gidx, goff)
     gdt = dt[gidx]
     gdt[goff[:-1]] = np.nan
-    # Steps, headings and turns in the window's own plane (what its picture shows).
+    turns = _turns(px, py, goff, n, gdt, screen=prep.screen, min_segment_m=ws.min_segment_m)
+    line_first, line_last = _line_range(prep.line[gidx], goff[:-1])
+    per_point = {"px": px, "py": py, "pt": (prep.t[gidx] - np.repeat(t_first, n)) / _NS,
+                 "pturn": turns["pturn"], "pcumturn": turns["pcumturn"]}
+    fig = {"lat": lat_c, "lon": lon_c, "net": net, "extent": _extent(px, py, goff[:-1]), "radius": _fit_radius(px, py, goff, n),
+           "path": turns["path"], "net_turn_deg": turns["net_turn_deg"], "total_turn_deg": turns["total_turn_deg"],
+           "median_speed": _segment_median(pspeed_all[gidx], goff), "median_alt": _segment_median(prep.alt[gidx], goff),
+           "median_dt": _segment_median(gdt, goff), "line_first": line_first, "line_last": line_last}
+    return goff, per_point, fig, gidx
+
+
+def _extent(px: np.ndarray, py: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each window's extent: the larger side of its points' bounding box."""
+    extent: np.ndarray = np.maximum(
+        np.maximum.reduceat(px, starts) - np.minimum.reduceat(px, starts),
+        np.maximum.reduceat(py, starts) - np.minimum.reduceat(py, starts),
+    )
+    return extent
+
+
+def _window_plane(
+    prep: _Prepared, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, ws: WindowSettings, gidx: np.ndarray, goff: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Each window point in its window's plane (``px``, ``py``: metres from the window's centroid,
+    or screen pixels as they are), each window's centroid (NaN on screens) and net displacement."""
+    if prep.screen:
+        nan = np.full(len(lo), np.nan)
+        net = np.hypot(prep.a[hi - 1] - prep.a[lo], prep.b[hi - 1] - prep.b[lo])
+        return prep.a[gidx], prep.b[gidx], nan, nan, net
+    phi, lam = np.radians(prep.a), np.radians(prep.b)
+    trig = (np.sin(phi), np.cos(phi), np.sin(lam), np.cos(lam))
+    lat_c, lon_c, *trig0 = _centroids(trig, lo, hi)
+    if ws.projection == "pyproj":
+        px, py = _pyproj_aeqd(prep.a[gidx], prep.b[gidx], goff, lat_c, lon_c)
+    else:
+        px, py = _aeqd_windows(trig, gidx, trig0, n)
+    net = np.hypot(px[goff[1:] - 1] - px[goff[:-1]], py[goff[1:] - 1] - py[goff[:-1]])
+    return px, py, lat_c, lon_c, net
+
+
+def _turns(px: np.ndarray, py: np.ndarray, goff: np.ndarray, n: np.ndarray, gdt: np.ndarray, *, screen: bool,
+           min_segment_m: float) -> dict[str, np.ndarray]:
+    """Steps, headings and turns in the window's own plane (what its picture shows): each
+    window's path length and net and total turn, each point's turn rate and cumulative turn."""
+    total = int(goff[-1])
     starts = goff[:-1]
     seg = np.full(total, np.nan)
     head = np.full(total, np.nan)
@@ -83,34 +106,34 @@ def _figures_numpy(
         seg[1:] = np.hypot(dx, dy)
         head[1:] = np.degrees(np.arctan2(dx, dy))
     seg[starts] = np.nan
-    path = np.add.reduceat(np.nan_to_num(seg), starts)
-    valid = np.isfinite(seg) & (seg > ws.min_segment_m)
-    pv = _prev_true(valid)
-    prev_valid = np.concatenate([[-1], pv[:-1]])
-    has_prev = valid & (prev_valid >= np.repeat(starts, n))
-    gturn = np.zeros(total)
-    gturn[has_prev] = _wrap180(head[has_prev] - head[prev_valid[has_prev]])
-    net_turn = np.add.reduceat(gturn, starts)
-    tot_turn = np.add.reduceat(np.abs(gturn), starts)
+    gturn = _turn_steps(seg, head, starts, n, min_segment_m)
     with np.errstate(invalid="ignore", divide="ignore"):
         pturn = np.where(gdt > 0, gturn / gdt, 0.0)
     pturn[~np.isfinite(pturn)] = 0.0
     cum = np.cumsum(gturn)
-    pcum = cum - np.repeat(cum[starts] - gturn[starts], n)
-    pt = (prep.t[gidx] - np.repeat(t_first, n)) / _NS
-    gspeed = pspeed_all[gidx]
-    galt = prep.alt[gidx]
-    med_speed = _segment_median(gspeed, goff)
-    med_alt = _segment_median(galt, goff)
-    med_dt = _segment_median(gdt, goff)
-    gline = prep.line[gidx]
+    return {"path": np.add.reduceat(np.nan_to_num(seg), starts), "net_turn_deg": np.add.reduceat(gturn, starts),
+            "total_turn_deg": np.add.reduceat(np.abs(gturn), starts), "pturn": pturn,
+            "pcumturn": cum - np.repeat(cum[starts] - gturn[starts], n)}
+
+
+def _turn_steps(seg: np.ndarray, head: np.ndarray, starts: np.ndarray, n: np.ndarray, min_segment_m: float) -> np.ndarray:
+    """The turn (degrees, -180..180) at each point: from the heading of the window's previous
+    step longer than *min_segment_m* to this step's; 0 where either is missing."""
+    valid = np.isfinite(seg) & (seg > min_segment_m)
+    pv = _prev_true(valid)
+    prev_valid = np.concatenate([[-1], pv[:-1]])
+    has_prev = valid & (prev_valid >= np.repeat(starts, n))
+    gturn = np.zeros(len(seg))
+    gturn[has_prev] = _wrap180(head[has_prev] - head[prev_valid[has_prev]])
+    return gturn
+
+
+def _line_range(gline: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last source line of each window's points (-1 where none is known)."""
     finite_line = np.isfinite(gline)
     line_first = np.minimum.reduceat(np.where(finite_line, gline, np.inf), starts)
     line_last = np.maximum.reduceat(np.where(finite_line, gline, -np.inf), starts)
-    line_first = np.where(np.isfinite(line_first), line_first, -1)
-    line_last = np.where(np.isfinite(line_last), line_last, -1)
-    return (goff, px, py, pt, pturn, pcum, lat_c, lon_c, net, extent, radius, path, net_turn, tot_turn,
-            med_speed, med_alt, med_dt, line_first, line_last, gidx)
+    return np.where(np.isfinite(line_first), line_first, -1), np.where(np.isfinite(line_last), line_last, -1)
 
 
 def _centroids(trig: tuple[np.ndarray, ...], lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:

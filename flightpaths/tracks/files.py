@@ -38,21 +38,26 @@ def load_points(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         raise InputError("an input path is empty (check the shell glob or variable that made it)")
     parquet = [Path(p) for p in items if str(p).lower().endswith(".parquet")]
     others = [p for p in items if not str(p).lower().endswith(".parquet")]
-    frames = []
-    for path in parquet:
-        if not path.exists():
-            raise FileNotFoundError(2, "No such file or directory", str(path))
-        try:
-            frame = pd.read_parquet(path)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"not a readable parquet file: {exc}", path=path) from exc
-        frames.append(validate_points(frame, source=str(path)))
+    frames = [_points_parquet(path) for path in parquet]
     if others:
         frames.append(read_logs(others).points)
     frames = [f for f in frames if len(f)]
     if not frames:
         return empty_points()
     return frames[0] if len(frames) == 1 else validate_points(pd.concat(frames, ignore_index=True))
+
+
+def _points_parquet(path: Path) -> pd.DataFrame:
+    """The validated points table of one ``.parquet`` file."""
+    from ..schema import validate_points
+
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not a readable parquet file: {exc}", path=path) from exc
+    return validate_points(frame, source=str(path))
 
 
 def save_windows(windows: pd.DataFrame, path: str | Path, *, settings: dict[str, Any] | None = None) -> Path:
@@ -181,31 +186,12 @@ class WindowsWriter:
 
 def read_windows(path: str | Path) -> pd.DataFrame:
     """Read a windows table written by :func:`write_windows` (arrays back as numpy arrays)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     path = Path(path)
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise InputError(f"not a readable parquet file: {exc}", path=path) from exc
+    table = _read_table(path)
     missing = [c for c in ("window_id", "px", "py") if c not in table.column_names]
     if missing:
         raise SchemaError(f"not a windows table: missing column(s) {', '.join(missing)}", path=path)
-    arrays = {}
-    for name in ARRAY_COLUMNS:
-        if name not in table.column_names:
-            arrays[name] = _object_column([_EMPTY_S if name == "ev_kind" else _EMPTY_F] * table.num_rows)
-            continue
-        col = table.column(name).combine_chunks()
-        offsets = col.offsets.to_numpy()
-        if name == "ev_kind":
-            flat = np.asarray(col.values.to_pylist(), dtype=str) if len(col.values) else np.empty(0, "<U1")
-        else:
-            flat = col.values.to_numpy(zero_copy_only=False).astype(np.float64)
-        arrays[name] = _object_column([flat[offsets[i]:offsets[i + 1]] for i in range(len(col))])
+    arrays = {name: _array_column(table, name) for name in ARRAY_COLUMNS}
     scalar = table.drop_columns([c for c in ARRAY_COLUMNS if c in table.column_names]).to_pandas()
     for name, dtype in SCALAR_COLUMNS.items():
         if name in scalar.columns and str(scalar[name].dtype) != dtype:
@@ -213,3 +199,30 @@ def read_windows(path: str | Path) -> pd.DataFrame:
     for name, col in arrays.items():
         scalar[name] = col
     return scalar
+
+
+def _read_table(path: Path) -> Any:
+    """The Arrow table of a parquet file (a missing file raises FileNotFoundError as it is)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise InputError(f"not a readable parquet file: {exc}", path=path) from exc
+
+
+def _array_column(table: Any, name: str) -> np.ndarray:
+    """Per-point column *name* of an Arrow windows table as an object column of numpy arrays
+    (empty ones where the table lacks it)."""
+    if name not in table.column_names:
+        return _object_column([_EMPTY_S if name == "ev_kind" else _EMPTY_F] * table.num_rows)
+    col = table.column(name).combine_chunks()
+    offsets = col.offsets.to_numpy()
+    if name == "ev_kind":
+        flat = np.asarray(col.values.to_pylist(), dtype=str) if len(col.values) else np.empty(0, "<U1")
+    else:
+        flat = col.values.to_numpy(zero_copy_only=False).astype(np.float64)
+    return _object_column([flat[offsets[i]:offsets[i + 1]] for i in range(len(col))])

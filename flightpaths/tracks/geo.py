@@ -11,7 +11,7 @@ import pandas as pd
 from ..errors import InputError, SchemaError
 from ..geometry import linestrings, write_layers
 from ._arrays import _NS
-from .clean import _prepare_tracked, _step_lengths
+from .clean import _prepare_tracked, _Prepared, _step_lengths
 from .columns import ARRAY_COLUMNS
 from .projection import inverse_local_aeqd
 from .settings import CleanReport
@@ -51,30 +51,33 @@ def tracks_to_geodataframe(tracked: pd.DataFrame) -> gpd.GeoDataFrame:
 
     if "track_id" not in tracked.columns:
         raise SchemaError("expected the output of split_tracks (a points table with track_id)")
-    report = CleanReport()
-    prep = _prepare_tracked(tracked, report)
+    prep = _prepare_tracked(tracked, CleanReport())
     counts = np.diff(prep.offsets)
-    lo, hi = prep.offsets[:-1], prep.offsets[1:]
     if prep.screen:
         xs, ys = prep.a, prep.b
     else:
         xs, ys = prep.b, prep.a
+    geoms = linestrings(xs, ys, counts)
+    return gpd.GeoDataFrame(_track_table(prep), geometry=geoms, crs=None if prep.screen else "EPSG:4326")
+
+
+def _track_table(prep: _Prepared) -> pd.DataFrame:
+    """Per track: its id, object, start and end, point count, duration and path length."""
+    lo, hi = prep.offsets[:-1], prep.offsets[1:]
     dist = _step_lengths(prep.a, prep.b, prep.screen)
     dist[lo[lo < len(dist)]] = 0.0
     c = np.concatenate([[0.0], np.cumsum(np.nan_to_num(dist))])
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "track_id": [f"{o}_{k}" for o, k in zip(prep.track_object, prep.track_no)],
             "object_id": pd.array(prep.track_object, dtype="string"),
             "start": pd.DatetimeIndex(prep.t[lo].view("datetime64[ns]")).tz_localize("UTC") if len(lo) else pd.DatetimeIndex([], tz="UTC"),
             "end": pd.DatetimeIndex(prep.t[hi - 1].view("datetime64[ns]")).tz_localize("UTC") if len(lo) else pd.DatetimeIndex([], tz="UTC"),
-            "n_points": counts,
+            "n_points": np.diff(prep.offsets),
             "duration_s": (prep.t[hi - 1] - prep.t[lo]) / _NS if len(lo) else np.empty(0),
             "path_length_m": c[hi] - c[lo + 1] if len(lo) else np.empty(0),
         }
     )
-    geoms = linestrings(xs, ys, counts)
-    return gpd.GeoDataFrame(frame, geometry=geoms, crs=None if prep.screen else "EPSG:4326")
 
 
 def write_geo(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str = "windows") -> Path:

@@ -153,17 +153,9 @@ def _resampled_windows(t: np.ndarray, fx: np.ndarray, fy: np.ndarray, s: MotionS
         if len(tt) < 2 or tt[-1] - tt[0] < s.window_s + (s.smooth_steps - 1) * s.step_s:
             report.short_strokes += 1
             continue
-        grid = np.arange(tt[0], tt[-1] + 1e-9, s.step_s)
-        px, py = np.interp(grid, tt, fx[lo:hi][keep]), np.interp(grid, tt, fy[lo:hi][keep])
-        if s.smooth_steps > 1:  # a moving average rounds off the corners that coarse logging leaves
-            kernel = np.ones(s.smooth_steps) / s.smooth_steps
-            px, py = np.convolve(px, kernel, "valid"), np.convolve(py, kernel, "valid")
-            grid = grid[(s.smooth_steps - 1) // 2:][: len(px)]
-        hop = max(1, int(round(s.hop_s / s.step_s)))
-        first = np.arange(0, len(grid) - k + 1, hop)
-        idx = first[:, None] + np.arange(k)[None, :]
-        blocks.append(np.stack([px[idx], py[idx]], axis=-1))
-        starts.append(grid[first])
+        block, start = _stroke_windows(tt, fx[lo:hi][keep], fy[lo:hi][keep], s)
+        blocks.append(block)
+        starts.append(start)
     if not blocks:
         return np.empty((0, k, 2)), np.empty(0)
     windows, start = np.concatenate(blocks), np.concatenate(starts)
@@ -171,6 +163,22 @@ def _resampled_windows(t: np.ndarray, fx: np.ndarray, fy: np.ndarray, s: MotionS
         pick = np.unique(np.linspace(0, len(windows) - 1, s.max_windows).round().astype(int))
         windows, start = windows[pick], start[pick]
     return windows, start
+
+
+def _stroke_windows(tt: np.ndarray, x: np.ndarray, y: np.ndarray, s: MotionSettings) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of one stroke (positions *x*, *y* at distinct times *tt*) resampled every
+    ``step_s`` (and smoothed), as an array (n, steps, 2), and their start times."""
+    k = s.steps
+    grid = np.arange(tt[0], tt[-1] + 1e-9, s.step_s)
+    px, py = np.interp(grid, tt, x), np.interp(grid, tt, y)
+    if s.smooth_steps > 1:  # a moving average rounds off the corners that coarse logging leaves
+        kernel = np.ones(s.smooth_steps) / s.smooth_steps
+        px, py = np.convolve(px, kernel, "valid"), np.convolve(py, kernel, "valid")
+        grid = grid[(s.smooth_steps - 1) // 2:][: len(px)]
+    hop = max(1, int(round(s.hop_s / s.step_s)))
+    first = np.arange(0, len(grid) - k + 1, hop)
+    idx = first[:, None] + np.arange(k)[None, :]
+    return np.stack([px[idx], py[idx]], axis=-1), grid[first]
 
 
 def _cv(values: np.ndarray) -> np.ndarray:
@@ -200,34 +208,46 @@ def _shape_features(w: np.ndarray, s: MotionSettings) -> dict[str, np.ndarray]:
     moving = speed > s.pause_speed
     turn = np.angle(np.exp(1j * np.diff(heading, axis=1)))
     turn = np.where(moving[:, 1:] & moving[:, :-1], turn, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {**_speed_features(speed, acc_mag, jerk_mag, moving, s), **_path_features(w, speed, turn, dt),
+                "pause_share": (~moving).mean(axis=1)}
+
+
+def _speed_features(speed: np.ndarray, acc_mag: np.ndarray, jerk_mag: np.ndarray, moving: np.ndarray,
+                    s: MotionSettings) -> dict[str, np.ndarray]:
+    """Speed, acceleration and jerk figures of each window (rows of the step arrays)."""
+    tol = 1e-3 * speed.mean(axis=1, keepdims=True)  # rounding noise on a steady speed is not a peak
+    peaks = ((speed[:, 1:-1] > speed[:, :-2] + tol) & (speed[:, 1:-1] >= speed[:, 2:] + tol) & moving[:, 1:-1]).sum(axis=1)
+    speed_mean = speed.mean(axis=1)
+    acc_mean, jerk_mean = acc_mag.mean(axis=1), jerk_mag.mean(axis=1)
+    return {
+        "speed_mean": speed_mean,
+        "speed_cv": _cv(speed),
+        "speed_peak_ratio": np.where(speed_mean > 0, speed.max(axis=1) / speed_mean, 0.0),
+        "speed_peaks_per_s": peaks / s.window_s,
+        "acc_mean": acc_mean,
+        "acc_cv": _cv(acc_mag),
+        "jerk_mean": jerk_mean,
+        "jerk_cv": _cv(jerk_mag),
+        "jerk_per_acc": np.where(acc_mean > 0, jerk_mean / acc_mean, 0.0),
+    }
+
+
+def _path_features(w: np.ndarray, speed: np.ndarray, turn: np.ndarray, dt: float) -> dict[str, np.ndarray]:
+    """Turn, curvature and straightness figures of each window."""
     step_len = speed * dt
     path = step_len.sum(axis=1)
     chord = np.hypot(*(w[:, -1] - w[:, 0]).T)
     mid = 0.5 * (step_len[:, 1:] + step_len[:, :-1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        curv = np.where(mid > 1e-6, np.abs(turn) / np.maximum(mid, 1e-6), 0.0)
-        tol = 1e-3 * speed.mean(axis=1, keepdims=True)  # rounding noise on a steady speed is not a peak
-        peaks = ((speed[:, 1:-1] > speed[:, :-2] + tol) & (speed[:, 1:-1] >= speed[:, 2:] + tol) & moving[:, 1:-1]).sum(axis=1)
-        speed_mean = speed.mean(axis=1)
-        acc_mean, jerk_mean = acc_mag.mean(axis=1), jerk_mag.mean(axis=1)
-        return {
-            "speed_mean": speed_mean,
-            "speed_cv": _cv(speed),
-            "speed_peak_ratio": np.where(speed_mean > 0, speed.max(axis=1) / speed_mean, 0.0),
-            "speed_peaks_per_s": peaks / s.window_s,
-            "acc_mean": acc_mean,
-            "acc_cv": _cv(acc_mag),
-            "jerk_mean": jerk_mean,
-            "jerk_cv": _cv(jerk_mag),
-            "jerk_per_acc": np.where(acc_mean > 0, jerk_mean / acc_mean, 0.0),
-            "turn_mean": np.abs(turn).mean(axis=1),
-            "turn_std": turn.std(axis=1),
-            "turn_net": np.abs(turn.sum(axis=1)),
-            "curv_per_fraction": np.where(path > 0, np.abs(turn).sum(axis=1) / np.maximum(path, 1e-9), 0.0),
-            "speed_curv_corr": _corr(np.log(np.maximum(speed[:, 1:] * speed[:, :-1], 1e-12)), np.log(curv + 1e-3)),
-            "straightness": np.where(path > 0, chord / np.maximum(path, 1e-12), 1.0),
-            "pause_share": (~moving).mean(axis=1),
-        }
+    curv = np.where(mid > 1e-6, np.abs(turn) / np.maximum(mid, 1e-6), 0.0)
+    return {
+        "turn_mean": np.abs(turn).mean(axis=1),
+        "turn_std": turn.std(axis=1),
+        "turn_net": np.abs(turn.sum(axis=1)),
+        "curv_per_fraction": np.where(path > 0, np.abs(turn).sum(axis=1) / np.maximum(path, 1e-9), 0.0),
+        "speed_curv_corr": _corr(np.log(np.maximum(speed[:, 1:] * speed[:, :-1], 1e-12)), np.log(curv + 1e-3)),
+        "straightness": np.where(path > 0, chord / np.maximum(path, 1e-12), 1.0),
+    }
 
 
 def _click_features(t: np.ndarray, state: np.ndarray, start: np.ndarray, s: MotionSettings) -> dict[str, np.ndarray]:
@@ -253,26 +273,32 @@ def motion_windows(points: pd.DataFrame, settings: MotionSettings = MotionSettin
     report = report if report is not None else MotionReport()
     frames = []
     for object_id, one in points.groupby("object_id", sort=True, observed=True):
-        report.files += 1
-        one = one.sort_values("time", kind="stable")
-        fx, fy, how = screen_fractions(one, settings)
-        report.fraction_files += how == "fractions"
-        report.pixel_files_stated_screen += how == "stated"
-        report.pixel_files_screen_from_data += how == "extent"
-        t = _seconds(one)
-        ok = np.isfinite(t) & np.isfinite(fx) & np.isfinite(fy)
-        t, fx, fy = t[ok], fx[ok], fy[ok]
-        windows, start = _resampled_windows(t, fx, fy, settings, report)
-        if not len(windows):
-            report.files_without_window += 1
-            continue
-        state = one["state"].astype("string").str.lower().fillna("").to_numpy(str)[ok] if "state" in one.columns \
-            else np.full(len(t), "", dtype=str)
-        feats = {**_shape_features(windows, settings), **_click_features(t, state, start, settings)}
-        frame = pd.DataFrame({"object_id": str(object_id), "source_file": str(one["source_file"].iloc[0]),
-                              "start_s": start - t[0], **feats})
-        frames.append(frame)
-        report.windows += len(frame)
+        frame = _file_windows(str(object_id), one.sort_values("time", kind="stable"), settings, report)
+        if frame is not None:
+            frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=["object_id", "source_file", "start_s", *MOTION_FEATURES])
     return pd.concat(frames, ignore_index=True)[["object_id", "source_file", "start_s", *MOTION_FEATURES]]
+
+
+def _file_windows(object_id: str, one: pd.DataFrame, settings: MotionSettings, report: MotionReport) -> pd.DataFrame | None:
+    """The windows of one object (file), its points in time order, with their figures; None when it has none."""
+    report.files += 1
+    fx, fy, how = screen_fractions(one, settings)
+    report.fraction_files += how == "fractions"
+    report.pixel_files_stated_screen += how == "stated"
+    report.pixel_files_screen_from_data += how == "extent"
+    t = _seconds(one)
+    ok = np.isfinite(t) & np.isfinite(fx) & np.isfinite(fy)
+    t, fx, fy = t[ok], fx[ok], fy[ok]
+    windows, start = _resampled_windows(t, fx, fy, settings, report)
+    if not len(windows):
+        report.files_without_window += 1
+        return None
+    state = one["state"].astype("string").str.lower().fillna("").to_numpy(str)[ok] if "state" in one.columns \
+        else np.full(len(t), "", dtype=str)
+    feats = {**_shape_features(windows, settings), **_click_features(t, state, start, settings)}
+    frame = pd.DataFrame({"object_id": object_id, "source_file": str(one["source_file"].iloc[0]),
+                          "start_s": start - t[0], **feats})
+    report.windows += len(frame)
+    return frame

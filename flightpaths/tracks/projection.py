@@ -73,14 +73,37 @@ def _aeqd_windows(
     same order, so the same bits, but in place on a few buffers, with the prime-vertical
     radius (which depends on the point only) computed once per point rather than per window
     it falls in."""
-    sp_all, cp_all, sl_all, cl_all = trig
-    rad_n = sp_all * _WGS84_E2
-    rad_n *= sp_all
-    np.subtract(1.0, rad_n, out=rad_n)
-    np.sqrt(rad_n, out=rad_n)
-    np.divide(_WGS84_A, rad_n, out=rad_n)  # _WGS84_A / sqrt(1 - E2 * sp * sp), per point
+    rad_n = _prime_vertical(trig[0])
     sp0, cp0, sl0, cl0 = (np.repeat(v, n) for v in trig0)
     sp, cp, sl, cl = (v[gidx] for v in trig)
+    xs, ys, tmp = _sphere_offsets((sp, cp, sl, cl), (sp0, cp0, sl0, cl0))
+    s2 = np.multiply(xs, xs, out=tmp)
+    s2 += ys * ys
+    k = _arcsin_ratio(s2)
+    m = _meridional_radius(sp, cp, sp0, cp0, s2)
+    x = rad_n[gidx]
+    x *= k
+    x *= xs
+    m *= k
+    m *= ys
+    return x, m
+
+
+def _prime_vertical(sp: np.ndarray) -> np.ndarray:
+    """``_WGS84_A / sqrt(1 - E2 * sp * sp)`` per point (*sp*: sine of latitude), in one buffer."""
+    rad_n = sp * _WGS84_E2
+    rad_n *= sp
+    np.subtract(1.0, rad_n, out=rad_n)
+    np.sqrt(rad_n, out=rad_n)
+    np.divide(_WGS84_A, rad_n, out=rad_n)
+    return rad_n
+
+
+def _sphere_offsets(pts: tuple[np.ndarray, ...], centre: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each point's east and north offset on the unit sphere from its window's centre (sines and
+    cosines of latitude and longitude of both), and a spare buffer; overwrites the point's ``sl``, ``cl``."""
+    sp, cp, sl, cl = pts
+    sp0, cp0, sl0, cl0 = centre
     sdl = sl * cl0
     tmp = cl * sl0
     sdl -= tmp  # sin(lon - lon0)
@@ -92,8 +115,11 @@ def _aeqd_windows(
     np.multiply(sp0, cp, out=tmp)
     tmp *= cdl
     ys -= tmp
-    s2 = np.multiply(xs, xs, out=tmp)
-    s2 += ys * ys
+    return xs, ys, tmp
+
+
+def _arcsin_ratio(s2: np.ndarray) -> np.ndarray:
+    """``arcsin(s) / s`` for ``s = sqrt(s2)``: a series where s < 0.05, else exact."""
     k = s2 * (5.0 / 112.0)
     k += 3.0 / 40.0
     k *= s2
@@ -104,6 +130,11 @@ def _aeqd_windows(
     if np.any(far):
         s = np.sqrt(s2[far])
         k[far] = np.arcsin(np.minimum(s, 1.0)) / s
+    return k
+
+
+def _meridional_radius(sp: np.ndarray, cp: np.ndarray, sp0: np.ndarray, cp0: np.ndarray, s2: np.ndarray) -> np.ndarray:
+    """The meridional radius halfway between each point and its centre; in *cp* and *s2*'s buffers."""
     # sin^2((lat + lat0) / 2) = 0.5 * (1 - (cp * cp0 - sp * sp0)), then w = 1 - E2 * that
     w = np.multiply(cp, cp0, out=cp)
     np.multiply(sp, sp0, out=s2)
@@ -112,15 +143,10 @@ def _aeqd_windows(
     w *= 0.5
     w *= _WGS84_E2
     np.subtract(1.0, w, out=w)
-    m = np.sqrt(w, out=s2)
+    m: np.ndarray = np.sqrt(w, out=s2)
     m *= w
     np.divide(_WGS84_A * (1.0 - _WGS84_E2), m, out=m)
-    x = rad_n[gidx]
-    x *= k
-    x *= xs
-    m *= k
-    m *= ys
-    return x, m
+    return m
 
 
 def inverse_local_aeqd(

@@ -76,18 +76,8 @@ class _Stretch:
         self.stops = {}
         if not len(tracked):
             return {}
-        g = tracked.groupby("track_id", observed=True, sort=False)
-        spans = pd.DataFrame({"object_id": g["object_id"].first().astype(str), "first": g["time"].min(),
-                              "last": g["time"].max()})
-        # the grid starts at a track's first point that makes windows (airborne, by default)
-        drawn = tracked if self.ground is None else tracked[~self.ground(tracked)]
-        spans["drawn"] = drawn.groupby("track_id", observed=True, sort=False)["time"].min()
-        reached = t_end if t_end is not None else spans["last"].max()
-        latest = spans["last"] == spans.groupby("object_id")["last"].transform("max")
-        going_on = spans["object_id"].isin(set(nxt["object_id"].astype(str).unique())) if len(nxt) else False
-        spans = spans[(spans["last"] >= reached - self.gap) | (latest & going_on)]
         origins: dict[str, int | None] = {}
-        for tid, row in spans.iterrows():
+        for tid, row in self._open_spans(tracked, t_end, nxt).iterrows():
             t0 = self.origins.get(str(tid))
             if t0 is None and not pd.isna(row["drawn"]):
                 t0 = _ns(row["drawn"])
@@ -97,6 +87,19 @@ class _Stretch:
             room = _ns(row["last"]) - 2 * self.longest_ns - t0
             self.stops[str(tid)] = origins[str(tid)] = t0 + max(0, room // self.period_ns) * self.period_ns
         return origins
+
+    def _open_spans(self, tracked: pd.DataFrame, t_end: pd.Timestamp | None, nxt: pd.DataFrame) -> pd.DataFrame:
+        """Per open track (see :meth:`plan`): its object, first and last time, and its first time
+        drawn (the grid starts at a track's first point that makes windows: airborne, by default)."""
+        g = tracked.groupby("track_id", observed=True, sort=False)
+        spans = pd.DataFrame({"object_id": g["object_id"].first().astype(str), "first": g["time"].min(),
+                              "last": g["time"].max()})
+        drawn = tracked if self.ground is None else tracked[~self.ground(tracked)]
+        spans["drawn"] = drawn.groupby("track_id", observed=True, sort=False)["time"].min()
+        reached = t_end if t_end is not None else spans["last"].max()
+        latest = spans["last"] == spans.groupby("object_id")["last"].transform("max")
+        going_on = spans["object_id"].isin(set(nxt["object_id"].astype(str).unique())) if len(nxt) else False
+        return spans[(spans["last"] >= reached - self.gap) | (latest & going_on)]
 
     def carry(self, tracked: pd.DataFrame, origins: dict[str, int | None]) -> pd.DataFrame | None:
         """The points the next stretch needs: each open track from a window length before its

@@ -73,19 +73,32 @@ _MS_BITS: Final = 40  # track-relative times in ms fit in 40 bits (35 years)
 
 def _window_ranges(prep: _Prepared, window_s: float, step_s: float, report: CleanReport) -> tuple[np.ndarray, ...]:
     """Window index ranges [lo, hi) into track order, their track and nominal start (ns)."""
-    offsets = prep.offsets
-    ntr = len(offsets) - 1
-    t0 = prep.t[offsets[:-1]] if prep.grid_t0 is None else prep.grid_t0
-    dur = prep.t[offsets[1:] - 1] - t0
+    t0 = prep.t[prep.offsets[:-1]] if prep.grid_t0 is None else prep.grid_t0
     w_ms, s_ms = int(round(window_s * 1000)), max(1, int(round(step_s * 1000)))
+    win_track, start_ms = _window_grid(prep.t[prep.offsets[1:] - 1] - t0, w_ms, s_ms)
+    lo, hi = _point_ranges(prep, t0, win_track, start_ms, w_ms)
+    nominal = t0[win_track] + start_ms * 1_000_000
+    keep = _useful_windows(prep, lo, hi, win_track, nominal, report)
+    return lo[keep], hi[keep], win_track[keep], nominal[keep]
+
+
+def _window_grid(dur: np.ndarray, w_ms: int, s_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's track and start (ms after its track's grid start), for tracks that last
+    *dur* ns: windows of *w_ms* every *s_ms* until one reaches the track's end."""
     dur_ms = dur // 1_000_000
     k = np.where(dur_ms > w_ms, -(-(dur_ms - w_ms) // s_ms) + 1, 1).astype(np.int64)
-    win_track = np.repeat(np.arange(ntr), k)
+    win_track = np.repeat(np.arange(len(dur)), k)
     first_win = np.concatenate([[0], np.cumsum(k)[:-1]])
     kk = np.arange(len(win_track)) - np.repeat(first_win, k)
-    start_ms = kk * s_ms
+    return win_track, kk * s_ms
+
+
+def _point_ranges(prep: _Prepared, t0: np.ndarray, win_track: np.ndarray, start_ms: np.ndarray,
+                  w_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's point range [lo, hi) in track order; a track's last window runs to its end."""
+    offsets = prep.offsets
     counts = np.diff(offsets)
-    track_of_pt = np.repeat(np.arange(ntr, dtype=np.int64), counts)
+    track_of_pt = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), counts)
     rel_ms = (prep.t - np.repeat(t0, counts)) // 1_000_000
     key = (track_of_pt << _MS_BITS) + rel_ms
     base = win_track.astype(np.int64) << _MS_BITS
@@ -93,7 +106,13 @@ def _window_ranges(prep: _Prepared, window_s: float, step_s: float, report: Clea
     hi = np.searchsorted(key, base + start_ms + w_ms, side="left")
     last = np.append(win_track[1:] != win_track[:-1], True)
     hi[last] = offsets[1:][win_track[last]]
-    nominal = t0[win_track] + start_ms * 1_000_000
+    return lo, hi
+
+
+def _useful_windows(prep: _Prepared, lo: np.ndarray, hi: np.ndarray, win_track: np.ndarray, nominal: np.ndarray,
+                    report: CleanReport) -> np.ndarray:
+    """The windows to keep: not empty, not the same points as the window before, and not left for
+    the next stretch of the log; the first two are counted as dropped."""
     n = hi - lo
     dup = np.zeros(len(lo), bool)
     dup[1:] = (lo[1:] == lo[:-1]) & (hi[1:] == hi[:-1]) & (win_track[1:] == win_track[:-1])
@@ -105,8 +124,8 @@ def _window_ranges(prep: _Prepared, window_s: float, step_s: float, report: Clea
         now = np.ones(len(lo), dtype=bool)
     report.count("windows_dropped", "no points", int(few.sum()))
     report.count("windows_dropped", "same points as the previous window", int(dup.sum()))
-    keep = ~dup & ~few & now
-    return lo[keep], hi[keep], win_track[keep], nominal[keep]
+    keep: np.ndarray = ~dup & ~few & now
+    return keep
 
 
 @dataclass
@@ -138,88 +157,113 @@ def _windows_one(
     """The raw columns of the windows of *prep* at one length (None when there are none).
     *plan*: its windows (:func:`_plan_windows`); *out*: a buffer for the per-point arrays (see
     :func:`._kernel.window_figures`)."""
-    lo, hi, wtrack, nominal = plan.lo, plan.hi, plan.wtrack, plan.nominal
+    lo, hi = plan.lo, plan.hi
     n = hi - lo
-    nw = len(lo)
-    if nw == 0:
+    if len(lo) == 0:
         return None
-    screen = prep.screen
-    t_first, t_last = prep.t[lo], prep.t[hi - 1]
-    kernel = _kernel() if ws.projection != "pyproj" else None
-    dist = prep.dist if prep.dist is not None else _step_lengths(prep.a, prep.b, screen)
-    if kernel is not None:  # compiled: one pass over the points, then one over each window's points
-        trig, dt, pspeed_all = kernel.point_arrays(prep.t, prep.a, prep.b, prep.speed, dist, prep.offsets,
-                                                   screen=screen, kt_per_mps=KT_PER_MPS)
-        goff, pp, fig = kernel.window_figures(lo, hi, prep.t, trig, prep.a, prep.b, pspeed_all, prep.alt, dt,
-                                              prep.line, screen=screen, min_segment_m=ws.min_segment_m, out=out)
-        px, py, pt, pturn, pcum = (pp[k] for k in kernel.PER_POINT)
-        lat_c, lon_c, net, extent, radius, path = (fig[k] for k in ("lat", "lon", "net", "extent", "radius", "path"))
-        net_turn, tot_turn = fig["net_turn_deg"], fig["total_turn_deg"]
-        med_speed, med_alt, med_dt = fig["median_speed"], fig["median_alt"], fig["median_dt"]
-        line_first, line_last = fig["line_first"], fig["line_last"]
-        gidx = None
-    else:
-        dt, pspeed_all = _point_speeds(prep, dist)
-        (goff, px, py, pt, pturn, pcum, lat_c, lon_c, net, extent, radius, path, net_turn, tot_turn,
-         med_speed, med_alt, med_dt, line_first, line_last, gidx) = _figures_numpy(
-            prep, lo, hi, n, ws, dt, pspeed_all, t_first)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        straight = np.where(path > 0, np.minimum(net / np.where(path > 0, path, 1.0), 1.0), 1.0)
-
-    # Provenance and identity.
-    files = np.append(prep.files, None)
-    source_file = files[prep.file_code[lo]]
-    callsign = _window_callsigns(prep, lo, hi, wtrack)
-    track_obj = prep.track_object[wtrack]
-    track_ids = np.array([f"{o}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
-    safe_tracks = np.array([f"{id_stem(o, what='object id')}_{k}" for o, k in zip(prep.track_object, prep.track_no)],
-                           dtype=object)
-    window_id = _window_ids(safe_tracks[wtrack], nominal, window_s)
-
-    ev_x, ev_y, ev_kind = _events(prep, lo, gidx, goff, px, py)
-    slices = _slices(goff)
-    own = _slices(lo, hi)  # each window's own points, in track order
+    t_first = prep.t[lo]
+    goff, pp, fig, gidx, pspeed_all = _figures(prep, lo, hi, n, ws, t_first, out)
+    ev_x, ev_y, ev_kind = _events(prep, lo, gidx, goff, pp["px"], pp["py"])
     few_points = n < ws.few_points
-    report.windows += nw
+    report.windows += len(lo)
     report.few_point_windows += int(few_points.sum())
     # Raw columns; windows_with_report builds one table from all chunks (see _assemble).
     return {
-        "window_id": window_id,
-        "object_id": track_obj,
+        **_id_columns(prep, plan, window_s), **_when_where(prep, plan, window_s, fig),
+        **_shape_columns(fig, few_points), **_point_columns(prep, pp, pspeed_all, goff, lo, hi),
+        "ev_x": ev_x, "ev_y": ev_y, "ev_kind": ev_kind,
+    }
+
+
+def _figures(
+    prep: _Prepared, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, ws: WindowSettings, t_first: np.ndarray,
+    out: np.ndarray | None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None, np.ndarray]:
+    """Offsets of the window points, the per-point arrays, the per-window figures, the points'
+    track-order index (None from the compiled kernel) and every point's speed."""
+    screen = prep.screen
+    kernel = _kernel() if ws.projection != "pyproj" else None
+    dist = prep.dist if prep.dist is not None else _step_lengths(prep.a, prep.b, screen)
+    if kernel is None:
+        dt, pspeed_all = _point_speeds(prep, dist)
+        goff, pp, fig, gidx = _figures_numpy(prep, lo, hi, n, ws, dt, pspeed_all, t_first)
+        return goff, pp, fig, gidx, pspeed_all
+    # compiled: one pass over the points, then one over each window's points
+    trig, dt, pspeed_all = kernel.point_arrays(prep.t, prep.a, prep.b, prep.speed, dist, prep.offsets,
+                                               screen=screen, kt_per_mps=KT_PER_MPS)
+    goff, pp, fig = kernel.window_figures(lo, hi, prep.t, trig, prep.a, prep.b, pspeed_all, prep.alt, dt,
+                                          prep.line, screen=screen, min_segment_m=ws.min_segment_m, out=out)
+    return goff, pp, fig, None, pspeed_all
+
+
+def _id_columns(prep: _Prepared, plan: _Plan, window_s: float) -> dict[str, Any]:
+    """Each window's id, object, track and callsign."""
+    wtrack = plan.wtrack
+    track_ids = np.array([f"{o}_{k}" for o, k in zip(prep.track_object, prep.track_no)], dtype=object)
+    safe_tracks = np.array([f"{id_stem(o, what='object id')}_{k}" for o, k in zip(prep.track_object, prep.track_no)],
+                           dtype=object)
+    return {
+        "window_id": _window_ids(safe_tracks[wtrack], plan.nominal, window_s),
+        "object_id": prep.track_object[wtrack],
         "track_id": track_ids[wtrack],
-        "callsign": callsign,
+        "callsign": _window_callsigns(prep, plan.lo, plan.hi, wtrack),
+    }
+
+
+def _when_where(prep: _Prepared, plan: _Plan, window_s: float, fig: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Each window's times, length, source file and lines, centroid, units and point count."""
+    lo, hi = plan.lo, plan.hi
+    t_first, t_last = prep.t[lo], prep.t[hi - 1]
+    files = np.append(prep.files, None)
+    return {
         "start": t_first,
         "end": t_last,
-        "window_s": np.full(nw, float(window_s)),
-        "source_file": source_file,
-        "line_first": line_first.astype(np.int64),
-        "line_last": line_last.astype(np.int64),
-        "lat": lat_c,
-        "lon": lon_c,
-        "units": "px" if screen else "m",
-        "n_points": n.astype(np.int64),
+        "window_s": np.full(len(lo), float(window_s)),
+        "source_file": files[prep.file_code[lo]],
+        "line_first": fig["line_first"].astype(np.int64),
+        "line_last": fig["line_last"].astype(np.int64),
+        "lat": fig["lat"],
+        "lon": fig["lon"],
+        "units": "px" if prep.screen else "m",
+        "n_points": (hi - lo).astype(np.int64),
         "duration_s": (t_last - t_first) / _NS,
+    }
+
+
+def _shape_columns(fig: dict[str, np.ndarray], few_points: np.ndarray) -> dict[str, np.ndarray]:
+    """Each window's shape figures (path, displacement, straightness, turns, radius, extent) and
+    medians (speed, altitude, sample interval)."""
+    path, net = fig["path"], fig["net"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        straight = np.where(path > 0, np.minimum(net / np.where(path > 0, path, 1.0), 1.0), 1.0)
+    return {
         "path_length_m": path,
         "net_displacement_m": net,
         "straightness": straight,
-        "total_turn_deg": tot_turn,
-        "net_turn_rev": net_turn / 360.0,
-        "radius_m": radius,
-        "extent_m": extent,
-        "median_speed_kt": med_speed,
-        "median_altitude_ft": med_alt,
-        "sample_interval_s": med_dt,
+        "total_turn_deg": fig["total_turn_deg"],
+        "net_turn_rev": fig["net_turn_deg"] / 360.0,
+        "radius_m": fig["radius"],
+        "extent_m": fig["extent"],
+        "median_speed_kt": fig["median_speed"],
+        "median_altitude_ft": fig["median_alt"],
+        "sample_interval_s": fig["median_dt"],
         "few_points": few_points,
-        "px": _split(px, slices),
-        "py": _split(py, slices),
-        "pt": _split(pt, slices),
+    }
+
+
+def _point_columns(prep: _Prepared, pp: dict[str, np.ndarray], pspeed_all: np.ndarray, goff: np.ndarray,
+                   lo: np.ndarray, hi: np.ndarray) -> dict[str, np.ndarray]:
+    """Each window's per-point arrays, as views into the flat ones."""
+    slices = _slices(goff)
+    own = _slices(lo, hi)  # each window's own points, in track order
+    return {
+        "px": _split(pp["px"], slices),
+        "py": _split(pp["py"], slices),
+        "pt": _split(pp["pt"], slices),
         "pspeed": _split(_read_only(pspeed_all), own),  # speeds and altitudes: views, not copies
         "palt": _split(_read_only(prep.alt), own),
-        "pturn": _split(pturn, slices),
-        "pcumturn": _split(pcum, slices),
-        "ev_x": ev_x,
-        "ev_y": ev_y,
-        "ev_kind": ev_kind,
+        "pturn": _split(pp["pturn"], slices),
+        "pcumturn": _split(pp["pcumturn"], slices),
     }
 
 
@@ -229,33 +273,35 @@ _STRING_COLUMNS: Final = ("object_id", "track_id", "callsign", "source_file")
 def _assemble(parts: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One windows table from the raw columns of every chunk (one copy per column, no
     per-chunk tables to concatenate)."""
-    import pyarrow as pa
-
     if not parts:
         return empty_windows()
-
-    def cat(name: str) -> np.ndarray:
-        cols = [p[name] for p in parts]
-        return cols[0] if len(cols) == 1 else np.concatenate(cols)
-
-    ids = [p["window_id"] for p in parts]
-    counts = [len(p["n_points"]) for p in parts]
-    cols: dict[str, Any] = {}
-    for name in SCALAR_COLUMNS:
-        if name == "window_id":
-            cols[name] = pd.array(ids[0] if len(ids) == 1 else pa.concat_arrays(ids), dtype="string")
-        elif name in _STRING_COLUMNS:
-            cols[name] = pd.array(cat(name), dtype="string")
-        elif name in ("start", "end"):
-            cols[name] = pd.DatetimeIndex(cat(name).view("datetime64[ns]")).tz_localize("UTC")
-        elif name == "units":
-            units = np.array([p["units"] for p in parts], dtype=object)
-            cols[name] = pd.array(np.repeat(units, counts), dtype="string")
-        else:
-            cols[name] = cat(name)
+    cols: dict[str, Any] = {name: _scalar_column(parts, name) for name in SCALAR_COLUMNS}
     for name in ARRAY_COLUMNS:
-        cols[name] = cat(name)
+        cols[name] = _cat(parts, name)
     return pd.DataFrame(cols)
+
+
+def _cat(parts: Sequence[dict[str, Any]], name: str) -> np.ndarray:
+    """Raw column *name* of every chunk, end to end (the one array itself when one chunk)."""
+    cols = [p[name] for p in parts]
+    return cols[0] if len(cols) == 1 else np.concatenate(cols)
+
+
+def _scalar_column(parts: Sequence[dict[str, Any]], name: str) -> Any:
+    """Scalar column *name* of the windows table from every chunk's raw columns."""
+    import pyarrow as pa
+
+    if name == "window_id":
+        ids = [p["window_id"] for p in parts]
+        return pd.array(ids[0] if len(ids) == 1 else pa.concat_arrays(ids), dtype="string")
+    if name in _STRING_COLUMNS:
+        return pd.array(_cat(parts, name), dtype="string")
+    if name in ("start", "end"):
+        return pd.DatetimeIndex(_cat(parts, name).view("datetime64[ns]")).tz_localize("UTC")
+    if name == "units":
+        units = np.array([p["units"] for p in parts], dtype=object)
+        return pd.array(np.repeat(units, [len(p["n_points"]) for p in parts]), dtype="string")
+    return _cat(parts, name)
 
 
 def _window_ids(tracks: np.ndarray, nominal_ns: np.ndarray, window_s: float) -> Any:
@@ -357,11 +403,41 @@ def _windows_with_report(
     chunk_points: int,
     grid: Mapping[str, tuple[int | None, int | None]] | None = None,
 ) -> tuple[pd.DataFrame, CleanReport]:
+    """The work of :func:`windows_with_report`, with the garbage collector paused."""
     report = CleanReport()
     _check_columns(points)
     tune_allocator()  # per-chunk temporaries reuse freed memory instead of faulting in fresh pages
-    ground = _ground_mask(points, _settings_list(settings))
     n_threads = workers or min(os.cpu_count() or 1, 8)
+    prep = _prepared(points, _settings_list(settings), tracks, n_threads, report)
+    if prep is None:
+        return empty_windows(), report
+    if grid:
+        _set_grid(prep, grid)
+    jobs = _jobs(_settings_list(settings), _chunk_bounds(prep.offsets, chunk_points))
+    results = _run_jobs(prep, jobs, min(len(jobs), n_threads))
+    for _, part in results:
+        report.merge(part)
+    return _assemble([cols for cols, _ in results if cols is not None]), report
+
+
+_Job = tuple[WindowSettings, float, float, int, int]  # settings, window and step length, first and end track
+
+
+def _jobs(settings: list[WindowSettings], bounds: list[int]) -> list[_Job]:
+    """One job per window length and chunk of tracks (between *bounds*), ordered by length."""
+    return [
+        (ws, window_s, step_s, first, last)
+        for ws in settings
+        for window_s, step_s in ws.lengths()
+        for first, last in zip(bounds[:-1], bounds[1:])
+    ]
+
+
+def _prepared(points: pd.DataFrame, settings: list[WindowSettings], tracks: TrackSettings | None, n_threads: int,
+              report: CleanReport) -> _Prepared | None:
+    """*points* cleaned and split into tracks (or used as split), in track order, with their string
+    columns; None when no point is left."""
+    ground = _ground_mask(points, settings)
     with ThreadPoolExecutor(max_workers=2) as side:
         # the string columns are factorized beside the cleaning and sorting (Arrow drops the GIL)
         factorized = {name: side.submit(_factorize, points, name) for name in ("source_file", "callsign")} \
@@ -377,24 +453,19 @@ def _windows_with_report(
         else:
             prep = _prepare(points, tracks or TrackSettings(), report, n_threads, ground)
         if not len(prep.t):
-            return empty_windows(), report
+            return None
         _attach(prep, factorized)
-    if grid:
-        _set_grid(prep, grid)
-    bounds = _chunk_bounds(prep.offsets, chunk_points)
-    jobs = [
-        (ws, window_s, step_s, first, last)
-        for ws in _settings_list(settings)
-        for window_s, step_s in ws.lengths()
-        for first, last in zip(bounds[:-1], bounds[1:])
-    ]
+    return prep
 
-    def plan(job: tuple[WindowSettings, float, float, int, int]) -> tuple[_Plan, CleanReport]:
+
+def _run_jobs(prep: _Prepared, jobs: list[_Job], n_workers: int) -> list[tuple[dict[str, Any] | None, CleanReport]]:
+    """The raw columns and report of every job: its windows planned, then their figures computed."""
+
+    def plan(job: _Job) -> tuple[_Plan, CleanReport]:
         ws, window_s, step_s, first, last = job
         part = CleanReport()
         return _plan_windows(_chunk(prep, first, last), window_s, step_s, ws, part), part
 
-    n_workers = min(len(jobs), n_threads)
     plans = _map(plan, jobs, n_workers)
     # One buffer for every window's per-point arrays: a single large allocation, which the OS
     # backs with huge pages where it can (5x fewer page-fault costs than many chunk-sized ones).
@@ -409,10 +480,7 @@ def _windows_with_report(
         out = None if flat is None else flat[:, bases[k]:bases[k + 1]]
         return _windows_one(_chunk(prep, first, last), window_s, ws, part, plans[k][0], out), part
 
-    results = _map(run, list(range(len(jobs))), n_workers)
-    for _, part in results:
-        report.merge(part)
-    return _assemble([cols for cols, _ in results if cols is not None]), report
+    return _map(run, list(range(len(jobs))), n_workers)
 
 
 def _set_grid(prep: _Prepared, grid: Mapping[str, tuple[int | None, int | None]]) -> None:
