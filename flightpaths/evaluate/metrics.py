@@ -80,37 +80,56 @@ def evaluate_scores(scores: pd.DataFrame, segments: pd.DataFrame, *,
     :attr:`MetricSettings.baselines` (the difference on the same bootstrap replicates).
     """
     segments = segments.loc[scores.index]
-    labels = segments["label"].astype(bool).to_numpy()
     strata = segments.groupby("object_id")["label"].transform("max").to_numpy()
     weights = bootstrap_weights(segments["object_id"].astype(str).to_numpy(), strata,
                                 n_boot=settings.n_boot, seed=settings.seed)
     subsets = dict(subsets) if subsets is not None else default_subsets(segments)
-    alpha = (1 - settings.level) / 2
     rows = []
     for subset, mask in subsets.items():
-        m = np.asarray(mask, bool)
-        y = labels[m].astype(float)
-        if y.sum() == 0 or y.sum() == len(y):
-            continue
-        w = weights[:, m]
-        base = dict(subset=subset, n_pos=int(y.sum()), n_neg=int(len(y) - y.sum()),
-                    n_aircraft=int(segments["object_id"][m].nunique()))
-        ap_by_scorer = {}
-        for scorer in scores.columns:
-            order, group = tie_groups(scores[scorer].to_numpy()[m])
-            pos, neg = grouped_weights(y[order], w[:, order], group)
-            for name in settings.metric_names:
-                vals = rank_metric(name)(pos, neg)
-                if name == "AP":
-                    ap_by_scorer[scorer] = vals
-                rows.append({**base, "scorer": scorer, "metric": name, **_interval(vals, alpha)})
-        for baseline in (b for b in settings.baselines if b in ap_by_scorer):
-            for scorer, vals in ap_by_scorer.items():
-                if scorer != baseline and not (baseline != settings.baseline and scorer == settings.baseline):
-                    diff = vals - ap_by_scorer[baseline]
-                    rows.append({**base, "scorer": scorer, "metric": f"AP-minus-{baseline}", **_interval(diff, alpha)})
+        rows += _subset_rows(subset, np.asarray(mask, bool), scores, segments, weights, settings)
     return pd.DataFrame(rows, columns=["subset", "scorer", "metric", "value", "lo", "hi", "n_pos", "n_neg",
                                        "n_aircraft"])
+
+
+def _subset_rows(subset: str, m: np.ndarray, scores: pd.DataFrame, segments: pd.DataFrame, weights: np.ndarray,
+                 settings: MetricSettings) -> list[dict[str, Any]]:
+    """The rows of the segments *m* of one subset; none when it lacks positives or negatives."""
+    y = segments["label"].astype(bool).to_numpy()[m].astype(float)
+    if y.sum() == 0 or y.sum() == len(y):
+        return []
+    alpha = (1 - settings.level) / 2
+    base = dict(subset=subset, n_pos=int(y.sum()), n_neg=int(len(y) - y.sum()),
+                n_aircraft=int(segments["object_id"][m].nunique()))
+    rows, ap_by_scorer = _scorer_rows(base, scores, m, y, weights[:, m], settings, alpha)
+    return rows + _difference_rows(base, ap_by_scorer, settings, alpha)
+
+
+def _scorer_rows(base: dict[str, Any], scores: pd.DataFrame, m: np.ndarray, y: np.ndarray, w: np.ndarray,
+                 settings: MetricSettings, alpha: float) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Every metric of every scorer on the segments *m* (labels *y*, bootstrap weights *w*); and each scorer's AP."""
+    rows = []
+    ap_by_scorer = {}
+    for scorer in scores.columns:
+        order, group = tie_groups(scores[scorer].to_numpy()[m])
+        pos, neg = grouped_weights(y[order], w[:, order], group)
+        for name in settings.metric_names:
+            vals = rank_metric(name)(pos, neg)
+            if name == "AP":
+                ap_by_scorer[scorer] = vals
+            rows.append({**base, "scorer": scorer, "metric": name, **_interval(vals, alpha)})
+    return rows, ap_by_scorer
+
+
+def _difference_rows(base: dict[str, Any], ap_by_scorer: dict[str, np.ndarray], settings: MetricSettings,
+                     alpha: float) -> list[dict[str, Any]]:
+    """``AP-minus-<baseline>`` of every other scorer, on the same bootstrap replicates."""
+    rows = []
+    for baseline in (b for b in settings.baselines if b in ap_by_scorer):
+        for scorer, vals in ap_by_scorer.items():
+            if scorer != baseline and not (baseline != settings.baseline and scorer == settings.baseline):
+                diff = vals - ap_by_scorer[baseline]
+                rows.append({**base, "scorer": scorer, "metric": f"AP-minus-{baseline}", **_interval(diff, alpha)})
+    return rows
 
 
 def _interval(vals: np.ndarray, alpha: float) -> dict[str, float]:

@@ -247,26 +247,39 @@ def leave_one_source_out(windows: pd.DataFrame, files: pd.DataFrame, settings: M
         if train_w["label"].nunique() < 2 or test_f.empty:
             echo(f"fold {'+'.join(fold)}: skipped (training would hold one class only)")
             continue
-        per_file = {
-            "human-envelope": _envelope(train_w, test_w, settings)[1],
-            "motion-gbm": pd.Series(_fit_predict(train_w, test_w, MOTION_FEATURES, settings), index=test_w.index)
-            .groupby(test_w["file"]).mean(),
-            "setup-gbm": pd.Series(_fit_predict(train_f, test_f, SETUP_FEATURES, settings), index=test_f["file"].to_numpy()),
-        }
+        per_file = _fold_scores(train_w, test_w, train_f, test_f, settings)
         truth = test_f.set_index("file")["label"]
         for scorer, score in per_file.items():
-            score = score.reindex(truth.index)
-            no_window = score.isna()  # files with no full window: undecided, counted as wrong
-            y = truth.to_numpy(int)
-            s = np.where(no_window.to_numpy(), 1.0 - y, score.to_numpy(float))  # setup-gbm: every file has a row
-            row = {"held_out": "+".join(fold), "scorer": scorer, "files": len(y), "bots": int(y.sum()),
-                   "people": int((y == 0).sum()), "no_window": int(no_window.sum()), **_bootstrap(y, s, settings)}
+            row, frame = _judged(fold, scorer, score.reindex(truth.index), truth, settings)
             rows.append(row)
-            scored.append(pd.DataFrame({"held_out": row["held_out"], "scorer": scorer, "file": truth.index,
-                                        "label": y, "score": score.to_numpy(float)}))
+            scored.append(frame)
             echo(f"{row['held_out']:<45} {scorer:<14} files {row['files']:>5}  accuracy {row['accuracy']:.3f} "
                  f"[{row['accuracy_lo']:.3f}, {row['accuracy_hi']:.3f}]  AUPR {row['aupr']:.3f}")
     return pd.DataFrame(rows), pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
+
+
+def _fold_scores(train_w: pd.DataFrame, test_w: pd.DataFrame, train_f: pd.DataFrame, test_f: pd.DataFrame,
+                 settings: MouseEvalSettings) -> dict[str, pd.Series]:
+    """Each scorer's score of every held-out file, fitted on the fold's training side."""
+    return {
+        "human-envelope": _envelope(train_w, test_w, settings)[1],
+        "motion-gbm": pd.Series(_fit_predict(train_w, test_w, MOTION_FEATURES, settings), index=test_w.index)
+        .groupby(test_w["file"]).mean(),
+        "setup-gbm": pd.Series(_fit_predict(train_f, test_f, SETUP_FEATURES, settings), index=test_f["file"].to_numpy()),
+    }
+
+
+def _judged(fold: Sequence[str], scorer: str, score: pd.Series, truth: pd.Series, settings: MouseEvalSettings
+            ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """One scorer's row of a fold (counts, accuracy and AUPR with intervals) and its held-out files' scores."""
+    no_window = score.isna()  # files with no full window: undecided, counted as wrong
+    y = truth.to_numpy(int)
+    s = np.where(no_window.to_numpy(), 1.0 - y, score.to_numpy(float))  # setup-gbm: every file has a row
+    row = {"held_out": "+".join(fold), "scorer": scorer, "files": len(y), "bots": int(y.sum()),
+           "people": int((y == 0).sum()), "no_window": int(no_window.sum()), **_bootstrap(y, s, settings)}
+    frame = pd.DataFrame({"held_out": row["held_out"], "scorer": scorer, "file": truth.index,
+                          "label": y, "score": score.to_numpy(float)})
+    return row, frame
 
 
 def evaluate_mouse(labelled: Sequence[Path], people: Sequence[Path] = (), settings: MouseEvalSettings = MouseEvalSettings(),

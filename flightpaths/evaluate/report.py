@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,21 +50,27 @@ def metrics_markdown(metrics: pd.DataFrame, *, ground: pd.DataFrame | None = Non
              "scorer X on the same bootstrap replicates.", ""]
     lines += [f"- {n}" for n in notes]
     for subset, block in metrics.groupby("subset", sort=False):
-        first = block.iloc[0]
-        lines += ["", f"## {subset} ({first['n_pos']} positive, {first['n_neg']} negative segments, "
-                      f"{first['n_aircraft']} aircraft)", ""]
-        names = list(dict.fromkeys(block["metric"]))
-        lines.append("| scorer | " + " | ".join(names) + " |")
-        lines.append("|---|" + "---|" * len(names))
-        for scorer, rows in block.groupby("scorer", sort=False):
-            cells = {r["metric"]: _fmt(r) for _, r in rows.iterrows()}
-            lines.append(f"| {scorer} | " + " | ".join(cells.get(n, "") for n in names) + " |")
+        lines += _subset_table(str(subset), block)
     if ground is not None and len(ground):
         lines += ["", "## Parked / taxiing segments among false alarms", "",
                   "| scorer | ground segments | best rank among negatives | in top 100 |", "|---|---|---|---|"]
         for _, r in ground.iterrows():
             lines.append(f"| {r['scorer']} | {r['n_ground']} | {r['best_rank']:g} | {r['in_top_100']} |")
     return "\n".join(lines) + "\n"
+
+
+def _subset_table(subset: str, block: pd.DataFrame) -> list[str]:
+    """The markdown lines of one subset: a heading with its counts, then scorers x metrics."""
+    first = block.iloc[0]
+    lines = ["", f"## {subset} ({first['n_pos']} positive, {first['n_neg']} negative segments, "
+                 f"{first['n_aircraft']} aircraft)", ""]
+    names = list(dict.fromkeys(block["metric"]))
+    lines.append("| scorer | " + " | ".join(names) + " |")
+    lines.append("|---|" + "---|" * len(names))
+    for scorer, rows in block.groupby("scorer", sort=False):
+        cells = {r["metric"]: _fmt(r) for _, r in rows.iterrows()}
+        lines.append(f"| {scorer} | " + " | ".join(cells.get(n, "") for n in names) + " |")
+    return lines
 
 
 def ground_summary(scores: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
@@ -94,7 +101,20 @@ def write_contact_sheet(path: str | Path, data: EvalSet, scores: pd.Series, *, n
     blocks = [("worst misses (positives, lowest scores)", misses), ("worst false alarms (negatives, highest scores)", alarms)]
     nrows = sum(max(1, math.ceil(len(b) / cols)) for _, b in blocks)
     fig, axes = plt.subplots(nrows, cols, figsize=(cols * 2.6, nrows * 2.9), squeeze=False)
-    by_seg = dict(tuple(data.points.groupby("segment_id", sort=False)))
+    _draw_blocks(axes, blocks, dict(tuple(data.points.groupby("segment_id", sort=False))), seg, cols)
+    fig.suptitle(title or f"{scores.name}: worst misses (top) and false alarms (bottom)", fontsize=9)
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _draw_blocks(axes: Any, blocks: list[tuple[str, pd.Series]], by_seg: dict[Any, pd.DataFrame], seg: pd.DataFrame,
+                 cols: int) -> None:
+    """Each block's segments (scores by id) in rows of *cols* panels, the block's heading on its first row."""
     row = 0
     for heading, block in blocks:
         rows_here = max(1, math.ceil(len(block) / cols))
@@ -106,24 +126,19 @@ def write_contact_sheet(path: str | Path, data: EvalSet, scores: pd.Series, *, n
                 ax.axis("off")
                 continue
             sid = block.index[i]
-            g = by_seg[sid]
-            x, y = local_xy(g["lat"].to_numpy(), g["lon"].to_numpy())
-            ax.plot(x, y, lw=0.7, color="tab:blue")
-            ax.plot(x[:1], y[:1], "o", ms=3, color="tab:green")
-            ax.set_aspect("equal", adjustable="datalim")
-            info = seg.loc[sid]
-            ax.set_title(f"{sid[:34]}\n{info['category']} {info['sampling']} {info['extent_m'] / 1000:.1f} km\n"
-                         f"score {block.iloc[i]:.3g}", fontsize=6)
+            _draw_segment(ax, by_seg[sid], sid, seg.loc[sid], block.iloc[i])
         axes[row][0].set_ylabel(heading, fontsize=7)
         row += rows_here
-    fig.suptitle(title or f"{scores.name}: worst misses (top) and false alarms (bottom)", fontsize=9)
-    fig.tight_layout()
-    import io
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+
+def _draw_segment(ax: Any, g: pd.DataFrame, sid: str, info: pd.Series, score: float) -> None:
+    """One segment's track (its start marked) in *ax*, titled with its id, category, sampling, extent and score."""
+    x, y = local_xy(g["lat"].to_numpy(), g["lon"].to_numpy())
+    ax.plot(x, y, lw=0.7, color="tab:blue")
+    ax.plot(x[:1], y[:1], "o", ms=3, color="tab:green")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title(f"{sid[:34]}\n{info['category']} {info['sampling']} {info['extent_m'] / 1000:.1f} km\n"
+                 f"score {score:.3g}", fontsize=6)
 
 
 def write_evaluation(out_dir: str | Path, data: EvalSet, result: EvaluationResult, *,
@@ -156,10 +171,7 @@ def apply_labels(data: EvalSet, path: str | Path) -> EvalSet:
     their category's label.
     """
     p = Path(path)
-    table = pd.read_csv(p, dtype=str, keep_default_na=False)
-    for col in ("segment_id", "label"):
-        if col not in table.columns:
-            raise InputError(f"missing column {col!r} (found {', '.join(table.columns)})", path=p)
+    table = _read_reviewed(p)
     values = {"1": True, "true": True, "circling": True, "0": False, "false": False, "not_circling": False}
     segments = data.segments.copy()
     drop = []
@@ -175,3 +187,12 @@ def apply_labels(data: EvalSet, path: str | Path) -> EvalSet:
             raise InputError(f"{row.label!r} is not a label; expected 1, 0 or exclude", path=p, line=i, column="label")
     keep = segments.index.difference(drop)
     return EvalSet(data.points[data.points["segment_id"].isin(keep)], segments.loc[keep])
+
+
+def _read_reviewed(p: Path) -> pd.DataFrame:
+    """The reviewer's CSV as text, once it has ``segment_id`` and ``label`` columns."""
+    table = pd.read_csv(p, dtype=str, keep_default_na=False)
+    for col in ("segment_id", "label"):
+        if col not in table.columns:
+            raise InputError(f"missing column {col!r} (found {', '.join(table.columns)})", path=p)
+    return table

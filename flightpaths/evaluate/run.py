@@ -69,6 +69,22 @@ def evaluate(data: EvalSet, model: str | Path | None = None, *,
     return run_evaluation(data, scorers, settings=metric, notes=notes)
 
 
+def _add_calibrated(scores: pd.DataFrame, name: str, segments: pd.DataFrame, seed: int) -> list[str]:
+    """Add the cross-fitted calibrated column of scorer *name* to *scores*; notes on its calibration error."""
+    notes = []
+    labels = segments["label"].to_numpy(float)
+    raw = scores[name].to_numpy(float)
+    if len(raw) and np.nanmin(raw) >= 0.0 and np.nanmax(raw) <= 1.0:
+        notes.append(f"{name}: expected calibration error of its own probabilities = "
+                     f"{expected_calibration_error(raw, labels):.3f}")
+    cal = cross_fit_calibration(scores[name], segments, seed=seed)
+    ece = expected_calibration_error(cal.to_numpy(), labels)
+    scores[cal.name] = cal
+    notes.append(f"{name}: expected calibration error after isotonic calibration "
+                 f"(2-fold cross-fitted by aircraft) = {ece:.3f}")
+    return notes
+
+
 def run_evaluation(data: EvalSet, scorers: Sequence[Scorer], *,
                    settings: MetricSettings = MetricSettings(), notes: Sequence[str] = (),
                    blend: bool = True) -> EvaluationResult:
@@ -90,17 +106,7 @@ def run_evaluation(data: EvalSet, scorers: Sequence[Scorer], *,
     scores = pd.DataFrame(columns, index=data.segments.index)
     extra = list(notes)
     for name in list(columns):
-        if name in settings.baselines or "+" in name:
-            continue
-        labels = data.segments["label"].to_numpy(float)
-        raw = scores[name].to_numpy(float)
-        if len(raw) and np.nanmin(raw) >= 0.0 and np.nanmax(raw) <= 1.0:
-            extra.append(f"{name}: expected calibration error of its own probabilities = "
-                         f"{expected_calibration_error(raw, labels):.3f}")
-        cal = cross_fit_calibration(scores[name], data.segments, seed=settings.seed)
-        ece = expected_calibration_error(cal.to_numpy(), labels)
-        scores[cal.name] = cal
-        extra.append(f"{name}: expected calibration error after isotonic calibration "
-                     f"(2-fold cross-fitted by aircraft) = {ece:.3f}")
+        if name not in settings.baselines and "+" not in name:
+            extra += _add_calibrated(scores, name, data.segments, settings.seed)
     metrics = evaluate_scores(scores[list(columns)], data.segments, settings=settings)
     return EvaluationResult(metrics, scores, data.segments, tuple(extra))

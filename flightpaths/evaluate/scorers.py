@@ -4,6 +4,7 @@ detector, a model bundle."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -166,6 +167,7 @@ class ModelScorer:
     bundle: Any = None  # an already loaded bundle (a score.pipeline.ScoringModel: classes, render_config, window_settings, predict_images)
 
     def segment_scores(self, data: EvalSet) -> pd.Series:
+        """The model's score of every segment of *data*."""
         try:
             from ..score import score_windows
             from ..score.pipeline import bundle_aggregator
@@ -173,12 +175,7 @@ class ModelScorer:
             from ..train.predict import load_bundle
         except ImportError as exc:
             raise FlightpathsError(f"model evaluation needs the tracks, score and train stages: {exc}") from exc
-        if self.bundle is None and self.bundle_path is None:
-            raise BundleError("give a model folder or a loaded bundle")
-        bundle = self.bundle if self.bundle is not None else load_bundle(self.bundle_path)
-        classes = [str(c) for c in bundle.classes]
-        if self.positive_class not in classes:
-            raise BundleError(f"{self.bundle_path}: no class {self.positive_class!r}; choose from {', '.join(classes)}")
+        bundle = self._bundle(load_bundle)
         pts = data.points.assign(track_id=data.points["segment_id"].astype(str))
         windows = make_windows(pts, bundle.window_settings)
         if windows.empty:
@@ -189,16 +186,31 @@ class ModelScorer:
         aggregator = bundle_aggregator(bundle)
         how = ("learned" if aggregator is not None else "max") if self.how == "auto" else self.how
         if how == "learned":
-            if aggregator is None:
-                raise BundleError(f"{self.bundle_path}: this model has no segment aggregator; use how='max'")
-            geo = add_window_geometry(windows.reset_index(drop=True), behaviour=False).assign(p=probs.to_numpy())
-            table = segment_features(geo, window_segment.to_numpy())
-            table = table.reindex(data.segments.index).fillna(0.0)
-            p = aggregator.predict(table)
-            return pd.Series(self.guard.apply(p, table) if self.guard is not None else p, index=table.index,
-                             name=self.name)
+            return self._learned_scores(aggregator, windows, probs, window_segment, data.segments.index)
         scores = aggregate_windows(probs, window_segment, how=how, k=self.k)
         return scores.rename(self.name).reindex(data.segments.index, fill_value=0.0)
+
+    def _bundle(self, load_bundle: Callable[[Any], Any]) -> Any:
+        """The loaded bundle, or the one at :attr:`bundle_path`; it must know :attr:`positive_class`."""
+        if self.bundle is None and self.bundle_path is None:
+            raise BundleError("give a model folder or a loaded bundle")
+        bundle = self.bundle if self.bundle is not None else load_bundle(self.bundle_path)
+        classes = [str(c) for c in bundle.classes]
+        if self.positive_class not in classes:
+            raise BundleError(f"{self.bundle_path}: no class {self.positive_class!r}; choose from {', '.join(classes)}")
+        return bundle
+
+    def _learned_scores(self, aggregator: Any, windows: pd.DataFrame, probs: pd.Series, window_segment: pd.Series,
+                        index: pd.Index) -> pd.Series:
+        """The bundle's segment aggregator over each segment's window features (then the cruise guard)."""
+        if aggregator is None:
+            raise BundleError(f"{self.bundle_path}: this model has no segment aggregator; use how='max'")
+        geo = add_window_geometry(windows.reset_index(drop=True), behaviour=False).assign(p=probs.to_numpy())
+        table = segment_features(geo, window_segment.to_numpy())
+        table = table.reindex(index).fillna(0.0)
+        p = aggregator.predict(table)
+        return pd.Series(self.guard.apply(p, table) if self.guard is not None else p, index=table.index,
+                         name=self.name)
 
 
 def window_segments(windows: pd.DataFrame, segments: pd.DataFrame) -> pd.Series:

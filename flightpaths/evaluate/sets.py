@@ -9,6 +9,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -175,6 +176,29 @@ def read_points_file(path: str | Path) -> pd.DataFrame:
 
 def _read_table(p: Path) -> pd.DataFrame:
     """A traffic-samples JSON (records or column-oriented) or a CSV with traffic/BuzzFeed names."""
+    raw, cols, first_line = _raw_table(p)
+    missing = [c for c in ("time", "object_id", "lat", "lon") if c not in set(cols[k] for k in raw.columns if k in cols)]
+    if missing:
+        raise InputError(f"no column for {', '.join(missing)} (found {', '.join(map(str, raw.columns))})", path=p)
+    out = pd.DataFrame({new: raw[old] for old, new in cols.items() if old in raw.columns})
+    out = out.loc[:, ~out.columns.duplicated()]
+    out["source_line"] = np.arange(first_line, first_line + len(raw), dtype="int64")
+    out = _typed_columns(out)
+    bad = out["time"].isna() | out["lat"].isna() | out["lon"].isna() | out["object_id"].isna()
+    bad |= ~out["lat"].between(-90, 90) | ~out["lon"].between(-180, 180)
+    if bad.any():
+        first = int(out.loc[bad, "source_line"].iloc[0])
+        log.info("%s: %d row(s) without a usable time, aircraft or position left out (first: line %d)",
+                 p, int(bad.sum()), first)
+    out["time"] = out["time"].astype("datetime64[ns, UTC]")
+    out["source_file"] = str(p)
+    keep = ["object_id", "time", "lat", "lon", "altitude_ft", "speed_kt", "track_deg", "on_ground",
+            "callsign", "source_file", "source_line"]
+    return out.loc[~bad, keep].sort_values(["object_id", "time"], kind="mergesort").reset_index(drop=True)
+
+
+def _raw_table(p: Path) -> tuple[pd.DataFrame, dict[str, str], int]:
+    """The table as read, its column names -> ours, and the file line of its first row."""
     name = p.name.lower()
     if name.endswith((".json", ".json.gz")):
         raw = pd.read_json(p, dtype={"icao24": str})
@@ -191,12 +215,11 @@ def _read_table(p: Path) -> pd.DataFrame:
         first_line = 2
     else:
         raise InputError("not a JSON or CSV table", path=p)
-    missing = [c for c in ("time", "object_id", "lat", "lon") if c not in set(cols[k] for k in raw.columns if k in cols)]
-    if missing:
-        raise InputError(f"no column for {', '.join(missing)} (found {', '.join(map(str, raw.columns))})", path=p)
-    out = pd.DataFrame({new: raw[old] for old, new in cols.items() if old in raw.columns})
-    out = out.loc[:, ~out.columns.duplicated()]
-    out["source_line"] = np.arange(first_line, first_line + len(raw), dtype="int64")
+    return raw, cols, first_line
+
+
+def _typed_columns(out: pd.DataFrame) -> pd.DataFrame:
+    """Times as UTC times (epoch seconds or milliseconds, or text), numbers as numbers, ids lower-case text."""
     time = out["time"]
     if pd.api.types.is_numeric_dtype(time):
         unit = "ms" if float(np.nanmedian(time)) > 1e11 else "s"
@@ -208,17 +231,7 @@ def _read_table(p: Path) -> pd.DataFrame:
     out["on_ground"] = out["on_ground"].astype("boolean") if "on_ground" in out else pd.array([pd.NA] * len(out), "boolean")
     out["callsign"] = out["callsign"].astype("string").str.strip() if "callsign" in out else pd.NA
     out["object_id"] = out["object_id"].astype("string").str.strip().str.lower()
-    bad = out["time"].isna() | out["lat"].isna() | out["lon"].isna() | out["object_id"].isna()
-    bad |= ~out["lat"].between(-90, 90) | ~out["lon"].between(-180, 180)
-    if bad.any():
-        first = int(out.loc[bad, "source_line"].iloc[0])
-        log.info("%s: %d row(s) without a usable time, aircraft or position left out (first: line %d)",
-                 p, int(bad.sum()), first)
-    out["time"] = out["time"].astype("datetime64[ns, UTC]")
-    out["source_file"] = str(p)
-    keep = ["object_id", "time", "lat", "lon", "altitude_ft", "speed_kt", "track_deg", "on_ground",
-            "callsign", "source_file", "source_line"]
-    return out.loc[~bad, keep].sort_values(["object_id", "time"], kind="mergesort").reset_index(drop=True)
+    return out
 
 
 def load_source_points(root: str | Path, source: EvalSource) -> list[pd.DataFrame]:
@@ -241,6 +254,33 @@ def segment_points(points: pd.DataFrame, *, category: str, label: bool,
     if pts.empty:
         return pts.assign(segment_id=pd.Series(dtype="string")), _empty_segments()
     t = _seconds(pts["time"])
+    stem = Path(str(pts["source_file"].iloc[0])).name.split(".")[0]
+    rows, seg_of_point = _segments(pts, t, stem, category=category, label=label, settings=settings)
+    pts["segment_id"] = pd.array(seg_of_point, dtype="string")
+    pts = pts[pts["segment_id"].notna()].reset_index(drop=True)
+    segments = pd.DataFrame(rows).set_index("segment_id") if rows else _empty_segments()
+    if label and len(segments) and settings.drop_ground_positives:
+        pts, segments = _drop_parked(pts, segments, stem)
+    return pts, segments
+
+
+def _segments(pts: pd.DataFrame, t: np.ndarray, stem: str, *, category: str, label: bool,
+              settings: SegmentSettings) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The rows of the pieces long enough to keep, and each point's segment id (None where its piece is dropped)."""
+    rows = []
+    seg_of_point = np.full(len(pts), None, dtype=object)
+    for _key, idx in pd.Series(np.arange(len(pts))).groupby(_piece_keys(pts, t, settings)):
+        ix = idx.to_numpy()
+        if len(ix) < settings.min_points or t[ix[-1]] - t[ix[0]] < settings.min_s:
+            continue
+        row = _segment_row(pts.iloc[ix], t[ix], stem, category=category, label=label, settings=settings)
+        seg_of_point[ix] = row["segment_id"]
+        rows.append(row)
+    return rows, seg_of_point
+
+
+def _piece_keys(pts: pd.DataFrame, t: np.ndarray, settings: SegmentSettings) -> np.ndarray:
+    """A key per point naming its piece: tracks split at gaps, each cut into the fewest equal pieces of at most ``max_s``."""
     new_ac = pts["object_id"].ne(pts["object_id"].shift()).to_numpy()
     gap = np.r_[True, np.diff(t) > settings.gap_s] | new_ac
     track = np.cumsum(gap)
@@ -249,44 +289,41 @@ def segment_points(points: pd.DataFrame, *, category: str, label: bool,
     pieces = np.maximum(1, np.ceil((t1 - t0) / settings.max_s)).astype(int)
     piece_len = np.where(pieces > 0, (t1 - t0) / pieces, 1.0)
     piece = np.minimum(((t - t0) / np.where(piece_len > 0, piece_len, 1.0)).astype(int), pieces - 1)
-    key = track * 10_000 + piece
-    stem = Path(str(pts["source_file"].iloc[0])).name.split(".")[0]
-    rows = []
-    seg_of_point = np.full(len(pts), None, dtype=object)
-    for _key, idx in pd.Series(np.arange(len(pts))).groupby(key):
-        ix = idx.to_numpy()
-        if len(ix) < settings.min_points or t[ix[-1]] - t[ix[0]] < settings.min_s:
-            continue
-        g = pts.iloc[ix]
-        start = g["time"].iloc[0]
-        sid = safe_name(f"{stem}_{id_stem(g['object_id'].iloc[0])}_{start:%Y%m%dT%H%M%S}", what="segment id")
-        seg_of_point[ix] = sid
-        x, y = local_xy(g["lat"].to_numpy(), g["lon"].to_numpy())
-        extent = float(max(np.ptp(x), np.ptp(y)))
-        interval = float(np.median(np.diff(t[ix])))
-        og = g["on_ground"].astype("float64")
-        ground_frac = float(og.mean()) if og.notna().any() else 0.0
-        rows.append({
-            "segment_id": sid, "object_id": str(g["object_id"].iloc[0]), "label": bool(label),
-            "category": category, "source_file": str(g["source_file"].iloc[0]),
-            "callsign": _first_text(g["callsign"]), "start": start, "end": g["time"].iloc[-1],
-            "duration_s": float(t[ix[-1]] - t[ix[0]]), "n_points": int(len(ix)),
-            "median_interval_s": interval,
-            "sampling": "sparse" if interval >= settings.sparse_s else "dense",
-            "on_ground_frac": ground_frac, "extent_m": extent,
-            "ground": bool(ground_frac >= 0.5 or extent < settings.ground_extent_m),
-            "line_first": int(g["source_line"].iloc[0]), "line_last": int(g["source_line"].iloc[-1]),
-        })
-    pts["segment_id"] = pd.array(seg_of_point, dtype="string")
-    pts = pts[pts["segment_id"].notna()].reset_index(drop=True)
-    segments = pd.DataFrame(rows).set_index("segment_id") if rows else _empty_segments()
-    if label and len(segments) and settings.drop_ground_positives:
-        parked = segments.index[segments["ground"].astype(bool)]
-        if len(parked):
-            log.info("%s: %d segment(s) of a positive source parked or hovering in place left out",
-                     stem, len(parked))
-            segments = segments.drop(parked)
-            pts = pts[~pts["segment_id"].isin(parked)].reset_index(drop=True)
+    keys: np.ndarray = track * 10_000 + piece
+    return keys
+
+
+def _segment_row(g: pd.DataFrame, t: np.ndarray, stem: str, *, category: str, label: bool,
+                 settings: SegmentSettings) -> dict[str, Any]:
+    """The segments table's row for the points *g* (times *t* in seconds) of one piece."""
+    start = g["time"].iloc[0]
+    sid = safe_name(f"{stem}_{id_stem(g['object_id'].iloc[0])}_{start:%Y%m%dT%H%M%S}", what="segment id")
+    x, y = local_xy(g["lat"].to_numpy(), g["lon"].to_numpy())
+    extent = float(max(np.ptp(x), np.ptp(y)))
+    interval = float(np.median(np.diff(t)))
+    og = g["on_ground"].astype("float64")
+    ground_frac = float(og.mean()) if og.notna().any() else 0.0
+    return {
+        "segment_id": sid, "object_id": str(g["object_id"].iloc[0]), "label": bool(label),
+        "category": category, "source_file": str(g["source_file"].iloc[0]),
+        "callsign": _first_text(g["callsign"]), "start": start, "end": g["time"].iloc[-1],
+        "duration_s": float(t[-1] - t[0]), "n_points": int(len(g)),
+        "median_interval_s": interval,
+        "sampling": "sparse" if interval >= settings.sparse_s else "dense",
+        "on_ground_frac": ground_frac, "extent_m": extent,
+        "ground": bool(ground_frac >= 0.5 or extent < settings.ground_extent_m),
+        "line_first": int(g["source_line"].iloc[0]), "line_last": int(g["source_line"].iloc[-1]),
+    }
+
+
+def _drop_parked(pts: pd.DataFrame, segments: pd.DataFrame, stem: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Leave out a positive source's segments parked or hovering in place (and their points)."""
+    parked = segments.index[segments["ground"].astype(bool)]
+    if len(parked):
+        log.info("%s: %d segment(s) of a positive source parked or hovering in place left out",
+                 stem, len(parked))
+        segments = segments.drop(parked)
+        pts = pts[~pts["segment_id"].isin(parked)].reset_index(drop=True)
     return pts, segments
 
 

@@ -251,8 +251,21 @@ class Dataset:
         empty and has no journal is refused: it is not a flightpaths dataset, and nothing
         in it is touched.
         """
-        root = Path(root)
         wanted = check_class_names(classes)
+        root = cls._checked_root(Path(root), images)
+        root.mkdir(parents=True, exist_ok=True)
+        ds = cls(root.resolve(), images, settings)
+        ds._acquire()
+        try:
+            ds._start(wanted)
+        except BaseException:
+            ds.close()
+            raise
+        return ds
+
+    @classmethod
+    def _checked_root(cls, root: Path, images: ImageSet | None) -> Path:
+        """*root*, unless it overlaps the images, is a file, or holds something other than a dataset."""
         if images is not None and (_inside(root, images.root) or _inside(images.root, root)):
             raise InputError(
                 f"the dataset folder and the images folder {images.root} overlap; choose a dataset folder outside it",
@@ -267,27 +280,23 @@ class Dataset:
                 "(an existing class-folder tree can be brought in with --import DIR)",
                 path=root,
             )
-        root.mkdir(parents=True, exist_ok=True)
-        ds = cls(root.resolve(), images, settings)
-        ds._acquire()
-        try:
-            ds._replay()
-            ds._load_old_manifest()
-            ds._open_journal()
-            if not ds._seq:
-                ds._append({"op": "init", "images": str(images.root) if images else None, "version": 1})
-            new = [c for c in wanted if c not in ds._classes]
-            if new:
-                ds._append({"op": "classes", "classes": new})
-                ds._classes.extend(new)
-            ds._copy_render_config()
-            ds._repair()
-            ds._write_outputs()
-            ds._write_info()
-        except BaseException:
-            ds.close()
-            raise
-        return ds
+        return root
+
+    def _start(self, wanted: Sequence[str]) -> None:
+        """Replay the journal, add the *wanted* classes, repair the folders and write the outputs."""
+        self._replay()
+        self._load_old_manifest()
+        self._open_journal()
+        if not self._seq:
+            self._append({"op": "init", "images": str(self.images.root) if self.images else None, "version": 1})
+        new = [c for c in wanted if c not in self._classes]
+        if new:
+            self._append({"op": "classes", "classes": new})
+            self._classes.extend(new)
+        self._copy_render_config()
+        self._repair()
+        self._write_outputs()
+        self._write_info()
 
     def _acquire(self) -> None:
         if fcntl is None:  # pragma: no cover
@@ -301,6 +310,7 @@ class Dataset:
         self._lockfile = fd
 
     def _replay(self) -> None:
+        """Apply the journal's records; a cut-off last record (an interrupted write) is dropped."""
         path = self.root / self.JOURNAL
         if not path.is_file():
             return
@@ -311,33 +321,38 @@ class Dataset:
         for number, raw in enumerate(lines, start=1):
             end = offset + len(raw) + 1
             is_last = number == len(lines) or (number == len(lines) - 1 and lines[-1] == b"")
-            if raw.strip():
-                try:
-                    record = json.loads(raw)
-                    if not isinstance(record, dict) or "op" not in record:
-                        raise ValueError("not a journal record")
-                except ValueError as exc:
-                    if is_last or end >= len(data):
-                        self._warn(f"{path}, line {number}: incomplete last decision dropped (interrupted write)")
-                        with open(path, "r+b") as fh:
-                            fh.truncate(good_end)
-                            os.fsync(fh.fileno())
-                        break
-                    raise InputError(f"unreadable journal record: {exc}", path=path, line=number) from exc
-                try:
-                    self._apply_record(record, path, number)
-                except InputError as exc:
-                    if exc.path is not None:
-                        raise
-                    raise InputError(exc.message, path=path, line=number) from exc
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise InputError(f"malformed journal record ({type(exc).__name__}: {exc})", path=path, line=number) from exc
+            if raw.strip() and not self._replay_record(raw, path, number, is_last or end >= len(data), good_end):
+                break
             good_end = min(end, len(data))
             offset = end
         if data and not data.endswith(b"\n") and good_end == len(data):
             with open(path, "ab") as fh:  # a complete last record without its newline
                 fh.write(b"\n")
                 os.fsync(fh.fileno())
+
+    def _replay_record(self, raw: bytes, path: Path, number: int, may_be_cut: bool, good_end: int) -> bool:
+        """Apply journal line *number*; False when it is a cut-off last record (the journal is then cut at *good_end*)."""
+        try:
+            record = json.loads(raw)
+            if not isinstance(record, dict) or "op" not in record:
+                raise ValueError("not a journal record")
+        except ValueError as exc:
+            if not may_be_cut:
+                raise InputError(f"unreadable journal record: {exc}", path=path, line=number) from exc
+            self._warn(f"{path}, line {number}: incomplete last decision dropped (interrupted write)")
+            with open(path, "r+b") as fh:
+                fh.truncate(good_end)
+                os.fsync(fh.fileno())
+            return False
+        try:
+            self._apply_record(record, path, number)
+        except InputError as exc:
+            if exc.path is not None:
+                raise
+            raise InputError(exc.message, path=path, line=number) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"malformed journal record ({type(exc).__name__}: {exc})", path=path, line=number) from exc
+        return True
 
     def _apply_record(self, rec: dict[str, Any], path: Path, line: int) -> None:
         op = rec["op"]

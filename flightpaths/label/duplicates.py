@@ -147,9 +147,35 @@ def find_duplicates(
     """
     files = [Path(p) for p in paths]
     uf = _UnionFind(len(files))
+    content = _join_identical(files, uf)
+    distinct = sorted(set(content))  # the first file of each distinct content
+    exact = _sets([uf.find(i) for i in range(len(files))])
+    unreadable: list[int] = []
+    if max_distance >= 0 and len(distinct) > 1:
+        unreadable = _join_near(files, distinct, uf, max_distance, hash_size, progress)
+    return _report(uf, content, exact, unreadable, max_distance)
+
+
+def _report(uf: _UnionFind, content: list[int], exact: list[tuple[int, ...]], unreadable: list[int],
+            max_distance: int) -> DuplicateReport:
+    """The groups *uf* joined; the sets among them that are near-identical (not only byte-identical copies)."""
+    roots = [uf.find(i) for i in range(len(content))]
+    groups = _renumber(roots)
+    near = [s for s in _sets(roots) if len({content[i] for i in s}) > 1]
+    return DuplicateReport(
+        groups=tuple(groups),
+        n_distinct_bytes=len(set(content)),
+        exact_sets=tuple(exact),
+        near_sets=tuple(near),
+        unreadable=tuple(unreadable),
+        max_distance=max_distance,
+    )
+
+
+def _join_identical(files: Sequence[Path], uf: _UnionFind) -> list[int]:
+    """Join byte-identical files in *uf*; per file, the index of the first file with the same bytes."""
     first_of: dict[str, int] = {}
-    distinct: list[int] = []  # index of the first file of each distinct content
-    content: list[int] = []  # per file: index of the first file with the same bytes
+    content: list[int] = []
     for i, path in enumerate(files):
         digest = _sha256(path)
         content.append(first_of.get(digest, i))
@@ -157,34 +183,26 @@ def find_duplicates(
             uf.union(first_of[digest], i)
         else:
             first_of[digest] = i
-            distinct.append(i)
-    exact = _sets([uf.find(i) for i in range(len(files))])
-    unreadable: list[int] = []
-    if max_distance >= 0 and len(distinct) > 1:
-        vectors, owners = [], []
-        for i in distinct:
-            bits = _phash_bits(files[i], hash_size)
-            if progress is not None:
-                progress(1)
-            if bits is None:
-                unreadable.append(i)
-                continue
-            vectors.append(bits)
-            owners.append(i)
-        if vectors:
-            for a, b in _near_pairs(np.stack(vectors), max_distance):
-                uf.union(owners[a], owners[b])
-    roots = [uf.find(i) for i in range(len(files))]
-    groups = _renumber(roots)
-    near = [s for s in _sets(roots) if len({content[i] for i in s}) > 1]
-    return DuplicateReport(
-        groups=tuple(groups),
-        n_distinct_bytes=len(first_of),
-        exact_sets=tuple(exact),
-        near_sets=tuple(near),
-        unreadable=tuple(unreadable),
-        max_distance=max_distance,
-    )
+    return content
+
+
+def _join_near(files: Sequence[Path], distinct: Sequence[int], uf: _UnionFind, max_distance: int, hash_size: int,
+               progress: Callable[[int], None] | None) -> list[int]:
+    """Join the *distinct* files whose perceptual hashes are close in *uf*; the ones that could not be read."""
+    vectors, owners, unreadable = [], [], []
+    for i in distinct:
+        bits = _phash_bits(files[i], hash_size)
+        if progress is not None:
+            progress(1)
+        if bits is None:
+            unreadable.append(i)
+            continue
+        vectors.append(bits)
+        owners.append(i)
+    if vectors:
+        for a, b in _near_pairs(np.stack(vectors), max_distance):
+            uf.union(owners[a], owners[b])
+    return unreadable
 
 
 def _sets(roots: Sequence[int]) -> list[tuple[int, ...]]:

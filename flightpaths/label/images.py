@@ -85,6 +85,7 @@ def _safe_key(raw: str) -> str | None:
 
 
 def _read_manifest(root: Path, warnings: list[str]) -> pd.DataFrame:
+    """The manifest's rows of drawn images inside *root* (one row per image), numbers read as numbers."""
     path = root / "manifest.csv"
     try:
         df = csv_plain_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
@@ -94,6 +95,16 @@ def _read_manifest(root: Path, warnings: list[str]) -> pd.DataFrame:
         raise SchemaError(f"missing required column 'image' (found {', '.join(map(repr, df.columns))})", path=path, line=1)
     df = df.copy()
     df["_line"] = range(2, len(df) + 2)
+    df = df.iloc[_usable_rows(df, root, path, warnings)].reset_index(drop=True)
+    df["key"] = [_safe_key(v) for v in df["image"]]
+    for col in df.columns:
+        if col in _NUMBER_COLUMNS:
+            df[col] = _to_numbers(df, col, path, warnings)
+    return df
+
+
+def _usable_rows(df: pd.DataFrame, root: Path, path: Path, warnings: list[str]) -> list[int]:
+    """Positions of the manifest rows drawn (status ok) whose image is a file inside *root*, each listed once."""
     keep = []
     seen: set[str] = set()
     skipped = 0
@@ -103,25 +114,28 @@ def _read_manifest(root: Path, warnings: list[str]) -> pd.DataFrame:
             skipped += 1
             continue
         key = _safe_key(raw)
-        if key is None:
-            warnings.append(f"{path}, line {line}, column 'image': {raw!r} is not a path inside the folder; row ignored")
+        problem = _image_problem(root, key, seen)
+        if problem:
+            warnings.append(f"{path}, line {line}, column 'image': {raw!r} {problem}")
             continue
-        if key in seen:
-            warnings.append(f"{path}, line {line}, column 'image': {raw!r} listed twice; later row ignored")
-            continue
-        if not (root / key).is_file():
-            warnings.append(f"{path}, line {line}, column 'image': {raw!r} not found; row ignored")
-            continue
+        assert key is not None
         seen.add(key)
         keep.append(i)
     if skipped:
         log.info("%s: %d window(s) were skipped by the renderer (status not 'ok')", path, skipped)
-    df = df.iloc[keep].reset_index(drop=True)
-    df["key"] = [_safe_key(v) for v in df["image"]]
-    for col in df.columns:
-        if col in _NUMBER_COLUMNS:
-            df[col] = _to_numbers(df, col, path, warnings)
-    return df
+    return keep
+
+
+def _image_problem(root: Path, key: str | None, seen: set[str]) -> str:
+    """What is wrong with a manifest row's image (*key*: its safe path, None when unsafe) and what becomes of the
+    row; empty when nothing is."""
+    if key is None:
+        return "is not a path inside the folder; row ignored"
+    if key in seen:
+        return "listed twice; later row ignored"
+    if not (root / key).is_file():
+        return "not found; row ignored"
+    return ""
 
 
 def _to_numbers(df: pd.DataFrame, col: str, path: Path, warnings: list[str]) -> pd.Series:
@@ -184,6 +198,17 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _image_table(table: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """The images' table: key, path, dataset file name, and the id columns (blank where unknown)."""
+    table = table.drop(columns=["_line", "image"], errors="ignore")
+    for col in ("window_id", "object_id", "callsign"):
+        if col not in table.columns:
+            table[col] = ""
+    table.insert(1, "path", [str(root / k) for k in table["key"]])
+    table.insert(2, "name", _unique_names(table["key"].tolist()))
+    return table
+
+
 def load_images(folder: str | Path) -> ImageSet:
     """Read a render output folder (images + manifest.csv + render_config.json) or any folder of PNGs.
 
@@ -200,12 +225,7 @@ def load_images(folder: str | Path) -> ImageSet:
     table = _read_manifest(root, warnings) if has_manifest else _scan_pngs(root)
     if table.empty:
         raise InputError("no images found (expected *.png files, or manifest.csv rows with status 'ok')", path=root)
-    table = table.drop(columns=["_line", "image"], errors="ignore")
-    for col in ("window_id", "object_id", "callsign"):
-        if col not in table.columns:
-            table[col] = ""
-    table.insert(1, "path", [str(root / k) for k in table["key"]])
-    table.insert(2, "name", _unique_names(table["key"].tolist()))
+    table = _image_table(table, root)
     config = read_json(root / "render_config.json") if (root / "render_config.json").is_file() else None
     windowing = read_json(root / "windowing.json") if (root / "windowing.json").is_file() else None
     for w in warnings:

@@ -15,8 +15,8 @@ import csv
 import hashlib
 import io
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
@@ -107,6 +107,23 @@ def _listed(problems: list[str], message: str) -> None:
         problems.append("(further problems not listed)")
 
 
+@dataclass
+class _Collected:
+    """What an importer gathers: labels by image key, the problems it lists, the images it could not match."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    unmatched: int = 0
+
+    def note(self, message: str) -> None:
+        """List a problem (the first few only)."""
+        _listed(self.problems, message)
+
+    def result(self, source: str) -> ImportResult:
+        """What was gathered, read from *source*."""
+        return ImportResult(labels=self.labels, problems=tuple(self.problems), unmatched=self.unmatched, source=source)
+
+
 def read_labels_csv(path: str | Path, images: ImageSet) -> ImportResult:
     """Read ``window_id``/``image`` + ``label`` columns from a CSV and match them to *images*.
 
@@ -115,6 +132,19 @@ def read_labels_csv(path: str | Path, images: ImageSet) -> ImportResult:
     when the labels differ).
     """
     path = Path(path)
+    reader, label_col = _labels_reader(path)
+    matcher = _Matcher(images)
+    got = _Collected()
+    for row in reader:
+        where = f"{path}, line {reader.line_num}"
+        raw_label = (row.get(label_col) or "").strip()
+        if raw_label:
+            _take_row(got, row, raw_label, where, label_col, matcher, images.root)
+    return got.result(str(path))
+
+
+def _labels_reader(path: Path) -> tuple[csv.DictReader[str], str]:
+    """A reader of the labels CSV at *path*, and its label column (``label`` or ``class``)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -129,30 +159,26 @@ def read_labels_csv(path: str | Path, images: ImageSet) -> ImportResult:
             line=1,
         )
     reader.fieldnames = fields
-    matcher = _Matcher(images)
-    labels: dict[str, str] = {}
-    problems: list[str] = []
-    unmatched = 0
-    for row in reader:
-        line = reader.line_num
-        raw_label = (row.get(label_col) or "").strip()
-        if not raw_label:
-            continue
-        try:
-            label = check_class_name(raw_label)
-        except InputError as exc:
-            _listed(problems, f"{path}, line {line}, column {label_col!r}: {exc}")
-            continue
-        key = matcher.find(str(csv_plain(row.get("window_id") or "")), str(csv_plain(row.get("image") or "")))
-        if key is None:
-            unmatched += 1
-            what = row.get("window_id") or row.get("image") or ""
-            _listed(problems, f"{path}, line {line}: {what!r} matches no image in {images.root}")
-            continue
-        if key in labels and labels[key] != label:
-            _listed(problems, f"{path}, line {line}: {key!r} labelled {labels[key]!r} earlier; now {label!r}")
-        labels[key] = label
-    return ImportResult(labels=labels, problems=tuple(problems), unmatched=unmatched, source=str(path))
+    return reader, label_col
+
+
+def _take_row(got: _Collected, row: dict[str, str], raw_label: str, where: str, label_col: str, matcher: _Matcher,
+              root: Path) -> None:
+    """Add one CSV row's label to *got*, or note why it is left out (*where*: file and line)."""
+    try:
+        label = check_class_name(raw_label)
+    except InputError as exc:
+        got.note(f"{where}, column {label_col!r}: {exc}")
+        return
+    key = matcher.find(str(csv_plain(row.get("window_id") or "")), str(csv_plain(row.get("image") or "")))
+    if key is None:
+        got.unmatched += 1
+        what = row.get("window_id") or row.get("image") or ""
+        got.note(f"{where}: {what!r} matches no image in {root}")
+        return
+    if key in got.labels and got.labels[key] != label:
+        got.note(f"{where}: {key!r} labelled {got.labels[key]!r} earlier; now {label!r}")
+    got.labels[key] = label
 
 
 def read_folder_tree(folder: str | Path, images: ImageSet) -> ImportResult:
@@ -164,36 +190,52 @@ def read_folder_tree(folder: str | Path, images: ImageSet) -> ImportResult:
     root = Path(folder)
     if not root.is_dir():
         raise InputError("folder to import not found", path=root)
-    matcher = _Matcher(images)
-    by_hash: dict[str, str] | None = None
-    labels: dict[str, str] = {}
+    matcher = _FileMatcher(images)
+    got = _Collected()
     conflicted: set[str] = set()
-    problems: list[str] = []
-    unmatched = 0
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         files = sorted(p for p in sub.rglob("*") if p.suffix.lower() == ".png" and p.is_file())
         try:
             label = check_class_name(sub.name)
         except InputError as exc:
-            _listed(problems, f"{sub}: {exc}; its {len(files)} image(s) were not imported")
+            got.note(f"{sub}: {exc}; its {len(files)} image(s) were not imported")
             continue
         for file in files:
-            key = matcher.find(image=file.name)
-            if key is None:
-                if by_hash is None:
-                    by_hash = {_sha256(Path(p)): k for p, k in zip(images.table["path"], images.table["key"])}
-                key = by_hash.get(_sha256(file))
-            if key is None:
-                unmatched += 1
-                _listed(problems, f"{file}: matches no image in {images.root}")
-                continue
-            if key in labels and labels[key] != label:
-                conflicted.add(key)
-                _listed(problems, f"{file}: the same image is also under {labels[key]!r}; left out")
-            labels[key] = label
+            _take_file(got, conflicted, file, label, matcher.find(file), images.root)
     for key in conflicted:
-        labels.pop(key, None)
-    return ImportResult(labels=labels, problems=tuple(problems), unmatched=unmatched, source=str(root))
+        got.labels.pop(key, None)
+    return got.result(str(root))
+
+
+class _FileMatcher:
+    """Find an image key from a file: by its name, else by its content (sha256, hashed only when needed)."""
+
+    def __init__(self, images: ImageSet) -> None:
+        self.images = images
+        self.by_name = _Matcher(images)
+        self.by_hash: dict[str, str] | None = None
+
+    def find(self, file: Path) -> str | None:
+        """The key of the image *file* shows, or None."""
+        key = self.by_name.find(image=file.name)
+        if key is not None:
+            return key
+        if self.by_hash is None:
+            table = self.images.table
+            self.by_hash = {_sha256(Path(p)): k for p, k in zip(table["path"], table["key"])}
+        return self.by_hash.get(_sha256(file))
+
+
+def _take_file(got: _Collected, conflicted: set[str], file: Path, label: str, key: str | None, root: Path) -> None:
+    """Add one file's label (its class folder) to *got*; an image under two classes goes into *conflicted*."""
+    if key is None:
+        got.unmatched += 1
+        got.note(f"{file}: matches no image in {root}")
+        return
+    if key in got.labels and got.labels[key] != label:
+        conflicted.add(key)
+        got.note(f"{file}: the same image is also under {got.labels[key]!r}; left out")
+    got.labels[key] = label
 
 
 def _sha256(path: Path) -> str:
@@ -290,6 +332,19 @@ def read_predictions(source: pd.DataFrame | str | Path, images: ImageSet) -> pd.
     """
     where = "predictions" if isinstance(source, pd.DataFrame) else str(source)
     frame = source if isinstance(source, pd.DataFrame) else _read_table(Path(source))
+    pcols = _probability_columns(frame, where)
+    classes = [check_class_name(str(c)[2:]) for c in pcols]
+    probs = frame[pcols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float64")
+    keys = _prediction_keys(frame, images)
+    ok = np.array([k is not None for k in keys]) & np.isfinite(probs).all(axis=1)
+    if (~ok).any():
+        log.warning("%s: %d row(s) match no image or lack probabilities; left out", where, int((~ok).sum()))
+    out = pd.DataFrame(probs[ok], columns=[f"p_{c}" for c in classes], index=pd.Index([k for k, g in zip(keys, ok) if g], name="key"))
+    return _add_model_label(out[~out.index.duplicated(keep="last")], classes)
+
+
+def _probability_columns(frame: pd.DataFrame, where: str) -> list[Any]:
+    """The ``p_<class>`` columns of *frame*, which must also name each row's image or window."""
     pcols = [c for c in frame.columns if str(c).startswith("p_")]
     if not pcols or not {"image", "window_id"} & set(frame.columns):
         raise SchemaError(
@@ -297,17 +352,19 @@ def read_predictions(source: pd.DataFrame | str | Path, images: ImageSet) -> pd.
             f"(found {', '.join(map(repr, map(str, frame.columns)))})",
             path=where,
         )
-    classes = [check_class_name(str(c)[2:]) for c in pcols]
-    probs = frame[pcols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float64")
+    return pcols
+
+
+def _prediction_keys(frame: pd.DataFrame, images: ImageSet) -> list[str | None]:
+    """The image key of each row of *frame* (by window id or image name), None where nothing matches."""
     matcher = _Matcher(images)
     wids = frame["window_id"].astype(str).tolist() if "window_id" in frame.columns else [""] * len(frame)
     names = frame["image"].astype(str).tolist() if "image" in frame.columns else [""] * len(frame)
-    keys = [matcher.find(w, n) for w, n in zip(wids, names)]
-    ok = np.array([k is not None for k in keys]) & np.isfinite(probs).all(axis=1)
-    if (~ok).any():
-        log.warning("%s: %d row(s) match no image or lack probabilities; left out", where, int((~ok).sum()))
-    out = pd.DataFrame(probs[ok], columns=[f"p_{c}" for c in classes], index=pd.Index([k for k, g in zip(keys, ok) if g], name="key"))
-    out = out[~out.index.duplicated(keep="last")]
+    return [matcher.find(w, n) for w, n in zip(wids, names)]
+
+
+def _add_model_label(out: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
+    """*out* (``p_<class>`` columns) with ``model_label``, ``p_max`` and ``uncertainty`` added."""
     values = out.to_numpy()
     order = np.sort(values, axis=1)
     top = order[:, -1] if len(values) else np.array([])
@@ -316,6 +373,34 @@ def read_predictions(source: pd.DataFrame | str | Path, images: ImageSet) -> pd.
     out["p_max"] = top
     out["uncertainty"] = 1.0 - (top - second)
     return out
+
+
+def _warn_if_drawn_otherwise(model: Predictor, images: ImageSet) -> None:
+    """Warn when *model* was trained on images drawn with another render config than *images*."""
+    trained_on = getattr(model, "render_config", None)
+    trained_on = trained_on.to_dict() if hasattr(trained_on, "to_dict") else trained_on
+    if trained_on and images.render_config and trained_on != images.render_config:
+        log.warning("the model was trained on images drawn with another render config than %s; "
+                    "its predictions may be poor (render them again with the model's config)", images.root)  # fmt: skip
+
+
+def _same_size_batches(paths: pd.Series, batch_size: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(start, stop, images)``: runs of at most *batch_size* consecutive RGB images of one size."""
+    from PIL import Image
+
+    start = 0
+    while start < len(paths):
+        arrays: list[np.ndarray] = []
+        stop = start
+        while stop < len(paths) and len(arrays) < batch_size:
+            with Image.open(paths.iat[stop]) as img:
+                arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+            if arrays and arr.shape != arrays[0].shape:
+                break
+            arrays.append(arr)
+            stop += 1
+        yield start, stop, np.stack(arrays)
+        start = stop
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -350,36 +435,30 @@ def predict_with(
     The result has ``image`` (key), ``window_id`` and ``p_<class>`` columns, ready for
     :func:`read_predictions`. The manifest's figures are passed along for hybrid models.
     """
-    from PIL import Image
-
     table = images.table
-    trained_on = getattr(model, "render_config", None)
-    trained_on = trained_on.to_dict() if hasattr(trained_on, "to_dict") else trained_on
-    if trained_on and images.render_config and trained_on != images.render_config:
-        log.warning("the model was trained on images drawn with another render config than %s; "
-                    "its predictions may be poor (render them again with the model's config)", images.root)  # fmt: skip
+    _warn_if_drawn_otherwise(model, images)
     figure_cols = [c for c in getattr(model, "figure_columns", ()) or () if c in table.columns]
     classes = [str(c) for c in model.classes]
     rows: list[np.ndarray] = []
-    start = 0
-    while start < len(table):
-        arrays, stop = [], start
-        while stop < len(table) and len(arrays) < batch_size:
-            with Image.open(table["path"].iat[stop]) as img:
-                arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-            if arrays and arr.shape != arrays[0].shape:
-                break
-            arrays.append(arr)
-            stop += 1
+    for start, stop, batch in _same_size_batches(table["path"], batch_size):
         figures = table.iloc[start:stop][figure_cols].reset_index(drop=True) if figure_cols else None
-        probs = np.asarray(model.predict_images(np.stack(arrays), figures), dtype="float64")
-        if probs.shape != (stop - start, len(classes)):
-            raise InputError(f"the model returned probabilities of shape {probs.shape}, expected {(stop - start, len(classes))}")
-        rows.append(probs)
+        rows.append(_batch_probs(model, batch, figures, len(classes)))
         if progress is not None:
             progress(stop - start)
-        start = stop
-    out = pd.DataFrame(np.concatenate(rows), columns=[f"p_{c}" for c in classes])
+    return _predictions_frame(table, np.concatenate(rows), classes)
+
+
+def _batch_probs(model: Predictor, batch: np.ndarray, figures: pd.DataFrame | None, n_classes: int) -> np.ndarray:
+    """*model*'s probabilities for *batch*, one row per image and a column per class (checked)."""
+    probs = np.asarray(model.predict_images(batch, figures), dtype="float64")
+    if probs.shape != (len(batch), n_classes):
+        raise InputError(f"the model returned probabilities of shape {probs.shape}, expected {(len(batch), n_classes)}")
+    return probs
+
+
+def _predictions_frame(table: pd.DataFrame, probs: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """``image`` (key), ``window_id`` and ``p_<class>`` columns, one row per image of *table*."""
+    out = pd.DataFrame(probs, columns=[f"p_{c}" for c in classes])
     out.insert(0, "image", table["key"].to_numpy())
     out.insert(1, "window_id", table["window_id"].astype(str).to_numpy())
     return out

@@ -122,40 +122,76 @@ def apply_rules(figures: pd.DataFrame, settings: RuleSettings = RuleSettings()) 
     Returns a frame with the same index and columns ``rule_label``, ``rule_score`` (float,
     NaN when figures are missing) and ``rule_reason`` (a short human-readable why).
     """
-    rev = np.abs(_column(figures, "net_turn_rev"))
-    total = _column(figures, "total_turn_deg")
-    straight = _column(figures, "straightness")
-    extent = _column(figures, "extent_m")
-    n_points = _column(figures, "n_points")
-    speed = _column(figures, "median_speed_kt")
-    lo, hi = _bounds(figures, settings)
-    enough = ~(n_points < settings.min_points)  # NaN point counts do not veto
-    if "units" in figures.columns:
-        speed[figures["units"].astype("string").fillna("m").to_numpy() == "px"] = np.nan
-    moving = ~(speed < settings.min_speed_kt)  # NaN speeds do not veto
+    f = _rule_figures(figures, settings)
     with np.errstate(invalid="ignore", divide="ignore"):
-        circling = (
-            enough
-            & moving
-            & (rev >= settings.min_revolutions)
-            & (extent >= lo)
-            & (extent <= hi)
-            & (straight <= settings.max_circling_straightness)
-        )
-        is_straight = enough & (straight >= settings.min_straightness) & (rev <= settings.max_straight_net_rev)
-        if settings.max_total_turn_deg is not None:
-            is_straight &= total <= settings.max_total_turn_deg
-        spread = np.minimum(1.0, np.where(extent > 0, hi / extent, 1.0))
-        jitter = np.minimum(1.0, np.where(lo > 0, extent / np.where(lo > 0, lo, 1.0), 1.0))
-        slow = np.where(np.isnan(speed), 1.0, np.minimum(1.0, speed / settings.min_speed_kt if settings.min_speed_kt > 0 else 1.0))
-        score = np.minimum(rev, 3.0) * spread * jitter * slow
+        circling = _circling(f, settings)
+        is_straight = _straight(f, settings)
+        score = _rule_score(f, settings)
     label = np.where(circling, settings.circling_label, np.where(is_straight & ~circling, settings.straight_label, UNSURE))
     reasons = [
-        _reason(r, s, t, e, n, settings.min_points) for r, s, t, e, n in zip(rev, straight, total, extent, n_points)
+        _reason(r, s, t, e, n, settings.min_points) for r, s, t, e, n in zip(f.rev, f.straight, f.total, f.extent, f.n_points)
     ]
     return pd.DataFrame(
         {"rule_label": label.astype(object), "rule_score": score, "rule_reason": reasons}, index=figures.index
     )
+
+
+@dataclass(frozen=True)
+class _RuleFigures:
+    """What the rule reads of each window (NaN where a figure is missing), and its extent bounds."""
+
+    rev: np.ndarray  # |net turn| in revolutions
+    total: np.ndarray
+    straight: np.ndarray
+    extent: np.ndarray
+    n_points: np.ndarray
+    speed: np.ndarray  # NaN for screen tracks (their speed is not in knots)
+    lo: np.ndarray
+    hi: np.ndarray
+
+
+def _rule_figures(figures: pd.DataFrame, settings: RuleSettings) -> _RuleFigures:
+    """The figures of every row of *figures* that the rule reads."""
+    speed = _column(figures, "median_speed_kt")
+    if "units" in figures.columns:
+        speed[figures["units"].astype("string").fillna("m").to_numpy() == "px"] = np.nan
+    lo, hi = _bounds(figures, settings)
+    return _RuleFigures(np.abs(_column(figures, "net_turn_rev")), _column(figures, "total_turn_deg"),
+                        _column(figures, "straightness"), _column(figures, "extent_m"), _column(figures, "n_points"),
+                        speed, lo, hi)
+
+
+def _circling(f: _RuleFigures, settings: RuleSettings) -> np.ndarray:
+    """Enough points, moving, turning enough, within the extent bounds and not straight."""
+    enough = ~(f.n_points < settings.min_points)  # NaN point counts do not veto
+    moving = ~(f.speed < settings.min_speed_kt)  # NaN speeds do not veto
+    circling: np.ndarray = (
+        enough
+        & moving
+        & (f.rev >= settings.min_revolutions)
+        & (f.extent >= f.lo)
+        & (f.extent <= f.hi)
+        & (f.straight <= settings.max_circling_straightness)
+    )
+    return circling
+
+
+def _straight(f: _RuleFigures, settings: RuleSettings) -> np.ndarray:
+    """Enough points, straight enough, barely turning (in all, too, when a total turn limit is set)."""
+    enough = ~(f.n_points < settings.min_points)
+    is_straight: np.ndarray = enough & (f.straight >= settings.min_straightness) & (f.rev <= settings.max_straight_net_rev)
+    if settings.max_total_turn_deg is not None:
+        is_straight &= f.total <= settings.max_total_turn_deg
+    return is_straight
+
+
+def _rule_score(f: _RuleFigures, settings: RuleSettings) -> np.ndarray:
+    """Revolutions (at most 3), scaled down for extents outside the bounds and for slow movement."""
+    spread = np.minimum(1.0, np.where(f.extent > 0, f.hi / f.extent, 1.0))
+    jitter = np.minimum(1.0, np.where(f.lo > 0, f.extent / np.where(f.lo > 0, f.lo, 1.0), 1.0))
+    slow = np.where(np.isnan(f.speed), 1.0, np.minimum(1.0, f.speed / settings.min_speed_kt if settings.min_speed_kt > 0 else 1.0))
+    score: np.ndarray = np.minimum(f.rev, 3.0) * spread * jitter * slow
+    return score
 
 
 def _reason(rev: float, straight: float, total: float, extent: float, n_points: float, min_points: int) -> str:

@@ -77,25 +77,35 @@ def bulk_label(
     """
     out = BulkResult(rules=rule_frame(images, rule_settings))
     if import_from is not None:
-        result = import_labels(import_from, images)
-        out.messages.append(result.summary())
-        out.messages.extend(result.problems)
-        report = fill_labels(dataset, result.labels, source="import", replace_sources=("rule", "model", "import"))
-        out.messages.append(report.summary("import"))
+        _fill_import(dataset, images, import_from, out)
     if rule:
-        if out.rules is None:
-            out.messages.append(f"--rule: {images.root} has no manifest with window figures; nothing labelled by rule")
-        else:
-            write_settings(dataset.root / "rule_settings.json", rule=rule_settings)
-            decided = out.rules[out.rules["rule_label"] != UNSURE]["rule_label"]
-            report = fill_labels(dataset, decided.to_dict(), source="rule", replace_sources=("rule",))
-            unsure = int((out.rules["rule_label"] == UNSURE).sum())
-            out.messages.append(f"{report.summary('rule')}; {unsure} left for a person (rule unsure)")
+        _fill_rule(dataset, images, rule_settings, out)
     if predictions is not None:
         out.predictions = read_predictions(predictions, images)
         report = fill_labels(dataset, out.predictions["model_label"].to_dict(), source="model", replace_sources=("model",))
         out.messages.append(report.summary("model pre-labels"))
     return out
+
+
+def _fill_import(dataset: Dataset, images: ImageSet, source: str | Path, out: BulkResult) -> None:
+    """Label from a CSV or class-folder tree (replacing rule, model and earlier import labels)."""
+    result = import_labels(source, images)
+    out.messages.append(result.summary())
+    out.messages.extend(result.problems)
+    report = fill_labels(dataset, result.labels, source="import", replace_sources=("rule", "model", "import"))
+    out.messages.append(report.summary("import"))
+
+
+def _fill_rule(dataset: Dataset, images: ImageSet, rule_settings: RuleSettings, out: BulkResult) -> None:
+    """Label by the rule where it is sure (replacing its own earlier labels); record its settings."""
+    if out.rules is None:
+        out.messages.append(f"--rule: {images.root} has no manifest with window figures; nothing labelled by rule")
+        return
+    write_settings(dataset.root / "rule_settings.json", rule=rule_settings)
+    decided = out.rules[out.rules["rule_label"] != UNSURE]["rule_label"]
+    report = fill_labels(dataset, decided.to_dict(), source="rule", replace_sources=("rule",))
+    unsure = int((out.rules["rule_label"] == UNSURE).sum())
+    out.messages.append(f"{report.summary('rule')}; {unsure} left for a person (rule unsure)")
 
 
 def make_app(

@@ -111,13 +111,7 @@ def histogram_features(windows: pd.DataFrame, scalar_columns: Sequence[str] = ()
     for name, edges in HIST_SPECS.items():
         if name not in windows.columns:
             continue
-        rows = []
-        for arr in windows[name]:
-            a = np.asarray(arr if arr is not None else [], float)
-            a = np.abs(a[np.isfinite(a)]) if name == "pturn" else a[np.isfinite(a)]
-            h, _ = np.histogram(a, bins=np.asarray(edges, float))
-            rows.append(h / max(len(a), 1))
-        mat = np.asarray(rows, float).reshape(len(windows), len(edges) - 1)
+        mat = _histograms(windows[name], edges, absolute=name == "pturn")
         for j in range(len(edges) - 1):
             lo, hi = edges[j], edges[j + 1]
             label = f"{name}_{'lo' if lo <= -1e9 else f'{lo:g}'}_{'hi' if hi >= 1e9 else f'{hi:g}'}"
@@ -126,6 +120,17 @@ def histogram_features(windows: pd.DataFrame, scalar_columns: Sequence[str] = ()
         if name in windows.columns:
             cols[name] = pd.to_numeric(windows[name], errors="coerce").to_numpy(float)
     return pd.DataFrame(cols, index=windows.index)
+
+
+def _histograms(arrays: pd.Series, edges: tuple[float, ...], *, absolute: bool) -> np.ndarray:
+    """One row per window: the share of its finite values (absolute values when *absolute*) in each bin."""
+    rows = []
+    for arr in arrays:
+        a = np.asarray(arr if arr is not None else [], float)
+        a = np.abs(a[np.isfinite(a)]) if absolute else a[np.isfinite(a)]
+        h, _ = np.histogram(a, bins=np.asarray(edges, float))
+        rows.append(h / max(len(a), 1))
+    return np.asarray(rows, float).reshape(len(arrays), len(edges) - 1)
 
 
 def fit_forest_baseline(features: pd.DataFrame, labels: np.ndarray, *, seed: int = 0) -> Any:
@@ -156,34 +161,48 @@ def baseline_table(
     if train_figures is None or valid_figures is None or train_labels is None:
         log.warning("no window figures for this dataset: baselines skipped")
         return pd.DataFrame(rows)
-    ytr = train_labels == pos
+    found = [*_rule_rows(train_figures, train_labels == pos, valid_figures, y),
+             *_forest_rows(train_figures, train_labels, valid_figures, y, pos, figure_note)]
+    if curves is not None:
+        curves += [curve for _, curve in found]
+    return pd.DataFrame([*rows, *(row for row, _ in found)])
+
+
+_Found = tuple[dict[str, Any], tuple[str, np.ndarray, np.ndarray]]  # a baseline's row, and its precision-recall curve
+
+
+def _rule_rows(train_figures: pd.DataFrame, ytr: np.ndarray, valid_figures: pd.DataFrame, y: np.ndarray) -> list[_Found]:
+    """The turn rule's row (when the figures it reads are there) and the multi-scale turn rule's (likewise)."""
+    found: list[_Found] = []
     if all(c in train_figures.columns for c in _RULE_FIGURES):
         rule = fit_rule_baseline(train_figures, ytr)
         name = f"rule |net turn| >= {rule.min_turn_rev:g} rev and straightness <= {rule.max_straightness:g}"
-        rows.append(summary_row(name, y, rule.score(valid_figures), rule.decide(valid_figures), features="net_turn_rev, straightness"))
-        if curves is not None:
-            curves.append(("rule", y, rule.score(valid_figures)))
+        found.append((summary_row(name, y, rule.score(valid_figures), rule.decide(valid_figures),
+                                  features="net_turn_rev, straightness"), ("rule", y, rule.score(valid_figures))))
     if "turn_multi_deg" in train_figures.columns and "turn_multi_deg" in valid_figures.columns:
         th = fit_multiscale_threshold(train_figures["turn_multi_deg"].to_numpy(float), ytr)
         turn = np.nan_to_num(valid_figures["turn_multi_deg"].to_numpy(float), nan=0.0)
-        rows.append(summary_row(f"multi-scale turn rule >= {th:g} deg", y, turn, turn >= th,
-                                features="largest |net turn| over 5-40 min inside the window"))
-        if curves is not None:
-            curves.append(("multi-scale rule", y, turn))
+        found.append((summary_row(f"multi-scale turn rule >= {th:g} deg", y, turn, turn >= th,
+                                  features="largest |net turn| over 5-40 min inside the window"),
+                      ("multi-scale rule", y, turn)))
+    return found
+
+
+def _forest_rows(train_figures: pd.DataFrame, train_labels: np.ndarray, valid_figures: pd.DataFrame, y: np.ndarray,
+                 pos: int, figure_note: str) -> list[_Found]:
+    """The gradient-boosted trees' row, when they can be fitted on two classes and know the positive one."""
     usable = [c for c in train_figures.columns if train_figures[c].notna().any() and c in valid_figures.columns]
-    forest = None
-    if len(set(train_labels.tolist())) >= 2 and usable:
-        try:
-            forest = fit_forest_baseline(train_figures[usable], train_labels)
-        except ValueError as exc:  # e.g. too few rows to bin the features
-            log.warning("gradient-boosted baseline skipped: %s", exc)
-    if forest is not None:
-        proba = forest.predict_proba(valid_figures[usable].to_numpy(float))
-        col = list(forest.classes_).index(pos) if pos in forest.classes_ else None
-        if col is not None:
-            score = proba[:, col]
-            decided = np.asarray(forest.classes_)[proba.argmax(1)] == pos
-            rows.append(summary_row("gradient-boosted trees", y, score, decided, features=figure_note or ", ".join(usable)))
-            if curves is not None:
-                curves.append(("gradient-boosted trees", y, score))
-    return pd.DataFrame(rows)
+    if len(set(train_labels.tolist())) < 2 or not usable:
+        return []
+    try:
+        forest = fit_forest_baseline(train_figures[usable], train_labels)
+    except ValueError as exc:  # e.g. too few rows to bin the features
+        log.warning("gradient-boosted baseline skipped: %s", exc)
+        return []
+    if pos not in forest.classes_:
+        return []
+    proba = forest.predict_proba(valid_figures[usable].to_numpy(float))
+    score = proba[:, list(forest.classes_).index(pos)]
+    decided = np.asarray(forest.classes_)[proba.argmax(1)] == pos
+    return [(summary_row("gradient-boosted trees", y, score, decided, features=figure_note or ", ".join(usable)),
+             ("gradient-boosted trees", y, score))]

@@ -168,6 +168,19 @@ class _FeatureBody(nn.Module):
 # ----------------------------------------------------------------------------- EfficientNet-Lite0
 
 
+#: efficientnet_pytorch's names -> timm's: outside the blocks, in the first stage's blocks, in later stages' blocks.
+_LITE0_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+_LITE0_FIRST = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_LITE0_OTHER = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
+
+
 def _lite0_key(key: str) -> str:
     """Rename an efficientnet_pytorch-layout key onto timm's ``tf_efficientnet_lite0``.
 
@@ -178,24 +191,14 @@ def _lite0_key(key: str) -> str:
     >>> _lite0_key("_bn1.running_mean")
     'bn2.running_mean'
     """
-    top = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
-    first = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
-    other = {
-        "_expand_conv": "conv_pw",
-        "_bn0": "bn1",
-        "_depthwise_conv": "conv_dw",
-        "_bn1": "bn2",
-        "_project_conv": "conv_pwl",
-        "_bn2": "bn3",
-    }
     m = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key)
     if m is None:
         head, rest = key.split(".", 1)
-        return f"{top[head]}.{rest}"
+        return f"{_LITE0_TOP[head]}.{rest}"
     index, start = int(m[1]), 0
     for stage, depth in enumerate(_LITE0_DEPTHS):
         if index < start + depth:
-            names = first if stage == 0 else other
+            names = _LITE0_FIRST if stage == 0 else _LITE0_OTHER
             return f"blocks.{stage}.{index - start}.{names[m[2]]}.{m[3]}"
         start += depth
     raise KeyError(key)
@@ -317,6 +320,7 @@ for _arch in ("resnet18", "resnet34", "resnet50"):
 
 
 def _timm_spec(arch: str) -> BackboneSpec:
+    """Any timm model by name, with the input size and normalisation of its pretrained config."""
     import timm
 
     if not timm.is_model(arch):
@@ -327,25 +331,31 @@ def _timm_spec(arch: str) -> BackboneSpec:
     std = tuple(cfg.std) if cfg is not None else IMAGENET_STD
 
     def build(weights: str | Path | None) -> Backbone:
-        pretrained = not _random_init(weights)
-        if weights is None:
-            try:
-                model = timm.create_model(arch, pretrained=True, num_classes=0)
-            except Exception as exc:  # noqa: BLE001 - hub/network errors
-                raise WeightsUnavailableError(
-                    f"cannot fetch the pretrained weights of timm model {arch!r} ({type(exc).__name__}: {exc});"
-                    " pass --weights PATH to a state dict, or --weights none to train from scratch"
-                ) from exc
-        else:
-            model = timm.create_model(arch, pretrained=False, num_classes=0)
-            if pretrained:
-                state = _read_state_dict(weights)
-                state = {k: v for k, v in state.items() if k in model.state_dict()}
-                _load_strict(model, state, str(weights))
+        model = _created_timm(arch, weights)
         if type(model).__name__ == "EfficientNet" and len(model.blocks) == 7:
             body = _effnet_body(model)  # EfficientNet / MobileNet family: three stages
         else:  # any other model: one stage (no discriminative learning rates inside the body)
             body = nn.Sequential(_FeatureBody(model))
-        return Backbone(f"timm:{arch}", body, model.num_features, size, mean, std, pretrained)  # type: ignore[arg-type]
+        return Backbone(f"timm:{arch}", body, model.num_features, size, mean, std, not _random_init(weights))  # type: ignore[arg-type]
 
     return BackboneSpec(f"timm:{arch}", size, mean, std, build, f"timm {arch}")  # type: ignore[arg-type]
+
+
+def _created_timm(arch: str, weights: str | Path | None) -> nn.Module:
+    """The timm model without its classifier: pretrained weights (fetched by timm), those in *weights*, or random."""
+    import timm
+
+    if weights is None:
+        try:
+            return timm.create_model(arch, pretrained=True, num_classes=0)
+        except Exception as exc:  # noqa: BLE001 - hub/network errors
+            raise WeightsUnavailableError(
+                f"cannot fetch the pretrained weights of timm model {arch!r} ({type(exc).__name__}: {exc});"
+                " pass --weights PATH to a state dict, or --weights none to train from scratch"
+            ) from exc
+    model = timm.create_model(arch, pretrained=False, num_classes=0)
+    if not _random_init(weights):
+        state = _read_state_dict(weights)
+        state = {k: v for k, v in state.items() if k in model.state_dict()}
+        _load_strict(model, state, str(weights))
+    return model

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..fileio import atomic_write_text, check_output
-from .data import Split, grouped_folds, load_images, scan_dataset
+from .data import LabelledImages, Split, grouped_folds, load_images, scan_dataset
 from .engine import TrainResult, TrainSettings, train
 
 __all__ = ["AUTO_CV_BELOW", "CV_METRICS", "CVResult", "cross_validate", "cv_summary", "default_folds", "summarise_folds"]
@@ -98,6 +98,32 @@ def cross_validate(
     out = Path(out_dir)
     if final and out.exists() and any(out.iterdir()):
         check_output(out, overwrite=overwrite)  # refuse before hours of folds, not after
+    folds = _prepare_folds(dataset, settings, k, progress)
+    rows, oof, fold_of = _run_folds(folds)
+    _warn_one_class(rows)
+    summary = summarise_folds(rows)
+    method = folds.splits[0].method.split(" (fold")[0] + f" by {folds.data.group_source}"
+    timings = {"folds_s": round(time.perf_counter() - t0, 1)}
+    cv = CVResult(rows, summary, method, None, folds.splits[0].notes, timings, _oof_predictions(folds.data, oof, fold_of))
+    if final:
+        _train_final(folds, out_dir, overwrite, cv)
+    return cv
+
+
+@dataclass(frozen=True)
+class _Folds:
+    """What the folds and the final model of one cross-validation share."""
+
+    dataset: str | Path
+    data: LabelledImages
+    splits: list[Split]
+    images: np.ndarray
+    settings: TrainSettings  # the folds' settings: the whole schedule, judged at its end
+    progress: bool
+
+
+def _prepare_folds(dataset: str | Path, settings: TrainSettings, k: int, progress: bool) -> _Folds:
+    """Read *dataset*, make its *k* grouped folds (warning when there are few groups) and load its images once."""
     data = scan_dataset(dataset, group_by=settings.group_by, session_gap_min=settings.session_gap_min)
     for w in data.warnings:
         log.warning("warning: %s", w)
@@ -110,43 +136,55 @@ def cross_validate(
                     " spread between folds is large", n_groups, data.group_source, len(splits))
     images = load_images(data.paths, settings.size, progress=progress, workers=settings.workers,
                          transform=settings.transform)
-    fold_settings = replace(settings, patience=10**6)  # the whole schedule: judged at its end
+    return _Folds(dataset, data, splits, images, replace(settings, patience=10**6), progress)
+
+
+def _run_folds(f: _Folds) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """Train every fold (in a temporary folder): each fold's row, the out-of-fold probabilities and each image's fold."""
     rows = []
-    oof = np.full((len(data), len(data.classes)), np.nan)
-    fold_of = np.zeros(len(data), np.int64)
+    oof = np.full((len(f.data), len(f.data.classes)), np.nan)
+    fold_of = np.zeros(len(f.data), np.int64)
     with tempfile.TemporaryDirectory(prefix="flightpaths-cv-") as tmp:
-        for i, split in enumerate(splits):
+        for i, split in enumerate(f.splits):
             t = time.perf_counter()
-            result = train(dataset, Path(tmp) / f"fold{i + 1}", fold_settings, split=split, images=images, quiet=True,
-                           progress=progress)
+            result = train(f.dataset, Path(tmp) / f"fold{i + 1}", f.settings, split=split, images=f.images, quiet=True,
+                           progress=f.progress)
             rows.append(_fold_row(i, split, result, time.perf_counter() - t))
             if result.last_valid_probs is not None and len(result.last_valid_probs) == len(split.valid):
                 oof[split.valid] = result.last_valid_probs
                 fold_of[split.valid] = i + 1
             log.info("fold %d/%d: %d valid images (%d groups): accuracy %.3f, balanced accuracy %.3f, AUPR %.3f",
-                     i + 1, len(splits), rows[-1]["n_valid"], rows[-1]["groups_valid"], rows[-1].get("accuracy", np.nan),
+                     i + 1, len(f.splits), rows[-1]["n_valid"], rows[-1]["groups_valid"], rows[-1].get("accuracy", np.nan),
                      rows[-1].get("balanced_accuracy", np.nan), rows[-1].get("aupr", np.nan))
             shutil.rmtree(Path(tmp) / f"fold{i + 1}", ignore_errors=True)
+    return rows, oof, fold_of
+
+
+def _warn_one_class(rows: list[dict[str, Any]]) -> None:
+    """Warn about folds whose model calls every image it judges one class."""
     one_class = [r["fold"] for r in rows if r.get("predicted_share", 0.0) >= 1.0]
     if one_class:
         log.warning("warning: fold(s) %s predict one class for every image they judge: read their accuracy as the"
                     " share of that class, not as skill", ", ".join(map(str, one_class)))
-    summary = summarise_folds(rows)
-    method = splits[0].method.split(" (fold")[0] + f" by {data.group_source}"
-    timings = {"folds_s": round(time.perf_counter() - t0, 1)}
+
+
+def _oof_predictions(data: LabelledImages, oof: np.ndarray, fold_of: np.ndarray) -> list[dict[str, Any]]:
+    """Every judged image's out-of-fold probabilities, with its fold and label."""
     judged = np.flatnonzero(np.isfinite(oof).all(1))
-    predictions = [{"image": data.relpaths[j], "fold": int(fold_of[j]), "label": data.classes[data.labels[j]],
-                    "probs": [round(float(p), 6) for p in oof[j]]} for j in judged]
-    cv = CVResult(rows, summary, method, None, splits[0].notes, timings, predictions)
-    if final:
-        t = time.perf_counter()
-        everything = Split(np.arange(len(data)), np.zeros(0, np.int64), "all images (final model; judged by cross-validation)",
-                           len(set(data.groups)), 0, splits[0].duplicate_sets, splits[0].notes)
-        cv.final = train(dataset, out_dir, fold_settings, split=everything, images=images, quiet=True,
-                             overwrite=overwrite, progress=progress)
-        timings["final_s"] = round(time.perf_counter() - t, 1)
-        _record(Path(out_dir), cv)
-    return cv
+    return [{"image": data.relpaths[j], "fold": int(fold_of[j]), "label": data.classes[data.labels[j]],
+             "probs": [round(float(p), 6) for p in oof[j]]} for j in judged]
+
+
+def _train_final(f: _Folds, out_dir: str | Path, overwrite: bool, cv: CVResult) -> None:
+    """Train the final model on every image into *out_dir* and record the cross-validation there."""
+    t = time.perf_counter()
+    first = f.splits[0]
+    everything = Split(np.arange(len(f.data)), np.zeros(0, np.int64), "all images (final model; judged by cross-validation)",
+                       len(set(f.data.groups)), 0, first.duplicate_sets, first.notes)
+    cv.final = train(f.dataset, out_dir, f.settings, split=everything, images=f.images, quiet=True,
+                     overwrite=overwrite, progress=f.progress)
+    cv.timings["final_s"] = round(time.perf_counter() - t, 1)
+    _record(Path(out_dir), cv)
 
 
 def _record(out: Path, result: CVResult) -> None:

@@ -97,24 +97,35 @@ def classification_metrics(
     eps = 1e-12
     out["loss"] = float(-np.log(probs[np.arange(len(labels)), labels] + eps).mean()) if len(labels) else float("nan")
     if 0 < len(labels) < small and n_boot > 0:
-        rng = np.random.default_rng(seed)
-        codes = np.unique(np.asarray(groups), return_inverse=True)[1] if groups is not None else None
-        if codes is not None and codes.max() + 1 < MIN_GROUPS:
-            codes = None  # too few groups to resample (the trainer warns once)
-        if codes is not None:
-            members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
-        else:
-            members = [np.array([i]) for i in range(len(labels))]
-        samples = {name: [] for name in ("accuracy", "f1", "aupr")}
-        for _ in range(n_boot):
-            pick = rng.integers(0, len(members), len(members))
-            idx = np.concatenate([members[g] for g in pick])
-            m = _point(labels[idx], probs[idx], pos)
-            for name in samples:
-                samples[name].append(m[name])
-        for name, vals in samples.items():
-            arr = np.asarray(vals, np.float64)
-            arr = arr[np.isfinite(arr)]
-            if len(arr):
-                out[f"{name}_lo"], out[f"{name}_hi"] = (float(v) for v in np.percentile(arr, [2.5, 97.5]))
+        out.update(_intervals(labels, probs, pos, _resampled_units(len(labels), groups), n_boot, seed))
+    return out
+
+
+def _resampled_units(n: int, groups: Sequence[str] | None) -> list[np.ndarray]:
+    """What the bootstrap draws: the images of each group, or single images (no groups, or too few of them)."""
+    codes = np.unique(np.asarray(groups), return_inverse=True)[1] if groups is not None else None
+    if codes is not None and codes.max() + 1 < MIN_GROUPS:
+        codes = None  # too few groups to resample (the trainer warns once)
+    if codes is not None:
+        return [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+    return [np.array([i]) for i in range(n)]
+
+
+def _intervals(labels: np.ndarray, probs: np.ndarray, pos: int | None, members: list[np.ndarray], n_boot: int,
+               seed: int) -> dict[str, float]:
+    """95% bootstrap intervals (``<name>_lo``/``_hi``) of accuracy, F1 and AUPR, drawing *members* with replacement."""
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {name: [] for name in ("accuracy", "f1", "aupr")}
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(members), len(members))
+        idx = np.concatenate([members[g] for g in pick])
+        m = _point(labels[idx], probs[idx], pos)
+        for name in samples:
+            samples[name].append(m[name])
+    out: dict[str, float] = {}
+    for name, vals in samples.items():
+        arr = np.asarray(vals, np.float64)
+        arr = arr[np.isfinite(arr)]
+        if len(arr):
+            out[f"{name}_lo"], out[f"{name}_hi"] = (float(v) for v in np.percentile(arr, [2.5, 97.5]))
     return out

@@ -57,34 +57,9 @@ def export_onnx(model_dir: str | Path, out: str | Path, *, opset: int = 17, over
 
     target = check_output(out, overwrite=overwrite)
     bundle = load_bundle(model_dir)
-    model = bundle._cpu_model()
-    head = bundle.head
-    n_fig = len(bundle.figure_columns)
-    gen = torch.Generator().manual_seed(0)
-    size = bundle.image_size
-    example: list[torch.Tensor] = []
-    names: list[str] = []
-    if head != "figures":
-        example.append(torch.randn(2, 3, size, size, generator=gen))
-        names.append("image")
-    if n_fig:
-        example.append(torch.randn(2, n_fig, generator=gen))
-        names.append("figures")
-    wrapped = _Probabilities(model, head).eval()
-    tmp = target.with_name(target.name + ".partial")
-    try:
-        with torch.inference_mode(), warnings.catch_warnings():
-            # the TorchScript-based exporter: deprecated in favour of torch.export, but it handles
-            # these plain CNNs in seconds with no extra dependencies
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(wrapped, tuple(example), str(tmp), input_names=names, output_names=["probabilities"],
-                              dynamic_axes={**{n: {0: "batch"} for n in names}, "probabilities": {0: "batch"}},
-                              opset_version=opset, dynamo=False)
-        proto = onnx.load(str(tmp))
-    except Exception as exc:  # the exporter raises many kinds of errors
-        raise FlightpathsError(f"ONNX export of {model_dir} failed: {type(exc).__name__}: {exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+    wrapped = _Probabilities(bundle._cpu_model(), bundle.head).eval()
+    example, names = _example_inputs(bundle.head, bundle.image_size, len(bundle.figure_columns))
+    proto = _exported(wrapped, example, names, target.with_name(target.name + ".partial"), opset, model_dir)
     meta = {k: bundle.meta.get(k) for k in _META_KEYS if k in bundle.meta}
     entry = proto.metadata_props.add()
     entry.key, entry.value = "flightpaths", json.dumps(meta, sort_keys=True, default=str)
@@ -93,6 +68,40 @@ def export_onnx(model_dir: str | Path, out: str | Path, *, opset: int = 17, over
     if check:
         _check_against_torch(data, wrapped, names, example)
     return atomic_write_bytes(target, data)
+
+
+def _example_inputs(head: str, size: int, n_fig: int) -> tuple[list[torch.Tensor], list[str]]:
+    """A random batch of two for the graph's inputs (images unless the head is figures-only; figures when used)."""
+    gen = torch.Generator().manual_seed(0)
+    example: list[torch.Tensor] = []
+    names: list[str] = []
+    if head != "figures":
+        example.append(torch.randn(2, 3, size, size, generator=gen))
+        names.append("image")
+    if n_fig:
+        example.append(torch.randn(2, n_fig, generator=gen))
+        names.append("figures")
+    return example, names
+
+
+def _exported(wrapped: torch.nn.Module, example: list[torch.Tensor], names: list[str], tmp: Path, opset: int,
+              model_dir: str | Path) -> Any:
+    """The ONNX graph of *wrapped* (written to *tmp* on the way, then removed)."""
+    import onnx
+
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            # the TorchScript-based exporter: deprecated in favour of torch.export, but it handles
+            # these plain CNNs in seconds with no extra dependencies
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(wrapped, tuple(example), str(tmp), input_names=names, output_names=["probabilities"],
+                              dynamic_axes={**{n: {0: "batch"} for n in names}, "probabilities": {0: "batch"}},
+                              opset_version=opset, dynamo=False)
+        return onnx.load(str(tmp))
+    except Exception as exc:  # the exporter raises many kinds of errors
+        raise FlightpathsError(f"ONNX export of {model_dir} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _check_against_torch(data: bytes, wrapped: torch.nn.Module, names: list[str], example: list[torch.Tensor]) -> None:

@@ -49,17 +49,23 @@ def fold_batchnorm(model: torch.nn.Module) -> tuple[torch.nn.Module, int]:
                     and isinstance(bn, torch.nn.BatchNorm2d) and bn.track_running_stats
                     and conv.out_channels == bn.num_features):
                 continue
-            with torch.no_grad():
-                weight = bn.weight if bn.affine else torch.ones_like(bn.running_var)
-                shift = bn.bias if bn.affine else torch.zeros_like(bn.running_mean)
-                scale = weight / torch.sqrt(bn.running_var + bn.eps)
-                bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-                conv.weight.mul_(scale.view(-1, 1, 1, 1))
-                conv.bias = torch.nn.Parameter(shift + (bias - bn.running_mean) * scale)
+            _fold_into(conv, bn)
             rest = [getattr(bn, k) for k in ("drop", "act") if isinstance(getattr(bn, k, None), torch.nn.Module)]
             setattr(parent, bn_name, torch.nn.Sequential(*rest) if rest else torch.nn.Identity())
             folded += 1
     return model, folded
+
+
+@torch.no_grad()
+def _fold_into(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> None:
+    """Scale *conv*'s weights and set its bias so that it also does *bn*'s normalisation."""
+    assert bn.running_var is not None and bn.running_mean is not None
+    weight = bn.weight if bn.affine else torch.ones_like(bn.running_var)
+    shift = bn.bias if bn.affine else torch.zeros_like(bn.running_mean)
+    scale = weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    conv.weight.mul_(scale.view(-1, 1, 1, 1))
+    conv.bias = torch.nn.Parameter(shift + (bias - bn.running_mean) * scale)
 
 
 @dataclass
@@ -157,37 +163,53 @@ class Bundle:
         (``--transform red-track-loops``) measures them on *images* itself: pass them at full size.
         """
         n = len(images) if images is not None else (len(figures) if figures is not None else 0)
-        figs = None
-        if self.scaler is not None:
-            if figures is None and images is not None and set(self.figure_columns) <= set(MAP_FIGURES):
-                figures = map_figure_table(images)  # measured on the maps, as in training
-            if figures is None:
-                raise InputError(f"this {self.head} model needs window figures: {', '.join(self.figure_columns)}")
-            if len(figures) != n:
-                raise InputError(f"got {n} images but {len(figures)} rows of figures")
-            figs = torch.from_numpy(self.scaler.transform(figures.reset_index(drop=True)))
+        figs = self._figure_tensor(images, figures, n) if self.scaler is not None else None
         dev = torch.device(device) if device is not None else _auto_device()
-        if dev.type == "cpu":
-            from .engine import tune_allocator
+        return self._probabilities(self._model_on(dev), images, figs, n, batch_size, dev)
 
-            tune_allocator()  # keep freed activation buffers in the process: 10-20% faster here
-        model = self._cpu_model() if dev.type == "cpu" else self.model.to(dev).eval()
+    def _probabilities(self, model: torch.nn.Module, images: np.ndarray | Sequence[np.ndarray] | None,
+                       figs: torch.Tensor | None, n: int, batch_size: int, dev: torch.device) -> np.ndarray:
+        """*model*'s class probabilities for the *n* items, *batch_size* at a time on *dev* (half precision on CUDA)."""
         cuda = dev.type == "cuda"
         out = []
         with torch.inference_mode():
             for start in range(0, n, batch_size):
                 idx = np.arange(start, min(n, start + batch_size))
                 f = figs[idx].to(dev) if figs is not None else None
-                x = None
-                if self.head != "figures":
-                    if images is None:
-                        raise InputError("this model needs images")
-                    x = self._input(images, idx).to(dev, non_blocking=True)
-                    if dev.type in ("cpu", "cuda"):
-                        x = x.contiguous(memory_format=torch.channels_last)
+                x = self._image_batch(images, idx, dev) if self.head != "figures" else None
                 with torch.autocast("cuda", dtype=torch.float16) if cuda else contextlib.nullcontext():
                     out.append(torch.softmax(model(x, f).float(), 1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
+
+    def _figure_tensor(self, images: np.ndarray | Sequence[np.ndarray] | None, figures: pd.DataFrame | None,
+                       n: int) -> torch.Tensor:
+        """The *n* rows of window figures, scaled as in training (measured on the maps when the model did so)."""
+        assert self.scaler is not None
+        if figures is None and images is not None and set(self.figure_columns) <= set(MAP_FIGURES):
+            figures = map_figure_table(images)  # measured on the maps, as in training
+        if figures is None:
+            raise InputError(f"this {self.head} model needs window figures: {', '.join(self.figure_columns)}")
+        if len(figures) != n:
+            raise InputError(f"got {n} images but {len(figures)} rows of figures")
+        return torch.from_numpy(self.scaler.transform(figures.reset_index(drop=True)))
+
+    def _model_on(self, dev: torch.device) -> torch.nn.Module:
+        """The network for inference on *dev* (on a CPU, the copy with BatchNorm folded in)."""
+        if dev.type == "cpu":
+            from .engine import tune_allocator
+
+            tune_allocator()  # keep freed activation buffers in the process: 10-20% faster here
+        return self._cpu_model() if dev.type == "cpu" else self.model.to(dev).eval()
+
+    def _image_batch(self, images: np.ndarray | Sequence[np.ndarray] | None, idx: np.ndarray,
+                     dev: torch.device) -> torch.Tensor:
+        """Images *idx* as the network's input on *dev*."""
+        if images is None:
+            raise InputError("this model needs images")
+        x = self._input(images, idx).to(dev, non_blocking=True)
+        if dev.type in ("cpu", "cuda"):
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
 
 
 def _checked_fold(model: Classifier, size: int, n_figures: int, head: str) -> torch.nn.Module:
