@@ -17,6 +17,7 @@ import argparse
 import gzip
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -49,16 +50,27 @@ def write_expanding_gzip(path: Path, lines: int) -> None:
             fh.write(bad * 100_000)
 
 
-def peak_mb(args: list[str]) -> tuple[float, float, int]:
-    """(peak RSS in MB, seconds, exit status) of one child process."""
+def peak_mb(args: list[str]) -> tuple[float, float, int, str]:
+    """(peak RSS in MB, seconds, exit status, stderr) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    with tempfile.TemporaryFile() as err_file:  # a file, not a pipe: a chatty child never blocks
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err_file)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err_file.seek(0)
+        err = err_file.read().decode(errors="replace")
     if proc.returncode not in (0, 1):
         print(err[-2000:], file=sys.stderr)
-    return usage.ru_maxrss / 1024.0, time.perf_counter() - start, proc.returncode
+    return usage.ru_maxrss / 1024.0, time.perf_counter() - start, proc.returncode, err
+
+
+def chunk_trend(err: str) -> str:
+    """Resident MB after each scored chunk, from ``score -vv``'s log (first, every few, last)."""
+    mbs = [m.group(1) for m in re.finditer(r"chunk \d+ scored, \d+ windows kept, resident (\d+) MB", err)]
+    if len(mbs) > 12:
+        step = len(mbs) // 10
+        mbs = [*mbs[:-1:step], mbs[-1]]
+    return " ".join(mbs)
 
 
 def main() -> None:
@@ -69,9 +81,10 @@ def main() -> None:
     args = ap.parse_args()
     commands = args.commands.split(",")
     fp = [_PY, "-c", "from flightpaths.cli import main; main()"]
+    fp_debug = [*fp, "-vv"]  # score logs resident memory after each chunk
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         d = Path(tmp)
-        base, _, _ = peak_mb([_PY, "-c", "import flightpaths.ingest, flightpaths.cli"])
+        base, _, _, _ = peak_mb([_PY, "-c", "import flightpaths.ingest, flightpaths.cli"])
         print(f"baseline (import flightpaths): {base:.0f} MB; bound {BOUND_MB:.0f} MB")
         print(f"{'input':<28} {'command':<8} {'peak MB':>8} {'x baseline':>10} {'s':>7} {'rc':>3} {'within bound':>12}")
         inputs: list[tuple[str, Path]] = []
@@ -87,16 +100,18 @@ def main() -> None:
             runs = {
                 "ingest": [*fp, "ingest", str(log), "-o", str(pts), "--overwrite"],
                 "tracks": [*fp, "tracks", str(pts), "-o", str(d / (log.name + ".windows.parquet")), "--overwrite"],
-                "score": [*fp, "score", str(log), "-o", str(d / (log.name + ".tips")), "--overwrite"],
+                "score": [*fp_debug, "score", str(log), "-o", str(d / (log.name + ".tips")), "--overwrite"],
             }
             for name in ("ingest", "tracks", "score"):
                 if name not in commands and not (name == "ingest" and "tracks" in commands):
                     continue
                 if name == "tracks" and not pts.exists():
                     continue
-                mb, secs, rc = peak_mb(runs[name])
+                mb, secs, rc, err = peak_mb(runs[name])
                 ok = "yes" if mb <= BOUND_MB else "NO"
                 print(f"{label:<28} {name:<8} {mb:>8.0f} {mb / base:>10.1f} {secs:>7.1f} {rc:>3} {ok:>12}", flush=True)
+                if name == "score" and chunk_trend(err):
+                    print(f"{'':<28} resident MB after chunks: {chunk_trend(err)}", flush=True)
 
 
 if __name__ == "__main__":

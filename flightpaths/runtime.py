@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import os
 import sys
 from collections.abc import Iterator
 
-__all__ = ["gc_paused", "tune_allocator"]
+__all__ = ["gc_paused", "release_free_memory", "resident_mb", "tune_allocator"]
 
 _ALLOCATOR_TUNED = False
 
@@ -34,6 +35,32 @@ def tune_allocator() -> bool:
         return False
     _ALLOCATOR_TUNED = bool(ok)
     return _ALLOCATOR_TUNED
+
+
+def release_free_memory() -> bool:
+    """Hand memory freed inside the process back to the OS now (glibc's ``malloc_trim``).
+
+    :func:`tune_allocator` keeps up to 1 GiB of freed memory for reuse; a long streaming job
+    (``score`` a chunk at a time) calls this between chunks so that what it holds is what it
+    uses, not its largest chunk so far. Returns True when it ran (Linux with glibc).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory now, in MiB (None where ``/proc`` is not there)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            pages = int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 @contextlib.contextmanager

@@ -177,3 +177,18 @@ def test_score_cli_watchlist_and_bad_watchlist(tmp_path: Path, monkeypatch: pyte
     assert result.exit_code == 1 and "bad.txt, line 2" in result.output
     result = CliRunner().invoke(cli, ["score", str(log), "-o", str(tmp_path / "o"), "--registry", str(tmp_path), "--no-registry"])
     assert result.exit_code == 2
+
+
+def test_collector_memory_follows_the_objects_not_the_chunks() -> None:
+    ids = [f"{i:06x}" for i in range(800)]
+    chunks = [pd.DataFrame({"object_id": ids, "registration": [f"N{k}-{i}" if (i + k) % 7 == 0 else None for i in range(800)]})
+              for k in range(60)]
+    collector = IdentityCollector()
+    held = 0
+    for _ in collector.watch(chunks):
+        held = max(held, sum(len(p) for p in collector._parts))
+    assert held <= 4 * len(ids)  # 60 chunks of 800 rows each would be 48,000
+    want = pd.concat(chunks).groupby("object_id")["registration"].first()
+    got = collector.table().set_index("object_id")["registration"]
+    assert got.reindex(want.index).astype(object).where(got.reindex(want.index).notna(), None).tolist() == \
+        want.astype(object).where(want.notna(), None).tolist()

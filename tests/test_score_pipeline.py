@@ -118,6 +118,23 @@ def test_chunked_reading_gives_the_same_windows(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(_episodes(tmp_path / "whole"), _episodes(tmp_path / "parts"))
 
 
+def test_each_chunk_hands_freed_memory_back_and_logs_resident_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from flightpaths import runtime
+
+    log = write_sbs(tmp_path / "a.sbs", aircraft=3)  # 2160 lines: three chunks of 1000
+    released = []
+    monkeypatch.setattr(pipeline, "release_free_memory", lambda: released.append(1) or True)
+    with caplog.at_level(logging.DEBUG, logger="flightpaths.score.pipeline"):
+        score_logs([log], tmp_path / "out", LitPixelModel(), ScoreSettings(progress=False, chunk_lines=1000))
+    assert len(released) >= 3
+    trend = [r.getMessage() for r in caplog.records if "scored, " in r.getMessage()]
+    assert len(trend) == len(released) and "chunk 1 scored" in trend[0] and "resident" in trend[-1]
+    assert runtime.resident_mb() > 10 and runtime.release_free_memory() in (True, False)
+
+
 @pytest.mark.parametrize("log, rows", [("score", 1000), ("score", 2500), ("train", 3000)])
 def test_windows_cut_a_stretch_at_a_time_are_those_of_one_pass(log: str, rows: int) -> None:
     """The simulator's logs (many aircraft, 1-60 s sampling, ground points, gaps) cut in small

@@ -89,11 +89,16 @@ class IdentityCollector:
         self._parts: list[pd.DataFrame] = []
 
     def watch(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        """Yield *chunks* unchanged, noting each one's identity table."""
+        """Yield *chunks* unchanged, noting each one's identity table (folded into one row per
+        object as the notes grow, so memory follows the objects, not the chunks)."""
+        folded = 0
         for chunk in chunks:
             part = identity_by_object(chunk)
             if len(part):
                 self._parts.append(part)
+                if len(self._parts) > 1 and sum(len(p) for p in self._parts) > 2 * folded + 1000:
+                    self._parts = [self.table()]
+                    folded = len(self._parts[0])
             yield chunk
 
     def table(self) -> pd.DataFrame:

@@ -28,6 +28,14 @@ def row_hashes(points: pd.DataFrame) -> np.ndarray:
     return hashed
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """*values* sorted, each once (a sort: numpy's hash-based ``unique`` is far slower on hashes)."""
+    out = np.sort(values)
+    keep = np.ones(len(out), dtype=bool)
+    keep[1:] = out[1:] != out[:-1]
+    return out[keep]
+
+
 class RepeatFilter:
     """Drop rows that repeat a row of an earlier chunk (or an earlier row of the same chunk)."""
 
@@ -51,10 +59,10 @@ class RepeatFilter:
         the older half). Returns whether anything was forgotten."""
         if not len(hashes):
             return False
-        self.levels.append(np.unique(hashes))
+        self.levels.append(_sorted_unique(hashes))
         while len(self.levels) > 1 and len(self.levels[-2]) <= 2 * len(self.levels[-1]):
             last = self.levels.pop()
-            self.levels[-1] = np.union1d(self.levels[-1], last)
+            self.levels[-1] = _sorted_unique(np.concatenate([self.levels[-1], last]))
         forgot = False
         while len(self) > self.max_rows:
             forgot = True

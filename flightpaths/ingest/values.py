@@ -89,7 +89,8 @@ def epoch_to_time(values: np.ndarray, unit: str = "auto") -> pd.Series:
         scale = np.where(np.abs(values) > 1e11, 1e3, 1e6)
     else:
         scale = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}[unit]
-    ns = np.round(values * scale) * 1000.0  # microsecond rounding hides float noise
+    with np.errstate(over="ignore", invalid="ignore"):  # an absurd number becomes NaT below, silently
+        ns = np.round(values * scale) * 1000.0  # microsecond rounding hides float noise
     ok = np.isfinite(ns) & (np.abs(ns) < 9.2e18)
     out = np.full(values.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
     out[ok] = ns[ok].astype(np.int64).astype("datetime64[ns]")

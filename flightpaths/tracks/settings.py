@@ -13,9 +13,19 @@ from ..errors import SettingsError
 __all__ = ["PRESETS", "TRACK_PRESETS", "WINDOW_PRESETS", "CleanReport", "TrackSettings", "WindowSettings"]
 
 
+#: the longest duration a window, step or gap may have (ten years): nanosecond times stay in range
+MAX_DURATION_S: Final = 10 * 366 * 86_400.0
+
+
 def _positive(name: str, value: float) -> None:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise SettingsError(f"setting {name} must be a positive number, got {value!r}")
+
+
+def _duration(name: str, value: float) -> None:
+    _positive(name, value)
+    if value > MAX_DURATION_S:
+        raise SettingsError(f"setting {name} must be at most {MAX_DURATION_S:,.0f} s (ten years), got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,9 @@ class TrackSettings:
     jump_rule: bool = True
 
     def __post_init__(self) -> None:
-        _positive("gap_s", self.gap_s)
+        _duration("gap_s", self.gap_s)
+        if self.min_duration_s:
+            _duration("min_duration_s", self.min_duration_s)
         _positive("max_speed_kt", self.max_speed_kt)
         _positive("max_speed_px_s", self.max_speed_px_s)
         if int(self.min_points) < 1:
@@ -91,12 +103,12 @@ class WindowSettings:
         if not lengths:
             raise SettingsError("setting window_s needs at least one window length")
         for value in lengths:
-            _positive("window_s", value)
+            _duration("window_s", value)
         object.__setattr__(self, "window_s", lengths if len(lengths) > 1 else lengths[0])
         steps = _as_tuple(self.step_s)
         if steps is not None:
             for value in steps:
-                _positive("step_s", value)
+                _duration("step_s", value)
             if len(steps) not in (1, len(lengths)):
                 raise SettingsError(
                     f"setting step_s has {len(steps)} values for {len(lengths)} window lengths; "

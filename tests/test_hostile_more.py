@@ -1,0 +1,62 @@
+"""More hostile input (issue #23, a second pass): absurd settings inside a model bundle, absurd
+numbers in logs, files repeated across the inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from flightpaths.cli import cli
+from flightpaths.errors import SettingsError
+from flightpaths.ingest import IngestSettings, read_logs
+from flightpaths.tracks import TrackSettings, WindowSettings
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "flightpaths" / "models" / "default"
+GOOD_SBS = Path(__file__).parent / "data" / "ingest" / "good.sbs"
+
+
+@pytest.mark.parametrize("make", [
+    lambda: WindowSettings(window_s=1e308), lambda: WindowSettings(window_s=300.0, step_s=1e300),
+    lambda: TrackSettings(gap_s=1e20), lambda: TrackSettings(min_duration_s=float("inf")),
+    lambda: TrackSettings(min_duration_s=-5.0),
+])
+def test_absurd_durations_are_refused_by_the_settings(make) -> None:
+    with pytest.raises(SettingsError, match="must be"):
+        make()
+
+
+def test_a_bundle_with_an_absurd_window_length_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    if not (DEFAULT_MODEL / "model.json").is_file():
+        pytest.skip("no built-in model")
+    bundle = tmp_path / "m"
+    shutil.copytree(DEFAULT_MODEL, bundle)
+    meta = json.loads((bundle / "model.json").read_text(encoding="utf-8"))
+    meta["window_settings"]["window_s"] = [1e308]
+    (bundle / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    res = CliRunner().invoke(cli, ["-q", "score", str(GOOD_SBS), "-o", str(tmp_path / "out"), "--model", str(bundle)])
+    assert res.exit_code == 1, res.output
+    assert "window_s" in res.output and "Traceback" not in res.output
+
+
+def test_absurd_epoch_numbers_drop_their_row_quietly(tmp_path: Path) -> None:
+    snap = {"now": 1714564800.0, "aircraft": [
+        {"hex": "abc123", "lat": 51.5, "lon": -0.1, "seen_pos": 1e300},
+        {"hex": "abc124", "lat": 51.6, "lon": -0.2, "seen_pos": 0.5}]}
+    path = tmp_path / "aircraft.json"
+    path.write_text(json.dumps(snap), encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow warning on the user's terminal
+        result = read_logs([path], settings=IngestSettings())
+    assert result.points["object_id"].tolist() == ["abc124"] and result.report.rows_dropped == 1
+    from flightpaths.ingest.values import epoch_to_time
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = epoch_to_time(np.array([1e300, -1e300, np.inf, 1714564800.0]))
+    assert got.isna().tolist() == [True, True, True, False]
