@@ -137,7 +137,9 @@ def test_snapshot_gives_each_open_alert_its_track_map_context_and_times() -> Non
     engine = SimpleNamespace(aircraft={"a1b2c3": ac}, closed=[], now_ns=int(times[-1].value))
     data = snapshot(engine)
     (alert,) = data["alerts"]
-    assert alert["alert_id"] == "e1" and len(alert["track"]) == 30 and alert["centre"] == [40.62, -73.83]
+    # the 29 points from the episode's start to its end are its track; the one after is "since"
+    assert alert["alert_id"] == "e1" and len(alert["track"]) == 29 and alert["after"]
+    assert alert["centre"] == [40.62, -73.83]
     assert alert["context"]["land"] and alert["context"]["coast"]
     assert alert["when_local"] == "Sat 01 Jun 2024, 05:31–05:59 EDT (America/New_York)"
     assert data["aircraft"][0]["alert"] is True

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..context.settings import ContextSettings
 from ..errors import FlightpathsError, SettingsError
 from ..ingest import IngestSettings
-from .paths import PATH_MARGIN_S
 from .behaviour import BEHAVIOUR_CLASSES
+from .paths import PATH_MARGIN_S
 
 __all__ = ["BUILTIN_MODEL", "NEGATIVE_NAMES", "ScoreSettings", "episode_classes"]
 
