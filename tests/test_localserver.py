@@ -110,8 +110,10 @@ def test_live_page_stops_promptly_with_an_event_stream_open(caplog: pytest.LogCa
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.sendall(f"GET /events?token={page.token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
     first = b""
-    while b"\n\n" not in first.split(b"\r\n\r\n", 1)[-1]:
-        first += sock.recv(4096)
+    while b"data:" not in first or not first.rstrip(b"\r\n0").endswith(b"}"):  # past "retry:", to the first data event
+        chunk = sock.recv(4096)
+        assert chunk, first
+        first += chunk
     assert b"text/event-stream" in first and b'"value": null' in first  # NaN sent as null: valid JSON
     began = time.monotonic()
     page.stop()
