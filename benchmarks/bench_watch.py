@@ -84,7 +84,7 @@ def run_live(bundle, batches: list[list[bytes]], *, score_fn=None, on_hour=None)
     for batch in batches:
         s0 = time.perf_counter()
         parser.feed(batch)
-        engine.add_points(parser.parse())
+        engine.add_columns(parser.parse_columns())
         before = engine.n_windows
         engine.step()
         if engine.n_windows > before:
@@ -92,7 +92,7 @@ def run_live(bundle, batches: list[list[bytes]], *, score_fn=None, on_hour=None)
         steps.append(time.perf_counter() - s0)
         if on_hour is not None:
             on_hour(engine)
-    engine.add_points(parser.parse(final=True))
+    engine.add_columns(parser.parse_columns(final=True))
     engine.step()
     engine.finish()
     wall = time.perf_counter() - t0
@@ -177,7 +177,7 @@ def main() -> None:
             lines = sim_lines(args.mem_aircraft, 1.0, 100 + hour, start)
             for batch in ticks(lines, 10.0):
                 parser.feed(batch)
-                engine.add_points(parser.parse())
+                engine.add_columns(parser.parse_columns())
                 engine.step()
             del lines
             rows.append((hour + 1, rss_mib(), len(engine.aircraft), engine.n_windows))

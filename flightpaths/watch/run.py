@@ -71,13 +71,15 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
             wait = settings.tick_s if t_end is None else max(0.0, min(settings.tick_s, t_end - time.monotonic()))
             got = source.read(wait)
             if isinstance(got, pd.DataFrame):
-                points = got
+                engine.add_points(got)
+                n = len(got)
             else:
                 parser.feed(got)
-                points = parser.parse()
-            engine.add_points(points)
+                cols = parser.parse_columns()
+                engine.add_columns(cols)
+                n = 0 if cols is None else len(cols["time"])
             wall = time.time_ns()
-            if len(points):
+            if n:
                 lag = wall - engine.now_ns
             events = engine.step(wall - lag if lag is not None else None)
             opened += _deliver(events, engine, alerts, notifiers, out)
@@ -87,7 +89,7 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
         log.warning("interrupted: closing cleanly")
     finally:
         # stopping closes every open episode (logged as closed; a restart does not reopen it)
-        engine.add_points(parser.parse(final=True))
+        engine.add_columns(parser.parse_columns(final=True))
         opened += _deliver(engine.step() + engine.finish(), engine, alerts, notifiers, out)
         if engine.closed:
             write_closed_episodes(engine.closed_episodes(), out)
