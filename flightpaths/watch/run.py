@@ -70,14 +70,7 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
         while not stop.is_set() and (t_end is None or time.monotonic() < t_end):
             wait = settings.tick_s if t_end is None else max(0.0, min(settings.tick_s, t_end - time.monotonic()))
             got = source.read(wait)
-            if isinstance(got, pd.DataFrame):
-                engine.add_points(got)
-                n = len(got)
-            else:
-                parser.feed(got)
-                cols = parser.parse_columns()
-                engine.add_columns(cols)
-                n = 0 if cols is None else len(cols["time"])
+            n = _take(got, parser, engine)
             wall = time.time_ns()
             if n:
                 lag = wall - engine.now_ns
@@ -98,6 +91,17 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
         parser.close()
         source.close()
     return WatchResult(parser.lines, engine.n_points, engine.n_windows, opened, len(engine.closed), dict(parser.dropped))
+
+
+def _take(got: Any, parser: LiveSbsParser, engine: LiveEngine) -> int:
+    """Give what a source read (SBS lines, or a points table) to the engine; the number of points."""
+    if isinstance(got, pd.DataFrame):
+        engine.add_points(got)
+        return len(got)
+    parser.feed(got)
+    cols = parser.parse_columns()
+    engine.add_columns(cols)
+    return 0 if cols is None else len(cols["time"])
 
 
 #: Context fields an alert gains (who, where, when): those ``flightpaths score`` gives its
