@@ -64,17 +64,11 @@ def _fill_missing(chunk: pd.DataFrame, source: Source) -> None:
 def _kept_rows(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: Ledger) -> np.ndarray:
     """Rows with an id, a time and a possible position; the others go to the ledger by reason."""
     keep = np.ones(len(chunk), dtype=bool)
-
-    def reject(mask: np.ndarray, reason: str, *, bad: bool, column: str | None = None,
-               detail: Callable[[int], str] | None = None) -> None:
-        mask = mask & keep
+    for column, reason in (("object_id", "no object id"), ("time", "no usable time")):
+        mask = chunk[column].isna().to_numpy() & keep
         if mask.any():
-            ledger.drop(source.name, lines[mask], reason, bad=bad, column=column,
-                        detail=_detail_at(detail, np.flatnonzero(mask)) if detail else None)
+            ledger.drop(source.name, lines[mask], reason, bad=True, column=column)
             keep[mask] = False
-
-    reject(chunk["object_id"].isna().to_numpy(), "no object id", bad=True, column="object_id")
-    reject(chunk["time"].isna().to_numpy(), "no usable time", bad=True, column="time")
     return kept_positions(chunk["lat"].to_numpy(float), chunk["lon"].to_numpy(float), chunk["x"].to_numpy(float),
                           chunk["y"].to_numpy(float), lines, source.name, ledger, keep)
 
