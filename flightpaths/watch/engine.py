@@ -143,7 +143,8 @@ def _jsonable(value: Any) -> Any:
 class LiveEngine:
     """Score a live stream of points; see the module docstring.
 
-    ``add_points(frame)`` takes points (the points table, e.g. from :class:`LiveSbsParser`);
+    ``add_points(frame)`` takes points (the points table; ``add_columns`` the same as plain arrays,
+    from :meth:`LiveSbsParser.parse_columns`);
     ``step(now_ns)`` cuts, scores and returns alert events; ``finish()`` lets every aircraft go
     and returns the last events. Closed episodes collect in :attr:`closed` (one row each, the
     columns of ``episodes.csv``), the scored windows in :attr:`scored` when *keep_windows*.
