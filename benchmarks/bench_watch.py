@@ -74,31 +74,52 @@ def ticks(lines: list[bytes], tick_s: float) -> list[list[bytes]]:
 
 
 def run_live(bundle, batches: list[list[bytes]], *, score_fn=None, on_hour=None) -> dict[str, object]:  # noqa: ANN001
+    """Feed *batches* through the live parser and engine; wall and CPU time, the CPU time of each part."""
+    from flightpaths.score import score_windows
     from flightpaths.watch import LiveEngine, LiveSbsParser, WatchSettings
 
-    engine = LiveEngine(bundle, WatchSettings(), score_fn=score_fn)
+    parts = {"parse": 0.0, "buffer": 0.0, "step": 0.0, "draw+CNN": 0.0}
+
+    def scored(windows: pd.DataFrame) -> pd.DataFrame:
+        c = time.process_time()
+        out = score_fn(windows) if score_fn is not None else score_windows(windows, bundle, batch_size=64)
+        parts["draw+CNN"] += time.process_time() - c
+        return out
+
+    engine = LiveEngine(bundle, WatchSettings(), score_fn=scored)
     parser = LiveSbsParser(name="bench")
     latencies: list[float] = []
     steps: list[float] = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for batch in batches:
-        s0 = time.perf_counter()
+        s0, c1 = time.perf_counter(), time.process_time()
         parser.feed(batch)
-        engine.add_points(parser.parse())
+        cols = parser.parse_columns()
+        c2 = time.process_time()
+        engine.add_columns(cols)
+        c3 = time.process_time()
         before = engine.n_windows
         engine.step()
+        c4 = time.process_time()
+        parts["parse"] += c2 - c1
+        parts["buffer"] += c3 - c2
+        parts["step"] += c4 - c3
         if engine.n_windows > before:
             latencies += [time.perf_counter() - s0] * (engine.n_windows - before)
         steps.append(time.perf_counter() - s0)
         if on_hour is not None:
             on_hour(engine)
-    engine.add_points(parser.parse(final=True))
+    c1 = time.process_time()
+    engine.add_columns(parser.parse_columns(final=True))
     engine.step()
     engine.finish()
+    parts["step"] += time.process_time() - c1
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     parser.close()
-    return {"wall": wall, "lines": parser.lines, "windows": engine.n_windows, "latency": np.array(latencies),
-            "steps": np.array(steps)}
+    parts["step"] -= parts["draw+CNN"]
+    return {"wall": wall, "cpu": cpu, "lines": parser.lines, "windows": engine.n_windows, "latency": np.array(latencies),
+            "steps": np.array(steps), "parts": parts}
 
 
 def _span_hours(lines: list[bytes]) -> float:
@@ -140,13 +161,15 @@ def main() -> None:
         else:
             lines = sim_lines(args.aircraft, args.hours, 11, "2024-06-01T08:00:00Z")
         batches = ticks(lines, args.tick)
+        # warm up first (lazy imports, the compiled scanner's cache, the model): a long-running watch pays them once
+        run_live(bundle, ticks(sim_lines(3, 0.3, 5, "2024-05-01T08:00:00Z"), args.tick))
         live = run_live(bundle, batches)
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "sim.sbs"
             log.write_bytes(b"".join(lines))
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             score_logs([log], Path(tmp) / "out", bundle, ScoreSettings(workers=1, progress=False))
-            batch_wall = time.perf_counter() - t0
+            batch_wall, batch_cpu = time.perf_counter() - t0, time.process_time() - c0
         lat = live["latency"]
         rate = live["lines"] / live["wall"]
         steps = live["steps"]
@@ -159,6 +182,14 @@ def main() -> None:
         print(f"watch: {rate:,.0f} msg/s ({live['wall']:.1f} s) [target >= 50,000]; "
               f"flightpaths score of the same log: {live['lines'] / batch_wall:,.0f} msg/s ({batch_wall:.1f} s); "
               f"ratio {batch_wall / live['wall']:.2f}x")
+        print(f"      per CPU second of this process (the box is shared: wall time counts the others): watch "
+              f"{live['lines'] / live['cpu']:,.0f} msg/s ({live['cpu']:.1f} s CPU), score {live['lines'] / batch_cpu:,.0f} msg/s "
+              f"({batch_cpu:.1f} s CPU); ratio {batch_cpu / live['cpu']:.2f}x")
+        per = ", ".join(f"{k} {v / live['lines'] * 1e6:,.0f}" for k, v in live["parts"].items())
+        print(f"      CPU per message, microseconds: {per} (step: cutting windows, episodes, alerts; "
+              f"draw+CNN: drawing and scoring the windows)")
+        print(f"      per window scored: {live['cpu'] / max(1, live['windows']) * 1e3:.1f} ms CPU "
+              f"({live['lines'] / max(1, live['windows']):.0f} messages a window in this log)")
         feed_hours = args.hours * 3600 / live["wall"]
         print(f"      that is {feed_hours:,.0f}x real time for this traffic ({live['lines'] / (args.hours * 3600):,.0f} msg/s in the log)")
         if len(lat):
@@ -171,23 +202,31 @@ def main() -> None:
 
         engine = LiveEngine(bundle, WatchSettings(), score_fn=cheap_scores)
         parser = LiveSbsParser(name="bench")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for hour in range(args.mem_hours):
             start = (pd.Timestamp("2024-06-01T00:00:00Z") + pd.Timedelta(hours=hour)).isoformat()
             lines = sim_lines(args.mem_aircraft, 1.0, 100 + hour, start)
             for batch in ticks(lines, 10.0):
                 parser.feed(batch)
-                engine.add_points(parser.parse())
+                engine.add_columns(parser.parse_columns())
                 engine.step()
             del lines
             rows.append((hour + 1, rss_mib(), len(engine.aircraft), engine.n_windows))
+            held = sum(len(a.arrays().get("time", ())) for a in engine.aircraft.values())
+            kept = sum(0 if a.windows is None else len(a.windows) for a in engine.aircraft.values())
             print(f"  after hour {hour + 1:2d}: RSS {rows[-1][1]:7.1f} MiB, aircraft held {rows[-1][2]:4d}, "
-                  f"windows so far {rows[-1][3]:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
+                  f"points held {held:,}, windows held {kept:,}, windows so far {rows[-1][3]:,}, "
+                  f"closed episodes {len(engine.closed):,} ({time.perf_counter() - t0:.0f} s wall, "
+                  f"{time.process_time() - c0:.0f} s CPU)", flush=True)
         parser.close()
         if len(rows) >= 4:
             second = np.mean([r[1] for r in rows[1:len(rows) // 2]])
             last = np.mean([r[1] for r in rows[len(rows) // 2:]])
             print(f"RSS second quarter-half mean {second:.0f} MiB, last half mean {last:.0f} MiB: ratio {last / second:.2f} (flat ~1.0)")
+            rss = np.array([r[1] for r in rows])
+            steps = np.diff(rss[1:])  # the first hour fills the buffers
+            print(f"RSS change per simulated hour after hour 2: median {np.median(steps):+.1f} MiB, "
+                  f"slope of a line fitted through hours 2-{len(rows)} {np.polyfit(np.arange(len(rss) - 1), rss[1:], 1)[0]:+.1f} MiB/h")
 
 
 if __name__ == "__main__":

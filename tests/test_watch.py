@@ -42,6 +42,31 @@ def test_parser_joins_a_velocity_that_arrives_in_the_next_batch() -> None:
         parser.close()
 
 
+def test_parser_reads_each_line_once_and_counts_each_bad_line_once() -> None:
+    parser = LiveSbsParser(hold_s=5.0)
+    parser.feed([POS.format(s=0.0).encode(), b"MSG,3,garbage\n", VEL.format(s=0.5).encode()])
+    assert parser.parse().empty
+    for s in (1.0, 2.0, 3.0):  # the held-back seconds are not parsed again with each batch
+        parser.feed([POS.format(s=s).encode()])
+        assert parser.parse().empty
+    parser.feed([POS.format(s=30.0).encode()])
+    out = parser.parse()
+    assert out["source_line"].tolist() == [1, 4, 5, 6]
+    assert out["speed_kt"].tolist()[:1] == [140.0]
+    assert sum(parser.dropped.values()) == 1
+    rest = parser.parse_columns(final=True)
+    assert rest is not None and rest["source_line"].tolist() == [7]
+
+
+def test_parser_drops_and_counts_positions_that_come_too_late() -> None:
+    parser = LiveSbsParser(hold_s=1.0)
+    parser.feed([POS.format(s=0.0).encode(), POS.format(s=20.0).encode()])
+    assert parser.parse()["source_line"].tolist() == [1]
+    parser.feed([POS.format(s=5.0).encode()])  # older than what was given out already
+    assert parser.parse(final=True)["source_line"].tolist() == [2]
+    assert parser.late == 1
+
+
 def test_parser_counts_malformed_lines_and_keeps_the_good_ones() -> None:
     parser = LiveSbsParser(hold_s=1.0)
     try:

@@ -152,6 +152,21 @@ def _first_visible(windows: pd.DataFrame, engine: LiveEngine, truth: pd.DataFram
     return out
 
 
+class _Counting(TcpSource):
+    """The TCP source, telling when it has read *expect* lines."""
+
+    def __init__(self, host: str, port: int, expect: int) -> None:
+        super().__init__(host, port)
+        self.expect, self.got, self.all_read = expect, 0, threading.Event()
+
+    def read(self, timeout_s: float) -> list[bytes]:
+        lines = super().read(timeout_s)
+        self.got += len(lines)
+        if self.got >= self.expect:
+            self.all_read.set()
+        return lines
+
+
 class _Receiver(http.server.BaseHTTPRequestHandler):
     bodies: list[bytes] = []
 
@@ -193,10 +208,19 @@ def test_feed_dropped_and_back_over_loopback_with_webhook_and_restart(bundle, tm
     player = threading.Thread(target=feed)
     player.start()
     stop = threading.Event()
-    done = threading.Thread(target=lambda: (player.join(), __import__("time").sleep(2.0), stop.set()))
+    # stop once the watch has read every line (however slow this machine is today)
+    source = _Counting("127.0.0.1", port, len(lines))
+
+    def finish() -> None:
+        player.join()
+        source.all_read.wait(timeout=300)
+        __import__("time").sleep(0.5)
+        stop.set()
+
+    done = threading.Thread(target=finish)
     done.start()
     try:
-        result = run_watch(TcpSource("127.0.0.1", port), bundle, out, WatchSettings(tick_s=0.2), duration_s=600,
+        result = run_watch(source, bundle, out, WatchSettings(tick_s=0.2), duration_s=600,
                            notifiers=[WebhookNotifier(f"http://127.0.0.1:{hook.server_address[1]}/hook")], stop=stop)
     finally:
         done.join()

@@ -39,6 +39,7 @@ class Parsed:
         # here, int32 ids into these values (id 0 = "")
         self.texts: dict[str, list[str]] = {}
         self.lines = 0  # lines of the log this part covers (set by the compiled scanner's path)
+        self.interned = False  # callsign and squawk already ids of a merger's string table
 
 
 NAT: Final = np.iinfo(np.int64).min

@@ -14,10 +14,11 @@ from ._sbs_common import NAT, Parsed, as_words, code_to_hex, hex_column, scanner
 from .settings import IngestSettings
 from .values import localize
 
-__all__ = ["Merger", "nearest", "nearest_numpy"]
+__all__ = ["Merger", "concat_rows", "nearest", "nearest_numpy"]
 
 
-def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def concat_rows(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Row dicts (column -> array) one after the other; the empty ones left out."""
     parts = [p for p in parts if p and len(p["t"])]
     if not parts:
         return {}
@@ -149,12 +150,16 @@ class Merger:
         self.strings: list[str] = [""]
         self.string_ids: dict[str, int] = {"": 0}
         self._dictionary: pa.Array | None = None
+        self._objects = np.array([None], dtype=object)  # the strings as objects (id 0: None)
         # the strings as words and lengths (see as_words; None: one is too long), and for how many of them
         self._words: tuple[int, tuple[np.ndarray, np.ndarray] | None] = (0, None)
         self.tz = settings.tz
 
     def _ids(self, parsed: Parsed) -> None:
-        """Turn the callsign/squawk columns of *parsed* into ids of this log's string table."""
+        """Turn the callsign/squawk columns of *parsed* into ids of this log's string table (once)."""
+        if parsed.interned:
+            return
+        parsed.interned = True
         for key in ("callsign", "squawk"):
             local_values = parsed.texts.get(key)
             table = None if local_values is None else self._table(local_values)
@@ -168,6 +173,11 @@ class Merger:
                 assert table is not None  # made above for either kind of column
                 part[key] = table[codes] if len(codes) else np.zeros(0, np.int32)
 
+    def intern(self, parsed: Parsed) -> None:
+        """Make the callsigns and squawks of *parsed* ids of this merger's string table (once),
+        so that its rows can be kept and joined to later ones before they are merged."""
+        self._ids(parsed)
+
     def _table(self, values: list[str]) -> np.ndarray:
         """Ids in this log's string table of *values* (a part's distinct strings)."""
         return np.array([self._intern(v) for v in values] or [0], dtype=np.int32)
@@ -179,15 +189,45 @@ class Merger:
             self.strings.append(value)
         return found
 
-    def feed(self, parsed: Parsed | list[Parsed], final: bool = False) -> pd.DataFrame | None:
+    def feed(self, parsed: Parsed | list[Parsed], final: bool = False, complete_ns: int = NAT) -> pd.DataFrame | None:
         """Merge what is ready of the held rows and *parsed* (one block, or the parts the
-        scanner split one block into: merged as one block, in one concatenation)."""
+        scanner split one block into: merged as one block, in one concatenation). Rows up to
+        *complete_ns* are known to be all in (a live feed's), so positions up to that time less
+        the tolerance are ready even when no later row came yet."""
+        ready = self._ready(parsed, final, complete_ns)
+        if ready is None:
+            return None
+        frame = self._merge(*ready)
+        self._remember(ready[2])
+        return frame
+
+    def feed_columns(self, parsed: Parsed, final: bool = False, complete_ns: int = NAT) -> dict[str, np.ndarray] | None:
+        """:meth:`feed` with the points as plain arrays instead of a table: times as int64 ns
+        (UTC), ``on_ground`` as float 1/0/NaN, ids and texts as object arrays (None: empty)."""
+        ready = self._ready(parsed, final, complete_ns)
+        if ready is None:
+            return None
+        pos = ready[0]
+        callsign, squawk, object_id = self._join(*ready)
+        self._remember(ready[2])
+        t = pos["t"]
+        if self.tz != "UTC":
+            t = localize(pd.Series(t.view("datetime64[ns]")), self.tz).to_numpy("datetime64[ns]").view(np.int64)
+        if len(self._objects) != len(self.strings):
+            self._objects = np.array([None, *self.strings[1:]], dtype=object)
+        cols = {k: pos[k] for k in ("lat", "lon", "altitude_ft", "speed_kt", "track_deg", "vrate_fpm", "on_ground", "source_line")}
+        return {"object_id": np.asarray(object_id, dtype=object), "time": t, **cols,
+                "callsign": self._objects[callsign], "squawk": self._objects[squawk]}
+
+    def _ready(self, parsed: Parsed | list[Parsed], final: bool,
+               complete_ns: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+        """The positions ready to merge (see :meth:`feed`), the velocities and identities to merge them with."""
         parts = [parsed] if isinstance(parsed, Parsed) else parsed
         for part in parts:
             self._ids(part)
-        pos = _concat([self.pos, *(p.pos for p in parts)])
-        vel = _concat([self.vel, *(p.vel for p in parts)])
-        ident = parts[0].ident if len(parts) == 1 else _concat([p.ident for p in parts])
+        pos = concat_rows([self.pos, *(p.pos for p in parts)])
+        vel = concat_rows([self.vel, *(p.vel for p in parts)])
+        ident = parts[0].ident if len(parts) == 1 else concat_rows([p.ident for p in parts])
         if not pos:
             self.pos = {}
             self.vel = self._recent(vel)
@@ -196,13 +236,11 @@ class Merger:
         if final:
             ready = np.ones(len(pos["t"]), dtype=bool)
         else:
-            horizon = max(int(pos["t"].max()), int(vel["t"].max()) if vel else NAT) - self.tol
+            horizon = max(int(pos["t"].max()), int(vel["t"].max()) if vel else NAT, complete_ns) - self.tol
             ready = pos["t"] <= horizon
         now, self.pos = _split(pos, ready)
-        frame = self._merge(now, vel, ident)
         self.vel = self._recent(vel)
-        self._remember(ident)
-        return frame
+        return now, vel, ident  # the caller remembers the identities once the positions are merged
 
     def _recent(self, vel: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The velocities kept for the next block: those within twice the tolerance of the latest."""

@@ -15,10 +15,10 @@ from .ledger import IngestReport, Ledger
 from .settings import MAX_TEXT_CHARS, IngestSettings
 from .sources import Source, TruncatedInput
 
-__all__ = ["finalize", "finish_chunk", "order_and_dedupe", "read_one", "skip_unreadable"]
+__all__ = ["bound_text", "finalize", "finish_chunk", "kept_positions", "order_and_dedupe", "read_one", "skip_unreadable"]
 
 
-def _bound_text(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: Ledger) -> None:
+def bound_text(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: Ledger) -> None:
     """Cut every text value longer than :data:`MAX_TEXT_CHARS` (a 10 MB callsign), counted."""
     for name in chunk.columns:
         if name in ("source_file", "time") or pd.api.types.is_numeric_dtype(chunk[name].dtype) \
@@ -64,19 +64,31 @@ def _fill_missing(chunk: pd.DataFrame, source: Source) -> None:
 def _kept_rows(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: Ledger) -> np.ndarray:
     """Rows with an id, a time and a possible position; the others go to the ledger by reason."""
     keep = np.ones(len(chunk), dtype=bool)
+    for column, reason in (("object_id", "no object id"), ("time", "no usable time")):
+        mask = chunk[column].isna().to_numpy() & keep
+        if mask.any():
+            ledger.drop(source.name, lines[mask], reason, bad=True, column=column)
+            keep[mask] = False
+    return kept_positions(chunk["lat"].to_numpy(float), chunk["lon"].to_numpy(float), chunk["x"].to_numpy(float),
+                          chunk["y"].to_numpy(float), lines, source.name, ledger, keep)
+
+
+def kept_positions(lat: np.ndarray, lon: np.ndarray, x: np.ndarray | None, y: np.ndarray | None, lines: np.ndarray,
+                   name: str, ledger: Ledger, keep: np.ndarray | None = None) -> np.ndarray:
+    """*keep* (default: all rows) less the rows without a possible position (x, y None: no
+    screen coordinates); those go to the ledger by reason (*name*: the file, *lines*: theirs)."""
+    keep = np.ones(len(lat), dtype=bool) if keep is None else keep
+    x = np.full(len(lat), np.nan) if x is None else x
+    y = np.full(len(lat), np.nan) if y is None else y
 
     def reject(mask: np.ndarray, reason: str, *, bad: bool, column: str | None = None,
                detail: Callable[[int], str] | None = None) -> None:
         mask = mask & keep
         if mask.any():
-            ledger.drop(source.name, lines[mask], reason, bad=bad, column=column,
+            ledger.drop(name, lines[mask], reason, bad=bad, column=column,
                         detail=_detail_at(detail, np.flatnonzero(mask)) if detail else None)
             keep[mask] = False
 
-    reject(chunk["object_id"].isna().to_numpy(), "no object id", bad=True, column="object_id")
-    reject(chunk["time"].isna().to_numpy(), "no usable time", bad=True, column="time")
-    lat, lon = chunk["lat"].to_numpy(float), chunk["lon"].to_numpy(float)
-    x, y = chunk["x"].to_numpy(float), chunk["y"].to_numpy(float)
     geo = np.isnan(x) & np.isnan(y)  # rows without screen coordinates are geographic
     reject(geo & (np.isnan(lat) | np.isnan(lon)), "no position in this row", bad=False)
     reject(~geo & (np.isnan(x) | np.isnan(y)), "no position in this row", bad=False)
@@ -92,7 +104,7 @@ def finish_chunk(chunk: pd.DataFrame, source: Source, ledger: Ledger) -> pd.Data
     chunk = chunk.reset_index(drop=True)
     _fill_missing(chunk, source)
     lines = chunk["source_line"].to_numpy(dtype=np.int64)
-    _bound_text(chunk, lines, source, ledger)
+    bound_text(chunk, lines, source, ledger)
     return chunk.loc[_kept_rows(chunk, lines, source, ledger)]
 
 

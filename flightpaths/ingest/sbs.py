@@ -38,15 +38,16 @@ import pandas as pd
 
 from ._sbs_arrow import parse_block
 from ._sbs_blocks import SCAN_AHEAD, SPACE, parse_block_scan, start_scan
-from ._sbs_common import NON_ICAO_BIT, OTHER_TYPES, SBS_FIELDS, Parsed, code_to_hex, scanner
-from ._sbs_merge import Merger
+from ._sbs_common import NAT, NON_ICAO_BIT, OTHER_TYPES, SBS_FIELDS, Parsed, code_to_hex, scanner
+from ._sbs_merge import Merger, concat_rows
 from .formats import register_format
 from .ledger import IngestResult, Ledger
 from .points import read_logs
 from .settings import IngestSettings, replace_settings
 from .sources import Head, Source, TruncatedInput, count_lines, iter_blocks
 
-__all__ = ["NON_ICAO_BIT", "SBS_FIELDS", "code_to_hex", "iter_sbs", "read_sbs"]
+__all__ = ["NON_ICAO_BIT", "SBS_FIELDS", "SbsStream", "code_to_hex", "iter_sbs", "join_rows", "parse_sbs_block",
+           "read_sbs", "take_rows"]
 
 
 def _sniff(head: Head) -> bool:
@@ -105,18 +106,14 @@ def _flush(merger: Merger, source: Source, ledger: Ledger) -> Iterator[pd.DataFr
 
 
 def _finish_block(
-    block: np.ndarray, scanning: Callable[[], list[tuple] | None] | None, taken: list[tuple[np.ndarray, np.ndarray]],
+    block: np.ndarray, scanning: Callable[[], list[tuple[Any, ...]] | None] | None, taken: list[tuple[np.ndarray, np.ndarray]],
     first_line: int,
     source: Source, settings: IngestSettings, ledger: Ledger, merger: Merger,
 ) -> Generator[pd.DataFrame, None, int]:
     """Parse and merge one block; yields its chunks and returns its number of lines. The
     scanner's output space the block *taken* goes back to :data:`SPACE` once its rows are merged."""
-    parts = parse_block_scan(block, first_line, source, ledger, scanning)
-    if parts is None:
-        parts = [parse_block(bytes(block), first_line, source, settings, ledger)]
-        lines = count_lines(block)
-    else:
-        lines = sum(p.lines for p in parts)
+    parts = parse_sbs_block(block, first_line, source, settings, ledger, scanning)
+    lines = sum(p.lines for p in parts)
     frame = merger.feed(parts)  # the halves of a block merge as one block (copies: the scan's views are let go)
     del parts
     SPACE.give(taken)
@@ -124,6 +121,86 @@ def _finish_block(
         yield _local_time_check(frame, source, ledger, merger.tz)
     ledger.raise_pending()
     return lines
+
+
+def parse_sbs_block(block: bytes | np.ndarray, first_line: int, source: Source | _Named, settings: IngestSettings,
+                    ledger: Ledger, scanning: Callable[[], list[tuple] | None] | None = None) -> list[Parsed]:
+    """The rows of one block of SBS lines (ending with a newline; *first_line* its first line's
+    number): the compiled scanner or pyarrow's fast path, else the robust path that names every
+    bad line in *ledger*. Each part's ``lines`` is the number of lines it covers."""
+    parts = parse_block_scan(block, first_line, source, ledger, scanning)  # type: ignore[arg-type]
+    if parts is None:
+        parts = [parse_block(bytes(block), first_line, source, settings, ledger)]  # type: ignore[arg-type]
+        parts[0].lines = count_lines(np.frombuffer(block, dtype=np.uint8))
+    return parts
+
+
+class _Named:
+    """What the block parsers need of a source: its name for messages."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class SbsStream:
+    """SBS lines held in memory (a live feed), read block by block with the same parser and
+    merger as a log file: :meth:`rows` parses a block into rows (callsigns and squawks as ids
+    of this stream's string table), :meth:`merge` joins velocities and identities to the
+    positions of the rows given (carrying the last seconds to the next call, as between the
+    blocks of a file) and returns them as points (``None`` when none are ready)."""
+
+    def __init__(self, name: str, settings: IngestSettings, ledger: Ledger) -> None:
+        self.source = _Named(name)
+        self.settings = settings
+        self.ledger = ledger
+        self.merger = Merger(settings)
+
+    def rows(self, block: bytes, first_line: int) -> Parsed:
+        """The rows of *block* (see :func:`parse_sbs_block`), as one part."""
+        parts = parse_sbs_block(block, first_line, self.source, self.settings, self.ledger)
+        for part in parts:
+            self.merger.intern(part)
+        out = parts[0] if len(parts) == 1 else join_rows(parts)
+        out.lines = sum(p.lines for p in parts)
+        return out
+
+    def merge(self, rows: Parsed, *, final: bool = False, complete_ns: int = NAT) -> pd.DataFrame | None:
+        """Points of the positions in *rows* (and those carried) that are ready; all with *final*.
+        *complete_ns*: every row up to this time was given (see :meth:`Merger.feed`)."""
+        frame = self.merger.feed(rows, final=final, complete_ns=complete_ns)
+        if frame is None or not len(frame):
+            return None
+        return _local_time_check(frame, self.source, self.ledger, self.merger.tz)  # type: ignore[arg-type]
+
+
+    def merge_columns(self, rows: Parsed, *, final: bool = False, complete_ns: int = NAT) -> dict[str, np.ndarray] | None:
+        """:meth:`merge` with the points as plain arrays (see :meth:`Merger.feed_columns`)."""
+        cols = self.merger.feed_columns(rows, final=final, complete_ns=complete_ns)
+        if cols is None or not len(cols["time"]):
+            return None
+        bad = cols["time"] == NAT  # local times that do not exist or are ambiguous (DST changes)
+        if bad.any():
+            self.ledger.drop(self.source.name, cols["source_line"][bad], "local time ambiguous or non-existent (DST change)",
+                             bad=False)
+            cols = {k: v[~bad] for k, v in cols.items()}
+        return cols
+
+
+def join_rows(parts: list[Parsed]) -> Parsed:
+    """Interned parts as one (their rows in order)."""
+    out = Parsed()
+    out.interned = True
+    out.pos, out.vel, out.ident = (concat_rows([getattr(p, kind) for p in parts]) for kind in ("pos", "vel", "ident"))
+    return out
+
+
+def take_rows(parsed: Parsed, where: Callable[[np.ndarray], np.ndarray]) -> Parsed:
+    """The rows of each kind of *parsed* whose times pass *where* (interned as *parsed*)."""
+    out = Parsed()
+    out.interned = parsed.interned
+    out.pos, out.vel, out.ident = ({k: v[where(d["t"])] for k, v in d.items()} if d else {}
+                                   for d in (parsed.pos, parsed.vel, parsed.ident))
+    return out
 
 
 def _local_time_check(frame: pd.DataFrame, source: Source, ledger: Ledger, tz: str) -> pd.DataFrame:

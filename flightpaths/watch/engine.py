@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .parse import point_columns, points_frame
 from .settings import WatchSettings
 
 __all__ = ["AlertEvent", "BundleSettings", "LiveEngine", "bundle_settings"]
@@ -79,10 +80,15 @@ class _Alert:
     notify: bool
 
 
+#: a points table as columns of plain arrays (see :func:`.parse.point_columns`)
+_Cols = dict[str, np.ndarray]
+
+
 @dataclass
 class _Aircraft:
     object_id: str
-    pieces: list[pd.DataFrame] = field(default_factory=list)
+    pieces: list[_Cols] = field(default_factory=list)
+    has_callsign: bool = False
     last_ns: int = -_BIG
     due_ns: int = -_BIG  # cut again once last_ns reaches this
     pending_ns: int = _BIG  # earliest first point of a window not yet given out
@@ -95,10 +101,15 @@ class _Aircraft:
     last_closed_ns: int = -_BIG  # feed time an alert of this aircraft last closed
     unfinal: bool = False  # has episodes not closed yet
 
-    def points(self) -> pd.DataFrame:
+    def arrays(self) -> _Cols:
+        """The buffered points as one set of columns (the pieces joined once)."""
         if len(self.pieces) > 1:
-            self.pieces = [pd.concat(self.pieces, ignore_index=True)]
-        return self.pieces[0] if self.pieces else pd.DataFrame()
+            self.pieces = [{k: np.concatenate([p[k] for p in self.pieces]) for k in self.pieces[0]}]
+        return self.pieces[0] if self.pieces else {}
+
+    def points(self) -> pd.DataFrame:
+        """The buffered points as a points table."""
+        return points_frame(self.arrays()) if self.pieces else pd.DataFrame()
 
 
 def _ns(values: pd.Series) -> np.ndarray:
@@ -110,8 +121,9 @@ def _nominal_ns(windows: pd.DataFrame) -> np.ndarray:
     """Nominal window starts (ns) from the window ids (``..._YYYYmmddTHHMMSS_300s``), floored to the second."""
     if windows.empty:
         return np.zeros(0, np.int64)
-    text = windows["window_id"].astype(str).str.extract(r"_(\d{8}T\d{6})_[^_]*$")[0]
-    return _ns(pd.to_datetime(text, format="%Y%m%dT%H%M%S", utc=True))
+    stamps = [str(w).rsplit("_", 2)[-2] for w in windows["window_id"]]
+    iso = [f"{s[:4]}-{s[4:6]}-{s[6:8]}T{s[9:11]}:{s[11:13]}:{s[13:15]}" for s in stamps]
+    return np.array(iso, dtype="datetime64[s]").astype("datetime64[ns]").view(np.int64)
 
 
 def _jsonable(value: Any) -> Any:
@@ -131,7 +143,8 @@ def _jsonable(value: Any) -> Any:
 class LiveEngine:
     """Score a live stream of points; see the module docstring.
 
-    ``add_points(frame)`` takes points (the points table, e.g. from :class:`LiveSbsParser`);
+    ``add_points(frame)`` takes points (the points table; ``add_columns`` the same as plain arrays,
+    from :meth:`LiveSbsParser.parse_columns`);
     ``step(now_ns)`` cuts, scores and returns alert events; ``finish()`` lets every aircraft go
     and returns the last events. Closed episodes collect in :attr:`closed` (one row each, the
     columns of ``episodes.csv``), the scored windows in :attr:`scored` when *keep_windows*.
@@ -176,24 +189,38 @@ class LiveEngine:
     # ------------------------------------------------------------------------------ points
     def add_points(self, points: pd.DataFrame) -> None:
         """Add points (any order within the batch) to their aircraft's buffers."""
-        if points is None or points.empty:
+        if points is not None and len(points):
+            self.add_columns(point_columns(points))
+
+    def add_columns(self, cols: _Cols | None) -> None:
+        """:meth:`add_points` for a points table as plain arrays (:meth:`LiveSbsParser.parse_columns`)."""
+        if cols is None or not len(cols["time"]):
             return
-        t = _ns(points["time"])
+        t = cols["time"]
         self.now_ns = max(self.now_ns, int(t.max()))
         self.fed_ns = max(self.fed_ns, int(t.max()))
-        self.n_points += len(points)
-        obj = points["object_id"].astype(str).to_numpy()
-        for key, idx in pd.Series(np.arange(len(points))).groupby(obj, sort=False).indices.items():
+        self.n_points += len(t)
+        codes, _ = pd.factorize(cols["object_id"])
+        order = np.argsort(codes, kind="stable")
+        cuts = np.flatnonzero(np.diff(codes[order])) + 1
+        cols = {k: v[order] for k, v in cols.items()}
+        first_w = int(min(w for w, _ in self.lengths) * _NS)
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(order)]):
+            key = str(cols["object_id"][lo])
             ac = self.aircraft.get(key)
             if ac is None:
                 ac = self.aircraft[key] = _Aircraft(key, track_base=self.track_bases.get(key, 0))
-            piece = points.iloc[idx]
-            if ac.pieces and "callsign" in piece and piece["callsign"].notna().any() and ac.points()["callsign"].isna().all():
-                ac.pieces[0]["callsign"] = piece["callsign"].dropna().iloc[0]  # as the reader's "next one after"
+            piece = {k: v[lo:hi] for k, v in cols.items()}
+            calls = [c for c in piece["callsign"] if c is not None] if not ac.has_callsign and "callsign" in piece else []
+            if calls:
+                for old in ac.pieces:  # as the reader's "next one after"
+                    old["callsign"] = np.full(len(old["callsign"]), calls[0], dtype=object)
+                ac.has_callsign = True
             ac.pieces.append(piece)
-            ac.last_ns = max(ac.last_ns, int(t[idx].max()))
+            tp = piece["time"]
+            ac.last_ns = max(ac.last_ns, int(tp.max()))
             if ac.due_ns == -_BIG:
-                ac.due_ns = int(t[idx].min()) + int(min(w for w, _ in self.lengths) * _NS)
+                ac.due_ns = int(tp.min()) + first_w
 
     # ------------------------------------------------------------------------------- steps
     def step(self, now_ns: int | None = None) -> list[AlertEvent]:
@@ -231,12 +258,11 @@ class LiveEngine:
 
         if not group:
             return []
-        raw = [ac.points() for ac in group]
-        raw = [r for r in raw if len(r)]
+        raw = [cols for cols in (ac.arrays() for ac in group) if cols and len(cols["time"])]
         windows = pd.DataFrame()
         tracked = pd.DataFrame()
         if raw:
-            tracked, _report = split_tracks(pd.concat(raw, ignore_index=True), self.track_settings)
+            tracked, _report = split_tracks(points_frame(raw), self.track_settings)
             if len(tracked):
                 windows = make_windows(tracked, self.window_settings)
         by_obj_w = windows.groupby(windows["object_id"].astype(str)).indices if len(windows) else {}
@@ -264,10 +290,10 @@ class LiveEngine:
         """The windows of *ac* that completed and were not given out; updates its due time and buffer."""
         if tracked.empty:
             ac.due_ns = -_BIG if final else ac.last_ns + 1
-            raw = ac.points()
-            ac.pending_ns = self.now_ns if final or raw.empty else int(_ns(raw["time"]).min())
+            raw = ac.arrays()
+            ac.pending_ns = self.now_ns if final or not raw or not len(raw["time"]) else int(raw["time"].min())
             if final:
-                ac.pieces = []
+                ac.pieces, ac.has_callsign = [], False
             return windows.iloc[0:0]
         tid = tracked["track_id"].astype(str).to_numpy()
         tno = np.array([int(x.rsplit("_", 1)[1]) for x in pd.unique(tid)])
@@ -302,7 +328,7 @@ class LiveEngine:
         if final:
             ac.due_ns, ac.pending_ns = -_BIG, self.now_ns
             ac.track_base += last_no + 1
-            ac.pieces = []
+            ac.pieces, ac.has_callsign = [], False
             ac.emitted, ac.emitted_keys = set(), set()
             return out
         waiting = ~done
@@ -367,8 +393,8 @@ class LiveEngine:
 
     def _trim(self, ac: _Aircraft, open_no: int, open_first: int) -> None:
         """Drop points of closed tracks, and of the open track beyond ``max_track_s`` (on its window grid)."""
-        raw = ac.points()
-        t = _ns(raw["time"])
+        raw = ac.arrays()
+        t = raw["time"]
         keep_from = open_first
         span = ac.last_ns - open_first
         if span > self.settings.max_track_s * _NS and ac.pending_ns < _BIG:
@@ -377,7 +403,8 @@ class LiveEngine:
             keep_from = max(open_first, open_first + ((target - open_first) // grid) * grid)
         if keep_from <= int(t.min()):
             return
-        ac.pieces = [raw.loc[t >= keep_from].reset_index(drop=True)]
+        keep = t >= keep_from
+        ac.pieces = [{k: v[keep] for k, v in raw.items()}]
         ac.track_base += open_no  # the open track is now the buffer's first (relative number 0)
         ac.emitted = {w for w in ac.emitted if w.startswith(f"{ac.object_id}_{ac.track_base}_")}
         ac.emitted_keys = {k for k in ac.emitted_keys if k[1] >= keep_from}
@@ -410,6 +437,10 @@ class LiveEngine:
         if ac.windows is None or ac.windows.empty:
             return []
         s = self.settings
+        if not ac.alerts and not (ac.windows[[f"p_{c}" for c in self.ep_classes]].to_numpy(float) >= s.threshold).any():
+            ac.unfinal = False  # no positive window: no episode (merge_episodes would give none)
+            self._prune(ac, [])
+            return []
         eps = merge_episodes(ac.windows, threshold=s.threshold, classes=self.ep_classes, merge_gap_s=s.merge_gap_s)
         if self.aggregator is not None and len(eps) and "turn_thin_deg" in ac.windows.columns:
             eps = add_segment_probability(eps, ac.windows, self.aggregator, positive_class=self.positive,

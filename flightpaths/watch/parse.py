@@ -1,62 +1,67 @@
 """SBS-1 lines from a live feed -> points, batch by batch, with the library's own SBS reader.
 
-A position (``MSG,3``) and its velocity (``MSG,4``) arrive as separate lines, and the reader
-joins them by time. A batch boundary must not part them, so each batch's last seconds
-(:attr:`LiveSbsParser.hold_s`) are held back: their lines are parsed again with the next batch
-and their points are given out then. Callsigns carry forward per aircraft across batches.
+Each batch of lines is parsed once, in memory, by the SBS reader's block parser
+(:class:`flightpaths.ingest.sbs.SbsStream`: the compiled scanner, else pyarrow, else the robust
+path that names bad lines). A position (``MSG,3``) and its velocity (``MSG,4``) arrive as
+separate lines and a feed is not always in time order, so the parsed rows of the last
+seconds (:attr:`LiveSbsParser.hold_ns`) are held back; the older ones go to the reader's
+merger, which joins velocities, callsigns and squawks to positions exactly as between the
+blocks of a log file (carrying its own last seconds and each aircraft's callsign).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import Counter
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["LiveSbsParser"]
+__all__ = ["LiveSbsParser", "point_columns", "points_frame"]
 
 _NS = 1_000_000_000
-
-
-def _tmp_dir() -> str | None:
-    shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+_MIN = int(np.iinfo(np.int64).min)
+_MAX = int(np.iinfo(np.int64).max)
 
 
 class LiveSbsParser:
     """Turn SBS lines into points a batch at a time (see the module docstring).
 
-    ``feed(lines)`` stores lines (bytes, each ending with a newline or not); ``parse()`` reads
-    what is stored and returns the points that are final: those at least ``hold_s`` seconds
-    older than the latest time seen (all of them with ``final=True``). ``source_line`` counts
-    lines of the whole feed (1-based); ``source_file`` is *name*. Dropped rows are counted by
-    reason in :attr:`dropped` (a line in the held-back seconds is counted once per parse).
+    ``feed(lines)`` stores lines (bytes, each ending with a newline or not); ``parse()`` parses
+    what is stored and returns the points that are final: those whose rows are at least
+    ``hold_s`` seconds older than the latest time seen and whose velocity can no longer come
+    (all of them with ``final=True``). ``source_line`` counts lines of the whole feed
+    (1-based); ``source_file`` is *name*. Dropped rows are counted by reason in
+    :attr:`dropped`; positions that come after their time was given out are counted in
+    :attr:`late` and dropped.
     """
 
     def __init__(self, *, name: str = "feed", tz: str = "UTC", hold_s: float = 5.0, merge_tolerance_s: float = 2.0) -> None:
         from ..ingest import IngestSettings
+        from ..ingest.ledger import Ledger
+        from ..ingest.sbs import SbsStream
 
         self.name = name
         self.settings = IngestSettings(fmt="sbs", tz=tz, merge_tolerance_s=merge_tolerance_s)
         self.hold_ns = int(hold_s * _NS)
-        self.tol_ns = int(merge_tolerance_s * _NS)
-        self.carry: list[bytes] = []
-        self.carry_first = 1  # feed line number of carry[0]
+        self.ledger = Ledger(strict=False)
+        self.stream = SbsStream(name, self.settings, self.ledger)
         self.new: list[bytes] = []
         self.lines = 0  # lines fed so far
-        self.given_ns = np.iinfo(np.int64).min  # points at or before this time were given out
-        self.latest_ns = np.iinfo(np.int64).min
-        self.late = 0  # points older than what was already given out (dropped, counted)
-        self.dropped: Counter[str] = Counter()
-        self.callsigns: dict[str, str] = {}
-        self._dir = tempfile.TemporaryDirectory(prefix="flightpaths-watch-", dir=_tmp_dir())
+        self.parsed = 0  # lines parsed so far
+        self.held: Any = None  # parsed rows not yet given to the merger (a Parsed)
+        self.given_ns = _MIN  # rows at or before this time went to the merger
+        self.latest_ns = _MIN
+        self.late = 0
+        self._text_count = 0  # strings of the stream's table checked for length
+
+    @property
+    def dropped(self) -> Counter[str]:
+        """Rows dropped so far, by reason."""
+        return self.ledger.dropped
 
     def close(self) -> None:
-        """Remove the temporary folder."""
-        self._dir.cleanup()
+        """Nothing to let go (kept for callers that close what they open)."""
 
     def feed(self, lines: list[bytes]) -> None:
         """Store *lines* for the next :meth:`parse`."""
@@ -69,56 +74,112 @@ class LiveSbsParser:
         return len(self.new)
 
     def parse(self, *, final: bool = False) -> pd.DataFrame:
-        """The points that are final now (see the class docstring); may be empty."""
-        from ..ingest import read_logs
+        """The points that are final now (see the class docstring) as a points table; may be empty."""
+        cols = self.parse_columns(final=final)
+        return pd.DataFrame() if cols is None else points_frame(cols)
 
-        data = self.carry + self.new
-        first = self.carry_first
-        n_old = len(self.carry)
-        self.new = []
-        if not data:
-            self.carry = []
-            return pd.DataFrame()
-        path = Path(self._dir.name) / "batch.sbs"
-        path.write_bytes(b"".join(data))
-        result = read_logs([path], settings=self.settings)
-        for reason, n in result.report.dropped.items():
-            self.dropped[reason] += int(n)
-        points = result.points
-        if points.empty:
-            self.carry, self.carry_first = [], first + len(data)
-            return points
-        t = points["time"].astype("datetime64[ns, UTC]").astype("int64").to_numpy()
-        self.latest_ns = max(self.latest_ns, int(t.max()))
-        horizon = np.iinfo(np.int64).max if final else self.latest_ns - self.hold_ns
-        lines = points["source_line"].to_numpy(np.int64)
-        if final:
-            self.carry, self.carry_first = [], first + len(data)
+    def parse_columns(self, *, final: bool = False) -> dict[str, np.ndarray] | None:
+        """:meth:`parse` as the columns of a points table in plain arrays (times as int64 ns,
+        ``on_ground`` and ``new_leg`` as float 1/0/NaN, texts as objects, None: empty); None when none."""
+        from ..ingest.sbs import join_rows, take_rows
+
+        if self.new:
+            rows = self.stream.rows(b"".join(self.new), self.parsed + 1)
+            self.parsed += len(self.new)
+            self.new = []
+            rows = self._drop_late(rows)
+            self.held = rows if self.held is None else join_rows([self.held, rows])
+        if self.held is None:
+            return None
+        for part in (self.held.pos, self.held.vel, self.held.ident):
+            if part and len(part["t"]):
+                self.latest_ns = max(self.latest_ns, int(part["t"].max()))
+        horizon = _MAX if final else max(_MIN, self.latest_ns - self.hold_ns)
+        ready = take_rows(self.held, lambda t: t <= horizon)
+        self.held = None if final else take_rows(self.held, lambda t: t > horizon)
+        self.given_ns = max(self.given_ns, self.latest_ns if final else horizon)
+        return self._checked(self.stream.merge_columns(ready, final=final, complete_ns=horizon if not final else _MIN))
+
+    def _drop_late(self, rows: Any) -> Any:
+        """*rows* less the positions at or before a time already given out (counted in :attr:`late`)."""
+        if rows.pos and self.given_ns != _MIN:
+            fresh = rows.pos["t"] > self.given_ns
+            if not fresh.all():
+                self.late += int((~fresh).sum())
+                rows.pos = {k: v[fresh] for k, v in rows.pos.items()}
+        return rows
+
+    def _checked(self, cols: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+        """The merged positions checked as the reader checks every chunk (impossible positions,
+        over-long texts, exact repeats), with the points table's other columns, in time order."""
+        from ..ingest.chunks import kept_positions
+        from ..ingest.settings import MAX_TEXT_CHARS
+
+        if cols is None:
+            return None
+        keep = kept_positions(cols["lat"], cols["lon"], None, None, cols["source_line"], self.name, self.ledger)
+        if not keep.all():
+            cols = {k: v[keep] for k, v in cols.items()}
+        n = len(cols["time"])
+        if not n:
+            return None
+        cols.update(x=np.full(n, np.nan), y=np.full(n, np.nan), new_leg=np.zeros(n), source_file=np.full(n, self.name, dtype=object))
+        strings = self.stream.merger.strings
+        if len(strings) > self._text_count:
+            if max(len(v) for v in strings[self._text_count:]) > MAX_TEXT_CHARS:
+                return self._slow_checks(cols)
+            self._text_count = len(strings)
+        order = np.argsort(cols["time"], kind="stable")
+        ts = cols["time"][order]
+        if self.settings.dedupe and n > 1 and (ts[1:] == ts[:-1]).any():  # a repeat has its original's time
+            return self._slow_checks(cols)
+        return {k: v[order] for k, v in cols.items()}
+
+    def _slow_checks(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """Over-long texts cut and exact repeats dropped by the reader's own table checks."""
+        from ..ingest.chunks import bound_text, order_and_dedupe
+
+        frame = points_frame(cols)
+        bound_text(frame, cols["source_line"], self.stream.source, self.ledger)  # type: ignore[arg-type]
+        if self.settings.dedupe:
+            frame = order_and_dedupe(frame, self.ledger, True)
+        frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
+        return point_columns(frame) if len(frame) else None
+
+
+def point_columns(points: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A points table as plain arrays (see :meth:`LiveSbsParser.parse_columns`)."""
+    cols: dict[str, np.ndarray] = {}
+    for name in points.columns:
+        col = points[name]
+        if name == "time":
+            cols[name] = col.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        elif isinstance(col.dtype, pd.BooleanDtype):
+            cols[name] = col.to_numpy(float, na_value=np.nan)
+        elif isinstance(col.dtype, pd.StringDtype) or col.dtype == object:
+            cols[name] = col.to_numpy(object, na_value=None)
         else:
-            later = t > horizon - 2 * self.tol_ns
-            cut = int(lines[later].min()) - 1 if later.any() else len(data)  # 0-based index in data
-            self.carry, self.carry_first = data[cut:], first + cut
-        out_mask = (t > self.given_ns) & (t <= horizon)
-        self.late += int(((t <= self.given_ns) & (lines > n_old)).sum())
-        if not final:
-            self.given_ns = max(self.given_ns, horizon)
-        out = points.loc[out_mask].copy()
-        out["source_line"] = out["source_line"].astype("int64") + (first - 1)
-        out["source_file"] = pd.array([self.name] * len(out), dtype="string")
-        out = self._fill_callsigns(out)
-        return out.sort_values(["time", "object_id"], kind="stable").reset_index(drop=True)
+            cols[name] = col.to_numpy()
+    return cols
 
-    def _fill_callsigns(self, points: pd.DataFrame) -> pd.DataFrame:
-        """Empty callsigns get the aircraft's latest one from earlier batches; remember the latest."""
-        if points.empty or "callsign" not in points:
-            return points
-        calls = points["callsign"]
-        missing = calls.isna()
-        if missing.any() and self.callsigns:
-            filled = points.loc[missing, "object_id"].astype(str).map(self.callsigns)
-            points.loc[missing, "callsign"] = filled.astype("string")
-        have = points.loc[points["callsign"].notna(), ["object_id", "callsign"]]
-        if len(have):
-            last = have.groupby(have["object_id"].astype(str), sort=False)["callsign"].last()
-            self.callsigns.update({str(k): str(v) for k, v in last.items()})
-        return points
+
+def points_frame(cols: dict[str, np.ndarray] | list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """The points table of plain arrays (see :func:`point_columns`; a list: one after the other),
+    with the points table's dtypes (:data:`flightpaths.schema.POINT_COLUMNS`) for its columns."""
+    from ..schema import OPTIONAL_COLUMNS, POINT_COLUMNS
+
+    parts = cols if isinstance(cols, list) else [cols]
+    dtypes = {**POINT_COLUMNS, **OPTIONAL_COLUMNS}
+    data: dict[str, Any] = {}
+    for name in [*(n for n in dtypes if n in parts[0]), *(n for n in parts[0] if n not in dtypes)]:
+        arr = parts[0][name] if len(parts) == 1 else np.concatenate([p[name] for p in parts])
+        dtype = dtypes.get(name)
+        if name == "time":
+            data[name] = pd.DatetimeIndex(arr.view("datetime64[ns]"), tz="UTC")
+        elif dtype == "boolean":
+            data[name] = pd.arrays.BooleanArray(arr == 1, np.isnan(arr.astype(float)))
+        elif dtype == "string":
+            data[name] = pd.array(arr, dtype="string")
+        else:
+            data[name] = arr
+    return pd.DataFrame(data)

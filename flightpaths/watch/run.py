@@ -70,14 +70,9 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
         while not stop.is_set() and (t_end is None or time.monotonic() < t_end):
             wait = settings.tick_s if t_end is None else max(0.0, min(settings.tick_s, t_end - time.monotonic()))
             got = source.read(wait)
-            if isinstance(got, pd.DataFrame):
-                points = got
-            else:
-                parser.feed(got)
-                points = parser.parse()
-            engine.add_points(points)
+            n = _take(got, parser, engine)
             wall = time.time_ns()
-            if len(points):
+            if n:
                 lag = wall - engine.now_ns
             events = engine.step(wall - lag if lag is not None else None)
             opened += _deliver(events, engine, alerts, notifiers, out)
@@ -87,7 +82,7 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
         log.warning("interrupted: closing cleanly")
     finally:
         # stopping closes every open episode (logged as closed; a restart does not reopen it)
-        engine.add_points(parser.parse(final=True))
+        engine.add_columns(parser.parse_columns(final=True))
         opened += _deliver(engine.step() + engine.finish(), engine, alerts, notifiers, out)
         if engine.closed:
             write_closed_episodes(engine.closed_episodes(), out)
@@ -96,6 +91,17 @@ def run_watch(source: Any, bundle: Any, out_dir: str | Path, settings: WatchSett
         parser.close()
         source.close()
     return WatchResult(parser.lines, engine.n_points, engine.n_windows, opened, len(engine.closed), dict(parser.dropped))
+
+
+def _take(got: Any, parser: LiveSbsParser, engine: LiveEngine) -> int:
+    """Give what a source read (SBS lines, or a points table) to the engine; the number of points."""
+    if isinstance(got, pd.DataFrame):
+        engine.add_points(got)
+        return len(got)
+    parser.feed(got)
+    cols = parser.parse_columns()
+    engine.add_columns(cols)
+    return 0 if cols is None else len(cols["time"])
 
 
 #: Context fields an alert gains (who, where, when): those ``flightpaths score`` gives its
