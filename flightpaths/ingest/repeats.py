@@ -1,8 +1,8 @@
 """Repeats across chunks and files: a row equal to one already read (the same receiver log
 given twice, overlapping exports) is dropped while streaming, in bounded memory.
 
-:class:`RepeatFilter` keeps a 64-bit hash of every kept row (every points column but the
-source's file and line, as the within-chunk rule compares), 8 bytes a row, in a few sorted
+:class:`RepeatFilter` keeps a 64-bit hash of every kept row (of its object, time, position
+and altitude, :data:`KEY_COLUMNS`), 8 bytes a row, in a few sorted
 arrays merged as they grow (each lookup is a binary search). Past ``max_rows`` the oldest
 hashes are forgotten, so memory stays bounded by the setting, and the report notes that
 repeats were then looked for among recent rows only.
@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..schema import POINT_COLUMNS
 from .ledger import Ledger
 
 __all__ = ["RepeatFilter"]
 
-#: the columns that make two rows the same point (the source's file and line do not)
-KEY_COLUMNS = tuple(c for c in POINT_COLUMNS if c not in ("source_file", "source_line"))
+#: what makes two rows the same point: object, time, position, altitude (cleaning keeps one point
+#: per object and time anyway; hashing callsign, squawk and flags too would double the cost)
+KEY_COLUMNS = ("object_id", "time", "lat", "lon", "x", "y", "altitude_ft")
 
 
 def row_hashes(points: pd.DataFrame) -> np.ndarray:
