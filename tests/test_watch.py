@@ -22,6 +22,7 @@ from flightpaths.watch import (
     slack_escape,
     webhook_payload,
 )
+from flightpaths.watch.notify import alert_text
 
 POS = "MSG,3,1,1,4CA2D6,1,2024/05/01,12:00:{s:06.3f},2024/05/01,12:00:{s:06.3f},,3000,,,51.5,-0.1,,,0,0,0,0\n"
 VEL = "MSG,4,1,1,4CA2D6,1,2024/05/01,12:00:{s:06.3f},2024/05/01,12:00:{s:06.3f},,,140,90,,,-64,,0,0,0,0\n"
@@ -88,6 +89,14 @@ def test_escapes_for_each_chat() -> None:
     assert "@everyone" not in payload["content"]
     assert payload["allowed_mentions"] == {"parse": []}
     json.dumps(payload)
+
+
+def test_alert_text_names_the_behaviour_and_escapes_it() -> None:
+    record = {"event": "opened", "callsign": "NYPD2", "object_id": "a1b2c3", "start": "t0", "end": "t1",
+              "p_segment": 0.9, "place": "Midtown", "behaviour": "hover <!here>"}
+    assert "possible circling: NYPD2 a1b2c3 [looks like hover <!here>] near Midtown" in alert_text(record)
+    assert "[looks like hover &lt;!here&gt;]" in webhook_payload(record)["text"]
+    assert "looks like" not in alert_text({**record, "behaviour": None})
 
 
 def test_on_alert_runs_without_a_shell_and_passes_fields_in_the_environment(tmp_path: Path) -> None:

@@ -53,6 +53,8 @@ def alert_text(record: Mapping[str, Any]) -> str:
     parts = [f"{what.get(str(record.get('event')), record.get('event'))}: {who}"]
     if extra:
         parts.append(f"({extra})")
+    if record.get("behaviour"):
+        parts.append(f"[looks like {record['behaviour']}]")
     if where:
         parts.append(f"near {where}")
     parts.append(f"from {record.get('start')} to {record.get('end')}")
