@@ -60,3 +60,18 @@ def test_absurd_epoch_numbers_drop_their_row_quietly(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         got = epoch_to_time(np.array([1e300, -1e300, np.inf, 1714564800.0]))
     assert got.isna().tolist() == [True, True, True, False]
+
+
+def test_a_quote_left_open_costs_its_own_line_only(tmp_path: Path) -> None:
+    log = tmp_path / "open-quote.csv"
+    rows = [f"1714564{800 + i},abc123,40.{i:02d},-73.9" for i in range(30)]
+    rows[2] = '1714564802,abc123,"40.02,-73.9'  # the quote never closes
+    rows[9] = '1714564809,abc123,"40.09",-73.9'  # a quote closed on its own line is fine
+    log.write_text("time,icao24,lat,lon\n" + "\n".join(rows) + "\n")
+    settings = IngestSettings(fmt="csv", columns={"id": "icao24", "time": "time", "lat": "lat", "lon": "lon"})
+    result = read_logs([log], settings=settings)
+    assert len(result.points) == 29
+    lats = set(result.points["lat"].round(2))
+    assert 40.02 not in lats and {40.01, 40.03, 40.09, 40.29} <= lats
+    problems = "\n".join(result.report.examples)
+    assert f"{log}:4" in problems and "quote" in problems, problems

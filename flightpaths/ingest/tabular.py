@@ -3,6 +3,7 @@ CSV reading shared by the table readers."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -119,7 +120,8 @@ def iter_csv(
 
     The header is the first line after *skip_lines*. Rows with another number of fields are
     dropped and counted (trailing empty fields are ignored; with ``exact_width=False`` short
-    rows are padded and long ones cut, for formats with ragged trailing columns).
+    rows are padded and long ones cut, for formats with ragged trailing columns). A quote left
+    open on one line costs that line only: the lines it swallowed are read again.
     """
     import csv
 
@@ -129,56 +131,147 @@ def iter_csv(
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
         for _ in range(skip_lines):
             text.readline()
-        reader = csv.reader(text)
+        lines = _Lines(text, skip_lines + 1)
+        reader = csv.reader(lines)
         if names is None:
-            try:
-                header = next(reader)
-            except StopIteration:
+            names = _csv_header(reader, source, skip_lines + 1)
+            if names is None:
                 return
-            except (OSError, EOFError, zlib.error) as exc:
-                raise TruncatedInput(source.name, skip_lines + 1, str(exc)) from exc
-            except csv.Error as exc:
-                raise InputError(f"cannot read the CSV header ({exc})", path=source.name, line=skip_lines + 1) from exc
-            names = unique_names([h.strip().lstrip("\ufeff") for h in header])
         width = len(names)
-        rows: list[list[str]] = []
-        nums: list[int] = []
-        bad_lines: list[int] = []
-        bad_counts: list[int] = []
+        chunk = _CsvChunk()
         show = settings.progress and source.size >= PROGRESS_MIN_BYTES
         bar = tqdm(unit=" rows", desc=source.path.name, disable=not show, leave=False)
-        offset = skip_lines
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                ledger.drop(source.name, [reader.line_num + offset], "unreadable CSV row", detail=_always(f"unreadable CSV row ({exc})"))
+        while (row := _next_row(reader, lines, source, ledger)) is not None:
+            line, fields = row
+            if fields is None or not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
-            except (OSError, EOFError, zlib.error) as exc:
-                raise TruncatedInput(source.name, reader.line_num + offset, str(exc)) from exc
-            line = reader.line_num + offset
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) != width:
-                while len(row) > width and not row[-1].strip():
-                    row.pop()
-                if len(row) != width:
-                    if exact_width:
-                        bad_lines.append(line)
-                        bad_counts.append(len(row))
-                        continue
-                    row = (row + [""] * width)[:width]
-            rows.append(row)
-            nums.append(line)
-            if len(rows) >= settings.chunk_rows:
-                yield _flush(rows, nums, names, bad_lines, bad_counts, width, source, ledger)
-                bar.update(len(nums))
-                rows, nums, bad_lines, bad_counts = [], [], [], []
+            chunk.add(line, fields, width, exact_width)
+            if len(chunk.rows) >= settings.chunk_rows:
+                yield chunk.flush(names, width, source, ledger)
+                bar.update(settings.chunk_rows)
         bar.close()
-        if rows or bad_lines:
-            yield _flush(rows, nums, names, bad_lines, bad_counts, width, source, ledger)
+        if chunk.rows or chunk.bad_lines:
+            yield chunk.flush(names, width, source, ledger)
+
+
+class _Lines:
+    """The physical lines of a text stream for ``csv.reader``, numbered, with those of the row
+    being read kept so that a row swallowed by an open quote can be read again."""
+
+    def __init__(self, text: io.TextIOBase, first: int) -> None:
+        self.text, self.next_no = text, first
+        self.taken: list[tuple[int, str]] = []
+        self.again: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.again:
+            item = self.again.pop(0)
+        else:
+            try:
+                line = self.text.readline()
+            except (OSError, EOFError, zlib.error) as exc:
+                raise _ReadFailed(self.next_no, exc) from exc
+            if not line:
+                raise StopIteration
+            item, self.next_no = (self.next_no, line), self.next_no + 1
+        self.taken.append(item)
+        return item[1]
+
+    def start_row(self) -> None:
+        self.taken = []
+
+    def read_again(self) -> int:
+        """Put back every line of the current row but its first; the first line's number."""
+        first = self.taken[0][0]
+        self.again = self.taken[1:] + self.again
+        self.taken = []
+        return first
+
+
+class _ReadFailed(Exception):
+    """The stream under a CSV failed at a line (truncated gzip, I/O error)."""
+
+    def __init__(self, line: int, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.line = line
+
+
+def _csv_header(reader: Any, source: Source, line: int) -> list[str] | None:
+    """The header's unique column names, or ``None`` for an empty file."""
+    import csv
+
+    try:
+        header = next(reader)
+    except StopIteration:
+        return None
+    except _ReadFailed as exc:
+        raise TruncatedInput(source.name, exc.line, str(exc)) from exc
+    except csv.Error as exc:
+        raise InputError(f"cannot read the CSV header ({exc})", path=source.name, line=line) from exc
+    return unique_names([h.strip().lstrip("\ufeff") for h in header])
+
+
+def _next_row(reader: Any, lines: _Lines, source: Source, ledger: Ledger) -> tuple[int, list[str] | None] | None:
+    """The next ``(line, fields)``; ``fields`` is ``None`` for a row dropped here; ``None`` at the end.
+
+    A row that spans several lines (or that the reader refuses after several lines) is a
+    quote left open: its first line is dropped and named, the lines after it read again.
+    """
+    import csv
+
+    lines.start_row()
+    try:
+        fields = next(reader)
+    except StopIteration:
+        return None
+    except _ReadFailed as exc:
+        raise TruncatedInput(source.name, exc.line, str(exc)) from exc
+    except csv.Error as exc:
+        line = lines.read_again() if len(lines.taken) > 1 else (lines.taken[0][0] if lines.taken else lines.next_no)
+        ledger.drop(source.name, [line], "unreadable CSV row", detail=_always(f"unreadable CSV row ({exc})"))
+        return line, None
+    if len(lines.taken) > 1:  # a point log has no field with a line break in it
+        line = lines.read_again()
+        ledger.drop(source.name, [line], "unclosed quote", column="fields",
+                    detail=_always("a quote opened on this line is not closed on it"))
+        return line, None
+    return lines.taken[0][0], fields
+
+
+def _trimmed(fields: list[str], width: int) -> list[str]:
+    """*fields* less the empty trailing ones beyond *width*."""
+    while len(fields) > width and not fields[-1].strip():
+        fields = fields[:-1]
+    return fields
+
+
+@dataclass
+class _CsvChunk:
+    """Rows of one chunk, with the lines dropped for their number of fields."""
+
+    rows: list[list[str]] = dataclasses.field(default_factory=list)
+    nums: list[int] = dataclasses.field(default_factory=list)
+    bad_lines: list[int] = dataclasses.field(default_factory=list)
+    bad_counts: list[int] = dataclasses.field(default_factory=list)
+
+    def add(self, line: int, fields: list[str], width: int, exact_width: bool) -> None:
+        fields = _trimmed(fields, width)
+        if len(fields) != width:
+            if exact_width:
+                self.bad_lines.append(line)
+                self.bad_counts.append(len(fields))
+                return
+            fields = (fields + [""] * width)[:width]
+        self.rows.append(fields)
+        self.nums.append(line)
+
+    def flush(self, names: list[str], width: int, source: Source, ledger: Ledger) -> tuple[pd.DataFrame, np.ndarray]:
+        out = _flush(self.rows, self.nums, names, self.bad_lines, self.bad_counts, width, source, ledger)
+        self.rows, self.nums, self.bad_lines, self.bad_counts = [], [], [], []
+        return out
 
 
 def _flush(rows: list[list[str]], nums: list[int], names: list[str], bad_lines: list[int], bad_counts: list[int],
