@@ -131,7 +131,7 @@ def iter_csv(
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
         for _ in range(skip_lines):
             text.readline()
-        lines = _Lines(text, skip_lines + 1)
+        lines = _Lines(text, source.name, skip_lines + 1)
         reader = csv.reader(lines)
         if names is None:
             names = _csv_header(reader, source, skip_lines + 1)
@@ -156,10 +156,11 @@ def iter_csv(
 
 class _Lines:
     """The physical lines of a text stream for ``csv.reader``, numbered, with those of the row
-    being read kept so that a row swallowed by an open quote can be read again."""
+    being read kept so that a row swallowed by an open quote can be read again. A stream that
+    fails (truncated gzip, I/O error) raises :class:`TruncatedInput` at the line it reached."""
 
-    def __init__(self, text: io.TextIOBase, first: int) -> None:
-        self.text, self.next_no = text, first
+    def __init__(self, text: io.TextIOBase, name: str, first: int) -> None:
+        self.text, self.name, self.next_no = text, name, first
         self.taken: list[tuple[int, str]] = []
         self.again: list[tuple[int, str]] = []
 
@@ -173,7 +174,7 @@ class _Lines:
             try:
                 line = self.text.readline()
             except (OSError, EOFError, zlib.error) as exc:
-                raise _ReadFailed(self.next_no, exc) from exc
+                raise TruncatedInput(self.name, self.next_no, str(exc)) from exc
             if not line:
                 raise StopIteration
             item, self.next_no = (self.next_no, line), self.next_no + 1
@@ -191,14 +192,6 @@ class _Lines:
         return first
 
 
-class _ReadFailed(Exception):
-    """The stream under a CSV failed at a line (truncated gzip, I/O error)."""
-
-    def __init__(self, line: int, exc: BaseException) -> None:
-        super().__init__(str(exc))
-        self.line = line
-
-
 def _csv_header(reader: Any, source: Source, line: int) -> list[str] | None:
     """The header's unique column names, or ``None`` for an empty file."""
     import csv
@@ -207,8 +200,6 @@ def _csv_header(reader: Any, source: Source, line: int) -> list[str] | None:
         header = next(reader)
     except StopIteration:
         return None
-    except _ReadFailed as exc:
-        raise TruncatedInput(source.name, exc.line, str(exc)) from exc
     except csv.Error as exc:
         raise InputError(f"cannot read the CSV header ({exc})", path=source.name, line=line) from exc
     return unique_names([h.strip().lstrip("\ufeff") for h in header])
@@ -227,8 +218,6 @@ def _next_row(reader: Any, lines: _Lines, source: Source, ledger: Ledger) -> tup
         fields = next(reader)
     except StopIteration:
         return None
-    except _ReadFailed as exc:
-        raise TruncatedInput(source.name, exc.line, str(exc)) from exc
     except csv.Error as exc:
         line = lines.read_again() if len(lines.taken) > 1 else (lines.taken[0][0] if lines.taken else lines.next_no)
         ledger.drop(source.name, [line], "unreadable CSV row", detail=_always(f"unreadable CSV row ({exc})"))
