@@ -75,3 +75,16 @@ def test_a_quote_left_open_costs_its_own_line_only(tmp_path: Path) -> None:
     assert 40.02 not in lats and {40.01, 40.03, 40.09, 40.29} <= lats
     problems = "\n".join(result.report.examples)
     assert f"{log}:4" in problems and "quote" in problems, problems
+
+
+def test_a_truncated_gzip_csv_keeps_the_rows_before_the_break(tmp_path: Path) -> None:
+    import gzip
+
+    text = "time,icao24,lat,lon\n" + "".join(f"{1714564800 + i},abc123,{40 + i * 1e-5:.5f},-73.9\n" for i in range(20000))
+    whole = gzip.compress(text.encode(), mtime=0)
+    log = tmp_path / "cut.csv.gz"
+    log.write_bytes(whole[: len(whole) // 2])
+    settings = IngestSettings(fmt="csv", columns={"id": "icao24", "time": "time", "lat": "lat", "lon": "lon"})
+    result = read_logs([log], settings=settings)
+    assert 1000 < len(result.points) < 20000  # the first chunk (under chunk_rows) is kept, not lost
+    assert any("gzip" in e for e in result.report.examples), result.report.examples

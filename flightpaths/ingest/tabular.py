@@ -141,15 +141,21 @@ def iter_csv(
         chunk = _CsvChunk()
         show = settings.progress and source.size >= PROGRESS_MIN_BYTES
         bar = tqdm(unit=" rows", desc=source.path.name, disable=not show, leave=False)
-        while (row := _next_row(reader, lines, source, ledger)) is not None:
-            line, fields = row
-            if fields is None or not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue
-            chunk.add(line, fields, width, exact_width)
-            if len(chunk.rows) >= settings.chunk_rows:
+        try:
+            while (row := _next_row(reader, lines, source, ledger)) is not None:
+                line, fields = row
+                if fields is None or not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue
+                chunk.add(line, fields, width, exact_width)
+                if len(chunk.rows) >= settings.chunk_rows:
+                    yield chunk.flush(names, width, source, ledger)
+                    bar.update(settings.chunk_rows)
+        except TruncatedInput:
+            if chunk.rows or chunk.bad_lines:  # the rows before the break are kept
                 yield chunk.flush(names, width, source, ledger)
-                bar.update(settings.chunk_rows)
-        bar.close()
+            raise
+        finally:
+            bar.close()
         if chunk.rows or chunk.bad_lines:
             yield chunk.flush(names, width, source, ledger)
 
