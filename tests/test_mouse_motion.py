@@ -118,7 +118,7 @@ def test_leave_one_source_out_on_simulated_sources(tmp_path: Path) -> None:
     result = evaluate_mouse(folders, settings=MouseEvalSettings(n_boot=50), echo=lambda _line: None)
     folds = result.folds
     assert set(folds["held_out"]) >= {"bot_0", "human_1", "bot_0+human_1"}
-    assert set(folds["scorer"]) == {"human-envelope", "motion-gbm", "setup-gbm"}
+    assert set(folds["scorer"]) == {"human-envelope", "window-envelope", "motion-gbm", "setup-gbm"}
     pair = folds[(folds["held_out"] == "bot_1+human_0") & (folds["scorer"] == "motion-gbm")].iloc[0]
     assert pair["files"] == 8 and pair["bots"] == 4 and np.isfinite(pair["aupr"])
     assert pair["accuracy"] >= 0.75 and pair["accuracy_lo"] <= pair["accuracy"] <= pair["accuracy_hi"]

@@ -36,6 +36,7 @@ import pandas as pd
 from ..errors import InputError
 from ..ingest import IngestSettings, read_logs
 from ..metrics import average_precision
+from ..tracks.arcs import path_arcs
 from ..tracks.motion import MOTION_FEATURES, MotionReport, MotionSettings, motion_windows, screen_fractions
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "MouseEvalResult",
     "MouseEvalSettings",
     "MouseSource",
+    "MouseTables",
     "evaluate_mouse",
     "file_table",
     "find_sources",
@@ -85,6 +87,16 @@ class MouseEvalResult:
     """Per-fold metrics, per-file scores and what normalising did."""
 
     folds: pd.DataFrame
+    files: pd.DataFrame
+    report: MotionReport
+
+
+@dataclass
+class MouseTables:
+    """What :func:`file_table` read: windows' motion features, arcs' regularity, one row per file."""
+
+    windows: pd.DataFrame
+    arcs: pd.DataFrame
     files: pd.DataFrame
     report: MotionReport
 
@@ -134,12 +146,13 @@ def _setup_row(one: pd.DataFrame, settings: MotionSettings) -> dict[str, float]:
 
 
 def file_table(sources: Sequence[MouseSource], settings: MouseEvalSettings = MouseEvalSettings(),
-               echo: Callable[[str], None] = print) -> tuple[pd.DataFrame, pd.DataFrame, MotionReport]:
-    """Read every source: its windows' motion features, and one row per file of setup figures.
+               echo: Callable[[str], None] = print) -> MouseTables:
+    """Read every source: its windows' motion features, its arcs' regularity (:mod:`..tracks.arcs`)
+    and one row per file of setup figures.
 
-    Both tables carry ``source``, ``label`` and ``file`` (the object id, prefixed by source)."""
+    The tables carry ``source``, ``label`` and ``file`` (the object id, prefixed by source)."""
     report = MotionReport()
-    windows, files = [], []
+    windows, arcs, files = [], [], []
     for source in sources:
         read = read_logs(list(source.files), settings=IngestSettings())
         points = read.points
@@ -149,7 +162,10 @@ def file_table(sources: Sequence[MouseSource], settings: MouseEvalSettings = Mou
                 for oid, one in points.groupby("object_id", sort=True, observed=True)]
         files.append(pd.DataFrame(rows).assign(source=source.name, label=source.label))
         windows.append(w.assign(source=source.name, label=source.label, file=source.name + "/" + w["object_id"].astype(str)))
-    return pd.concat(windows, ignore_index=True), pd.concat(files, ignore_index=True), report
+        a = path_arcs(points, settings.motion)
+        arcs.append(a.assign(source=source.name, label=source.label, file=source.name + "/" + a["object_id"].astype(str)))
+    return MouseTables(pd.concat(windows, ignore_index=True), pd.concat(arcs, ignore_index=True),
+                       pd.concat(files, ignore_index=True), report)
 
 
 def _weights(frame: pd.DataFrame) -> np.ndarray:
@@ -177,11 +193,10 @@ def _fit_predict(train: pd.DataFrame, test: pd.DataFrame, features: Sequence[str
         return np.asarray(model.predict_proba(table(test))[:, 1], dtype=float)
 
 
-def _envelope(train: pd.DataFrame, test: pd.DataFrame, settings: MouseEvalSettings) -> tuple[pd.Series, pd.Series]:
-    """People-only novelty scores per file for *train* and *test*: how far a window's motion lies
-    outside the training people's (robust z over :data:`ENVELOPE_FEATURES`, the mean of the three
-    largest, capped at 10), averaged per file and mapped to ``s / (s + t)`` where ``t`` is the
-    ``envelope_quantile`` of the training people's files (so 0.5 is the threshold)."""
+def _window_distance(train: pd.DataFrame, test: pd.DataFrame, settings: MouseEvalSettings) -> tuple[pd.Series, pd.Series]:
+    """Per file, for the training people and for *test*: how far its windows' motion lies outside
+    the training people's (robust z over :data:`ENVELOPE_FEATURES`, the mean of each window's
+    three largest, capped at 10, averaged over the file's windows)."""
     def table(frame: pd.DataFrame) -> np.ndarray:
         x = np.nan_to_num(frame[list(ENVELOPE_FEATURES)].to_numpy(float))
         return np.asarray(np.sign(x) * np.log1p(np.abs(x)), dtype=float)
@@ -198,9 +213,57 @@ def _envelope(train: pd.DataFrame, test: pd.DataFrame, settings: MouseEvalSettin
         z = np.sort(np.minimum(np.abs((table(frame) - mid) / spread), 10.0), axis=1)[:, ::-1]
         return pd.Series(z[:, :3].mean(axis=1), index=frame.index).groupby(frame["file"]).mean()
 
-    train_files = per_file(people)
-    t = float(np.quantile(train_files, settings.envelope_quantile))
-    return train_files / (train_files + t), per_file(test).pipe(lambda v: v / (v + t))
+    return per_file(people), per_file(test)
+
+
+def _window_envelope(train: pd.DataFrame, test: pd.DataFrame, settings: MouseEvalSettings) -> pd.Series:
+    """The windows' distance of each *test* file mapped to ``s / (s + t)``, ``t`` the
+    ``envelope_quantile`` of the training people's files (0.5 is the threshold)."""
+    people, held = _window_distance(train, test, settings)
+    t = float(np.quantile(people, settings.envelope_quantile))
+    return held / (held + t)
+
+
+def _arc_regularity(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per file with arcs, for the training people and for *test*: how much more regular its
+    arcs are than those of the most regular training people's source. A file's figure is the
+    median log10 ``arc_residual`` of its arcs; against each people's source it is a robust
+    z-score, (source's median - file's) / source's interquartile range, and the file's value
+    the least of these: positive when it is smoother than people of every training setup."""
+    def per_file(frame: pd.DataFrame) -> pd.Series:
+        return np.log10(np.maximum(frame["arc_residual"].astype(float), 1e-7)).groupby(frame["file"]).median()
+
+    people = train[train["label"] == 0]
+    ref = per_file(people)
+    source = people.groupby("file")["source"].first().reindex(ref.index)
+    stats = [(float(np.median(v)), float(np.subtract(*np.quantile(v, [0.75, 0.25]))) + 1e-6)
+             for _, v in ref.groupby(source)]
+
+    def z(m: pd.Series) -> pd.Series:
+        return pd.concat([(mid - m) / iqr for mid, iqr in stats], axis=1).min(axis=1)
+
+    return z(ref), z(per_file(test))
+
+
+def _envelope(train_w: pd.DataFrame, test_w: pd.DataFrame, train_a: pd.DataFrame, test_a: pd.DataFrame,
+              settings: MouseEvalSettings) -> pd.Series:
+    """People-only scores of the *test* files from their windows' motion and their arcs'
+    regularity. Each part is measured from its own ``envelope_quantile`` of the training people's
+    files (log of the windows' distance; arc regularity as it is), a file takes the larger
+    (windows only when it has no arc), and the result is centred on the same quantile of the
+    training people's files and mapped through a logistic (0.5 is the threshold)."""
+    q = settings.envelope_quantile
+    people_w, held_w = _window_distance(train_w, test_w, settings)
+    people_a, held_a = _arc_regularity(train_a, test_a)
+
+    def combined(w: pd.Series, a: pd.Series) -> pd.Series:
+        part_w = np.log(w + 1e-9) - float(np.log(np.quantile(people_w, q) + 1e-9))
+        part_a = (a - float(np.quantile(people_a, q))).reindex(w.index) if len(people_a) else pd.Series(np.nan, index=w.index)
+        return pd.Series(np.fmax(part_w.to_numpy(float), part_a.to_numpy(float)), index=w.index)
+
+    people = combined(people_w, people_a)
+    centre = float(np.quantile(people, q))
+    return 1.0 / (1.0 + np.exp(-(combined(held_w, held_a) - centre)))
 
 
 def _folds(sources: Sequence[str], labels: dict[str, int], pairs: bool) -> list[tuple[str, ...]]:
@@ -233,36 +296,44 @@ def _bootstrap(y: np.ndarray, score: np.ndarray, settings: MouseEvalSettings) ->
     return out
 
 
-def leave_one_source_out(windows: pd.DataFrame, files: pd.DataFrame, settings: MouseEvalSettings = MouseEvalSettings(),
+def _split(frame: pd.DataFrame, held: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    out = frame["source"].isin(held).to_numpy()
+    return frame[~out], frame[out]
+
+
+def leave_one_source_out(tables: MouseTables, settings: MouseEvalSettings = MouseEvalSettings(),
                          echo: Callable[[str], None] = print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per fold and scorer: held-out files, bots, people, accuracy and AUPR with intervals;
     and every held-out file's score per fold and scorer."""
+    files = tables.files
     labels = dict(zip(files["source"], files["label"]))
     sources = list(dict.fromkeys(files["source"]))
     rows, scored = [], []
     for fold in _folds(sources, labels, settings.pairs):
         held = set(fold)
-        train_w, test_w = windows[~windows["source"].isin(held)], windows[windows["source"].isin(held)]
-        train_f, test_f = files[~files["source"].isin(held)], files[files["source"].isin(held)]
-        if train_w["label"].nunique() < 2 or test_f.empty:
+        train_w, test_w = _split(tables.windows, held)
+        if train_w["label"].nunique() < 2 or not files["source"].isin(held).any():
             echo(f"fold {'+'.join(fold)}: skipped (training would hold one class only)")
             continue
-        per_file = _fold_scores(train_w, test_w, train_f, test_f, settings)
-        truth = test_f.set_index("file")["label"]
+        per_file = _fold_scores(train_w, test_w, _split(tables.arcs, held), _split(files, held), settings)
+        truth = files[files["source"].isin(held)].set_index("file")["label"]
         for scorer, score in per_file.items():
             row, frame = _judged(fold, scorer, score.reindex(truth.index), truth, settings)
             rows.append(row)
             scored.append(frame)
-            echo(f"{row['held_out']:<45} {scorer:<14} files {row['files']:>5}  accuracy {row['accuracy']:.3f} "
+            echo(f"{row['held_out']:<45} {scorer:<15} files {row['files']:>5}  accuracy {row['accuracy']:.3f} "
                  f"[{row['accuracy_lo']:.3f}, {row['accuracy_hi']:.3f}]  AUPR {row['aupr']:.3f}")
     return pd.DataFrame(rows), pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
 
 
-def _fold_scores(train_w: pd.DataFrame, test_w: pd.DataFrame, train_f: pd.DataFrame, test_f: pd.DataFrame,
-                 settings: MouseEvalSettings) -> dict[str, pd.Series]:
-    """Each scorer's score of every held-out file, fitted on the fold's training side."""
+def _fold_scores(train_w: pd.DataFrame, test_w: pd.DataFrame, arcs: tuple[pd.DataFrame, pd.DataFrame],
+                 files: tuple[pd.DataFrame, pd.DataFrame], settings: MouseEvalSettings) -> dict[str, pd.Series]:
+    """Each scorer's score of every held-out file, fitted on the fold's training side
+    (*arcs* and *files*: training and held-out parts)."""
+    train_f, test_f = files
     return {
-        "human-envelope": _envelope(train_w, test_w, settings)[1],
+        "human-envelope": _envelope(train_w, test_w, *arcs, settings),
+        "window-envelope": _window_envelope(train_w, test_w, settings),
         "motion-gbm": pd.Series(_fit_predict(train_w, test_w, MOTION_FEATURES, settings), index=test_w.index)
         .groupby(test_w["file"]).mean(),
         "setup-gbm": pd.Series(_fit_predict(train_f, test_f, SETUP_FEATURES, settings), index=test_f["file"].to_numpy()),
@@ -288,10 +359,10 @@ def evaluate_mouse(labelled: Sequence[Path], people: Sequence[Path] = (), settin
     sources = find_sources(labelled, people)
     if len({s.label for s in sources}) < 2 or len(sources) < 3:
         raise InputError("leave-one-source-out needs at least three sources with both bots and people among them")
-    windows, files, report = file_table(sources, settings, echo)
-    echo(report.summary())
-    folds, scored = leave_one_source_out(windows, files, settings, echo)
-    return MouseEvalResult(folds, scored, report)
+    tables = file_table(sources, settings, echo)
+    echo(tables.report.summary())
+    folds, scored = leave_one_source_out(tables, settings, echo)
+    return MouseEvalResult(folds, scored, tables.report)
 
 
 def _cell(value: Any, lo: Any, hi: Any) -> str:

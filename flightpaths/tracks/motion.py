@@ -46,7 +46,8 @@ MOTION_FEATURES: Final = (
 
 @dataclass(frozen=True)
 class MotionSettings:
-    """How mouse motion is normalised and cut (see the module docstring); seconds and screen fractions."""
+    """How mouse motion is normalised and cut (see the module docstring); seconds and screen fractions.
+    ``arc_length`` (screen widths), ``arc_min_points`` and ``max_arcs`` set the arcs of :mod:`.arcs`."""
 
     step_s: float = 0.02
     window_s: float = 0.2
@@ -56,16 +57,21 @@ class MotionSettings:
     smooth_steps: int = 3
     fraction_max: float = 1.5
     pause_speed: float = 0.02
+    arc_length: float = 0.25
+    arc_min_points: int = 8
+    max_arcs: int = 200
 
     def __post_init__(self) -> None:
-        for name in ("step_s", "window_s", "hop_s", "stroke_gap_s", "fraction_max", "pause_speed"):
+        for name in ("step_s", "window_s", "hop_s", "stroke_gap_s", "fraction_max", "pause_speed", "arc_length"):
             _positive(name, getattr(self, name))
         if self.window_s < 4 * self.step_s:
             raise SettingsError(f"setting window_s ({self.window_s}) must hold at least 4 steps of step_s ({self.step_s})")
         if int(self.smooth_steps) < 1:
             raise SettingsError(f"setting smooth_steps must be at least 1, got {self.smooth_steps!r}")
-        if int(self.max_windows) < 1:
-            raise SettingsError(f"setting max_windows must be at least 1, got {self.max_windows!r}")
+        if int(self.max_windows) < 1 or int(self.max_arcs) < 1:
+            raise SettingsError(f"settings max_windows and max_arcs must be at least 1, got {self.max_windows!r}, {self.max_arcs!r}")
+        if int(self.arc_min_points) < 6:
+            raise SettingsError(f"setting arc_min_points must be at least 6 (a conic has 5 degrees of freedom), got {self.arc_min_points!r}")
 
     @property
     def steps(self) -> int:

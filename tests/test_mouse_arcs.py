@@ -1,0 +1,86 @@
+"""Arc regularity on raw samples: a path drawn by a formula stays on a conic to within pixel
+rounding, a hand does not; units, resolution and timing do not enter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flightpaths.evaluate.mouse import _arc_regularity
+from flightpaths.tracks.arcs import ARC_COLUMNS, conic_residual, path_arcs, width_units
+from flightpaths.tracks.motion import MotionSettings
+
+T0 = pd.Timestamp("1970-01-01", tz="UTC")
+W, H = 1536.0, 864.0
+
+
+def _ellipse(n: int = 120, *, wobble: float = 0.0, seed: int = 0, a: float = 150.0, b: float = 110.0) -> tuple[np.ndarray, np.ndarray]:
+    """One turn of an ellipse in whole pixels; *wobble* adds a hand's slow waver (pixels)."""
+    rng = np.random.default_rng(seed)
+    ang = np.linspace(0, 2 * np.pi, n)
+    waver = wobble * np.convolve(rng.normal(0, 1, n + 8), np.ones(9) / 3, "valid")
+    return np.round(700 + (a + waver) * np.cos(ang)), np.round(400 + (b + waver) * np.sin(ang))
+
+
+def _file(x: np.ndarray, y: np.ndarray, t: np.ndarray | None = None, *, oid: str = "f", state: list[str] | None = None,
+          fractions: bool = False) -> pd.DataFrame:
+    t = np.arange(len(x)) * 0.016 if t is None else t
+    return pd.DataFrame({"object_id": oid, "time": T0 + pd.to_timedelta(t, unit="s"),
+                         "x": x / W if fractions else x, "y": y / H if fractions else y,
+                         "screen_w": W, "screen_h": H, "source_file": f"{oid}.txt", "state": state or ["Move"] * len(x)})
+
+
+def test_conic_residual_of_exact_and_rounded_curves() -> None:
+    ang = np.linspace(0.3, 2.0, 30)
+    assert conic_residual(5 + 3 * np.cos(ang), 2 * np.sin(ang)) < 1e-9  # an ellipse
+    assert conic_residual(np.arange(10.0), 2 * np.arange(10.0)) < 1e-9  # a line is a conic
+    x, y = _ellipse()
+    assert 0.1 < conic_residual(x, y) < 0.5  # whole pixels: about the rounding's 0.29
+    assert np.isnan(conic_residual(x[:5], y[:5]))
+
+
+def test_a_formula_is_more_regular_than_a_hand() -> None:
+    bot = path_arcs(_file(*_ellipse()))
+    hand = path_arcs(_file(*_ellipse(wobble=2.0)))
+    assert list(bot.columns) == list(ARC_COLUMNS) and len(bot) == len(hand) >= 3
+    assert bot["arc_residual"].max() < 0.5 * hand["arc_residual"].median()
+
+
+def test_units_resolution_and_timing_do_not_enter() -> None:
+    x, y = _ellipse(wobble=2.0)
+    base = path_arcs(_file(x, y))["arc_residual"].to_numpy()
+    fractions = path_arcs(_file(x, y, fractions=True))["arc_residual"].to_numpy()
+    rng = np.random.default_rng(1)
+    jittered = path_arcs(_file(x, y, np.cumsum(rng.uniform(0.005, 0.15, len(x)))))["arc_residual"].to_numpy()
+    np.testing.assert_allclose(fractions, base, rtol=1e-6)
+    np.testing.assert_allclose(jittered, base, rtol=1e-9)  # time only cuts strokes (silences over stroke_gap_s)
+    p = _file(x, y)
+    fx, fy = width_units(p)
+    assert np.ptp(fx) / np.ptp(fy) == pytest.approx(np.ptp(x) / np.ptp(y))  # one scale on both axes: circles stay round
+
+
+def test_clicks_and_silences_are_left_out() -> None:
+    x, y = _ellipse()
+    state = ["Move"] * len(x)
+    state[50] = "Released"
+    x2, y2 = x.copy(), y.copy()
+    x2[50] += 15.0  # a click logged off the path (DELBOT's last row is its button)
+    assert path_arcs(_file(x2, y2, state=state))["arc_residual"].max() < 0.002
+    t = np.arange(len(x)) * 0.016
+    t[40:] += 5.0  # two silences: three strokes, each too short for an arc
+    t[80:] += 5.0
+    assert path_arcs(_file(x, y, t)).empty
+    assert path_arcs(_file(x, y), MotionSettings(arc_length=0.05, max_arcs=3)).shape[0] == 3
+
+
+def test_arc_regularity_is_measured_against_the_most_regular_people() -> None:
+    def frame(source: str, label: int, files: dict[str, list[float]]) -> pd.DataFrame:
+        return pd.DataFrame([{"source": source, "label": label, "file": f"{source}/{k}", "arc_residual": r}
+                             for k, v in files.items() for r in v])
+    smooth_people = frame("pad", 0, {str(i): [0.004 * (1 + 0.1 * i)] * 3 for i in range(10)})
+    rough_people = frame("free", 0, {str(i): [0.02 * (1 + 0.1 * i)] * 3 for i in range(10)})
+    test = frame("x", 1, {"bot": [0.001, 0.0012], "person": [0.005]})
+    people, held = _arc_regularity(pd.concat([smooth_people, rough_people]), test)
+    assert held["x/bot"] > 2.0 > 0.5 > held["x/person"]  # smoother than the smoothest people; the person is not
+    assert people.max() < 2.0
