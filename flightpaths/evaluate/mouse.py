@@ -12,10 +12,13 @@ Scorers, fitted afresh in every fold on the same files:
 - ``motion-gbm``: gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier) on
   the normalised motion features of fixed-duration windows (:mod:`flightpaths.tracks.motion`);
   a file's score is the mean of its windows' probabilities.
-- ``human-envelope``: no bots in training at all: how far each window's motion features lie
-  outside those of the training people (robust z-scores), averaged per file; the threshold
-  calls 5% of the training people's files bots. An unseen generator need not resemble the
-  bots seen in training, only differ from people.
+- ``human-envelope``: no bots in training at all, a file is a bot when it lies outside the
+  training people in either of two ways: its windows' motion features (robust z-scores, as
+  ``window-envelope``), or its arcs are more regular than those of the most regular training
+  people's source (:mod:`flightpaths.tracks.arcs`: raw samples on a conic to within pixel
+  rounding); the threshold calls 5% of the training people's files bots. An unseen generator
+  need not resemble the bots seen in training, only differ from people.
+- ``window-envelope``: the windows' part alone (the scorer before arcs, kept for comparison).
 - ``setup-gbm``: the same trees on the recording figures a detector can wrongly lean on (file
   duration, sampling interval, points, raw coordinate range, 0-1 units): the shortcut baseline.
 
@@ -163,6 +166,8 @@ def file_table(sources: Sequence[MouseSource], settings: MouseEvalSettings = Mou
         files.append(pd.DataFrame(rows).assign(source=source.name, label=source.label))
         windows.append(w.assign(source=source.name, label=source.label, file=source.name + "/" + w["object_id"].astype(str)))
         a = path_arcs(points, settings.motion)
+        report.arcs += len(a)
+        report.files_with_arcs += a["object_id"].nunique()
         arcs.append(a.assign(source=source.name, label=source.label, file=source.name + "/" + a["object_id"].astype(str)))
     return MouseTables(pd.concat(windows, ignore_index=True), pd.concat(arcs, ignore_index=True),
                        pd.concat(files, ignore_index=True), report)

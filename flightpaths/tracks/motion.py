@@ -81,7 +81,7 @@ class MotionSettings:
 
 @dataclass
 class MotionReport:
-    """What normalising did: files by unit, files and strokes too short for a window."""
+    """What normalising did: files by unit, files and strokes too short for a window, arcs (:mod:`.arcs`)."""
 
     files: int = 0
     fraction_files: int = 0
@@ -90,13 +90,15 @@ class MotionReport:
     short_strokes: int = 0
     files_without_window: int = 0
     windows: int = 0
+    arcs: int = 0
+    files_with_arcs: int = 0
 
     def summary(self) -> str:
         """One line."""
         return (f"{self.files} files: {self.fraction_files} in 0-1 fractions, {self.pixel_files_stated_screen} in pixels "
                 f"of a stated screen, {self.pixel_files_screen_from_data} in pixels scaled by their own extent; "
                 f"{self.windows} windows; {self.short_strokes} strokes shorter than a window; "
-                f"{self.files_without_window} files gave no window")
+                f"{self.files_without_window} files gave no window; {self.arcs} arcs from {self.files_with_arcs} files")
 
 
 def _screen_of(points: pd.DataFrame, col: str, fallback: float) -> float:
