@@ -68,19 +68,23 @@ def test_clicks_and_silences_are_left_out() -> None:
     x2[50] += 15.0  # a click logged off the path (DELBOT's last row is its button)
     assert path_arcs(_file(x2, y2, state=state))["arc_residual"].max() < 0.002
     t = np.arange(len(x)) * 0.016
-    t[40:] += 5.0  # two silences: three strokes, each too short for an arc
+    t[40:] += 5.0  # two silences: three strokes, each too short for a quarter-width arc
     t[80:] += 5.0
-    assert path_arcs(_file(x, y, t)).empty
-    assert path_arcs(_file(x, y), MotionSettings(arc_length=0.05, max_arcs=3)).shape[0] == 3
+    assert set(path_arcs(_file(x, y, t))["arc_length"]) == {0.125}
+    assert path_arcs(_file(x, y, t), MotionSettings(arc_lengths=(0.25,))).empty
+    assert path_arcs(_file(x, y), MotionSettings(arc_lengths=(0.05,), max_arcs=3)).shape[0] == 3
 
 
 def test_arc_regularity_is_measured_against_the_most_regular_people() -> None:
-    def frame(source: str, label: int, files: dict[str, list[float]]) -> pd.DataFrame:
-        return pd.DataFrame([{"source": source, "label": label, "file": f"{source}/{k}", "arc_residual": r}
-                             for k, v in files.items() for r in v])
+    def frame(source: str, label: int, files: dict[str, list[float]], length: float = 0.25) -> pd.DataFrame:
+        return pd.DataFrame([{"source": source, "label": label, "file": f"{source}/{k}", "arc_residual": r,
+                              "arc_length": length} for k, v in files.items() for r in v])
     smooth_people = frame("pad", 0, {str(i): [0.004 * (1 + 0.1 * i)] * 3 for i in range(10)})
     rough_people = frame("free", 0, {str(i): [0.02 * (1 + 0.1 * i)] * 3 for i in range(10)})
-    test = frame("x", 1, {"bot": [0.001, 0.0012], "person": [0.005]})
-    people, held = _arc_regularity(pd.concat([smooth_people, rough_people]), test)
+    short_arcs = frame("pad", 0, {str(i): [0.008 * (1 + 0.1 * i)] for i in range(10)}, 0.125)  # rounding weighs more
+    test = pd.concat([frame("x", 1, {"bot": [0.001, 0.0012], "person": [0.005]}),
+                      frame("x", 1, {"person": [0.0011], "small_bot": [0.002]}, 0.125)])
+    people, held = _arc_regularity(pd.concat([smooth_people, rough_people, short_arcs]), test)
     assert held["x/bot"] > 2.0 > 0.5 > held["x/person"]  # smoother than the smoothest people; the person is not
+    assert held["x/small_bot"] > 2.0  # no long arc: judged on short arcs against people's short arcs
     assert people.max() < 2.0

@@ -232,20 +232,28 @@ def _window_envelope(train: pd.DataFrame, test: pd.DataFrame, settings: MouseEva
 def _arc_regularity(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Per file with arcs, for the training people and for *test*: how much more regular its
     arcs are than those of the most regular training people's source. A file's figure is the
-    median log10 ``arc_residual`` of its arcs; against each people's source it is a robust
-    z-score, (source's median - file's) / source's interquartile range, and the file's value
-    the least of these: positive when it is smoother than people of every training setup."""
+    median log10 ``arc_residual`` of its arcs of one length; against each people's source it is
+    a robust z-score, (source's median - file's) / source's interquartile range, at that length,
+    and the file's value the least of these at the longest length it has arcs of: positive when
+    it is smoother than people of every training setup."""
     def per_file(frame: pd.DataFrame) -> pd.Series:
-        return np.log10(np.maximum(frame["arc_residual"].astype(float), 1e-7)).groupby(frame["file"]).median()
+        log = np.log10(np.maximum(frame["arc_residual"].to_numpy(float), 1e-7))
+        return pd.Series(log, index=frame.index).groupby([frame["arc_length"], frame["file"]]).median()
 
     people = train[train["label"] == 0]
     ref = per_file(people)
-    source = people.groupby("file")["source"].first().reindex(ref.index)
-    stats = [(float(np.median(v)), float(np.subtract(*np.quantile(v, [0.75, 0.25]))) + 1e-6)
-             for _, v in ref.groupby(source)]
+    source = people.groupby("file")["source"].first()
+    stats = {length: [(float(np.median(g)), float(np.subtract(*np.quantile(g, [0.75, 0.25]))) + 1e-6)
+                      for _, g in v.groupby(source.reindex(v.index.get_level_values(1)).to_numpy())]
+             for length, v in ref.groupby(level=0)}
 
     def z(m: pd.Series) -> pd.Series:
-        return pd.concat([(mid - m) / iqr for mid, iqr in stats], axis=1).min(axis=1)
+        by_length = {length: pd.concat([(mid - v.droplevel(0)) / iqr for mid, iqr in stats[length]], axis=1).min(axis=1)
+                     for length, v in m.groupby(level=0) if length in stats}
+        if not by_length:
+            return pd.Series(dtype=float)
+        table = pd.DataFrame(by_length)[sorted(by_length, reverse=True)]
+        return table.bfill(axis=1).iloc[:, 0]  # the longest length the file has arcs of
 
     return z(ref), z(per_file(test))
 

@@ -10,8 +10,9 @@ or pins it to the screen's edge, stays on a conic to within pixel rounding. So p
   positions dropped;
 - coordinates in screen widths on both axes (:func:`width_units`), so the resolution and the
   units (pixels or 0-1 fractions) cannot enter, and circles stay circles;
-- arcs of ``arc_length`` screen widths along the path every half of that, with at least
-  ``arc_min_points`` samples; at most ``max_arcs`` per file, evenly spread;
+- arcs of each length in ``arc_lengths`` (screen widths: a quarter, and an eighth for paths
+  too short for that) along the path every half of that length, with at least
+  ``arc_min_points`` samples; at most ``max_arcs`` per file and length, evenly spread;
 - ``arc_residual``: the root-mean-square distance of the raw samples from the best conic
   through them (algebraic fit, Sampson distance), divided by the arc's length.
 
@@ -30,7 +31,7 @@ from .motion import MotionSettings, _seconds, _strokes, screen_fractions
 
 __all__ = ["ARC_COLUMNS", "arc_residuals", "conic_residual", "path_arcs", "width_units"]
 
-ARC_COLUMNS: Final = ("object_id", "arc_start", "arc_points", "arc_residual")
+ARC_COLUMNS: Final = ("object_id", "arc_length", "arc_start", "arc_points", "arc_residual")
 _CLICKS: Final = ("pressed", "released")
 
 
@@ -68,7 +69,7 @@ def conic_residual(x: np.ndarray, y: np.ndarray) -> float:
     >>> a = np.linspace(0, 3, 12)
     >>> bool(conic_residual(3 * np.cos(a), 2 * np.sin(a)) < 1e-9)
     True
-    >>> bool(conic_residual(a, np.where(np.arange(12) % 2, 0.1, -0.1)) > 0.05)
+    >>> bool(conic_residual(a, 0.3 * np.sin(5 * a)) > 0.1)  # a wave is no conic
     True
     """
     n = len(x)
@@ -86,16 +87,16 @@ def conic_residual(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(np.sum(d * d) / (n - 5)) * scale)
 
 
-def arc_residuals(x: np.ndarray, y: np.ndarray, settings: MotionSettings = MotionSettings()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Arcs of one stroke (positions in screen widths, repeats dropped): first sample index,
-    samples, and :func:`conic_residual` over the arc's length."""
-    length = settings.arc_length
+def arc_residuals(x: np.ndarray, y: np.ndarray, length: float, min_points: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arcs *length* long (every half of that) of one stroke, positions in screen widths with
+    repeats dropped: each arc's first sample index, its samples, and :func:`conic_residual`
+    over *length*; arcs with fewer than *min_points* samples are left out."""
     along = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
-    if len(x) < settings.arc_min_points or along[-1] < length:
+    if len(x) < min_points or along[-1] < length:
         return np.empty(0, int), np.empty(0, int), np.empty(0)
     lo = np.unique(np.searchsorted(along, np.arange(0.0, along[-1] - length + 1e-12, length / 2)))
     hi = np.searchsorted(along, along[lo] + length, side="right")
-    keep = (hi - lo >= settings.arc_min_points) & (along[np.minimum(hi, len(x)) - 1] - along[lo] >= 0.9 * length)
+    keep = (hi - lo >= min_points) & (along[np.minimum(hi, len(x)) - 1] - along[lo] >= 0.9 * length)
     lo, hi = lo[keep], hi[keep]
     res = np.array([conic_residual(x[a:b], y[a:b]) for a, b in zip(lo.tolist(), hi.tolist())]) / length
     return lo, hi - lo, res
@@ -108,38 +109,41 @@ def _moves(one: pd.DataFrame) -> pd.DataFrame:
     return one[~state.isin(_CLICKS).to_numpy()]
 
 
-def _file_arcs(one: pd.DataFrame, settings: MotionSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _file_arcs(one: pd.DataFrame, settings: MotionSettings) -> pd.DataFrame:
+    """The arcs of one file (its points in time order) at every length, as :data:`ARC_COLUMNS` less ``object_id``."""
     one = _moves(one)
     t = _seconds(one)
     x, y = width_units(one, settings)
     ok = np.isfinite(t) & np.isfinite(x) & np.isfinite(y)
     t, x, y = t[ok], x[ok], y[ok]
-    starts, counts, res = [], [], []
+    strokes = []
     for lo, hi in _strokes(t, settings.stroke_gap_s):
-        sx, sy, st = x[lo:hi], y[lo:hi], t[lo:hi]
+        sx, sy = x[lo:hi], y[lo:hi]
         moved = np.concatenate([[True], (np.diff(sx) != 0) | (np.diff(sy) != 0)])
-        first, n, r = arc_residuals(sx[moved], sy[moved], settings)
-        starts.append(st[moved][first] - (t[0] if len(t) else 0.0))
-        counts.append(n)
-        res.append(r)
-    if not starts:
-        return np.empty(0), np.empty(0, int), np.empty(0)
-    start, count, resid = np.concatenate(starts), np.concatenate(counts), np.concatenate(res)
-    if len(resid) > settings.max_arcs:  # evenly spread over the file, deterministic
-        pick = np.unique(np.linspace(0, len(resid) - 1, settings.max_arcs).round().astype(int))
-        start, count, resid = start[pick], count[pick], resid[pick]
-    return start, count, resid
+        strokes.append((sx[moved], sy[moved], t[lo:hi][moved] - t[0]))
+    frames = []
+    for length in settings.arc_lengths:
+        found = [(st[first], n, r) for sx, sy, st in strokes
+                 for first, n, r in [arc_residuals(sx, sy, length, settings.arc_min_points)] if len(r)]
+        if not found:
+            continue
+        start, count, resid = (np.concatenate(parts) for parts in zip(*found))
+        if len(resid) > settings.max_arcs:  # evenly spread over the file, deterministic
+            pick = np.unique(np.linspace(0, len(resid) - 1, settings.max_arcs).round().astype(int))
+            start, count, resid = start[pick], count[pick], resid[pick]
+        frames.append(pd.DataFrame({"arc_length": length, "arc_start": start, "arc_points": count, "arc_residual": resid}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def path_arcs(points: pd.DataFrame, settings: MotionSettings = MotionSettings()) -> pd.DataFrame:
-    """One row per arc of every object (file) in *points*: :data:`ARC_COLUMNS` (``arc_start``:
-    seconds into the file; ``arc_points``: raw samples on the arc). Files too short give none."""
+    """One row per arc of every object (file) in *points*: :data:`ARC_COLUMNS` (``arc_length``:
+    screen widths; ``arc_start``: seconds into the file; ``arc_points``: raw samples on the arc).
+    Files too short give none."""
     frames = []
     for object_id, one in points.groupby("object_id", sort=True, observed=True):
-        start, count, resid = _file_arcs(one.sort_values("time", kind="stable"), settings)
-        if len(resid):
-            frames.append(pd.DataFrame({"object_id": str(object_id), "arc_start": start, "arc_points": count,
-                                        "arc_residual": resid}))
+        arcs = _file_arcs(one.sort_values("time", kind="stable"), settings)
+        if len(arcs):
+            frames.append(arcs.assign(object_id=str(object_id)))
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=float if c != "object_id" else object) for c in ARC_COLUMNS})
     return pd.concat(frames, ignore_index=True)[list(ARC_COLUMNS)]

@@ -47,7 +47,7 @@ MOTION_FEATURES: Final = (
 @dataclass(frozen=True)
 class MotionSettings:
     """How mouse motion is normalised and cut (see the module docstring); seconds and screen fractions.
-    ``arc_length`` (screen widths), ``arc_min_points`` and ``max_arcs`` set the arcs of :mod:`.arcs`."""
+    ``arc_lengths`` (screen widths, longest first), ``arc_min_points`` and ``max_arcs`` set the arcs of :mod:`.arcs`."""
 
     step_s: float = 0.02
     window_s: float = 0.2
@@ -57,13 +57,17 @@ class MotionSettings:
     smooth_steps: int = 3
     fraction_max: float = 1.5
     pause_speed: float = 0.02
-    arc_length: float = 0.25
+    arc_lengths: tuple[float, ...] = (0.25, 0.125)
     arc_min_points: int = 8
     max_arcs: int = 200
 
     def __post_init__(self) -> None:
-        for name in ("step_s", "window_s", "hop_s", "stroke_gap_s", "fraction_max", "pause_speed", "arc_length"):
+        for name in ("step_s", "window_s", "hop_s", "stroke_gap_s", "fraction_max", "pause_speed"):
             _positive(name, getattr(self, name))
+        if not self.arc_lengths:
+            raise SettingsError("setting arc_lengths needs at least one length")
+        for length in self.arc_lengths:
+            _positive("arc_lengths", length)
         if self.window_s < 4 * self.step_s:
             raise SettingsError(f"setting window_s ({self.window_s}) must hold at least 4 steps of step_s ({self.step_s})")
         if int(self.smooth_steps) < 1:
