@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightpaths.evaluate.mouse import _arc_regularity
+from flightpaths.evaluate.mouse import ENVELOPE_FEATURES, MouseEvalSettings, _arc_regularity, _envelope, _window_envelope
 from flightpaths.tracks.arcs import ARC_COLUMNS, conic_residual, path_arcs, width_units
 from flightpaths.tracks.motion import MotionSettings
 
@@ -88,3 +88,24 @@ def test_arc_regularity_is_measured_against_the_most_regular_people() -> None:
     assert held["x/bot"] > 2.0 > 0.5 > held["x/person"]  # smoother than the smoothest people; the person is not
     assert held["x/small_bot"] > 2.0  # no long arc: judged on short arcs against people's short arcs
     assert people.max() < 2.0
+
+
+def test_envelope_catches_a_bot_whose_windows_pass_for_a_person() -> None:
+    rng = np.random.default_rng(0)
+
+    def source(name: str, label: int, residual: float, files: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:
+        ids = [f"{name}/{i}" for i in range(files)]
+        windows = pd.DataFrame(rng.normal(1.0, 0.2, (files * 5, len(ENVELOPE_FEATURES))), columns=list(ENVELOPE_FEATURES))
+        windows = windows.assign(source=name, label=label, file=np.repeat(ids, 5))
+        arcs = pd.DataFrame({"source": name, "label": label, "file": np.repeat(ids, 3), "arc_length": 0.25,
+                             "arc_residual": residual * np.exp(rng.normal(0, 0.15, files * 3))})
+        return windows, arcs
+
+    (w1, a1), (w2, a2), (wb, ab) = source("pc", 0, 0.005), source("pad", 0, 0.004), source("formula", 1, 0.0015)
+    train_w, train_a = pd.concat([w1, w2], ignore_index=True), pd.concat([a1, a2], ignore_index=True)
+    settings = MouseEvalSettings(envelope_windows=100)
+    with_arcs = _envelope(train_w, wb, train_a, ab, settings)
+    windows_only = _window_envelope(train_w, wb, settings)
+    assert (with_arcs >= 0.5).mean() > 0.9 and (windows_only >= 0.5).mean() < 0.3
+    (w3, a3) = source("people", 0, 0.0045)
+    assert (_envelope(train_w, w3, train_a, a3, settings) >= 0.5).mean() < 0.3  # people who do not stray are not called bots
