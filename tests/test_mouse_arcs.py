@@ -109,3 +109,12 @@ def test_envelope_catches_a_bot_whose_windows_pass_for_a_person() -> None:
     assert (with_arcs >= 0.5).mean() > 0.9 and (windows_only >= 0.5).mean() < 0.3
     (w3, a3) = source("people", 0, 0.0045)
     assert (_envelope(train_w, w3, train_a, a3, settings) >= 0.5).mean() < 0.3  # people who do not stray are not called bots
+
+
+def test_a_source_with_too_few_files_is_no_reference() -> None:
+    def frame(source: str, label: int, residuals: list[float]) -> pd.DataFrame:
+        return pd.DataFrame({"source": source, "label": label, "file": [f"{source}/{i}" for i in range(len(residuals))],
+                             "arc_residual": residuals, "arc_length": 0.25})
+    people = pd.concat([frame("many", 0, [0.004 * (1 + 0.1 * i) for i in range(10)]), frame("one", 0, [0.0009])])
+    _, held = _arc_regularity(people, frame("x", 1, [0.001]))
+    assert 2.0 < held["x/0"] < 100.0  # judged against "many" only: one file's zero spread would make it +-10^6

@@ -58,6 +58,7 @@ __all__ = [
 
 ENVELOPE_FEATURES: Final = tuple(f for f in MOTION_FEATURES if f not in ("presses", "releases", "hold_s"))
 SETUP_FEATURES: Final = ("duration_s", "median_dt_s", "points", "x_range_raw", "y_range_raw", "fraction_units")
+_MIN_REFERENCE_FILES: Final = 5
 _LABEL = re.compile(r"(?:^|[_\-. ])(bot|human)s?(?=$|[_\-. ])", re.IGNORECASE)  # a word of the name: not "delbot"
 
 
@@ -235,7 +236,8 @@ def _arc_regularity(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.Series,
     median log10 ``arc_residual`` of its arcs of one length; against each people's source it is
     a robust z-score, (source's median - file's) / source's interquartile range, at that length,
     and the file's value the least of these at the longest length it has arcs of: positive when
-    it is smoother than people of every training setup."""
+    it is smoother than people of every training setup. A source with fewer than five files
+    with arcs of a length is no reference at that length."""
     def per_file(frame: pd.DataFrame) -> pd.Series:
         log = np.log10(np.maximum(frame["arc_residual"].to_numpy(float), 1e-7))
         return pd.Series(log, index=frame.index).groupby([frame["arc_length"], frame["file"]]).median()
@@ -244,8 +246,10 @@ def _arc_regularity(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.Series,
     ref = per_file(people)
     source = people.groupby("file")["source"].first()
     stats = {length: [(float(np.median(g)), float(np.subtract(*np.quantile(g, [0.75, 0.25]))) + 1e-6)
-                      for _, g in v.groupby(source.reindex(v.index.get_level_values(1)).to_numpy())]
+                      for _, g in v.groupby(source.reindex(v.index.get_level_values(1)).to_numpy())
+                      if len(g) >= _MIN_REFERENCE_FILES]  # a spread needs a few files
              for length, v in ref.groupby(level=0)}
+    stats = {length: found for length, found in stats.items() if found}
 
     def z(m: pd.Series) -> pd.Series:
         by_length = {length: pd.concat([(mid - v.droplevel(0)) / iqr for mid, iqr in stats[length]], axis=1).min(axis=1)
