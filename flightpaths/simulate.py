@@ -421,7 +421,8 @@ def _callsign(kind: str, rng: np.random.Generator) -> str:
         if prefix == "N":
             return f"N{rng.integers(100, 999)}{letters[rng.integers(24)]}{letters[rng.integers(24)]}"
         return f"{prefix}{rng.integers(1, 99)}"
-    return f"N{rng.integers(1000, 99999)}"[:6] + letters[rng.integers(24)]
+    digits, letter = str(rng.integers(1000, 99999)), letters[rng.integers(24)]
+    return f"N{digits}" if len(digits) == 5 else f"N{digits}{letter}"  # a valid N-number: at most 5 after the N
 
 
 def _address(own: str | None, draw: int, used: set[str]) -> str:
