@@ -40,6 +40,7 @@ import pandas as pd
 
 from .errors import SettingsError
 from .fileio import atomic_write_bytes, write_csv
+from .registration import FIRST_US, LAST_US, icao_of_n_number
 from .schema import KT_PER_MPS, validate_points
 from .tracks import inverse_local_aeqd
 
@@ -420,7 +421,20 @@ def _callsign(kind: str, rng: np.random.Generator) -> str:
         if prefix == "N":
             return f"N{rng.integers(100, 999)}{letters[rng.integers(24)]}{letters[rng.integers(24)]}"
         return f"{prefix}{rng.integers(1, 99)}"
-    return f"N{rng.integers(1000, 99999)}"[:6] + letters[rng.integers(24)]
+    digits, letter = str(rng.integers(1000, 99999)), letters[rng.integers(24)]
+    return f"N{digits}" if len(digits) == 5 else f"N{digits}{letter}"  # a valid N-number: at most 5 after the N
+
+
+def _address(own: str | None, draw: int, used: set[str]) -> str:
+    """The aircraft's ICAO address: its own for an N-number callsign, else one in the US block
+    (the simulated sky is over New York) from the random draw; the next free one on a clash."""
+    if own is not None and own not in used:
+        return own
+    span = LAST_US - FIRST_US + 1
+    offset = (draw - 0x100000) % span
+    while (hex_id := f"{FIRST_US + offset:06x}") in used:
+        offset = (offset + 1) % span
+    return hex_id
 
 
 def _aircraft(i: int, settings: SimSettings, used: set[str]) -> tuple[pd.DataFrame, list[dict[str, object]]]:
@@ -431,11 +445,13 @@ def _aircraft(i: int, settings: SimSettings, used: set[str]) -> tuple[pd.DataFra
         kind = "airliner"  # its own stream: the other draws stay as they were
     u = rng.random()
     mode = "sparse" if u < settings.sparse_share else ("dense" if rng.random() < 0.45 else "medium")
-    hex_id = f"{rng.integers(0x100000, 0xFFFFFF):06x}"
-    while hex_id in used:
-        hex_id = f"{rng.integers(0x100000, 0xFFFFFF):06x}"
-    used.add(hex_id)
+    raw = f"{rng.integers(0x100000, 0xFFFFFF):06x}"
+    while f"raw:{raw}" in used:  # the draws as they always were, so every seed keeps its tracks
+        raw = f"{rng.integers(0x100000, 0xFFFFFF):06x}"
+    used.add(f"raw:{raw}")
     callsign = _callsign(kind, rng)
+    hex_id = _address(icao_of_n_number(callsign), int(raw, 16), used)
+    used.add(hex_id)
     span_s = settings.hours * 3600
     t_start = rng.uniform(0, 0.25 * span_s)
     t_end = min(span_s, t_start + rng.uniform(0.5, 1.0) * span_s)

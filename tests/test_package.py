@@ -72,7 +72,7 @@ def test_stages_import_only_from_the_left() -> None:
 
 
 #: Modules every stage may use; they import only each other (never a stage or the CLI).
-SHARED = {"errors", "fileio", "geometry", "kernels", "localserver", "metrics", "runtime", "schema", "settings"}
+SHARED = {"errors", "fileio", "geometry", "kernels", "localserver", "metrics", "registration", "runtime", "schema", "settings"}
 #: Modules named apart from their stage.
 STAGE_ALIASES = {"simulate_mouse": "simulate"}
 

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 SIM = REPO / "data" / "sim" / "score"
 MODEL = REPO / "flightpaths" / "models" / "default"
 #: aircraft of the simulated score day with hard circling intervals (a sparse wide orbit, a partial orbit)
-SUBSET = ("2ca186", "ca819b")
+SUBSET = ("a6218f", "a4ec81")
 
 pytestmark = pytest.mark.slow
 
@@ -181,7 +181,7 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 
 
 def test_feed_dropped_and_back_over_loopback_with_webhook_and_restart(bundle, tmp_path: Path) -> None:  # noqa: ANN001
-    lines = _lines(("bf467b",), until="08:40:00.000")  # circles from 08:12; one position a minute
+    lines = _lines(("a4e201",), until="08:40:00.000")  # circles from 08:12; one position a minute
     assert len(lines) > 50
     cut = len(lines) // 2
     first, second = tmp_path / "a.sbs", tmp_path / "b.sbs"
@@ -227,7 +227,7 @@ def test_feed_dropped_and_back_over_loopback_with_webhook_and_restart(bundle, tm
         hook.shutdown()
     assert result.lines == sum(sent) == len(lines)  # nothing lost after the reconnect
     records = [json.loads(x) for x in (out / "alerts.jsonl").read_text().splitlines()]
-    assert any(r["event"] == "opened" and r["object_id"] == "bf467b" for r in records)
+    assert any(r["event"] == "opened" and r["object_id"] == "a4e201" for r in records)
     assert _Receiver.bodies
     for body in _Receiver.bodies:
         payload = json.loads(body)
