@@ -69,6 +69,7 @@ def sim_segments(seed: int) -> pd.DataFrame:
     truth = sim.truth.reset_index(drop=True)
     lab = label_windows(windows, truth.assign(behaviour=truth.index.astype(str)))
     key = lab["behaviour"].fillna("").astype(str).where(lab["behaviour_fraction"] >= MIN_INSIDE, "")
+    _keep_windows(windows, key.to_numpy(), f"sim{seed}")
     table = segment_behaviour(windows, key.to_numpy())
     rows = truth.loc[table.index.astype(int)]
     table["label"] = [sim_class(b, r) for b, r in zip(rows["behaviour"], rows["revolutions"])]
@@ -95,7 +96,9 @@ def real_segments() -> pd.DataFrame:
     segs = data.segments[data.segments["category"].isin(list(REAL_CATEGORY_CLASS))]
     pts = data.points[data.points["segment_id"].isin(segs.index)]
     windows = add_window_behaviour(make_windows(pts.assign(track_id=pts["segment_id"].astype(str)), WINDOWS))
-    table = segment_behaviour(windows, window_segments(windows, segs).to_numpy())
+    key = window_segments(windows, segs).to_numpy()
+    _keep_windows(windows, key, "real")
+    table = segment_behaviour(windows, key)
     table = table[table.notna().any(axis=1)]
     seg = segs.loc[table.index]
     table["label"] = seg["category"].map(REAL_CATEGORY_CLASS).to_numpy()
@@ -105,6 +108,20 @@ def real_segments() -> pd.DataFrame:
     held = {f"real-{a}" for a in holdout_aircraft(data.segments)}
     table["held"] = table["group"].isin(held)
     return table
+
+
+_POINT_COLUMNS = ("track_id", "object_id", "window_s", "start", "end", "pt", "px", "py", "pspeed", "palt")
+#: where the windows (per-point arrays) are kept for ``--refeature``; None: not kept
+WINDOW_DIR: list[Path] = []
+
+
+def _keep_windows(windows: pd.DataFrame, key: np.ndarray, name: str) -> None:
+    """Write *windows*' per-point arrays and segment keys to WINDOW_DIR (when set), so that
+    features can be recomputed later without simulating or reading the flights again."""
+    if WINDOW_DIR:
+        cols = [c for c in _POINT_COLUMNS if c in windows.columns]
+        windows[cols].assign(segment_key=np.asarray(key, dtype=object).astype(str)).to_parquet(
+            WINDOW_DIR[0] / f"windows-{name}.parquet")
 
 
 def _cached(path: Path, reuse: bool, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
@@ -152,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
+    WINDOW_DIR[:] = [args.out]
     sim = _cached(args.out / "segments-sim.parquet", args.reuse,
                   lambda: pd.concat([sim_segments(s) for s in (*TRAIN_SEEDS, *TEST_SEEDS)]))
     sim_test = sim["origin"].isin([f"sim-{s}" for s in TEST_SEEDS])

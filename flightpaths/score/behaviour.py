@@ -60,6 +60,7 @@ from .turns import MULTISCALE, THIN_M, cumulative_turn, multiscale_turn_thinned,
 __all__ = [
     "BEHAVIOUR_CLASSES",
     "BEHAVIOUR_FEATURES",
+    "BEHAVIOUR_WINDOW_S",
     "HOVER_KT",
     "LEG_THIN_M",
     "REAL_CATEGORY_CLASS",
@@ -79,6 +80,8 @@ BEHAVIOUR_FEATURES: Final[tuple[str, ...]] = (
     "bh_slow_share", "bh_alt_ft", "bh_alt_change_ft", "bh_alt_range_ft", "bh_straight_share", "bh_axial", "bh_polar",
     "bh_cross_ratio", "bh_extent_m", "bh_straightness", "bh_revisit",
 )
+#: Window lengths (s) the classifier was trained on (the built-in circling model's).
+BEHAVIOUR_WINDOW_S: Final[tuple[float, ...]] = (300.0, 600.0, 1200.0)
 #: The reporter's behaviour of each simulator behaviour (:data:`flightpaths.simulate.BEHAVIOURS`);
 #: ``parked`` is on the ground (no window) and has none. Partial orbits of a revolution or more
 #: are orbits, shorter ones "other" (see :func:`sim_class`).
