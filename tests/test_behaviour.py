@@ -190,3 +190,34 @@ def test_behaviour_filter_setting_and_option() -> None:
     assert filter_behaviours(eps, ("orbit",))["rank"].tolist() == [1]
     assert filter_behaviours(eps, ()).equals(eps)
     assert filter_behaviours(eps.drop(columns="behaviour"), ("orbit",)).empty
+
+
+def test_legs_uturns_and_turn_variety_tell_a_lawnmower_from_an_orbit_and_a_drawing() -> None:
+    t, x, y = _path(_lawnmower())
+    survey = window_behaviour(t, x, y, np.full(len(t), 97.0), None)
+    t, x, y = _path(np.full(1200, 3.0))
+    orbit = window_behaviour(t, x, y, np.full(1200, 97.0), None)
+    t, x, y = _path(np.zeros(600), 230.0)
+    transit = window_behaviour(t, x, y, np.full(600, 450.0), None)
+    turns = np.concatenate([np.r_[np.zeros(60), np.full(n, r)] for n, r in ((10, 3.0), (30, -4.0), (15, 8.0), (60, -2.0), (8, 5.0))])
+    t, x, y = _path(turns)
+    drawing = window_behaviour(t, x, y, np.full(len(t), 97.0), None)
+    # six legs of 4 km, flown both ways 955 m apart (50 m/s turning 6 deg/s), joined by five U-turns
+    assert survey["bh_uturns"] >= 5 and survey["bh_antiparallel"] == 1.0
+    assert 700 < survey["bh_leg_gap_m"] < 1200 and survey["bh_event_var"] < 0.2
+    assert orbit["bh_uturns"] == 0 and orbit["bh_antiparallel"] == 0  # one turn of ten laps, no leg
+    assert transit["bh_uturns"] == transit["bh_events_per_km"] == transit["bh_leg_gap_m"] == 0
+    # turns of 30, 120, 120, 120 and 40 degrees: sizes vary, none reverses the path
+    assert drawing["bh_event_var"] > 0.5 and drawing["bh_uturns"] == 0 and drawing["bh_events_per_km"] > 0
+
+
+def test_segment_behaviour_keeps_the_extremes_of_its_longest_windows() -> None:
+    from flightpaths.score.behaviour import SEGMENT_FEATURES
+
+    w = pd.DataFrame({"window_s": [1200.0, 1200.0, 1200.0, 300.0], "bh_uturns": [0.0, 4.0, 1.0, 9.0],
+                      "bh_straightness": [0.9, 0.2, 0.5, 0.0]})
+    table = segment_behaviour(w, np.array(["a", "a", "a", "a"]))
+    assert list(table.columns) == list(SEGMENT_FEATURES)
+    row = table.loc["a"]
+    assert row["bh_uturns"] == 1.0 and row["bhs_max_uturns"] == 4.0  # the 5-minute window is not read
+    assert row["bhs_min_straightness"] == 0.2 and math.isnan(row["bhs_max_event_var"])
