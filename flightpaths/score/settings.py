@@ -53,6 +53,8 @@ class ScoreSettings:
         stays bounded).
     behaviours: keep only episodes whose named behaviour is one of these (``orbit``, ``hover``,
         ... :data:`flightpaths.score.behaviour.BEHAVIOUR_CLASSES`); empty = keep all.
+    behaviour_episodes: also make episodes of windows that the built-in behaviour classifier
+        alone calls an orbit, hover or racetrack (models with a segment aggregator only).
     """
 
     threshold: float = 0.5
@@ -69,6 +71,7 @@ class ScoreSettings:
     context: ContextSettings = ContextSettings()
     path_margin_s: float = PATH_MARGIN_S
     behaviours: tuple[str, ...] = ()
+    behaviour_episodes: bool = True
 
     def __post_init__(self) -> None:
         names = [self.behaviours] if isinstance(self.behaviours, str) else list(self.behaviours)
