@@ -81,6 +81,7 @@ __all__ = [
     "behaviour_scan",
     "bundle_fingerprint",
     "drawn_blocks",
+    "episodes_from_windows",
     "input_windows",
     "path_keeper",
     "positive_class_of",
@@ -88,6 +89,7 @@ __all__ = [
     "score_input",
     "score_logs",
     "score_small_inputs",
+    "slim_windows",
     "score_windows",
     "windows_from_chunks",
 ]
@@ -313,7 +315,7 @@ def behaviour_scan(scored: pd.DataFrame, classes: list[str], threshold: float) -
     return out
 
 
-def _slim(scored: pd.DataFrame, classes: list[str], threshold: float, *, geometry: bool = False) -> pd.DataFrame:
+def slim_windows(scored: pd.DataFrame, classes: list[str], threshold: float, *, geometry: bool = False) -> pd.DataFrame:
     """Scalar columns plus decimated points of the windows that may join an episode (and, with
     *geometry*, their ``turn_thin_deg``/``revisit_1km`` for the segment aggregator, unless
     :func:`behaviour_scan` gave them already)."""
@@ -422,7 +424,7 @@ def score_input(
                 scored = behaviour_scan(scored, classes, settings.threshold)
             if paths is not None:
                 paths.add(scored, _candidates(scored, classes, settings.threshold))
-            parts.append(_slim(scored, classes, settings.threshold, geometry=geometry))
+            parts.append(slim_windows(scored, classes, settings.threshold, geometry=geometry))
             report()
             del windows, scored
             _chunk_done(path, n, parts)
@@ -471,7 +473,7 @@ def score_small_inputs(
         for i, keeper in enumerate(paths):
             mine = (scored["_input"] == i).to_numpy()
             keeper.add(scored[mine], candidate[mine])
-    slim = _slim(scored, classes, settings.threshold, geometry=bundle_aggregator(bundle) is not None)
+    slim = slim_windows(scored, classes, settings.threshold, geometry=bundle_aggregator(bundle) is not None)
     groups = dict(iter(slim.groupby("_input", sort=False)))
     return [_dedupe(groups[i].drop(columns="_input").reset_index(drop=True)) if i in groups else pd.DataFrame()
             for i in range(len(inputs))]
@@ -711,6 +713,22 @@ def _empty_windows(classes: list[str]) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def episodes_from_windows(windows: pd.DataFrame, bundle: ScoringModel, settings: ScoreSettings,
+                          ep_classes: list[str]) -> pd.DataFrame:
+    """The episodes of scored, slimmed windows, ranked as the tip sheet lists them: merged
+    positive windows, those of the behaviour classifier alone (when the windows have ``lead_p``),
+    ``p_segment`` and the behaviour from the bundle's segment aggregator (when it has one)."""
+    episodes = merge_episodes(windows, threshold=settings.threshold, classes=ep_classes, merge_gap_s=settings.merge_gap_s)
+    if "lead_p" in windows.columns:
+        episodes = add_behaviour_episodes(episodes, windows, positive_class=positive_class_of(bundle),
+                                          threshold=settings.threshold)
+    aggregator = bundle_aggregator(bundle)
+    if aggregator is not None and len(episodes) and "turn_thin_deg" in windows.columns:
+        episodes = show_behaviour_episodes(add_segment_probability(episodes, windows, aggregator,
+                                                                   positive_class=positive_class_of(bundle)))
+    return episodes
+
+
 def _write_outputs(
     out: Path,
     windows: pd.DataFrame,
@@ -725,14 +743,7 @@ def _write_outputs(
 ) -> ScoreResult:
     if windows.empty:
         windows = _empty_windows(classes)
-    episodes = merge_episodes(windows, threshold=settings.threshold, classes=ep_classes, merge_gap_s=settings.merge_gap_s)
-    if "lead_p" in windows.columns:
-        episodes = add_behaviour_episodes(episodes, windows, positive_class=positive_class_of(bundle),
-                                          threshold=settings.threshold)
-    aggregator = bundle_aggregator(bundle)
-    if aggregator is not None and len(episodes) and "turn_thin_deg" in windows.columns:
-        episodes = show_behaviour_episodes(add_segment_probability(episodes, windows, aggregator,
-                                                                   positive_class=positive_class_of(bundle)))
+    episodes = episodes_from_windows(windows, bundle, settings, ep_classes)
     episodes = add_context(filter_behaviours(episodes, settings.behaviours), identity_by_object(windows), settings.context)
     meta = {
         "model": fingerprint,
