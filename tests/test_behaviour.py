@@ -267,3 +267,30 @@ def test_the_behaviour_classifier_alone_makes_an_episode_of_an_unflagged_orbit()
     # a window the circling model flagged takes precedence: nothing is listed twice
     again = add_behaviour_episodes(merge_episodes(windows.assign(p_circling=0.9)), windows, positive_class="circling")
     assert set(again["found_by"]) == {"circling model"} and len(again) == 3
+
+
+def test_score_scans_every_long_window_for_lead_behaviours() -> None:
+    from types import SimpleNamespace
+
+    from flightpaths.score import ScoreSettings
+    from flightpaths.score.pipeline import behaviour_scan, episodes_from_windows, slim_windows
+
+    if default_behaviour_model() is None:
+        pytest.skip("no built-in behaviour model")
+    t, x, y = _path(np.full(1200, 3.0))
+    orbit = {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 90.0), "palt": np.full(1200, 1500.0)}
+    t2, x2, y2 = _path(np.zeros(1200), 120.0)
+    line = {"pt": t2, "px": x2, "py": y2, "pspeed": np.full(1200, 230.0), "palt": np.full(1200, 9000.0)}
+    scored = _timed([
+        {"window_id": "a5", "object_id": "a", "window_s": 300.0, "minute": 0, "p_circling": 0.1, **orbit},
+        {"window_id": "a20", "object_id": "a", "window_s": 1200.0, "minute": 0, "p_circling": 0.1, **orbit},
+        {"window_id": "b20", "object_id": "b", "window_s": 1200.0, "minute": 0, "p_circling": 0.1, **line}])
+    scanned = behaviour_scan(scored, ["circling"], 0.5)
+    assert np.isnan(scanned["lead_p"].iloc[0]) and scanned["lead_p"].iloc[1] > 0.5 and scanned["lead_p"].iloc[2] == 0
+    slim = slim_windows(scanned, ["circling"], 0.5, geometry=True)
+    assert "px" not in slim and slim["thumb_x"].notna().tolist() == [False, True, False]  # drawn for the tip sheet
+    bundle = SimpleNamespace(meta={}, positive_class="circling", classes=["circling", "straight"])
+    episodes = episodes_from_windows(slim, bundle, ScoreSettings(progress=False), ["circling"])  # type: ignore[arg-type]
+    assert episodes[["object_id", "window_ids", "found_by"]].values.tolist() == [["a", "a20", "behaviour"]]
+    assert episodes_from_windows(slim_windows(scored, ["circling"], 0.5), bundle, ScoreSettings(progress=False),
+                                 ["circling"]).empty  # type: ignore[arg-type]
