@@ -26,7 +26,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from flightpaths.evaluate import DEFAULT_DATA_ROOT, build_shared_set, holdout_aircraft  # noqa: E402
+from flightpaths.evaluate import DEFAULT_DATA_ROOT, build_shared_set, holdout_aircraft, window_segments  # noqa: E402
 from flightpaths.score import ScoreSettings, score_windows  # noqa: E402
 from flightpaths.score.episodes import headline_probability  # noqa: E402
 from flightpaths.score.pipeline import (  # noqa: E402
@@ -40,9 +40,9 @@ from flightpaths.tracks import make_windows  # noqa: E402
 from flightpaths.train.predict import load_bundle  # noqa: E402
 
 
-def listed_segments(episodes: pd.DataFrame, windows: pd.DataFrame, threshold: float) -> set[str]:
-    """The segments (track ids) with a window in an episode the tip sheet shows at *threshold*."""
-    track = dict(zip(windows["window_id"].astype(str), windows["track_id"].astype(str)))
+def listed_segments(episodes: pd.DataFrame, windows: pd.DataFrame, segments: pd.DataFrame, threshold: float) -> set[str]:
+    """The segments with a window in an episode the tip sheet shows at *threshold*."""
+    track = dict(zip(windows["window_id"].astype(str), window_segments(windows, segments)))
     out: set[str] = set()
     for ep in episodes.to_dict(orient="records"):
         if headline_probability(ep)[0] >= threshold:
@@ -65,7 +65,9 @@ def table(segments: pd.DataFrame, listed: set[str]) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
-    ap.add_argument("--out", type=Path, default=None, help="write the per-segment table here (CSV)")
+    ap.add_argument("--out", type=Path, default=None, help="write the per-category table here (CSV)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="keep the scored windows in this parquet file and read them from it when it exists")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     data = build_shared_set(args.data_root)
@@ -74,8 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     bundle = load_bundle(BUILTIN_MODEL)
     settings = ScoreSettings(progress=False)
     classes = episode_classes(list(bundle.classes), settings.positive_class)
-    windows = make_windows(data.points.assign(track_id=data.points["segment_id"].astype(str)), bundle.window_settings)
-    scored = score_windows(windows, bundle)
+    if args.cache is not None and args.cache.exists():
+        scored = pd.read_parquet(args.cache)
+    else:
+        windows = make_windows(data.points.assign(track_id=data.points["segment_id"].astype(str)), bundle.window_settings)
+        scored = score_windows(windows, bundle)
+        if args.cache is not None:
+            try:
+                scored.to_parquet(args.cache)
+            except (ValueError, TypeError, OSError) as exc:  # a cache that cannot be written is no reason to stop
+                print(f"scored windows not cached: {exc}")
     t1 = time.perf_counter()
     print(f"{len(data.segments)} held-out segments of {len(held)} aircraft, {len(windows)} windows scored in "
           f"{t1 - t0:.0f} s (positive class {positive_class_of(bundle)})")
@@ -85,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         slim = slim_windows(behaviour_scan(scored, classes, settings.threshold) if scan else scored, classes,
                             settings.threshold, geometry=True)
         episodes = episodes_from_windows(slim, bundle, settings, classes)
-        listed = listed_segments(episodes, slim, settings.threshold)
+        listed = listed_segments(episodes, slim, data.segments, settings.threshold)
         results[name] = table(data.segments, listed)
         found = episodes["found_by"].value_counts().to_dict() if "found_by" in episodes else {}
         print(f"\n## {name}: {len(episodes)} episodes {found}, {time.perf_counter() - t:.0f} s\n")
