@@ -420,7 +420,7 @@ def score_input(
                 pool = stack.enter_context(_drawing_pool(workers))
             scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, pool=pool,
                                     progress=on_windows)
-            if geometry and settings.behaviour_episodes:
+            if geometry and settings.scan_behaviours:
                 scored = behaviour_scan(scored, classes, settings.threshold)
             if paths is not None:
                 paths.add(scored, _candidates(scored, classes, settings.threshold))
@@ -466,7 +466,7 @@ def score_small_inputs(
         return [pd.DataFrame() for _ in inputs]
     windows = pd.concat(frames, ignore_index=True)
     scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, progress=on_windows)
-    if bundle_aggregator(bundle) is not None and settings.behaviour_episodes:
+    if bundle_aggregator(bundle) is not None and settings.scan_behaviours:
         scored = behaviour_scan(scored, classes, settings.threshold)
     if paths is not None:
         candidate = _candidates(scored, classes, settings.threshold)
