@@ -190,3 +190,107 @@ def test_behaviour_filter_setting_and_option() -> None:
     assert filter_behaviours(eps, ("orbit",))["rank"].tolist() == [1]
     assert filter_behaviours(eps, ()).equals(eps)
     assert filter_behaviours(eps.drop(columns="behaviour"), ("orbit",)).empty
+
+
+def test_legs_uturns_and_turn_variety_tell_a_lawnmower_from_an_orbit_and_a_drawing() -> None:
+    t, x, y = _path(_lawnmower())
+    survey = window_behaviour(t, x, y, np.full(len(t), 97.0), None)
+    t, x, y = _path(np.full(1200, 3.0))
+    orbit = window_behaviour(t, x, y, np.full(1200, 97.0), None)
+    t, x, y = _path(np.zeros(600), 230.0)
+    transit = window_behaviour(t, x, y, np.full(600, 450.0), None)
+    turns = np.concatenate([np.r_[np.zeros(60), np.full(n, r)] for n, r in ((10, 3.0), (30, -4.0), (15, 8.0), (60, -2.0), (8, 5.0))])
+    t, x, y = _path(turns)
+    drawing = window_behaviour(t, x, y, np.full(len(t), 97.0), None)
+    # six legs of 4 km, flown both ways 955 m apart (50 m/s turning 6 deg/s), joined by five U-turns
+    assert survey["bh_uturns"] >= 5 and survey["bh_antiparallel"] == 1.0
+    assert 700 < survey["bh_leg_gap_m"] < 1200 and survey["bh_event_var"] < 0.2
+    assert orbit["bh_uturns"] == 0 and orbit["bh_antiparallel"] == 0  # one turn of ten laps, no leg
+    assert transit["bh_uturns"] == transit["bh_events_per_km"] == transit["bh_leg_gap_m"] == 0
+    # turns of 30, 120, 120, 120 and 40 degrees: sizes vary, none reverses the path
+    assert drawing["bh_event_var"] > 0.5 and drawing["bh_uturns"] == 0 and drawing["bh_events_per_km"] > 0
+
+
+def test_segment_behaviour_keeps_the_extremes_of_its_longest_windows() -> None:
+    from flightpaths.score.behaviour import SEGMENT_FEATURES
+
+    w = pd.DataFrame({"window_s": [1200.0, 1200.0, 1200.0, 300.0], "bh_uturns": [0.0, 4.0, 1.0, 9.0],
+                      "bh_straightness": [0.9, 0.2, 0.5, 0.0]})
+    table = segment_behaviour(w, np.array(["a", "a", "a", "a"]))
+    assert list(table.columns) == list(SEGMENT_FEATURES)
+    row = table.loc["a"]
+    assert row["bh_uturns"] == 1.0 and row["bhs_max_uturns"] == 4.0  # the 5-minute window is not read
+    assert row["bhs_min_straightness"] == 0.2 and math.isnan(row["bhs_max_event_var"])
+
+
+def _timed(rows: list[dict], t0: str = "2024-05-01 12:00") -> pd.DataFrame:
+    start = pd.Timestamp(t0, tz="UTC")
+    frame = pd.DataFrame(rows)
+    frame["start"] = [start + pd.Timedelta(minutes=m) for m in frame.pop("minute")]
+    frame["end"] = frame["start"] + pd.Timedelta(minutes=20)
+    return frame
+
+
+def test_the_behaviour_classifier_alone_makes_an_episode_of_an_unflagged_orbit() -> None:
+    from flightpaths.score.behaviour_model import add_behaviour_episodes, show_behaviour_episodes, window_lead_probability
+    from flightpaths.score.episodes import merge_episodes
+
+    model = default_behaviour_model()
+    if model is None:
+        pytest.skip("no built-in behaviour model")
+    t, x, y = _path(np.full(1200, 3.0))
+    orbit = {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 90.0), "palt": np.full(1200, 1500.0)}
+    t2, x2, y2 = _path(np.zeros(1200), 120.0)
+    line = {"pt": t2, "px": x2, "py": y2, "pspeed": np.full(1200, 230.0), "palt": np.full(1200, 9000.0)}
+    windows = _timed([
+        {"window_id": "a1", "object_id": "a", "window_s": 1200.0, "minute": 0, "p_circling": 0.1, **orbit},
+        {"window_id": "a2", "object_id": "a", "window_s": 1200.0, "minute": 10, "p_circling": 0.2, **orbit},
+        {"window_id": "b1", "object_id": "b", "window_s": 1200.0, "minute": 0, "p_circling": 0.1, **line},
+        {"window_id": "c1", "object_id": "c", "window_s": 1200.0, "minute": 0, "p_circling": 0.9, **orbit}])
+    windows = add_window_behaviour(windows)
+    windows["lead_p"] = window_lead_probability(windows, model)
+    assert windows["lead_p"].tolist()[:2] == [pytest.approx(windows["lead_p"].iloc[0])] * 2
+    assert windows["lead_p"].iloc[0] > 0.5 and windows["lead_p"].iloc[2] == 0.0  # a straight line is no lead
+    assert np.isnan(window_lead_probability(windows.assign(bh_turn_net=np.nan), model)).all()
+    found = add_behaviour_episodes(merge_episodes(windows), windows, positive_class="circling")
+    # c was flagged by the circling model; a only by the behaviour, its two windows one episode; b is not listed
+    assert found["found_by"].tolist() == ["circling model", "behaviour"]
+    assert found["object_id"].tolist() == ["c", "a"] and found["window_ids"].iloc[1] == "a1;a2"
+    assert found["peak_p"].iloc[1] == pytest.approx(windows["lead_p"].iloc[0])
+    named = add_behaviour(found, windows, model).assign(p_segment=[0.9, 0.05])
+    shown = show_behaviour_episodes(named)
+    # shown by its behaviour's probability (0.9999 > c's 0.9), so first
+    assert shown["object_id"].tolist() == ["a", "c"] and shown["rank"].tolist() == [1, 2]
+    assert shown["p_segment"].iloc[0] == pytest.approx(named["p_behaviour"].iloc[1])
+    survey = show_behaviour_episodes(named.assign(behaviour=["orbit", "survey"]))
+    assert survey["p_segment"].tolist() == [0.9, 0.05]  # a survey is not a lead: its circling probability stays
+    # a window the circling model flagged takes precedence: nothing is listed twice
+    again = add_behaviour_episodes(merge_episodes(windows.assign(p_circling=0.9)), windows, positive_class="circling")
+    assert set(again["found_by"]) == {"circling model"} and len(again) == 3
+
+
+def test_score_scans_every_long_window_for_lead_behaviours() -> None:
+    from types import SimpleNamespace
+
+    from flightpaths.score import ScoreSettings
+    from flightpaths.score.pipeline import behaviour_scan, episodes_from_windows, slim_windows
+
+    if default_behaviour_model() is None:
+        pytest.skip("no built-in behaviour model")
+    t, x, y = _path(np.full(1200, 3.0))
+    orbit = {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 90.0), "palt": np.full(1200, 1500.0)}
+    t2, x2, y2 = _path(np.zeros(1200), 120.0)
+    line = {"pt": t2, "px": x2, "py": y2, "pspeed": np.full(1200, 230.0), "palt": np.full(1200, 9000.0)}
+    scored = _timed([
+        {"window_id": "a5", "object_id": "a", "window_s": 300.0, "minute": 0, "p_circling": 0.1, **orbit},
+        {"window_id": "a20", "object_id": "a", "window_s": 1200.0, "minute": 0, "p_circling": 0.1, **orbit},
+        {"window_id": "b20", "object_id": "b", "window_s": 1200.0, "minute": 0, "p_circling": 0.1, **line}])
+    scanned = behaviour_scan(scored, ["circling"], 0.5)
+    assert np.isnan(scanned["lead_p"].iloc[0]) and scanned["lead_p"].iloc[1] > 0.5 and scanned["lead_p"].iloc[2] == 0
+    slim = slim_windows(scanned, ["circling"], 0.5, geometry=True)
+    assert "px" not in slim and slim["thumb_x"].notna().tolist() == [False, True, False]  # drawn for the tip sheet
+    bundle = SimpleNamespace(meta={}, positive_class="circling", classes=["circling", "straight"])
+    episodes = episodes_from_windows(slim, bundle, ScoreSettings(progress=False), ["circling"])  # type: ignore[arg-type]
+    assert episodes[["object_id", "window_ids", "found_by"]].values.tolist() == [["a", "a20", "behaviour"]]
+    assert episodes_from_windows(slim_windows(scored, ["circling"], 0.5), bundle, ScoreSettings(progress=False),
+                                 ["circling"]).empty  # type: ignore[arg-type]

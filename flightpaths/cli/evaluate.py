@@ -62,7 +62,8 @@ def command(model: Path | None, positives: tuple[Path, ...], negatives: tuple[Pa
     """Score real flights per segment with MODEL (optional), the 5-minute and multi-scale
     turn rules and, when installed, traffic's holding detector; report AP, P@20/100, recall
     at 0, 1 and 5 false alarms per 1,000 negatives and at 1%/5%, with bootstrap intervals
-    over aircraft, and a contact sheet. With --mouse: people or bots, each source held out in
+    over aircraft, and a contact sheet; with a MODEL whose folder has a behaviour classifier,
+    its per-class precision and recall, confusion matrix and macro-F1. With --mouse: people or bots, each source held out in
     turn, motion features beside the setup-shortcut baseline."""
     if mouse or mouse_human:
         if model is not None or set_name or positives or negatives:
@@ -89,5 +90,9 @@ def command(model: Path | None, positives: tuple[Path, ...], negatives: tuple[Pa
                               & (result.metrics["metric"] == "AP")]
     for row in headline.itertuples():
         click.echo(f"{row.subset:>6}  {row.scorer:<16} AP {row.value:.3f} [{row.lo:.3f}, {row.hi:.3f}]")
+    if result.behaviour is not None:
+        m = result.behaviour.table.loc["macro"]
+        click.echo(f"behaviours: macro-F1 {m['f1']:.3f} [{m['f1_lo']:.3f}, {m['f1_hi']:.3f}] over "
+                   f"{len(result.behaviour.segments)} segments (per class: behaviour.csv, metrics.md)")
     for path in written:
         click.echo(str(path))

@@ -46,6 +46,10 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
               default=None, metavar="NAMES",
               help="Keep only episodes of these behaviours, comma-separated: orbit, hover, survey, racetrack, pattern, "
                    "transit, other (default: all).")
+@click.option("--behaviour-episodes/--circling-only", "behaviour_episodes", default=None,
+              help="Also list windows that the behaviour classifier alone calls an orbit, hover or racetrack, where the "
+                   "circling model flags none (models with a segment aggregator; default: only with --behaviour "
+                   "naming hover or racetrack).")
 @click.option("--exclude-near-airports", "exclude_near_airports_km", type=click.FloatRange(0), default=None, metavar="KM",
               help="Leave out episodes within KM of an airport (not a heliport; default: keep all).")
 @overwrite_option

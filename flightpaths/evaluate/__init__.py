@@ -54,7 +54,11 @@ within two strata, those with positive segments and the rest, so every replicate
 classes), and the bootstrap interval of the difference in AP between each scorer and each
 rule on the same replicates.
 
-Modules: :mod:`.sets` (the real set, segments, hold-out), :mod:`.scorers`, :mod:`.calibration`,
+Behaviours (:mod:`.behaviour`): with a model folder that holds a behaviour classifier, its
+per-class precision and recall, confusion matrix and macro-F1 per segment, the truth being
+the curator category's behaviour, with the same bootstrap over aircraft.
+
+Modules: :mod:`.sets` (the real set, segments, hold-out), :mod:`.scorers`, :mod:`.behaviour`, :mod:`.calibration`,
 :mod:`.metrics`, :mod:`.report` (tables and the contact sheet) and :mod:`.run` (end to end).
 """
 
@@ -62,6 +66,14 @@ from __future__ import annotations
 
 from ..score.aggregate import local_xy, max_net_turn_deg
 from ..score.turns import multiscale_turn_deg
+from .behaviour import (
+    BehaviourEvaluation,
+    behaviour_markdown,
+    behaviour_metrics,
+    evaluate_behaviours,
+    predict_segment_behaviours,
+    segment_behaviour_truth,
+)
 from .calibration import IsotonicCalibrator, cross_fit_calibration, expected_calibration_error
 from .metrics import (
     MetricSettings,
@@ -115,6 +127,7 @@ from .sets import (
 _ground_summary, _stable_hash, _window_segments = ground_summary, stable_hash, window_segments
 
 __all__ = [
+    "BehaviourEvaluation",
     "DEFAULT_DATA_ROOT",
     "EvalSet",
     "EvalSource",
@@ -134,12 +147,15 @@ __all__ = [
     "aggregate_windows",
     "apply_labels",
     "average_precision",
+    "behaviour_markdown",
+    "behaviour_metrics",
     "bootstrap_weights",
     "build_set",
     "build_shared_set",
     "cross_fit_calibration",
     "default_subsets",
     "evaluate",
+    "evaluate_behaviours",
     "evaluate_scores",
     "expected_calibration_error",
     "false_alarm_ranks",
@@ -153,9 +169,11 @@ __all__ = [
     "metrics_markdown",
     "multiscale_turn_deg",
     "precision_at_k",
+    "predict_segment_behaviours",
     "read_points_file",
     "recall_at_fpr",
     "run_evaluation",
+    "segment_behaviour_truth",
     "segment_points",
     "stable_hash",
     "traffic_available",

@@ -14,6 +14,7 @@ import pandas as pd
 from ..errors import InputError
 from ..fileio import atomic_write_bytes, atomic_write_text, write_csv
 from ..score.aggregate import local_xy
+from .behaviour import BehaviourEvaluation, behaviour_markdown
 from .metrics import false_alarm_ranks
 from .sets import EvalSet
 
@@ -28,6 +29,7 @@ class EvaluationResult:
     scores: pd.DataFrame
     segments: pd.DataFrame
     notes: tuple[str, ...] = ()
+    behaviour: BehaviourEvaluation | None = None
 
 
 def _fmt(row: pd.Series) -> str:
@@ -144,15 +146,21 @@ def _draw_segment(ax: Any, g: pd.DataFrame, sid: str, info: pd.Series, score: fl
 def write_evaluation(out_dir: str | Path, data: EvalSet, result: EvaluationResult, *,
                      primary: str | None = None, contact_n: int = 12,
                      holdout: pd.DataFrame | None = None) -> list[Path]:
-    """Write metrics.csv, metrics.md, segments.csv (every score), contact_sheet.png and,
-    when given, holdout.csv (the aircraft to keep out of training)."""
+    """Write metrics.csv, metrics.md, segments.csv (every score), contact_sheet.png, the
+    behaviour tables when judged (behaviour.csv, behaviour_confusion.csv, behaviour_segments.csv,
+    and a section of metrics.md) and, when given, holdout.csv (the aircraft to keep out of training)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ground = ground_summary(result.scores, result.segments)
-    written = [
-        write_csv(out / "metrics.csv", result.metrics, index=False, float_format="%.4f"),
-        atomic_write_text(out / "metrics.md", metrics_markdown(result.metrics, ground=ground, notes=result.notes)),
-    ]
+    text = metrics_markdown(result.metrics, ground=ground, notes=result.notes)
+    written = [write_csv(out / "metrics.csv", result.metrics, index=False, float_format="%.4f")]
+    if result.behaviour is not None:
+        text += behaviour_markdown(result.behaviour)
+        written += [write_csv(out / "behaviour.csv", result.behaviour.table, index_label="behaviour", float_format="%.4f"),
+                    write_csv(out / "behaviour_confusion.csv", result.behaviour.confusion),
+                    write_csv(out / "behaviour_segments.csv", result.behaviour.segments, index_label="segment_id",
+                              float_format="%.4f")]
+    written.insert(1, atomic_write_text(out / "metrics.md", text))
     table = result.segments.join(result.scores)
     written.append(write_csv(out / "segments.csv", table, float_format="%.4f"))
     primary = primary or [c for c in result.scores.columns if not c.endswith("_calibrated") and "+" not in c][-1]

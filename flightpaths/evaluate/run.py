@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..score.behaviour_model import default_behaviour_model
+from .behaviour import BehaviourEvaluation, evaluate_behaviours
 from .calibration import cross_fit_calibration, expected_calibration_error
 from .metrics import MetricSettings, evaluate_scores
 from .report import EvaluationResult
@@ -41,12 +43,14 @@ class EvaluateSettings:
     positive_class: str = "circling"
     contact_n: int = 12
     traffic: bool = True
+    behaviour: bool = True  # judge the model folder's behaviour classifier too, when it has one
 
 
 def evaluate(data: EvalSet, model: str | Path | None = None, *,
              settings: EvaluateSettings = EvaluateSettings(), notes: Sequence[str] = ()) -> EvaluationResult:
     """Score *data* with the 5-minute and multi-scale turn rules, the traffic detector (when
-    importable) and *model*.
+    importable) and *model*; and judge *model*'s behaviour classifier (when it has one and
+    ``settings.behaviour``) on the segments whose category names a behaviour.
 
     With ``holdout_only`` only the aircraft of :func:`holdout_aircraft` are judged. *notes*
     are added to the report.
@@ -66,7 +70,20 @@ def evaluate(data: EvalSet, model: str | Path | None = None, *,
         scorers.append(ModelScorer(Path(model), positive_class=settings.positive_class, how=settings.aggregate,
                                    k=settings.top_k))
     metric = MetricSettings(n_boot=settings.n_boot, seed=settings.seed)
-    return run_evaluation(data, scorers, settings=metric, notes=notes)
+    result = run_evaluation(data, scorers, settings=metric, notes=notes)
+    if model is None or not settings.behaviour:
+        return result
+    return replace(result, behaviour=_behaviours(data, Path(model), metric))
+
+
+def _behaviours(data: EvalSet, model: Path, metric: MetricSettings) -> BehaviourEvaluation | None:
+    """The behaviour classifier beside the model in *model*, judged on *data*; None without one."""
+    classifier = default_behaviour_model(model)
+    if classifier is None:
+        log.info("%s has no behaviour classifier; behaviours not judged", model)
+        return None
+    log.info("judging the behaviour classifier on %d segments", len(data.segments))
+    return evaluate_behaviours(data, classifier, n_boot=metric.n_boot, seed=metric.seed, level=metric.level)
 
 
 def _add_calibrated(scores: pd.DataFrame, name: str, segments: pd.DataFrame, seed: int) -> list[str]:

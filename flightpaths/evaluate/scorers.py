@@ -223,7 +223,7 @@ def window_segments(windows: pd.DataFrame, segments: pd.DataFrame) -> pd.Series:
     left = pd.DataFrame({"object_id": windows["object_id"].astype(str).to_numpy(), "t": mid.to_numpy(),
                          "row": np.arange(len(windows))}).sort_values("t")
     right = segments.reset_index()[["segment_id", "object_id", "start", "end"]].sort_values("start")
-    right["t"] = pd.to_datetime(right["start"], utc=True)
+    right["t"] = pd.to_datetime(right["start"], utc=True).astype(left["t"].dtype)  # same unit (ns or us) both sides
     right["object_id"] = right["object_id"].astype(str)
     merged = pd.merge_asof(left, right, on="t", by="object_id", direction="backward")
     inside = merged["t"] <= pd.to_datetime(merged["end"], utc=True)

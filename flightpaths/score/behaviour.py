@@ -60,9 +60,12 @@ from .turns import MULTISCALE, THIN_M, cumulative_turn, multiscale_turn_thinned,
 __all__ = [
     "BEHAVIOUR_CLASSES",
     "BEHAVIOUR_FEATURES",
+    "BEHAVIOUR_WINDOW_S",
     "HOVER_KT",
     "LEG_THIN_M",
     "REAL_CATEGORY_CLASS",
+    "SEGMENT_EXTREMES",
+    "SEGMENT_FEATURES",
     "SIM_BEHAVIOUR_CLASS",
     "STRAIGHT_DEG",
     "add_window_behaviour",
@@ -78,7 +81,19 @@ BEHAVIOUR_FEATURES: Final[tuple[str, ...]] = (
     "bh_turn_net", "bh_turn_total", "bh_turn_multi", "bh_consistency", "bh_alternation", "bh_speed_kt",
     "bh_slow_share", "bh_alt_ft", "bh_alt_change_ft", "bh_alt_range_ft", "bh_straight_share", "bh_axial", "bh_polar",
     "bh_cross_ratio", "bh_extent_m", "bh_straightness", "bh_revisit",
+    "bh_uturns", "bh_antiparallel", "bh_leg_gap_m", "bh_event_var", "bh_events_per_km",
 )
+#: Per-segment features beside the medians: the largest (or smallest) value over the segment's
+#: windows of its longest length, so one lawnmower turn or one loop in an hour is not lost.
+SEGMENT_EXTREMES: Final[tuple[tuple[str, str], ...]] = (
+    ("bh_uturns", "max"), ("bh_antiparallel", "max"), ("bh_turn_net", "max"), ("bh_straightness", "min"),
+    ("bh_event_var", "max"),
+)
+#: Every per-segment feature: the window features' medians, then the extremes (``bhs_max_...``).
+SEGMENT_FEATURES: Final[tuple[str, ...]] = BEHAVIOUR_FEATURES + tuple(
+    f"bhs_{how}_{name.removeprefix('bh_')}" for name, how in SEGMENT_EXTREMES)
+#: Window lengths (s) the classifier was trained on (the built-in circling model's).
+BEHAVIOUR_WINDOW_S: Final[tuple[float, ...]] = (300.0, 600.0, 1200.0)
 #: The reporter's behaviour of each simulator behaviour (:data:`flightpaths.simulate.BEHAVIOURS`);
 #: ``parked`` is on the ground (no window) and has none. Partial orbits of a revolution or more
 #: are orbits, shorter ones "other" (see :func:`sim_class`).
@@ -102,6 +117,8 @@ LEG_THIN_M: Final = 250.0
 STRAIGHT_DEG: Final = 5.0
 #: A run of steps turning one way by more than this (deg) in all is a turn (for alternation).
 _TURN_EVENT_DEG: Final = 20.0
+_UTURN_DEG: Final = (150.0, 270.0)
+_LEG_MIN_M: Final = 1000.0
 _REVISIT_M: Final = 1000.0
 _REVISIT_GAP_S: Final = (150.0, 1800.0)
 
@@ -132,16 +149,9 @@ def _time_share(t: np.ndarray, mask: np.ndarray) -> float:
 
 
 def _alternation(turns: np.ndarray) -> float:
-    """Share of consecutive turn events (runs of same-sign steps adding up to more than
-    :data:`_TURN_EVENT_DEG`) that turn the other way than the one before."""
-    sign = np.sign(turns)
-    nz = sign != 0
-    if nz.sum() < 2:
-        return 0.0
-    s, d = sign[nz], turns[nz]
-    run = np.concatenate([[0], np.cumsum(s[1:] != s[:-1])])
-    totals = np.bincount(run, weights=d)
-    events = np.sign(totals[np.abs(totals) > _TURN_EVENT_DEG])
+    """Share of consecutive turn events (:func:`_turn_events`) that turn the other way than
+    the one before."""
+    events = np.sign(_turn_events(turns))
     if len(events) < 2:
         return 0.0
     return float(np.mean(events[1:] != events[:-1]))
@@ -176,6 +186,58 @@ def _legs(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
         sa, sc = along[straight], across[straight]
         out["bh_cross_ratio"] = float(np.ptp(sc) / max(float(np.ptp(sa)), LEG_THIN_M))
     return out
+
+
+def _turn_events(turn: np.ndarray) -> np.ndarray:
+    """Signed totals (deg) of the runs of steps turning one way by more than :data:`_TURN_EVENT_DEG`."""
+    sign = np.sign(turn)
+    nz = sign != 0
+    if not nz.any():
+        return np.zeros(0)
+    s, d = sign[nz], turn[nz]
+    run = np.concatenate([[0], np.cumsum(s[1:] != s[:-1])])
+    totals = np.bincount(run, weights=d)
+    return totals[np.abs(totals) > _TURN_EVENT_DEG]
+
+
+def _shape(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Turn events and legs of a path thinned to :data:`LEG_THIN_M`: U-turns (events of
+    150-270 deg), the share of consecutive legs flown the opposite way, their median
+    across-track gap, the variety of turn sizes and turn events per km."""
+    out = {"bh_uturns": 0.0, "bh_antiparallel": 0.0, "bh_leg_gap_m": 0.0, "bh_event_var": 0.0, "bh_events_per_km": 0.0}
+    k = thin_indices(x, y, LEG_THIN_M) if len(x) else np.zeros(0, int)
+    if len(k) < 3:
+        return out
+    dx, dy = np.diff(x[k]), np.diff(y[k])
+    heading = np.arctan2(dx, dy)
+    turn = _wrap(np.degrees(np.diff(heading)))
+    events = np.abs(_turn_events(turn))
+    out["bh_uturns"] = float(np.sum((events >= _UTURN_DEG[0]) & (events <= _UTURN_DEG[1])))
+    path_km = float(np.hypot(dx, dy).sum()) / 1000.0
+    out["bh_events_per_km"] = len(events) / path_km if path_km > 0 else 0.0
+    out["bh_event_var"] = float(np.std(np.log2(events))) if len(events) >= 2 else 0.0
+    legs = _straight_legs(x[k], y[k], np.abs(turn))
+    if len(legs) >= 2:
+        h = np.array([leg[0] for leg in legs])
+        flip = np.abs(_wrap(np.degrees(np.diff(h)))) > 150.0
+        out["bh_antiparallel"] = float(flip.mean())
+        if flip.any():
+            gaps = [abs((legs[i + 1][1] - legs[i][1]) * math.cos(h[i]) - (legs[i + 1][2] - legs[i][2]) * math.sin(h[i]))
+                    for i in np.flatnonzero(flip)]
+            out["bh_leg_gap_m"] = float(np.median(gaps))
+    return out
+
+
+def _straight_legs(xk: np.ndarray, yk: np.ndarray, turn: np.ndarray) -> list[tuple[float, float, float]]:
+    """(heading rad, mid x, mid y) of each run of straight steps at least :data:`_LEG_MIN_M` long."""
+    straight = np.concatenate([turn[:1], np.maximum(turn[:-1], turn[1:]), turn[-1:]]) < STRAIGHT_DEG
+    edges = np.flatnonzero(np.diff(np.r_[0, straight.astype(int), 0]))
+    legs = []
+    for a, b in zip(edges[::2], edges[1::2]):  # steps a..b-1, points a..b
+        ddx, ddy = xk[b] - xk[a], yk[b] - yk[a]
+        if math.hypot(ddx, ddy) >= _LEG_MIN_M:
+            legs.append((math.atan2(ddx, ddy), (xk[a] + xk[b]) / 2.0, (yk[a] + yk[b]) / 2.0))
+    return legs
 
 
 def _revisit_share(tk: np.ndarray, xk: np.ndarray, yk: np.ndarray) -> float:
@@ -231,6 +293,7 @@ def window_behaviour(t: np.ndarray, x: np.ndarray, y: np.ndarray, speed_kt: np.n
         out["bh_alt_change_ft"] = float(alt[fa][-1] - alt[fa][0])
         out["bh_alt_range_ft"] = float(np.ptp(alt[fa]))
     out.update(_legs(x, y))
+    out.update(_shape(x, y))
     out["bh_extent_m"] = float(max(np.ptp(x), np.ptp(y)))
     path = float(np.hypot(np.diff(x), np.diff(y)).sum())
     out["bh_straightness"] = float(math.hypot(x[-1] - x[0], y[-1] - y[0]) / path) if path > 0 else 0.0
@@ -277,9 +340,10 @@ def add_window_behaviour(windows: pd.DataFrame, rows: np.ndarray | None = None, 
 
 
 def segment_behaviour(windows: pd.DataFrame, key: pd.Series | np.ndarray) -> pd.DataFrame:
-    """One row of :data:`BEHAVIOUR_FEATURES` per segment key ("" = none): the median of each
-    over the segment's windows of its longest window length (windows without features are
-    skipped). Indexed by key, sorted."""
+    """One row of :data:`SEGMENT_FEATURES` per segment key ("" = none): the median of each
+    window feature over the segment's windows of its longest window length (windows without
+    features are skipped), then the :data:`SEGMENT_EXTREMES` over the same windows. Indexed
+    by key, sorted."""
     key = np.asarray(key, dtype=object).astype(str)
     present = [c for c in BEHAVIOUR_FEATURES if c in windows.columns]
     frame = pd.DataFrame({c: windows[c].to_numpy(float) for c in present})
@@ -290,8 +354,11 @@ def segment_behaviour(windows: pd.DataFrame, key: pd.Series | np.ndarray) -> pd.
     else:
         frame = frame[frame["_k"] != ""]
     longest = frame.groupby("_k")["_w"].transform("max") if len(frame) else frame["_w"]
-    table = frame[frame["_w"] == longest].groupby("_k")[present].median()
-    for c in BEHAVIOUR_FEATURES:
+    groups = frame[frame["_w"] == longest].groupby("_k")
+    table = groups[present].median()
+    for (name, how), column in zip(SEGMENT_EXTREMES, SEGMENT_FEATURES[len(BEHAVIOUR_FEATURES):]):
+        table[column] = groups[name].agg(how) if name in present else np.nan
+    for c in SEGMENT_FEATURES:
         if c not in table.columns:
             table[c] = np.nan
-    return table[list(BEHAVIOUR_FEATURES)].sort_index()
+    return table[list(SEGMENT_FEATURES)].sort_index()

@@ -30,10 +30,14 @@ from .behaviour import BEHAVIOUR_FEATURES, segment_behaviour
 __all__ = [
     "BEHAVIOUR_MODEL_FORMAT",
     "DEFAULT_BEHAVIOUR_DIR",
+    "LEAD_BEHAVIOURS",
     "BehaviourModel",
     "add_behaviour",
+    "add_behaviour_episodes",
     "default_behaviour_model",
     "filter_behaviours",
+    "show_behaviour_episodes",
+    "window_lead_probability",
 ]
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,11 @@ BEHAVIOUR_MODEL_FORMAT: Final = 1
 #: Where the built-in behaviour classifier lives (beside the built-in circling model).
 DEFAULT_BEHAVIOUR_DIR: Final = Path(__file__).resolve().parents[1] / "models" / "default"
 _JSON, _WEIGHTS = "behaviour.json", "behaviour.safetensors"
+#: Behaviours that make an episode by themselves, where the circling model flags no window
+#: (:func:`add_behaviour_episodes`).
+LEAD_BEHAVIOURS: Final[tuple[str, ...]] = ("orbit", "hover", "racetrack")
+#: ``found_by`` of an episode: the circling model's windows, or the behaviour classifier's alone.
+FOUND_BY_MODEL, FOUND_BY_BEHAVIOUR = "circling model", "behaviour"
 _NODE_ARRAYS: Final = ("feature", "threshold", "left", "right", "leaf", "value", "missing_left")
 
 @dataclass(frozen=True, eq=False)
@@ -216,6 +225,80 @@ def add_behaviour(episodes: pd.DataFrame, windows: pd.DataFrame, model: Behaviou
     out["behaviour"] = pd.array(eid.map(by_id["behaviour"]).to_numpy(dtype=object), dtype="string")
     out["p_behaviour"] = eid.map(by_id["p"]).to_numpy(float)
     return out
+
+
+def window_lead_probability(windows: pd.DataFrame, model: BehaviourModel | None,
+                            behaviours: Sequence[str] = LEAD_BEHAVIOURS) -> np.ndarray:
+    """Per window, from its own behaviour features (as a one-window segment): the classifier's
+    probability of its likeliest behaviour when that is one of *behaviours*, else 0; NaN where
+    the window has no features (or there is no *model*)."""
+    out = np.full(len(windows), np.nan)
+    if model is None or not len(windows) or BEHAVIOUR_FEATURES[0] not in windows.columns:
+        return out
+    has = windows[BEHAVIOUR_FEATURES[0]].notna().to_numpy()
+    if not has.any():
+        return out
+    rows = np.flatnonzero(has)
+    table = segment_behaviour(windows.iloc[rows].drop(columns="window_s", errors="ignore"),
+                              np.char.mod("%d", rows).astype(object))
+    label, p = model.predict(table)
+    out[table.index.astype(int)] = np.where(np.isin(label, list(behaviours)), p, 0.0)
+    return out
+
+
+def add_behaviour_episodes(episodes: pd.DataFrame, windows: pd.DataFrame, *, positive_class: str,
+                           threshold: float = 0.5, column: str = "lead_p") -> pd.DataFrame:
+    """*episodes* (``found_by`` = "circling model") and, after them, the runs of windows whose
+    *column* (:func:`window_lead_probability`) is at *threshold* or more, merged as
+    :func:`~flightpaths.score.episodes.merge_episodes` merges, that overlap no episode of the
+    same aircraft (``found_by`` = "behaviour"; their ``peak_p`` and ``mean_p`` are the
+    behaviour's window probabilities, not the circling model's)."""
+    from .episodes import merge_episodes
+
+    out = episodes.assign(found_by=FOUND_BY_MODEL)
+    if column not in windows.columns or not len(windows):
+        return out
+    flagged = windows[windows[column].fillna(0.0).to_numpy(float) >= threshold]
+    if not len(flagged):
+        return out
+    probs = [c for c in flagged.columns if isinstance(c, str) and c.startswith("p_")]
+    found = merge_episodes(flagged.drop(columns=probs).assign(**{f"p_{positive_class}": flagged[column]}),
+                           threshold=threshold, classes=[positive_class])
+    if len(out):
+        keep = [not _overlaps(out, str(r.object_id), r.start, r.end) for r in found.itertuples()]
+        found = found[np.asarray(keep, bool)]
+    if not len(found):
+        return out
+    found = found.assign(found_by=FOUND_BY_BEHAVIOUR)
+    merged = pd.concat([out, found], ignore_index=True) if len(out) else found.reset_index(drop=True)
+    merged["rank"] = np.arange(1, len(merged) + 1, dtype="int64")
+    return merged
+
+
+def show_behaviour_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Episodes found by the behaviour classifier alone (``found_by`` = "behaviour") whose named
+    behaviour is a :data:`LEAD_BEHAVIOURS` are shown with the larger of their ``p_segment``
+    (the circling probability) and their ``p_behaviour``, so that a hover or a racetrack that
+    is not circling still reaches the tip sheet; re-ranked by ``p_segment`` as
+    :func:`flightpaths.score.aggregate.add_segment_probability` ranks."""
+    if not len(episodes) or "found_by" not in episodes.columns or "behaviour" not in episodes.columns:
+        return episodes
+    out = episodes.copy()
+    lead = (out["found_by"] == FOUND_BY_BEHAVIOUR) & out["behaviour"].isin(list(LEAD_BEHAVIOURS)).fillna(False)
+    if not lead.any():
+        return out
+    seg = out["p_segment"].to_numpy(float) if "p_segment" in out.columns else np.full(len(out), np.nan)
+    lifted = np.fmax(seg, out["p_behaviour"].to_numpy(float))
+    out["p_segment"] = np.where(lead.to_numpy(bool), lifted, seg)
+    out = out.sort_values(["p_segment", "peak_p", "mean_p", "start"], ascending=[False, False, False, True],
+                          na_position="last", kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1, dtype="int64")
+    return out.reset_index(drop=True)
+
+
+def _overlaps(episodes: pd.DataFrame, object_id: str, start: pd.Timestamp, end: pd.Timestamp) -> bool:
+    same = episodes["object_id"].astype(str) == object_id
+    return bool((same & (episodes["start"] <= end) & (episodes["end"] >= start)).any())
 
 
 def filter_behaviours(episodes: pd.DataFrame, behaviours: Sequence[str]) -> pd.DataFrame:

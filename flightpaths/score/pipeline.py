@@ -53,7 +53,13 @@ from ..runtime import release_free_memory, resident_mb
 from ..settings import settings_dict
 from ..tracks import TrackSettings, WindowSettings, windows_from_chunks
 from .aggregate import SegmentAggregator, add_segment_probability
-from .behaviour_model import filter_behaviours
+from .behaviour_model import (
+    add_behaviour_episodes,
+    default_behaviour_model,
+    filter_behaviours,
+    show_behaviour_episodes,
+    window_lead_probability,
+)
 from .episodes import merge_episodes
 from .leadmap import TRACK_POINTS_MAX, episode_lines
 from .paths import PathKeeper, empty_paths
@@ -72,8 +78,10 @@ __all__ = [
     "OUTPUT_NAMES",
     "ScoreResult",
     "ScoringModel",
+    "behaviour_scan",
     "bundle_fingerprint",
     "drawn_blocks",
+    "episodes_from_windows",
     "input_windows",
     "path_keeper",
     "positive_class_of",
@@ -81,6 +89,7 @@ __all__ = [
     "score_input",
     "score_logs",
     "score_small_inputs",
+    "slim_windows",
     "score_windows",
     "windows_from_chunks",
 ]
@@ -286,18 +295,39 @@ def positive_class_of(bundle: ScoringModel) -> str:
     return str(bundle.positive_class or list(bundle.classes)[0])
 
 
-def _slim(scored: pd.DataFrame, classes: list[str], threshold: float, *, geometry: bool = False) -> pd.DataFrame:
+def behaviour_scan(scored: pd.DataFrame, classes: list[str], threshold: float) -> pd.DataFrame:
+    """*scored* with the segment aggregator's geometry and the behaviour features on the windows
+    that may join an episode and on every window of the longest length, and ``lead_p``: the
+    built-in behaviour classifier's probability that a window alone is an orbit, hover or
+    racetrack (:func:`~flightpaths.score.behaviour_model.window_lead_probability`), so that
+    :func:`~flightpaths.score.behaviour_model.add_behaviour_episodes` can make episodes of
+    windows the circling model does not flag."""
+    from .aggregate import add_window_geometry
+
+    if not len(scored):
+        return scored
+    rows = _candidates(scored, classes, threshold)
+    if "window_s" in scored.columns:
+        ws = scored["window_s"].to_numpy(float)
+        rows = rows | (ws == np.nanmax(ws))
+    out = add_window_geometry(scored, rows=rows)
+    out["lead_p"] = window_lead_probability(out, default_behaviour_model())
+    return out
+
+
+def slim_windows(scored: pd.DataFrame, classes: list[str], threshold: float, *, geometry: bool = False) -> pd.DataFrame:
     """Scalar columns plus decimated points of the windows that may join an episode (and, with
-    *geometry*, their ``turn_thin_deg``/``revisit_1km`` for the segment aggregator)."""
+    *geometry*, their ``turn_thin_deg``/``revisit_1km`` for the segment aggregator, unless
+    :func:`behaviour_scan` gave them already)."""
     arrays = array_columns(scored)
-    if geometry and len(scored):
+    if geometry and len(scored) and "turn_thin_deg" not in scored.columns:
         from .aggregate import add_window_geometry
 
         pmax = scored[[f"p_{c}" for c in classes]].max(axis=1).to_numpy() >= threshold
         scored = add_window_geometry(scored, rows=pmax)
     out = scored.drop(columns=arrays)
     if {"px", "py"} <= set(scored.columns) and len(scored):
-        pmax = scored[[f"p_{c}" for c in classes]].max(axis=1).to_numpy() >= threshold
+        pmax = _candidates(scored, classes, threshold)
         out["thumb_x"] = [(_thumb(x) if k else None) for x, k in zip(scored["px"], pmax)]
         out["thumb_y"] = [(_thumb(y) if k else None) for y, k in zip(scored["py"], pmax)]
         if "pt" in scored.columns:
@@ -306,10 +336,11 @@ def _slim(scored: pd.DataFrame, classes: list[str], threshold: float, *, geometr
 
 
 def _candidates(scored: pd.DataFrame, classes: list[str], threshold: float) -> np.ndarray:
-    """Which scored windows may join an episode (a class probability at the threshold)."""
+    """Which scored windows may join an episode (a class probability, or ``lead_p``, at the threshold)."""
     if scored.empty:
         return np.zeros(0, bool)
-    return np.asarray(scored[[f"p_{c}" for c in classes]].max(axis=1).to_numpy() >= threshold, dtype=bool)
+    cols = [f"p_{c}" for c in classes] + (["lead_p"] if "lead_p" in scored.columns else [])
+    return np.asarray(scored[cols].max(axis=1).to_numpy() >= threshold, dtype=bool)
 
 
 def path_keeper(bundle: ScoringModel, settings: ScoreSettings) -> PathKeeper:
@@ -389,9 +420,11 @@ def score_input(
                 pool = stack.enter_context(_drawing_pool(workers))
             scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, pool=pool,
                                     progress=on_windows)
+            if geometry and settings.scan_behaviours:
+                scored = behaviour_scan(scored, classes, settings.threshold)
             if paths is not None:
                 paths.add(scored, _candidates(scored, classes, settings.threshold))
-            parts.append(_slim(scored, classes, settings.threshold, geometry=geometry))
+            parts.append(slim_windows(scored, classes, settings.threshold, geometry=geometry))
             report()
             del windows, scored
             _chunk_done(path, n, parts)
@@ -433,12 +466,14 @@ def score_small_inputs(
         return [pd.DataFrame() for _ in inputs]
     windows = pd.concat(frames, ignore_index=True)
     scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, progress=on_windows)
+    if bundle_aggregator(bundle) is not None and settings.scan_behaviours:
+        scored = behaviour_scan(scored, classes, settings.threshold)
     if paths is not None:
         candidate = _candidates(scored, classes, settings.threshold)
         for i, keeper in enumerate(paths):
             mine = (scored["_input"] == i).to_numpy()
             keeper.add(scored[mine], candidate[mine])
-    slim = _slim(scored, classes, settings.threshold, geometry=bundle_aggregator(bundle) is not None)
+    slim = slim_windows(scored, classes, settings.threshold, geometry=bundle_aggregator(bundle) is not None)
     groups = dict(iter(slim.groupby("_input", sort=False)))
     return [_dedupe(groups[i].drop(columns="_input").reset_index(drop=True)) if i in groups else pd.DataFrame()
             for i in range(len(inputs))]
@@ -678,6 +713,22 @@ def _empty_windows(classes: list[str]) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def episodes_from_windows(windows: pd.DataFrame, bundle: ScoringModel, settings: ScoreSettings,
+                          ep_classes: list[str]) -> pd.DataFrame:
+    """The episodes of scored, slimmed windows, ranked as the tip sheet lists them: merged
+    positive windows, those of the behaviour classifier alone (when the windows have ``lead_p``),
+    ``p_segment`` and the behaviour from the bundle's segment aggregator (when it has one)."""
+    episodes = merge_episodes(windows, threshold=settings.threshold, classes=ep_classes, merge_gap_s=settings.merge_gap_s)
+    if "lead_p" in windows.columns:
+        episodes = add_behaviour_episodes(episodes, windows, positive_class=positive_class_of(bundle),
+                                          threshold=settings.threshold)
+    aggregator = bundle_aggregator(bundle)
+    if aggregator is not None and len(episodes) and "turn_thin_deg" in windows.columns:
+        episodes = show_behaviour_episodes(add_segment_probability(episodes, windows, aggregator,
+                                                                   positive_class=positive_class_of(bundle)))
+    return episodes
+
+
 def _write_outputs(
     out: Path,
     windows: pd.DataFrame,
@@ -692,10 +743,7 @@ def _write_outputs(
 ) -> ScoreResult:
     if windows.empty:
         windows = _empty_windows(classes)
-    episodes = merge_episodes(windows, threshold=settings.threshold, classes=ep_classes, merge_gap_s=settings.merge_gap_s)
-    aggregator = bundle_aggregator(bundle)
-    if aggregator is not None and len(episodes) and "turn_thin_deg" in windows.columns:
-        episodes = add_segment_probability(episodes, windows, aggregator, positive_class=positive_class_of(bundle))
+    episodes = episodes_from_windows(windows, bundle, settings, ep_classes)
     episodes = add_context(filter_behaviours(episodes, settings.behaviours), identity_by_object(windows), settings.context)
     meta = {
         "model": fingerprint,

@@ -24,6 +24,10 @@ __all__ = ["BUILTIN_MODEL", "NEGATIVE_NAMES", "ScoreSettings", "episode_classes"
 #: ``flightpaths score`` and ``watch`` use it when no ``--model`` is given.
 BUILTIN_MODEL: Final[Path] = Path(__file__).resolve().parents[1] / "models" / "default"
 
+#: Behaviours asked for with ``behaviours`` that turn on ``behaviour_episodes`` by default: the
+#: circling model is not made to flag them.
+_SCAN_FOR: Final = frozenset({"hover", "racetrack"})
+
 #: Class names that mean "nothing to report" and never become episodes by default.
 NEGATIVE_NAMES = frozenset({"other", "others", "negative", "background", "none", "normal", "ordinary", "straight", "human"})
 
@@ -53,6 +57,10 @@ class ScoreSettings:
         stays bounded).
     behaviours: keep only episodes whose named behaviour is one of these (``orbit``, ``hover``,
         ... :data:`flightpaths.score.behaviour.BEHAVIOUR_CLASSES`); empty = keep all.
+    behaviour_episodes: also make episodes of windows that the built-in behaviour classifier
+        alone calls an orbit, hover or racetrack (models with a segment aggregator only);
+        ``None`` (default) = only when *behaviours* asks for hover or racetrack (on held-out
+        real flights they list no more orbits and 8% of other segments, see the README).
     """
 
     threshold: float = 0.5
@@ -69,6 +77,7 @@ class ScoreSettings:
     context: ContextSettings = ContextSettings()
     path_margin_s: float = PATH_MARGIN_S
     behaviours: tuple[str, ...] = ()
+    behaviour_episodes: bool | None = None
 
     def __post_init__(self) -> None:
         names = [self.behaviours] if isinstance(self.behaviours, str) else list(self.behaviours)
@@ -96,6 +105,19 @@ class ScoreSettings:
                     f"{name} {getattr(self, name)!r} is not a time zone; use an IANA name such as "
                     "'UTC' or 'America/New_York'"
                 ) from exc
+
+    @property
+    def scan_behaviours(self) -> bool:
+        """Whether episodes of the behaviour classifier alone are made (see ``behaviour_episodes``).
+
+        >>> ScoreSettings().scan_behaviours, ScoreSettings(behaviours=("hover",)).scan_behaviours
+        (False, True)
+        >>> ScoreSettings(behaviours=("orbit",)).scan_behaviours, ScoreSettings(behaviour_episodes=True).scan_behaviours
+        (False, True)
+        """
+        if self.behaviour_episodes is not None:
+            return self.behaviour_episodes
+        return any(b in _SCAN_FOR for b in self.behaviours)
 
     def replace(self, **changes: object) -> ScoreSettings:
         """A copy with *changes* applied (the settings are frozen)."""
