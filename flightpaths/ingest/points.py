@@ -136,6 +136,7 @@ def _note_skipped(reason: str, example: str, source_name: str, report: IngestRep
 def _update(report: IngestReport, ledger: Ledger, points: pd.DataFrame, objects: set[str]) -> None:
     report.rows_kept += len(points)
     report.dropped, report.notes, report.examples = dict(ledger.dropped), dict(ledger.notes), list(ledger.examples)
+    report.partial = list(ledger.partial)
     if len(points):
         objects.update(points["object_id"].dropna().unique().tolist())
         lo, hi = points["time"].min(), points["time"].max()
@@ -214,7 +215,7 @@ def iter_points(
                 kept += len(points)
                 previous = points
         except InputError as exc:
-            if settings.strict or exc.line is not None:
+            if settings.strict:
                 raise
             first_error = first_error or exc
             _note_skipped(exc.message, exc.message, source.name, report, ledger)

@@ -135,9 +135,11 @@ def _bundle_paths(p: Path) -> tuple[Path, Path]:
 def _read_meta(meta_path: Path) -> dict[str, Any]:
     """``model.json``: JSON of this format, with the required fields and a version this library reads."""
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = json.loads(meta_path.read_text(encoding="utf-8-sig"))  # a byte-order mark from a Windows editor is fine
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{meta_path}: not valid JSON ({exc})") from exc
+    except OSError as exc:
+        raise BundleError(f"{meta_path}: cannot be read ({exc.strerror or exc})") from exc
     except RecursionError as exc:
         raise BundleError(f"{meta_path}: nested too deeply to be a model description") from exc
     if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
