@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -221,3 +222,20 @@ def test_aircraft_json_with_a_wrong_typed_seen_pos_names_it(tmp_path: Path) -> N
     result = read_logs([log])
     assert result.points["object_id"].tolist() == ["abc124"]
     assert any("aircraft.json:1:" in e and "seen_pos" in e for e in result.report.examples), result.report.examples
+
+
+def test_an_empty_input_path_is_refused_not_read_as_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(GOOD_SBS, tmp_path / "here.sbs")  # would be read if "" meant "."
+    res = CliRunner().invoke(cli, ["ingest", "", "-o", str(tmp_path / "o.parquet")])
+    assert res.exit_code == 1 and "empty" in res.output and not (tmp_path / "o.parquet").exists(), res.output
+
+
+def test_a_folder_named_like_a_log_is_read_as_a_folder_and_refused_as_an_output(tmp_path: Path) -> None:
+    folder = tmp_path / "day.sbs"
+    folder.mkdir()
+    shutil.copy(GOOD_SBS, folder / "a.sbs")
+    res = CliRunner().invoke(cli, ["ingest", str(folder), "-o", str(tmp_path / "o.parquet")])
+    assert res.exit_code == 0 and len(pd.read_parquet(tmp_path / "o.parquet")) == 4, res.output
+    res = CliRunner().invoke(cli, ["ingest", str(GOOD_SBS), "-o", str(folder)])
+    assert res.exit_code == 2 and "directory" in res.output, res.output
