@@ -239,3 +239,30 @@ def test_a_folder_named_like_a_log_is_read_as_a_folder_and_refused_as_an_output(
     assert res.exit_code == 0 and len(pd.read_parquet(tmp_path / "o.parquet")) == 4, res.output
     res = CliRunner().invoke(cli, ["ingest", str(GOOD_SBS), "-o", str(folder)])
     assert res.exit_code == 2 and "directory" in res.output, res.output
+
+
+@pytest.mark.parametrize("change", [
+    {"phase": 7}, {"done": {"5": 1}}, {"done": {"1": -3}}, {"best_epoch": 40}, {"stale": -1}, {"history": [1, 2]},
+])
+def test_a_checkpoint_with_impossible_bookkeeping_is_refused_on_load(tmp_path: Path, change: dict) -> None:
+    """Well-typed but impossible counts passed the loader and failed mid-resume (KeyError, IndexError)."""
+    import hashlib
+
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save
+
+    from flightpaths.errors import BundleError
+    from flightpaths.train.bundle import CHECKPOINT_DIR, load_checkpoint
+
+    blob = save({"model.w": torch.zeros(2)})
+    meta = {"format": "flightpaths-checkpoint", "settings": {}, "phase": 2, "history": [{"epoch": 1}, {"epoch": 1}],
+            "best": 0.5, "best_epoch": 2, "done": {"1": 1, "2": 1}, "stale": 0, "param_groups": [],
+            "sha256": hashlib.sha256(blob).hexdigest()}
+    folder = tmp_path / CHECKPOINT_DIR
+    folder.mkdir()
+    (folder / "state.safetensors").write_bytes(blob)
+    (folder / "state.json").write_text(json.dumps(meta))
+    assert load_checkpoint(tmp_path).done == {1: 1, 2: 1}
+    (folder / "state.json").write_text(json.dumps({**meta, **change}))
+    with pytest.raises(BundleError, match="damaged checkpoint"):
+        load_checkpoint(tmp_path)
