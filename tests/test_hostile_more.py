@@ -212,7 +212,7 @@ def test_aircraft_json_with_a_wrong_typed_top_level_field_names_it(tmp_path: Pat
     log = tmp_path / "aircraft.json"
     log.write_text(json.dumps(snapshot))
     res = CliRunner().invoke(cli, ["ingest", str(log), "-o", str(tmp_path / "o.parquet")])
-    assert res.exit_code == 1 and f"column {field!r}" in res.output and "Traceback" not in res.output, res.output
+    assert res.exit_code == 1 and f"field {field!r}" in res.output and "Traceback" not in res.output, res.output
 
 
 def test_aircraft_json_with_a_wrong_typed_seen_pos_names_it(tmp_path: Path) -> None:

@@ -87,8 +87,8 @@ def _check_snapshot(data: Any, source: Source) -> None:
     for field, ok, want in (("aircraft", isinstance(data.get("aircraft"), list), "a list of aircraft"),
                             ("now", is_json_number(data.get("now")), "a time in epoch seconds")):
         if not ok:
-            found = f"missing, expected {want}" if field not in data else f"{json.dumps(data[field])[:40]} is not {want}"
-            raise InputError(found, path=source.name, column=field)
+            found = "missing" if field not in data else f"found {json.dumps(data[field])[:40]}"
+            raise InputError(f"field {field!r} is not {want} ({found})", path=source.name)
 
 
 def snapshot_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:

@@ -90,8 +90,8 @@ def read_trace(source: Source, settings: IngestSettings, ledger: Ledger) -> Iter
         raise InputError("expected an object with a 'trace' list", path=source.name)
     base = data.get("timestamp")
     if not is_json_number(base) or not 0 <= float(base) < 9.2e9:
-        found = "missing" if base is None else f"{json.dumps(base)[:40]} is not"
-        raise InputError(f"{found} a start time in epoch seconds", path=source.name, column="timestamp")
+        found = "missing" if base is None else f"found {json.dumps(base)[:40]}"
+        raise InputError(f"field 'timestamp' is not a start time in epoch seconds ({found})", path=source.name)
     hexid = str(data.get("icao", "")).strip().lower()
     if not hexid:
         raise InputError("trace without an 'icao' address", path=source.name, column="icao")
