@@ -100,7 +100,8 @@ def snapshot_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     (99.5, None, True)
     """
     now = snapshot.get("now")
-    return [_aircraft_row(ac, now) if isinstance(ac, dict) else {} for ac in snapshot.get("aircraft") or []]
+    return [_aircraft_row(ac, now) if isinstance(ac, dict) else {"time": f"aircraft entry {json.dumps(ac)[:30]}, not an object"}
+            for ac in snapshot.get("aircraft") or []]
 
 
 SPEC = {
