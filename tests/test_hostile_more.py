@@ -266,3 +266,16 @@ def test_a_checkpoint_with_impossible_bookkeeping_is_refused_on_load(tmp_path: P
     (folder / "state.json").write_text(json.dumps({**meta, **change}))
     with pytest.raises(BundleError, match="damaged checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def test_a_points_table_edited_by_hand_passes_the_same_checks(tmp_path: Path) -> None:
+    points = read_logs([GOOD_SBS]).points.reset_index(drop=True)
+    points.loc[0, "lat"] = np.inf
+    points.loc[1, "altitude_ft"] = 1e300
+    table = tmp_path / "edited.parquet"
+    points.to_parquet(table)
+    result = read_logs([table])
+    assert len(result.points) == len(points) - 1 and np.isfinite(result.points["lat"]).all()
+    assert not (result.points["altitude_ft"] > 1e6).any()
+    examples = "\n".join(result.report.examples)
+    assert "edited.parquet:1: impossible coordinates" in examples and "edited.parquet:2: column 'altitude_ft'" in examples, examples

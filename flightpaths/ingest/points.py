@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError
 from ..schema import OPTIONAL_COLUMNS, POINT_COLUMNS, empty_points, validate_points
 from ._decode import display_name
-from .chunks import finalize, order_and_dedupe, read_one, skip_unreadable
+from .chunks import bound_numbers, finalize, kept_positions, order_and_dedupe, read_one, skip_unreadable
 from .formats import Format, detect_format, get_format
 from .ledger import IngestReport, IngestResult, Ledger
 from .paths import expand_inputs, expand_paths
@@ -72,12 +73,20 @@ def _is_points_parquet(source: Source) -> bool:
     return set(_REQUIRED) <= names and {"lat", "x"} & names != set()
 
 
-def _parquet_chunks(source: Source, rows: int) -> Iterator[pd.DataFrame]:
+def _parquet_chunks(source: Source, rows: int, ledger: Ledger) -> Iterator[pd.DataFrame]:
+    """A points parquet in validated tables; the checks every reader's rows pass apply too (a table
+    edited by hand may hold an infinite latitude), each row named by its row number in the table."""
     import pyarrow.parquet as pq
 
+    first = 1
     try:
         for batch in pq.ParquetFile(source.path).iter_batches(batch_size=rows):
-            yield validate_points(batch.to_pandas(), source=source.name)
+            frame = validate_points(batch.to_pandas(), source=source.name)
+            rows_at = np.arange(first, first + len(frame), dtype=np.int64)
+            first += len(frame)
+            bound_numbers(frame, rows_at, source, ledger)
+            keep = kept_positions(*(frame[c].to_numpy(float) for c in ("lat", "lon", "x", "y")), rows_at, source.name, ledger)
+            yield frame if keep.all() else frame.loc[keep]
     except (OSError, ValueError) as exc:
         raise InputError(f"not a readable parquet file: {exc}", path=source.name) from exc
 
@@ -95,7 +104,7 @@ def _file_chunks(source: Source, fmt: Format | None, settings: IngestSettings, l
                  order: bool) -> Iterator[pd.DataFrame]:
     """The points of one file (*fmt* None: a points parquet) in tables of at least *rows* rows (the last may be smaller)."""
     if fmt is None:
-        yield from _parquet_chunks(source, rows)
+        yield from _parquet_chunks(source, rows, ledger)
         return
     pending: list[pd.DataFrame] = []
     n = 0
