@@ -49,10 +49,9 @@ def bound_numbers(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger
     for name, (lo, hi) in PLAUSIBLE.items():
         if name not in chunk.columns or not pd.api.types.is_numeric_dtype(chunk[name].dtype):
             continue
-        low, high = chunk[name].min(), chunk[name].max()  # NaN skipped; two reductions, no copy, when all is well
-        if pd.isna(low) or (lo <= low and high <= hi):
-            continue
-        values = chunk[name].to_numpy(dtype=float, na_value=np.nan)
+        values = chunk[name].to_numpy(dtype=float, na_value=np.nan)  # no copy for a float64 column
+        if not len(values) or (lo <= np.fmin.reduce(values) and np.fmax.reduce(values) <= hi):
+            continue  # NaN is skipped by fmin/fmax (all-NaN gives NaN, which fails the test and is checked below)
         with np.errstate(invalid="ignore"):
             bad = ~np.isnan(values) & ~((values >= lo) & (values <= hi))
         if bad.any():
