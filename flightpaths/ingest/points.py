@@ -85,7 +85,8 @@ def _parquet_chunks(source: Source, rows: int, ledger: Ledger) -> Iterator[pd.Da
             rows_at = np.arange(first, first + len(frame), dtype=np.int64)
             first += len(frame)
             bound_numbers(frame, rows_at, source, ledger)
-            keep = kept_positions(*(frame[c].to_numpy(float) for c in ("lat", "lon", "x", "y")), rows_at, source.name, ledger)
+            lat, lon, x, y = (frame[c].to_numpy(float) for c in ("lat", "lon", "x", "y"))
+            keep = kept_positions(lat, lon, x, y, rows_at, source.name, ledger)
             yield frame if keep.all() else frame.loc[keep]
     except (OSError, ValueError) as exc:
         raise InputError(f"not a readable parquet file: {exc}", path=source.name) from exc
