@@ -92,9 +92,11 @@ def read_trace(source: Source, settings: IngestSettings, ledger: Ledger) -> Iter
     if not is_json_number(base) or not 0 <= float(base) < 9.2e9:
         found = "missing" if base is None else f"found {json.dumps(base)[:40]}"
         raise InputError(f"field 'timestamp' is not a start time in epoch seconds ({found})", path=source.name)
-    hexid = str(data.get("icao", "")).strip().lower()
+    icao = data.get("icao")
+    hexid = icao.strip().lower() if isinstance(icao, str) else ""
     if not hexid:
-        raise InputError("trace without an 'icao' address", path=source.name, column="icao")
+        found = "missing" if icao is None else f"found {json.dumps(icao)[:40]}"
+        raise InputError(f"field 'icao' is not an aircraft address ({found})", path=source.name)
     frame = pd.DataFrame(trace_rows(data), columns=["time", "lat", "lon", "altitude", "speed", "track", "vrate",
                                                     "flight", "squawk", "on_ground", "new_leg", "category"])
     points = build_points(frame, SPEC, lines=np.arange(1, len(frame) + 1), source=source, ledger=ledger, settings=settings)

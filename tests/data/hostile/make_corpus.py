@@ -138,6 +138,7 @@ def _third_pass() -> dict[str, tuple[bytes, dict]]:
         "trace_entry_not_a_list.json": (TRACE.replace("[60, 40.11, -73.21, 1000, 100, 90, 0, 0, null]", '"oops"'),
                                         {"kept": 2, **one_bad}),
         "trace_entry_time_string.json": (TRACE.replace("[60, 40.11", '["x", 40.11'), {"kept": 2, **one_bad}),
+        "trace_icao_not_a_string.json": (TRACE.replace('"icao": "abc123"', '"icao": ["abc123"]'), {"kept": 0, "skipped": True}),
         "trace_huge_timestamp.json": (TRACE.replace('"timestamp": 1714564800', '"timestamp": 1e300'), {"kept": 0, "skipped": True}),
         "aircraft_now_infinite.json": (AIRCRAFT.replace('"now": 1714564800.0', '"now": 1e999'), {"kept": 0, "skipped": True}),
         "aircraft_now_string.json": (AIRCRAFT.replace('"now": 1714564800.0', '"now": "abc"'), {"kept": 0, "skipped": True}),
