@@ -593,10 +593,11 @@ def test_damaged_values_that_once_sank_the_whole_file_drop_one_row(
         assert result.points["time"].min() >= pd.Timestamp("2024-01-01", tz="UTC"), name
         assert f"{log.name}:{good.count(chr(10)) + 1}: " in "\n".join(result.report.examples), name
         assert any(reason in k for k in result.report.dropped), (name, result.report.dropped)
-    log = tmp_path / "cr.sbs"  # a CR inside the line, before the longitude: blanks around a number are allowed
+    log = tmp_path / "cr.sbs"  # a CR inside the line ends it (universal newlines): both halves are named, the rest kept
     log.write_text(good + row.format(d="2024/05/01", t="12:06:25.000", lon="\r-75.1"), newline="")
-    kept = read_logs(log).points
-    assert len(kept) == n_good + 1 and kept["lon"].iloc[-1] == -75.1
+    result = read_logs(log)
+    assert len(result.points) == n_good and result.report.rows_dropped == 2
+    assert f"{log.name}:{good.count(chr(10)) + 1}: " in "\n".join(result.report.examples)
 
 
 def test_csv_times_out_of_the_ns_range_drop_one_row(tmp_path: Path) -> None:

@@ -319,3 +319,36 @@ def test_fuzzed_requests_never_fail_the_server(served: tuple[Client, Dataset, La
     assert client.request("GET", "/api/state")[0] == 200  # still serving
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_third_pass_of_hostile_requests_gets_a_4xx_and_changes_nothing(served: tuple[Client, Dataset, LabelServer],
+                                                                       capfd: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Wrong-typed and absurd fields in otherwise valid requests (issue #23, third pass)."""
+    client, ds, server = served
+    cases: list[tuple[str, Any, int]] = [
+        ("/api/label", {"ids": [0], "label": ["circling"]}, 400),  # a list for a name
+        ("/api/label", {"ids": [0], "label": None}, 400),
+        ("/api/label", {"ids": [10**30], "label": "circling"}, 400),  # an id past any index
+        ("/api/label", {"ids": [-1], "label": "circling"}, 400),
+        ("/api/label", {"ids": [0.0], "label": "circling"}, 400),
+        ("/api/label", {"ids": [True], "label": "circling"}, 400),
+        ("/api/label", {"ids": "0", "label": "circling"}, 400),
+        ("/api/label", {"ids": {"0": 1}, "label": "circling"}, 400),
+        ("/api/label", {"ids": [0], "label": "Circling"}, 400),  # differs from a class only in case
+        ("/api/skip", {"ids": None}, 400),
+        ("/api/unlabel", {}, 400),
+        ("/api/classes", {"name": ["hover"]}, 400),
+        ("/api/classes", {"name": None}, 400),
+        ("/api/classes", {"name": "h" * 10_000}, 400),
+        ("/api/classes", {"name": "CON"}, 400),
+        ("/api/classes", {"name": "hover\u0000"}, 400),
+        ("/api/classes", {"name": "Straight"}, 400),
+    ]
+    for path, body, want in cases:
+        status, answer = client.request("POST", path, body)
+        assert status == want, (path, body, status, answer)
+        assert isinstance(answer, dict) and answer.get("error"), (path, body, answer)
+    assert ds.counts().get("circling", 0) == 0 and list(ds.classes) == ["circling", "straight"]
+    status, result = client.request("POST", "/api/label", {"ids": [0, 0, 0], "label": "circling"})  # repeats: one image
+    assert status == 200 and result["counts"]["circling"] == 1
+    assert "Traceback" not in capfd.readouterr().err

@@ -56,6 +56,5 @@ def command(logs: tuple[str, ...], output: Path, fmt: str | None, tz: str | None
     write_points(result.points, output, overwrite=overwrite)
     write_settings(meta, ingest=settings, inputs=list(logs))
     click.echo(f"wrote {output}", err=True)
-    if result.report.unreadable:
-        raise InputError(f"{len(result.report.unreadable)} input(s) could not be read and were skipped: "
-                         + ", ".join(result.report.unreadable[:5]))
+    if result.report.incomplete():
+        raise InputError(result.report.incomplete())

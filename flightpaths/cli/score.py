@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import FlightpathsError
+from ..errors import FlightpathsError, InputError
 from .options import DURATION, ingest_settings, log_options, overwrite_option, progress_enabled, say_if_read_as_utc
 
 __all__ = ["DEFAULT_MODEL", "command"]
@@ -93,3 +93,6 @@ def command(inputs: tuple[Path, ...], out_dir: Path, model_dir: Path | None, ove
     result = score_logs(list(inputs), out_dir, bundle, settings, overwrite=overwrite)
     click.echo(result.summary())
     click.echo(f"tip sheet: {result.outputs['tipsheet.html']}")
+    if result.problems:  # the outputs hold what could be read; the run is still a data error
+        raise InputError(f"{len(result.problems)} input(s) could not be read or were read only in part; "
+                         + "; ".join(result.problems[:5]))

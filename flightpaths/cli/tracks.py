@@ -85,3 +85,5 @@ def command(points: tuple[str, ...], output: Path, gap: float | None, window: tu
     click.echo(report.summary(), err=True)
     write_settings(meta, tracks=track_settings, windows=window_settings, inputs=list(points), report=report.as_dict())
     click.echo(f"wrote {writer.rows} window(s) to {output}")
+    if read.incomplete():
+        raise InputError(read.incomplete())

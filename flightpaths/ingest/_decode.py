@@ -7,8 +7,9 @@ what needs mending); :func:`mend` applies that judgement to a piece of content, 
 :class:`PieceStream` turns a sequence of mended pieces into a binary stream. A run of NUL bytes
 at the start of a line (a receiver that crashed and left a zero-filled block) is dropped; one
 in the middle of a line ends that line (the damaged line is named by the reader, the next one
-is kept). Lone CR line ends become LF. A UTF-8 byte-order mark is dropped, UTF-16 (with a
-mark, or without one when every other byte is NUL) is transcoded to UTF-8.
+is kept). Universal newlines: every CR, LF or CR LF ends a line, wherever in the file it
+appears (a lone CR becomes LF). A UTF-8 byte-order mark is dropped; UTF-32 (with a mark) and
+UTF-16 (with a mark, or without one when every other byte is NUL) are transcoded to UTF-8.
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Any, Final
 
-__all__ = ["Decoding", "PieceStream", "display_name", "gunzip_pieces", "mend_block", "mend_pieces", "sniff_decoding"]
+import numpy as np
+
+__all__ = ["Decoding", "PieceStream", "display_name", "gunzip_pieces", "has_byte", "lone_crs_to_lf", "mend_block", "mend_pieces",
+           "sniff_decoding"]
 
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
 _NUL_AT_START: Final = re.compile(rb"(?:(?<=\n)|^)\x00+")
 _NUL_RUN: Final = re.compile(rb"\x00+")
 _LONE_CR: Final = re.compile(rb"\r(?!\n)")
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+_UTF32_BOMS: Final = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
@@ -35,9 +40,10 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 class Decoding:
     """What a file's bytes need before a reader sees them.
 
-    encoding: ``utf-8``, or ``utf-16`` (with a byte-order mark), ``utf-16-le``/``utf-16-be``.
+    encoding: ``utf-8``, or ``utf-16``/``utf-32`` (with a byte-order mark), ``utf-16-le``/``utf-16-be``.
     bom: a UTF-8 byte-order mark to drop at the start.
-    lone_cr: CR-only line ends to turn into LF.
+    lone_cr: the head has CR-only line ends (read on the mended path; lone CRs anywhere else
+    are line ends too, see :func:`lone_crs_to_lf`).
     """
 
     encoding: str = "utf-8"
@@ -85,7 +91,9 @@ def sniff_decoding(head: bytes) -> Decoding:
     >>> sniff_decoding(b"a,b\\r\\nc,d\\r\\n").plain
     True
     """
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff") and head[:4] != b"\xff\xfe\x00\x00":
+    if head[:4] in _UTF32_BOMS:
+        return Decoding("utf-32", lone_cr=_has_lone_cr(head.decode("utf-32", errors="replace").encode("utf-8")))
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return Decoding("utf-16", lone_cr=_has_lone_cr(head.decode("utf-16", errors="replace").encode("utf-8")))
     enc = _utf16_without_bom(head[:4096])
     if enc:
@@ -115,6 +123,54 @@ def mend_block(data: bytes, *, line_start: bool = True) -> bytes:
     return _NUL_RUN.sub(b"\n", data)
 
 
+def _find_memchr() -> Any:
+    """The C library's ``memchr`` (a byte search without copying a numpy array), or None."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        memchr = ctypes.CDLL(ctypes.util.find_library("c") or None).memchr
+    except (OSError, AttributeError, TypeError):  # no C library found where it was looked for
+        return None
+    memchr.restype = ctypes.c_void_p
+    memchr.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+    return memchr
+
+
+_MEMCHR: Final = _find_memchr()
+
+
+def has_byte(data: np.ndarray, value: int) -> bool:
+    """True when the contiguous uint8 array *data* holds the byte *value* (no copy with ``memchr``).
+
+    >>> has_byte(np.frombuffer(b"a,b\\r\\n", np.uint8), 13), has_byte(np.frombuffer(b"a,b\\n", np.uint8), 0)
+    (True, False)
+    """
+    if not len(data):
+        return False
+    if _MEMCHR is not None and data.flags.c_contiguous:
+        return _MEMCHR(data.ctypes.data, value, data.nbytes) is not None
+    return bytes([value]) in data.tobytes()
+
+
+def lone_crs_to_lf(data: np.ndarray) -> None:
+    """Turn every CR of the writable uint8 array *data* that is not followed by LF into LF, in
+    place (universal newlines), except a CR in its last byte (its LF may come next).
+
+    >>> a = np.frombuffer(b"a\\rb\\r\\nc\\r", np.uint8).copy(); lone_crs_to_lf(a); a.tobytes()
+    b'a\\nb\\r\\nc\\r'
+    """
+    if len(data) < 2 or not has_byte(data[:-1], 13):
+        return
+    from ._sbs_scan import COMPILED, lone_crs_in_place
+
+    if COMPILED:
+        lone_crs_in_place(data)
+        return
+    at = np.flatnonzero(data[:-1] == 13)
+    data[at[data[at + 1] != 10]] = 10
+
+
 def mend_pieces(pieces: Iterator[bytes], decoding: Decoding) -> Iterator[bytes]:
     """The content of *pieces* (raw bytes of the file) as mended UTF-8 (see the module docstring)."""
     decoder = codecs.getincrementaldecoder(decoding.encoding)(errors="replace") if decoding.encoding != "utf-8" else None
@@ -126,23 +182,25 @@ def mend_pieces(pieces: Iterator[bytes], decoding: Decoding) -> Iterator[bytes]:
         if first and decoding.bom and piece.startswith(_UTF8_BOM):
             piece = piece[3:]
         first = False
-        piece, held = _lone_cr_to_lf(held + piece) if decoding.lone_cr else (held + piece, b"")
+        piece, held = _lone_cr_to_lf(held + piece)
         if not piece:
             continue
         piece = mend_block(piece, line_start=line_start)
         if piece:
             line_start = piece.endswith(b"\n")
             yield piece
-    tail = held.replace(b"\r", b"\n") if decoding.lone_cr else held
+    tail = held
     if decoder is not None:
-        tail = decoder.decode(b"", final=True).encode("utf-8", errors="replace") + tail
+        tail += decoder.decode(b"", final=True).encode("utf-8", errors="replace")
     if tail:
-        yield mend_block(tail, line_start=line_start)
+        yield mend_block(_LONE_CR.sub(b"\n", tail), line_start=line_start)
 
 
 def _lone_cr_to_lf(piece: bytes) -> tuple[bytes, bytes]:
     """*piece* with lone carriage returns as line feeds, less a CR at its end (held for the next
     piece, which may start with its LF): ``(piece, held)``."""
+    if b"\r" not in piece:
+        return piece, b""
     held = b""
     if piece.endswith(b"\r"):
         piece, held = piece[:-1], b"\r"

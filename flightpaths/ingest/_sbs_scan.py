@@ -27,7 +27,7 @@ import numpy as np
 from ..kernels import COMPILED, group_rows, njit
 from .values import HEX_VALUE, NS_FIRST_YEAR, NS_LAST_YEAR
 
-__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "hex_words", "intern_ranges", "last_values",
+__all__ = ["COMPILED", "POW10", "count_newlines", "factorize_codes", "gather", "hex_words", "intern_ranges", "last_values", "lone_crs_in_place",
            "merge_rows", "nearest_index", "scan_into", "scan_space", "scan_space_rows", "scan_split", "take_words"]
 
 POW10: Final = np.array([10.0 ** k for k in range(23)])
@@ -680,6 +680,17 @@ def scan_into(buf: np.ndarray, pow10: np.ndarray, ints: np.ndarray, floats: np.n
             (p_code[:npos], p_t[:npos], p_line[:npos], p_ident[:npos], p_num[:, :npos]),
             (v_code[:nvel], v_t[:nvel], v_num[:, :nvel]),
             (i_code[:nident], i_t[:nident], i_text[:, :nident], i_word[:, :nident]))
+
+
+@njit(cache=True, nogil=True)
+def lone_crs_in_place(buf: np.ndarray) -> int:
+    """Turn each CR of *buf* not followed by LF into LF (not one in the last byte); how many."""
+    n = 0
+    for i in range(len(buf) - 1):
+        if buf[i] == 13 and buf[i + 1] != 10:
+            buf[i] = 10
+            n += 1
+    return n
 
 
 @njit(cache=True, nogil=True)

@@ -13,6 +13,7 @@ The same position repeated in later snapshots is dropped as a duplicate.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from .ledger import Ledger
 from .settings import IngestSettings
 from .sources import Head, Source
 from .tabular import Col, build_points
+from .values import is_json_number
 
 __all__ = ["snapshot_rows"]
 
@@ -64,18 +66,29 @@ def _aircraft_row(ac: dict[str, Any], now: Any) -> dict[str, Any]:
     if (lat is None or lon is None) and isinstance(last, dict):
         lat, lon, seen = last.get("lat"), last.get("lon"), last.get("seen_pos")
     alt, ground = _altitude(ac)
-    try:
-        time = float(now) - float(seen or 0.0) if now is not None else None
-    except (TypeError, ValueError):
-        time = None
+    time: float | str | None = None
+    if is_json_number(now):
+        time = round(float(now) - float(seen), 3) if is_json_number(seen) else round(float(now), 3) if seen is None else \
+            f"now - seen_pos, seen_pos {str(seen)[:30]!r} not a number"  # junk for the time column, named
     return {
-        "hex": ac.get("hex"), "time": None if time is None else round(time, 3), "lat": lat, "lon": lon,
+        "hex": ac.get("hex"), "time": time, "lat": lat, "lon": lon,
         "altitude": alt, "speed": _first(ac, "gs", "speed"), "track": ac.get("track"),
         "vrate": _first(ac, "baro_rate", "geom_rate", "vert_rate"), "flight": ac.get("flight"),
         "squawk": ac.get("squawk"), "on_ground": ground, "category": ac.get("category"),
         "registration": ac.get("r"), "aircraft_type": ac.get("t"), "type_desc": ac.get("desc"),
         "operator": ac.get("ownOp"), "year": _text(ac.get("year")), "address_type": ac.get("type"),
     }
+
+
+def _check_snapshot(data: Any, source: Source) -> None:
+    """An :class:`InputError` naming the top-level field of *data* that has the wrong type."""
+    if not isinstance(data, dict):
+        raise InputError(f"expected an object with 'now' and an 'aircraft' list, found a JSON {type(data).__name__}", path=source.name)
+    for field, ok, want in (("aircraft", isinstance(data.get("aircraft"), list), "a list of aircraft"),
+                            ("now", is_json_number(data.get("now")), "a time in epoch seconds")):
+        if not ok:
+            found = "missing" if field not in data else f"found {json.dumps(data[field])[:40]}"
+            raise InputError(f"field {field!r} is not {want} ({found})", path=source.name)
 
 
 def snapshot_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
@@ -87,7 +100,8 @@ def snapshot_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     (99.5, None, True)
     """
     now = snapshot.get("now")
-    return [_aircraft_row(ac, now) if isinstance(ac, dict) else {} for ac in snapshot.get("aircraft") or []]
+    return [_aircraft_row(ac, now) if isinstance(ac, dict) else {"time": f"aircraft entry {json.dumps(ac)[:30]}, not an object"}
+            for ac in snapshot.get("aircraft") or []]
 
 
 SPEC = {
@@ -104,8 +118,7 @@ SPEC = {
 def read_aircraft_json(source: Source, settings: IngestSettings, ledger: Ledger) -> Iterator[pd.DataFrame]:
     """One snapshot file: a point per aircraft with a position (record number = line)."""
     data = source.read_json()
-    if not isinstance(data, dict) or not isinstance(data.get("aircraft"), list):
-        raise InputError("expected an object with an 'aircraft' list", path=source.name)
+    _check_snapshot(data, source)
     rows = snapshot_rows(data)
     if not rows:
         return

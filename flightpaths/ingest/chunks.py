@@ -12,10 +12,10 @@ from ..errors import InputError
 from ..schema import OPTIONAL_COLUMNS, POINT_COLUMNS, empty_points, validate_points
 from .formats import Format
 from .ledger import IngestReport, Ledger
-from .settings import MAX_TEXT_CHARS, IngestSettings
+from .settings import MAX_TEXT_CHARS, PLAUSIBLE, IngestSettings
 from .sources import Source, TruncatedInput
 
-__all__ = ["bound_text", "finalize", "finish_chunk", "kept_positions", "order_and_dedupe", "read_one", "skip_unreadable"]
+__all__ = ["bound_numbers", "bound_text", "finalize", "finish_chunk", "kept_positions", "order_and_dedupe", "read_one", "skip_unreadable"]
 
 
 def bound_text(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: Ledger) -> None:
@@ -40,6 +40,26 @@ def bound_text(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: L
                                 f"characters cut to {MAX_TEXT_CHARS}")
             chunk[name] = col.astype("string").str.slice(0, MAX_TEXT_CHARS).astype(chunk[name].dtype if chunk[name].dtype != object else object) \
                 if not isinstance(chunk[name].dtype, pd.CategoricalDtype) else col.str.slice(0, MAX_TEXT_CHARS)
+
+
+def bound_numbers(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: Ledger) -> None:
+    """Blank every value of a :data:`PLAUSIBLE` column that is infinite or outside its range (an
+    altitude of 1e300 ft, an infinite speed), counted and named by file, line and column; the
+    row is kept."""
+    for name, (lo, hi) in PLAUSIBLE.items():
+        if name not in chunk.columns or not pd.api.types.is_numeric_dtype(chunk[name].dtype):
+            continue
+        values = chunk[name].to_numpy(dtype=float, na_value=np.nan)  # no copy for a float64 column
+        if not len(values) or (lo <= np.fmin.reduce(values) and np.fmax.reduce(values) <= hi):
+            continue  # NaN is skipped by fmin/fmax (all-NaN gives NaN, which fails the test and is checked below)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(values) & ~((values >= lo) & (values <= hi))
+        if bad.any():
+            first = int(np.argmax(bad))
+            ledger.note(f"column {name!r}: impossible values blanked (outside {lo:g} .. {hi:g})", int(bad.sum()),
+                        example=f"{source.name}:{int(lines[first])}: column {name!r}: {values[first]:g} is outside "
+                                f"{lo:g} .. {hi:g}, blanked")
+            chunk[name] = np.where(bad, np.nan, values)
 
 
 def _detail_at(detail: Callable[[int], str], rows: np.ndarray) -> Callable[[int], str]:
@@ -105,6 +125,7 @@ def finish_chunk(chunk: pd.DataFrame, source: Source, ledger: Ledger) -> pd.Data
     _fill_missing(chunk, source)
     lines = chunk["source_line"].to_numpy(dtype=np.int64)
     bound_text(chunk, lines, source, ledger)
+    bound_numbers(chunk, lines, source, ledger)
     return chunk.loc[_kept_rows(chunk, lines, source, ledger)]
 
 
@@ -177,6 +198,7 @@ def finalize(chunks: list[pd.DataFrame], ledger: Ledger, report: IngestReport, d
     report.dropped = dict(ledger.dropped)
     report.notes = dict(ledger.notes)
     report.examples = list(ledger.examples)
+    report.partial = list(ledger.partial)
     report.objects = int(points["object_id"].nunique())
     if len(points):
         report.time_start, report.time_end = points["time"].min(), points["time"].max()
@@ -197,6 +219,7 @@ def read_one(source: Source, fmt: Format, settings: IngestSettings, ledger: Ledg
         if settings.strict:
             raise InputError(f"corrupt or truncated gzip stream ({exc.why})", path=exc.path, line=exc.line) from exc
         ledger.note("files cut short by a corrupt gzip stream (rows before the break kept)", 1, example=f"{exc.path}:{exc.line}: {exc.why}")
+        ledger.partial.append(f"{exc.path}:{exc.line}")
 
 
 def skip_unreadable(report: IngestReport, ledger: Ledger, exc: InputError) -> None:

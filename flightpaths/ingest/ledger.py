@@ -28,8 +28,21 @@ class IngestReport:
     objects: int = 0
     #: inputs that could not be opened at all (permissions, symlink loops, FIFOs): the CLI exits 1
     unreadable: list[str] = field(default_factory=list)
+    #: inputs read only in part (a gzip stream that breaks off), as ``file:line``: the CLI exits 1
+    partial: list[str] = field(default_factory=list)
     time_start: pd.Timestamp | None = None
     time_end: pd.Timestamp | None = None
+
+    def incomplete(self) -> str:
+        """Why the read is a data error (exit 1, after writing what was read), else "": inputs that
+        could not be read, or were read only in part."""
+        parts = []
+        if self.unreadable:
+            parts.append(f"{len(self.unreadable)} input(s) could not be read and were skipped: " + ", ".join(self.unreadable[:5]))
+        if self.partial:
+            parts.append(f"{len(self.partial)} input(s) were read only in part (the rows before the break were kept): "
+                         + ", ".join(self.partial[:5]))
+        return "; ".join(parts)
 
     @property
     def rows_dropped(self) -> int:
@@ -78,6 +91,8 @@ class Ledger:
         self.notes: Counter[str] = Counter()
         self.examples: list[str] = []
         self._pending: list[tuple[str, int, str | None, str]] = []
+        #: files read only in part, as ``file:line`` (where their stream broke off)
+        self.partial: list[str] = []
         self._per_reason: Counter[str] = Counter()
 
     def drop(

@@ -98,7 +98,9 @@ def _once_each(files: list[Path]) -> list[Path]:
 
 def _files_of(text: str, problems: dict[Path, str]) -> list[Path]:
     """The log files one path, folder or pattern of the command line names (the unreadable ones
-    go to *problems*)."""
+    go to *problems*). An empty one (an unset shell variable) is an error, not the current folder."""
+    if not text.strip():
+        raise InputError("an input path is empty (check the shell glob or variable that made it)")
     p = Path(text)
     if p.is_dir():
         return _walk(p, problems)

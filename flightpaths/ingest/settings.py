@@ -11,11 +11,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..errors import InputError
 from .formats import get_format
 
-__all__ = ["MAX_TEXT_CHARS", "IngestSettings", "replace_settings"]
+__all__ = ["MAX_TEXT_CHARS", "PLAUSIBLE", "IngestSettings", "replace_settings"]
 
 
 #: text values longer than this (a callsign, a registration) are cut, and counted
 MAX_TEXT_CHARS: Final = 64
+#: the range a number column's values can take; an infinite value or one outside it is blanked,
+#: counted and named (file, line, column). Latitude and longitude outside +-90/+-180 drop the row.
+PLAUSIBLE: Final[Mapping[str, tuple[float, float]]] = {
+    "altitude_ft": (-5_000.0, 200_000.0),  # the Dead Sea to high balloons (Mode C stops at 126,750 ft)
+    "speed_kt": (0.0, 4_000.0),  # twice the fastest jet
+    "track_deg": (-360.0, 360.0),
+    "vrate_fpm": (-100_000.0, 100_000.0),
+    "x": (-1e7, 1e7),  # screen pixels
+    "y": (-1e7, 1e7),
+}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,17 @@ from typing import IO, Any, Final
 import numpy as np
 
 from ..errors import InputError
-from ._decode import Decoding, PieceStream, display_name, gunzip_pieces, mend_block, mend_pieces, sniff_decoding
+from ._decode import (
+    Decoding,
+    PieceStream,
+    display_name,
+    gunzip_pieces,
+    has_byte,
+    lone_crs_to_lf,
+    mend_block,
+    mend_pieces,
+    sniff_decoding,
+)
 
 __all__ = ["HEAD_BYTES", "MAX_LINE_BYTES", "PROGRESS_MIN_BYTES", "Head", "Source", "TruncatedInput", "count_lines", "csv_header",
            "iter_blocks", "looks_like_csv_with", "unique_names"]
@@ -156,12 +166,19 @@ class Source:
         return Head(self.path, data[:HEAD_BYTES], self.gzipped)
 
     def read_all(self) -> bytes:
-        """The whole content (for JSON and other formats that cannot be streamed by line)."""
+        """The whole content (for JSON and other formats that cannot be streamed by line). A gzip
+        stream that breaks off raises :class:`TruncatedInput` naming the line where it broke (a
+        whole-file format keeps nothing of it; the run counts the file as read in part)."""
+        got: list[bytes] = []
         try:
-            with self.open() as fh:
-                return fh.read()
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(f"corrupt gzip file ({exc})", path=self.name) from exc
+            with open(self.path, "rb") as raw:
+                got.extend(self.pieces(raw))
+        except (EOFError, zlib.error) as exc:
+            line = sum(piece.count(b"\n") for piece in got) + 1
+            raise TruncatedInput(self.name, line, f"{exc}; nothing of a whole-file format is kept") from exc
+        except OSError as exc:
+            raise InputError(f"cannot be read ({exc.strerror or exc})", path=self.name) from exc
+        return b"".join(got)
 
     def read_json(self) -> Any:
         """The whole content parsed as JSON; invalid or too deeply nested JSON is an
@@ -218,6 +235,8 @@ def iter_blocks(
                     data[: len(rest)] = rest
             else:
                 data = np.concatenate([rest, piece[head:]])
+            if fast:  # universal newlines (the mended path does this in mend_pieces)
+                lone_crs_to_lf(data)
             cut = _last_newline(data)
             if cut < 0:
                 if len(data) < max(block_bytes, MAX_LINE_BYTES):
@@ -226,7 +245,7 @@ def iter_blocks(
                 # no line end in a whole block: cut it here (the reader names the overlong line)
                 data, cut = np.append(data, np.uint8(10)), len(data)
             block, rest = data[: cut + 1], data[cut + 1 :].copy()
-            if fast and not block.all():  # NUL bytes: mend them (dropped at a line start, else a line end)
+            if fast and has_byte(block, 0):  # NUL bytes: mend them (dropped at a line start, else a line end)
                 block = np.frombuffer(mend_block(block.tobytes()), np.uint8)
             yield block, line
             line += count_lines(block) if count else 0

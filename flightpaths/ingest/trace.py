@@ -10,6 +10,7 @@ callsign comes from the details objects (``flight``) and carries forward.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from .ledger import Ledger
 from .settings import IngestSettings
 from .sources import Head, Source
 from .tabular import Col, build_points
+from .values import is_json_number
 
 __all__ = ["NEW_LEG_FLAG", "trace_rows"]
 
@@ -39,10 +41,8 @@ def _entry_row(entry: list[Any], base: Any, callsign: str | None) -> dict[str, A
     dt, lat, lon, alt, gs, track, flags, vrate = entry[:8]
     details = entry[8] if len(entry) > 8 and isinstance(entry[8], dict) else {}
     ground = isinstance(alt, str) and alt.strip().lower() == "ground"
-    try:
-        time = float(base) + float(dt)
-    except (TypeError, ValueError):
-        time = None
+    time: float | str = float(base) + float(dt) if is_json_number(dt) else \
+        f"timestamp + {str(dt)[:30]!r}, not a number of seconds"  # junk for the time column, named
     try:
         bits = int(flags or 0)
     except (TypeError, ValueError):
@@ -66,7 +66,7 @@ def trace_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     callsign = None
     for entry in data.get("trace") or []:
         if not isinstance(entry, list) or len(entry) < 6:
-            out.append({"time": None})
+            out.append({"time": f"entry {json.dumps(entry)[:30]}, not a list of at least 6 fields"})
             continue
         row = _entry_row(entry + [None] * (8 - len(entry)), base, callsign)
         callsign = row["flight"]
@@ -88,9 +88,15 @@ def read_trace(source: Source, settings: IngestSettings, ledger: Ledger) -> Iter
     data = source.read_json()
     if not isinstance(data, dict) or not isinstance(data.get("trace"), list):
         raise InputError("expected an object with a 'trace' list", path=source.name)
-    hexid = str(data.get("icao", "")).strip().lower()
+    base = data.get("timestamp")
+    if not is_json_number(base) or not 0 <= float(base) < 9.2e9:
+        found = "missing" if base is None else f"found {json.dumps(base)[:40]}"
+        raise InputError(f"field 'timestamp' is not a start time in epoch seconds ({found})", path=source.name)
+    icao = data.get("icao")
+    hexid = icao.strip().lower() if isinstance(icao, str) else ""
     if not hexid:
-        raise InputError("trace without an 'icao' address", path=source.name, column="icao")
+        found = "missing" if icao is None else f"found {json.dumps(icao)[:40]}"
+        raise InputError(f"field 'icao' is not an aircraft address ({found})", path=source.name)
     frame = pd.DataFrame(trace_rows(data), columns=["time", "lat", "lon", "altitude", "speed", "track", "vrate",
                                                     "flight", "squawk", "on_ground", "new_leg", "category"])
     points = build_points(frame, SPEC, lines=np.arange(1, len(frame) + 1), source=source, ledger=ledger, settings=settings)

@@ -4,7 +4,7 @@ raw columns, each with the mask of junk values it found."""
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -12,8 +12,8 @@ import pandas as pd
 from .ledger import Ledger
 from .settings import MAX_TEXT_CHARS
 
-__all__ = ["HEX_VALUE", "NS_FIRST_YEAR", "NS_LAST_YEAR", "blank", "drop_junk", "epoch_to_time", "hex_ids", "localize", "object_ids",
-           "to_bool", "to_float", "to_text", "to_time", "too_long"]
+__all__ = ["HEX_VALUE", "NS_FIRST_YEAR", "NS_LAST_YEAR", "blank", "drop_junk", "epoch_to_time", "hex_ids", "is_json_number",
+           "localize", "object_ids", "to_bool", "to_float", "to_text", "to_time", "too_long"]
 
 #: value of each byte as a hex digit (ICAO addresses), -1 for bytes that are not one
 HEX_VALUE: Final = np.full(256, -1, np.int64)
@@ -28,6 +28,15 @@ NS_LAST_YEAR: Final = 2261
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
+def is_json_number(value: Any) -> TypeGuard[float]:
+    """A finite JSON number (not a boolean, not a string, not Infinity or NaN).
+
+    >>> [is_json_number(v) for v in (1, 2.5, True, "3", float("inf"), None)]
+    [True, True, False, False, False, False]
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
 def blank(raw: pd.Series) -> np.ndarray:
     """True where *raw* holds no value (None, NaN, empty or blank string)."""
     isna: np.ndarray = raw.isna().to_numpy()
@@ -40,10 +49,13 @@ def blank(raw: pd.Series) -> np.ndarray:
 
 
 def to_float(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``(values, junk)``: floats (NaN where blank or junk) and a mask of non-blank junk."""
+    """``(values, junk)``: floats (NaN where blank or junk) and a mask of non-blank junk.
+
+    Infinite values ("inf", "1e999") stay infinite: the checks every chunk goes through blank
+    them and name their file, line and column (see :data:`.settings.PLAUSIBLE`).
+    """
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         values = np.array(raw.to_numpy(dtype=float, na_value=np.nan), dtype=float)
-        values[~np.isfinite(values)] = np.nan
         return values, np.zeros(len(raw), dtype=bool)
     values = np.array(pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan), dtype=float)
     junk = np.isnan(values) & ~blank(raw)
@@ -52,7 +64,6 @@ def to_float(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         nanword = text.isin(["nan", "null", "none", "na", "n/a"]).to_numpy(dtype=bool)
         idx = np.flatnonzero(junk)
         junk[idx[nanword]] = False
-    values[~np.isfinite(values)] = np.nan
     return values, junk
 
 
@@ -83,7 +94,8 @@ def localize(times: pd.Series, tz: str) -> pd.Series:
 
 
 def epoch_to_time(values: np.ndarray, unit: str = "auto") -> pd.Series:
-    """Epoch numbers (seconds, or milliseconds when *unit* is ``ms``; auto: each value over 1e11 is ms) -> UTC."""
+    """Epoch numbers (seconds, or milliseconds when *unit* is ``ms``; auto: each value over 1e11 is ms) -> UTC;
+    NaT for a negative number or one past the year 2262."""
     scale: np.ndarray | float
     if unit == "auto":  # per value: epoch seconds are < 1e11 until the year 5138
         scale = np.where(np.abs(values) > 1e11, 1e3, 1e6)
@@ -91,7 +103,7 @@ def epoch_to_time(values: np.ndarray, unit: str = "auto") -> pd.Series:
         scale = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}[unit]
     with np.errstate(over="ignore", invalid="ignore"):  # an absurd number becomes NaT below, silently
         ns = np.round(values * scale) * 1000.0  # microsecond rounding hides float noise
-    ok = np.isfinite(ns) & (np.abs(ns) < 9.2e18)
+    ok = np.isfinite(ns) & (ns >= 0) & (ns < 9.2e18)  # before 1970 no log was written: a negative epoch is junk
     out = np.full(values.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
     out[ok] = ns[ok].astype(np.int64).astype("datetime64[ns]")
     return pd.Series(out).dt.tz_localize("UTC")
@@ -140,7 +152,8 @@ def to_time(raw: pd.Series, *, tz: str = "UTC", unit: str = "auto") -> tuple[pd.
     epoch_unit = unit if unit in ("s", "ms", "us", "ns") else "auto"
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         values, junk = to_float(raw)
-        return epoch_to_time(values, epoch_unit), junk
+        times = epoch_to_time(values, epoch_unit)
+        return times, junk | (times.isna().to_numpy() & ~np.isnan(values))  # a number that is no time is named
     empty = blank(raw)
     out = _times_of_text(raw.astype("string").str.strip(), empty, tz, epoch_unit)
     junk = out.isna().to_numpy() & ~empty

@@ -27,7 +27,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
@@ -118,6 +118,8 @@ class ScoreResult:
     n_skipped: int
     n_windows: int
     n_episodes: int
+    #: inputs that could not be opened or were read only in part: the CLI exits 1 after writing the rest
+    problems: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """One line for the terminal."""
@@ -360,13 +362,14 @@ def _dedupe(windows: pd.DataFrame) -> pd.DataFrame:
 
 def input_windows(
     path: str | Path, bundle: ScoringModel, settings: ScoreSettings, *, on_bytes: Callable[[int], None] | None = None,
-    identity: IdentityCollector | None = None,
+    identity: IdentityCollector | None = None, problems: list[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The windows of one input, cut as the model's training windows were, a chunk at a time.
 
     Rows dropped while reading are summed up in one warning naming the file when it is done. A
     file that cannot be read is skipped with a warning (one bad file never sinks the others),
-    unless ``settings.ingest.strict``. *identity*, when given, notes the log's identity fields.
+    unless ``settings.ingest.strict``; one that cannot be opened, or is read only in part, is
+    named in *problems* when given. *identity*, when given, notes the log's identity fields.
     """
     dropped = IngestReport()
     chunks = _point_chunks(Path(path), settings, dropped, on_bytes)
@@ -378,6 +381,9 @@ def input_windows(
         if settings.ingest.strict:
             raise
         log.warning("warning: %s skipped: %s", path, exc)
+    if problems is not None:  # as for ingest: a file that cannot be opened, or is read only in part, fails the run at the end
+        problems.extend(f"{name}: could not be read" for name in dropped.unreadable)
+        problems.extend(f"{where}: read only in part (the rows before the break were scored)" for where in dropped.partial)
     if dropped.dropped:  # the good rows were scored; say which were not, and why
         reasons = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(dropped.dropped.items(), key=lambda kv: -kv[1]))
         log.warning("%s: %d row(s) dropped (%s); first: %s", path, dropped.rows_dropped, reasons,
@@ -392,11 +398,13 @@ def score_input(
     on_bytes: Callable[[int], None] | None = None,
     on_windows: Callable[[int], None] | None = None,
     paths: PathKeeper | None = None,
+    problems: list[str] | None = None,
 ) -> pd.DataFrame:
     """Score one input file: its windows' scalar columns, ``p_<class>`` and thumbnails.
 
     *on_bytes* hears of input bytes whose windows are scored, *on_windows* of windows scored;
-    *paths*, when given, keeps the aircraft's points around the windows that may join an episode.
+    *paths*, when given, keeps the aircraft's points around the windows that may join an episode;
+    *problems*, when given, hears of an input that could not be opened or was read only in part.
     """
     classes = episode_classes(list(bundle.classes), settings.positive_class)
     geometry = bundle_aggregator(bundle) is not None
@@ -415,7 +423,8 @@ def score_input(
     workers = settings.workers or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         pool = None
-        for n, windows in enumerate(input_windows(path, bundle, settings, on_bytes=count, identity=identity), 1):
+        for n, windows in enumerate(input_windows(path, bundle, settings, on_bytes=count, identity=identity,
+                                                           problems=problems), 1):
             if pool is None and workers > 1 and len(windows) > 16 * _DRAW_BLOCK:
                 pool = stack.enter_context(_drawing_pool(workers))
             scored = score_windows(windows, bundle, batch_size=settings.batch_size, draw_block=_DRAW_BLOCK, pool=pool,
@@ -451,6 +460,7 @@ def score_small_inputs(
     on_bytes: Callable[[int], None] | None = None,
     on_windows: Callable[[int], None] | None = None,
     paths: Sequence[PathKeeper] | None = None,
+    problems: list[str] | None = None,
 ) -> list[pd.DataFrame]:
     """Score several small inputs together: their windows are drawn and inferred in shared
     batches (a model runs much faster on full batches than on a few windows a file), then
@@ -460,7 +470,7 @@ def score_small_inputs(
     frames = []
     for i, path in enumerate(inputs):
         identity = IdentityCollector()
-        cut = list(input_windows(path, bundle, settings, on_bytes=on_bytes, identity=identity))
+        cut = list(input_windows(path, bundle, settings, on_bytes=on_bytes, identity=identity, problems=problems))
         frames.extend(join_identity(w, identity.table()).assign(_input=i) for w in cut if len(w))
     if not frames:
         return [pd.DataFrame() for _ in inputs]
@@ -511,8 +521,8 @@ def _write_part(frame: pd.DataFrame, path: Path) -> None:
 _BUNDLE_CACHE: dict[str, Any] = {}
 
 
-def _score_task(path: str, model: Any, settings: ScoreSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Dask task: load (once per worker process) and score one input; its windows and kept points."""
+def _score_task(path: str, model: Any, settings: ScoreSettings) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Dask task: load (once per worker process) and score one input; its windows, kept points and problems."""
     if isinstance(model, str):
         if model not in _BUNDLE_CACHE:
             from ..train.predict import load_bundle
@@ -521,7 +531,9 @@ def _score_task(path: str, model: Any, settings: ScoreSettings) -> tuple[pd.Data
         model = _BUNDLE_CACHE[model]
     # Dask runs one task per core already, and its worker processes may not start others
     keeper = path_keeper(model, settings)
-    return score_input(path, model, settings.replace(workers=1), paths=keeper), keeper.table()
+    problems: list[str] = []
+    frame = score_input(path, model, settings.replace(workers=1), paths=keeper, problems=problems)
+    return frame, keeper.table(), problems
 
 
 _DASK_LOGGERS = ("distributed", "dask", "tornado", "bokeh")
@@ -607,6 +619,7 @@ def score_logs(
     if skipped:
         log.info("resume: %d of %d input(s) already scored with this model, skipped", skipped, len(inputs))
     (out / "parts").mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []  # inputs that could not be opened or were read only in part
 
     def record(path: Path, key: str, info: dict[str, Any], frame: pd.DataFrame, kept: pd.DataFrame) -> None:
         record_many([(key, info, frame)], [kept])
@@ -632,7 +645,9 @@ def score_logs(
 
             for fut in _progress_iter(as_completed(futures), len(futures), settings, unit="file"):
                 p, k, info = futures[fut]
-                record(p, k, info, *fut.result())
+                frame, kept_points, found = fut.result()
+                problems.extend(found)
+                record(p, k, info, frame, kept_points)
     elif todo:
         from tqdm import tqdm
 
@@ -645,17 +660,19 @@ def score_logs(
                 keepers = [path_keeper(bundle, settings) for _ in group]
                 if len(group) == 1:
                     p, k, info = group[0]
-                    frame = score_input(p, bundle, settings, on_bytes=bar.update, on_windows=wbar.update, paths=keepers[0])
+                    frame = score_input(p, bundle, settings, on_bytes=bar.update, on_windows=wbar.update, paths=keepers[0],
+                                        problems=problems)
                     record(p, k, info, frame, keepers[0].table())
                     continue
                 scored = score_small_inputs([p for p, _, _ in group], bundle, settings, on_bytes=bar.update,
-                                            on_windows=wbar.update, paths=keepers)
+                                            on_windows=wbar.update, paths=keepers, problems=problems)
                 record_many([(k, info, f) for (_, k, info), f in zip(group, scored)], [kp.table() for kp in keepers])
     frames = _read_parts(out, state, [k for _, k, _ in keyed])
     windows = _dedupe(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
     kept = _read_parts(out, state, [k for _, k, _ in keyed], field="paths")
     paths = pd.concat(kept, ignore_index=True) if kept else empty_paths()
-    return _write_outputs(out, windows, bundle, classes, ep_classes, settings, inputs, skipped, fingerprint, paths)
+    result = _write_outputs(out, windows, bundle, classes, ep_classes, settings, inputs, skipped, fingerprint, paths)
+    return replace(result, problems=tuple(problems))
 
 
 def _groups(todo: list[tuple[Path, str, dict[str, Any]]]) -> Iterator[list[tuple[Path, str, dict[str, Any]]]]:

@@ -135,9 +135,11 @@ def _bundle_paths(p: Path) -> tuple[Path, Path]:
 def _read_meta(meta_path: Path) -> dict[str, Any]:
     """``model.json``: JSON of this format, with the required fields and a version this library reads."""
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = json.loads(meta_path.read_text(encoding="utf-8-sig"))  # a byte-order mark from a Windows editor is fine
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{meta_path}: not valid JSON ({exc})") from exc
+    except OSError as exc:
+        raise BundleError(f"{meta_path}: cannot be read ({exc.strerror or exc})") from exc
     except RecursionError as exc:
         raise BundleError(f"{meta_path}: nested too deeply to be a model description") from exc
     if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
@@ -458,19 +460,30 @@ def _checkpoint(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Check
             _, pid, name = k.split(".", 2)
             state.setdefault(int(pid), {})[name] = v
     if not isinstance(meta["settings"], dict) or not isinstance(meta["history"], list) \
-            or not isinstance(meta["param_groups"], list):
+            or not isinstance(meta["param_groups"], list) or not all(isinstance(h, dict) for h in meta["history"]):
         raise TypeError("settings, history or param_groups of the wrong type")
-    return Checkpoint(
+    ckpt = Checkpoint(
         settings=meta["settings"],
         phase=int(meta["phase"]),
         history=meta["history"],
         best=float(meta["best"]),
         best_epoch=int(meta["best_epoch"]),
-        done={int(k): int(v) for k, v in meta["done"].items()},
+        done={1: 0, 2: 0, **{int(k): int(v) for k, v in meta["done"].items()}},
         stale=int(meta["stale"]),
         model_state=model_state,
         optimizer_state={"state": state, "param_groups": meta["param_groups"]},
     )
+    _check_bookkeeping(ckpt)
+    return ckpt
+
+
+def _check_bookkeeping(ckpt: Checkpoint) -> None:
+    """ValueError unless the checkpoint's counts can be resumed from: phase 1 or 2, epochs done
+    per phase (phases 1 and 2 only) not negative, the best epoch within the history."""
+    if ckpt.phase not in (1, 2) or set(ckpt.done) != {1, 2} or min(ckpt.done.values()) < 0 or ckpt.stale < 0:
+        raise ValueError(f"phase {ckpt.phase}, epochs done {ckpt.done}, stale {ckpt.stale} cannot be resumed")
+    if not (ckpt.best_epoch == -1 or 1 <= ckpt.best_epoch <= len(ckpt.history)):
+        raise ValueError(f"best epoch {ckpt.best_epoch} is not in the {len(ckpt.history)} epoch(s) of the history")
 
 
 # ----------------------------------------------------------------------------- history

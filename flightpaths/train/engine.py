@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..errors import FlightpathsError
+from ..errors import BundleError, FlightpathsError
 from ..fileio import check_output
 from ..runtime import tune_allocator
 from ._feeds import _build_feeds, _evaluate, _Feeds, _set_trainable, _stage_feeds, _train_epoch
@@ -536,7 +536,11 @@ def _initial_state(settings: TrainSettings, ckpt: Checkpoint | None, model: Clas
     """A fresh run's bookkeeping, or the checkpoint's (its weights loaded into *model*)."""
     if ckpt is None:
         return _State([], math.inf if settings.monitor == "loss" else -math.inf, -1, {1: 0, 2: 0}, 0)
-    model.load_state_dict(ckpt.model_state, strict=True)
+    try:
+        model.load_state_dict(ckpt.model_state, strict=True)
+    except RuntimeError as exc:  # another model's weights (missing keys, other shapes)
+        raise BundleError(f"{CHECKPOINT_DIR}: the checkpoint's weights do not fit this model ({str(exc)[:200]}); "
+                          "delete the checkpoint folder to start again") from exc
     log.info("resuming after phase %d epoch %d", max(p for p, n in ckpt.done.items() if n) if any(ckpt.done.values()) else 1,
              max(ckpt.done.values()))
     return _State(ckpt.history, ckpt.best, ckpt.best_epoch, ckpt.done, ckpt.stale)

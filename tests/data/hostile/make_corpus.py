@@ -116,7 +116,60 @@ def corpus() -> dict[str, tuple[bytes, dict]]:
     out["traffic_split_layout.json"] = (json.dumps({"columns": list(_REC[0]), "index": [0, 1, 2],
                                                     "data": [list(r.values()) for r in _REC]}).encode(), {"kept": 3})
     out["aircraft_control_chars.json"] = (AIRCRAFT.replace("N917PD  ", "N9\\u001b[31m17PD").encode(), {"kept": 2})
+    out.update(_third_pass())
     return out
+
+
+def _third_pass() -> dict[str, tuple[bytes, dict]]:
+    """A third hostile pass: absurd and wrong-typed times in each reader, mixed line ends and
+    encodings, duplicate columns in each table format, infinite numbers, near-empty files."""
+    one_bad = {"dropped_min": 1}
+    sbs_lines = SBS.splitlines(keepends=True)
+    stamp5 = "2024/05/01,12:00:05.000,2024/05/01,12:00:05.000"
+    row = {"opensky": "1714564860,abc123,40.11,", "fr24": "1714564860,2024-05-01T12:01:00Z"}
+    items: dict[str, tuple[str | bytes, dict]] = {
+        "opensky_nan_time.csv": (OPENSKY.replace(row["opensky"], "NaN,abc123,40.11,"), {"kept": 2, **one_bad}),
+        "opensky_huge_time.csv": (OPENSKY.replace(row["opensky"], "9" * 23 + ",abc123,40.11,"), {"kept": 2, **one_bad}),
+        "fr24_negative_time.csv": (FR24.replace(row["fr24"], "-1714564860,-2024-05-01T12:01:00Z"), {"kept": 2, **one_bad}),
+        "sbs_year_99999.sbs": (SBS.replace(stamp5, stamp5.replace("2024", "99999")), {"kept": 3, **one_bad}),
+        "sbs_negative_time.sbs": (SBS.replace(stamp5, stamp5.replace("12:00", "-12:00")), {"kept": 3, **one_bad}),
+        "traffic_time_object.json": (TRAFFIC.replace("1714564860000", '{"t": 1}', 1), {"kept": 2, **one_bad}),
+        "traffic_time_nan_string.json": (TRAFFIC.replace("1714564860000", '"NaN"', 1), {"kept": 2, **one_bad}),
+        "trace_entry_not_a_list.json": (TRACE.replace("[60, 40.11, -73.21, 1000, 100, 90, 0, 0, null]", '"oops"'),
+                                        {"kept": 2, **one_bad}),
+        "trace_entry_time_string.json": (TRACE.replace("[60, 40.11", '["x", 40.11'), {"kept": 2, **one_bad}),
+        "trace_icao_not_a_string.json": (TRACE.replace('"icao": "abc123"', '"icao": ["abc123"]'), {"kept": 0, "skipped": True}),
+        "trace_huge_timestamp.json": (TRACE.replace('"timestamp": 1714564800', '"timestamp": 1e300'), {"kept": 0, "skipped": True}),
+        "aircraft_now_infinite.json": (AIRCRAFT.replace('"now": 1714564800.0', '"now": 1e999'), {"kept": 0, "skipped": True}),
+        "aircraft_now_string.json": (AIRCRAFT.replace('"now": 1714564800.0', '"now": "abc"'), {"kept": 0, "skipped": True}),
+        "aircraft_entries_not_objects.json": (json.dumps({"now": 1714564800.0, "aircraft": [
+            1, "x", None, [], {"hex": "abc123", "lat": 40.1, "lon": -73.2}]}), {"kept": 1, **one_bad}),
+        "aircraft_absurd_numbers.json": (AIRCRAFT.replace('"alt_baro": 1000', '"alt_baro": 1e400, "gs": -1e12, "track": NaN'),
+                                         {"kept": 2}),
+        "opensky_infinite_speed.csv": (OPENSKY.replace("40.11,-73.21,100,", "40.11,-73.21,inf,").replace(",N917PD,False,1000\n1714564920",
+                                       ",N917PD,False,1e300\n1714564920"), {"kept": 3}),
+        "sbs_absurd_altitude.sbs": (SBS.replace(",,3100,,,", ",,1e300,,,"), {"kept": 4}),
+        "sbs_latin1_callsign.sbs": (SBS.encode().replace(b"RYR1AB  ", b"R\xe9R1AB  "), {"kept": 4}),
+        "sbs_utf32.sbs": (SBS.encode("utf-32"), {"kept": 4}),
+        "sbs_utf32be.sbs": (b"\x00\x00\xfe\xff" + SBS.encode("utf-32-be"), {"kept": 4}),
+        "sbs_mixed_line_ends.sbs": (sbs_lines[0] + sbs_lines[1].replace("\n", "\r") + sbs_lines[2].replace("\n", "\r\n")
+                                    + sbs_lines[3].replace("\n", "\r") + sbs_lines[4], {"kept": 4}),
+        "csv_mixed_line_ends.csv": (CSV.replace("\n", "\r", 2).replace("N917PD\n", "N917PD\r\n", 1), {"kept": 3}),
+        "csv_utf16be_bom_cr_only.csv": (b"\xfe\xff" + CSV.replace("\n", "\r").encode("utf-16-be"), {"kept": 3}),
+        "csv_bom_inside_gzip.csv.gz": (gzip.compress(b"\xef\xbb\xbf" + CSV.encode(), mtime=0), {"kept": 3}),
+        "opensky_duplicate_lat.csv": (OPENSKY.replace("lat,lon", "lat,lat,lon").replace(",40.1", ",40.1,40.1")
+                                      .replace(",40.1,40.11", ",40.11,40.11").replace(",40.1,40.12", ",40.12,40.12"), {"kept": 3}),
+        "fr24_duplicate_columns.csv": (FR24.replace("Altitude,Speed", "Altitude,Altitude"), {"kept": 3}),
+        "traffic_duplicate_keys.json": (TRAFFIC.replace('"latitude": 40.1,', '"latitude": 40.1, "latitude": "x",', 1),
+                                        {"kept": 2, **one_bad}),
+        "sbs_10k_fields.sbs": (sbs_lines[0] + sbs_lines[1].rstrip("\n") + "," * 10000 + "\n" + "".join(sbs_lines[2:]),
+                               {"kept": 3, **one_bad}),
+        "sbs_double_gzip.sbs.gz": (gzip.compress(gzip.compress(SBS.encode(), mtime=0), mtime=0), {"kept": 0, "skipped": True}),
+        "only_bom.sbs": (b"\xef\xbb\xbf", {"kept": 0, "skipped": True}),
+        "only_line_ends.sbs": ("\n\r\n\r" * 100, {"kept": 0, "skipped": True}),
+        "csv_header_only.csv": ("adshex,timestamp,latitude,longitude\n", {"kept": 0}),
+    }
+    return {name: (data if isinstance(data, bytes) else data.encode("utf-8"), expected) for name, (data, expected) in items.items()}
 
 
 def main() -> None:
