@@ -100,6 +100,7 @@ class _Aircraft:
     emitted: dict[str, int] = field(default_factory=dict)  # window id -> its first point (ns)
     emitted_keys: set[tuple[str, int, float]] = field(default_factory=set)
     windows: pd.DataFrame | None = None  # scored windows kept for episodes
+    episodes: pd.DataFrame | None = None  # made from them; None: to be made again
     final_windows: set[str] = field(default_factory=set)  # windows of closed episodes
     alerts: dict[str, _Alert] = field(default_factory=dict)
     last_closed_ns: int = -_BIG  # feed time an alert of this aircraft last closed
@@ -285,6 +286,8 @@ class LiveEngine:
             if scored is not None and ac.object_id in by_obj:
                 part = scored.iloc[by_obj[ac.object_id]]
                 ac.windows = part if ac.windows is None else pd.concat([ac.windows, part], ignore_index=True)
+                if ac.episodes is not None and self._changes_episodes(ac.episodes, part):
+                    ac.episodes = None
             if final:
                 ac.pending_ns = self.now_ns
             if final or ac.object_id in by_obj or ac.unfinal:
@@ -472,13 +475,16 @@ class LiveEngine:
         live = ac.windows if len(self.ep_classes) > 1 or not ac.final_windows else \
             ac.windows.loc[~ac.windows["window_id"].isin(ac.final_windows).to_numpy()]
         if not ac.alerts and not (live[[f"p_{c}" for c in self.ep_classes]].to_numpy(float) >= s.threshold).any():
-            ac.unfinal = False  # no positive window not in a closed episode: no new episode
+            ac.unfinal, ac.episodes = False, None  # no positive window not in a closed episode: no new episode
             self._prune(ac, [])
             return []
-        eps = merge_episodes(live, threshold=s.threshold, classes=self.ep_classes, merge_gap_s=s.merge_gap_s)
-        if self.aggregator is not None and len(eps) and "turn_thin_deg" in ac.windows.columns:
-            eps = add_segment_probability(eps, ac.windows, self.aggregator, positive_class=self.positive,
-                                          context_s=s.context_s)
+        eps = ac.episodes
+        if eps is None:
+            eps = merge_episodes(live, threshold=s.threshold, classes=self.ep_classes, merge_gap_s=s.merge_gap_s)
+            if self.aggregator is not None and len(eps) and "turn_thin_deg" in ac.windows.columns:
+                eps = add_segment_probability(eps, ac.windows, self.aggregator, positive_class=self.positive,
+                                              context_s=s.context_s)
+            ac.episodes = eps
         events: list[AlertEvent] = []
         open_starts = []
         for _, row in eps.iterrows():
@@ -522,6 +528,16 @@ class LiveEngine:
         ac.unfinal = bool(open_starts)
         self._prune(ac, open_starts)
         return events
+
+    def _changes_episodes(self, episodes: pd.DataFrame, new: pd.DataFrame) -> bool:
+        """Whether windows *new* can change *episodes* (made before them): a positive one may join
+        or start one, and one within ``context_s`` of one changes its segment probability."""
+        if (new[[f"p_{c}" for c in self.ep_classes]].to_numpy(float) >= self.settings.threshold).any():
+            return True
+        if not len(episodes) or not len(new):
+            return False
+        t0, t1 = _ns(episodes["start"])[None, :] - self.ctx_ns, _ns(episodes["end"])[None, :] + self.ctx_ns
+        return bool(((_ns(new["end"])[:, None] >= t0) & (_ns(new["start"])[:, None] <= t1)).any())
 
     def _prune(self, ac: _Aircraft, open_starts: list[int]) -> None:
         """Forget scored windows no open or future episode can need."""
