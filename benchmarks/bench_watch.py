@@ -148,7 +148,7 @@ def run_live(bundle, batches: list[list[bytes]], *, score_fn=None, on_hour=None)
     from flightpaths.score import score_windows
     from flightpaths.watch import LiveEngine, LiveSbsParser, WatchSettings
 
-    parts = {"parse": 0.0, "buffer": 0.0, "step": 0.0, "draw+CNN": 0.0}
+    parts = {"parse": 0.0, "buffer": 0.0, "step": 0.0, "draw+CNN": 0.0, "episodes": 0.0, "score": 0.0}
 
     def scored(windows: pd.DataFrame) -> pd.DataFrame:
         c = time.process_time()
@@ -157,6 +157,8 @@ def run_live(bundle, batches: list[list[bytes]], *, score_fn=None, on_hour=None)
         return out
 
     engine = LiveEngine(bundle, WatchSettings(), score_fn=scored)
+    for name, part in (("_episodes", "episodes"), ("_score", "score")):
+        timed(engine, name, part, parts)
     parser = LiveSbsParser(name="bench")
     latencies: list[float] = []
     steps: list[float] = []
@@ -187,9 +189,31 @@ def run_live(bundle, batches: list[list[bytes]], *, score_fn=None, on_hour=None)
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
     parser.close()
-    parts["step"] -= parts["draw+CNN"]
+    # step: cutting windows and the rest; score: the window geometry the segment score needs
+    parts["step"] -= parts["draw+CNN"] + parts["episodes"] + (parts["score"] - parts["draw+CNN"])
+    parts["score"] -= parts["draw+CNN"]
+    parts = {"parse": parts["parse"], "buffer": parts["buffer"], "windows": parts["step"], "geometry": parts["score"],
+             "draw+CNN": parts["draw+CNN"], "episodes": parts["episodes"]}
     return {"wall": wall, "cpu": cpu, "lines": parser.lines, "windows": engine.n_windows, "latency": np.array(latencies),
             "steps": np.array(steps), "parts": parts}
+
+
+def timed(engine: object, name: str, part: str, parts: dict[str, float]) -> None:
+    """Add the CPU time of *engine*'s method *name* to ``parts[part]`` (outermost calls only)."""
+    method = getattr(engine, name)
+    depth = [0]
+
+    def wrapper(*args: object, **kwargs: object) -> object:
+        depth[0] += 1
+        c = time.process_time()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            depth[0] -= 1
+            if not depth[0]:
+                parts[part] += time.process_time() - c
+
+    setattr(engine, name, wrapper)
 
 
 def _span_hours(lines: list[bytes]) -> float:
@@ -260,8 +284,9 @@ def main() -> None:
               f"{live['lines'] / live['cpu']:,.0f} msg/s ({live['cpu']:.1f} s CPU), score {live['lines'] / batch_cpu:,.0f} msg/s "
               f"({batch_cpu:.1f} s CPU); ratio {batch_cpu / live['cpu']:.2f}x")
         per = ", ".join(f"{k} {v / live['lines'] * 1e6:,.0f}" for k, v in live["parts"].items())
-        print(f"      CPU per message, microseconds: {per} (step: cutting windows, episodes, alerts; "
-              f"draw+CNN: drawing and scoring the windows)")
+        print(f"      CPU per message, microseconds: {per} (windows: cutting them; geometry: what the segment "
+              f"score needs of each; draw+CNN: drawing and scoring them; episodes: merging, segment and behaviour "
+              f"scores, alerts)")
         print(f"      per window scored: {live['cpu'] / max(1, live['windows']) * 1e3:.1f} ms CPU "
               f"({live['lines'] / max(1, live['windows']):.0f} messages a window in this log)")
         feed_hours = args.hours * 3600 / live["wall"]
