@@ -11,7 +11,10 @@ track's first point) and only the windows that newly completed are scored
 (:func:`flightpaths.score.score_windows`, drawn with the bundle's render config). Episodes are
 made from each aircraft's recent scored windows by :func:`flightpaths.score.merge_episodes`
 and :func:`flightpaths.score.add_segment_probability`, exactly as ``flightpaths score`` does,
-so a closed live episode equals the batch one.
+so a closed live episode equals the batch one. They are made again only when an aircraft's new
+windows can change them (a positive window, or one within ``context_s`` of an episode), and
+without the windows of its closed episodes (which no later window can join; they stay as
+context for the segment probability).
 
 A window is complete when its track has a point at least one window length after the
 window's first point, or when the track has ended (no point for the track gap). An episode
