@@ -360,11 +360,28 @@ class LiveEngine:
         waiting = ~done
         next_nominal = self._next_nominal(windows[wtid == open_tid], grid0)
         ac.pending_ns = min(int(start[waiting].min()) if waiting.any() else open_last + 1, next_nominal)
-        ac.due_ns = int((nominal + _NS + wlen)[waiting].min()) if waiting.any() else ac.last_ns + 1
+        ac.due_ns = self._next_done(grid0, max(open_last, self.fed_ns))
         # the open track's windows not settled yet (not given out, nor a twin of one given out) are cut again
         unsettled &= wtid == open_tid
         resume = min(int(nominal[unsettled].min()) if unsettled.any() else _BIG, next_nominal)
         self._trim(ac, last_no, grid0, carried, resume)
+        return out
+
+    def _next_done(self, grid0: int, reached: int) -> int:
+        """The earliest feed time after *reached* at which a window of the open track (its grid
+        starting at *grid0*) can be complete, whether it was cut yet or not (see :meth:`_complete`:
+        its nominal start, to the second, plus one second and its length). A track that starts
+        later completes a window later still. Until then the aircraft is not cut again."""
+        out = _BIG
+        for w, step in self.lengths:
+            w_ns, s_ns = int(w * _NS), int(step * _NS)
+            k = max(0, (reached - grid0 - w_ns - _NS) // s_ns)
+            while True:
+                done_at = (grid0 + k * s_ns) // _NS * _NS + _NS + w_ns
+                if done_at > reached:
+                    break
+                k += 1
+            out = min(out, done_at)
         return out
 
     def _next_nominal(self, windows: pd.DataFrame, open_first: int) -> int:
