@@ -317,6 +317,10 @@ def main() -> None:
                   f"points held {held:,}, windows held {kept:,}, windows so far {rows[-1][3]:,}, "
                   f"closed episodes {len(engine.closed):,} ({time.perf_counter() - t0:.0f} s wall, "
                   f"{time.process_time() - c0:.0f} s CPU)", flush=True)
+            if len(rows) >= 4:  # the trend so far (a run cut short still tells it)
+                rss_so_far = np.array([r[1] for r in rows[1:]])
+                print(f"    slope of RSS over hours 2-{len(rows)}: {np.polyfit(np.arange(len(rss_so_far)), rss_so_far, 1)[0]:+.1f} MiB/h",
+                      flush=True)
         parser.close()
         if len(rows) >= 4:
             second = np.mean([r[1] for r in rows[1:len(rows) // 2]])
