@@ -239,3 +239,44 @@ def test_feed_dropped_and_back_over_loopback_with_webhook_and_restart(bundle, tm
     assert again.alerts == 0
     episodes = pd.read_csv(out / "episodes.csv")
     assert len(episodes) and episodes["episode_id"].is_unique
+
+
+def _turn_scores(windows: pd.DataFrame) -> pd.DataFrame:
+    """A stand-in for the CNN (no drawing): a turn rule."""
+    p = np.clip(np.abs(windows["net_turn_rev"].to_numpy(float)) / 2.0, 0, 1)
+    return windows.assign(p_circling=p, p_straight=1 - p, render_status="ok")
+
+
+def test_engine_holds_about_an_hour_of_a_long_track_and_cuts_what_one_pass_cuts(bundle) -> None:  # noqa: ANN001
+    from flightpaths.simulate import SimSettings, sbs_lines, simulate
+    from flightpaths.tracks import make_windows, split_tracks
+    from flightpaths.watch.parse import points_frame
+
+    sim = simulate(SimSettings(seed=4, aircraft=2, hours=4.0, sparse_share=0.0, gap_per_hour=0.0))
+    lines = [(ln + "\n").encode() for ln in sbs_lines(sim.points)[0]]
+    engine = LiveEngine(bundle, WatchSettings(), keep_windows=True, score_fn=_turn_scores)
+    parser = LiveSbsParser(name="feed")
+    given, held_s = [], []
+    minute = [line.split(b",")[7][:5] for line in lines]  # HH:MM
+    cuts = [i for i in range(1, len(lines)) if minute[i] != minute[i - 1]]
+    for lo, hi in zip([0, *cuts], [*cuts, len(lines)]):
+        parser.feed(lines[lo:hi])
+        cols = parser.parse_columns(final=hi == len(lines))
+        if cols is not None:
+            given.append(cols)
+        engine.add_columns(cols)
+        engine.step()
+        spans = [np.ptp(a.arrays()["time"]) / 1e9 for a in engine.aircraft.values() if a.pieces]
+        held_s.append(max(spans, default=0.0))
+    engine.finish()
+    # one pass over every point (as `score`, which keeps the fuller of two windows with the same first point)
+    tracked = split_tracks(points_frame(given), engine.track_settings)[0]
+    batch = make_windows(tracked, engine.window_settings).sort_values("n_points", ascending=False, kind="stable")
+    batch = batch.drop_duplicates(["object_id", "start", "window_s"])
+    live = pd.concat(engine.scored, ignore_index=True)
+    assert sorted(zip(live["window_id"], live["n_points"])) == sorted(zip(batch["window_id"], batch["n_points"]))
+    longest = max(w for w, _ in engine.lengths)
+    track_s = tracked.groupby("track_id", observed=True)["time"].agg(lambda t: (t.max() - t.min()).total_seconds())
+    assert track_s.max() > 2 * 3600  # a track far longer than what is held
+    # held: a window length of context, the longest window and a step waiting, and the grid's slack
+    assert max(held_s) <= 3 * longest + engine.grid_ms / 1000

@@ -1,6 +1,9 @@
 """The live engine: points in, windows cut as they complete, scored, episodes opened and closed.
 
-Each aircraft keeps its recent points (bounded by ``max_track_s``). When its latest point
+Each aircraft keeps its recent points: of its open track, from a window length before the
+grid start (shared by every window length) at or before its earliest window not given out,
+as ``score`` carries a stretch of a long log into the next (so a cut covers about an hour of
+points, whatever the track's length). When its latest point
 passes the end of a window not yet given out, its buffer is cut again with the bundle's own
 track and window settings (:func:`flightpaths.tracks.split_tracks`,
 :func:`flightpaths.tracks.make_windows`: the same grid as batch scoring, which starts at each
@@ -8,7 +11,10 @@ track's first point) and only the windows that newly completed are scored
 (:func:`flightpaths.score.score_windows`, drawn with the bundle's render config). Episodes are
 made from each aircraft's recent scored windows by :func:`flightpaths.score.merge_episodes`
 and :func:`flightpaths.score.add_segment_probability`, exactly as ``flightpaths score`` does,
-so a closed live episode equals the batch one.
+so a closed live episode equals the batch one. They are made again only when an aircraft's new
+windows can change them (a positive window, or one within ``context_s`` of an episode), and
+without the windows of its closed episodes (which no later window can join; they stay as
+context for the segment probability).
 
 A window is complete when its track has a point at least one window length after the
 window's first point, or when the track has ended (no point for the track gap). An episode
@@ -93,9 +99,11 @@ class _Aircraft:
     due_ns: int = -_BIG  # cut again once last_ns reaches this
     pending_ns: int = _BIG  # earliest first point of a window not yet given out
     track_base: int = 0
-    emitted: set[str] = field(default_factory=set)
+    origin_ns: int | None = None  # where the open track's window grid goes on (its buffer was trimmed)
+    emitted: dict[str, int] = field(default_factory=dict)  # window id -> its first point (ns)
     emitted_keys: set[tuple[str, int, float]] = field(default_factory=set)
     windows: pd.DataFrame | None = None  # scored windows kept for episodes
+    episodes: pd.DataFrame | None = None  # made from them; None: to be made again
     final_windows: set[str] = field(default_factory=set)  # windows of closed episodes
     alerts: dict[str, _Alert] = field(default_factory=dict)
     last_closed_ns: int = -_BIG  # feed time an alert of this aircraft last closed
@@ -261,12 +269,13 @@ class LiveEngine:
         raw = [cols for cols in (ac.arrays() for ac in group) if cols and len(cols["time"])]
         windows = pd.DataFrame()
         tracked = pd.DataFrame()
+        by_obj_t: dict[str, np.ndarray] = {}
         if raw:
             tracked, _report = split_tracks(points_frame(raw), self.track_settings)
+            by_obj_t = tracked.groupby(tracked["object_id"].astype(str)).indices if len(tracked) else {}
             if len(tracked):
-                windows = make_windows(tracked, self.window_settings)
+                windows = make_windows(tracked, self.window_settings, grid=self._grid(group, tracked, by_obj_t))
         by_obj_w = windows.groupby(windows["object_id"].astype(str)).indices if len(windows) else {}
-        by_obj_t = tracked.groupby(tracked["object_id"].astype(str)).indices if len(tracked) else {}
         new_parts = []
         for ac in group:
             rows = by_obj_w.get(ac.object_id, np.zeros(0, int))
@@ -280,11 +289,23 @@ class LiveEngine:
             if scored is not None and ac.object_id in by_obj:
                 part = scored.iloc[by_obj[ac.object_id]]
                 ac.windows = part if ac.windows is None else pd.concat([ac.windows, part], ignore_index=True)
+                if ac.episodes is not None and self._changes_episodes(ac.episodes, part):
+                    ac.episodes = None
             if final:
                 ac.pending_ns = self.now_ns
             if final or ac.object_id in by_obj or ac.unfinal:
                 events += self._episodes(ac, force=False)
         return events
+
+    @staticmethod
+    def _grid(group: list[_Aircraft], tracked: pd.DataFrame, by_obj: dict[str, np.ndarray]) -> dict[str, tuple[int | None, int | None]]:
+        """Where the window grid of each trimmed buffer's first track goes on (as ``score`` carries a stretch)."""
+        grid: dict[str, tuple[int | None, int | None]] = {}
+        for ac in group:
+            rows = by_obj.get(ac.object_id)
+            if ac.origin_ns is not None and rows is not None and len(rows):
+                grid[str(tracked["track_id"].iloc[int(rows[0])])] = (ac.origin_ns, None)
+        return grid
 
     def _complete(self, ac: _Aircraft, windows: pd.DataFrame, tracked: pd.DataFrame, *, final: bool) -> pd.DataFrame:
         """The windows of *ac* that completed and were not given out; updates its due time and buffer."""
@@ -306,6 +327,10 @@ class LiveEngine:
         if getattr(self.window_settings, "airborne_only", False) and "on_ground" in tracked:
             air = open_rows & ~tracked["on_ground"].astype("boolean").to_numpy(dtype=bool, na_value=False)
             open_first = int(t[air].min()) if air.any() else open_first  # the window grid starts here
+        carried = ac.origin_ns is not None and last_no == 0  # the open track is the trimmed buffer's first
+        if not carried:
+            ac.origin_ns = None
+        grid0 = ac.origin_ns if ac.origin_ns is not None else open_first
         done = np.ones(len(windows), bool)
         start = _ns(windows["start"]) if len(windows) else np.zeros(0, np.int64)
         wlen = (windows["window_s"].to_numpy(float) * _NS).astype(np.int64) if len(windows) else np.zeros(0, np.int64)
@@ -319,23 +344,44 @@ class LiveEngine:
             done = ~is_open | (nominal + _NS + wlen <= max(open_last, self.fed_ns))
         ids = self._global_ids(ac, windows)
         fresh = done & ~np.isin(ids, list(ac.emitted)) if len(windows) else done
-        fresh &= self._first_of_start(windows, fresh, ac)
+        keep, unsettled = self._first_of_start(windows, fresh, ac)
+        fresh &= keep
         out = windows.loc[fresh].copy()
         if len(out):
             out["track_id"] = self._global_tracks(ac, out["track_id"])
             out["window_id"] = ids[fresh]
-            ac.emitted.update(ids[fresh].tolist())
+            ac.emitted.update(zip(ids[fresh].tolist(), _ns(out["start"]).tolist()))
         if final:
             ac.due_ns, ac.pending_ns = -_BIG, self.now_ns
             ac.track_base += last_no + 1
             ac.pieces, ac.has_callsign = [], False
-            ac.emitted, ac.emitted_keys = set(), set()
+            ac.emitted, ac.emitted_keys, ac.origin_ns = {}, set(), None
             return out
         waiting = ~done
-        ac.pending_ns = min(int(start[waiting].min()) if waiting.any() else open_last + 1,
-                            self._next_nominal(windows[wtid == open_tid], open_first))
-        ac.due_ns = int((nominal + _NS + wlen)[waiting].min()) if waiting.any() else ac.last_ns + 1
-        self._trim(ac, last_no, open_first)
+        next_nominal = self._next_nominal(windows[wtid == open_tid], grid0)
+        ac.pending_ns = min(int(start[waiting].min()) if waiting.any() else open_last + 1, next_nominal)
+        ac.due_ns = self._next_done(grid0, max(open_last, self.fed_ns))
+        # the open track's windows not settled yet (not given out, nor a twin of one given out) are cut again
+        unsettled &= wtid == open_tid
+        resume = min(int(nominal[unsettled].min()) if unsettled.any() else _BIG, next_nominal)
+        self._trim(ac, last_no, grid0, carried, resume)
+        return out
+
+    def _next_done(self, grid0: int, reached: int) -> int:
+        """The earliest feed time after *reached* at which a window of the open track (its grid
+        starting at *grid0*) can be complete, whether it was cut yet or not (see :meth:`_complete`:
+        its nominal start, to the second, plus one second and its length). A track that starts
+        later completes a window later still. Until then the aircraft is not cut again."""
+        out = _BIG
+        for w, step in self.lengths:
+            w_ns, s_ns = int(w * _NS), int(step * _NS)
+            k = max(0, (reached - grid0 - w_ns - _NS) // s_ns)
+            while True:
+                done_at = (grid0 + k * s_ns) // _NS * _NS + _NS + w_ns
+                if done_at > reached:
+                    break
+                k += 1
+            out = min(out, done_at)
         return out
 
     def _next_nominal(self, windows: pd.DataFrame, open_first: int) -> int:
@@ -350,11 +396,12 @@ class LiveEngine:
             out = min(out, int(nominal[mine].max()) + int(step * _NS) if mine.any() else open_first)
         return out
 
-    def _first_of_start(self, windows: pd.DataFrame, fresh: np.ndarray, ac: _Aircraft) -> np.ndarray:
+    def _first_of_start(self, windows: pd.DataFrame, fresh: np.ndarray, ac: _Aircraft) -> tuple[np.ndarray, np.ndarray]:
         """Of windows with the same first point and length, keep the one with most points (as
-        ``flightpaths score`` does), and none whose twin was given out before."""
+        ``flightpaths score`` does), and none whose twin was given out before; and which
+        windows are not settled yet (neither they nor a twin given out)."""
         if windows.empty:
-            return np.ones(0, bool)
+            return np.ones(0, bool), np.zeros(0, bool)
         keys = pd.Series(list(zip(windows["object_id"].astype(str), _ns(windows["start"]), windows["window_s"].astype(float))))
         order = np.argsort(-windows["n_points"].to_numpy(), kind="stable")
         keep = np.zeros(len(windows), bool)
@@ -369,7 +416,7 @@ class LiveEngine:
                 keep[i] = True
                 seen.add(keys[i])
         ac.emitted_keys |= {keys[i] for i in np.flatnonzero(keep)}
-        return keep
+        return keep, np.array([k not in ac.emitted_keys for k in keys], dtype=bool)
 
     def _global_tracks(self, ac: _Aircraft, tracks: pd.Series) -> np.ndarray:
         def one(track: str) -> str:
@@ -391,22 +438,28 @@ class LiveEngine:
             out.append(f"{safe_obj}_{int(k) + ac.track_base}{wid[len(track):]}")
         return np.array(out, dtype=object)
 
-    def _trim(self, ac: _Aircraft, open_no: int, open_first: int) -> None:
-        """Drop points of closed tracks, and of the open track beyond ``max_track_s`` (on its window grid)."""
+    def _trim(self, ac: _Aircraft, open_no: int, grid0: int, carried: bool, resume: int) -> None:
+        """Drop the points no window still to come needs: those of closed tracks, and of the open
+        track those a window length before the last start its window lengths share at or before
+        *resume*, the earliest nominal start of a window not settled (that start is where its grid goes on: the carry of
+        ``score``'s stretches, so each cut covers about an hour, not the whole track)."""
         raw = ac.arrays()
         t = raw["time"]
-        keep_from = open_first
-        span = ac.last_ns - open_first
-        if span > self.settings.max_track_s * _NS and ac.pending_ns < _BIG:
-            grid = self.grid_ms * 1_000_000
-            target = ac.pending_ns - self.longest_ns
-            keep_from = max(open_first, open_first + ((target - open_first) // grid) * grid)
+        period = self.grid_ms * 1_000_000
+        origin = grid0
+        if grid0 < resume < _BIG:
+            origin = grid0 + ((resume - grid0) // period) * period
+        if origin > grid0 or carried:
+            ac.origin_ns = origin
+            keep_from = origin - self.longest_ns if carried else max(grid0, origin - self.longest_ns)
+        else:
+            keep_from = grid0
         if keep_from <= int(t.min()):
             return
         keep = t >= keep_from
         ac.pieces = [{k: v[keep] for k, v in raw.items()}]
         ac.track_base += open_no  # the open track is now the buffer's first (relative number 0)
-        ac.emitted = {w for w in ac.emitted if w.startswith(f"{ac.object_id}_{ac.track_base}_")}
+        ac.emitted = {w: s for w, s in ac.emitted.items() if s >= keep_from and w.startswith(f"{ac.object_id}_{ac.track_base}_")}
         ac.emitted_keys = {k for k in ac.emitted_keys if k[1] >= keep_from}
 
     # ------------------------------------------------------------------------------- score
@@ -437,14 +490,21 @@ class LiveEngine:
         if ac.windows is None or ac.windows.empty:
             return []
         s = self.settings
-        if not ac.alerts and not (ac.windows[[f"p_{c}" for c in self.ep_classes]].to_numpy(float) >= s.threshold).any():
-            ac.unfinal = False  # no positive window: no episode (merge_episodes would give none)
+        # windows of closed episodes take no part in new ones (each later window starts after
+        # their reach): only their context is needed; with several classes a window may be in two
+        live = ac.windows if len(self.ep_classes) > 1 or not ac.final_windows else \
+            ac.windows.loc[~ac.windows["window_id"].isin(ac.final_windows).to_numpy()]
+        if not ac.alerts and not (live[[f"p_{c}" for c in self.ep_classes]].to_numpy(float) >= s.threshold).any():
+            ac.unfinal, ac.episodes = False, None  # no positive window not in a closed episode: no new episode
             self._prune(ac, [])
             return []
-        eps = merge_episodes(ac.windows, threshold=s.threshold, classes=self.ep_classes, merge_gap_s=s.merge_gap_s)
-        if self.aggregator is not None and len(eps) and "turn_thin_deg" in ac.windows.columns:
-            eps = add_segment_probability(eps, ac.windows, self.aggregator, positive_class=self.positive,
-                                          context_s=s.context_s)
+        eps = ac.episodes
+        if eps is None:
+            eps = merge_episodes(live, threshold=s.threshold, classes=self.ep_classes, merge_gap_s=s.merge_gap_s)
+            if self.aggregator is not None and len(eps) and "turn_thin_deg" in ac.windows.columns:
+                eps = add_segment_probability(eps, ac.windows, self.aggregator, positive_class=self.positive,
+                                              context_s=s.context_s)
+            ac.episodes = eps
         events: list[AlertEvent] = []
         open_starts = []
         for _, row in eps.iterrows():
@@ -488,6 +548,16 @@ class LiveEngine:
         ac.unfinal = bool(open_starts)
         self._prune(ac, open_starts)
         return events
+
+    def _changes_episodes(self, episodes: pd.DataFrame, new: pd.DataFrame) -> bool:
+        """Whether windows *new* can change *episodes* (made before them): a positive one may join
+        or start one, and one within ``context_s`` of one changes its segment probability."""
+        if (new[[f"p_{c}" for c in self.ep_classes]].to_numpy(float) >= self.settings.threshold).any():
+            return True
+        if not len(episodes) or not len(new):
+            return False
+        t0, t1 = _ns(episodes["start"])[None, :] - self.ctx_ns, _ns(episodes["end"])[None, :] + self.ctx_ns
+        return bool(((_ns(new["end"])[:, None] >= t0) & (_ns(new["start"])[:, None] <= t1)).any())
 
     def _prune(self, ac: _Aircraft, open_starts: list[int]) -> None:
         """Forget scored windows no open or future episode can need."""

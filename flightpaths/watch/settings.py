@@ -23,7 +23,6 @@ class WatchSettings:
     tick_s: how often (wall-clock seconds) buffered lines are parsed, windows cut and scored.
     hold_s: the last seconds of the feed held back before they become points, so that a
         position meets its velocity message (SBS sends them apart).
-    max_track_s: an aircraft's buffer is trimmed (on the window grid) beyond this many seconds.
     idle_s: an aircraft not heard for this long (feed time) is let go; ``None``: the bundle's
         track gap (a later point would start a new track anyway).
     context_s: an episode closes when the windows this long after its end are in (the segment
@@ -39,7 +38,6 @@ class WatchSettings:
     input_tz: str = "UTC"
     tick_s: float = 1.0
     hold_s: float = 5.0
-    max_track_s: float = 10800.0
     idle_s: float | None = None
     context_s: float = 1800.0
     cooldown_s: float = 600.0
@@ -50,11 +48,9 @@ class WatchSettings:
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
                 raise InputError(f"setting {name} must be between 0 and 1, got {value!r}")
-        for name in ("tick_s", "hold_s", "max_track_s", "context_s"):
+        for name in ("tick_s", "hold_s", "context_s"):
             if not float(getattr(self, name)) > 0:
                 raise InputError(f"setting {name} must be positive, got {getattr(self, name)!r}")
-        if self.max_track_s < 2400:
-            raise InputError(f"setting max_track_s must be at least 2400 s (twice the longest window), got {self.max_track_s!r}")
 
     def replace(self, **changes: object) -> WatchSettings:
         """A copy with some fields changed (validated again)."""
