@@ -68,6 +68,24 @@ def test_parser_drops_and_counts_positions_that_come_too_late() -> None:
     assert parser.late == 1
 
 
+def test_parser_blanks_absurd_numbers_as_the_batch_reader_does(tmp_path: Path) -> None:
+    from flightpaths.ingest import read_logs
+
+    lines = [POS.format(s=0.0).replace(",3000,", ",1e300,"), VEL.format(s=0.5).replace(",140,", ",inf,"), POS.format(s=10.0)]
+    log = tmp_path / "absurd.sbs"
+    log.write_text("".join(lines))
+    batch = read_logs([log]).points
+    parser = LiveSbsParser(hold_s=1.0)
+    try:
+        parser.feed([line.encode() for line in lines])
+        live = parser.parse(final=True)
+    finally:
+        parser.close()
+    assert live["altitude_ft"].isna().tolist() == batch["altitude_ft"].isna().tolist() == [True, False]
+    assert live["speed_kt"].isna().tolist() == batch["speed_kt"].isna().tolist()
+    assert live["speed_kt"].isna().iloc[0]  # an infinite speed is blanked, the row kept
+
+
 def test_parser_counts_malformed_lines_and_keeps_the_good_ones() -> None:
     parser = LiveSbsParser(hold_s=1.0)
     try:

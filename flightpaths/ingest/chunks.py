@@ -15,7 +15,18 @@ from .ledger import IngestReport, Ledger
 from .settings import MAX_TEXT_CHARS, PLAUSIBLE, IngestSettings
 from .sources import Source, TruncatedInput
 
-__all__ = ["bound_numbers", "bound_text", "finalize", "finish_chunk", "kept_positions", "order_and_dedupe", "read_one", "skip_unreadable"]
+__all__ = [
+    "bound_columns",
+    "bound_numbers",
+    "bound_text",
+    "bounded_values",
+    "finalize",
+    "finish_chunk",
+    "kept_positions",
+    "order_and_dedupe",
+    "read_one",
+    "skip_unreadable",
+]
 
 
 def bound_text(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger: Ledger) -> None:
@@ -46,20 +57,39 @@ def bound_numbers(chunk: pd.DataFrame, lines: np.ndarray, source: Source, ledger
     """Blank every value of a :data:`PLAUSIBLE` column that is infinite or outside its range (an
     altitude of 1e300 ft, an infinite speed), counted and named by file, line and column; the
     row is kept."""
-    for name, (lo, hi) in PLAUSIBLE.items():
-        if name not in chunk.columns or not pd.api.types.is_numeric_dtype(chunk[name].dtype):
-            continue
-        values = chunk[name].to_numpy(dtype=float, na_value=np.nan)  # no copy for a float64 column
-        if not len(values) or (lo <= np.fmin.reduce(values) and np.fmax.reduce(values) <= hi):
-            continue  # NaN is skipped by fmin/fmax (all-NaN gives NaN, which fails the test and is checked below)
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isnan(values) & ~((values >= lo) & (values <= hi))
-        if bad.any():
-            first = int(np.argmax(bad))
-            ledger.note(f"column {name!r}: impossible values blanked (outside {lo:g} .. {hi:g})", int(bad.sum()),
-                        example=f"{source.name}:{int(lines[first])}: column {name!r}: {values[first]:g} is outside "
-                                f"{lo:g} .. {hi:g}, blanked")
-            chunk[name] = np.where(bad, np.nan, values)
+    for name in PLAUSIBLE:
+        if name in chunk.columns and pd.api.types.is_numeric_dtype(chunk[name].dtype):
+            values = chunk[name].to_numpy(dtype=float, na_value=np.nan)  # no copy for a float64 column
+            blanked = bounded_values(name, values, lines, source.name, ledger)
+            if blanked is not None:
+                chunk[name] = blanked
+
+
+def bound_columns(cols: dict[str, np.ndarray], lines: np.ndarray, name: str, ledger: Ledger) -> None:
+    """:func:`bound_numbers` for a table held as plain arrays (the live parser's), in place."""
+    for column in PLAUSIBLE:
+        values = cols.get(column)
+        if values is not None and values.dtype.kind == "f":
+            blanked = bounded_values(column, values, lines, name, ledger)
+            if blanked is not None:
+                cols[column] = blanked
+
+
+def bounded_values(column: str, values: np.ndarray, lines: np.ndarray, name: str, ledger: Ledger) -> np.ndarray | None:
+    """*values* of a :data:`PLAUSIBLE` column with the infinite or out-of-range ones blanked and
+    named in the ledger; None when every value is in range or missing (nothing to change)."""
+    lo, hi = PLAUSIBLE[column]
+    if not len(values) or (lo <= np.fmin.reduce(values) and np.fmax.reduce(values) <= hi):
+        return None  # NaN is skipped by fmin/fmax (all-NaN gives NaN, which fails the test and is checked below)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(values) & ~((values >= lo) & (values <= hi))
+    if not bad.any():
+        return None
+    first = int(np.argmax(bad))
+    ledger.note(f"column {column!r}: impossible values blanked (outside {lo:g} .. {hi:g})", int(bad.sum()),
+                example=f"{name}:{int(lines[first])}: column {column!r}: {values[first]:g} is outside "
+                        f"{lo:g} .. {hi:g}, blanked")
+    return np.where(bad, np.nan, values)
 
 
 def _detail_at(detail: Callable[[int], str], rows: np.ndarray) -> Callable[[int], str]:

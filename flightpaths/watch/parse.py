@@ -112,7 +112,7 @@ class LiveSbsParser:
     def _checked(self, cols: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
         """The merged positions checked as the reader checks every chunk (impossible positions,
         over-long texts, exact repeats), with the points table's other columns, in time order."""
-        from ..ingest.chunks import kept_positions
+        from ..ingest.chunks import bound_columns, kept_positions
         from ..ingest.settings import MAX_TEXT_CHARS
 
         if cols is None:
@@ -120,6 +120,7 @@ class LiveSbsParser:
         keep = kept_positions(cols["lat"], cols["lon"], None, None, cols["source_line"], self.name, self.ledger)
         if not keep.all():
             cols = {k: v[keep] for k, v in cols.items()}
+        bound_columns(cols, cols["source_line"], self.name, self.ledger)  # absurd numbers blanked, as the reader does
         n = len(cols["time"])
         if not n:
             return None
