@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from flightpaths.score._dask import dask_client
+
 pytest.importorskip("flightpaths.render", reason="the render stage is not there yet")
 pytest.importorskip("flightpaths.tracks")
 pytest.importorskip("flightpaths.ingest")
@@ -199,7 +201,7 @@ def test_a_local_dask_cluster_keeps_its_routine_log_lines_to_itself(capfd: pytes
 
     pytest.importorskip("dask.distributed")
     before = os.environ.get("DASK_LOGGING__DISTRIBUTED")
-    with caplog.at_level(logging.INFO), pipeline._dask_client("local", None) as client:
+    with caplog.at_level(logging.INFO), dask_client("local", None) as client:
         assert client.submit(sum, [1, 2]).result() == 3
     err = capfd.readouterr().err + caplog.text
     for noise in ("Nanny", "Register worker", "Scheduler at", "Receive client connection"):

@@ -52,6 +52,7 @@ from ..ingest import IngestReport, expand_paths, iter_points
 from ..runtime import release_free_memory, resident_mb
 from ..settings import settings_dict
 from ..tracks import TrackSettings, WindowSettings, windows_from_chunks
+from ._dask import dask_client
 from .aggregate import SegmentAggregator, add_segment_probability
 from .behaviour_model import (
     add_behaviour_episodes,
@@ -536,50 +537,6 @@ def _score_task(path: str, model: Any, settings: ScoreSettings) -> tuple[pd.Data
     return frame, keeper.table(), problems
 
 
-_DASK_LOGGERS = ("distributed", "dask", "tornado", "bokeh")
-
-
-@contextlib.contextmanager
-def _quiet_dask() -> Iterator[None]:
-    """A local cluster's scheduler, nannies and workers keep their routine lines ("Start Nanny
-    at", "Register worker", workers killed at close) to themselves: errors still show."""
-    env = {f"DASK_LOGGING__{name.upper()}": "error" for name in _DASK_LOGGERS}  # read by the worker processes
-    saved_env = {k: os.environ.get(k) for k in env}
-    loggers = [logging.getLogger(name) for name in _DASK_LOGGERS]
-    saved = [lg.level for lg in loggers]
-    os.environ.update(env)
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, saved):
-            lg.setLevel(level)
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
-def _dask_client(address: str, client: Any | None) -> Iterator[Any]:
-    if client is not None:
-        yield client
-        return
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - dask is a dependency
-        raise FlightpathsError("--dask needs dask.distributed: pip install 'dask[distributed]'") from exc
-    if address == "local":
-        with _quiet_dask(), LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, host="127.0.0.1",
-                                         dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
-            yield c
-    else:
-        with Client(address) as c:
-            yield c
-
-
 def score_logs(
     paths: Sequence[str | Path],
     out_dir: str | Path,
@@ -639,7 +596,7 @@ def score_logs(
 
     if settings.dask and todo:
         model_ref: Any = str(bundle.path) if bundle.path is not None else bundle
-        with _dask_client(settings.dask, client) as c:
+        with dask_client(settings.dask, client) as c:
             futures = {c.submit(_score_task, str(p), model_ref, settings, pure=False): (p, k, info) for p, k, info in todo}
             from dask.distributed import as_completed
 
