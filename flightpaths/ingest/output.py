@@ -4,11 +4,18 @@
 one LineString per object and leg (a new leg starts at a readsb new-leg flag or after a gap
 longer than ``gap_s``), with object_id, callsign, start, end, n_points and source_file.
 Writes are atomic and refuse to replace an existing file unless ``overwrite=True``.
+
+:func:`write_logs` reads logs straight into such a file in bounded memory (the ``ingest``
+command): chunks are sorted out of core (:mod:`.runs`) and a points table is written a row
+group (parquet) or a block of lines (CSV) at a time, so memory is set by ``chunk_rows``.
 """
 
 from __future__ import annotations
 
 import io
+import tempfile
+from collections.abc import Iterable, Iterator
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -16,14 +23,18 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..fileio import atomic_write_bytes, atomic_write_text, check_output, write_csv
+from ..fileio import atomic_path, atomic_write_bytes, atomic_write_text, check_output, csv_text, write_csv
 from ..geometry import linestrings, write_layers
 from ..schema import is_screen
+from .ledger import IngestReport, Ledger
+from .points import iter_points, points_table
+from .runs import SortedRuns
+from .settings import IngestSettings
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["OUTPUT_SUFFIXES", "points_to_lines", "write_points"]
+__all__ = ["OUTPUT_SUFFIXES", "points_to_lines", "write_logs", "write_points", "write_points_chunks"]
 
 OUTPUT_SUFFIXES: Final = (".parquet", ".csv", ".gpkg", ".geojson")
 
@@ -85,12 +96,99 @@ def points_to_lines(points: pd.DataFrame, *, gap_s: float = 1800.0) -> gpd.GeoDa
     return gpd.GeoDataFrame(table, geometry=list(lines), crs="EPSG:4326")
 
 
-def write_points(points: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write *points* to *path* by its suffix (see :data:`OUTPUT_SUFFIXES`); returns the path."""
+def _checked(path: str | Path, overwrite: bool) -> Path:
     out = check_output(path, overwrite=overwrite)
     suffix = out.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise InputError(f"cannot write {suffix or 'a file without suffix'!r}; use one of {', '.join(OUTPUT_SUFFIXES)}", path=str(out))
+    return out
+
+
+def _csv_block(frame: pd.DataFrame, header: bool) -> str:
+    frame = frame.copy()
+    frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return csv_text(frame, index=False, header=header)
+
+
+def _write_table_chunks(chunks: Iterable[pd.DataFrame], tmp: Path, suffix: str) -> int:
+    """Write *chunks* (tables with the same columns) to *tmp* as parquet row groups or CSV blocks; the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as text:
+            for chunk in chunks:
+                if suffix == ".csv":
+                    text.write(_csv_block(chunk, header=rows == 0))
+                elif len(chunk) or writer is None:
+                    table = pa.Table.from_pandas(chunk, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                rows += len(chunk)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+def write_points_chunks(chunks: Iterable[pd.DataFrame], path: str | Path, *, overwrite: bool = False) -> int:
+    """Write a points table given as *chunks* (same columns, in order) to *path* by its suffix,
+    one chunk at a time for ``.parquet`` (a row group each) and ``.csv``; ``.gpkg`` and
+    ``.geojson`` gather the chunks first (a LineString needs its leg whole). Returns the rows
+    written; with none, nothing is written and :class:`InputError` is raised."""
+    out = _checked(path, overwrite)
+    suffix = out.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        frames = [c for c in chunks if len(c)]
+        if not frames:
+            raise InputError("no points kept from the input; see the summary above for why")
+        write_points(pd.concat(frames, ignore_index=True), out, overwrite=overwrite)
+        return sum(len(f) for f in frames)
+    with atomic_path(out) as tmp:
+        rows = _write_table_chunks(chunks, tmp, suffix)
+        if not rows:
+            raise InputError("no points kept from the input; see the summary above for why")
+    return rows
+
+
+def write_logs(paths: Iterable[str | PathLike[str]] | str | PathLike[str], path: str | Path, *,
+               settings: IngestSettings = IngestSettings(), overwrite: bool = False) -> IngestReport:
+    """Read every log in *paths* and write the table :func:`~flightpaths.ingest.read_logs`
+    would return to *path* (see :func:`write_points_chunks`; nothing when no row is kept), in
+    memory set by ``settings.chunk_rows``, not by the logs: chunks are sorted out of core
+    (:class:`~.runs.SortedRuns`, temporary files beside *path*). The report is read_logs' too,
+    except that rows re-sorted by time are counted before repeats are dropped. Returns it."""
+    out = _checked(path, overwrite)
+    report = IngestReport()
+    ledger = Ledger(strict=settings.strict, max_examples=settings.max_examples)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.sort-", dir=out.parent if out.parent.is_dir() else None) as tmp:
+        runs = SortedRuns(settings.chunk_rows, Path(tmp), ledger, dedupe=settings.dedupe)
+        for chunk in iter_points(paths, settings, report=report, ledger=ledger, order=False):
+            runs.add(points_table([chunk.points], ledger, order=False))
+        if runs.seq:
+            write_points_chunks(_counted(runs.chunks(), report), out, overwrite=overwrite)
+    report.objects = len(runs.latest)
+    report.dropped, report.notes, report.examples = dict(ledger.dropped), dict(ledger.notes), list(ledger.examples)
+    return report
+
+
+def _counted(chunks: Iterator[pd.DataFrame], report: IngestReport) -> Iterator[pd.DataFrame]:
+    """*chunks*, their rows and time span added to *report* on the way."""
+    for chunk in chunks:
+        if len(chunk):
+            report.rows_kept += len(chunk)
+            lo, hi = chunk["time"].min(), chunk["time"].max()
+            report.time_start = lo if report.time_start is None else min(report.time_start, lo)
+            report.time_end = hi if report.time_end is None else max(report.time_end, hi)
+        yield chunk
+
+
+def write_points(points: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write *points* to *path* by its suffix (see :data:`OUTPUT_SUFFIXES`); returns the path."""
+    out = _checked(path, overwrite)
+    suffix = out.suffix.lower()
     if suffix == ".parquet":
         buf = io.BytesIO()
         points.to_parquet(buf, index=False)
