@@ -65,8 +65,9 @@ def peak_mb(args: list[str]) -> tuple[float, float, int, str]:
 
 
 def chunk_trend(err: str) -> str:
-    """Resident MB after each scored chunk, from ``score -vv``'s log (first, every few, last)."""
-    mbs = [m.group(1) for m in re.finditer(r"chunk \d+ scored, \d+ windows kept, resident (\d+) MB", err)]
+    """Resident MB after each chunk, from the ``-vv`` log of ``score`` (chunks scored) or
+    ``ingest`` (sorted runs written, then chunks written): first, every few, last."""
+    mbs = [m.group(1) for m in re.finditer(r"(?:chunk \d+ scored, \d+ windows kept|ingest: .*), resident (\d+) MB", err)]
     if len(mbs) > 12:
         step = len(mbs) // 10
         mbs = [*mbs[:-1:step], mbs[-1]]
@@ -81,7 +82,7 @@ def main() -> None:
     args = ap.parse_args()
     commands = args.commands.split(",")
     fp = [_PY, "-c", "from flightpaths.cli import main; main()"]
-    fp_debug = [*fp, "-vv"]  # score logs resident memory after each chunk
+    fp_debug = [*fp, "-vv"]  # score and ingest log resident memory after each chunk
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         d = Path(tmp)
         base, _, _, _ = peak_mb([_PY, "-c", "import flightpaths.ingest, flightpaths.cli"])
@@ -98,7 +99,7 @@ def main() -> None:
         for label, log in inputs:
             pts = d / (log.name + ".parquet")
             runs = {
-                "ingest": [*fp, "ingest", str(log), "-o", str(pts), "--overwrite"],
+                "ingest": [*fp_debug, "ingest", str(log), "-o", str(pts), "--overwrite"],
                 "tracks": [*fp, "tracks", str(pts), "-o", str(d / (log.name + ".windows.parquet")), "--overwrite"],
                 "score": [*fp_debug, "score", str(log), "-o", str(d / (log.name + ".tips")), "--overwrite"],
             }
@@ -110,7 +111,7 @@ def main() -> None:
                 mb, secs, rc, err = peak_mb(runs[name])
                 ok = "yes" if mb <= BOUND_MB else "NO"
                 print(f"{label:<28} {name:<8} {mb:>8.0f} {mb / base:>10.1f} {secs:>7.1f} {rc:>3} {ok:>12}", flush=True)
-                if name == "score" and chunk_trend(err):
+                if chunk_trend(err):
                     print(f"{'':<28} resident MB after chunks: {chunk_trend(err)}", flush=True)
 
 

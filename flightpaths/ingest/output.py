@@ -13,6 +13,7 @@ group (parquet) or a block of lines (CSV) at a time, so memory is set by ``chunk
 from __future__ import annotations
 
 import io
+import logging
 import tempfile
 from collections.abc import Iterable, Iterator
 from os import PathLike
@@ -25,6 +26,7 @@ import pandas as pd
 from ..errors import InputError
 from ..fileio import atomic_path, atomic_write_bytes, atomic_write_text, check_output, csv_text, write_csv
 from ..geometry import linestrings, write_layers
+from ..runtime import resident_mb
 from ..schema import is_screen
 from .ledger import IngestReport, Ledger
 from .points import iter_points, points_table
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["OUTPUT_SUFFIXES", "points_to_lines", "write_logs", "write_points", "write_points_chunks"]
 
 OUTPUT_SUFFIXES: Final = (".parquet", ".csv", ".gpkg", ".geojson")
+log = logging.getLogger(__name__)
 
 
 def _legs(pts: pd.DataFrame, gap_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +169,10 @@ def write_logs(paths: Iterable[str | PathLike[str]] | str | PathLike[str], path:
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.sort-", dir=out.parent if out.parent.is_dir() else None) as tmp:
         runs = SortedRuns(settings.chunk_rows, Path(tmp), ledger, dedupe=settings.dedupe)
         for chunk in iter_points(paths, settings, report=report, ledger=ledger, order=False):
+            before = len(runs.runs)
             runs.add(points_table([chunk.points], ledger, order=False))
+            if len(runs.runs) > before:
+                log.debug("ingest: sorted run %d written, resident %.0f MB", len(runs.runs), resident_mb() or float("nan"))
         if runs.seq:
             write_points_chunks(_counted(runs.chunks(), report), out, overwrite=overwrite)
     report.objects = len(runs.latest)
@@ -182,6 +188,7 @@ def _counted(chunks: Iterator[pd.DataFrame], report: IngestReport) -> Iterator[p
             lo, hi = chunk["time"].min(), chunk["time"].max()
             report.time_start = lo if report.time_start is None else min(report.time_start, lo)
             report.time_end = hi if report.time_end is None else max(report.time_end, hi)
+            log.debug("ingest: %d rows written, resident %.0f MB", report.rows_kept, resident_mb() or float("nan"))
         yield chunk
 
 
