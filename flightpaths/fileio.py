@@ -108,12 +108,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary file beside *path* to write in pieces; moved over *path* when the block ends
-    without an error, removed when it raises (so a crash never leaves half a file)."""
+def atomic_path(path: str | Path, *, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary file beside *path* (ending in *suffix*) to write in pieces; moved over *path*
+    when the block ends without an error, removed when it raises (so a crash never leaves half
+    a file)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=suffix, dir=p.parent)
     os.close(fd)
     tmp = Path(name)
     try:

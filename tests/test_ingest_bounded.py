@@ -107,3 +107,27 @@ def test_nothing_kept_writes_nothing(tmp_path: Path) -> None:
     report = write_logs([CORPUS / "no_timestamps.sbs"], out)
     assert report.rows_kept == 0 and not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == []  # no temporary file or folder left
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson"])
+@pytest.mark.parametrize("chunk_rows", [5, 1_000_000])
+def test_linestrings_written_leg_by_leg(tmp_path: Path, mixed_logs: list[Path], suffix: str, chunk_rows: int) -> None:
+    """Legs closed chunk by chunk, the open one carried: the same LineStrings as from the whole table."""
+    import geopandas as gpd
+
+    from flightpaths.ingest.output import write_points
+
+    gaps = tmp_path / "gaps.sbs"  # legs split by 40-min gaps; a lone point and a leg that never moves left out
+    times = [*range(0, 60, 2), *range(2400, 2460, 2), 4800, *range(7200, 7220, 2)]
+    gaps.write_text("".join(_sbs("ABCDEF", t, 51.0 + (t % 7000) * 1e-4 if t < 7000 else 51.0) for t in times))
+    logs = [*mixed_logs, CORPUS / "good.sbs", CORPUS / "backwards.sbs", gaps]
+    whole = tmp_path / f"whole{suffix}"
+    write_points(read_logs(logs).points, whole)
+    out = tmp_path / f"chunked{suffix}"
+    write_logs(logs, out, settings=IngestSettings(chunk_rows=chunk_rows))
+    a, b = gpd.read_file(whole), gpd.read_file(out)
+    assert len(a) >= 4 and (a["n_points"] > 100).any()
+    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
+    assert a.geometry.geom_equals_exact(b.geometry, 0).all()
+    if suffix == ".geojson":
+        assert out.read_text() == whole.read_text()

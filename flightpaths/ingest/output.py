@@ -29,6 +29,7 @@ from ..geometry import linestrings, write_layers
 from ..runtime import resident_mb
 from ..schema import is_screen
 from .ledger import IngestReport, Ledger
+from .legs import Leg, LegStream, legs_frame
 from .points import iter_points, points_table
 from .runs import SortedRuns
 from .settings import IngestSettings
@@ -136,21 +137,66 @@ def _write_table_chunks(chunks: Iterable[pd.DataFrame], tmp: Path, suffix: str) 
     return rows
 
 
-def write_points_chunks(chunks: Iterable[pd.DataFrame], path: str | Path, *, overwrite: bool = False) -> int:
-    """Write a points table given as *chunks* (same columns, in order) to *path* by its suffix,
-    one chunk at a time for ``.parquet`` (a row group each) and ``.csv``; ``.gpkg`` and
-    ``.geojson`` gather the chunks first (a LineString needs its leg whole). Returns the rows
-    written; with none, nothing is written and :class:`InputError` is raised."""
+_FEATURES_HEAD: Final = '{"type": "FeatureCollection", "features": ['
+
+
+def _write_line_chunks(chunks: Iterable[pd.DataFrame], tmp: Path, suffix: str, batch_points: int) -> int:
+    """Write the legs of *chunks* (sorted by object, then time) to *tmp* as LineStrings, a batch
+    of closed legs (about *batch_points* points) at a time; returns the rows read."""
+    from ..geometry import quiet_pyogrio
+
+    stream, pending, held, rows, written = LegStream(), [], 0, 0, 0
+
+    def flush(legs: list[Leg]) -> None:
+        nonlocal written
+        frame = legs_frame(legs)
+        if suffix == ".geojson":
+            features = frame.to_json(drop_id=True)[len(_FEATURES_HEAD):-2]  # the list's items
+            if features:
+                with open(tmp, "a", encoding="utf-8") as fh:
+                    fh.write((", " if written else "") + features)
+        else:
+            with quiet_pyogrio():
+                frame.to_file(tmp, driver="GPKG", layer="tracks", engine="pyogrio", mode="a" if written else "w")
+        written += len(frame) if len(frame) or suffix == ".geojson" else 1
+
+    if suffix == ".geojson":
+        tmp.write_text(_FEATURES_HEAD, encoding="utf-8")
+    else:
+        tmp.unlink()  # the driver makes the file
+    for chunk in chunks:
+        if len(chunk) and is_screen(chunk):
+            raise InputError("screen tracks (mouse telemetry) have no geographic coordinates; write .parquet or .csv instead")
+        rows += len(chunk)
+        for leg in stream.add(chunk):
+            pending.append(leg)
+            held += leg.n
+        if held >= batch_points:
+            flush(pending)
+            pending, held = [], 0
+    pending.extend(stream.close())
+    if pending or not written:
+        flush(pending)
+    if suffix == ".geojson":
+        with open(tmp, "a", encoding="utf-8") as fh:
+            fh.write("]}")
+    return rows
+
+
+def write_points_chunks(chunks: Iterable[pd.DataFrame], path: str | Path, *, overwrite: bool = False,
+                        batch_points: int = 500_000) -> int:
+    """Write a points table given as *chunks* (same columns, sorted by object, then time) to
+    *path* by its suffix, a chunk at a time: ``.parquet`` a row group each, ``.csv`` a block of
+    lines, ``.gpkg`` and ``.geojson`` the legs each closes (see :func:`points_to_lines`; an open
+    leg is carried as coordinates). Returns the rows read; with none, nothing is written and
+    :class:`InputError` is raised."""
     out = _checked(path, overwrite)
     suffix = out.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        frames = [c for c in chunks if len(c)]
-        if not frames:
-            raise InputError("no points kept from the input; see the summary above for why")
-        write_points(pd.concat(frames, ignore_index=True), out, overwrite=overwrite)
-        return sum(len(f) for f in frames)
-    with atomic_path(out) as tmp:
-        rows = _write_table_chunks(chunks, tmp, suffix)
+    with atomic_path(out, suffix=".tmp" if suffix != ".gpkg" else suffix) as tmp:  # GDAL wants .gpkg
+        if suffix in (".parquet", ".csv"):
+            rows = _write_table_chunks(chunks, tmp, suffix)
+        else:
+            rows = _write_line_chunks(chunks, tmp, suffix, batch_points)
         if not rows:
             raise InputError("no points kept from the input; see the summary above for why")
     return rows
@@ -174,7 +220,7 @@ def write_logs(paths: Iterable[str | PathLike[str]] | str | PathLike[str], path:
             if len(runs.runs) > before:
                 log.debug("ingest: sorted run %d written, resident %.0f MB", len(runs.runs), resident_mb() or float("nan"))
         if runs.seq:
-            write_points_chunks(_counted(runs.chunks(), report), out, overwrite=overwrite)
+            write_points_chunks(_counted(runs.chunks(), report), out, overwrite=overwrite, batch_points=settings.chunk_rows)
     report.objects = len(runs.latest)
     report.dropped, report.notes, report.examples = dict(ledger.dropped), dict(ledger.notes), list(ledger.examples)
     return report
