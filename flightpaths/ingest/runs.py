@@ -115,8 +115,15 @@ class SortedRuns:
         self.pending.append(points)
         self.held += len(points)
         if self.held >= self.chunk_rows:
-            self.runs.append(self._write(_sort(self._columns(pd.concat(self.pending, ignore_index=True)))))
-            self.pending, self.held = [], 0
+            self._spill()
+
+    def _spill(self) -> None:
+        """Write the rows held as one sorted run (each copy let go as the next is made)."""
+        frame = pd.concat(self.pending, ignore_index=True)
+        self.pending, self.held = [], 0
+        frame = self._columns(frame)
+        frame = _sort(frame)
+        self.runs.append(self._write(frame))
 
     def _note_backwards(self, points: pd.DataFrame) -> None:
         """Count rows whose time is before an earlier row of their object, in reading order."""
@@ -160,8 +167,7 @@ class SortedRuns:
                     yield self._out(whole.iloc[lo:lo + self.chunk_rows])
             return
         if self.pending:
-            self.runs.append(self._write(_sort(self._columns(pd.concat(self.pending, ignore_index=True)))))
-            self.pending, self.held = [], 0
+            self._spill()
         objects = pd.Index(sorted(self.latest))
         runs = self.runs
         while len(runs) > FAN_IN:  # merge in rounds: each round writes FAN_IN times fewer runs
