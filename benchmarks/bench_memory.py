@@ -14,6 +14,7 @@ the same run (a process that only imports flightpaths) and the 2 GB bound.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gzip
 import math
 import os
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 BOUND_MB = 2048.0
+_START = dt.datetime(2024, 5, 1)
 _PY = sys.executable
 
 
@@ -34,9 +36,8 @@ def write_dense_log(path: Path, lines: int) -> None:
         for i in range(lines // 2):
             a = 2 * math.pi * i / 240
             lat, lon = 51.5 + 0.018 * math.sin(a), -0.1 + 0.029 * math.cos(a)
-            hh, mm, ss = (i // 3600) % 24, (i // 60) % 60, i % 60
-            day = 1 + i // 86400
-            stamp = f"2024/05/{day:02d},{hh:02d}:{mm:02d}:{ss:02d}.000"
+            when = _START + dt.timedelta(seconds=i)  # real dates past a month (a 10M-line log spans 58 days)
+            stamp = f"{when:%Y/%m/%d,%H:%M:%S}.000"
             fh.write(f"MSG,3,1,1,4CA2D6,1,{stamp},{stamp},,3000,,,{lat:.5f},{lon:.5f},,,0,0,0,0\n")
             fh.write(f"MSG,4,1,1,4CA2D6,1,{stamp},{stamp},,,120,{(i * 1.5) % 360:.0f},,,0,,0,0,0,0\n")
 
