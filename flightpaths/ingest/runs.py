@@ -20,6 +20,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from ..runtime import release_free_memory
 from ..schema import OPTIONAL_COLUMNS, POINT_COLUMNS, validate_points
 from .ledger import Ledger
 
@@ -36,6 +37,14 @@ def _time_ns(frame: pd.DataFrame) -> np.ndarray:
     return ns
 
 
+def _release() -> None:
+    """Hand freed memory back (glibc's and pyarrow's allocators keep it for reuse otherwise)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    release_free_memory()
+
+
 def _sort(frame: pd.DataFrame) -> pd.DataFrame:
     """*frame* by object, time and reading order."""
     codes = pd.factorize(frame["object_id"], sort=True)[0]
@@ -49,7 +58,7 @@ class _Run:
     def __init__(self, path: Path, batch_rows: int, objects: pd.Index) -> None:
         import pyarrow.parquet as pq
 
-        self.batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+        self.batches = pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=batch_rows)  # no read-ahead cache
         self.objects = objects
         self.frame = pd.DataFrame()
         self.key: tuple[np.ndarray, np.ndarray, np.ndarray] = (np.empty(0, np.int64),) * 3
@@ -124,6 +133,8 @@ class SortedRuns:
         frame = self._columns(frame)
         frame = _sort(frame)
         self.runs.append(self._write(frame))
+        del frame
+        _release()  # what is held stays what is used
 
     def _note_backwards(self, points: pd.DataFrame) -> None:
         """Count rows whose time is before an earlier row of their object, in reading order."""
@@ -191,6 +202,7 @@ class SortedRuns:
                 writer.close()
         for run in runs:
             run.unlink()
+        _release()
         return path
 
     def _merge(self, paths: list[Path], objects: pd.Index) -> Iterator[pd.DataFrame]:
@@ -199,7 +211,7 @@ class SortedRuns:
         batch = max(1024, self.chunk_rows // (2 * max(1, len(paths))))
         runs = [_Run(p, batch, objects) for p in paths]
         out: list[pd.DataFrame] = []
-        held = 0
+        held = flushed = 0
         while runs := [r for r in runs if r.fill()]:
             bound = min(r.last() for r in runs)  # every row up to it is in memory now
             taken = [r.take_upto(bound) for r in runs]
@@ -209,6 +221,9 @@ class SortedRuns:
             if held >= self.group_rows:
                 yield from _pieces(out, self.chunk_rows)
                 out, held = [], 0
+                flushed += 1
+                if flushed % FAN_IN == 0:
+                    _release()
         if out:
             yield from _pieces(out, self.chunk_rows)
 
