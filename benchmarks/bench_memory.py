@@ -14,6 +14,7 @@ the same run (a process that only imports flightpaths) and the 2 GB bound.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gzip
 import math
 import os
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 BOUND_MB = 2048.0
+_START = dt.datetime(2024, 5, 1)
 _PY = sys.executable
 
 
@@ -34,9 +36,8 @@ def write_dense_log(path: Path, lines: int) -> None:
         for i in range(lines // 2):
             a = 2 * math.pi * i / 240
             lat, lon = 51.5 + 0.018 * math.sin(a), -0.1 + 0.029 * math.cos(a)
-            hh, mm, ss = (i // 3600) % 24, (i // 60) % 60, i % 60
-            day = 1 + i // 86400
-            stamp = f"2024/05/{day:02d},{hh:02d}:{mm:02d}:{ss:02d}.000"
+            when = _START + dt.timedelta(seconds=i)  # real dates past a month (a 10M-line log spans 58 days)
+            stamp = f"{when:%Y/%m/%d,%H:%M:%S}.000"
             fh.write(f"MSG,3,1,1,4CA2D6,1,{stamp},{stamp},,3000,,,{lat:.5f},{lon:.5f},,,0,0,0,0\n")
             fh.write(f"MSG,4,1,1,4CA2D6,1,{stamp},{stamp},,,120,{(i * 1.5) % 360:.0f},,,0,,0,0,0,0\n")
 
@@ -65,8 +66,9 @@ def peak_mb(args: list[str]) -> tuple[float, float, int, str]:
 
 
 def chunk_trend(err: str) -> str:
-    """Resident MB after each scored chunk, from ``score -vv``'s log (first, every few, last)."""
-    mbs = [m.group(1) for m in re.finditer(r"chunk \d+ scored, \d+ windows kept, resident (\d+) MB", err)]
+    """Resident MB after each chunk, from the ``-vv`` log of ``score`` (chunks scored) or
+    ``ingest`` (sorted runs written, then chunks written): first, every few, last."""
+    mbs = [m.group(1) for m in re.finditer(r"(?:chunk \d+ scored, \d+ windows kept|ingest: .*), resident (\d+) MB", err)]
     if len(mbs) > 12:
         step = len(mbs) // 10
         mbs = [*mbs[:-1:step], mbs[-1]]
@@ -81,7 +83,7 @@ def main() -> None:
     args = ap.parse_args()
     commands = args.commands.split(",")
     fp = [_PY, "-c", "from flightpaths.cli import main; main()"]
-    fp_debug = [*fp, "-vv"]  # score logs resident memory after each chunk
+    fp_debug = [*fp, "-vv"]  # score and ingest log resident memory after each chunk
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         d = Path(tmp)
         base, _, _, _ = peak_mb([_PY, "-c", "import flightpaths.ingest, flightpaths.cli"])
@@ -98,7 +100,7 @@ def main() -> None:
         for label, log in inputs:
             pts = d / (log.name + ".parquet")
             runs = {
-                "ingest": [*fp, "ingest", str(log), "-o", str(pts), "--overwrite"],
+                "ingest": [*fp_debug, "ingest", str(log), "-o", str(pts), "--overwrite"],
                 "tracks": [*fp, "tracks", str(pts), "-o", str(d / (log.name + ".windows.parquet")), "--overwrite"],
                 "score": [*fp_debug, "score", str(log), "-o", str(d / (log.name + ".tips")), "--overwrite"],
             }
@@ -110,7 +112,7 @@ def main() -> None:
                 mb, secs, rc, err = peak_mb(runs[name])
                 ok = "yes" if mb <= BOUND_MB else "NO"
                 print(f"{label:<28} {name:<8} {mb:>8.0f} {mb / base:>10.1f} {secs:>7.1f} {rc:>3} {ok:>12}", flush=True)
-                if name == "score" and chunk_trend(err):
+                if chunk_trend(err):
                     print(f"{'':<28} resident MB after chunks: {chunk_trend(err)}", flush=True)
 
 

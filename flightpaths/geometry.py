@@ -16,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["linestrings", "write_layers"]
+__all__ = ["linestrings", "quiet_pyogrio", "write_layers"]
 
 
 def linestrings(xs: np.ndarray, ys: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -44,7 +44,7 @@ def linestrings(xs: np.ndarray, ys: np.ndarray, lengths: np.ndarray) -> np.ndarr
 
 
 @contextmanager
-def _quiet_pyogrio() -> Iterator[None]:
+def quiet_pyogrio() -> Iterator[None]:
     """pyogrio logs "Created N records" at INFO for every layer written: not for the user."""
     logger = logging.getLogger("pyogrio")
     level = logger.level
@@ -67,7 +67,7 @@ def write_layers(path: str | Path, layers: Sequence[tuple[str | None, gpd.GeoDat
     tmp = Path(name)
     try:
         tmp.unlink()  # the driver creates the file (none is made for an empty first layer)
-        with _quiet_pyogrio():
+        with quiet_pyogrio():
             for layer, frame in layers:
                 frame.to_file(tmp, driver=driver, layer=layer, engine="pyogrio", mode="a" if tmp.exists() else "w")
         os.replace(tmp, out)

@@ -77,8 +77,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     Logs -> points -> tracks/windows -> images -> labels -> model -> scores -> tip sheet.
     Every command reads and writes plain files; run `flightpaths COMMAND --help` for details.
     """
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    level = logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    # -vv: debug from flightpaths only (numba's compiler logs megabytes at DEBUG and slowed runs)
+    logging.getLogger("flightpaths").setLevel(logging.DEBUG if verbose > 1 and not quiet else logging.NOTSET)
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
 

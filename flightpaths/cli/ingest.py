@@ -8,8 +8,7 @@ import click
 
 from ..errors import InputError
 from ..fileio import check_output, inputs_among
-from ..ingest import read_logs
-from ..ingest.output import OUTPUT_SUFFIXES, write_points
+from ..ingest.output import OUTPUT_SUFFIXES, write_logs
 from ..settings import write_settings
 from .options import DURATION, ingest_settings, log_options, overwrite_option, progress_enabled, say_if_read_as_utc
 
@@ -48,13 +47,12 @@ def command(logs: tuple[str, ...], output: Path, fmt: str | None, tz: str | None
     settings = ingest_settings(fmt=fmt, tz=tz, strict=strict, columns=columns, merge_tolerance_s=merge_tolerance,
                                progress=progress_enabled())
     meta = _check_outputs(logs, output, overwrite)
-    result = read_logs(logs, settings=settings)
-    click.echo(result.report.summary(), err=True)
-    say_if_read_as_utc(tz, result.report.files.values())
-    if not len(result.points):
+    report = write_logs(logs, output, settings=settings, overwrite=overwrite)  # bounded memory: chunk by chunk
+    click.echo(report.summary(), err=True)
+    say_if_read_as_utc(tz, report.files.values())
+    if not report.rows_kept:
         raise InputError("no points kept from the input; see the summary above for why")
-    write_points(result.points, output, overwrite=overwrite)
     write_settings(meta, ingest=settings, inputs=list(logs))
     click.echo(f"wrote {output}", err=True)
-    if result.report.incomplete():
-        raise InputError(result.report.incomplete())
+    if report.incomplete():
+        raise InputError(report.incomplete())

@@ -18,7 +18,8 @@ read one whole file at a time, as their structure requires. :func:`iter_sbs` yie
 points chunk by chunk for callers that want to stream further; :func:`iter_points` streams
 any format file by file as validated tables (the one reader behind read_logs, ``score`` and
 ``tracks``). Writing tables and
-LineStrings lives in :mod:`.output`.
+LineStrings lives in :mod:`.output`; its :func:`~.output.write_logs` (the ``ingest`` command)
+reads logs into a file in bounded memory, sorting out of core (:mod:`.runs`).
 """
 
 from __future__ import annotations
