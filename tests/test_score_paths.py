@@ -198,7 +198,7 @@ def test_cli_passes_the_path_margin_and_the_merge_gap(tmp_path: Path, monkeypatc
 
     def fake_score_logs(inputs: object, out: object, bundle: object, settings: object, overwrite: bool = False) -> object:
         seen["settings"] = settings
-        return SimpleNamespace(summary=lambda: "scored", outputs={"tipsheet.html": "tips.html"})
+        return SimpleNamespace(summary=lambda: "scored", outputs={"tipsheet.html": "tips.html"}, problems=[])
 
     monkeypatch.setattr(score_pkg, "score_logs", fake_score_logs)
     monkeypatch.setattr(predict, "load_bundle", lambda path: SimpleNamespace(classes=("circling", "not_circling")))

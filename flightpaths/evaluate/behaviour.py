@@ -115,7 +115,7 @@ def behaviour_metrics(truth: Sequence[str], predicted: Sequence[str], aircraft: 
     ...                               ["a", "b", "c"], n_boot=10)
     >>> table[["precision", "recall", "f1"]].round(2).to_dict("index")["orbit"]
     {'precision': 1.0, 'recall': 0.5, 'f1': 0.67}
-    >>> round(table.loc["macro", "f1"], 2), cm.loc["orbit", "survey"]
+    >>> round(float(table.loc["macro", "f1"]), 2), int(cm.loc["orbit", "survey"])
     (0.67, 1)
     """
     t = np.asarray(truth, dtype=object).astype(str)
