@@ -157,12 +157,14 @@ def test_tip_sheet_kml_and_csv_show_the_behaviour(tmp_path: Path) -> None:
     eps = lead_episodes(windows)
     eps["behaviour"] = ["orbit"] + ["<b>x</b>"] * (len(eps) - 1)
     eps["p_behaviour"] = 0.93
+    eps["behaviours"] = ["orbit 20 min, hover 9 min, other 5 min"] + ["hover 5 min, orbit <i>"] * (len(eps) - 1)
     page = write_tip_sheet(eps, tmp_path / "t.html", windows=windows, classes=["circling"], threshold=0.5)
     text = page.read_text(encoding="utf-8")
-    assert '<span class="behaviour"' in text and "possible orbit (0.93)" in text
-    assert "<b>x</b>" not in text and "possible &lt;b&gt;x&lt;/b&gt;" in text
+    # the hover inside the orbit is said; "other" is no lead and is not
+    assert '<span class="behaviour"' in text and "possible orbit (0.93), with hover 9 min</span>" in text
+    assert "<b>x</b>" not in text and "possible &lt;b&gt;x&lt;/b&gt; (0.93), with hover 5 min, orbit &lt;i&gt;" in text
     kml = write_episodes_kml(eps, tmp_path / "e.kml").read_text(encoding="utf-8")
-    assert "(possible orbit)" in kml
+    assert "(possible orbit, with hover 9 min)" in kml
     table = pd.read_csv(write_episodes_csv(eps, tmp_path / "e.csv"))
     assert table["behaviour"].iloc[0] == "orbit" and "p_behaviour" in table.columns
     plain = write_tip_sheet(eps.drop(columns=["behaviour", "p_behaviour"]), tmp_path / "p.html", windows=windows,

@@ -40,6 +40,7 @@ __all__ = [
     "behaviour_stretches",
     "filter_behaviours",
     "held_behaviours",
+    "other_stretches",
     "show_behaviour_episodes",
     "window_behaviours",
     "window_lead_probability",
@@ -304,6 +305,19 @@ def held_behaviours(value: object) -> list[str]:
     if not isinstance(value, str):
         return []
     return [part.split()[0] for part in value.split(",") if part.strip()]
+
+
+def other_stretches(behaviour: object, behaviours: object, shown: Sequence[str] = LEAD_BEHAVIOURS) -> str:
+    """The stretches of a ``behaviours`` cell of the *shown* behaviours other than the named
+    *behaviour*, as the tip sheet and KML add them.
+
+    >>> other_stretches("orbit", "orbit 29 min, hover 9 min, other 5 min")
+    'hover 9 min'
+    """
+    if not isinstance(behaviours, str):
+        return ""
+    parts = [part.strip() for part in behaviours.split(",") if part.strip()]
+    return ", ".join(part for part in parts if part.split()[0] in shown and part.split()[0] != behaviour)
 
 
 def window_behaviours(windows: pd.DataFrame, model: BehaviourModel | None) -> tuple[np.ndarray, np.ndarray]:
