@@ -406,13 +406,16 @@ def _overlaps(episodes: pd.DataFrame, object_id: str, start: pd.Timestamp, end: 
 
 def filter_behaviours(episodes: pd.DataFrame, behaviours: Sequence[str]) -> pd.DataFrame:
     """The episodes whose ``behaviour`` is one of *behaviours*, or whose ``behaviours`` holds a
-    stretch of one (an orbit with a hover in it is kept for ``hover``); all of them when
-    *behaviours* is empty; ranked 1, 2, ... in their order.
+    stretch of one of the :data:`LEAD_BEHAVIOURS` among them (an orbit with a hover in it is kept
+    for ``hover``; a survey or transit stretch inside an orbit does not make it a survey); all of
+    them when *behaviours* is empty; ranked 1, 2, ... in their order.
 
     >>> eps = pd.DataFrame({"rank": [1, 2, 3], "behaviour": ["orbit", "survey", "hover"],
     ...                     "behaviours": ["orbit 20 min, hover 5 min", "survey 30 min", None]})
     >>> filter_behaviours(eps, ("hover",))["rank"].tolist()
     [1, 2]
+    >>> filter_behaviours(eps.assign(behaviours=["orbit 20 min, survey 5 min", None, None]), ("survey",))["behaviour"].tolist()
+    ['survey']
     """
     if not behaviours:
         return episodes
@@ -420,7 +423,7 @@ def filter_behaviours(episodes: pd.DataFrame, behaviours: Sequence[str]) -> pd.D
         log.warning("warning: no episode has a behaviour (the model has no segment aggregator, or no behaviour "
                     "classifier was found), so --behaviour %s keeps none", ",".join(behaviours))
         return episodes.iloc[:0]
-    wanted = set(behaviours)
+    wanted = set(behaviours) & set(LEAD_BEHAVIOURS)  # a stretch counts for the behaviours a lead is about
     keep = episodes["behaviour"].isin(list(behaviours)).fillna(False).to_numpy(bool)
     if "behaviours" in episodes.columns:
         keep = keep | np.asarray([bool(wanted.intersection(held_behaviours(v))) for v in episodes["behaviours"]], dtype=bool)
