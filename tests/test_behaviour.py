@@ -157,12 +157,14 @@ def test_tip_sheet_kml_and_csv_show_the_behaviour(tmp_path: Path) -> None:
     eps = lead_episodes(windows)
     eps["behaviour"] = ["orbit"] + ["<b>x</b>"] * (len(eps) - 1)
     eps["p_behaviour"] = 0.93
+    eps["behaviours"] = ["orbit 20 min, hover 9 min, other 5 min"] + ["hover 5 min, orbit <i>"] * (len(eps) - 1)
     page = write_tip_sheet(eps, tmp_path / "t.html", windows=windows, classes=["circling"], threshold=0.5)
     text = page.read_text(encoding="utf-8")
-    assert '<span class="behaviour"' in text and "possible orbit (0.93)" in text
-    assert "<b>x</b>" not in text and "possible &lt;b&gt;x&lt;/b&gt;" in text
+    # the hover inside the orbit is said; "other" is no lead and is not
+    assert '<span class="behaviour"' in text and "possible orbit (0.93), with hover 9 min</span>" in text
+    assert "<b>x</b>" not in text and "possible &lt;b&gt;x&lt;/b&gt; (0.93), with hover 5 min, orbit &lt;i&gt;" in text
     kml = write_episodes_kml(eps, tmp_path / "e.kml").read_text(encoding="utf-8")
-    assert "(possible orbit)" in kml
+    assert "(possible orbit, with hover 9 min)" in kml
     table = pd.read_csv(write_episodes_csv(eps, tmp_path / "e.csv"))
     assert table["behaviour"].iloc[0] == "orbit" and "p_behaviour" in table.columns
     plain = write_tip_sheet(eps.drop(columns=["behaviour", "p_behaviour"]), tmp_path / "p.html", windows=windows,
@@ -294,3 +296,34 @@ def test_score_scans_every_long_window_for_lead_behaviours() -> None:
     assert episodes[["object_id", "window_ids", "found_by"]].values.tolist() == [["a", "a20", "behaviour"]]
     assert episodes_from_windows(slim_windows(scored, ["circling"], 0.5), bundle, ScoreSettings(progress=False),
                                  ["circling"]).empty  # type: ignore[arg-type]
+
+
+def test_a_hover_inside_an_orbit_episode_is_listed_and_kept_by_the_hover_filter() -> None:
+    from flightpaths.score.behaviour_model import filter_behaviours, held_behaviours
+
+    model = default_behaviour_model()
+    if model is None:
+        pytest.skip("no built-in behaviour model")
+    t, x, y = _path(np.full(1200, 3.0))
+    orbit = {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 90.0), "palt": np.full(1200, 1500.0)}
+    rng = np.random.default_rng(0)
+    hover = {"pt": np.arange(300.0), "px": rng.normal(0, 5, 300), "py": rng.normal(0, 5, 300),
+             "pspeed": np.zeros(300), "palt": np.full(300, 400.0)}
+    windows = _timed([
+        {"window_id": "o1", "object_id": "a", "window_s": 1200.0, "minute": 0, **orbit},
+        {"window_id": "o2", "object_id": "a", "window_s": 1200.0, "minute": 10, **orbit},
+        {"window_id": "h1", "object_id": "a", "window_s": 300.0, "minute": 30, **hover},
+        {"window_id": "h2", "object_id": "b", "window_s": 300.0, "minute": 0, **hover}])
+    windows["end"] = windows["start"] + pd.to_timedelta([20, 20, 5, 3], unit="min")
+    windows = add_window_behaviour(windows)
+    episodes = pd.DataFrame({"rank": [1, 2, 3], "episode_id": ["ea", "eb", "ec"],
+                             "window_ids": ["o1;o2;h1", "h2", "o1;o2"]})
+    out = add_behaviour(episodes, windows, model)
+    # named by the majority (orbit), and the five-minute hover is not lost; b hovers only 3 minutes
+    assert out["behaviour"].iloc[0] == "orbit"
+    assert out["behaviours"].iloc[0] == "orbit 30 min, hover 5 min"
+    assert held_behaviours(out["behaviours"].iloc[0]) == ["orbit", "hover"]
+    assert pd.isna(out["behaviours"].iloc[1]) and out["behaviours"].iloc[2] == "orbit 30 min"
+    kept = filter_behaviours(out, ("hover",))
+    assert kept["episode_id"].tolist() == ["ea", "eb"] and kept["rank"].tolist() == [1, 2]  # eb is named hover
+    assert filter_behaviours(out, ("orbit",))["episode_id"].tolist() == ["ea", "ec"]

@@ -103,6 +103,7 @@ def test_live_windows_and_episodes_equal_batch_and_alerts_come_on_time(bundle, t
     np.testing.assert_allclose(e["p_segment_l"], e["p_segment_b"], atol=1e-4)
     # and name the same behaviour; every alert carries one
     assert (e["behaviour_l"].astype(str) == e["behaviour_b"].astype(str)).all()
+    assert (e["behaviours_l"].fillna("").astype(str) == e["behaviours_b"].fillna("").astype(str)).all()
     assert all(ev.episode.get("behaviour") for ev in events if ev.kind == "opened")
     # no duplicate alerts: one "opened" per alert id, at most one "closed"
     opened = [ev for ev in events if ev.kind == "opened"]

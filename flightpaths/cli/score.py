@@ -44,8 +44,8 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
               help="Flag episodes this close to an airport (default 2.0).")
 @click.option("--behaviour", "behaviours", callback=lambda _c, _p, v: tuple(b.strip() for b in v.split(",") if b.strip()) if v else None,
               default=None, metavar="NAMES",
-              help="Keep only episodes of these behaviours, comma-separated: orbit, hover, survey, racetrack, pattern, "
-                   "transit, other (default: all).")
+              help="Keep only episodes named by these behaviours (or holding an orbit, hover or racetrack stretch of them), comma-separated: orbit, "
+                   "hover, survey, racetrack, pattern, transit, other (default: all).")
 @click.option("--behaviour-episodes/--circling-only", "behaviour_episodes", default=None,
               help="Also list windows that the behaviour classifier alone calls an orbit, hover or racetrack, where the "
                    "circling model flags none (models with a segment aggregator; default: only with --behaviour "

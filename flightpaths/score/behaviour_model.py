@@ -29,14 +29,20 @@ from .behaviour import BEHAVIOUR_FEATURES, segment_behaviour
 
 __all__ = [
     "BEHAVIOUR_MODEL_FORMAT",
+    "BEHAVIOUR_STRETCH_P",
+    "BEHAVIOUR_STRETCH_S",
     "DEFAULT_BEHAVIOUR_DIR",
     "LEAD_BEHAVIOURS",
     "BehaviourModel",
     "add_behaviour",
     "add_behaviour_episodes",
     "default_behaviour_model",
+    "behaviour_stretches",
     "filter_behaviours",
+    "held_behaviours",
+    "other_stretches",
     "show_behaviour_episodes",
+    "window_behaviours",
     "window_lead_probability",
 ]
 
@@ -49,6 +55,11 @@ _JSON, _WEIGHTS = "behaviour.json", "behaviour.safetensors"
 #: Behaviours that make an episode by themselves, where the circling model flags no window
 #: (:func:`add_behaviour_episodes`).
 LEAD_BEHAVIOURS: Final[tuple[str, ...]] = ("orbit", "hover", "racetrack")
+#: Seconds of an episode's windows, each read alone, that one behaviour must cover for the
+#: episode's ``behaviours`` to list it (a little under one 5-minute window).
+BEHAVIOUR_STRETCH_S: Final = 240.0
+#: A window counts towards a stretch of its likeliest behaviour only at this probability or more.
+BEHAVIOUR_STRETCH_P: Final = 0.8
 #: ``found_by`` of an episode: the circling model's windows, or the behaviour classifier's alone.
 FOUND_BY_MODEL, FOUND_BY_BEHAVIOUR = "circling model", "behaviour"
 _NODE_ARRAYS: Final = ("feature", "threshold", "left", "right", "leaf", "value", "missing_left")
@@ -197,15 +208,19 @@ def default_behaviour_model(folder: str | Path | None = None) -> BehaviourModel 
         _DEFAULT[key] = BehaviourModel.load(path) if (path / _JSON).exists() else None
     return _DEFAULT[key]
 
-def add_behaviour(episodes: pd.DataFrame, windows: pd.DataFrame, model: BehaviourModel | None) -> pd.DataFrame:
+def add_behaviour(episodes: pd.DataFrame, windows: pd.DataFrame, model: BehaviourModel | None, *,
+                  stretch_s: float = BEHAVIOUR_STRETCH_S) -> pd.DataFrame:
     """*episodes* with ``behaviour`` (one of the model's classes) and ``p_behaviour``,
-    from the behaviour features of each episode's windows (``window_ids``); an episode whose
-    windows have no features gets ``<NA>`` and NaN. Nothing changes without a *model*."""
+    from the behaviour features of each episode's windows (``window_ids``), and ``behaviours``:
+    every behaviour that its windows, each read alone, show (at :data:`BEHAVIOUR_STRETCH_P` or
+    more) for *stretch_s* seconds or more (:func:`behaviour_stretches`), so a hover inside an episode named orbit is not lost.
+    An episode whose windows have no features gets ``<NA>`` and NaN. Nothing changes without a *model*."""
     out = episodes.copy()
     if model is None:
         return out
     out["behaviour"] = pd.array([pd.NA] * len(out), dtype="string")
     out["p_behaviour"] = np.nan
+    out["behaviours"] = pd.array([pd.NA] * len(out), dtype="string")
     if not len(out) or not len(windows) or BEHAVIOUR_FEATURES[0] not in windows.columns:
         return out
     position = {w: i for i, w in enumerate(windows["window_id"].astype(str))}
@@ -215,6 +230,8 @@ def add_behaviour(episodes: pd.DataFrame, windows: pd.DataFrame, model: Behaviou
         rows.append(found)
         keys.append(np.full(len(found), eid, dtype=object))
     idx = np.concatenate(rows) if rows else np.zeros(0, int)
+    if "start" in windows.columns and "end" in windows.columns:
+        out["behaviours"] = pd.array(_episode_stretches(windows, rows, idx, model, stretch_s), dtype="string")
     table = segment_behaviour(windows.iloc[idx], np.concatenate(keys) if keys else np.zeros(0, object))
     table = table[table.notna().any(axis=1)]
     if not len(table):
@@ -227,22 +244,108 @@ def add_behaviour(episodes: pd.DataFrame, windows: pd.DataFrame, model: Behaviou
     return out
 
 
+def _episode_stretches(windows: pd.DataFrame, rows: list[np.ndarray], idx: np.ndarray, model: BehaviourModel,
+                       stretch_s: float) -> list[object]:
+    """:func:`behaviour_stretches` of each episode's window rows (``<NA>`` where none is long enough)."""
+    unique = np.unique(idx)
+    label, p = window_behaviours(windows.iloc[unique], model)
+    label[~(p >= BEHAVIOUR_STRETCH_P)] = ""
+    by_row = dict(zip(unique.tolist(), label.tolist()))
+    start, end = _ns(windows["start"]), _ns(windows["end"])
+    out: list[object] = []
+    for found in rows:
+        names = np.asarray([by_row[i] for i in found.tolist()], dtype=object)
+        text = behaviour_stretches(start[found], end[found], names, stretch_s)
+        out.append(text or pd.NA)
+    return out
+
+
+def _ns(values: pd.Series) -> np.ndarray:
+    """UTC nanoseconds of a datetime column."""
+    out: np.ndarray = pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+    return out
+
+
+def _covered_s(start: np.ndarray, end: np.ndarray) -> float:
+    """Seconds covered by the union of the intervals [start, end) (nanoseconds)."""
+    if not len(start):
+        return 0.0
+    order = np.argsort(start, kind="stable")
+    s = start[order].astype(np.int64)
+    e = np.maximum.accumulate(end[order].astype(np.int64))
+    heads = np.flatnonzero(np.r_[True, s[1:] > e[:-1]])  # a run starts where the reach so far ends before it
+    return float((np.maximum.reduceat(e, heads) - s[heads]).sum() / 1e9)
+
+
+def behaviour_stretches(start: np.ndarray, end: np.ndarray, labels: np.ndarray, stretch_s: float = BEHAVIOUR_STRETCH_S) -> str:
+    """'orbit 29 min, hover 10 min': each behaviour of *labels* (one per window, "" = none)
+    whose windows (*start*, *end* in nanoseconds) cover *stretch_s* seconds or more, the
+    longest first, with the minutes its windows cover (windows overlap, so the minutes may add
+    up to more than the episode).
+
+    >>> t = np.array([0, 300, 600, 600]) * 10**9
+    >>> behaviour_stretches(t, t + 600 * 10**9, np.array(["orbit", "orbit", "hover", ""], dtype=object))
+    'orbit 15 min, hover 10 min'
+    """
+    found = []
+    for name in dict.fromkeys(str(x) for x in labels if x):
+        mine = labels == name
+        seconds = _covered_s(start[mine], end[mine])
+        if seconds >= stretch_s:
+            found.append((-seconds, name))
+    return ", ".join(f"{name} {round(-neg / 60)} min" for neg, name in sorted(found))
+
+
+def held_behaviours(value: object) -> list[str]:
+    """The behaviour names of a ``behaviours`` cell (:func:`behaviour_stretches`).
+
+    >>> held_behaviours("orbit 29 min, hover 10 min"), held_behaviours(None)
+    (['orbit', 'hover'], [])
+    """
+    if not isinstance(value, str):
+        return []
+    return [part.split()[0] for part in value.split(",") if part.strip()]
+
+
+def other_stretches(behaviour: object, behaviours: object, shown: Sequence[str] = LEAD_BEHAVIOURS) -> str:
+    """The stretches of a ``behaviours`` cell of the *shown* behaviours other than the named
+    *behaviour*, as the tip sheet and KML add them.
+
+    >>> other_stretches("orbit", "orbit 29 min, hover 9 min, other 5 min")
+    'hover 9 min'
+    """
+    if not isinstance(behaviours, str):
+        return ""
+    parts = [part.strip() for part in behaviours.split(",") if part.strip()]
+    return ", ".join(part for part in parts if part.split()[0] in shown and part.split()[0] != behaviour)
+
+
+def window_behaviours(windows: pd.DataFrame, model: BehaviourModel | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per window, from its own behaviour features (as a one-window segment): the likeliest
+    behaviour and its probability; "" and NaN where the window has no features (or no *model*)."""
+    label = np.full(len(windows), "", dtype=object)
+    prob = np.full(len(windows), np.nan)
+    if model is None or not len(windows) or BEHAVIOUR_FEATURES[0] not in windows.columns:
+        return label, prob
+    has = windows[BEHAVIOUR_FEATURES[0]].notna().to_numpy()
+    if not has.any():
+        return label, prob
+    rows = np.flatnonzero(has)
+    table = segment_behaviour(windows.iloc[rows].drop(columns="window_s", errors="ignore"),
+                              np.char.mod("%d", rows).astype(object))
+    found, p = model.predict(table)
+    at = table.index.astype(int)
+    label[at], prob[at] = found, p
+    return label, prob
+
+
 def window_lead_probability(windows: pd.DataFrame, model: BehaviourModel | None,
                             behaviours: Sequence[str] = LEAD_BEHAVIOURS) -> np.ndarray:
     """Per window, from its own behaviour features (as a one-window segment): the classifier's
     probability of its likeliest behaviour when that is one of *behaviours*, else 0; NaN where
     the window has no features (or there is no *model*)."""
-    out = np.full(len(windows), np.nan)
-    if model is None or not len(windows) or BEHAVIOUR_FEATURES[0] not in windows.columns:
-        return out
-    has = windows[BEHAVIOUR_FEATURES[0]].notna().to_numpy()
-    if not has.any():
-        return out
-    rows = np.flatnonzero(has)
-    table = segment_behaviour(windows.iloc[rows].drop(columns="window_s", errors="ignore"),
-                              np.char.mod("%d", rows).astype(object))
-    label, p = model.predict(table)
-    out[table.index.astype(int)] = np.where(np.isin(label, list(behaviours)), p, 0.0)
+    label, p = window_behaviours(windows, model)
+    out: np.ndarray = np.where(label == "", np.nan, np.where(np.isin(label, list(behaviours)), p, 0.0))
     return out
 
 
@@ -302,12 +405,17 @@ def _overlaps(episodes: pd.DataFrame, object_id: str, start: pd.Timestamp, end: 
 
 
 def filter_behaviours(episodes: pd.DataFrame, behaviours: Sequence[str]) -> pd.DataFrame:
-    """The episodes whose ``behaviour`` is one of *behaviours* (all of them when empty),
-    ranked 1, 2, ... in their order.
+    """The episodes whose ``behaviour`` is one of *behaviours*, or whose ``behaviours`` holds a
+    stretch of one of the :data:`LEAD_BEHAVIOURS` among them (an orbit with a hover in it is kept
+    for ``hover``; a survey or transit stretch inside an orbit does not make it a survey); all of
+    them when *behaviours* is empty; ranked 1, 2, ... in their order.
 
-    >>> eps = pd.DataFrame({"rank": [1, 2, 3], "behaviour": ["orbit", "survey", "hover"]})
-    >>> filter_behaviours(eps, ("orbit", "hover"))["rank"].tolist()
+    >>> eps = pd.DataFrame({"rank": [1, 2, 3], "behaviour": ["orbit", "survey", "hover"],
+    ...                     "behaviours": ["orbit 20 min, hover 5 min", "survey 30 min", None]})
+    >>> filter_behaviours(eps, ("hover",))["rank"].tolist()
     [1, 2]
+    >>> filter_behaviours(eps.assign(behaviours=["orbit 20 min, survey 5 min", None, None]), ("survey",))["behaviour"].tolist()
+    ['survey']
     """
     if not behaviours:
         return episodes
@@ -315,7 +423,11 @@ def filter_behaviours(episodes: pd.DataFrame, behaviours: Sequence[str]) -> pd.D
         log.warning("warning: no episode has a behaviour (the model has no segment aggregator, or no behaviour "
                     "classifier was found), so --behaviour %s keeps none", ",".join(behaviours))
         return episodes.iloc[:0]
-    out = episodes[episodes["behaviour"].isin(list(behaviours)).fillna(False).to_numpy(bool)].reset_index(drop=True)
+    wanted = set(behaviours) & set(LEAD_BEHAVIOURS)  # a stretch counts for the behaviours a lead is about
+    keep = episodes["behaviour"].isin(list(behaviours)).fillna(False).to_numpy(bool)
+    if "behaviours" in episodes.columns:
+        keep = keep | np.asarray([bool(wanted.intersection(held_behaviours(v))) for v in episodes["behaviours"]], dtype=bool)
+    out = episodes[keep].reset_index(drop=True)
     if "rank" in out.columns:
         out["rank"] = np.arange(1, len(out) + 1, dtype="int64")
     return out

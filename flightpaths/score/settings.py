@@ -55,8 +55,9 @@ class ScoreSettings:
     path_margin_s: the aircraft's own points kept and mapped this long before and after each
         possible episode (points only for aircraft with a window at the threshold, so memory
         stays bounded).
-    behaviours: keep only episodes whose named behaviour is one of these (``orbit``, ``hover``,
-        ... :data:`flightpaths.score.behaviour.BEHAVIOUR_CLASSES`); empty = keep all.
+    behaviours: keep only episodes whose named behaviour is one of these, or that hold a stretch
+        of one (their ``behaviours`` column; ``orbit``, ``hover``, ...
+        :data:`flightpaths.score.behaviour.BEHAVIOUR_CLASSES`); empty = keep all.
     behaviour_episodes: also make episodes of windows that the built-in behaviour classifier
         alone calls an orbit, hover or racetrack (models with a segment aggregator only);
         ``None`` (default) = only when *behaviours* asks for hover or racetrack (on held-out

@@ -34,6 +34,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from ..fileio import atomic_write_text, check_output
+from .behaviour_model import other_stretches
 from .episodes import headline_probability
 from .leadmap import (
     CONTEXT_MINUTES,
@@ -543,13 +544,16 @@ def _moment_html(ep: Mapping[str, Any], thumb: bytes | None, tz: ZoneInfo, has_m
 
 
 def _behaviour_badge(ep: Mapping[str, Any]) -> str:
-    """' · <span class="behaviour">possible orbit (0.93)</span>' when the episode has a behaviour."""
+    """' · <span class="behaviour">possible orbit (0.93), with hover 9 min</span>' when the episode
+    has a behaviour (and holds a stretch of another lead behaviour, ``behaviours``)."""
     name = ep.get("behaviour")
     if _missing(name):
         return ""
     p = ep.get("p_behaviour")
     share = f" ({float(p):.2f})" if _finite(p) else ""
-    return f' · <span class="behaviour" title="what the aircraft was doing, by the behaviour classifier">possible {_e(name)}{share}</span>'
+    also = other_stretches(name, ep.get("behaviours"))
+    held = f", with {_e(also)}" if also else ""
+    return f' · <span class="behaviour" title="what the aircraft was doing, by the behaviour classifier">possible {_e(name)}{share}{held}</span>'
 
 
 def _first(group: pd.DataFrame, name: str) -> object:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..fileio import atomic_write_bytes, atomic_write_text, check_output, csv_safe_frame
 from ..geometry import write_layers
+from .behaviour_model import other_stretches
 from .episodes import headline_probability
 
 __all__ = [
@@ -109,10 +110,13 @@ def write_episodes_csv(episodes: pd.DataFrame, path: str | Path, *, overwrite: b
 
 
 def _behaviour_text(row: Mapping[str, Any]) -> str:
-    """'(possible orbit) ' when the episode names a behaviour, else ''."""
+    """'(possible orbit) ' or '(possible orbit, with hover 9 min) ' when the episode names a
+    behaviour, else ''."""
     name = row.get("behaviour")
-    return "" if name is None or name is pd.NA or (isinstance(name, float) and math.isnan(name)) or name == "" \
-        else f"(possible {xml_text(name)}) "
+    if name is None or name is pd.NA or (isinstance(name, float) and math.isnan(name)) or name == "":
+        return ""
+    also = other_stretches(name, row.get("behaviours"))
+    return f"(possible {xml_text(name)}{', with ' + xml_text(also) if also else ''}) "
 
 
 def _json_value(value: Any) -> Any:
