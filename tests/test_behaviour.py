@@ -27,6 +27,18 @@ def _path(turn_deg: np.ndarray, speed_ms: float = 50.0) -> tuple[np.ndarray, np.
     return np.arange(len(h), dtype=float), np.cumsum(np.sin(h)) * speed_ms, np.cumsum(np.cos(h)) * speed_ms
 
 
+def _orbit_arrays() -> dict[str, np.ndarray]:
+    """A window's point arrays: twenty minutes of ten laps of a 950 m circle at 90 kt, 1,500 ft."""
+    t, x, y = _path(np.full(1200, 3.0))
+    return {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 90.0), "palt": np.full(1200, 1500.0)}
+
+
+def _line_arrays() -> dict[str, np.ndarray]:
+    """A window's point arrays: twenty minutes of a straight line at 230 kt, 9,000 ft."""
+    t, x, y = _path(np.zeros(1200), 120.0)
+    return {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 230.0), "palt": np.full(1200, 9000.0)}
+
+
 def _lawnmower(legs: int = 6, leg_s: int = 80, rate: float = 6.0) -> np.ndarray:
     parts = []
     for i in range(legs):
@@ -135,8 +147,7 @@ def test_episodes_get_the_behaviour_of_their_windows() -> None:
     model = default_behaviour_model()
     if model is None:
         pytest.skip("no built-in behaviour model (make it with benchmarks/make_behaviour_model.py)")
-    t, x, y = _path(np.full(1200, 3.0))
-    orbit = {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 90.0), "palt": np.full(1200, 1500.0)}
+    orbit = _orbit_arrays()
     t2, x2, y2 = _path(_lawnmower(legs=12, leg_s=60), 45.0)
     survey = {"pt": t2, "px": x2, "py": y2, "pspeed": np.full(len(t2), 90.0), "palt": np.full(len(t2), 4000.0)}
     windows = add_window_behaviour(pd.DataFrame([{"window_id": "w1", "window_s": 1200.0, **orbit},
@@ -240,10 +251,8 @@ def test_the_behaviour_classifier_alone_makes_an_episode_of_an_unflagged_orbit()
     model = default_behaviour_model()
     if model is None:
         pytest.skip("no built-in behaviour model")
-    t, x, y = _path(np.full(1200, 3.0))
-    orbit = {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 90.0), "palt": np.full(1200, 1500.0)}
-    t2, x2, y2 = _path(np.zeros(1200), 120.0)
-    line = {"pt": t2, "px": x2, "py": y2, "pspeed": np.full(1200, 230.0), "palt": np.full(1200, 9000.0)}
+    orbit = _orbit_arrays()
+    line = _line_arrays()
     windows = _timed([
         {"window_id": "a1", "object_id": "a", "window_s": 1200.0, "minute": 0, "p_circling": 0.1, **orbit},
         {"window_id": "a2", "object_id": "a", "window_s": 1200.0, "minute": 10, "p_circling": 0.2, **orbit},
@@ -279,10 +288,8 @@ def test_score_scans_every_long_window_for_lead_behaviours() -> None:
 
     if default_behaviour_model() is None:
         pytest.skip("no built-in behaviour model")
-    t, x, y = _path(np.full(1200, 3.0))
-    orbit = {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 90.0), "palt": np.full(1200, 1500.0)}
-    t2, x2, y2 = _path(np.zeros(1200), 120.0)
-    line = {"pt": t2, "px": x2, "py": y2, "pspeed": np.full(1200, 230.0), "palt": np.full(1200, 9000.0)}
+    orbit = _orbit_arrays()
+    line = _line_arrays()
     scored = _timed([
         {"window_id": "a5", "object_id": "a", "window_s": 300.0, "minute": 0, "p_circling": 0.1, **orbit},
         {"window_id": "a20", "object_id": "a", "window_s": 1200.0, "minute": 0, "p_circling": 0.1, **orbit},
@@ -304,8 +311,7 @@ def test_a_hover_inside_an_orbit_episode_is_listed_and_kept_by_the_hover_filter(
     model = default_behaviour_model()
     if model is None:
         pytest.skip("no built-in behaviour model")
-    t, x, y = _path(np.full(1200, 3.0))
-    orbit = {"pt": t, "px": x, "py": y, "pspeed": np.full(1200, 90.0), "palt": np.full(1200, 1500.0)}
+    orbit = _orbit_arrays()
     rng = np.random.default_rng(0)
     hover = {"pt": np.arange(300.0), "px": rng.normal(0, 5, 300), "py": rng.normal(0, 5, 300),
              "pspeed": np.zeros(300), "palt": np.full(300, 400.0)}
